@@ -1,0 +1,416 @@
+//! Reading cassettes: YAML to checked types, and every problem reported with file, line and
+//! column, what was expected, and a hint where one helps.
+
+use std::path::Path;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+
+use super::template::suspicious_placeholders;
+use super::{Body, Cassette, Exchange, FORMAT, Meta, RecordedRequest, RecordedResponse};
+use crate::codec::base64_decode;
+use crate::diagnostic::{Diagnostic, did_you_mean};
+use crate::http::Headers;
+
+/// Why a cassette could not be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CassetteError {
+    #[error("cannot read cassette {path}: {reason}")]
+    Read { path: String, reason: String },
+    #[error("invalid cassette: {0}")]
+    Invalid(Box<Diagnostic>),
+}
+
+/// A cassette with what is known about where it came from.
+#[derive(Clone, Debug)]
+pub struct LoadedCassette {
+    /// The file name (or the embedded cassette's name), for messages.
+    pub name: String,
+    pub cassette: Cassette,
+    /// The line each exchange starts on, parallel to `cassette.exchanges`.
+    pub lines: Vec<usize>,
+    /// Things that load but are probably mistakes.
+    pub warnings: Vec<Diagnostic>,
+}
+
+pub(super) fn load_file(path: &Path) -> Result<LoadedCassette, CassetteError> {
+    let name = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| CassetteError::Read { path: name.clone(), reason: e.to_string() })?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let offset = e.utf8_error().valid_up_to();
+        let before = String::from_utf8_lossy(&e.as_bytes()[..offset]).into_owned();
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        CassetteError::Invalid(Box::new(
+            Diagnostic::at(&name, &before, line, column, "the file is not UTF-8 text")
+                .with_hint("bodies that are not UTF-8 belong in `body` with `body_encoding: base64`"),
+        ))
+    })?;
+    parse(&name, &text)
+}
+
+pub(super) fn parse(name: &str, text: &str) -> Result<LoadedCassette, CassetteError> {
+    let invalid = |d: Diagnostic| CassetteError::Invalid(Box::new(d));
+    if text.trim().is_empty() {
+        return Err(invalid(
+            Diagnostic::at(name, text, 1, 1, "the cassette is empty")
+                .with_hint(format!("a cassette starts with `format: {FORMAT}`")),
+        ));
+    }
+    let raw: RawCassette = serde_yaml::from_str(text).map_err(|e| invalid(yaml_diagnostic(name, text, &e)))?;
+    if raw.format != FORMAT {
+        let line = find_line(text, "format:").unwrap_or(1);
+        return Err(invalid(
+            Diagnostic::at(name, text, line, 9, format!("unsupported cassette format `{}`", raw.format))
+                .with_hint(format!("this emtape reads and writes `format: {FORMAT}`")),
+        ));
+    }
+    let lines = exchange_lines(text, raw.exchanges.len());
+    let mut seen = std::collections::HashMap::new();
+    let mut warnings = Vec::new();
+    for (i, ex) in raw.exchanges.iter().enumerate() {
+        if let Some(first) = seen.insert(ex.seq, i) {
+            return Err(invalid(
+                Diagnostic::at(name, text, lines[i], 3, format!("exchange seq {} appears twice", ex.seq))
+                    .with_hint(format!("the first is on line {}; every exchange needs its own seq", lines[first])),
+            ));
+        }
+        for body in [&ex.request.0.body, &ex.response.0.body] {
+            if let Some(t) = body.as_text() {
+                for (found, guess) in suspicious_placeholders(t) {
+                    warnings.push(
+                        Diagnostic::at(
+                            name,
+                            text,
+                            lines[i],
+                            1,
+                            format!("exchange {} has `{found}`, which is not a placeholder", ex.seq),
+                        )
+                        .with_hint(format!("did you mean `{{{{{guess}}}}}`? As written it is served as plain text")),
+                    );
+                }
+            }
+        }
+    }
+    let cassette = Cassette {
+        meta: raw.meta.into(),
+        exchanges: raw
+            .exchanges
+            .into_iter()
+            .map(|e| Exchange { seq: e.seq, request: e.request.0, response: e.response.0 })
+            .collect(),
+    };
+    Ok(LoadedCassette { name: name.to_owned(), cassette, lines, warnings })
+}
+
+/// Turns a serde_yaml error into a diagnostic: its own message without the trailing position,
+/// the position as line and column, and a did-you-mean for unknown keys and values.
+fn yaml_diagnostic(name: &str, text: &str, e: &serde_yaml::Error) -> Diagnostic {
+    let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
+    let full = e.to_string();
+    let suffix = format!(" at line {line} column {column}");
+    let message = full.strip_suffix(&suffix).unwrap_or(&full).to_owned();
+    let hint = unknown_name_hint(&message);
+    let (line, column) = field_position(text, line, &message).unwrap_or((line, column));
+    let d = Diagnostic::at(name, text, line, column, message);
+    match hint {
+        Some(h) => d.with_hint(h),
+        None => d,
+    }
+}
+
+/// Checks of a whole request or response are reported at the start of its exchange; their
+/// messages quote the field (`` `status: 999` ``), so look for that field within the exchange.
+fn field_position(text: &str, line: usize, message: &str) -> Option<(usize, usize)> {
+    if !text.lines().nth(line.checked_sub(1)?)?.starts_with('-') {
+        return None;
+    }
+    let field = message.split('`').nth(1)?.split(':').next()?.trim();
+    if field.is_empty() || !field.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return None;
+    }
+    let key = format!("{field}:");
+    for (i, l) in text.lines().enumerate().skip(line.checked_sub(1)?) {
+        if i + 1 > line && l.starts_with('-') {
+            break;
+        }
+        let found =
+            l.match_indices(&key).find(|(at, _)| *at == 0 || matches!(l.as_bytes()[at - 1], b' ' | b'{' | b','));
+        if let Some((at, _)) = found {
+            let value = l[at + key.len()..].len() - l[at + key.len()..].trim_start().len();
+            return Some((i + 1, l[..at + key.len() + value].chars().count() + 1));
+        }
+    }
+    None
+}
+
+/// For serde's "unknown field `x`, expected one of `a`, `b`" (and the same for variants).
+fn unknown_name_hint(message: &str) -> Option<String> {
+    let rest = message.split("unknown field `").nth(1).or_else(|| message.split("unknown variant `").nth(1))?;
+    let (word, expected) = rest.split_once('`')?;
+    let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    did_you_mean(word, candidates.iter().copied()).map(|c| format!("did you mean `{c}`?"))
+}
+
+fn find_line(text: &str, prefix: &str) -> Option<usize> {
+    text.lines().position(|l| l.starts_with(prefix)).map(|i| i + 1)
+}
+
+/// Lines on which the items of the top-level `exchanges:` list start.
+fn exchange_lines(text: &str, count: usize) -> Vec<usize> {
+    let mut lines = Vec::with_capacity(count);
+    let mut inside = false;
+    for (i, line) in text.lines().enumerate() {
+        if line.starts_with("exchanges:") {
+            inside = true;
+        } else if inside && (line.starts_with("- ") || line == "-") {
+            lines.push(i + 1);
+        } else if inside && !line.is_empty() && !line.starts_with([' ', '#', '-']) {
+            inside = false;
+        }
+    }
+    lines.resize(count, 0);
+    lines
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCassette {
+    format: String,
+    #[serde(default)]
+    meta: RawMeta,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    exchanges: Vec<RawExchange>,
+}
+
+fn null_as_empty<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Vec<T>, D::Error> {
+    Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMeta {
+    product: Option<String>,
+    product_version: Option<String>,
+    api_version: Option<String>,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    supported_versions: Vec<String>,
+    recorded_at: Option<String>,
+    recorded_with: Option<String>,
+    description: Option<String>,
+}
+
+impl From<RawMeta> for Meta {
+    fn from(m: RawMeta) -> Meta {
+        Meta {
+            product: m.product,
+            product_version: m.product_version,
+            api_version: m.api_version,
+            supported_versions: m.supported_versions,
+            recorded_at: m.recorded_at,
+            recorded_with: m.recorded_with,
+            description: m.description,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawExchange {
+    seq: u64,
+    request: Req,
+    response: Resp,
+}
+
+#[derive(Clone, Copy, Deserialize)]
+enum BodyEncoding {
+    #[serde(rename = "utf-8")]
+    Utf8,
+    #[serde(rename = "utf-8-bom")]
+    Utf8Bom,
+    #[serde(rename = "base64")]
+    Base64,
+}
+
+fn body(encoding: Option<BodyEncoding>, body: Option<String>) -> Result<Body, String> {
+    Ok(match (encoding.unwrap_or(BodyEncoding::Utf8), body) {
+        (BodyEncoding::Utf8, None) | (BodyEncoding::Base64, None) => Body::Empty,
+        (BodyEncoding::Utf8, Some(t)) => Body::text(t),
+        (BodyEncoding::Utf8Bom, t) => Body::Text { text: t.unwrap_or_default(), bom: true },
+        (BodyEncoding::Base64, Some(t)) => {
+            let bytes = base64_decode(&t).ok_or("`body` is not valid base64, as `body_encoding: base64` says it is")?;
+            if bytes.is_empty() { Body::Empty } else { Body::Binary(bytes) }
+        }
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRequest {
+    method: String,
+    uri: String,
+    #[serde(default)]
+    headers: HeaderList,
+    body_encoding: Option<BodyEncoding>,
+    body: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(try_from = "RawRequest")]
+struct Req(RecordedRequest);
+
+impl TryFrom<RawRequest> for Req {
+    type Error = String;
+
+    fn try_from(r: RawRequest) -> Result<Self, String> {
+        if r.method.is_empty() || !r.method.bytes().all(is_token_byte) {
+            return Err(format!("`method: {}` is not an HTTP method", r.method));
+        }
+        if !r.uri.starts_with('/') || r.uri.contains(char::is_whitespace) {
+            return Err(format!("`uri: {}` must be a path and query starting with `/`, without spaces", r.uri));
+        }
+        Ok(Req(RecordedRequest {
+            method: r.method,
+            uri: r.uri,
+            headers: r.headers.0,
+            body: body(r.body_encoding, r.body)?,
+        }))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawResponse {
+    status: u16,
+    reason: Option<String>,
+    #[serde(default)]
+    headers: HeaderList,
+    body_encoding: Option<BodyEncoding>,
+    body: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(try_from = "RawResponse")]
+struct Resp(RecordedResponse);
+
+impl TryFrom<RawResponse> for Resp {
+    type Error = String;
+
+    fn try_from(r: RawResponse) -> Result<Self, String> {
+        if !(100..=599).contains(&r.status) {
+            return Err(format!("`status: {}` is not an HTTP status (100 to 599)", r.status));
+        }
+        if let Some(reason) = &r.reason {
+            if reason.contains(['\r', '\n']) {
+                return Err("`reason` must be one line".to_owned());
+            }
+        }
+        Ok(Resp(RecordedResponse {
+            status: r.status,
+            reason: r.reason,
+            headers: r.headers.0,
+            body: body(r.body_encoding, r.body)?,
+        }))
+    }
+}
+
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// `headers:` is a list of one-entry mappings, `- Name: value`, so order and duplicates survive.
+#[derive(Default)]
+struct HeaderList(Headers);
+
+impl<'de> Deserialize<'de> for HeaderList {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct ListVisitor;
+        impl<'de> Visitor<'de> for ListVisitor {
+            type Value = HeaderList;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a list of headers, each `- Name: value`")
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<HeaderList, E> {
+                Ok(HeaderList::default())
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<HeaderList, A::Error> {
+                let mut headers = Headers::new();
+                while let Some(Header(name, value)) = seq.next_element()? {
+                    headers.push(name, value);
+                }
+                Ok(HeaderList(headers))
+            }
+        }
+        d.deserialize_any(ListVisitor)
+    }
+}
+
+struct Header(String, String);
+
+impl<'de> Deserialize<'de> for Header {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct EntryVisitor;
+        impl<'de> Visitor<'de> for EntryVisitor {
+            type Value = Header;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a header as a one-entry mapping `Name: value`")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Header, A::Error> {
+                let Some((name, Scalar(value))) = map.next_entry::<String, Scalar>()? else {
+                    return Err(de::Error::custom("a header entry is empty; write `- Name: value`"));
+                };
+                if map.next_entry::<String, Scalar>()?.is_some() {
+                    return Err(de::Error::custom(format!(
+                        "header `{name}` shares its list item with another; write one `- Name: value` per item"
+                    )));
+                }
+                if name.is_empty() || !name.bytes().all(is_token_byte) {
+                    return Err(de::Error::custom(format!("`{name}` is not a valid header name")));
+                }
+                if value.contains(['\r', '\n']) {
+                    return Err(de::Error::custom(format!("header `{name}` has a line break in its value")));
+                }
+                Ok(Header(name, value))
+            }
+        }
+        d.deserialize_map(EntryVisitor)
+    }
+}
+
+/// A header value: YAML may read `125` or `true` as a number or boolean; it is text here.
+struct Scalar(String);
+
+impl<'de> Deserialize<'de> for Scalar {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct ScalarVisitor;
+        impl Visitor<'_> for ScalarVisitor {
+            type Value = Scalar;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a header value (text)")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_owned()))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Scalar, E> {
+                Ok(Scalar(v))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Scalar, E> {
+                Ok(Scalar(String::new()))
+            }
+        }
+        d.deserialize_any(ScalarVisitor)
+    }
+}

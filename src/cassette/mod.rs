@@ -1,0 +1,180 @@
+//! Cassettes: recorded exchanges with an EM server, as readable, versioned YAML.
+//!
+//! A cassette holds metadata (product and API version, recording time) and an ordered list of
+//! exchanges. Bodies are block text when they are UTF-8 and base64 only when they are not;
+//! headers are an ordered list that keeps duplicates. The recorded server's address, session
+//! tokens and credentials are stored as placeholders (see [`template`]), never as values.
+//! [`Cassette::to_yaml`] writes the one canonical form, so loading and saving a cassette gives
+//! back the same bytes.
+
+mod load;
+pub mod template;
+mod yaml;
+
+use std::path::Path;
+
+pub use load::{CassetteError, LoadedCassette};
+
+use crate::http::Headers;
+
+/// The `format` every cassette this version reads and writes carries.
+pub const FORMAT: &str = "emtape/cassette-v1";
+
+/// Everything recorded in one file.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Cassette {
+    pub meta: Meta,
+    pub exchanges: Vec<Exchange>,
+}
+
+/// What was recorded, from which product, when.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Meta {
+    pub product: Option<String>,
+    pub product_version: Option<String>,
+    /// The `v=` the flow logged on with (`v1_7`); also what `latest` means on replay.
+    pub api_version: Option<String>,
+    /// Versions the server advertised; a logon asking for any of them is answered.
+    pub supported_versions: Vec<String>,
+    pub recorded_at: Option<String>,
+    pub recorded_with: Option<String>,
+    pub description: Option<String>,
+}
+
+/// One request and the response it got.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Exchange {
+    /// Order of arrival while recording, from 1.
+    pub seq: u64,
+    pub request: RecordedRequest,
+    pub response: RecordedResponse,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecordedRequest {
+    pub method: String,
+    /// Path and query, as sent.
+    pub uri: String,
+    pub headers: Headers,
+    pub body: Body,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecordedResponse {
+    pub status: u16,
+    /// Only when it differs from the standard phrase.
+    pub reason: Option<String>,
+    pub headers: Headers,
+    pub body: Body,
+}
+
+/// A message body as stored.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Body {
+    #[default]
+    Empty,
+    /// UTF-8 text; `bom` when the bytes began with a UTF-8 byte order mark (kept out of the text).
+    Text { text: String, bom: bool },
+    /// Bytes that are not UTF-8.
+    Binary(Vec<u8>),
+}
+
+const BOM: &str = "\u{feff}";
+
+impl Body {
+    /// Classifies raw bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Body {
+        if bytes.is_empty() {
+            return Body::Empty;
+        }
+        match std::str::from_utf8(bytes) {
+            Ok(s) => match s.strip_prefix(BOM) {
+                Some(rest) => Body::Text { text: rest.to_owned(), bom: true },
+                None => Body::Text { text: s.to_owned(), bom: false },
+            },
+            Err(_) => Body::Binary(bytes.to_vec()),
+        }
+    }
+
+    pub fn text(text: impl Into<String>) -> Body {
+        let text = text.into();
+        if text.is_empty() { Body::Empty } else { Body::Text { text, bom: false } }
+    }
+
+    /// The bytes on the wire.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        match self {
+            Body::Empty => Vec::new(),
+            Body::Text { text, bom } => {
+                let mut out = Vec::with_capacity(text.len() + 3);
+                if *bom {
+                    out.extend_from_slice(BOM.as_bytes());
+                }
+                out.extend_from_slice(text.as_bytes());
+                out
+            }
+            Body::Binary(b) => b.clone(),
+        }
+    }
+
+    /// The text, without any byte order mark; `None` for binary bodies.
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            Body::Empty => Some(""),
+            Body::Text { text, .. } => Some(text),
+            Body::Binary(_) => None,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        matches!(self, Body::Empty)
+    }
+}
+
+/// The reference cassettes shipped in `cassettes/reference/`, built into the binary so that
+/// `emtape serve` and `emtape run` work with no files at hand.
+pub const REFERENCE: [(&str, &str); 2] = [
+    ("cassettes/reference/vm-restore.yaml", include_str!("../../cassettes/reference/vm-restore.yaml")),
+    ("cassettes/reference/vm-restore-json.yaml", include_str!("../../cassettes/reference/vm-restore-json.yaml")),
+];
+
+/// Parses the built-in reference cassettes.
+pub fn reference() -> Result<Vec<LoadedCassette>, CassetteError> {
+    REFERENCE.iter().map(|(name, text)| Cassette::parse(&format!("built-in {name}"), text)).collect()
+}
+
+impl Cassette {
+    /// Reads and checks a cassette file.
+    pub fn load(path: &Path) -> Result<LoadedCassette, CassetteError> {
+        load::load_file(path)
+    }
+
+    /// Parses cassette text; `name` is used in error messages.
+    pub fn parse(name: &str, text: &str) -> Result<LoadedCassette, CassetteError> {
+        load::parse(name, text)
+    }
+
+    /// The canonical YAML text.
+    pub fn to_yaml(&self) -> String {
+        let mut out = yaml::header(&self.meta);
+        for exchange in &self.exchanges {
+            yaml::exchange(exchange, &mut out);
+        }
+        out
+    }
+
+    /// The file header alone: comment, format and metadata, ending with `exchanges:`, ready for
+    /// exchanges to be appended one by one with [`Exchange::to_yaml`].
+    pub fn header_yaml(meta: &Meta) -> String {
+        yaml::header(meta)
+    }
+}
+
+impl Exchange {
+    /// One exchange as it appears in the `exchanges:` list.
+    pub fn to_yaml(&self) -> String {
+        let mut out = String::new();
+        yaml::exchange(self, &mut out);
+        out
+    }
+}

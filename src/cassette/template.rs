@@ -1,0 +1,243 @@
+//! Placeholders in recorded text. A cassette never holds the recorded server's address, a live
+//! session token or a credential; it holds these instead, and the mock fills them per request:
+//!
+//! | placeholder        | stands for                                              |
+//! |--------------------|---------------------------------------------------------|
+//! | `{{origin}}`       | `scheme://host:port` of the server the client talks to  |
+//! | `{{date}}`         | the current HTTP date                                   |
+//! | `{{token:N}}`      | the session token of logon session N                    |
+//! | `{{session-id:N}}` | the id of logon session N (the token is its base64)     |
+//! | `{{redacted}}`     | a secret that was never written down; matches anything  |
+//!
+//! Any other `{{...}}` is ordinary text.
+
+use crate::diagnostic::did_you_mean;
+
+/// One piece of a template.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Part {
+    Text(String),
+    Origin,
+    Date,
+    Token(u32),
+    SessionId(u32),
+    Redacted,
+}
+
+/// Text with placeholders, parsed once.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Template {
+    parts: Vec<Part>,
+}
+
+/// The values a template is filled with.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Fill<'a> {
+    pub origin: &'a str,
+    pub date: &'a str,
+    /// Id and token of the caller's live session.
+    pub session: Option<(&'a str, &'a str)>,
+}
+
+pub const NAMES: [&str; 5] = ["origin", "date", "token", "session-id", "redacted"];
+
+/// Parses the inside of `{{...}}`; `None` when it is not a placeholder.
+fn placeholder(inner: &str) -> Option<Part> {
+    let (name, number) = match inner.split_once(':') {
+        Some((n, num)) => (n, Some(num.parse::<u32>().ok()?)),
+        None => (inner, None),
+    };
+    Some(match (name, number) {
+        ("origin", None) => Part::Origin,
+        ("date", None) => Part::Date,
+        ("redacted", None) => Part::Redacted,
+        ("token", Some(n)) => Part::Token(n),
+        ("session-id", Some(n)) => Part::SessionId(n),
+        _ => return None,
+    })
+}
+
+/// Finds `{{...}}` spans: (start, end, inner) with end past the closing braces.
+fn spans(s: &str) -> impl Iterator<Item = (usize, usize, &str)> {
+    let mut from = 0;
+    std::iter::from_fn(move || {
+        while let Some(i) = s[from..].find("{{") {
+            let start = from + i;
+            let rest = &s[start + 2..];
+            let close = rest.char_indices().take(40).find(|(_, c)| *c == '}' || *c == '{' || c.is_whitespace());
+            match close {
+                Some((j, '}')) if rest[j..].starts_with("}}") => {
+                    from = start + 2 + j + 2;
+                    return Some((start, from, &rest[..j]));
+                }
+                _ => from = start + 2,
+            }
+        }
+        None
+    })
+}
+
+impl Template {
+    pub fn parse(s: &str) -> Template {
+        let mut parts = Vec::new();
+        let mut last = 0;
+        for (start, end, inner) in spans(s) {
+            if let Some(part) = placeholder(inner) {
+                if start > last {
+                    parts.push(Part::Text(s[last..start].to_owned()));
+                }
+                parts.push(part);
+                last = end;
+            }
+        }
+        if last < s.len() || parts.is_empty() {
+            parts.push(Part::Text(s[last..].to_owned()));
+        }
+        Template { parts }
+    }
+
+    pub fn parts(&self) -> &[Part] {
+        &self.parts
+    }
+
+    /// Whether the template is plain text.
+    pub fn is_literal(&self) -> bool {
+        self.parts.iter().all(|p| matches!(p, Part::Text(_)))
+    }
+
+    /// Whether filling it needs the caller's session.
+    pub fn uses_session(&self) -> bool {
+        self.parts.iter().any(|p| matches!(p, Part::Token(_) | Part::SessionId(_)))
+    }
+
+    /// Whether filling it needs anything besides the origin (so it cannot be cached per origin).
+    pub fn varies_per_request(&self) -> bool {
+        self.parts.iter().any(|p| matches!(p, Part::Token(_) | Part::SessionId(_) | Part::Date))
+    }
+
+    /// The logon session numbers it mentions.
+    pub fn sessions(&self) -> impl Iterator<Item = u32> + '_ {
+        self.parts.iter().filter_map(|p| match p {
+            Part::Token(n) | Part::SessionId(n) => Some(*n),
+            _ => None,
+        })
+    }
+
+    pub fn render(&self, fill: &Fill<'_>) -> String {
+        let mut out = String::new();
+        self.render_into(fill, &mut out);
+        out
+    }
+
+    pub fn render_into(&self, fill: &Fill<'_>, out: &mut String) {
+        for part in &self.parts {
+            match part {
+                Part::Text(t) => out.push_str(t),
+                Part::Origin => out.push_str(fill.origin),
+                Part::Date => out.push_str(fill.date),
+                Part::Token(n) => match fill.session {
+                    Some((_, token)) => out.push_str(token),
+                    None => push_placeholder(out, "token", *n),
+                },
+                Part::SessionId(n) => match fill.session {
+                    Some((id, _)) => out.push_str(id),
+                    None => push_placeholder(out, "session-id", *n),
+                },
+                Part::Redacted => out.push_str("{{redacted}}"),
+            }
+        }
+    }
+
+    /// Whether `actual` is an instance of this template: text parts equal (ASCII case folded
+    /// when `fold`), placeholders standing for any non-empty run. Session placeholders must
+    /// equal `session` values when given.
+    pub fn matches(&self, actual: &str, fold: bool, session: Option<(&str, &str)>) -> bool {
+        fn eq(a: &str, b: &str, fold: bool) -> bool {
+            if fold { a.eq_ignore_ascii_case(b) } else { a == b }
+        }
+        fn go(parts: &[Part], s: &str, fold: bool, session: Option<(&str, &str)>) -> bool {
+            let Some((first, rest)) = parts.split_first() else {
+                return s.is_empty();
+            };
+            let fixed = match (first, session) {
+                (Part::Text(t), _) => Some(t.as_str()),
+                (Part::SessionId(_), Some((id, _))) => Some(id),
+                (Part::Token(_), Some((_, token))) => Some(token),
+                _ => None,
+            };
+            match fixed {
+                Some(t) => {
+                    s.len() >= t.len()
+                        && s.is_char_boundary(t.len())
+                        && eq(&s[..t.len()], t, fold)
+                        && go(rest, &s[t.len()..], fold, session)
+                }
+                None => (1..=s.len()).filter(|i| s.is_char_boundary(*i)).any(|i| go(rest, &s[i..], fold, session)),
+            }
+        }
+        go(&self.parts, actual, fold, session)
+    }
+}
+
+fn push_placeholder(out: &mut String, name: &str, n: u32) {
+    out.push_str("{{");
+    out.push_str(name);
+    out.push(':');
+    out.push_str(&n.to_string());
+    out.push_str("}}");
+}
+
+/// `{{...}}` spans in `s` that look like a mistyped placeholder, with the likely intent.
+pub fn suspicious_placeholders(s: &str) -> Vec<(String, &'static str)> {
+    spans(s)
+        .filter(|(_, _, inner)| placeholder(inner).is_none())
+        .filter_map(|(_, _, inner)| {
+            let name = inner.split(':').next().unwrap_or(inner);
+            let guess = did_you_mean(name, NAMES)?;
+            Some((format!("{{{{{inner}}}}}"), guess))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_known_placeholders_only() {
+        let t = Template::parse("{{origin}}/api/logonSessions/{{session-id:1}}?x={{other}}");
+        assert_eq!(
+            t.parts(),
+            [
+                Part::Origin,
+                Part::Text("/api/logonSessions/".into()),
+                Part::SessionId(1),
+                Part::Text("?x={{other}}".into()),
+            ]
+        );
+        assert!(Template::parse("plain {{ text").is_literal());
+        assert_eq!(Template::parse("").parts(), [Part::Text(String::new())]);
+    }
+
+    #[test]
+    fn renders_with_the_callers_values() {
+        let t = Template::parse("X-RestSvcSessionId={{token:1}}; Path=/api; {{date}} {{origin}}");
+        let fill = Fill { origin: "http://127.0.0.1:1", date: "D", session: Some(("id", "tok")) };
+        assert_eq!(t.render(&fill), "X-RestSvcSessionId=tok; Path=/api; D http://127.0.0.1:1");
+    }
+
+    #[test]
+    fn matches_instances() {
+        let t = Template::parse("/api/logonSessions/{{session-id:1}}");
+        assert!(t.matches("/api/logonsessions/abc", true, None));
+        assert!(t.matches("/api/logonSessions/abc", false, Some(("abc", "t"))));
+        assert!(!t.matches("/api/logonSessions/abd", false, Some(("abc", "t"))));
+        assert!(!t.matches("/api/logonSessions/", false, None));
+        assert!(Template::parse("Basic {{redacted}}").matches("Basic dXNlcjpw", false, None));
+    }
+
+    #[test]
+    fn flags_typos() {
+        assert_eq!(suspicious_placeholders("{{orgin}}/api {{foo}}"), [("{{orgin}}".to_owned(), "origin")]);
+    }
+}

@@ -1,0 +1,89 @@
+//! The command line. Doc comments here are the `--help` text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Record-and-replay contract testing for the Veeam Backup Enterprise Manager REST API.
+///
+/// Exit codes: 0 success, 1 a check failed (or --strict found unused exchanges),
+/// 2 bad usage or an unreadable file, 3 a network or TLS failure.
+#[derive(Debug, Parser)]
+#[command(name = "emtape", version, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve cassettes as a mock Enterprise Manager that any client can run the restore flow against
+    Serve(ServeArgs),
+    /// Rewrite cassettes in canonical form, or check that they are
+    Fmt(FmtArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Cassettes to serve [default: the built-in reference cassettes, XML and JSON]
+    #[arg(value_name = "CASSETTE")]
+    pub cassettes: Vec<PathBuf>,
+
+    /// Address to listen on; port 0 picks a free port
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9398")]
+    pub listen: String,
+
+    #[command(flatten)]
+    pub tls: ListenTls,
+
+    /// When stopped (SIGINT/SIGTERM), list recorded exchanges no request used, and exit 1 if any
+    #[arg(long)]
+    pub strict: bool,
+
+    /// Seconds a logon session may sit idle before its token stops working
+    #[arg(long, value_name = "SECS", default_value_t = 900)]
+    pub session_timeout: u64,
+
+    /// Largest request body accepted, in bytes
+    #[arg(long, value_name = "BYTES", default_value_t = 64 << 20)]
+    pub max_body: usize,
+
+    /// Worker threads [default: one per available core]
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+
+    /// Print one line per request on stderr
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+/// TLS on the listening side.
+#[derive(Debug, Args)]
+pub struct ListenTls {
+    /// Serve HTTPS with a certificate minted at start for 127.0.0.1 and localhost
+    #[arg(long)]
+    pub tls: bool,
+
+    /// Write the minted certificate (PEM) to FILE so a client can trust it
+    #[arg(long, value_name = "FILE", requires = "tls", conflicts_with = "tls_cert")]
+    pub tls_cert_out: Option<PathBuf>,
+
+    /// Serve HTTPS with this certificate chain (PEM) instead of a minted one
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The private key (PEM) for --tls-cert
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct FmtArgs {
+    /// Cassette files to rewrite
+    #[arg(value_name = "CASSETTE", required = true)]
+    pub cassettes: Vec<PathBuf>,
+
+    /// Change nothing; exit 1 if a file is not in canonical form
+    #[arg(long)]
+    pub check: bool,
+}

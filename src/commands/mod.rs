@@ -1,0 +1,89 @@
+//! The commands: each wires the library's pieces together for one job and says how it ended.
+
+mod fmt;
+mod serve;
+
+use std::process::ExitCode;
+
+use crate::cli::{Cli, Command};
+
+/// How a command ended, as the process exit code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// Everything passed.
+    Success = 0,
+    /// A check failed (an assertion, a contract, unused exchanges under `--strict`).
+    Failed = 1,
+    /// Bad usage, or a file that cannot be read or understood.
+    BadInput = 2,
+    /// The network or TLS failed.
+    Network = 3,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> ExitCode {
+        ExitCode::from(e as u8)
+    }
+}
+
+/// A command that could not do its job, with the exit code that says why.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Failure {
+    pub exit: Exit,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn bad_input(message: impl Into<String>) -> Failure {
+        Failure { exit: Exit::BadInput, message: message.into() }
+    }
+
+    pub fn network(message: impl Into<String>) -> Failure {
+        Failure { exit: Exit::Network, message: message.into() }
+    }
+}
+
+/// Runs the command the user asked for.
+pub fn run(cli: Cli) -> Result<Exit, Failure> {
+    match cli.command {
+        Command::Serve(args) => serve::serve(args),
+        Command::Fmt(args) => fmt::fmt(args),
+    }
+}
+
+/// A tokio runtime with `threads` workers (one per available core by default).
+fn runtime(threads: Option<usize>) -> Result<tokio::runtime::Runtime, Failure> {
+    let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)).max(1);
+    let mut builder = if threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(threads);
+        b
+    };
+    builder.enable_all().build().map_err(|e| Failure::bad_input(format!("cannot start the runtime: {e}")))
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,196 @@
+//! What emtape knows about Enterprise Manager itself: the session header and cookie, how the
+//! server picks XML or JSON, its `Error` bodies, and the logon endpoint.
+
+use crate::http::{Headers, Response};
+use crate::xml::escape;
+
+/// The header (and cookie) that carries the session token.
+pub const SESSION_HEADER: &str = "X-RestSvcSessionId";
+/// EM's default XML namespace.
+pub const NAMESPACE: &str = "http://www.veeam.com/ent/v1.0";
+/// What EM answers a request without valid credentials or session.
+pub const AUTHENTICATE: &str = "Basic Realm=RestSvc";
+
+/// The two representations EM serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Repr {
+    Xml,
+    Json,
+}
+
+impl Repr {
+    /// EM answers XML unless `Accept` contains `application/json` (any case).
+    pub fn from_accept(headers: &Headers) -> Repr {
+        let json = headers.get_all("accept").any(|v| v.to_ascii_lowercase().contains("application/json"));
+        if json { Repr::Json } else { Repr::Xml }
+    }
+
+    /// The representation a `Content-Type` names, if it names one.
+    pub fn from_content_type(value: &str) -> Option<Repr> {
+        let v = value.to_ascii_lowercase();
+        if v.contains("json") {
+            Some(Repr::Json)
+        } else if v.contains("xml") {
+            Some(Repr::Xml)
+        } else {
+            None
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Repr::Xml => "application/xml",
+            Repr::Json => "application/json",
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Repr::Xml => "XML",
+            Repr::Json => "JSON",
+        }
+    }
+}
+
+/// The session token a request carries. EM reads the cookie first and ignores the header
+/// when both are sent; a cookie sent twice is fine.
+pub fn session_token(headers: &Headers) -> Option<&str> {
+    headers
+        .get_all("cookie")
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, value)| name.trim().eq_ignore_ascii_case(SESSION_HEADER) && !value.trim().is_empty())
+        .map(|(_, value)| value.trim())
+        .or_else(|| headers.get(SESSION_HEADER).map(str::trim).filter(|v| !v.is_empty()))
+}
+
+/// An EM `Error` body in the requested representation, with its status.
+pub fn error(repr: Repr, status: u16, message: &str) -> Response {
+    let body = match repr {
+        Repr::Xml => format!(
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<Error Message=\"{}\" StatusCode=\"{status}\" xmlns=\"{NAMESPACE}\" \
+             xmlns:xsd=\"http://www.w3.org/2001/XMLSchema\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" />\n",
+            escape(message)
+        ),
+        Repr::Json => format!(
+            "{{\"FirstChanceExceptionMessage\":null,\"Message\":{},\"StackTrace\":null,\"Status\":null,\"StatusCode\":{status}}}",
+            serde_json::Value::String(message.to_owned())
+        ),
+    };
+    Response::new(status).header("Content-Type", repr.content_type()).header("Server", "emtape").body(body)
+}
+
+/// `401` with the challenge EM sends.
+pub fn unauthorized(repr: Repr, message: &str) -> Response {
+    error(repr, 401, message).header("WWW-Authenticate", AUTHENTICATE)
+}
+
+/// Whether a normalised path is the logon endpoint (`/api/sessionMngr`, any case, any slashes).
+pub fn is_logon_path(normalized: &str) -> bool {
+    normalized == "/api/sessionmngr"
+}
+
+/// Lower-cases a path, folds repeated slashes and drops a trailing slash, the way EM treats
+/// `/api/sessionMngr/`, `/api/sessionMngr` and `//api//sessionMngr` alike.
+pub fn normalize_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for segment in path.split('/').filter(|s| !s.is_empty()) {
+        out.push('/');
+        out.extend(segment.chars().map(|c| c.to_ascii_lowercase()));
+    }
+    if out.is_empty() {
+        out.push('/');
+    }
+    out
+}
+
+/// Query pairs, percent-decoded, keys lower-cased, values lower-cased except `filter` (it holds
+/// names), sorted. EM reads `format=Entity` and `format=entity` alike.
+pub fn normalize_query(query: &str) -> Vec<(String, String)> {
+    let mut pairs: Vec<(String, String)> = query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            let k = percent_decode(k).to_ascii_lowercase();
+            let v = percent_decode(v);
+            let v = if k == "filter" { v } else { v.to_ascii_lowercase() };
+            (k, v)
+        })
+        .collect();
+    pairs.sort();
+    pairs
+}
+
+/// Decodes `%XX` escapes; anything malformed is kept as it is.
+pub fn percent_decode(s: &str) -> String {
+    if !s.contains('%') {
+        return s.to_owned();
+    }
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> Headers {
+        pairs.iter().map(|(n, v)| ((*n).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn cookie_wins_over_header_and_may_repeat() {
+        let h = headers(&[
+            ("X-RestSvcSessionId", "header"),
+            ("Cookie", "a=1; X-RestSvcSessionId=cookie; X-RestSvcSessionId=cookie"),
+        ]);
+        assert_eq!(session_token(&h), Some("cookie"));
+        assert_eq!(session_token(&headers(&[("x-restsvcsessionid", "h")])), Some("h"));
+        assert_eq!(session_token(&headers(&[("Cookie", "other=1")])), None);
+    }
+
+    #[test]
+    fn json_only_when_accept_asks_for_it() {
+        assert_eq!(Repr::from_accept(&headers(&[("Accept", "Application/JSON; q=1")])), Repr::Json);
+        assert_eq!(Repr::from_accept(&headers(&[("Accept", "*/*")])), Repr::Xml);
+        assert_eq!(Repr::from_accept(&Headers::new()), Repr::Xml);
+    }
+
+    #[test]
+    fn paths_and_queries_normalise_like_em() {
+        assert_eq!(normalize_path("//api//sessionMngr/"), "/api/sessionmngr");
+        assert_eq!(normalize_path("/api/"), "/api");
+        assert_eq!(normalize_path("/"), "/");
+        assert_eq!(
+            normalize_query("format=Entity&filter=VmDisplayName%3D%3D%22Srv%22"),
+            [("filter".to_owned(), "VmDisplayName==\"Srv\"".to_owned()), ("format".to_owned(), "entity".to_owned())]
+        );
+        assert_eq!(percent_decode("a%2"), "a%2");
+    }
+
+    #[test]
+    fn errors_look_like_em_errors() {
+        let r = unauthorized(Repr::Json, "no \"token\"");
+        assert_eq!(r.status, 401);
+        assert_eq!(r.headers.get("www-authenticate"), Some("Basic Realm=RestSvc"));
+        let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(body["Message"], "no \"token\"");
+        assert_eq!(body["StatusCode"], 401);
+        let x = error(Repr::Xml, 404, "a<b");
+        assert!(std::str::from_utf8(&x.body).unwrap().contains("Message=\"a&lt;b\" StatusCode=\"404\""));
+    }
+}

@@ -1,0 +1,194 @@
+//! The client side of the edge: keep-alive HTTP/1.1 over plain TCP or rustls, used by the
+//! scenario runner, the recording proxy and the tests.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper::header::{HeaderName, HeaderValue};
+use hyper_util::rt::TokioIo;
+use rustls::pki_types::ServerName;
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+
+use super::tls::ClientTls;
+use super::{Headers, Response};
+
+/// Why a request got no response. Every message names the URL.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    #[error("{url}: not an http:// or https:// URL")]
+    BadUrl { url: String },
+    #[error("{url}: https needs TLS settings, and this client has none")]
+    NoTls { url: String },
+    #[error("{url}: cannot connect: {reason}")]
+    Connect { url: String, reason: String },
+    #[error("{url}: TLS handshake failed: {reason}")]
+    Tls { url: String, reason: String },
+    #[error("{url}: no response within {secs} s")]
+    Timeout { url: String, secs: u64 },
+    #[error("{url}: {reason}")]
+    Http { url: String, reason: String },
+}
+
+impl ClientError {
+    /// Whether the failure is about TLS (certificate, handshake) rather than the network.
+    pub fn is_tls(&self) -> bool {
+        matches!(self, ClientError::Tls { .. } | ClientError::NoTls { .. })
+    }
+}
+
+/// A small keep-alive client. Connections are pooled per `scheme://host:port`.
+pub struct Client {
+    tls: Option<ClientTls>,
+    timeout: Duration,
+    pool: Mutex<HashMap<String, Vec<SendRequest<Full<Bytes>>>>>,
+}
+
+struct Target {
+    key: String,
+    https: bool,
+    host: String,
+    port: u16,
+    authority: String,
+    path_and_query: String,
+}
+
+fn parse_url(url: &str) -> Result<Target, ClientError> {
+    let bad = || ClientError::BadUrl { url: url.to_owned() };
+    let uri: hyper::Uri = url.parse().map_err(|_| bad())?;
+    let https = match uri.scheme_str() {
+        Some("http") => false,
+        Some("https") => true,
+        _ => return Err(bad()),
+    };
+    let authority = uri.authority().ok_or_else(bad)?;
+    let host = authority.host().trim_start_matches('[').trim_end_matches(']').to_owned();
+    let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
+    Ok(Target {
+        key: format!("{}://{}:{port}", if https { "https" } else { "http" }, authority.host()),
+        https,
+        host,
+        port,
+        authority: authority.as_str().to_owned(),
+        path_and_query: uri.path_and_query().map_or("/", |p| p.as_str()).to_owned(),
+    })
+}
+
+impl Client {
+    /// A client; `tls` is needed for https URLs.
+    pub fn new(tls: Option<ClientTls>) -> Self {
+        Self { tls, timeout: Duration::from_secs(30), pool: Mutex::new(HashMap::new()) }
+    }
+
+    /// Sets how long a request may take, connection included.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sends one request and reads the whole response.
+    pub async fn send(&self, method: &str, url: &str, headers: &Headers, body: Bytes) -> Result<Response, ClientError> {
+        let secs = self.timeout.as_secs();
+        match tokio::time::timeout(self.timeout, self.send_inner(method, url, headers, body)).await {
+            Ok(result) => result,
+            Err(_) => Err(ClientError::Timeout { url: url.to_owned(), secs }),
+        }
+    }
+
+    async fn send_inner(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &Headers,
+        body: Bytes,
+    ) -> Result<Response, ClientError> {
+        let target = parse_url(url)?;
+        let http_err = |e: hyper::Error| ClientError::Http { url: url.to_owned(), reason: e.to_string() };
+        let mut request = hyper::Request::builder()
+            .method(method)
+            .uri(&target.path_and_query)
+            .body(Full::new(body))
+            .map_err(|e| ClientError::Http { url: url.to_owned(), reason: e.to_string() })?;
+        let map = request.headers_mut();
+        if !headers.contains("host") {
+            if let Ok(v) = HeaderValue::from_str(&target.authority) {
+                map.insert(hyper::header::HOST, v);
+            }
+        }
+        for (name, value) in headers.iter() {
+            if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+                map.append(n, v);
+            }
+        }
+        let mut sender = self.connection(&target, url).await?;
+        let response = sender.send_request(request).await.map_err(http_err)?;
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await.map_err(http_err)?.to_bytes();
+        if !sender.is_closed() {
+            if let Ok(mut pool) = self.pool.lock() {
+                pool.entry(target.key).or_default().push(sender);
+            }
+        }
+        let mut out = Response::new(parts.status.as_u16());
+        if let Some(reason) = parts.extensions.get::<hyper::ext::ReasonPhrase>() {
+            let reason = String::from_utf8_lossy(reason.as_bytes());
+            if Some(reason.as_ref()) != parts.status.canonical_reason() {
+                out.reason = Some(reason.into_owned());
+            }
+        }
+        for (name, value) in &parts.headers {
+            out.headers.push(name.as_str(), String::from_utf8_lossy(value.as_bytes()));
+        }
+        out.body = body;
+        Ok(out)
+    }
+
+    async fn connection(&self, target: &Target, url: &str) -> Result<SendRequest<Full<Bytes>>, ClientError> {
+        loop {
+            let pooled = self.pool.lock().ok().and_then(|mut p| p.get_mut(&target.key).and_then(Vec::pop));
+            match pooled {
+                Some(mut sender) => {
+                    if sender.ready().await.is_ok() {
+                        return Ok(sender);
+                    }
+                }
+                None => break,
+            }
+        }
+        let connect_err = |e: std::io::Error| ClientError::Connect { url: url.to_owned(), reason: e.to_string() };
+        let tcp = TcpStream::connect((target.host.as_str(), target.port)).await.map_err(connect_err)?;
+        let _ = tcp.set_nodelay(true);
+        let http_err = |e: hyper::Error| ClientError::Http { url: url.to_owned(), reason: e.to_string() };
+        if target.https {
+            let tls = self.tls.as_ref().ok_or_else(|| ClientError::NoTls { url: url.to_owned() })?;
+            let name =
+                ServerName::try_from(target.host.clone()).map_err(|_| ClientError::BadUrl { url: url.to_owned() })?;
+            let stream = TlsConnector::from(tls.0.clone())
+                .connect(name, tcp)
+                .await
+                .map_err(|e| ClientError::Tls { url: url.to_owned(), reason: tls_reason(&e) })?;
+            let (sender, conn) = http1::handshake(TokioIo::new(stream)).await.map_err(http_err)?;
+            tokio::spawn(conn);
+            Ok(sender)
+        } else {
+            let (sender, conn) = http1::handshake(TokioIo::new(tcp)).await.map_err(http_err)?;
+            tokio::spawn(conn);
+            Ok(sender)
+        }
+    }
+}
+
+fn tls_reason(e: &std::io::Error) -> String {
+    match e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+        Some(rustls::Error::InvalidCertificate(cert)) => {
+            format!("the server's certificate is not trusted ({cert:?}); pass its CA with --ca, or --insecure")
+        }
+        Some(other) => other.to_string(),
+        None => e.to_string(),
+    }
+}

@@ -1,0 +1,199 @@
+//! The HTTP edge: the only place hyper and rustls types appear. Everything past it works on the
+//! crate's own buffered [`Request`] and [`Response`], converted once at the edge.
+
+pub mod client;
+mod date;
+pub mod server;
+pub mod tls;
+
+use bytes::Bytes;
+
+pub use date::{format_http_date, format_rfc3339, http_date};
+
+/// Header fields in the order they were sent, duplicates kept. Names compare case-insensitively.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Headers(Vec<(String, String)>);
+
+impl Headers {
+    pub fn new() -> Self {
+        Self(Vec::new())
+    }
+
+    pub fn push(&mut self, name: impl Into<String>, value: impl Into<String>) {
+        self.0.push((name.into(), value.into()));
+    }
+
+    /// The first value of `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.0.iter().filter(move |(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    /// Removes every field called `name`.
+    pub fn remove(&mut self, name: &str) {
+        self.0.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+    }
+
+    /// Replaces every field called `name` by one with `value`, in the place of the first.
+    pub fn set(&mut self, name: &str, value: impl Into<String>) {
+        let value = value.into();
+        match self.0.iter().position(|(n, _)| n.eq_ignore_ascii_case(name)) {
+            Some(i) => {
+                self.0[i].1 = value;
+                let mut seen = 0;
+                self.0.retain(|(n, _)| {
+                    let same = n.eq_ignore_ascii_case(name);
+                    seen += usize::from(same);
+                    !same || seen == 1
+                });
+            }
+            None => self.0.push((name.to_owned(), value)),
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&mut String, &mut String)> {
+        self.0.iter_mut().map(|(n, v)| (n, v))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl FromIterator<(String, String)> for Headers {
+    fn from_iter<T: IntoIterator<Item = (String, String)>>(iter: T) -> Self {
+        Self(iter.into_iter().collect())
+    }
+}
+
+/// A request as the server received it, body fully read.
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub method: String,
+    /// Path and query exactly as sent (origin form).
+    pub target: String,
+    pub headers: Headers,
+    pub body: Bytes,
+    /// `scheme://host[:port]` the client addressed, taken from `Host` (or the listening address
+    /// when `Host` is missing or malformed). Links in responses are rewritten to it.
+    pub origin: String,
+}
+
+impl Request {
+    pub fn path(&self) -> &str {
+        self.target.split_once('?').map_or(&self.target, |(p, _)| p)
+    }
+
+    pub fn query(&self) -> &str {
+        self.target.split_once('?').map_or("", |(_, q)| q)
+    }
+}
+
+/// A response to send, or one a client received.
+#[derive(Clone, Debug, Default)]
+pub struct Response {
+    pub status: u16,
+    /// A reason phrase other than the standard one (EM sends `BadRequest`, for example).
+    pub reason: Option<String>,
+    pub headers: Headers,
+    pub body: Bytes,
+}
+
+impl Response {
+    pub fn new(status: u16) -> Self {
+        Self { status, ..Self::default() }
+    }
+
+    pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.headers.push(name, value);
+        self
+    }
+
+    pub fn body(mut self, body: impl Into<Bytes>) -> Self {
+        self.body = body.into();
+        self
+    }
+}
+
+/// Header names as EM and common clients spell them, so cassettes read naturally even though
+/// hyper hands names over in lower case.
+pub fn canonical_name(name: &str) -> String {
+    const KNOWN: &[&str] = &[
+        "X-RestSvcSessionId",
+        "WWW-Authenticate",
+        "ETag",
+        "X-Powered-By",
+        "X-AspNet-Version",
+        "Content-MD5",
+        "TE",
+        "DNT",
+    ];
+    if let Some(k) = KNOWN.iter().find(|k| k.eq_ignore_ascii_case(name)) {
+        return (*k).to_owned();
+    }
+    let mut out = String::with_capacity(name.len());
+    let mut upper = true;
+    for c in name.chars() {
+        out.push(if upper { c.to_ascii_uppercase() } else { c.to_ascii_lowercase() });
+        upper = c == '-';
+    }
+    out
+}
+
+/// Whether `host` is safe to put into a URL we hand back to clients: a host name, IPv4 or
+/// bracketed IPv6 address, with an optional port. Anything else is ignored as a `Host` value.
+pub fn is_valid_authority(host: &str) -> bool {
+    !host.is_empty()
+        && host.len() <= 255
+        && host.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']' | b'_'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_keep_order_and_duplicates() {
+        let mut h = Headers::new();
+        h.push("Cookie", "a=1");
+        h.push("Accept", "application/json");
+        h.push("cookie", "b=2");
+        assert_eq!(h.get_all("COOKIE").collect::<Vec<_>>(), ["a=1", "b=2"]);
+        h.set("cookie", "c=3");
+        assert_eq!(h.iter().collect::<Vec<_>>(), [("Cookie", "c=3"), ("Accept", "application/json")]);
+        h.remove("accept");
+        assert_eq!(h.len(), 1);
+    }
+
+    #[test]
+    fn canonical_names_read_like_em() {
+        assert_eq!(canonical_name("x-restsvcsessionid"), "X-RestSvcSessionId");
+        assert_eq!(canonical_name("content-type"), "Content-Type");
+        assert_eq!(canonical_name("www-authenticate"), "WWW-Authenticate");
+    }
+
+    #[test]
+    fn authorities_reject_injection() {
+        assert!(is_valid_authority("127.0.0.1:9398"));
+        assert!(is_valid_authority("[::1]:80"));
+        assert!(is_valid_authority("em01.lab.local"));
+        assert!(!is_valid_authority("evil\"><x"));
+        assert!(!is_valid_authority("a/b"));
+        assert!(!is_valid_authority(""));
+    }
+}

@@ -1,0 +1,204 @@
+//! The server side of the edge: accepts plain or TLS connections, converts each hyper request
+//! once into a [`Request`], hands it to a [`Handler`] and converts the [`Response`] back.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::body::Incoming;
+use hyper::header::{HeaderName, HeaderValue};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+use super::tls::ServerTls;
+use super::{Headers, Request, Response, is_valid_authority};
+
+/// Why a request never reached the handler whole.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum RequestProblem {
+    /// The body is larger than the server accepts.
+    TooLarge { limit: usize },
+    /// The connection failed while the body was being read.
+    Broken(String),
+}
+
+/// What a server does with requests. Only `handle` is required.
+pub trait Handler: Send + Sync + 'static {
+    fn handle(&self, req: Request) -> impl Future<Output = Response> + Send;
+
+    /// Answers a request whose body could not be read; `request_line` is `METHOD target`.
+    fn reject(&self, request_line: &str, problem: &RequestProblem) -> Response {
+        let (status, text) = match problem {
+            RequestProblem::TooLarge { limit } => (413, format!("{request_line}: body larger than {limit} bytes\n")),
+            RequestProblem::Broken(e) => (400, format!("{request_line}: body could not be read: {e}\n")),
+        };
+        Response::new(status).header("Content-Type", "text/plain; charset=utf-8").body(text)
+    }
+}
+
+/// Limits a server applies to every request.
+#[derive(Clone, Debug)]
+pub struct ServerOptions {
+    /// Largest request body read into memory.
+    pub max_body: usize,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        Self { max_body: 64 << 20 }
+    }
+}
+
+/// A bound listening socket, plain or TLS, not yet serving.
+pub struct Server {
+    tcp: TcpListener,
+    tls: Option<TlsAcceptor>,
+    local: SocketAddr,
+}
+
+struct Connection {
+    scheme: &'static str,
+    local: SocketAddr,
+    max_body: usize,
+}
+
+impl Server {
+    /// Binds `addr` (`127.0.0.1:0` picks a free port).
+    pub async fn bind(addr: &str, tls: Option<ServerTls>) -> io::Result<Server> {
+        let tcp = TcpListener::bind(addr).await?;
+        let local = tcp.local_addr()?;
+        Ok(Server { tcp, tls: tls.map(|t| TlsAcceptor::from(t.0)), local })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// `http://127.0.0.1:40123` or `https://...`: what `listening on` prints.
+    pub fn base_url(&self) -> String {
+        format!("{}://{}", self.scheme(), self.local)
+    }
+
+    fn scheme(&self) -> &'static str {
+        if self.tls.is_some() { "https" } else { "http" }
+    }
+
+    /// Serves until `shutdown` completes. Connections still open then are dropped.
+    pub async fn run<H: Handler>(self, handler: Arc<H>, options: ServerOptions, shutdown: impl Future<Output = ()>) {
+        let conn = Arc::new(Connection { scheme: self.scheme(), local: self.local, max_body: options.max_body });
+        tokio::pin!(shutdown);
+        loop {
+            let accepted = tokio::select! {
+                accepted = self.tcp.accept() => accepted,
+                () = &mut shutdown => return,
+            };
+            let (stream, peer) = match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // Out of file descriptors and the like: report, breathe, go on.
+                    eprintln!("emtape: accept failed: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let _ = stream.set_nodelay(true);
+            let handler = handler.clone();
+            let conn = conn.clone();
+            let tls = self.tls.clone();
+            tokio::spawn(async move {
+                match tls {
+                    None => serve_connection(stream, handler, conn).await,
+                    Some(acceptor) => match acceptor.accept(stream).await {
+                        Ok(stream) => serve_connection(stream, handler, conn).await,
+                        Err(e) => eprintln!("emtape: TLS handshake with {peer} failed: {e}"),
+                    },
+                }
+            });
+        }
+    }
+}
+
+async fn serve_connection<S, H>(stream: S, handler: Arc<H>, conn: Arc<Connection>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    H: Handler,
+{
+    let service = service_fn(move |req| {
+        let handler = handler.clone();
+        let conn = conn.clone();
+        async move { Ok::<_, Infallible>(dispatch(&*handler, &conn, req).await) }
+    });
+    // Errors here are clients going away mid-request; nothing to tell anyone.
+    let _ = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(std::time::Duration::from_secs(60))
+        .title_case_headers(true)
+        .serve_connection(TokioIo::new(stream), service)
+        .await;
+}
+
+async fn dispatch<H: Handler>(
+    handler: &H,
+    conn: &Connection,
+    req: hyper::Request<Incoming>,
+) -> hyper::Response<Full<Bytes>> {
+    let (parts, body) = req.into_parts();
+    let method = parts.method.as_str().to_owned();
+    let target = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
+    let mut headers = Headers::new();
+    for (name, value) in &parts.headers {
+        headers.push(name.as_str(), String::from_utf8_lossy(value.as_bytes()));
+    }
+    let host = parts.uri.authority().map(|a| a.as_str()).or_else(|| headers.get("host"));
+    let origin = match host {
+        Some(h) if is_valid_authority(h) => format!("{}://{h}", conn.scheme),
+        _ => format!("{}://{}", conn.scheme, conn.local),
+    };
+    let body = match Limited::new(body, conn.max_body).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) => {
+            let line = format!("{method} {target}");
+            let problem = if e.downcast_ref::<LengthLimitError>().is_some() {
+                RequestProblem::TooLarge { limit: conn.max_body }
+            } else {
+                RequestProblem::Broken(e.to_string())
+            };
+            return into_hyper(handler.reject(&line, &problem));
+        }
+    };
+    into_hyper(handler.handle(Request { method, target, headers, body, origin }).await)
+}
+
+fn into_hyper(response: Response) -> hyper::Response<Full<Bytes>> {
+    let mut out = hyper::Response::new(Full::new(response.body));
+    *out.status_mut() =
+        hyper::StatusCode::from_u16(response.status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    if let Some(reason) = response.reason {
+        if let Ok(phrase) = hyper::ext::ReasonPhrase::try_from(reason.into_bytes()) {
+            out.extensions_mut().insert(phrase);
+        }
+    }
+    let headers = out.headers_mut();
+    for (name, value) in response.headers.iter() {
+        // hyper frames the body itself; a recorded length or encoding would lie.
+        if name.eq_ignore_ascii_case("content-length")
+            || name.eq_ignore_ascii_case("transfer-encoding")
+            || name.eq_ignore_ascii_case("connection")
+        {
+            continue;
+        }
+        if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+            headers.append(n, v);
+        }
+    }
+    out
+}

@@ -1,0 +1,12 @@
+//! emtape: record-and-replay contract testing for the Veeam Backup Enterprise Manager REST API.
+#![forbid(unsafe_code)]
+
+pub mod cassette;
+pub mod cli;
+pub mod codec;
+pub mod commands;
+pub mod diagnostic;
+pub mod em;
+pub mod http;
+pub mod replay;
+pub mod xml;

@@ -1,0 +1,294 @@
+//! Recorded exchanges compiled for matching: normalised request keys, body matchers, and the
+//! grouping of identical requests into sequences (a Task polled Running, Running, Finished).
+
+use std::collections::HashMap;
+use std::sync::atomic::AtomicBool;
+
+use super::render::Rendered;
+use crate::cassette::template::Template;
+use crate::cassette::{Body, Exchange, LoadedCassette};
+use crate::em::{self, Repr};
+use crate::xml;
+
+/// Placeholder that matches any value in a recorded request body.
+pub(crate) const WILDCARD: &str = "{{redacted}}";
+
+/// One recorded exchange, ready to match and answer.
+pub(crate) struct Entry {
+    pub source: usize,
+    pub seq: u64,
+    pub line: usize,
+    pub method: String,
+    /// Path and query as recorded, for messages.
+    pub uri: String,
+    pub path: String,
+    /// Set when the path holds session placeholders (`/api/logonSessions/{{session-id:1}}`).
+    pub path_template: Option<Template>,
+    pub query: Vec<(String, String)>,
+    pub logon: Option<Logon>,
+    pub logout: bool,
+    /// The representation of the recorded response; `None` when it has no body.
+    pub repr: Option<Repr>,
+    /// The recorded request carried a session token (of this recorded session, when known).
+    pub session: Option<Option<u32>>,
+    pub needs_credentials: bool,
+    pub body: BodyMatcher,
+    pub response: Rendered,
+    pub used: AtomicBool,
+}
+
+/// What a logon exchange accepts and starts.
+pub(crate) struct Logon {
+    /// The `v=` recorded, lower case (`latest` when none was sent).
+    pub recorded: String,
+    /// Every version a logon may ask for: the recorded one and those the server advertised.
+    pub versions: Vec<String>,
+    /// The recorded session it opened.
+    pub session: u32,
+}
+
+impl Entry {
+    pub fn compile(source: usize, cassette: &LoadedCassette, index: usize) -> Entry {
+        let exchange: &Exchange = &cassette.cassette.exchanges[index];
+        let meta = &cassette.cassette.meta;
+        let request = &exchange.request;
+        let (raw_path, raw_query) = request.uri.split_once('?').unwrap_or((&request.uri, ""));
+        let path = em::normalize_path(raw_path);
+        let path_template = Template::parse(&path);
+        let path_template = path_template.uses_session().then_some(path_template);
+        let mut query = em::normalize_query(raw_query);
+        let logon = em::is_logon_path(&path).then(|| {
+            let recorded = query.iter().find(|(k, _)| k == "v").map_or_else(|| "latest".to_owned(), |(_, v)| v.clone());
+            let mut versions: Vec<String> = meta.supported_versions.iter().map(|v| v.to_ascii_lowercase()).collect();
+            versions.extend(meta.api_version.iter().map(|v| v.to_ascii_lowercase()));
+            versions.push(recorded.clone());
+            let session = exchange
+                .response
+                .headers
+                .get(em::SESSION_HEADER)
+                .and_then(|v| Template::parse(v).sessions().next())
+                .unwrap_or(1);
+            Logon { recorded, versions, session }
+        });
+        query.retain(|(k, _)| k != "v");
+        let session = em::session_token(&request.headers).map(|t| Template::parse(t).sessions().next());
+        let logout = request.method == "DELETE" && path.starts_with("/api/logonsessions/") && path_template.is_some();
+        let repr = match &exchange.response.body {
+            Body::Empty => None,
+            _ => Some(
+                exchange
+                    .response
+                    .headers
+                    .get("content-type")
+                    .and_then(Repr::from_content_type)
+                    .unwrap_or_else(|| Repr::from_accept(&request.headers)),
+            ),
+        };
+        Entry {
+            source,
+            seq: exchange.seq,
+            line: cassette.lines.get(index).copied().unwrap_or(0),
+            method: request.method.clone(),
+            uri: request.uri.clone(),
+            path,
+            path_template,
+            query,
+            needs_credentials: logon.is_some() && request.headers.contains("authorization"),
+            logon,
+            logout,
+            repr,
+            session,
+            body: BodyMatcher::compile(&request.body, request.headers.get("content-type")),
+            response: Rendered::compile(&exchange.response),
+            used: AtomicBool::new(false),
+        }
+    }
+
+    /// Identical requests form one sequence; this is what makes them identical.
+    pub fn group_key(&self) -> String {
+        format!(
+            "{}\u{0}{}\u{0}{}\u{0}{:?}\u{0}{:?}\u{0}{:?}\u{0}{:?}\u{0}{}",
+            self.source,
+            self.method,
+            self.path,
+            self.query,
+            self.repr,
+            self.session,
+            self.logon.as_ref().map(|l| &l.recorded),
+            self.body.key()
+        )
+    }
+
+    /// Whether the (normalised) request path is this exchange's path.
+    pub fn path_matches(&self, path: &str, session: Option<(&str, &str)>) -> bool {
+        match &self.path_template {
+            Some(t) => t.matches(path, true, session),
+            None => self.path == path,
+        }
+    }
+
+    /// Whether a logon asking for `version` (`None` for none) may be answered by this exchange.
+    pub fn accepts_version(&self, version: Option<&str>) -> bool {
+        match (&self.logon, version) {
+            (None, _) => true,
+            (Some(_), None | Some("latest")) => true,
+            (Some(l), Some(v)) => l.versions.iter().any(|x| x == v),
+        }
+    }
+}
+
+/// How a recorded request body is compared with a replayed one.
+pub(crate) enum BodyMatcher {
+    /// Nothing was recorded, so anything goes (EM ignores junk on logon, for one).
+    Any,
+    Xml(Box<xml::Element>),
+    Json(serde_json::Value),
+    Text(Template),
+    Bytes(Vec<u8>),
+}
+
+impl BodyMatcher {
+    fn compile(body: &Body, content_type: Option<&str>) -> BodyMatcher {
+        let text = match body {
+            Body::Empty => return BodyMatcher::Any,
+            Body::Binary(b) => return BodyMatcher::Bytes(b.clone()),
+            Body::Text { text, .. } => text,
+        };
+        let trimmed = text.trim_start();
+        let kind = content_type.and_then(Repr::from_content_type).or(if trimmed.starts_with('<') {
+            Some(Repr::Xml)
+        } else if trimmed.starts_with(['{', '[']) {
+            Some(Repr::Json)
+        } else {
+            None
+        });
+        match kind {
+            Some(Repr::Xml) => xml::parse(text)
+                .map_or_else(|_| BodyMatcher::Text(Template::parse(text)), |e| BodyMatcher::Xml(Box::new(e))),
+            Some(Repr::Json) => {
+                serde_json::from_str(text).map_or_else(|_| BodyMatcher::Text(Template::parse(text)), BodyMatcher::Json)
+            }
+            None => BodyMatcher::Text(Template::parse(text)),
+        }
+    }
+
+    fn key(&self) -> String {
+        match self {
+            BodyMatcher::Any => String::new(),
+            BodyMatcher::Xml(e) => format!("{e:?}"),
+            BodyMatcher::Json(v) => v.to_string(),
+            BodyMatcher::Text(t) => format!("{t:?}"),
+            BodyMatcher::Bytes(b) => format!("{b:?}"),
+        }
+    }
+
+    /// `Err` says how `body` differs. An empty body always matches: EM takes a restore POST
+    /// without its optional `RestoreSpec`.
+    pub fn check(&self, body: &[u8]) -> Result<(), String> {
+        if body.is_empty() {
+            return Ok(());
+        }
+        let text = || std::str::from_utf8(body).map_err(|_| "the request body is not UTF-8 text".to_owned());
+        match self {
+            BodyMatcher::Any => Ok(()),
+            BodyMatcher::Bytes(b) => {
+                if b == body {
+                    Ok(())
+                } else {
+                    Err("the bytes differ from the recorded body".to_owned())
+                }
+            }
+            BodyMatcher::Text(t) => {
+                if t.matches(text()?, false, None) {
+                    Ok(())
+                } else {
+                    Err("the text differs from the recorded body".to_owned())
+                }
+            }
+            BodyMatcher::Xml(expected) => {
+                let actual =
+                    xml::parse(text()?).map_err(|e| format!("recorded XML, got a body that does not parse ({e})"))?;
+                match xml::first_difference(expected, &actual, WILDCARD) {
+                    None => Ok(()),
+                    Some(d) => Err(d),
+                }
+            }
+            BodyMatcher::Json(expected) => {
+                let actual: serde_json::Value = serde_json::from_str(text()?)
+                    .map_err(|e| format!("recorded JSON, got a body that does not parse ({e})"))?;
+                match json_difference(expected, &actual, "") {
+                    None => Ok(()),
+                    Some(d) => Err(d),
+                }
+            }
+        }
+    }
+}
+
+/// Where two JSON values first differ; `"{{redacted}}"` in `expected` matches any value.
+fn json_difference(expected: &serde_json::Value, actual: &serde_json::Value, path: &str) -> Option<String> {
+    use serde_json::Value;
+    match (expected, actual) {
+        (Value::String(e), _) if e == WILDCARD => None,
+        (Value::Object(e), Value::Object(a)) => {
+            for (k, v) in e {
+                match a.get(k) {
+                    None => return Some(format!("{path}/{k}: missing")),
+                    Some(x) => {
+                        if let Some(d) = json_difference(v, x, &format!("{path}/{k}")) {
+                            return Some(d);
+                        }
+                    }
+                }
+            }
+            a.keys().find(|k| !e.contains_key(*k)).map(|k| format!("{path}/{k}: not expected"))
+        }
+        (Value::Array(e), Value::Array(a)) if e.len() == a.len() => {
+            e.iter().zip(a).enumerate().find_map(|(i, (x, y))| json_difference(x, y, &format!("{path}/{i}")))
+        }
+        (e, a) if e == a => None,
+        (e, a) => Some(format!("{}: expected {e}, got {a}", if path.is_empty() { "/" } else { path })),
+    }
+}
+
+/// Exchanges grouped into sequences and indexed by path.
+pub(crate) struct Index {
+    pub entries: Vec<Entry>,
+    /// Entry ids of each sequence, in recorded order.
+    pub groups: Vec<Vec<usize>>,
+    /// Normalised path to the sequences recorded for it.
+    pub routes: HashMap<String, Vec<usize>>,
+    /// Sequences whose path holds session placeholders.
+    pub templated: Vec<usize>,
+}
+
+impl Index {
+    pub fn build(cassettes: &[LoadedCassette]) -> Index {
+        let mut entries = Vec::new();
+        for (source, cassette) in cassettes.iter().enumerate() {
+            for i in 0..cassette.cassette.exchanges.len() {
+                entries.push(Entry::compile(source, cassette, i));
+            }
+        }
+        let mut by_key: HashMap<String, usize> = HashMap::new();
+        let mut groups: Vec<Vec<usize>> = Vec::new();
+        for (id, entry) in entries.iter().enumerate() {
+            let g = *by_key.entry(entry.group_key()).or_insert_with(|| {
+                groups.push(Vec::new());
+                groups.len() - 1
+            });
+            groups[g].push(id);
+        }
+        let mut routes: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut templated = Vec::new();
+        for (g, members) in groups.iter().enumerate() {
+            let first = &entries[members[0]];
+            if first.path_template.is_some() {
+                templated.push(g);
+            } else {
+                routes.entry(first.path.clone()).or_default().push(g);
+            }
+        }
+        Index { entries, groups, routes, templated }
+    }
+}

@@ -1,0 +1,240 @@
+//! The mock Enterprise Manager: answers requests from recorded exchanges. It mints session
+//! tokens at logon and checks them afterwards, rewrites links to the caller's own address,
+//! replays polling sequences per session, and explains every request it cannot match.
+
+mod index;
+mod near_miss;
+mod render;
+mod sessions;
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use crate::cassette::LoadedCassette;
+use crate::cassette::template::Fill;
+use crate::em::{self, Repr};
+use crate::http::server::{Handler, RequestProblem};
+use crate::http::{Request, Response, http_date};
+use index::Index;
+use sessions::{Caller, Sessions};
+
+/// How the mock behaves beyond what the cassettes say.
+#[derive(Clone, Debug)]
+pub struct MockOptions {
+    /// A session unused this long is over (EM: 15 minutes).
+    pub session_timeout: Duration,
+    /// Print one line per request on stderr.
+    pub log_requests: bool,
+}
+
+impl Default for MockOptions {
+    fn default() -> Self {
+        Self { session_timeout: Duration::from_secs(15 * 60), log_requests: false }
+    }
+}
+
+/// A cassette the mock serves, by name, with where its exchanges start.
+struct Source {
+    name: String,
+}
+
+/// Replays cassettes as an EM server would answer.
+pub struct Mock {
+    sources: Vec<Source>,
+    index: Index,
+    sessions: Sessions,
+    options: MockOptions,
+}
+
+/// The request reduced to what matching looks at.
+pub(crate) struct Key<'a> {
+    pub method: &'a str,
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    /// The `v=` of a logon request, lower case.
+    pub version: Option<String>,
+    pub repr: Repr,
+    pub body: &'a [u8],
+}
+
+impl<'a> Key<'a> {
+    fn of(req: &'a Request) -> Key<'a> {
+        let path = em::normalize_path(req.path());
+        let mut query = em::normalize_query(req.query());
+        let version = query.iter().find(|(k, _)| k == "v").map(|(_, v)| v.clone());
+        query.retain(|(k, _)| k != "v");
+        let logon = em::is_logon_path(&path);
+        Key {
+            method: &req.method,
+            path,
+            query,
+            version: if logon { version } else { None },
+            repr: Repr::from_accept(&req.headers),
+            body: &req.body,
+        }
+    }
+}
+
+impl Mock {
+    pub fn new(cassettes: Vec<LoadedCassette>, options: MockOptions) -> Mock {
+        let index = Index::build(&cassettes);
+        let sources = cassettes.into_iter().map(|c| Source { name: c.name }).collect();
+        Mock { sources, index, sessions: Sessions::new(options.session_timeout), options }
+    }
+
+    /// How many recorded exchanges it serves.
+    pub fn exchange_count(&self) -> usize {
+        self.index.entries.len()
+    }
+
+    /// Number of sessions currently logged on.
+    pub fn live_sessions(&self) -> usize {
+        self.sessions.live_count()
+    }
+
+    /// Forgets every session and every position in every sequence.
+    pub fn reset(&self) {
+        self.sessions.reset();
+    }
+
+    /// Answers one request.
+    pub fn respond(&self, req: &Request) -> Response {
+        let key = Key::of(req);
+        let token = em::session_token(&req.headers);
+        let caller = self.sessions.caller(token);
+        let live = caller.live().map(|s| (s.id.as_str(), s.token.as_str()));
+        let Some(group) = self.find(&key, &caller) else {
+            let explanation = near_miss::explain(self, req, &key, live);
+            eprintln!("emtape: 404 {}", indent(&explanation));
+            return em::error(key.repr, 404, &explanation);
+        };
+        let members = &self.index.groups[group];
+        let first = &self.index.entries[members[0]];
+        if first.session.is_some() {
+            match &caller {
+                Caller::Live(_) => {}
+                Caller::Anonymous => {
+                    return self.refuse(req, key.repr, "the request carries no session token (X-RestSvcSessionId header or cookie); log on first with POST /api/sessionMngr/?v=latest");
+                }
+                Caller::Rejected(why) => return self.refuse(req, key.repr, why),
+            }
+        }
+        if first.needs_credentials && !req.headers.contains("authorization") {
+            return self.refuse(
+                req,
+                key.repr,
+                "logon needs credentials: send Authorization: Basic base64(user:password)",
+            );
+        }
+        let position = if members.len() == 1 {
+            0
+        } else {
+            self.sessions.next(caller.live().map(|s| s.token.as_str()), group, members.len())
+        };
+        let entry = &self.index.entries[members[position]];
+        entry.used.store(true, Ordering::Relaxed);
+        let date = http_date();
+        let started = entry.logon.as_ref().map(|l| self.sessions.start(l.session));
+        let session = started.as_ref().or(caller.live()).map(|s| (s.id.as_str(), s.token.as_str()));
+        let response = entry.response.render(&Fill { origin: &req.origin, date: &date, session });
+        if entry.logout && response.status < 300 {
+            if let Some(t) = caller.live() {
+                self.sessions.end(&t.token);
+            }
+        }
+        if self.options.log_requests {
+            eprintln!(
+                "emtape: {} {} {} -> {} ({} exchange {})",
+                req.method,
+                req.target,
+                key.repr.name(),
+                response.status,
+                self.sources[entry.source].name,
+                entry.seq
+            );
+        }
+        response
+    }
+
+    fn refuse(&self, req: &Request, repr: Repr, why: &str) -> Response {
+        if self.options.log_requests {
+            eprintln!("emtape: 401 {} {}: {why}", req.method, req.target);
+        }
+        em::unauthorized(repr, why)
+    }
+
+    /// The sequence that answers `key`: among those that match, the one recorded in the
+    /// caller's own recorded session first, then a logon recorded with the very version asked.
+    fn find(&self, key: &Key<'_>, caller: &Caller) -> Option<usize> {
+        let live = caller.live().map(|s| (s.id.as_str(), s.token.as_str()));
+        let recorded = caller.live().map(|s| s.recorded);
+        let routed = self.index.routes.get(&key.path).into_iter().flatten();
+        let templated = self
+            .index
+            .templated
+            .iter()
+            .filter(|g| self.index.entries[self.index.groups[**g][0]].path_matches(&key.path, live));
+        routed
+            .chain(templated)
+            .copied()
+            .filter(|g| {
+                let e = &self.index.entries[self.index.groups[*g][0]];
+                e.method == key.method
+                    && e.query == key.query
+                    && e.accepts_version(key.version.as_deref())
+                    && e.repr.is_none_or(|r| r == key.repr)
+                    && e.body.check(key.body).is_ok()
+            })
+            .min_by_key(|g| {
+                let e = &self.index.entries[self.index.groups[*g][0]];
+                let other_session = e.session.flatten().is_some() && e.session.flatten() != recorded;
+                let other_version =
+                    e.logon.as_ref().is_some_and(|l| Some(l.recorded.as_str()) != key.version.as_deref());
+                (other_session, other_version, *g)
+            })
+    }
+
+    /// Recorded exchanges no request has used, one line each.
+    pub fn unused(&self) -> Vec<String> {
+        self.index
+            .entries
+            .iter()
+            .filter(|e| !e.used.load(Ordering::Relaxed))
+            .map(|e| format!("{} {} ({})", e.method, e.uri, self.place(e)))
+            .collect()
+    }
+
+    fn place(&self, e: &index::Entry) -> String {
+        let name = &self.sources[e.source].name;
+        if e.line > 0 {
+            format!("{name}:{}, exchange {}", e.line, e.seq)
+        } else {
+            format!("{name}, exchange {}", e.seq)
+        }
+    }
+}
+
+/// Continuation lines of a multi-line message, indented under its first line.
+fn indent(text: &str) -> String {
+    text.replace('\n', "\n  ")
+}
+
+impl Handler for Mock {
+    async fn handle(&self, req: Request) -> Response {
+        self.respond(&req)
+    }
+
+    fn reject(&self, request_line: &str, problem: &RequestProblem) -> Response {
+        let message = match problem {
+            RequestProblem::TooLarge { limit } => {
+                format!("{request_line}: the request body is larger than {limit} bytes")
+            }
+            RequestProblem::Broken(e) => format!("{request_line}: the request body could not be read: {e}"),
+            #[allow(unreachable_patterns)]
+            _ => format!("{request_line}: the request could not be read"),
+        };
+        eprintln!("emtape: {message}");
+        let status = if matches!(problem, RequestProblem::TooLarge { .. }) { 413 } else { 400 };
+        em::error(Repr::Xml, status, &message)
+    }
+}

@@ -1,0 +1,97 @@
+//! Recorded responses turned into real ones: placeholders filled with the caller's address,
+//! session and the date. A body that depends only on the address is rendered once per address
+//! and then served from memory, so link rewriting costs nothing on the hot path.
+
+use std::sync::RwLock;
+
+use bytes::Bytes;
+
+use crate::cassette::template::{Fill, Template};
+use crate::cassette::{Body, RecordedResponse};
+use crate::http::{Headers, Response};
+
+/// Addresses remembered per response; more than this (a client sending many `Host` values)
+/// are rendered each time instead of growing memory.
+const CACHED_ORIGINS: usize = 16;
+
+pub(crate) struct Rendered {
+    status: u16,
+    reason: Option<String>,
+    headers: Vec<(String, Template)>,
+    body: BodySource,
+}
+
+enum BodySource {
+    Fixed(Bytes),
+    PerOrigin { template: Template, bom: bool, cache: RwLock<Vec<(Box<str>, Bytes)>> },
+    PerRequest { template: Template, bom: bool },
+}
+
+const BOM: &[u8] = "\u{feff}".as_bytes();
+
+impl Rendered {
+    pub fn compile(response: &RecordedResponse) -> Rendered {
+        let body = match &response.body {
+            Body::Empty => BodySource::Fixed(Bytes::new()),
+            Body::Binary(b) => BodySource::Fixed(Bytes::from(b.clone())),
+            Body::Text { text, bom } => {
+                let template = Template::parse(text);
+                if template.is_literal() {
+                    BodySource::Fixed(Bytes::from(response.body.to_bytes()))
+                } else if template.varies_per_request() {
+                    BodySource::PerRequest { template, bom: *bom }
+                } else {
+                    BodySource::PerOrigin { template, bom: *bom, cache: RwLock::new(Vec::new()) }
+                }
+            }
+        };
+        Rendered {
+            status: response.status,
+            reason: response.reason.clone(),
+            headers: response.headers.iter().map(|(n, v)| (n.to_owned(), Template::parse(v))).collect(),
+            body,
+        }
+    }
+
+    pub fn render(&self, fill: &Fill<'_>) -> Response {
+        let mut headers = Headers::new();
+        for (name, value) in &self.headers {
+            headers.push(name.clone(), value.render(fill));
+        }
+        Response { status: self.status, reason: self.reason.clone(), headers, body: self.body(fill) }
+    }
+
+    fn body(&self, fill: &Fill<'_>) -> Bytes {
+        match &self.body {
+            BodySource::Fixed(b) => b.clone(),
+            BodySource::PerRequest { template, bom } => render_body(template, *bom, fill),
+            BodySource::PerOrigin { template, bom, cache } => {
+                if let Ok(cached) = cache.read() {
+                    if let Some((_, b)) = cached.iter().find(|(o, _)| **o == *fill.origin) {
+                        return b.clone();
+                    }
+                }
+                let body = render_body(template, *bom, fill);
+                if let Ok(mut cached) = cache.write() {
+                    if cached.len() < CACHED_ORIGINS && !cached.iter().any(|(o, _)| **o == *fill.origin) {
+                        cached.push((fill.origin.into(), body.clone()));
+                    }
+                }
+                body
+            }
+        }
+    }
+}
+
+fn render_body(template: &Template, bom: bool, fill: &Fill<'_>) -> Bytes {
+    let mut text = String::new();
+    template.render_into(fill, &mut text);
+    if bom {
+        let mut out = Vec::with_capacity(text.len() + BOM.len());
+        out.extend_from_slice(BOM);
+        out.extend_from_slice(text.as_bytes());
+        Bytes::from(out)
+    } else {
+        Bytes::from(text)
+    }
+}

@@ -1,0 +1,140 @@
+//! Live logon sessions minted by the mock, and where each caller is in each recorded sequence.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::codec::{base64_encode, random_uuid};
+
+/// Who is asking, as far as sessions go.
+#[derive(Clone, Debug)]
+pub(crate) enum Caller {
+    /// No token at all.
+    Anonymous,
+    /// A token this mock issued and has not ended.
+    Live(LiveSession),
+    /// A token that is not (or no longer) valid; the reason says which.
+    Rejected(&'static str),
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct LiveSession {
+    pub id: String,
+    pub token: String,
+    /// The recorded session it stands in for.
+    pub recorded: u32,
+}
+
+impl Caller {
+    pub fn live(&self) -> Option<&LiveSession> {
+        match self {
+            Caller::Live(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+struct Session {
+    live: LiveSession,
+    last_seen: Instant,
+    positions: HashMap<usize, usize>,
+}
+
+#[derive(Default)]
+struct State {
+    sessions: HashMap<String, Session>,
+    ended: HashSet<String>,
+    /// Positions of callers without a session.
+    anonymous: HashMap<usize, usize>,
+}
+
+/// Forgotten tokens kept to tell "logged out" from "never issued"; bounded.
+const ENDED_KEPT: usize = 10_000;
+
+pub(crate) struct Sessions {
+    state: Mutex<State>,
+    idle_timeout: Duration,
+}
+
+impl Sessions {
+    pub fn new(idle_timeout: Duration) -> Sessions {
+        Sessions { state: Mutex::new(State::default()), idle_timeout }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Looks the token up, ending the session first if it sat idle too long.
+    pub fn caller(&self, token: Option<&str>) -> Caller {
+        let Some(token) = token else {
+            return Caller::Anonymous;
+        };
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        let now = Instant::now();
+        match state.sessions.get_mut(token) {
+            Some(s) if now.duration_since(s.last_seen) <= self.idle_timeout => {
+                s.last_seen = now;
+                Caller::Live(s.live.clone())
+            }
+            Some(_) => {
+                state.sessions.remove(token);
+                remember_ended(state, token);
+                Caller::Rejected("the session expired after sitting idle; log on again")
+            }
+            None if state.ended.contains(token) => {
+                Caller::Rejected("the session was closed (logged out or expired); log on again")
+            }
+            None => Caller::Rejected("the session token was never issued by this server; log on first"),
+        }
+    }
+
+    /// Starts a session standing in for recorded session `recorded`: a fresh id, and a token
+    /// that is its base64, as EM mints them.
+    pub fn start(&self, recorded: u32) -> LiveSession {
+        let id = random_uuid();
+        let live = LiveSession { token: base64_encode(id.as_bytes()), id, recorded };
+        let session = Session { live: live.clone(), last_seen: Instant::now(), positions: HashMap::new() };
+        self.lock().sessions.insert(live.token.clone(), session);
+        live
+    }
+
+    pub fn end(&self, token: &str) {
+        let mut state = self.lock();
+        if state.sessions.remove(token).is_some() {
+            remember_ended(&mut state, token);
+        }
+    }
+
+    /// Forgets every session and position.
+    pub fn reset(&self) {
+        *self.lock() = State::default();
+    }
+
+    /// The caller's next position in sequence `group` of `len` exchanges; the last repeats.
+    pub fn next(&self, token: Option<&str>, group: usize, len: usize) -> usize {
+        let mut state = self.lock();
+        let state = &mut *state;
+        let positions = match token.filter(|t| state.sessions.contains_key(*t)).and_then(|t| state.sessions.get_mut(t))
+        {
+            Some(s) => &mut s.positions,
+            None => &mut state.anonymous,
+        };
+        let position = positions.entry(group).or_insert(0);
+        let current = (*position).min(len.saturating_sub(1));
+        *position = position.saturating_add(1);
+        current
+    }
+
+    pub fn live_count(&self) -> usize {
+        self.lock().sessions.len()
+    }
+}
+
+fn remember_ended(state: &mut State, token: &str) {
+    if state.ended.len() >= ENDED_KEPT {
+        state.ended.clear();
+    }
+    state.ended.insert(token.to_owned());
+}

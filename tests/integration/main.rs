@@ -1,0 +1,5 @@
+//! Integration tests: the `emtape` binary and library driven over real loopback HTTP(S).
+
+mod cassettes;
+mod serve;
+mod support;

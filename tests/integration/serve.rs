@@ -1,0 +1,375 @@
+//! `emtape serve`: the mock EM, driven by real clients over loopback.
+
+use std::time::Duration;
+
+use crate::support::*;
+
+#[tokio::test]
+async fn prints_listening_on_a_free_port_first() {
+    let mock = Emtape::serve(&[]);
+    assert!(mock.url.starts_with("http://127.0.0.1:"), "{}", mock.url);
+    assert!(!mock.url.ends_with(":0"));
+}
+
+#[tokio::test]
+async fn an_xml_client_completes_the_restore_flow() {
+    let mock = Emtape::serve(&[]);
+    let flow = restore_flow(&client(), &mock.url, false).await;
+    assert_eq!(flow.task_states, ["Running", "Running", "Running", "Finished"]);
+    assert_eq!(flow.restore_session_state, "Stopped");
+}
+
+#[tokio::test]
+async fn a_json_client_completes_the_restore_flow() {
+    let mock = Emtape::serve(&[]);
+    let flow = restore_flow(&client(), &mock.url, true).await;
+    assert_eq!(flow.task_states, ["Running", "Running", "Running", "Finished"]);
+    assert_eq!(flow.restore_session_state, "Stopped");
+}
+
+#[tokio::test]
+async fn an_https_client_completes_the_flow_trusting_the_minted_certificate() {
+    let dir = temp_dir("tls-minted");
+    let cert = dir.join("cert.pem");
+    let mock = Emtape::serve(&["--tls", "--tls-cert-out", cert.to_str().unwrap()]);
+    assert!(mock.url.starts_with("https://127.0.0.1:"), "{}", mock.url);
+    let flow = restore_flow(&tls_client(&cert), &mock.url, false).await;
+    assert_eq!(flow.task_states.last().map(String::as_str), Some("Finished"));
+    let json = restore_flow(&tls_client(&cert), &mock.url.replace("127.0.0.1", "localhost"), true).await;
+    assert_eq!(json.restore_session_state, "Stopped");
+}
+
+#[tokio::test]
+async fn serves_https_with_the_users_own_certificate() {
+    let dir = temp_dir("tls-own");
+    let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, certified.cert.pem()).unwrap();
+    std::fs::write(&key, certified.key_pair.serialize_pem()).unwrap();
+    let mock = Emtape::serve(&["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()]);
+    let root = send(&tls_client(&cert), "GET", &format!("{}/api/", mock.url), &[], "").await;
+    assert_eq!(root.status, 200);
+    assert!(text(&root).contains(&format!("Href=\"{}/api/logonSessions\"", mock.url)));
+}
+
+#[tokio::test]
+async fn a_client_that_does_not_trust_the_certificate_fails_the_handshake() {
+    let mock = Emtape::serve(&["--tls"]);
+    let dir = temp_dir("tls-untrusted");
+    let other = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+    std::fs::write(dir.join("other.pem"), other.cert.pem()).unwrap();
+    let err = tls_client(&dir.join("other.pem"))
+        .send("GET", &format!("{}/api/", mock.url), &headers(&[]), Default::default())
+        .await
+        .unwrap_err();
+    assert!(err.is_tls(), "{err}");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(mock.stderr().contains("TLS handshake with 127.0.0.1"), "{}", mock.stderr());
+}
+
+#[tokio::test]
+async fn links_point_at_the_address_the_client_used() {
+    let mock = Emtape::serve(&[]);
+    let r = send(&client(), "GET", &format!("{}/api/", mock.url), &[("Host", "em.example.test:9398")], "").await;
+    assert!(text(&r).contains("Href=\"http://em.example.test:9398/api/logonSessions\""), "{}", text(&r));
+    let evil = send(&client(), "GET", &format!("{}/api/", mock.url), &[("Host", "x\"><script>")], "").await;
+    assert!(
+        text(&evil).contains(&format!("Href=\"{}/api/logonSessions\"", mock.url)),
+        "a bad Host falls back to the real address"
+    );
+}
+
+async fn logon(base: &str, extra: &[(&str, &str)]) -> String {
+    let mut h = vec![("Authorization", "Basic dXNlcjpwYXNzd29yZA==")];
+    h.extend_from_slice(extra);
+    let r = send(&client(), "POST", &format!("{base}/api/sessionMngr/?v=latest"), &h, "").await;
+    assert_eq!(r.status, 201, "{}", text(&r));
+    r.headers.get("x-restsvcsessionid").unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn logon_accepts_every_spelling_real_clients_use() {
+    let mock = Emtape::serve(&[]);
+    let auth = [("Authorization", "Basic dXNlcjpwYXNzd29yZA==")];
+    let mut tokens = Vec::new();
+    for path in [
+        "/api/sessionMngr/?v=v1_7",
+        "/api/sessionMngr/?v=latest",
+        "/api/sessionMngr/",
+        "/api/sessionMngr",
+        "//api//sessionMngr",
+        "/api/sessionMngr/?v=v1_5",
+        "/api/SESSIONMNGR/?v=V1_6",
+    ] {
+        let r = send(&client(), "POST", &format!("{}{path}", mock.url), &auth, "junk=form&data").await;
+        assert_eq!(r.status, 201, "{path}: {}", text(&r));
+        tokens.push(r.headers.get("x-restsvcsessionid").unwrap().to_owned());
+    }
+    tokens.sort();
+    tokens.dedup();
+    assert_eq!(tokens.len(), 7, "each logon mints a fresh token");
+}
+
+#[tokio::test]
+async fn logon_with_an_unsupported_version_gets_404_naming_the_versions() {
+    let mock = Emtape::serve(&[]);
+    let r = send(
+        &client(),
+        "POST",
+        &format!("{}/api/sessionMngr/?v=v1_4", mock.url),
+        &[("Authorization", "Basic eDp5")],
+        "",
+    )
+    .await;
+    assert_eq!(r.status, 404);
+    assert!(text(&r).contains("logon asks for v=v1_4, recorded server accepts v1_5, v1_6, v1_7"), "{}", text(&r));
+}
+
+#[tokio::test]
+async fn logon_without_credentials_gets_401_with_the_em_challenge() {
+    let mock = Emtape::serve(&[]);
+    let r = send(&client(), "POST", &format!("{}/api/sessionMngr/?v=latest", mock.url), &[], "").await;
+    assert_eq!(r.status, 401);
+    assert_eq!(r.headers.get("www-authenticate"), Some("Basic Realm=RestSvc"));
+    assert!(text(&r).contains("<Error Message=\"logon needs credentials"), "{}", text(&r));
+}
+
+#[tokio::test]
+async fn requests_without_a_valid_token_get_401() {
+    let mock = Emtape::serve(&[]);
+    let url = format!("{}/api/vmRestorePoints", mock.url);
+    let none = send(&client(), "GET", &url, &[], "").await;
+    assert_eq!(none.status, 401);
+    assert_eq!(none.headers.get("www-authenticate"), Some("Basic Realm=RestSvc"));
+    assert!(text(&none).contains("carries no session token"), "{}", text(&none));
+    let forged = send(&client(), "GET", &url, &[("X-RestSvcSessionId", "Zm9yZ2Vk")], "").await;
+    assert_eq!(forged.status, 401);
+    assert!(text(&forged).contains("never issued"));
+    let json = send(&client(), "GET", &url, &[("Accept", "application/json")], "").await;
+    let body: serde_json::Value = serde_json::from_str(text(&json)).unwrap();
+    assert_eq!(body["StatusCode"], 401);
+}
+
+#[tokio::test]
+async fn a_token_is_dead_after_logout() {
+    let mock = Emtape::serve(&[]);
+    let token = logon(&mock.url, &[]).await;
+    let url = format!("{}/api/vmRestorePoints", mock.url);
+    assert_eq!(send(&client(), "GET", &url, &[("X-RestSvcSessionId", &token)], "").await.status, 200);
+    let id = String::from_utf8(emtape::codec::base64_decode(&token).unwrap()).unwrap();
+    let out = send(
+        &client(),
+        "DELETE",
+        &format!("{}/api/logonSessions/{id}", mock.url),
+        &[("X-RestSvcSessionId", &token)],
+        "",
+    )
+    .await;
+    assert_eq!(out.status, 204);
+    let after = send(&client(), "GET", &url, &[("X-RestSvcSessionId", &token)], "").await;
+    assert_eq!(after.status, 401);
+    assert!(text(&after).contains("the session was closed"));
+}
+
+#[tokio::test]
+async fn the_cookie_wins_over_the_header_and_may_be_sent_twice() {
+    let mock = Emtape::serve(&[]);
+    let token = logon(&mock.url, &[]).await;
+    let url = format!("{}/api/vmRestorePoints", mock.url);
+    let twice = format!("X-RestSvcSessionId={token}; X-RestSvcSessionId={token}");
+    let ok = send(&client(), "GET", &url, &[("Cookie", &twice), ("X-RestSvcSessionId", "c3RhbGU=")], "").await;
+    assert_eq!(ok.status, 200, "a live cookie wins over a stale header");
+    let stale =
+        send(&client(), "GET", &url, &[("Cookie", "X-RestSvcSessionId=c3RhbGU="), ("X-RestSvcSessionId", &token)], "")
+            .await;
+    assert_eq!(stale.status, 401, "a stale cookie wins over a live header");
+}
+
+#[tokio::test]
+async fn a_restore_post_is_accepted_with_or_without_a_body_and_extra_v_is_ignored() {
+    let mock = Emtape::serve(&[]);
+    let token = logon(&mock.url, &[]).await;
+    let url = format!("{}/api/vmRestorePoints/6c958531-3177-4055-b0ce-dc4ef1ce6433?action=restore&v=v1_7", mock.url);
+    let bare = send(&client(), "POST", &url, &[("X-RestSvcSessionId", &token)], "").await;
+    assert_eq!(bare.status, 202);
+    let spec = r#"<RestoreSpec xmlns="http://www.veeam.com/ent/v1.0"><VmRestoreSpec><PowerOnAfterRestore>false</PowerOnAfterRestore><QuickRollback>false</QuickRollback></VmRestoreSpec></RestoreSpec>"#;
+    let with_spec =
+        send(&client(), "POST", &url, &[("X-RestSvcSessionId", &token), ("Content-Type", "application/xml")], spec)
+            .await;
+    assert_eq!(with_spec.status, 202);
+}
+
+#[tokio::test]
+async fn polling_repeats_the_last_answer() {
+    let mock = Emtape::serve(&[]);
+    let token = logon(&mock.url, &[]).await;
+    let url = format!("{}/api/tasks/task-1", mock.url);
+    let mut states = Vec::new();
+    for _ in 0..5 {
+        let r = send(&client(), "GET", &url, &[("X-RestSvcSessionId", &token)], "").await;
+        states.push(value(text(&r), false, "State").unwrap());
+    }
+    assert_eq!(states, ["Running", "Running", "Finished", "Finished", "Finished"]);
+}
+
+#[tokio::test]
+async fn two_sessions_polling_at_once_each_see_the_whole_sequence() {
+    let mock = Emtape::serve(&[]);
+    let (a, b) = (logon(&mock.url, &[]).await, logon(&mock.url, &[("Accept", "application/json")]).await);
+    let url = format!("{}/api/tasks/task-1", mock.url);
+    let poll = |token: String, json: bool| {
+        let url = url.clone();
+        async move {
+            let c = client();
+            let mut states = Vec::new();
+            for _ in 0..4 {
+                let mut h = vec![("X-RestSvcSessionId", token.as_str())];
+                if json {
+                    h.push(("Accept", "application/json"));
+                }
+                let r = send(&c, "GET", &url, &h, "").await;
+                states.push(value(text(&r), json, "State").unwrap());
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            states
+        }
+    };
+    let (sa, sb) = tokio::join!(tokio::spawn(poll(a, false)), tokio::spawn(poll(b, true)));
+    assert_eq!(sa.unwrap(), ["Running", "Running", "Finished", "Finished"]);
+    assert_eq!(sb.unwrap(), ["Running", "Running", "Finished", "Finished"]);
+}
+
+#[tokio::test]
+async fn two_clients_run_the_whole_flow_concurrently() {
+    let mock = Emtape::serve(&[]);
+    let (cx, cj) = (client(), client());
+    let (x, j) = tokio::join!(restore_flow(&cx, &mock.url, false), restore_flow(&cj, &mock.url, true));
+    assert_eq!(x.task_states, j.task_states);
+    assert_ne!(x.token, j.token);
+}
+
+/// Replaces the random port so snapshots are stable.
+fn stable(s: &str, url: &str) -> String {
+    s.replace(url, "http://127.0.0.1:PORT")
+}
+
+#[tokio::test]
+async fn a_near_miss_names_the_closest_request_and_the_part_that_differs() {
+    let mock = Emtape::serve(&["cassettes/reference/vm-restore.yaml"]);
+    let token = logon(&mock.url, &[]).await;
+    let cases = [
+        ("GET", "/api/vmRestorePoints/6c958531-3177-4055-b0ce-dc4ef1ce6434?format=Entity", vec![], ""),
+        ("GET", "/api/vmRestorePoints/6c958531-3177-4055-b0ce-dc4ef1ce6433?format=Entities", vec![], ""),
+        ("PUT", "/api/vmRestorePoints", vec![], ""),
+        ("GET", "/api/tasks/task-1", vec![("Accept", "text/html, application/json")], ""),
+    ];
+    let mut report = String::new();
+    for (method, path, mut h, body) in cases {
+        h.push(("X-RestSvcSessionId", token.as_str()));
+        let r = send(&client(), method, &format!("{}{path}", mock.url), &h, body).await;
+        assert_eq!(r.status, 404);
+        let message = if text(&r).starts_with('{') {
+            serde_json::from_str::<serde_json::Value>(text(&r)).unwrap()["Message"].as_str().unwrap().to_owned()
+        } else {
+            emtape::xml::parse(text(&r)).unwrap().attribute("Message").unwrap().to_owned()
+        };
+        report.push_str(&message);
+        report.push_str("\n\n");
+    }
+    insta::assert_snapshot!(report);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(
+        mock.stderr().contains("emtape: 404 no recorded exchange matches PUT /api/vmRestorePoints (XML)"),
+        "{}",
+        mock.stderr()
+    );
+}
+
+#[tokio::test]
+async fn a_body_that_differs_from_the_recorded_one_is_a_near_miss() {
+    let dir = temp_dir("body-miss");
+    let path = dir.join("spec.yaml");
+    std::fs::write(
+        &path,
+        "format: emtape/cassette-v1\nexchanges:\n- seq: 1\n  request:\n    method: POST\n    uri: /api/vmRestorePoints/1?action=restore\n    \
+         body: <RestoreSpec xmlns=\"http://www.veeam.com/ent/v1.0\"><VmRestoreSpec><PowerOnAfterRestore>false</PowerOnAfterRestore></VmRestoreSpec></RestoreSpec>\n  \
+         response:\n    status: 202\n",
+    )
+    .unwrap();
+    let mock = Emtape::serve(&[path.to_str().unwrap()]);
+    let url = format!("{}/api/vmRestorePoints/1?action=restore", mock.url);
+    let same = "<p:RestoreSpec xmlns:p=\"http://www.veeam.com/ent/v1.0\">\n  <p:VmRestoreSpec>\n    <p:PowerOnAfterRestore>false</p:PowerOnAfterRestore>\n  </p:VmRestoreSpec>\n</p:RestoreSpec>";
+    assert_eq!(send(&client(), "POST", &url, &[], same).await.status, 202, "prefixes and white space do not matter");
+    let other = same.replace(">false<", ">true<");
+    let r = send(&client(), "POST", &url, &[], &other).await;
+    assert_eq!(r.status, 404);
+    let message = emtape::xml::parse(text(&r)).unwrap().attribute("Message").unwrap().to_owned();
+    assert_eq!(
+        message.lines().last(),
+        Some("differs in body: /RestoreSpec/VmRestoreSpec/PowerOnAfterRestore: expected text \"false\", got \"true\"")
+    );
+}
+
+#[tokio::test]
+async fn strict_lists_the_exchanges_never_used_and_exits_1() {
+    let mock = Emtape::serve(&["--strict", "cassettes/reference/vm-restore.yaml"]);
+    let token = logon(&mock.url, &[]).await;
+    send(&client(), "GET", &format!("{}/api/vmRestorePoints", mock.url), &[("X-RestSvcSessionId", &token)], "").await;
+    let url = mock.url.clone();
+    let (status, stderr) = mock.stop();
+    assert_eq!(status.code(), Some(1));
+    let listed = stderr.split_once("emtape: strict:").map(|(_, s)| s).unwrap_or_default();
+    insta::assert_snapshot!(stable(&format!("emtape: strict:{listed}"), &url));
+}
+
+#[tokio::test]
+async fn strict_exits_0_when_every_exchange_was_used() {
+    let mock = Emtape::serve(&["--strict", "cassettes/reference/vm-restore.yaml"]);
+    restore_flow(&client(), &mock.url, false).await;
+    let token = logon(&mock.url, &[]).await;
+    for path in ["/api/logonSessions", "/api/vmRestorePoints/6c958531-3177-4055-b0ce-dc4ef1ce6433"] {
+        send(&client(), "GET", &format!("{}{path}", mock.url), &[("X-RestSvcSessionId", &token)], "").await;
+    }
+    let (status, stderr) = mock.stop();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("every recorded exchange was used"));
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_gets_413() {
+    let mock = Emtape::serve(&["--max-body", "1000"]);
+    let r = send(&client(), "POST", &format!("{}/api/sessionMngr", mock.url), &[], &"x".repeat(5000)).await;
+    assert_eq!(r.status, 413);
+    assert!(text(&r).contains("larger than 1000 bytes"));
+}
+
+#[test]
+fn a_malformed_cassette_is_reported_with_file_line_and_column() {
+    let dir = temp_dir("bad-cassette");
+    let path = dir.join("bad.yaml");
+    std::fs::write(
+        &path,
+        "format: emtape/cassette-v1\nexchanges:\n- seq: 1\n  request:\n    method: GET\n    uri: /api/\n  response:\n    stauts: 200\n",
+    )
+    .unwrap();
+    let (code, stdout, stderr) = run(&["serve", "--listen", "127.0.0.1:0", path.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert_eq!(stdout, "", "nothing listens");
+    insta::assert_snapshot!(stderr.replace(path.to_str().unwrap(), "bad.yaml"));
+}
+
+#[test]
+fn a_missing_cassette_is_reported_by_name() {
+    let (code, _, stderr) = run(&["serve", "--listen", "127.0.0.1:0", "no/such/cassette.yaml"]);
+    assert_eq!(code, 2);
+    assert_eq!(stderr, "error: cannot read cassette no/such/cassette.yaml: No such file or directory (os error 2)\n");
+}
+
+#[test]
+fn a_port_in_use_is_a_network_failure() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let (code, _, stderr) = run(&["serve", "--listen", &addr]);
+    assert_eq!(code, 3);
+    assert!(stderr.starts_with(&format!("error: cannot listen on {addr}: ")), "{stderr}");
+}
