@@ -1,6 +1,7 @@
 //! The HTTP edge: the only place hyper and rustls types appear. Everything past it works on the
 //! crate's own buffered [`Request`] and [`Response`], converted once at the edge.
 
+mod case;
 pub mod client;
 mod date;
 pub mod server;

@@ -373,3 +373,21 @@ fn a_port_in_use_is_a_network_failure() {
     assert_eq!(code, 3);
     assert!(stderr.starts_with(&format!("error: cannot listen on {addr}: ")), "{stderr}");
 }
+
+#[test]
+fn headers_are_spelled_on_the_wire_as_em_spells_them() {
+    use std::io::{Read, Write};
+    let mock = Emtape::serve(&[]);
+    let addr = mock.url.trim_start_matches("http://").to_owned();
+    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    write!(s, "POST /api/sessionMngr HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Basic eDp5\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    let head = raw.split("\r\n\r\n").next().unwrap();
+    assert!(head.contains("\r\nX-RestSvcSessionId: "), "{head}");
+    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    write!(s, "GET /api/vmRestorePoints HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+    raw.clear();
+    s.read_to_string(&mut raw).unwrap();
+    assert!(raw.contains("\r\nWWW-Authenticate: Basic Realm=RestSvc\r\n"), "{raw}");
+}
