@@ -17,10 +17,67 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run a scenario (the VM restore flow) against a server, checking the contract at each step
+    Run(RunArgs),
     /// Serve cassettes as a mock Enterprise Manager that any client can run the restore flow against
     Serve(ServeArgs),
     /// Rewrite cassettes in canonical form, or check that they are
     Fmt(FmtArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Scenario file [default: the built-in scenarios/vm-restore.yaml]
+    #[arg(value_name = "SCENARIO")]
+    pub scenario: Option<PathBuf>,
+
+    /// Server to run against, like https://em.example:9398 [default: a built-in mock on a free loopback port]
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+
+    /// Cassette the built-in mock serves instead of the reference ones (repeatable)
+    #[arg(long = "cassette", value_name = "FILE", conflicts_with = "target")]
+    pub cassettes: Vec<PathBuf>,
+
+    /// Set a scenario variable, like --var vm=sql01 or --var accept=application/json (repeatable)
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+
+    /// User to log on as (with --password-env)
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+
+    /// Environment variable that holds the password; the password is never printed or written
+    #[arg(long, value_name = "VAR", requires = "user")]
+    pub password_env: Option<String>,
+
+    /// Trust this CA certificate (PEM) for the target, such as EM's self-signed one (repeatable)
+    #[arg(long = "ca", value_name = "FILE")]
+    pub ca: Vec<PathBuf>,
+
+    /// Accept any certificate from the target (prints a warning)
+    #[arg(long, conflicts_with = "ca")]
+    pub insecure: bool,
+
+    /// Write a JUnit XML report to FILE
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+
+    /// Write a JSON report to FILE
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+
+    /// Record the run's exchanges as a cassette at FILE (secrets redacted)
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+
+    /// Extra redactions for --record (YAML: headers, xml, json, regex)
+    #[arg(long, value_name = "FILE", requires = "record")]
+    pub redact: Option<PathBuf>,
+
+    /// Seconds one request may take
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub timeout: u64,
 }
 
 #[derive(Debug, Args)]

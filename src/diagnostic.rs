@@ -73,6 +73,55 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
+/// Turns a serde_yaml error into a diagnostic: its own message without the trailing position,
+/// the position as line and column, and a did-you-mean for unknown keys and values.
+pub fn yaml_diagnostic(name: &str, text: &str, e: &serde_yaml::Error) -> Diagnostic {
+    let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
+    let full = e.to_string();
+    let suffix = format!(" at line {line} column {column}");
+    let message = full.strip_suffix(&suffix).unwrap_or(&full).to_owned();
+    let hint = unknown_name_hint(&message);
+    let (line, column) = field_position(text, line, &message).unwrap_or((line, column));
+    let d = Diagnostic::at(name, text, line, column, message);
+    match hint {
+        Some(h) => d.with_hint(h),
+        None => d,
+    }
+}
+
+/// Checks of a whole request or response are reported at the start of its exchange; their
+/// messages quote the field (`` `status: 999` ``), so look for that field within the exchange.
+fn field_position(text: &str, line: usize, message: &str) -> Option<(usize, usize)> {
+    if !text.lines().nth(line.checked_sub(1)?)?.starts_with('-') {
+        return None;
+    }
+    let field = message.split('`').nth(1)?.split(':').next()?.trim();
+    if field.is_empty() || !field.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return None;
+    }
+    let key = format!("{field}:");
+    for (i, l) in text.lines().enumerate().skip(line.checked_sub(1)?) {
+        if i + 1 > line && l.starts_with('-') {
+            break;
+        }
+        let found =
+            l.match_indices(&key).find(|(at, _)| *at == 0 || matches!(l.as_bytes()[at - 1], b' ' | b'{' | b','));
+        if let Some((at, _)) = found {
+            let value = l[at + key.len()..].len() - l[at + key.len()..].trim_start().len();
+            return Some((i + 1, l[..at + key.len() + value].chars().count() + 1));
+        }
+    }
+    None
+}
+
+/// For serde's "unknown field `x`, expected one of `a`, `b`" (and the same for variants).
+fn unknown_name_hint(message: &str) -> Option<String> {
+    let rest = message.split("unknown field `").nth(1).or_else(|| message.split("unknown variant `").nth(1))?;
+    let (word, expected) = rest.split_once('`')?;
+    let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    did_you_mean(word, candidates.iter().copied()).map(|c| format!("did you mean `{c}`?"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -255,7 +255,12 @@ fn qualified(e: &Element) -> String {
     }
 }
 
-/// Escapes text for an attribute value or element content.
+/// Escapes element content: `&`, `<` and `>` only, so line breaks stay line breaks.
+pub fn escape_text(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// Escapes text for an attribute value (or element content).
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {

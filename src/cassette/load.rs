@@ -9,8 +9,9 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use super::template::suspicious_placeholders;
 use super::{Body, Cassette, Exchange, FORMAT, Meta, RecordedRequest, RecordedResponse};
 use crate::codec::base64_decode;
-use crate::diagnostic::{Diagnostic, did_you_mean};
+use crate::diagnostic::{Diagnostic, yaml_diagnostic};
 use crate::http::Headers;
+use crate::yamlish::Scalar;
 
 /// Why a cassette could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -102,55 +103,6 @@ pub(super) fn parse(name: &str, text: &str) -> Result<LoadedCassette, CassetteEr
             .collect(),
     };
     Ok(LoadedCassette { name: name.to_owned(), cassette, lines, warnings })
-}
-
-/// Turns a serde_yaml error into a diagnostic: its own message without the trailing position,
-/// the position as line and column, and a did-you-mean for unknown keys and values.
-fn yaml_diagnostic(name: &str, text: &str, e: &serde_yaml::Error) -> Diagnostic {
-    let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
-    let full = e.to_string();
-    let suffix = format!(" at line {line} column {column}");
-    let message = full.strip_suffix(&suffix).unwrap_or(&full).to_owned();
-    let hint = unknown_name_hint(&message);
-    let (line, column) = field_position(text, line, &message).unwrap_or((line, column));
-    let d = Diagnostic::at(name, text, line, column, message);
-    match hint {
-        Some(h) => d.with_hint(h),
-        None => d,
-    }
-}
-
-/// Checks of a whole request or response are reported at the start of its exchange; their
-/// messages quote the field (`` `status: 999` ``), so look for that field within the exchange.
-fn field_position(text: &str, line: usize, message: &str) -> Option<(usize, usize)> {
-    if !text.lines().nth(line.checked_sub(1)?)?.starts_with('-') {
-        return None;
-    }
-    let field = message.split('`').nth(1)?.split(':').next()?.trim();
-    if field.is_empty() || !field.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-        return None;
-    }
-    let key = format!("{field}:");
-    for (i, l) in text.lines().enumerate().skip(line.checked_sub(1)?) {
-        if i + 1 > line && l.starts_with('-') {
-            break;
-        }
-        let found =
-            l.match_indices(&key).find(|(at, _)| *at == 0 || matches!(l.as_bytes()[at - 1], b' ' | b'{' | b','));
-        if let Some((at, _)) = found {
-            let value = l[at + key.len()..].len() - l[at + key.len()..].trim_start().len();
-            return Some((i + 1, l[..at + key.len() + value].chars().count() + 1));
-        }
-    }
-    None
-}
-
-/// For serde's "unknown field `x`, expected one of `a`, `b`" (and the same for variants).
-fn unknown_name_hint(message: &str) -> Option<String> {
-    let rest = message.split("unknown field `").nth(1).or_else(|| message.split("unknown variant `").nth(1))?;
-    let (word, expected) = rest.split_once('`')?;
-    let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
-    did_you_mean(word, candidates.iter().copied()).map(|c| format!("did you mean `{c}`?"))
 }
 
 fn find_line(text: &str, prefix: &str) -> Option<usize> {
@@ -375,42 +327,5 @@ impl<'de> Deserialize<'de> for Header {
             }
         }
         d.deserialize_map(EntryVisitor)
-    }
-}
-
-/// A header value: YAML may read `125` or `true` as a number or boolean; it is text here.
-struct Scalar(String);
-
-impl<'de> Deserialize<'de> for Scalar {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct ScalarVisitor;
-        impl Visitor<'_> for ScalarVisitor {
-            type Value = Scalar;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a header value (text)")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Scalar, E> {
-                Ok(Scalar(v.to_owned()))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Scalar, E> {
-                Ok(Scalar(v))
-            }
-            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Scalar, E> {
-                Ok(Scalar(v.to_string()))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Scalar, E> {
-                Ok(Scalar(v.to_string()))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Scalar, E> {
-                Ok(Scalar(v.to_string()))
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Scalar, E> {
-                Ok(Scalar(v.to_string()))
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Scalar, E> {
-                Ok(Scalar(String::new()))
-            }
-        }
-        d.deserialize_any(ScalarVisitor)
     }
 }

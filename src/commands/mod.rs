@@ -1,6 +1,7 @@
 //! The commands: each wires the library's pieces together for one job and says how it ended.
 
 mod fmt;
+mod run;
 mod serve;
 
 use std::process::ExitCode;
@@ -47,6 +48,7 @@ impl Failure {
 /// Runs the command the user asked for.
 pub fn run(cli: Cli) -> Result<Exit, Failure> {
     match cli.command {
+        Command::Run(args) => run::run(args),
         Command::Serve(args) => serve::serve(args),
         Command::Fmt(args) => fmt::fmt(args),
     }

@@ -1,5 +1,6 @@
 //! Integration tests: the `emtape` binary and library driven over real loopback HTTP(S).
 
 mod cassettes;
+mod run;
 mod serve;
 mod support;

@@ -1,0 +1,168 @@
+//! `emtape run`: a scenario against a real server or the built-in mock, with reports.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::serve::load_cassettes;
+use super::{Exit, Failure, runtime};
+use crate::cli::RunArgs;
+use crate::diagnostic::did_you_mean;
+use crate::http::client::Client;
+use crate::http::server::{Server, ServerOptions};
+use crate::http::tls::{self, Trust};
+use crate::play::result::{Outcome, RunReport};
+use crate::play::{self, Credentials, RunOptions, Secret};
+use crate::record::{Recorder, RedactConfig};
+use crate::replay::{Mock, MockOptions};
+use crate::report::{self, Style};
+use crate::scenario::{self, Scenario};
+
+pub(super) fn run(args: RunArgs) -> Result<Exit, Failure> {
+    let scenario = match &args.scenario {
+        Some(path) => Scenario::load(path),
+        None => Scenario::parse(&format!("built-in {}", scenario::VM_RESTORE.0), scenario::VM_RESTORE.1),
+    }
+    .map_err(|e| Failure::bad_input(e.to_string()))?;
+    let vars = variables(&scenario, &args.vars)?;
+    let credentials = credentials(&args)?;
+    let redact = match &args.redact {
+        Some(p) => RedactConfig::load(p).map_err(Failure::bad_input)?,
+        None => RedactConfig::default(),
+    };
+    let client_tls = if args.insecure {
+        eprintln!("warning: --insecure: the target's certificate is not checked");
+        Some(tls::client(&Trust { ca_files: Vec::new(), insecure: true }))
+    } else {
+        Some(tls::client(&Trust { ca_files: args.ca.clone(), insecure: false }))
+    }
+    .transpose()
+    .map_err(|e| Failure::bad_input(e.to_string()))?;
+    let client = Client::new(client_tls).with_timeout(Duration::from_secs(args.timeout));
+    let cassettes = if args.target.is_none() { Some(load_cassettes(&args.cassettes)?) } else { None };
+    if args.target.is_some() && credentials.is_none() && needs_credentials(&scenario) {
+        return Err(Failure::bad_input(
+            "this scenario logs on (a step has `auth: basic`); pass --user NAME --password-env VAR for the target",
+        ));
+    }
+    runtime(Some(1))?.block_on(async move {
+        let (base_url, target, mock) = match (&args.target, cassettes) {
+            (Some(url), _) => {
+                let base = normalize_target(url)?;
+                (base.clone(), base, None)
+            }
+            (None, Some(cassettes)) => {
+                let names: Vec<String> = cassettes.iter().map(|c| c.name.clone()).collect();
+                let server = Server::bind("127.0.0.1:0", None)
+                    .await
+                    .map_err(|e| Failure::network(format!("cannot start the built-in mock: {e}")))?;
+                let base = server.base_url();
+                let mock = Arc::new(Mock::new(cassettes, MockOptions::default()));
+                let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+                let task = tokio::spawn(server.run(mock, ServerOptions::default(), async move {
+                    let _ = stopped.await;
+                }));
+                let label = if args.cassettes.is_empty() { "reference cassettes".to_owned() } else { names.join(", ") };
+                (base.clone(), format!("{base} (built-in mock: {label})"), Some((stop, task)))
+            }
+            (None, None) => unreachable!("cassettes are loaded whenever there is no target"),
+        };
+        let recorder = match &args.record {
+            Some(path) => Some(
+                Recorder::create(path, &base_url, &redact)
+                    .map_err(|e| Failure::bad_input(format!("cannot write the cassette {}: {e}", path.display())))?,
+            ),
+            None => None,
+        };
+        let credentials = credentials.or_else(|| {
+            mock.as_ref().map(|_| Credentials { user: "emtape".into(), password: Secret::new("emtape".into()) })
+        });
+        let options = RunOptions { client: &client, base_url, target, vars, credentials, recorder: recorder.as_ref() };
+        let report = play::run(&scenario, options).await;
+        if let Some((stop, task)) = mock {
+            let _ = stop.send(());
+            let _ = task.await;
+        }
+        if let (Some(recorder), Some(path)) = (&recorder, &args.record) {
+            match recorder.finish() {
+                Ok(n) => eprintln!("emtape: recorded {n} exchanges in {}", path.display()),
+                Err(e) => eprintln!("error: {e}"),
+            }
+        }
+        print!("{}", report::text(&report, Style::for_stdout()));
+        write_report(args.junit.as_deref(), &report::junit(&report))?;
+        write_report(args.json.as_deref(), &report::json(&report))?;
+        Ok(exit_for(&report))
+    })
+}
+
+fn exit_for(report: &RunReport) -> Exit {
+    if report.steps.iter().any(|s| s.outcome == Outcome::Error) {
+        Exit::Network
+    } else if report.passed {
+        Exit::Success
+    } else {
+        Exit::Failed
+    }
+}
+
+fn write_report(path: Option<&Path>, text: &str) -> Result<(), Failure> {
+    match path {
+        Some(p) => {
+            std::fs::write(p, text).map_err(|e| Failure::bad_input(format!("cannot write {}: {e}", p.display())))
+        }
+        None => Ok(()),
+    }
+}
+
+/// The scenario's variables with `--var` overrides; an unknown name is an error with a hint.
+fn variables(scenario: &Scenario, overrides: &[String]) -> Result<HashMap<String, String>, Failure> {
+    let mut vars: HashMap<String, String> = scenario.vars.iter().cloned().collect();
+    for o in overrides {
+        let Some((name, value)) = o.split_once('=') else {
+            return Err(Failure::bad_input(format!("--var {o}: write NAME=VALUE")));
+        };
+        if !vars.contains_key(name) {
+            let known: Vec<&str> = scenario.vars.iter().map(|(n, _)| n.as_str()).collect();
+            let hint = match did_you_mean(name, known.iter().copied()) {
+                Some(k) => format!("did you mean `{k}`?"),
+                None => format!("its variables are: {}", known.join(", ")),
+            };
+            return Err(Failure::bad_input(format!(
+                "--var {o}: scenario {} has no variable `{name}`; {hint}",
+                scenario.file
+            )));
+        }
+        vars.insert(name.to_owned(), value.to_owned());
+    }
+    Ok(vars)
+}
+
+fn credentials(args: &RunArgs) -> Result<Option<Credentials>, Failure> {
+    let Some(user) = &args.user else { return Ok(None) };
+    let password = match &args.password_env {
+        Some(var) => std::env::var(var)
+            .map_err(|_| Failure::bad_input(format!("--password-env {var}: the environment variable is not set")))?,
+        None => {
+            return Err(Failure::bad_input(
+                "--user needs --password-env VAR: the password is read from the environment, never from the command line",
+            ));
+        }
+    };
+    Ok(Some(Credentials { user: user.clone(), password: Secret::new(password) }))
+}
+
+fn needs_credentials(scenario: &Scenario) -> bool {
+    scenario.steps.iter().chain(&scenario.finally).any(|s| s.auth)
+}
+
+/// `https://em:9398`, `https://em:9398/` and `https://em:9398/api` all mean the same server.
+fn normalize_target(url: &str) -> Result<String, Failure> {
+    let trimmed = url.trim_end_matches('/');
+    let trimmed = trimmed.strip_suffix("/api").unwrap_or(trimmed);
+    if !(trimmed.starts_with("http://") || trimmed.starts_with("https://")) || trimmed.contains(char::is_whitespace) {
+        return Err(Failure::bad_input(format!("--target {url}: give the server as http(s)://host:port")));
+    }
+    Ok(trimmed.to_owned())
+}

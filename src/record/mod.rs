@@ -1,0 +1,242 @@
+//! Recording: exchanges become safe cassette entries ([`redact`]) and reach the disk one by one,
+//! each written whole and handed to the operating system before anyone is told it is recorded,
+//! so a recorder killed at any moment leaves a cassette that loads.
+
+pub mod redact;
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use crate::cassette::{Cassette, Exchange, Meta};
+use crate::em;
+use crate::http::{Headers, Response, format_rfc3339};
+pub use redact::{RedactConfig, Redactor};
+
+/// Appends exchanges to a cassette file.
+pub struct CassetteWriter {
+    file: File,
+    path: PathBuf,
+}
+
+impl CassetteWriter {
+    /// Starts a new cassette (replacing any file there) with `meta` in its header.
+    pub fn create(path: &Path, meta: &Meta) -> io::Result<CassetteWriter> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut file = File::create(path)?;
+        file.write_all(Cassette::header_yaml(meta).as_bytes())?;
+        Ok(CassetteWriter { file, path: path.to_owned() })
+    }
+
+    /// Continues an existing cassette.
+    pub fn append(path: &Path) -> io::Result<CassetteWriter> {
+        let mut file = OpenOptions::new().read(true).append(true).open(path)?;
+        let len = file.metadata()?.len();
+        if len > 0 {
+            use std::io::{Seek, SeekFrom};
+            let mut last = [0u8; 1];
+            file.seek(SeekFrom::Start(len - 1))?;
+            file.read_exact(&mut last)?;
+            if last[0] != b'\n' {
+                file.write_all(b"\n")?;
+            }
+        }
+        Ok(CassetteWriter { file, path: path.to_owned() })
+    }
+
+    /// Writes one exchange in a single write, so it is either all there or not started.
+    pub fn write(&mut self, exchange: &Exchange) -> io::Result<()> {
+        self.file.write_all(exchange.to_yaml().as_bytes())
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Replaces the header (everything before `exchanges:`) of the cassette at `path` with one for
+/// `meta`, copying the exchanges through a temporary file so memory stays flat.
+pub fn rewrite_header(path: &Path, meta: &Meta) -> io::Result<()> {
+    let tmp = path.with_extension("yaml.tmp");
+    {
+        let mut input = BufReader::new(File::open(path)?);
+        let mut out = io::BufWriter::new(File::create(&tmp)?);
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if input.read_line(&mut line)? == 0 {
+                break;
+            }
+            if line.starts_with("exchanges:") {
+                break;
+            }
+        }
+        out.write_all(Cassette::header_yaml(meta).as_bytes())?;
+        io::copy(&mut input, &mut out)?;
+        out.flush()?;
+    }
+    std::fs::rename(&tmp, path)
+}
+
+struct State {
+    redactor: Redactor,
+    writer: CassetteWriter,
+    next_seq: u64,
+    meta: Meta,
+    learned: Meta,
+    recorded: u64,
+    error: Option<String>,
+}
+
+/// Records exchanges with a server into one cassette, from any number of tasks.
+pub struct Recorder {
+    state: Mutex<State>,
+    origin: String,
+}
+
+impl Recorder {
+    /// A new cassette at `path` for exchanges with the server at `origin`.
+    pub fn create(path: &Path, origin: &str, config: &RedactConfig) -> io::Result<Recorder> {
+        let meta = Meta {
+            product: Some("Veeam Backup Enterprise Manager".into()),
+            recorded_at: Some(format_rfc3339(now_secs())),
+            recorded_with: Some(format!("emtape {}", env!("CARGO_PKG_VERSION"))),
+            ..Meta::default()
+        };
+        let writer = CassetteWriter::create(path, &meta)?;
+        Ok(Recorder::with_writer(writer, origin, config, meta, 1))
+    }
+
+    fn with_writer(writer: CassetteWriter, origin: &str, config: &RedactConfig, meta: Meta, next_seq: u64) -> Recorder {
+        let state = State {
+            redactor: Redactor::new(origin, config),
+            writer,
+            next_seq,
+            learned: meta.clone(),
+            meta,
+            recorded: 0,
+            error: None,
+        };
+        Recorder { state: Mutex::new(state), origin: origin.trim_end_matches('/').to_owned() }
+    }
+
+    /// Continues the cassette at `path`, numbering after `last_seq`.
+    pub fn append(path: &Path, origin: &str, config: &RedactConfig, meta: Meta, last_seq: u64) -> io::Result<Recorder> {
+        let writer = CassetteWriter::append(path)?;
+        Ok(Recorder::with_writer(writer, origin, config, meta, last_seq + 1))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Takes the next sequence number: call it when a request arrives, so numbers follow arrival.
+    pub fn next_seq(&self) -> u64 {
+        let mut s = self.lock();
+        let seq = s.next_seq;
+        s.next_seq += 1;
+        seq
+    }
+
+    /// Records an exchange made now; `url` may be absolute or a path.
+    pub fn record(&self, method: &str, url: &str, headers: &Headers, body: &[u8], response: &Response) {
+        let seq = self.next_seq();
+        self.record_as(seq, method, url, headers, body, response);
+    }
+
+    /// Records an exchange under a sequence number taken earlier.
+    pub fn record_as(&self, seq: u64, method: &str, url: &str, headers: &Headers, body: &[u8], response: &Response) {
+        let uri = url.strip_prefix(&self.origin).unwrap_or(url);
+        let uri = if uri.starts_with('/') { uri.to_owned() } else { format!("/{uri}") };
+        let mut state = self.lock();
+        let exchange = state.redactor.exchange(
+            seq,
+            method,
+            &uri,
+            headers,
+            body,
+            response.status,
+            response.reason.as_deref(),
+            &response.headers,
+            &response.body,
+        );
+        learn_meta(&mut state.learned, &exchange);
+        if let Err(e) = state.writer.write(&exchange) {
+            if state.error.is_none() {
+                state.error = Some(format!("cannot write to {}: {e}", state.writer.path().display()));
+            }
+            return;
+        }
+        state.recorded += 1;
+    }
+
+    /// Exchanges written so far.
+    pub fn recorded(&self) -> u64 {
+        self.lock().recorded
+    }
+
+    /// Completes the cassette: the header gains what the exchanges showed (API version,
+    /// supported versions). Returns the number of exchanges, or the first write error.
+    pub fn finish(&self) -> Result<u64, String> {
+        let state = self.lock();
+        if let Some(e) = &state.error {
+            return Err(e.clone());
+        }
+        if state.learned != state.meta {
+            rewrite_header(state.writer.path(), &state.learned)
+                .map_err(|e| format!("cannot complete {}: {e}", state.writer.path().display()))?;
+        }
+        Ok(state.recorded)
+    }
+}
+
+/// The API version of a logon and the versions the root document advertises.
+fn learn_meta(meta: &mut Meta, e: &Exchange) {
+    let path = em::normalize_path(e.request.uri.split('?').next().unwrap_or(""));
+    if em::is_logon_path(&path) && e.response.status < 300 {
+        let query = em::normalize_query(e.request.uri.split_once('?').map_or("", |(_, q)| q));
+        let asked = query.iter().find(|(k, _)| k == "v").map(|(_, v)| v.clone()).filter(|v| v != "latest");
+        if let Some(v) = asked.or_else(|| meta.supported_versions.last().map(|v| v.to_ascii_lowercase())) {
+            meta.api_version.get_or_insert(v);
+        }
+    }
+    if path == "/api" && e.response.status == 200 && meta.supported_versions.is_empty() {
+        meta.supported_versions = e.response.body.as_text().map(supported_versions).unwrap_or_default();
+    }
+}
+
+/// The `Name`s of the `SupportedVersion`s an EM root document lists, XML or JSON.
+fn supported_versions(text: &str) -> Vec<String> {
+    fn json(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                if let Some(serde_json::Value::Array(a)) = m.get("SupportedVersions") {
+                    out.extend(a.iter().filter_map(|x| x.get("Name")?.as_str().map(str::to_owned)));
+                }
+                m.values().for_each(|x| json(x, out));
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|x| json(x, out)),
+            _ => {}
+        }
+    }
+    fn xml(e: &crate::xml::Element, out: &mut Vec<String>) {
+        if e.name == "SupportedVersion" {
+            out.extend(e.attribute("Name").map(str::to_owned));
+        }
+        e.elements().for_each(|c| xml(c, out));
+    }
+    let mut out = Vec::new();
+    if let Ok(root) = crate::xml::parse(text) {
+        xml(&root, &mut out);
+    } else if let Ok(v) = serde_json::from_str(text.trim_start_matches('\u{feff}')) {
+        json(&v, &mut out);
+    }
+    out
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}

@@ -1,0 +1,368 @@
+//! Turning live exchanges into cassette exchanges that are safe to keep: the recorded server's
+//! address becomes `{{origin}}`, session tokens and ids become `{{token:N}}` and
+//! `{{session-id:N}}` (one number per session, throughout the cassette), credentials and
+//! whatever the user lists become `{{redacted}}`, and volatile or per-connection headers are
+//! normalised or dropped so that re-recording an unchanged server gives the same cassette.
+
+use std::path::Path;
+
+use regex::Regex;
+use serde::Deserialize;
+
+use crate::cassette::{Body, Exchange, RecordedRequest, RecordedResponse};
+use crate::codec::base64_decode;
+use crate::diagnostic::yaml_diagnostic;
+use crate::em;
+use crate::http::{Headers, canonical_name};
+
+/// What the user adds to the built-in redactions (`--redact FILE`).
+///
+/// ```yaml
+/// headers: [X-Api-Key]          # header values
+/// xml: [Password, "@Secret"]    # element text or attribute values, by name (the last step of a path)
+/// json: [apiKey]                # values of these keys
+/// regex: ["SECRET-[0-9]+"]      # anything matching (group 1 if there is one)
+/// ```
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedactConfig {
+    #[serde(default)]
+    pub headers: Vec<String>,
+    #[serde(default)]
+    pub xml: Vec<String>,
+    #[serde(default)]
+    pub json: Vec<String>,
+    #[serde(default)]
+    pub regex: Vec<String>,
+}
+
+impl RedactConfig {
+    /// Reads a redaction file; errors name file, line and column.
+    pub fn load(path: &Path) -> Result<RedactConfig, String> {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read redaction file {name}: {e}"))?;
+        let config: RedactConfig = serde_yaml::from_str(&text)
+            .map_err(|e| format!("invalid redaction file: {}", yaml_diagnostic(&name, &text, &e)))?;
+        for r in &config.regex {
+            Regex::new(r).map_err(|e| format!("invalid redaction file {name}: regex `{r}` does not compile: {e}"))?;
+        }
+        Ok(config)
+    }
+}
+
+const REDACTED: &str = "{{redacted}}";
+
+/// Headers that describe one connection or one message's framing, not the exchange.
+const DROPPED: [&str; 8] =
+    ["host", "content-length", "transfer-encoding", "connection", "keep-alive", "proxy-connection", "te", "upgrade"];
+
+struct Session {
+    token: String,
+    id: Option<String>,
+}
+
+/// Remembers sessions across the exchanges of one cassette.
+pub struct Redactor {
+    origins: Vec<String>,
+    sessions: Vec<Session>,
+    headers: Vec<String>,
+    body_rules: Vec<(Regex, String)>,
+}
+
+impl Redactor {
+    /// `origin` is the recorded server's `scheme://host:port`.
+    pub fn new(origin: &str, config: &RedactConfig) -> Redactor {
+        let origin = origin.trim_end_matches('/').to_owned();
+        let mut origins = vec![origin.clone(), origin.replace('/', "\\/")];
+        // A default port may or may not be written out.
+        for (scheme, port) in [("https://", ":443"), ("http://", ":80")] {
+            if let Some(stripped) = origin.strip_suffix(port).filter(|o| o.starts_with(scheme)) {
+                origins.push(stripped.to_owned());
+            }
+        }
+        let mut body_rules = Vec::new();
+        let mut xml_names = vec!["Password".to_owned()];
+        xml_names.extend(config.xml.iter().map(|p| p.rsplit('/').next().unwrap_or(p).to_owned()));
+        for name in xml_names {
+            let name = regex::escape(name.trim());
+            if let Some(attr) = name.strip_prefix('@') {
+                body_rules.push((
+                    Regex::new(&format!(r#"(\b{attr}\s*=\s*")[^"]*(")"#)).expect("escaped"),
+                    format!("${{1}}{REDACTED}${{2}}"),
+                ));
+            } else {
+                body_rules.push((
+                    Regex::new(&format!(r"(<(?:[\w.-]+:)?{name}(?:\s[^>]*)?>)[^<]*(</(?:[\w.-]+:)?{name}\s*>)"))
+                        .expect("escaped"),
+                    format!("${{1}}{REDACTED}${{2}}"),
+                ));
+            }
+        }
+        let mut json_keys = vec!["Password".to_owned()];
+        json_keys.extend(config.json.iter().cloned());
+        for key in json_keys {
+            body_rules.push((
+                Regex::new(&format!(r#"("{}"\s*:\s*)"(?:[^"\\]|\\.)*""#, regex::escape(&key))).expect("escaped"),
+                format!("${{1}}\"{REDACTED}\""),
+            ));
+        }
+        for r in &config.regex {
+            if let Ok(re) = Regex::new(r) {
+                let replacement = if re.captures_len() > 1 { String::new() } else { REDACTED.to_owned() };
+                body_rules.push((re, replacement));
+            }
+        }
+        Redactor {
+            origins,
+            sessions: Vec::new(),
+            headers: config.headers.iter().map(|h| h.to_ascii_lowercase()).collect(),
+            body_rules,
+        }
+    }
+
+    /// One exchange, redacted. `uri` is the path and query the client sent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn exchange(
+        &mut self,
+        seq: u64,
+        method: &str,
+        uri: &str,
+        request_headers: &Headers,
+        request_body: &[u8],
+        status: u16,
+        reason: Option<&str>,
+        response_headers: &Headers,
+        response_body: &[u8],
+    ) -> Exchange {
+        if let Some(token) = em::session_token(request_headers) {
+            self.learn(token, None);
+        }
+        if let Some(token) = response_headers.get(em::SESSION_HEADER) {
+            let id = session_id_in(response_body);
+            self.learn(token.trim(), id);
+        }
+        let request = RecordedRequest {
+            method: method.to_owned(),
+            uri: self.text(uri),
+            headers: self.headers(request_headers, false),
+            body: self.body(request_body),
+        };
+        let response = RecordedResponse {
+            status,
+            reason: reason.map(str::to_owned),
+            headers: self.headers(response_headers, true),
+            body: self.body(response_body),
+        };
+        Exchange { seq, request, response }
+    }
+
+    fn learn(&mut self, token: &str, id: Option<String>) {
+        if token.is_empty() || token.contains("{{") {
+            return;
+        }
+        if let Some(s) = self.sessions.iter_mut().find(|s| s.token == token) {
+            if s.id.is_none() {
+                s.id = id;
+            }
+            return;
+        }
+        let decoded = base64_decode(token)
+            .and_then(|b| String::from_utf8(b).ok())
+            .filter(|s| s.len() >= 8 && s.chars().all(|c| c.is_ascii_graphic()));
+        self.sessions.push(Session { token: token.to_owned(), id: id.or(decoded) });
+    }
+
+    /// Replaces the origin and every known session token and id in `text`.
+    fn text(&self, text: &str) -> String {
+        let mut out = text.to_owned();
+        for (i, s) in self.sessions.iter().enumerate() {
+            let n = i + 1;
+            if out.contains(&s.token) {
+                out = out.replace(&s.token, &format!("{{{{token:{n}}}}}"));
+            }
+            if let Some(id) = &s.id {
+                out = replace_ignoring_case(&out, id, &format!("{{{{session-id:{n}}}}}"));
+            }
+        }
+        for origin in &self.origins {
+            if out.contains(origin.as_str()) {
+                out = out.replace(origin.as_str(), "{{origin}}");
+            }
+        }
+        out
+    }
+
+    fn headers(&self, headers: &Headers, response: bool) -> Headers {
+        let mut out = Headers::new();
+        for (name, value) in headers.iter() {
+            let lower = name.to_ascii_lowercase();
+            if DROPPED.contains(&lower.as_str()) {
+                continue;
+            }
+            let value = if lower == "authorization" || lower == "proxy-authorization" {
+                match value.split_once(' ') {
+                    Some((scheme, _)) => format!("{scheme} {REDACTED}"),
+                    None => REDACTED.to_owned(),
+                }
+            } else if self.headers.contains(&lower) {
+                REDACTED.to_owned()
+            } else if response && lower == "date" {
+                "{{date}}".to_owned()
+            } else {
+                self.text(value)
+            };
+            out.push(canonical_name(name), value);
+        }
+        out
+    }
+
+    fn body(&self, bytes: &[u8]) -> Body {
+        match Body::from_bytes(bytes) {
+            Body::Text { text, bom } => {
+                let mut text = self.text(&text);
+                for (re, replacement) in &self.body_rules {
+                    if re.is_match(&text) {
+                        text = if replacement.is_empty() {
+                            redact_groups(re, &text)
+                        } else {
+                            re.replace_all(&text, replacement.as_str()).into_owned()
+                        };
+                    }
+                }
+                Body::Text { text, bom }
+            }
+            other => other,
+        }
+    }
+}
+
+/// Replaces group 1 of every match with the placeholder, keeping the rest of the match.
+fn redact_groups(re: &Regex, text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    for caps in re.captures_iter(text) {
+        if let Some(g) = caps.get(1) {
+            out.push_str(&text[last..g.start()]);
+            out.push_str(REDACTED);
+            last = g.end();
+        }
+    }
+    out.push_str(&text[last..]);
+    out
+}
+
+/// The `SessionId` a LogonSession body carries (XML or JSON).
+fn session_id_in(body: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(body).ok()?;
+    let start = text.find("SessionId")?;
+    let rest = &text[start + "SessionId".len()..];
+    let rest = rest.trim_start_matches(['>', '"', ':', ' ']);
+    let id: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
+    (id.len() >= 8).then_some(id)
+}
+
+fn replace_ignoring_case(text: &str, needle: &str, replacement: &str) -> String {
+    if needle.is_empty() {
+        return text.to_owned();
+    }
+    let lower = text.to_ascii_lowercase();
+    let needle_lower = needle.to_ascii_lowercase();
+    if !lower.contains(&needle_lower) {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    for (at, _) in lower.match_indices(&needle_lower) {
+        out.push_str(&text[last..at]);
+        out.push_str(replacement);
+        last = at + needle.len();
+    }
+    out.push_str(&text[last..]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(pairs: &[(&str, &str)]) -> Headers {
+        pairs.iter().map(|(n, v)| ((*n).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn secrets_become_placeholders_one_number_per_session() {
+        let mut r = Redactor::new("https://em.lab:9398", &RedactConfig::default());
+        let token = "NDRjZmJkYmUtNWE5NS00MTU2LTg4NjctOTFmMDY5YjdjMmNj";
+        let logon = r.exchange(
+            1,
+            "POST",
+            "/api/sessionMngr/?v=latest",
+            &h(&[("authorization", "Basic dXNlcjpwYXNz"), ("host", "em.lab:9398")]),
+            b"",
+            201,
+            None,
+            &h(&[("x-restsvcsessionid", token), ("location", "https://em.lab:9398/api/logonSessions/44cfbdbe-5a95-4156-8867-91f069b7c2cc"), ("date", "Thu, 01 Jan 2026 00:00:00 GMT")]),
+            b"<LogonSession Href=\"https://em.lab:9398/api/logonSessions/44cfbdbe-5a95-4156-8867-91f069b7c2cc\"><SessionId>44cfbdbe-5a95-4156-8867-91f069b7c2cc</SessionId></LogonSession>",
+        );
+        let text = crate::cassette::Cassette { meta: Default::default(), exchanges: vec![logon] }.to_yaml();
+        assert!(
+            !text.contains(token)
+                && !text.contains("44cfbdbe")
+                && !text.contains("dXNlcjpwYXNz")
+                && !text.contains("em.lab"),
+            "{text}"
+        );
+        assert!(text.contains("- Authorization: Basic {{redacted}}"));
+        assert!(text.contains("- X-RestSvcSessionId: \"{{token:1}}\""));
+        assert!(text.contains("- Location: \"{{origin}}/api/logonSessions/{{session-id:1}}\""));
+        assert!(text.contains("<SessionId>{{session-id:1}}</SessionId>"));
+        assert!(text.contains("- Date: \"{{date}}\""));
+        assert!(!text.contains("Host"));
+        let later = r.exchange(
+            2,
+            "DELETE",
+            "/api/logonSessions/44CFBDBE-5a95-4156-8867-91f069b7c2cc",
+            &h(&[("Cookie", &format!("X-RestSvcSessionId={token}"))]),
+            b"",
+            204,
+            None,
+            &h(&[]),
+            b"",
+        );
+        assert_eq!(later.request.uri, "/api/logonSessions/{{session-id:1}}");
+        assert_eq!(later.request.headers.get("cookie"), Some("X-RestSvcSessionId={{token:1}}"));
+    }
+
+    #[test]
+    fn credentials_in_bodies_and_user_rules_are_redacted() {
+        let config = RedactConfig {
+            headers: vec!["X-Api-Key".into()],
+            xml: vec!["LoginSpec/OrganizationName".into(), "@Secret".into()],
+            json: vec!["apiKey".into()],
+            regex: vec!["card=([0-9]+)".into()],
+        };
+        let mut r = Redactor::new("http://127.0.0.1:1", &config);
+        let body = br#"<LoginSpec><TenantCredentials><Username>t</Username><Password>hunter2</Password></TenantCredentials><OrganizationName>Org</OrganizationName><X Secret="s3"/> card=4111</LoginSpec>"#;
+        let e = r.exchange(
+            1,
+            "POST",
+            "/x",
+            &h(&[("X-Api-Key", "k")]),
+            body,
+            200,
+            None,
+            &h(&[]),
+            br#"{"Password": "p\"w", "apiKey":"abc", "ok": 1}"#,
+        );
+        let req = e.request.body.as_text().unwrap();
+        assert_eq!(
+            req,
+            "<LoginSpec><TenantCredentials><Username>t</Username><Password>{{redacted}}</Password></TenantCredentials><OrganizationName>{{redacted}}</OrganizationName><X Secret=\"{{redacted}}\"/> card={{redacted}}</LoginSpec>"
+        );
+        assert_eq!(
+            e.response.body.as_text().unwrap(),
+            r#"{"Password": "{{redacted}}", "apiKey":"{{redacted}}", "ok": 1}"#
+        );
+        assert_eq!(e.request.headers.get("x-api-key"), Some("{{redacted}}"));
+    }
+}

@@ -1,0 +1,15 @@
+//! Reports of a run, for people (terminal text, coloured when it helps) and for machines
+//! (JUnit XML, JSON).
+
+mod junit;
+mod text;
+
+pub use junit::junit;
+pub use text::{Style, text};
+
+use crate::play::result::RunReport;
+
+/// The run as pretty-printed JSON.
+pub fn json(report: &RunReport) -> String {
+    serde_json::to_string_pretty(report).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}")) + "\n"
+}

@@ -1,0 +1,706 @@
+//! Reading scenarios: YAML to checked specs. Everything that can be checked before running is:
+//! every variable is defined before it is used, every `from:` names an earlier step, every
+//! XPath, JSONPath and regex parses. Each problem names file, line and column, quotes the
+//! offending text and gives a hint.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::Path;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+
+use super::template::Tpl;
+use super::{
+    Action, BUILTIN_VARS, Capture, CaptureSource, Expect, Follow, JsonPath, Matcher, Poll, Query, Scenario, Select,
+    Step, XPath, parse_duration,
+};
+use crate::diagnostic::{Diagnostic, did_you_mean, yaml_diagnostic};
+use crate::yamlish::{Ordered, Scalar};
+
+/// Why a scenario cannot run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ScenarioError {
+    #[error("cannot read scenario {path}: {reason}")]
+    Read { path: String, reason: String },
+    #[error("invalid scenario: {0}")]
+    Invalid(Box<Diagnostic>),
+}
+
+pub(super) fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
+    let name = path.display().to_string();
+    let text =
+        std::fs::read_to_string(path).map_err(|e| ScenarioError::Read { path: name.clone(), reason: e.to_string() })?;
+    parse(&name, &text)
+}
+
+pub(super) fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
+    let raw: RawScenario =
+        serde_yaml::from_str(text).map_err(|e| ScenarioError::Invalid(Box::new(yaml_diagnostic(file, text, &e))))?;
+    let src = Source { file, text, steps: item_lines(text, "steps:"), finally: item_lines(text, "finally:") };
+    src.compile(raw)
+}
+
+struct Source<'a> {
+    file: &'a str,
+    text: &'a str,
+    steps: Vec<usize>,
+    finally: Vec<usize>,
+}
+
+/// Lines where the items of a top-level list (`steps:`) start.
+fn item_lines(text: &str, key: &str) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut indent: Option<usize> = None;
+    let mut inside = false;
+    for (i, line) in text.lines().enumerate() {
+        let trimmed = line.trim_start();
+        if line.starts_with(key) {
+            inside = true;
+            continue;
+        }
+        if !inside || trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let lead = line.len() - trimmed.len();
+        if trimmed.starts_with("- ") || trimmed == "-" {
+            let want = *indent.get_or_insert(lead);
+            if lead == want {
+                out.push(i + 1);
+            }
+        } else if lead == 0 {
+            inside = false;
+        }
+    }
+    out
+}
+
+/// Where a step sits: its first line and the line after its last.
+#[derive(Clone, Copy)]
+struct Span {
+    start: usize,
+    end: usize,
+}
+
+impl Source<'_> {
+    fn span(&self, finally: bool, i: usize) -> Span {
+        let lines = if finally { &self.finally } else { &self.steps };
+        let start = lines.get(i).copied().unwrap_or(1);
+        let end = lines.get(i + 1).copied().unwrap_or(usize::MAX);
+        Span { start, end }
+    }
+
+    /// An error at the first place `needle` appears within `span` (or at its start).
+    fn error(&self, span: Span, needle: &str, message: String, hint: Option<String>) -> ScenarioError {
+        let (line, column) = self.find(span, needle).unwrap_or((span.start, 1));
+        let d = Diagnostic::at(self.file, self.text, line, column, message);
+        ScenarioError::Invalid(Box::new(match hint {
+            Some(h) => d.with_hint(h),
+            None => d,
+        }))
+    }
+
+    fn find(&self, span: Span, needle: &str) -> Option<(usize, usize)> {
+        if needle.is_empty() {
+            return None;
+        }
+        self.text
+            .lines()
+            .enumerate()
+            .skip(span.start.saturating_sub(1))
+            .take_while(|(i, _)| i + 1 < span.end)
+            .find_map(|(i, l)| l.find(needle).map(|at| (i + 1, l[..at].chars().count() + 1)))
+    }
+
+    fn compile(&self, raw: RawScenario) -> Result<Scenario, ScenarioError> {
+        let whole = Span { start: 1, end: usize::MAX };
+        let mut defined: Vec<String> = BUILTIN_VARS.iter().map(|s| (*s).to_owned()).collect();
+        let mut vars = Vec::new();
+        for (name, Scalar(value)) in raw.vars.0 {
+            if BUILTIN_VARS.contains(&name.as_str()) {
+                return Err(self.error(
+                    whole,
+                    &format!("{name}:"),
+                    format!("`{name}` is built in and cannot be declared"),
+                    None,
+                ));
+            }
+            defined.push(name.clone());
+            vars.push((name, value));
+        }
+        let namespaces: HashMap<String, String> = raw.namespaces.0.into_iter().collect();
+        let headers = self.templates(whole, raw.headers.0, &defined)?;
+        if raw.steps.is_empty() {
+            return Err(self.error(
+                whole,
+                "steps:",
+                "the scenario has no steps".into(),
+                Some("add at least one step under `steps:`".into()),
+            ));
+        }
+        let mut names: Vec<String> = Vec::new();
+        let mut steps = Vec::new();
+        for (i, step) in raw.steps.into_iter().enumerate() {
+            let span = self.span(false, i);
+            let step = self.step(span, step, &defined, &names, &namespaces)?;
+            defined.extend(step.captures.iter().map(|(n, _)| n.clone()));
+            names.push(step.name.clone());
+            steps.push(step);
+        }
+        let mut finally = Vec::new();
+        for (i, step) in raw.finally.into_iter().enumerate() {
+            let span = self.span(true, i);
+            let step = self.step(span, step, &defined, &names, &namespaces)?;
+            names.push(step.name.clone());
+            finally.push(step);
+        }
+        let name = raw.name.unwrap_or_else(|| {
+            Path::new(self.file).file_stem().map_or_else(|| "scenario".to_owned(), |s| s.to_string_lossy().into_owned())
+        });
+        Ok(Scenario {
+            name,
+            description: raw.description,
+            file: self.file.to_owned(),
+            vars,
+            namespaces,
+            headers,
+            steps,
+            finally,
+        })
+    }
+
+    fn template(&self, span: Span, text: &str, defined: &[String]) -> Result<Tpl, ScenarioError> {
+        let tpl = Tpl::parse(text).map_err(|e| {
+            let needle = &text[e.offset..];
+            self.error(span, needle.get(..needle.len().min(20)).unwrap_or(needle), e.message, None)
+        })?;
+        for var in tpl.vars() {
+            if !defined.iter().any(|d| d == var) {
+                let hint = match did_you_mean(var, defined.iter().map(String::as_str)) {
+                    Some(d) => format!("did you mean `{{{{{d}}}}}`?"),
+                    None => "declare it under `vars:`, or capture it in an earlier step".to_owned(),
+                };
+                return Err(self.error(span, var, format!("unknown variable `{var}` in `{text}`"), Some(hint)));
+            }
+        }
+        Ok(tpl)
+    }
+
+    fn templates(
+        &self,
+        span: Span,
+        entries: Vec<(String, Scalar)>,
+        defined: &[String],
+    ) -> Result<Vec<(String, Tpl)>, ScenarioError> {
+        entries.into_iter().map(|(k, Scalar(v))| Ok((k, self.template(span, &v, defined)?))).collect()
+    }
+
+    fn step(
+        &self,
+        span: Span,
+        raw: RawStep,
+        defined: &[String],
+        earlier: &[String],
+        namespaces: &HashMap<String, String>,
+    ) -> Result<Step, ScenarioError> {
+        if earlier.contains(&raw.name) {
+            return Err(self.error(
+                span,
+                &raw.name,
+                format!("two steps are called `{}`", raw.name),
+                Some("step names must differ so `from:` can name them".into()),
+            ));
+        }
+        let from = |name: &Option<String>| -> Result<Option<String>, ScenarioError> {
+            match name {
+                Some(n) if !earlier.contains(n) => {
+                    let hint = match did_you_mean(n, earlier.iter().map(String::as_str)) {
+                        Some(d) => format!("did you mean `{d}`?"),
+                        None => format!("`from:` names an earlier step; earlier steps: {}", list(earlier)),
+                    };
+                    Err(self.error(span, n, format!("`from: {n}` is not an earlier step"), Some(hint)))
+                }
+                other => Ok(other.clone()),
+            }
+        };
+        let action = match (raw.request, raw.follow) {
+            (Some(r), None) => {
+                let mut parts = r.split_whitespace();
+                let (method, url) = match (parts.next(), parts.next(), parts.next()) {
+                    (Some(url), None, _) => ("GET".to_owned(), url),
+                    (Some(m), Some(url), None) if m.bytes().all(|b| b.is_ascii_alphabetic()) => {
+                        (m.to_ascii_uppercase(), url)
+                    }
+                    _ => {
+                        return Err(self.error(
+                            span,
+                            &r,
+                            format!("`request: {r}` is not `METHOD URL`"),
+                            Some("for example `request: GET /api/`".into()),
+                        ));
+                    }
+                };
+                Action::Request { method, url: self.template(span, url, defined)? }
+            }
+            (None, Some(f)) => Action::Follow(Follow {
+                rel: self.template(span, &f.rel, defined)?,
+                kind: f.kind.as_deref().map(|k| self.template(span, k, defined)).transpose()?,
+                name: f.name.as_deref().map(|k| self.template(span, k, defined)).transpose()?,
+                from: from(&f.from)?,
+                method: f.method.map(|m| m.to_ascii_uppercase()),
+            }),
+            (Some(_), Some(_)) => {
+                return Err(self.error(
+                    span,
+                    "follow:",
+                    format!("step `{}` has both `request:` and `follow:`", raw.name),
+                    Some("a step makes one request; split it in two".into()),
+                ));
+            }
+            (None, None) => {
+                return Err(self.error(
+                    span,
+                    &raw.name,
+                    format!("step `{}` has neither `request:` nor `follow:`", raw.name),
+                    Some("add `request: GET /api/` or `follow: {rel: ..., type: ...}`".into()),
+                ));
+            }
+        };
+        let select = match raw.select {
+            None => None,
+            Some(s) => {
+                if !matches!(action, Action::Follow(_)) {
+                    return Err(self.error(
+                        span,
+                        "select:",
+                        "`select:` picks the item whose link `follow:` takes; this step has no `follow:`".into(),
+                        None,
+                    ));
+                }
+                Some(Select {
+                    items: s.items,
+                    filters: self.matchers(span, s.filters.0, defined, namespaces)?,
+                    order_by: s.order_by.map(|o| self.query(span, &o, namespaces)).transpose()?,
+                    descending: s.descending,
+                    from: from(&s.from)?,
+                })
+            }
+        };
+        let auth = match raw.auth.as_deref() {
+            None => false,
+            Some("basic") => true,
+            Some(other) => {
+                return Err(self.error(
+                    span,
+                    other,
+                    format!("`auth: {other}` is not known"),
+                    Some("the one kind is `auth: basic`".into()),
+                ));
+            }
+        };
+        let mut captures = Vec::new();
+        for (name, c) in raw.capture.0 {
+            captures.push((name.clone(), self.capture(span, &name, c, namespaces)?));
+        }
+        let expect = Expect {
+            status: raw.expect.status.map(|s| s.0).unwrap_or_default(),
+            root: raw.expect.root.as_deref().map(|r| self.template(span, r, defined)).transpose()?,
+            headers: raw
+                .expect
+                .headers
+                .0
+                .into_iter()
+                .map(|(k, m)| Ok((k, self.matcher(span, m, defined)?)))
+                .collect::<Result<_, _>>()?,
+            body: self.matchers(span, raw.expect.body.0, defined, namespaces)?,
+            link_contract: raw.expect.link_contract.unwrap_or(true),
+        };
+        let poll = match raw.poll {
+            None => None,
+            Some(p) => {
+                let interval = self.duration(span, p.interval.as_deref().unwrap_or("1s"), defined)?;
+                let timeout = self.duration(span, p.timeout.as_deref().unwrap_or("10m"), defined)?;
+                if p.until.0.is_empty() {
+                    return Err(self.error(
+                        span,
+                        "until",
+                        "`poll:` needs `until:` conditions".into(),
+                        Some("for example `until: {State: Finished}`".into()),
+                    ));
+                }
+                Some(Poll {
+                    until: self.matchers(span, p.until.0, defined, namespaces)?,
+                    interval,
+                    timeout,
+                    max_attempts: p.max_attempts,
+                })
+            }
+        };
+        // Captures of this step are usable in its own `session:`.
+        let mut here: Vec<String> = defined.to_vec();
+        here.extend(captures.iter().map(|(n, _)| n.clone()));
+        Ok(Step {
+            name: raw.name,
+            line: span.start,
+            action,
+            select,
+            headers: self.templates(span, raw.headers.0, defined)?,
+            body: raw.body.as_deref().map(|b| self.template(span, b, defined)).transpose()?,
+            auth,
+            session: raw.session.as_deref().map(|s| self.template(span, s, &here)).transpose()?,
+            captures,
+            expect,
+            poll,
+        })
+    }
+
+    fn duration(&self, span: Span, text: &str, defined: &[String]) -> Result<Tpl, ScenarioError> {
+        let tpl = self.template(span, text, defined)?;
+        if tpl.vars().next().is_none() && parse_duration(text).is_none() {
+            return Err(self.error(
+                span,
+                text,
+                format!("`{text}` is not a duration"),
+                Some("write `500ms`, `1s`, `2m` or `1h`".into()),
+            ));
+        }
+        Ok(tpl)
+    }
+
+    fn query(&self, span: Span, text: &str, namespaces: &HashMap<String, String>) -> Result<Query, ScenarioError> {
+        if text.starts_with('/') || text.starts_with('(') {
+            XPath::parse(text, namespaces).map(Query::XPath).map_err(|e| {
+                self.error(
+                    span,
+                    text,
+                    format!("XPath `{text}` does not parse: {} (at character {})", e.message, e.offset + 1),
+                    Some(xpath_hint(text)),
+                )
+            })
+        } else if text.starts_with('$') {
+            JsonPath::parse(text).map(Query::JsonPath).map_err(|e| {
+                self.error(
+                    span,
+                    text,
+                    format!("JSON path `{text}` does not parse: {} (at character {})", e.message, e.offset + 1),
+                    None,
+                )
+            })
+        } else {
+            let segments: Vec<String> = text.split('/').map(|s| s.trim().trim_start_matches('@').to_owned()).collect();
+            if segments.iter().any(String::is_empty) {
+                return Err(self.error(span, text, format!("`{text}` is not a field path"), Some("write names separated by `/` (`Result/Success`), an XPath starting with `/`, or a JSON path starting with `$`".into())));
+            }
+            Ok(Query::Field(segments))
+        }
+    }
+
+    fn matchers(
+        &self,
+        span: Span,
+        entries: Vec<(String, RawMatcher)>,
+        defined: &[String],
+        namespaces: &HashMap<String, String>,
+    ) -> Result<Vec<(Query, Matcher)>, ScenarioError> {
+        entries
+            .into_iter()
+            .map(|(k, m)| Ok((self.query(span, &k, namespaces)?, self.matcher(span, m, defined)?)))
+            .collect()
+    }
+
+    fn matcher(&self, span: Span, raw: RawMatcher, defined: &[String]) -> Result<Matcher, ScenarioError> {
+        Ok(match raw {
+            RawMatcher::Equals(v) => Matcher::Equals(self.template(span, &v, defined)?),
+            RawMatcher::Matches(re) => {
+                let tpl = self.template(span, &re, defined)?;
+                let sample: HashMap<String, String> = tpl.vars().map(|v| (v.to_owned(), "x".to_owned())).collect();
+                if let Err(e) =
+                    tpl.render(&sample).map(|s| regex::Regex::new(&s)).and_then(|r| r.map_err(|e| e.to_string()))
+                {
+                    return Err(self.error(
+                        span,
+                        &re,
+                        format!("regex `{re}` does not compile: {}", first_line(&e)),
+                        None,
+                    ));
+                }
+                Matcher::Matches(tpl)
+            }
+            RawMatcher::OneOf(vs) => {
+                Matcher::OneOf(vs.iter().map(|v| self.template(span, v, defined)).collect::<Result<_, _>>()?)
+            }
+            RawMatcher::Exists(b) => Matcher::Exists(b),
+            RawMatcher::Not(m) => Matcher::Not(Box::new(self.matcher(span, *m, defined)?)),
+        })
+    }
+
+    fn capture(
+        &self,
+        span: Span,
+        name: &str,
+        raw: RawCapture,
+        namespaces: &HashMap<String, String>,
+    ) -> Result<Capture, ScenarioError> {
+        let sources = [
+            raw.header.is_some(),
+            raw.field.is_some(),
+            raw.xpath.is_some(),
+            raw.jsonpath.is_some(),
+            raw.body == Some(true),
+        ];
+        if sources.iter().filter(|s| **s).count() != 1 {
+            return Err(self.error(
+                span,
+                &format!("{name}:"),
+                format!("capture `{name}` needs exactly one of `header`, `field`, `xpath`, `jsonpath` or `body: true`"),
+                Some("add `regex:` to take part of it".into()),
+            ));
+        }
+        let source = if let Some(h) = raw.header {
+            CaptureSource::Header(h)
+        } else if let Some(f) = raw.field {
+            CaptureSource::Body(self.query(span, &f, namespaces)?)
+        } else if let Some(x) = raw.xpath {
+            let q = self.query(span, &x, namespaces)?;
+            if !matches!(q, Query::XPath(_)) {
+                return Err(self.error(span, &x, format!("`xpath: {x}` must start with `/`"), None));
+            }
+            CaptureSource::Body(q)
+        } else if let Some(j) = raw.jsonpath {
+            let q = self.query(span, &j, namespaces)?;
+            if !matches!(q, Query::JsonPath(_)) {
+                return Err(self.error(span, &j, format!("`jsonpath: {j}` must start with `$`"), None));
+            }
+            CaptureSource::Body(q)
+        } else {
+            if raw.regex.is_none() {
+                return Err(self.error(
+                    span,
+                    &format!("{name}:"),
+                    format!("capture `{name}` takes the whole body; add `regex:` to say which part"),
+                    None,
+                ));
+            }
+            CaptureSource::BodyText
+        };
+        let regex = match raw.regex {
+            None => None,
+            Some(r) => Some(regex::Regex::new(&r).map_err(|e| {
+                self.error(span, &r, format!("regex `{r}` does not compile: {}", first_line(&e.to_string())), None)
+            })?),
+        };
+        Ok(Capture { source, regex })
+    }
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().last().unwrap_or(s).trim().to_owned()
+}
+
+fn list(names: &[String]) -> String {
+    if names.is_empty() {
+        "none".to_owned()
+    } else {
+        names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+    }
+}
+
+fn xpath_hint(text: &str) -> String {
+    if text.contains("::") {
+        "axes (`child::`) are not supported; write `/`, `//` and `@`".to_owned()
+    } else {
+        "for example `/Task/State`, `//Link[@Rel='Restore']/@Href`, `count(//Ref)`".to_owned()
+    }
+}
+
+// ---------------------------------------------------------------- raw YAML
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScenario {
+    name: Option<String>,
+    description: Option<String>,
+    #[serde(default)]
+    vars: Ordered<Scalar>,
+    #[serde(default)]
+    namespaces: Ordered<String>,
+    #[serde(default)]
+    headers: Ordered<Scalar>,
+    #[serde(default)]
+    steps: Vec<RawStep>,
+    #[serde(default)]
+    finally: Vec<RawStep>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStep {
+    name: String,
+    request: Option<String>,
+    follow: Option<RawFollow>,
+    select: Option<RawSelect>,
+    #[serde(default)]
+    headers: Ordered<Scalar>,
+    body: Option<String>,
+    auth: Option<String>,
+    session: Option<String>,
+    #[serde(default)]
+    capture: Ordered<RawCapture>,
+    #[serde(default)]
+    expect: RawExpect,
+    poll: Option<RawPoll>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFollow {
+    rel: String,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    name: Option<String>,
+    from: Option<String>,
+    method: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSelect {
+    items: String,
+    #[serde(default, rename = "where")]
+    filters: Ordered<RawMatcher>,
+    order_by: Option<String>,
+    #[serde(default)]
+    descending: bool,
+    from: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCapture {
+    header: Option<String>,
+    field: Option<String>,
+    xpath: Option<String>,
+    jsonpath: Option<String>,
+    body: Option<bool>,
+    regex: Option<String>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawExpect {
+    status: Option<Statuses>,
+    root: Option<String>,
+    #[serde(default)]
+    headers: Ordered<RawMatcher>,
+    #[serde(default)]
+    body: Ordered<RawMatcher>,
+    link_contract: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPoll {
+    until: Ordered<RawMatcher>,
+    interval: Option<String>,
+    timeout: Option<String>,
+    max_attempts: Option<u32>,
+}
+
+/// `status: 200` or `status: [200, 204]`.
+struct Statuses(Vec<u16>);
+
+impl<'de> Deserialize<'de> for Statuses {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        fn check<E: de::Error>(n: u64) -> Result<u16, E> {
+            u16::try_from(n)
+                .ok()
+                .filter(|s| (100..=599).contains(s))
+                .ok_or_else(|| E::custom(format!("`{n}` is not an HTTP status")))
+        }
+        impl<'de> Visitor<'de> for V {
+            type Value = Statuses;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a status (`200`) or a list of them (`[200, 204]`)")
+            }
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Statuses, E> {
+                Ok(Statuses(vec![check(n)?]))
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<Statuses, E> {
+                self.visit_u64(u64::try_from(n).map_err(|_| E::custom(format!("`{n}` is not an HTTP status")))?)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Statuses, A::Error> {
+                let mut out = Vec::new();
+                while let Some(n) = seq.next_element::<u64>()? {
+                    out.push(check(n)?);
+                }
+                Ok(Statuses(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A value, or `{matches: re}`, `{one_of: [..]}`, `{exists: bool}`, `{not: ...}`.
+enum RawMatcher {
+    Equals(String),
+    Matches(String),
+    OneOf(Vec<String>),
+    Exists(bool),
+    Not(Box<RawMatcher>),
+}
+
+const MATCHER_KEYS: [&str; 5] = ["equals", "matches", "one_of", "exists", "not"];
+
+impl<'de> Deserialize<'de> for RawMatcher {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawMatcher;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a value, or one of `{matches: regex}`, `{one_of: [...]}`, `{exists: true}`, `{not: ...}`")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawMatcher, E> {
+                Ok(RawMatcher::Equals(v.to_owned()))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<RawMatcher, E> {
+                Ok(RawMatcher::Equals(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawMatcher, E> {
+                Ok(RawMatcher::Equals(v.to_string()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawMatcher, E> {
+                Ok(RawMatcher::Equals(v.to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<RawMatcher, E> {
+                Ok(RawMatcher::Equals(v.to_string()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawMatcher, A::Error> {
+                let Some(key) = map.next_key::<String>()? else {
+                    return Err(de::Error::custom("an empty matcher; write a value or `{matches: ...}`"));
+                };
+                let m = match key.as_str() {
+                    "equals" => RawMatcher::Equals(map.next_value::<Scalar>()?.0),
+                    "matches" => RawMatcher::Matches(map.next_value()?),
+                    "one_of" => RawMatcher::OneOf(map.next_value::<Vec<Scalar>>()?.into_iter().map(|s| s.0).collect()),
+                    "exists" => RawMatcher::Exists(map.next_value()?),
+                    "not" => RawMatcher::Not(Box::new(map.next_value()?)),
+                    other => {
+                        let hint = did_you_mean(other, MATCHER_KEYS)
+                            .map(|k| format!("; did you mean `{k}`?"))
+                            .unwrap_or_default();
+                        return Err(de::Error::custom(format!(
+                            "unknown matcher `{other}`, expected one of `equals`, `matches`, `one_of`, `exists`, `not`{hint}"
+                        )));
+                    }
+                };
+                if map.next_key::<String>()?.is_some() {
+                    return Err(de::Error::custom("a matcher has one key; write two entries to check two things"));
+                }
+                Ok(m)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}

@@ -1,0 +1,245 @@
+//! Scenarios: what a flow SAYS. A YAML file names the requests to make (by path, or by
+//! following a link of an earlier response), what to pick from lists, what to capture, what to
+//! expect, and when to poll. Running one is [`crate::play`]'s job.
+//!
+//! ```yaml
+//! name: vm-restore
+//! vars: {vm: ubuntu88, accept: application/xml}
+//! headers: {Accept: "{{accept}}"}
+//! steps:
+//! - name: log on
+//!   request: POST /api/sessionMngr/?v=latest
+//!   auth: basic
+//!   expect: {status: 201}
+//!   capture: {token: {header: X-RestSvcSessionId}}
+//!   session: "{{token}}"
+//! - name: list restore points
+//!   follow: {rel: Down, type: VmRestorePointReferenceList}
+//! finally:
+//! - name: log out
+//!   follow: {rel: Delete, from: log on}
+//! ```
+
+mod jsonpath;
+mod load;
+mod template;
+mod xpath;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+pub use jsonpath::{JsonPath, string_value as json_string};
+pub use load::ScenarioError;
+pub use template::Tpl;
+pub use xpath::{Found, Value as XPathValue, XPath};
+
+/// The scenario shipped in `scenarios/vm-restore.yaml`, built in.
+pub const VM_RESTORE: (&str, &str) = ("scenarios/vm-restore.yaml", include_str!("../../scenarios/vm-restore.yaml"));
+
+/// A whole scenario file.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    pub name: String,
+    pub description: Option<String>,
+    /// The file it came from, for messages.
+    pub file: String,
+    /// Variables with their defaults, in file order.
+    pub vars: Vec<(String, String)>,
+    pub namespaces: HashMap<String, String>,
+    /// Headers sent with every request.
+    pub headers: Vec<(String, Tpl)>,
+    pub steps: Vec<Step>,
+    /// Steps that run at the end whatever happened before (log out).
+    pub finally: Vec<Step>,
+}
+
+/// Variables every scenario has without declaring them.
+pub const BUILTIN_VARS: [&str; 2] = ["base_url", "user"];
+
+/// One step: a request, how it is chosen, and what must hold of its response.
+#[derive(Clone, Debug)]
+pub struct Step {
+    pub name: String,
+    /// Line of the step in its file.
+    pub line: usize,
+    pub action: Action,
+    pub select: Option<Select>,
+    pub headers: Vec<(String, Tpl)>,
+    pub body: Option<Tpl>,
+    /// Send `Authorization: Basic` with the run's credentials.
+    pub auth: bool,
+    /// From this step on, send this as the session token (`X-RestSvcSessionId`).
+    pub session: Option<Tpl>,
+    pub captures: Vec<(String, Capture)>,
+    pub expect: Expect,
+    pub poll: Option<Poll>,
+}
+
+/// How the step's URL is found.
+#[derive(Clone, Debug)]
+pub enum Action {
+    /// `request: METHOD URL`: a path (joined to the target) or an absolute URL.
+    Request { method: String, url: Tpl },
+    /// `follow:` a link of an earlier response.
+    Follow(Follow),
+}
+
+#[derive(Clone, Debug)]
+pub struct Follow {
+    pub rel: Tpl,
+    pub kind: Option<Tpl>,
+    pub name: Option<Tpl>,
+    /// The step whose response holds the link; the previous step when `None`.
+    pub from: Option<String>,
+    /// `None`: the method EM uses for links of this Rel (see [`method_for_rel`]).
+    pub method: Option<String>,
+}
+
+/// The method EM expects for a link's Rel: `Delete` is DELETE, `Edit` is PUT, actions
+/// (`Create`, `Restore`, `Start`, ...) are POST, everything else is GET.
+pub fn method_for_rel(rel: &str) -> &'static str {
+    match rel {
+        "Delete" => "DELETE",
+        "Edit" => "PUT",
+        "Create"
+        | "Restore"
+        | "Start"
+        | "Stop"
+        | "Retry"
+        | "Test"
+        | "Clone"
+        | "Failover"
+        | "Download"
+        | "VeeamZip"
+        | "QuickBackup"
+        | "ToggleScheduleEnabled"
+        | "ToggleRestoreScopesEnabled" => "POST",
+        _ => "GET",
+    }
+}
+
+/// Picks one item of a list (the newest restore point of a VM, say) as the place links are
+/// followed from.
+#[derive(Clone, Debug)]
+pub struct Select {
+    /// Element name (XML) or array key, singular or plural (JSON): `Ref` finds `<Ref>` and `"Refs": [...]`.
+    pub items: String,
+    pub filters: Vec<(Query, Matcher)>,
+    pub order_by: Option<Query>,
+    pub descending: bool,
+    pub from: Option<String>,
+}
+
+/// A way to point into a response body.
+#[derive(Clone, Debug)]
+pub enum Query {
+    /// `State`, `Result/Success`: a name path that reads the same in XML (attribute or child
+    /// element, the first segment searched at any depth) and JSON (keys).
+    Field(Vec<String>),
+    /// Starts with `/`: XPath over XML bodies.
+    XPath(XPath),
+    /// Starts with `$`: JSONPath over JSON bodies.
+    JsonPath(JsonPath),
+}
+
+impl Query {
+    pub fn describe(&self) -> String {
+        match self {
+            Query::Field(f) => f.join("/"),
+            Query::XPath(x) => x.source().to_owned(),
+            Query::JsonPath(j) => j.source().to_owned(),
+        }
+    }
+}
+
+/// What a value must be.
+#[derive(Clone, Debug)]
+pub enum Matcher {
+    Equals(Tpl),
+    /// A regular expression; variables in it are matched literally.
+    Matches(Tpl),
+    OneOf(Vec<Tpl>),
+    Exists(bool),
+    Not(Box<Matcher>),
+}
+
+#[derive(Clone, Debug)]
+pub struct Capture {
+    pub source: CaptureSource,
+    /// Applied to the captured text; group 1 (or the whole match) is kept.
+    pub regex: Option<regex::Regex>,
+}
+
+#[derive(Clone, Debug)]
+pub enum CaptureSource {
+    Header(String),
+    Body(Query),
+    /// The whole body text (with `regex`).
+    BodyText,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Expect {
+    /// Accepted statuses; empty means any 2xx.
+    pub status: Vec<u16>,
+    /// Root element (XML) or `Type` (JSON) of the body.
+    pub root: Option<Tpl>,
+    pub headers: Vec<(String, Matcher)>,
+    pub body: Vec<(Query, Matcher)>,
+    /// Check that the body is what the followed link's `Type` promises.
+    pub link_contract: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct Poll {
+    pub until: Vec<(Query, Matcher)>,
+    pub interval: Tpl,
+    pub timeout: Tpl,
+    pub max_attempts: Option<u32>,
+}
+
+impl Scenario {
+    /// Reads and checks a scenario file.
+    pub fn load(path: &std::path::Path) -> Result<Scenario, ScenarioError> {
+        load::load_file(path)
+    }
+
+    /// Parses scenario text; `file` names it in messages.
+    pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
+        load::parse(file, text)
+    }
+}
+
+/// Parses `250ms`, `1s`, `1.5s`, `2m`, `1h`, `0`.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    if s == "0" {
+        return Some(Duration::ZERO);
+    }
+    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+    let (n, unit) = s.split_at(split);
+    let n: f64 = n.parse().ok()?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return None,
+    };
+    Duration::try_from_secs_f64(secs).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration("1.5s"), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
+        assert_eq!(parse_duration("0"), Some(Duration::ZERO));
+        assert_eq!(parse_duration("5 parsecs"), None);
+        assert_eq!(parse_duration("s"), None);
+    }
+}

@@ -1,0 +1,123 @@
+//! `{{name}}` templates in scenario text: variables, captures, and a few built-ins.
+
+use std::collections::HashMap;
+
+/// Text with `{{variable}}` references, parsed once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tpl {
+    source: String,
+    parts: Vec<Piece>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Piece {
+    Text(String),
+    Var(String),
+}
+
+/// A reference that is not a variable name, with its byte offset in the text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TemplateError {
+    pub offset: usize,
+    pub message: String,
+}
+
+fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+impl Tpl {
+    pub fn parse(text: &str) -> Result<Tpl, TemplateError> {
+        let mut parts = Vec::new();
+        let mut rest = text;
+        let mut offset = 0;
+        while let Some(start) = rest.find("{{") {
+            let Some(len) = rest[start + 2..].find("}}") else {
+                return Err(TemplateError { offset: offset + start, message: "`{{` is never closed with `}}`".into() });
+            };
+            let name = rest[start + 2..start + 2 + len].trim();
+            if !valid_name(name) {
+                return Err(TemplateError {
+                    offset: offset + start,
+                    message: format!(
+                        "`{{{{{name}}}}}` is not a variable reference (names are letters, digits, `_`, `-`, `.`)"
+                    ),
+                });
+            }
+            if start > 0 {
+                parts.push(Piece::Text(rest[..start].to_owned()));
+            }
+            parts.push(Piece::Var(name.to_owned()));
+            offset += start + 2 + len + 2;
+            rest = &rest[start + 2 + len + 2..];
+        }
+        if !rest.is_empty() {
+            parts.push(Piece::Text(rest.to_owned()));
+        }
+        Ok(Tpl { source: text.to_owned(), parts })
+    }
+
+    /// A template with no references.
+    pub fn literal(text: &str) -> Tpl {
+        Tpl { source: text.to_owned(), parts: vec![Piece::Text(text.to_owned())] }
+    }
+
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// The variables it refers to.
+    pub fn vars(&self) -> impl Iterator<Item = &str> {
+        self.parts.iter().filter_map(|p| match p {
+            Piece::Var(v) => Some(v.as_str()),
+            Piece::Text(_) => None,
+        })
+    }
+
+    /// Fills it in; `escape` is applied to each value (to quote values inside a regex, say).
+    pub fn render_with(
+        &self,
+        vars: &HashMap<String, String>,
+        escape: impl Fn(&str) -> String,
+    ) -> Result<String, String> {
+        let mut out = String::new();
+        for p in &self.parts {
+            match p {
+                Piece::Text(t) => out.push_str(t),
+                Piece::Var(v) => match vars.get(v) {
+                    Some(value) => out.push_str(&escape(value)),
+                    None => return Err(format!("variable `{v}` has no value yet")),
+                },
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn render(&self, vars: &HashMap<String, String>) -> Result<String, String> {
+        self.render_with(vars, str::to_owned)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_renders() {
+        let t = Tpl::parse("/api/sessionMngr/?v={{api_version}}&x={{ vm }}").unwrap();
+        assert_eq!(t.vars().collect::<Vec<_>>(), ["api_version", "vm"]);
+        let vars =
+            HashMap::from([("api_version".to_owned(), "latest".to_owned()), ("vm".to_owned(), "a.b".to_owned())]);
+        assert_eq!(t.render(&vars).unwrap(), "/api/sessionMngr/?v=latest&x=a.b");
+        assert_eq!(t.render_with(&vars, |v| v.replace('.', "\\.")).unwrap(), "/api/sessionMngr/?v=latest&x=a\\.b");
+        assert!(t.render(&HashMap::new()).unwrap_err().contains("api_version"));
+    }
+
+    #[test]
+    fn rejects_malformed_references() {
+        assert_eq!(Tpl::parse("a {{b").unwrap_err().offset, 2);
+        assert!(Tpl::parse("{{1x}}").unwrap_err().message.contains("not a variable"));
+    }
+}

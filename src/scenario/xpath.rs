@@ -1,0 +1,725 @@
+//! The XPath 1.0 that scenarios need, over [`crate::xml`] trees: location paths with `/`, `//`,
+//! `@`, `*`, `text()`, `.`, predicates (`[2]`, `[@Rel='Alternate']`, `[State!='Running']`,
+//! `and`, `or`), and the functions `contains`, `starts-with`, `not`, `count`, `last`,
+//! `position`, `string`, `normalize-space`.
+//!
+//! EM puts every element in its default namespace; an unprefixed name here matches the local
+//! name in any namespace, so `/Task/State` works without ceremony. A prefixed name
+//! (`v11:Ref`) matches only in the namespace the scenario declares for that prefix.
+
+use std::collections::HashMap;
+
+use crate::xml::{Attribute, Element, Node as XmlNode};
+
+/// A parse error at a byte offset of the expression.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct XPathError {
+    pub offset: usize,
+    pub message: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum Expr {
+    Path(Path),
+    Literal(String),
+    Number(f64),
+    Call(String, Vec<Expr>),
+    Compare(Box<Expr>, bool, Box<Expr>),
+    And(Box<Expr>, Box<Expr>),
+    Or(Box<Expr>, Box<Expr>),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+struct Path {
+    absolute: bool,
+    steps: Vec<Step>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+struct Step {
+    /// Reached with `//` rather than `/`.
+    deep: bool,
+    test: Test,
+    predicates: Vec<Expr>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum Test {
+    Element(Name),
+    Attribute(Name),
+    Text,
+    SelfNode,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum Name {
+    Any,
+    Local(String),
+    Qualified { namespace: String, local: String },
+}
+
+/// A compiled expression.
+#[derive(Clone, Debug, PartialEq)]
+pub struct XPath {
+    source: String,
+    expr: Expr,
+}
+
+/// A node an expression selected.
+#[derive(Clone, Copy, Debug)]
+pub enum Found<'a> {
+    Element(&'a Element),
+    Attribute(&'a Attribute),
+    Text(&'a str),
+}
+
+impl Found<'_> {
+    pub fn string_value(&self) -> String {
+        match self {
+            Found::Element(e) => e.text(),
+            Found::Attribute(a) => a.value.clone(),
+            Found::Text(t) => t.trim().to_owned(),
+        }
+    }
+}
+
+/// What an expression evaluates to.
+#[derive(Clone, Debug)]
+pub enum Value<'a> {
+    Nodes(Vec<Found<'a>>),
+    String(String),
+    Number(f64),
+    Bool(bool),
+}
+
+impl Value<'_> {
+    /// The XPath string value (the first node's, for a node set); `None` for an empty set.
+    pub fn as_string(&self) -> Option<String> {
+        match self {
+            Value::Nodes(n) => n.first().map(Found::string_value),
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(format_number(*n)),
+            Value::Bool(b) => Some(b.to_string()),
+        }
+    }
+
+    fn truthy(&self) -> bool {
+        match self {
+            Value::Nodes(n) => !n.is_empty(),
+            Value::String(s) => !s.is_empty(),
+            Value::Number(n) => *n != 0.0 && !n.is_nan(),
+            Value::Bool(b) => *b,
+        }
+    }
+}
+
+fn format_number(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() < 1e15 { format!("{}", n as i64) } else { n.to_string() }
+}
+
+// ---------------------------------------------------------------- tokens
+
+#[derive(Clone, Debug, PartialEq)]
+enum Tok {
+    Slash,
+    DoubleSlash,
+    LBracket,
+    RBracket,
+    LParen,
+    RParen,
+    At,
+    Comma,
+    Eq,
+    Ne,
+    Star,
+    Dot,
+    DotDot,
+    Name(String),
+    Literal(String),
+    Number(f64),
+}
+
+fn tokenize(s: &str) -> Result<Vec<(usize, Tok)>, XPathError> {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        let start = i;
+        let tok = match c {
+            b' ' | b'\t' | b'\n' | b'\r' => {
+                i += 1;
+                continue;
+            }
+            b'/' if b.get(i + 1) == Some(&b'/') => {
+                i += 2;
+                Tok::DoubleSlash
+            }
+            b'/' => {
+                i += 1;
+                Tok::Slash
+            }
+            b'[' => {
+                i += 1;
+                Tok::LBracket
+            }
+            b']' => {
+                i += 1;
+                Tok::RBracket
+            }
+            b'(' => {
+                i += 1;
+                Tok::LParen
+            }
+            b')' => {
+                i += 1;
+                Tok::RParen
+            }
+            b'@' => {
+                i += 1;
+                Tok::At
+            }
+            b',' => {
+                i += 1;
+                Tok::Comma
+            }
+            b'=' => {
+                i += 1;
+                Tok::Eq
+            }
+            b'!' if b.get(i + 1) == Some(&b'=') => {
+                i += 2;
+                Tok::Ne
+            }
+            b'*' => {
+                i += 1;
+                Tok::Star
+            }
+            b'.' if b.get(i + 1) == Some(&b'.') => {
+                i += 2;
+                Tok::DotDot
+            }
+            b'.' if !b.get(i + 1).is_some_and(u8::is_ascii_digit) => {
+                i += 1;
+                Tok::Dot
+            }
+            b'\'' | b'"' => {
+                let end = s[i + 1..]
+                    .find(c as char)
+                    .ok_or_else(|| XPathError { offset: i, message: "string literal is never closed".into() })?;
+                let lit = s[i + 1..i + 1 + end].to_owned();
+                i += end + 2;
+                Tok::Literal(lit)
+            }
+            b'0'..=b'9' | b'.' => {
+                while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'.') {
+                    i += 1;
+                }
+                Tok::Number(
+                    s[start..i].parse().map_err(|_| XPathError { offset: start, message: "bad number".into() })?,
+                )
+            }
+            c if c.is_ascii_alphabetic() || c == b'_' || c >= 0x80 => {
+                while i < b.len()
+                    && (b[i].is_ascii_alphanumeric() || matches!(b[i], b'_' | b'-' | b'.' | b':') || b[i] >= 0x80)
+                {
+                    // `::` is an axis, which this subset does not have; stop before it.
+                    if b[i] == b':' && b.get(i + 1) == Some(&b':') {
+                        break;
+                    }
+                    i += 1;
+                }
+                Tok::Name(s[start..i].to_owned())
+            }
+            _ => {
+                return Err(XPathError {
+                    offset: i,
+                    message: format!("unexpected `{}`", &s[i..].chars().next().unwrap_or(' ')),
+                });
+            }
+        };
+        out.push((start, tok));
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------- parser
+
+struct Parser<'a> {
+    toks: Vec<(usize, Tok)>,
+    at: usize,
+    len: usize,
+    namespaces: &'a HashMap<String, String>,
+}
+
+const FUNCTIONS: [&str; 8] =
+    ["contains", "starts-with", "not", "count", "last", "position", "string", "normalize-space"];
+
+impl Parser<'_> {
+    fn peek(&self) -> Option<&Tok> {
+        self.toks.get(self.at).map(|(_, t)| t)
+    }
+
+    fn offset(&self) -> usize {
+        self.toks.get(self.at).map_or(self.len, |(o, _)| *o)
+    }
+
+    fn err<T>(&self, message: impl Into<String>) -> Result<T, XPathError> {
+        Err(XPathError { offset: self.offset(), message: message.into() })
+    }
+
+    fn eat(&mut self, t: &Tok) -> bool {
+        if self.peek() == Some(t) {
+            self.at += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn expect(&mut self, t: &Tok, what: &str) -> Result<(), XPathError> {
+        if self.eat(t) { Ok(()) } else { self.err(format!("expected {what}")) }
+    }
+
+    fn or(&mut self) -> Result<Expr, XPathError> {
+        let mut left = self.and()?;
+        while self.peek() == Some(&Tok::Name("or".into())) {
+            self.at += 1;
+            left = Expr::Or(Box::new(left), Box::new(self.and()?));
+        }
+        Ok(left)
+    }
+
+    fn and(&mut self) -> Result<Expr, XPathError> {
+        let mut left = self.compare()?;
+        while self.peek() == Some(&Tok::Name("and".into())) {
+            self.at += 1;
+            left = Expr::And(Box::new(left), Box::new(self.compare()?));
+        }
+        Ok(left)
+    }
+
+    fn compare(&mut self) -> Result<Expr, XPathError> {
+        let left = self.primary()?;
+        let negate = match self.peek() {
+            Some(Tok::Eq) => false,
+            Some(Tok::Ne) => true,
+            _ => return Ok(left),
+        };
+        self.at += 1;
+        Ok(Expr::Compare(Box::new(left), negate, Box::new(self.primary()?)))
+    }
+
+    fn primary(&mut self) -> Result<Expr, XPathError> {
+        match self.peek().cloned() {
+            Some(Tok::Literal(s)) => {
+                self.at += 1;
+                Ok(Expr::Literal(s))
+            }
+            Some(Tok::Number(n)) => {
+                self.at += 1;
+                Ok(Expr::Number(n))
+            }
+            Some(Tok::LParen) => {
+                self.at += 1;
+                let e = self.or()?;
+                self.expect(&Tok::RParen, "`)`")?;
+                Ok(e)
+            }
+            Some(Tok::Name(n)) if self.toks.get(self.at + 1).map(|(_, t)| t) == Some(&Tok::LParen) && n != "text" => {
+                if !FUNCTIONS.contains(&n.as_str()) {
+                    let hint = crate::diagnostic::did_you_mean(&n, FUNCTIONS)
+                        .map(|f| format!("; did you mean `{f}`?"))
+                        .unwrap_or_default();
+                    return self.err(format!("unknown function `{n}()`{hint}"));
+                }
+                self.at += 2;
+                let mut args = Vec::new();
+                if !self.eat(&Tok::RParen) {
+                    loop {
+                        args.push(self.or()?);
+                        if self.eat(&Tok::RParen) {
+                            break;
+                        }
+                        self.expect(&Tok::Comma, "`,` or `)`")?;
+                    }
+                }
+                Ok(Expr::Call(n, args))
+            }
+            Some(_) => Ok(Expr::Path(self.path()?)),
+            None => self.err("expected an expression"),
+        }
+    }
+
+    fn path(&mut self) -> Result<Path, XPathError> {
+        let mut steps = Vec::new();
+        let (absolute, mut deep) = match self.peek() {
+            Some(Tok::Slash) => {
+                self.at += 1;
+                (true, false)
+            }
+            Some(Tok::DoubleSlash) => {
+                self.at += 1;
+                (true, true)
+            }
+            _ => (false, false),
+        };
+        if absolute && !deep && !self.starts_step() {
+            return Ok(Path { absolute, steps });
+        }
+        loop {
+            steps.push(self.step(deep)?);
+            deep = match self.peek() {
+                Some(Tok::Slash) => false,
+                Some(Tok::DoubleSlash) => true,
+                _ => break,
+            };
+            self.at += 1;
+        }
+        Ok(Path { absolute, steps })
+    }
+
+    fn starts_step(&self) -> bool {
+        matches!(self.peek(), Some(Tok::Name(_) | Tok::At | Tok::Star | Tok::Dot | Tok::DotDot))
+    }
+
+    fn step(&mut self, deep: bool) -> Result<Step, XPathError> {
+        let test = match self.peek().cloned() {
+            Some(Tok::At) => {
+                self.at += 1;
+                Test::Attribute(self.name()?)
+            }
+            Some(Tok::Dot) => {
+                self.at += 1;
+                Test::SelfNode
+            }
+            Some(Tok::DotDot) => return self.err("`..` (the parent) is not supported; write the path from the top"),
+            Some(Tok::Name(n)) if n == "text" && self.toks.get(self.at + 1).map(|(_, t)| t) == Some(&Tok::LParen) => {
+                self.at += 2;
+                self.expect(&Tok::RParen, "`)` after `text(`")?;
+                Test::Text
+            }
+            Some(Tok::Name(_) | Tok::Star) => Test::Element(self.name()?),
+            _ => return self.err("expected a step: a name, `*`, `@name`, `text()` or `.`"),
+        };
+        let mut predicates = Vec::new();
+        while self.eat(&Tok::LBracket) {
+            predicates.push(self.or()?);
+            self.expect(&Tok::RBracket, "`]`")?;
+        }
+        Ok(Step { deep, test, predicates })
+    }
+
+    fn name(&mut self) -> Result<Name, XPathError> {
+        match self.peek().cloned() {
+            Some(Tok::Star) => {
+                self.at += 1;
+                Ok(Name::Any)
+            }
+            Some(Tok::Name(n)) => {
+                let offset = self.offset();
+                self.at += 1;
+                match n.split_once(':') {
+                    None => Ok(Name::Local(n)),
+                    Some((prefix, local)) => match self.namespaces.get(prefix) {
+                        Some(ns) => Ok(Name::Qualified { namespace: ns.clone(), local: local.to_owned() }),
+                        None => Err(XPathError {
+                            offset,
+                            message: format!(
+                                "prefix `{prefix}` is not declared; unprefixed names already match EM's default namespace, or declare it under `namespaces:`"
+                            ),
+                        }),
+                    },
+                }
+            }
+            _ => self.err("expected a name or `*`"),
+        }
+    }
+}
+
+impl XPath {
+    /// Compiles `source`; `namespaces` maps the prefixes a scenario declares to URIs.
+    pub fn parse(source: &str, namespaces: &HashMap<String, String>) -> Result<XPath, XPathError> {
+        let toks = tokenize(source)?;
+        if toks.is_empty() {
+            return Err(XPathError { offset: 0, message: "the expression is empty".into() });
+        }
+        let mut p = Parser { toks, at: 0, len: source.len(), namespaces };
+        let expr = p.or()?;
+        if p.at < p.toks.len() {
+            return p.err("unexpected text after the expression");
+        }
+        Ok(XPath { source: source.to_owned(), expr })
+    }
+
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// Evaluates against a document whose root element is `root`.
+    pub fn evaluate<'a>(&self, root: &'a Element) -> Value<'a> {
+        let ctx = Ctx { node: Ctx::DOC, root, position: 1, size: 1 };
+        eval(&self.expr, &ctx)
+    }
+
+    /// Evaluates with `item` (an element of the document) as the context node.
+    pub fn evaluate_at<'a>(&self, root: &'a Element, item: &'a Element) -> Value<'a> {
+        let ctx = Ctx { node: Some(item), root, position: 1, size: 1 };
+        eval(&self.expr, &ctx)
+    }
+}
+
+// ---------------------------------------------------------------- evaluation
+
+struct Ctx<'a> {
+    /// `None` is the document node (the parent of the root element).
+    node: Option<&'a Element>,
+    root: &'a Element,
+    position: usize,
+    size: usize,
+}
+
+impl Ctx<'_> {
+    const DOC: Option<&'static Element> = None;
+}
+
+/// A node during evaluation: the document, an element, an attribute or text.
+#[derive(Clone, Copy)]
+enum N<'a> {
+    Doc,
+    El(&'a Element),
+    At(&'a Attribute),
+    Tx(&'a str),
+}
+
+fn name_matches(name: &Name, namespace: Option<&str>, local: &str) -> bool {
+    match name {
+        Name::Any => true,
+        Name::Local(l) => l == local,
+        Name::Qualified { namespace: ns, local: l } => l == local && namespace == Some(ns.as_str()),
+    }
+}
+
+fn children<'a>(n: N<'a>, root: &'a Element) -> Vec<N<'a>> {
+    match n {
+        N::Doc => vec![N::El(root)],
+        N::El(e) => e
+            .children
+            .iter()
+            .map(|c| match c {
+                XmlNode::Element(e) => N::El(e),
+                XmlNode::Text(t) => N::Tx(t),
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn descendants<'a>(n: N<'a>, root: &'a Element, out: &mut Vec<N<'a>>) {
+    for c in children(n, root) {
+        out.push(c);
+        if matches!(c, N::El(_)) {
+            descendants(c, root, out);
+        }
+    }
+}
+
+fn step_nodes<'a>(n: N<'a>, step: &Step, root: &'a Element) -> Vec<N<'a>> {
+    let mut scope = Vec::new();
+    if step.deep {
+        scope.push(n);
+        descendants(n, root, &mut scope);
+    } else {
+        scope.push(n);
+    }
+    let mut out = Vec::new();
+    for s in scope {
+        match &step.test {
+            Test::SelfNode => {
+                if !step.deep || !matches!(s, N::Tx(_)) {
+                    out.push(s);
+                }
+            }
+            Test::Element(name) => {
+                for c in children(s, root) {
+                    if let N::El(e) = c {
+                        if name_matches(name, e.namespace.as_deref(), &e.name) {
+                            out.push(c);
+                        }
+                    }
+                }
+            }
+            Test::Attribute(name) => {
+                if let N::El(e) = s {
+                    out.extend(
+                        e.attributes.iter().filter(|a| name_matches(name, a.namespace.as_deref(), &a.name)).map(N::At),
+                    );
+                }
+            }
+            Test::Text => out.extend(children(s, root).into_iter().filter(|c| matches!(c, N::Tx(_)))),
+        }
+    }
+    out
+}
+
+fn filter<'a>(nodes: Vec<N<'a>>, predicates: &[Expr], root: &'a Element) -> Vec<N<'a>> {
+    let mut nodes = nodes;
+    for p in predicates {
+        let size = nodes.len();
+        nodes = nodes
+            .into_iter()
+            .enumerate()
+            .filter(|(i, n)| {
+                let ctx = Ctx { node: as_element(*n), root, position: i + 1, size };
+                match eval(p, &ctx) {
+                    Value::Number(k) => k == (i + 1) as f64,
+                    v => v.truthy(),
+                }
+            })
+            .map(|(_, n)| n)
+            .collect();
+    }
+    nodes
+}
+
+fn as_element(n: N<'_>) -> Option<&Element> {
+    match n {
+        N::El(e) => Some(e),
+        _ => None,
+    }
+}
+
+fn eval_path<'a>(path: &Path, ctx: &Ctx<'a>) -> Vec<Found<'a>> {
+    let start = if path.absolute { N::Doc } else { ctx.node.map_or(N::Doc, N::El) };
+    let mut current = vec![start];
+    for step in &path.steps {
+        let mut next: Vec<N<'a>> = Vec::new();
+        for n in &current {
+            let found = filter(step_nodes(*n, step, ctx.root), &step.predicates, ctx.root);
+            for f in found {
+                if !next.iter().any(|x| same(*x, f)) {
+                    next.push(f);
+                }
+            }
+        }
+        current = next;
+    }
+    current
+        .into_iter()
+        .map(|n| match n {
+            N::Doc => Found::Element(ctx.root),
+            N::El(e) => Found::Element(e),
+            N::At(a) => Found::Attribute(a),
+            N::Tx(t) => Found::Text(t),
+        })
+        .collect()
+}
+
+fn same(a: N<'_>, b: N<'_>) -> bool {
+    match (a, b) {
+        (N::Doc, N::Doc) => true,
+        (N::El(x), N::El(y)) => std::ptr::eq(x, y),
+        (N::At(x), N::At(y)) => std::ptr::eq(x, y),
+        (N::Tx(x), N::Tx(y)) => std::ptr::eq(x, y),
+        _ => false,
+    }
+}
+
+fn eval<'a>(expr: &Expr, ctx: &Ctx<'a>) -> Value<'a> {
+    match expr {
+        Expr::Path(p) => Value::Nodes(eval_path(p, ctx)),
+        Expr::Literal(s) => Value::String(s.clone()),
+        Expr::Number(n) => Value::Number(*n),
+        Expr::And(a, b) => Value::Bool(eval(a, ctx).truthy() && eval(b, ctx).truthy()),
+        Expr::Or(a, b) => Value::Bool(eval(a, ctx).truthy() || eval(b, ctx).truthy()),
+        Expr::Compare(a, negate, b) => {
+            let strings = |v: Value<'_>| -> Vec<String> {
+                match v {
+                    Value::Nodes(n) => n.iter().map(Found::string_value).collect(),
+                    other => other.as_string().into_iter().collect(),
+                }
+            };
+            let (l, r) = (strings(eval(a, ctx)), strings(eval(b, ctx)));
+            let equal = |x: &String, y: &String| match (x.parse::<f64>(), y.parse::<f64>()) {
+                (Ok(p), Ok(q)) => p == q,
+                _ => x == y,
+            };
+            Value::Bool(l.iter().any(|x| r.iter().any(|y| equal(x, y) != *negate)))
+        }
+        Expr::Call(name, args) => {
+            let arg = |i: usize| args.get(i).map(|a| eval(a, ctx));
+            let text = |i: usize| arg(i).and_then(|v| v.as_string()).unwrap_or_default();
+            match name.as_str() {
+                "contains" => Value::Bool(text(0).contains(&text(1))),
+                "starts-with" => Value::Bool(text(0).starts_with(&text(1))),
+                "not" => Value::Bool(!arg(0).is_some_and(|v| v.truthy())),
+                "count" => Value::Number(match arg(0) {
+                    Some(Value::Nodes(n)) => n.len() as f64,
+                    _ => 0.0,
+                }),
+                "last" => Value::Number(ctx.size as f64),
+                "position" => Value::Number(ctx.position as f64),
+                "normalize-space" => Value::String(text(0).split_whitespace().collect::<Vec<_>>().join(" ")),
+                _ => Value::String(text(0)),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TASK: &str = r#"<Task xmlns="http://www.veeam.com/ent/v1.0" Type="Task" Href="h/tasks/task-1">
+  <Links>
+    <Link Rel="Delete" Type="Task" Href="h/tasks/task-1" />
+    <Link Rel="Related" Type="RestoreSession" Href="h/restoreSessions/1?format=Entity" />
+  </Links>
+  <TaskId>task-1</TaskId>
+  <State>Finished</State>
+  <Result Success="true"><Message>Ok</Message></Result>
+</Task>"#;
+
+    fn eval_str(expr: &str) -> Option<String> {
+        let doc = crate::xml::parse(TASK).unwrap();
+        XPath::parse(expr, &HashMap::new()).unwrap().evaluate(&doc).as_string()
+    }
+
+    #[test]
+    fn evaluates_paths_without_namespace_ceremony() {
+        assert_eq!(eval_str("/Task/State").as_deref(), Some("Finished"));
+        assert_eq!(eval_str("/Task/Result/@Success").as_deref(), Some("true"));
+        assert_eq!(eval_str("//Link[@Rel='Related']/@Href").as_deref(), Some("h/restoreSessions/1?format=Entity"));
+        assert_eq!(eval_str("//Link[2]/@Rel").as_deref(), Some("Related"));
+        assert_eq!(eval_str("//Link[last()]/@Type").as_deref(), Some("RestoreSession"));
+        assert_eq!(eval_str("count(//Link)").as_deref(), Some("2"));
+        assert_eq!(eval_str("/Task[State='Finished' and Result/@Success='true']/TaskId").as_deref(), Some("task-1"));
+        assert_eq!(eval_str("//Link[starts-with(@Href, 'h/rest')]/@Rel").as_deref(), Some("Related"));
+        assert_eq!(eval_str("/Task/Result/Message/text()").as_deref(), Some("Ok"));
+        assert_eq!(eval_str("/Task/Missing"), None);
+        assert_eq!(eval_str("/Task/@Type != 'Job'").as_deref(), Some("true"));
+    }
+
+    #[test]
+    fn prefixes_need_a_declaration() {
+        let ns = HashMap::from([("v10".to_owned(), "http://www.veeam.com/ent/v1.0".to_owned())]);
+        let doc = crate::xml::parse(TASK).unwrap();
+        assert_eq!(
+            XPath::parse("/v10:Task/v10:TaskId", &ns).unwrap().evaluate(&doc).as_string().as_deref(),
+            Some("task-1")
+        );
+        let other = HashMap::from([("v11".to_owned(), "http://www.veeam.com/ent/v1.1".to_owned())]);
+        assert_eq!(XPath::parse("/v11:Task", &other).unwrap().evaluate(&doc).as_string(), None);
+        assert!(XPath::parse("/e:Task", &HashMap::new()).unwrap_err().message.contains("not declared"));
+    }
+
+    #[test]
+    fn errors_point_into_the_expression() {
+        let e = XPath::parse("/Task[State='x'", &HashMap::new()).unwrap_err();
+        assert_eq!((e.offset, e.message.as_str()), (15, "expected `]`"));
+        let e = XPath::parse("//Link[startswith(@Rel,'R')]", &HashMap::new()).unwrap_err();
+        assert_eq!(e.message, "unknown function `startswith()`; did you mean `starts-with`?");
+        assert!(XPath::parse("/Task/", &HashMap::new()).is_err());
+        assert!(XPath::parse("/Task/'x", &HashMap::new()).unwrap_err().message.contains("never closed"));
+    }
+}

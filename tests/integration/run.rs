@@ -1,0 +1,282 @@
+//! `emtape run`: the scenario engine against the built-in mock, broken mocks and bad files.
+
+use crate::support::*;
+
+/// Masks what changes from run to run: timings, ports.
+fn stable(text: &str) -> String {
+    let ms = regex::Regex::new(r"\d+\.\d+ ms").unwrap();
+    let port = regex::Regex::new(r"127\.0\.0\.1:\d+").unwrap();
+    let time = regex::Regex::new(r#"(time|duration_ms|elapsed_ms)(="|": )[0-9.]+"#).unwrap();
+    let text = ms.replace_all(text, "X ms");
+    let text = port.replace_all(&text, "127.0.0.1:PORT");
+    time.replace_all(&text, "${1}${2}0").into_owned()
+}
+
+fn run_fast(extra: &[&str]) -> (i32, String, String) {
+    let mut args = vec!["run", "scenarios/vm-restore.yaml", "--var", "poll_interval=0s"];
+    args.extend_from_slice(extra);
+    let (code, out, err) = run(&args);
+    (code, stable(&out), err)
+}
+
+#[test]
+fn the_shipped_scenario_passes_against_the_built_in_mock_in_xml() {
+    let (code, out, err) = run_fast(&[]);
+    assert_eq!(code, 0, "{out}{err}");
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn the_shipped_scenario_passes_in_json() {
+    let (code, out, err) = run_fast(&["--var", "accept=application/json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("PASSED: 8 steps, 8 passed"), "{out}");
+}
+
+#[test]
+fn with_no_scenario_the_built_in_one_runs() {
+    let (code, out, _) = run(&["run", "--var", "poll_interval=0s"]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("vm-restore (built-in scenarios/vm-restore.yaml) against http://127.0.0.1:"), "{out}");
+}
+
+/// A copy of the XML reference cassette with `from` replaced by `to` (each must occur).
+fn broken(name: &str, edits: &[(&str, &str)]) -> String {
+    let mut text = std::fs::read_to_string("cassettes/reference/vm-restore.yaml").unwrap();
+    for (from, to) in edits {
+        assert!(text.contains(from), "{from} is not in the reference cassette");
+        text = text.replace(from, to);
+    }
+    let path = temp_dir(name).join("broken.yaml");
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+#[test]
+fn a_restore_task_that_fails_is_reported_at_the_polling_step() {
+    let cassette = broken(
+        "task-failed",
+        &[
+            ("<Result Success=\"true\">", "<Result Success=\"false\">"),
+            ("<Message>Ok</Message>", "<Message>Not enough free space on the datastore</Message>"),
+        ],
+    );
+    let (code, out, _) = run_fast(&["--cassette", &cassette]);
+    assert_eq!(code, 1);
+    insta::assert_snapshot!(out.replace(&cassette, "broken.yaml"));
+}
+
+#[test]
+fn a_missing_restore_link_fails_the_restore_step() {
+    let cassette = broken(
+        "no-restore-link",
+        &[(
+            "        <Link Href=\"{{origin}}/api/vmRestorePoints/6c958531-3177-4055-b0ce-dc4ef1ce6433?action=restore\" Rel=\"Restore\" />\n",
+            "",
+        )],
+    );
+    let (code, out, _) = run_fast(&["--cassette", &cassette]);
+    assert_eq!(code, 1);
+    let failed: Vec<&str> = out.lines().filter(|l| l.starts_with("  FAIL")).collect();
+    assert_eq!(failed.len(), 1, "{out}");
+    assert!(failed[0].contains("start the restore"), "{out}");
+    assert!(out.contains("link Rel=\"Restore\" in the response of `open the newest restore point`"), "{out}");
+    assert!(out.contains("actual:   links here: Up BackupServerReference, Up RestorePointReference, Up BackupFileReference, Alternate VmRestorePointReference, Down VmRestorePointMountList, Create VmRestorePointMount"), "{out}");
+    assert!(out.contains("PASS   log out"), "logout still runs: {out}");
+}
+
+#[test]
+fn a_root_element_that_breaks_the_link_contract_is_caught() {
+    let cassette = broken(
+        "wrong-root",
+        &[("<RestoreSession xmlns:xsd", "<RestoreJobSession xmlns:xsd"), ("</RestoreSession>", "</RestoreJobSession>")],
+    );
+    let (code, out, _) = run_fast(&["--cassette", &cassette]);
+    assert_eq!(code, 1);
+    assert!(out.contains("FAIL   read the restore session"), "{out}");
+    assert!(out.contains("link contract: Type RestoreSession\n           expected: <RestoreSession>\n           actual:   <RestoreJobSession>"), "{out}");
+}
+
+#[test]
+fn a_task_that_never_finishes_times_out_with_every_attempt_reported() {
+    let cassette = broken("never-finishes", &[("<State>Finished</State>", "<State>Running</State>")]);
+    let (code, out, _) =
+        run_fast(&["--cassette", &cassette, "--var", "poll_timeout=20ms", "--var", "poll_interval=5ms"]);
+    assert_eq!(code, 1);
+    assert!(out.contains("FAIL   wait for the restore task"), "{out}");
+    assert!(out.contains("attempts: 200 State=Running, 200 State=Running"), "{out}");
+    assert!(
+        out.contains("poll until\n           expected: State Finished\n           actual:   State=Running after"),
+        "{out}"
+    );
+}
+
+#[test]
+fn an_unreachable_target_is_a_network_failure() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (code, out, _) =
+        run(&["run", "--target", &format!("http://127.0.0.1:{port}"), "--user", "admin", "--password-env", "PATH"]);
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains("ERROR  discover the API"), "{out}");
+    assert!(out.contains("cannot connect"), "{out}");
+}
+
+#[tokio::test]
+async fn a_real_server_is_driven_with_the_users_credentials_which_are_never_shown() {
+    let mock = Emtape::serve(&["-v"]);
+    let dir = temp_dir("creds");
+    let (junit, json, cassette) = (dir.join("r.xml"), dir.join("r.json"), dir.join("rec.yaml"));
+    let out = std::process::Command::new(BIN)
+        .args([
+            "run",
+            "scenarios/vm-restore.yaml",
+            "--target",
+            &format!("{}/api/", mock.url),
+            "--user",
+            "CORP\\restore",
+            "--password-env",
+            "EM_PW",
+        ])
+        .args([
+            "--var",
+            "poll_interval=0s",
+            "--junit",
+            junit.to_str().unwrap(),
+            "--json",
+            json.to_str().unwrap(),
+            "--record",
+            cassette.to_str().unwrap(),
+        ])
+        .env("EM_PW", "hunter2-very-secret")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    let basic = emtape::codec::base64_encode(b"CORP\\restore:hunter2-very-secret");
+    for (what, text) in [
+        ("stdout", stdout.clone()),
+        ("stderr", String::from_utf8_lossy(&out.stderr).into_owned()),
+        ("junit", std::fs::read_to_string(&junit).unwrap()),
+        ("json", std::fs::read_to_string(&json).unwrap()),
+        ("cassette", std::fs::read_to_string(&cassette).unwrap()),
+        ("mock log", mock.stderr()),
+    ] {
+        assert!(!text.contains("hunter2"), "{what} shows the password");
+        assert!(!text.contains(&basic), "{what} shows the credentials");
+    }
+    assert!(
+        stdout.contains("DELETE /api/logonSessions/{session-id} -> 204"),
+        "the live session id is not shown: {stdout}"
+    );
+}
+
+#[tokio::test]
+async fn a_recorded_run_replays_and_holds_no_live_token() {
+    let dir = temp_dir("record-run");
+    let cassette = dir.join("em13.yaml");
+    let (code, out, err) = run_fast(&["--record", cassette.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(err.contains("recorded 10 exchanges"), "{err}");
+    let text = std::fs::read_to_string(&cassette).unwrap();
+    assert!(text.contains("api_version: v1_7"), "{text}");
+    assert!(text.contains("- v1_5\n  - v1_6\n  - v1_7"), "supported versions learnt from the root document");
+    assert!(text.contains("X-RestSvcSessionId: \"{{token:1}}\""));
+    assert!(text.contains("Authorization: Basic {{redacted}}"));
+    assert!(!text.contains("127.0.0.1"), "the recorded origin is a placeholder");
+    let loaded = emtape::cassette::Cassette::load(&cassette).unwrap();
+    assert_eq!(loaded.cassette.to_yaml(), text, "the recorder writes canonical cassettes");
+    // The recording replays: run the scenario against `emtape serve` of it.
+    let mock = Emtape::serve(&[cassette.to_str().unwrap(), "--strict"]);
+    let (code, out, _) =
+        run(&["run", "--target", &mock.url, "--user", "u", "--password-env", "PATH", "--var", "poll_interval=0s"]);
+    assert_eq!(code, 0, "{out}");
+    let (status, stderr) = mock.stop();
+    assert_eq!(status.code(), Some(0), "every recorded exchange was used: {stderr}");
+}
+
+#[test]
+fn reports_are_pinned_and_junit_parses() {
+    let dir = temp_dir("reports");
+    let cassette = broken("reports-task-failed", &[("<Result Success=\"true\">", "<Result Success=\"false\">")]);
+    let (junit, json) = (dir.join("r.xml"), dir.join("r.json"));
+    let (code, _, _) =
+        run_fast(&["--cassette", &cassette, "--junit", junit.to_str().unwrap(), "--json", json.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    let junit = std::fs::read_to_string(&junit).unwrap();
+    let doc = emtape::xml::parse(&junit).expect("JUnit XML parses");
+    assert_eq!(doc.name, "testsuites");
+    assert_eq!(doc.attribute("failures"), Some("1"));
+    insta::assert_snapshot!("junit", stable(&junit).replace(&cassette, "broken.yaml"));
+    let json = std::fs::read_to_string(&json).unwrap();
+    let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(value["passed"], false);
+    insta::assert_snapshot!("json", stable(&json).replace(&cassette, "broken.yaml"));
+}
+
+#[test]
+fn colour_follows_no_color_and_the_terminal() {
+    let (_, out, _) = run_fast(&[]);
+    assert!(!out.contains('\x1b'), "no colour when stdout is not a terminal");
+}
+
+fn scenario_error(name: &str, text: &str) -> String {
+    let path = temp_dir(name).join("s.yaml");
+    std::fs::write(&path, text).unwrap();
+    let (code, out, err) = run(&["run", path.to_str().unwrap()]);
+    assert_eq!(code, 2, "{out}{err}");
+    err.replace(path.to_str().unwrap(), "s.yaml")
+}
+
+#[test]
+fn bad_scenarios_get_file_line_column_and_a_hint() {
+    let base = "name: s\nvars:\n  vm: x\nsteps:\n- name: root\n  request: GET /api/\n";
+    let cases = [
+        ("unknown-var", format!("{base}- name: two\n  request: GET /api/{{{{vmm}}}}\n")),
+        ("bad-xpath", format!("{base}  expect:\n    body:\n      /Task[State='x': Finished\n")),
+        ("unknown-key", format!("{base}  expcet:\n    status: 200\n")),
+        ("bad-from", format!("{base}- name: two\n  follow: {{rel: Down, from: rot}}\n")),
+        ("bad-regex", format!("{base}  expect:\n    headers:\n      Location: {{matches: \"(unclosed\"}}\n")),
+        ("no-action", format!("{base}- name: two\n  expect: {{status: 200}}\n")),
+        ("bad-matcher", format!("{base}  expect:\n    body:\n      State: {{machtes: x}}\n")),
+        (
+            "capture-later",
+            format!(
+                "{base}- name: two\n  request: GET /api/{{{{token}}}}\n- name: three\n  request: GET /\n  capture:\n    token: {{header: X}}\n"
+            ),
+        ),
+    ];
+    let report: Vec<String> = cases.iter().map(|(name, text)| scenario_error(name, text)).collect();
+    insta::assert_snapshot!(report.join("\n"));
+}
+
+#[test]
+fn an_unknown_var_on_the_command_line_gets_a_hint() {
+    let (code, _, err) = run(&["run", "scenarios/vm-restore.yaml", "--var", "vmm=sql01"]);
+    assert_eq!(code, 2);
+    assert_eq!(
+        err,
+        "error: --var vmm=sql01: scenario scenarios/vm-restore.yaml has no variable `vmm`; did you mean `vm`?\n"
+    );
+}
+
+#[test]
+fn the_user_without_a_password_variable_is_refused() {
+    let (code, _, err) =
+        run(&["run", "--target", "http://127.0.0.1:1", "--user", "u", "--password-env", "EMTAPE_NOT_SET_ANYWHERE"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("EMTAPE_NOT_SET_ANYWHERE: the environment variable is not set"), "{err}");
+}
+
+#[test]
+fn selection_by_display_name_and_newest_creation_time_works_on_entity_lists() {
+    // The entity list of restore points carries VmDisplayName and CreationTimeUTC.
+    let cassette = "format: emtape/cassette-v1\nexchanges:\n- seq: 1\n  request:\n    method: GET\n    uri: /api/vmRestorePoints?format=Entity\n  response:\n    status: 200\n    headers:\n    - Content-Type: application/xml\n    body: |\n      <VmRestorePoints xmlns=\"http://www.veeam.com/ent/v1.0\">\n        <VmRestorePoint Name=\"a@1\" VmDisplayName=\"sql01\"><Links><Link Rel=\"Restore\" Href=\"{{origin}}/api/vmRestorePoints/old?action=restore\" /></Links><CreationTimeUTC>2025-01-01T10:00:00Z</CreationTimeUTC></VmRestorePoint>\n        <VmRestorePoint Name=\"b@2\" VmDisplayName=\"web01\"><Links><Link Rel=\"Restore\" Href=\"{{origin}}/api/vmRestorePoints/web?action=restore\" /></Links><CreationTimeUTC>2025-03-01T10:00:00Z</CreationTimeUTC></VmRestorePoint>\n        <VmRestorePoint Name=\"c@3\" VmDisplayName=\"sql01\"><Links><Link Rel=\"Restore\" Href=\"{{origin}}/api/vmRestorePoints/new?action=restore\" /></Links><CreationTimeUTC>2025-02-01T10:00:00Z</CreationTimeUTC></VmRestorePoint>\n      </VmRestorePoints>\n- seq: 2\n  request:\n    method: POST\n    uri: /api/vmRestorePoints/new?action=restore\n  response:\n    status: 202\n";
+    let scenario = "vars: {vm: sql01}\nsteps:\n- name: list\n  request: GET /api/vmRestorePoints?format=Entity\n- name: restore\n  select:\n    items: VmRestorePoint\n    where: {VmDisplayName: \"{{vm}}\"}\n    order_by: CreationTimeUTC\n    descending: true\n  follow: {rel: Restore}\n  expect: {status: 202}\n";
+    let dir = temp_dir("select-entities");
+    std::fs::write(dir.join("c.yaml"), cassette).unwrap();
+    std::fs::write(dir.join("s.yaml"), scenario).unwrap();
+    let (code, out, err) =
+        run(&["run", dir.join("s.yaml").to_str().unwrap(), "--cassette", dir.join("c.yaml").to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("POST /api/vmRestorePoints/new?action=restore -> 202"), "{out}");
+}
