@@ -59,7 +59,16 @@ pub(super) fn parse(name: &str, text: &str) -> Result<LoadedCassette, CassetteEr
                 .with_hint(format!("a cassette starts with `format: {FORMAT}`")),
         ));
     }
-    let raw: RawCassette = serde_yaml::from_str(text).map_err(|e| invalid(yaml_diagnostic(name, text, &e)))?;
+    let (raw, torn) = match serde_yaml::from_str::<RawCassette>(text) {
+        Ok(raw) => (raw, None),
+        Err(e) => match torn_tail(text, &e) {
+            Some(cut) => match serde_yaml::from_str::<RawCassette>(&text[..cut]) {
+                Ok(raw) => (raw, Some(cut)),
+                Err(_) => return Err(invalid(yaml_diagnostic(name, text, &e))),
+            },
+            None => return Err(invalid(yaml_diagnostic(name, text, &e))),
+        },
+    };
     if raw.format != FORMAT {
         let line = find_line(text, "format:").unwrap_or(1);
         return Err(invalid(
@@ -70,12 +79,36 @@ pub(super) fn parse(name: &str, text: &str) -> Result<LoadedCassette, CassetteEr
     let lines = exchange_lines(text, raw.exchanges.len());
     let mut seen = std::collections::HashMap::new();
     let mut warnings = Vec::new();
+    if let Some(cut) = torn {
+        let line = text[..cut].matches('\n').count() + 1;
+        warnings.push(
+            Diagnostic::at(name, text, line, 1, "the last exchange is incomplete and was left out")
+                .with_hint("a recorder stopped while writing it; every exchange before it is intact"),
+        );
+    }
     for (i, ex) in raw.exchanges.iter().enumerate() {
         if let Some(first) = seen.insert(ex.seq, i) {
             return Err(invalid(
                 Diagnostic::at(name, text, lines[i], 3, format!("exchange seq {} appears twice", ex.seq))
                     .with_hint(format!("the first is on line {}; every exchange needs its own seq", lines[first])),
             ));
+        }
+        if let Some(target) = ex.response.0.body_same_as {
+            if !raw.exchanges[..i].iter().any(|e| e.seq == target) {
+                return Err(invalid(
+                    Diagnostic::at(
+                        name,
+                        text,
+                        lines[i],
+                        3,
+                        format!(
+                            "exchange {} has `body_same_as: {target}`, and no earlier exchange has seq {target}",
+                            ex.seq
+                        ),
+                    )
+                    .with_hint("`body_same_as` names the seq of an exchange written before it"),
+                ));
+            }
         }
         for body in [&ex.request.0.body, &ex.response.0.body] {
             if let Some(t) = body.as_text() {
@@ -103,6 +136,16 @@ pub(super) fn parse(name: &str, text: &str) -> Result<LoadedCassette, CassetteEr
             .collect(),
     };
     Ok(LoadedCassette { name: name.to_owned(), cassette, lines, warnings })
+}
+
+/// Where a recording cut short by a kill ends: the byte offset of its last exchange, when the
+/// error lies in that exchange and the file ends without a line break or mid-exchange.
+fn torn_tail(text: &str, e: &serde_yaml::Error) -> Option<usize> {
+    let last = text.rfind("\n- seq:")? + 1;
+    let last_line = text[..last].matches('\n').count() + 1;
+    let at_end = e.location().is_none_or(|l| l.line() >= last_line);
+    let truncated = !text.ends_with('\n') || e.to_string().contains("missing field");
+    (at_end && truncated).then_some(last)
 }
 
 fn find_line(text: &str, prefix: &str) -> Option<usize> {
@@ -240,6 +283,7 @@ struct RawResponse {
     headers: HeaderList,
     body_encoding: Option<BodyEncoding>,
     body: Option<String>,
+    body_same_as: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -258,11 +302,18 @@ impl TryFrom<RawResponse> for Resp {
                 return Err("`reason` must be one line".to_owned());
             }
         }
+        if r.body_same_as.is_some() && (r.body.is_some() || r.body_encoding.is_some()) {
+            return Err(
+                "`body_same_as` refers to another exchange's body; it cannot go with `body` or `body_encoding`"
+                    .to_owned(),
+            );
+        }
         Ok(Resp(RecordedResponse {
             status: r.status,
             reason: r.reason,
             headers: r.headers.0,
             body: body(r.body_encoding, r.body)?,
+            body_same_as: r.body_same_as,
         }))
     }
 }

@@ -65,7 +65,11 @@ pub struct RecordedResponse {
     /// Only when it differs from the standard phrase.
     pub reason: Option<String>,
     pub headers: Headers,
+    /// Empty when `body_same_as` is set.
     pub body: Body,
+    /// The body is the one exchange `seq` = this recorded (a poll answered the same again, a
+    /// list fetched twice): stored once, referred to afterwards.
+    pub body_same_as: Option<u64>,
 }
 
 /// A message body as stored.
@@ -167,6 +171,23 @@ impl Cassette {
     /// exchanges to be appended one by one with [`Exchange::to_yaml`].
     pub fn header_yaml(meta: &Meta) -> String {
         yaml::header(meta)
+    }
+}
+
+impl Cassette {
+    /// The response body of exchange `index`, following `body_same_as`.
+    pub fn response_body(&self, index: usize) -> &Body {
+        let mut exchange = &self.exchanges[index];
+        for _ in 0..self.exchanges.len() {
+            match exchange.response.body_same_as {
+                Some(seq) => match self.exchanges.iter().find(|e| e.seq == seq) {
+                    Some(e) => exchange = e,
+                    None => break,
+                },
+                None => break,
+            }
+        }
+        &exchange.response.body
     }
 }
 

@@ -58,7 +58,12 @@ pub(super) fn exchange(e: &Exchange, out: &mut String) {
     let _ = writeln!(out, "    status: {}", e.response.status);
     optional(out, 4, "reason", e.response.reason.as_deref());
     headers(out, &e.response.headers);
-    body(out, &e.response.body);
+    match e.response.body_same_as {
+        Some(seq) => {
+            let _ = writeln!(out, "    body_same_as: {seq}");
+        }
+        None => body(out, &e.response.body),
+    }
 }
 
 fn headers(out: &mut String, headers: &Headers) {

@@ -4,10 +4,13 @@
 
 pub mod redact;
 
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+
+use bytes::Bytes;
 
 use crate::cassette::{Cassette, Exchange, Meta};
 use crate::em;
@@ -83,6 +86,8 @@ pub fn rewrite_header(path: &Path, meta: &Meta) -> io::Result<()> {
 
 struct State {
     redactor: Redactor,
+    /// The last response body recorded for each request, to store repeats once.
+    last_bodies: HashMap<String, (u64, Bytes)>,
     writer: CassetteWriter,
     next_seq: u64,
     meta: Meta,
@@ -113,6 +118,7 @@ impl Recorder {
     fn with_writer(writer: CassetteWriter, origin: &str, config: &RedactConfig, meta: Meta, next_seq: u64) -> Recorder {
         let state = State {
             redactor: Redactor::new(origin, config),
+            last_bodies: HashMap::new(),
             writer,
             next_seq,
             learned: meta.clone(),
@@ -152,6 +158,14 @@ impl Recorder {
         let uri = url.strip_prefix(&self.origin).unwrap_or(url);
         let uri = if uri.starts_with('/') { uri.to_owned() } else { format!("/{uri}") };
         let mut state = self.lock();
+        let key = format!("{method} {uri} {}", crate::em::Repr::from_accept(headers).name());
+        let same_as = match state.last_bodies.get(&key) {
+            Some((seq, previous)) if !response.body.is_empty() && *previous == response.body => Some(*seq),
+            _ => None,
+        };
+        if same_as.is_none() && !response.body.is_empty() {
+            state.last_bodies.insert(key, (seq, response.body.clone()));
+        }
         let exchange = state.redactor.exchange(
             seq,
             method,
@@ -162,6 +176,7 @@ impl Recorder {
             response.reason.as_deref(),
             &response.headers,
             &response.body,
+            same_as,
         );
         learn_meta(&mut state.learned, &exchange);
         if let Err(e) = state.writer.write(&exchange) {

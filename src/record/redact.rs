@@ -120,7 +120,8 @@ impl Redactor {
         }
     }
 
-    /// One exchange, redacted. `uri` is the path and query the client sent.
+    /// One exchange, redacted. `uri` is the path and query the client sent. With `body_same_as`
+    /// the response body is the one an earlier exchange recorded, and is not written again.
     #[allow(clippy::too_many_arguments)]
     pub fn exchange(
         &mut self,
@@ -133,6 +134,7 @@ impl Redactor {
         reason: Option<&str>,
         response_headers: &Headers,
         response_body: &[u8],
+        body_same_as: Option<u64>,
     ) -> Exchange {
         if let Some(token) = em::session_token(request_headers) {
             self.learn(token, None);
@@ -151,7 +153,8 @@ impl Redactor {
             status,
             reason: reason.map(str::to_owned),
             headers: self.headers(response_headers, true),
-            body: self.body(response_body),
+            body: if body_same_as.is_some() { Body::Empty } else { self.body(response_body) },
+            body_same_as,
         };
         Exchange { seq, request, response }
     }
@@ -303,6 +306,7 @@ mod tests {
             None,
             &h(&[("x-restsvcsessionid", token), ("location", "https://em.lab:9398/api/logonSessions/44cfbdbe-5a95-4156-8867-91f069b7c2cc"), ("date", "Thu, 01 Jan 2026 00:00:00 GMT")]),
             b"<LogonSession Href=\"https://em.lab:9398/api/logonSessions/44cfbdbe-5a95-4156-8867-91f069b7c2cc\"><SessionId>44cfbdbe-5a95-4156-8867-91f069b7c2cc</SessionId></LogonSession>",
+            None,
         );
         let text = crate::cassette::Cassette { meta: Default::default(), exchanges: vec![logon] }.to_yaml();
         assert!(
@@ -328,6 +332,7 @@ mod tests {
             None,
             &h(&[]),
             b"",
+            None,
         );
         assert_eq!(later.request.uri, "/api/logonSessions/{{session-id:1}}");
         assert_eq!(later.request.headers.get("cookie"), Some("X-RestSvcSessionId={{token:1}}"));
@@ -353,6 +358,7 @@ mod tests {
             None,
             &h(&[]),
             br#"{"Password": "p\"w", "apiKey":"abc", "ok": 1}"#,
+            None,
         );
         let req = e.request.body.as_text().unwrap();
         assert_eq!(

@@ -2,9 +2,10 @@
 //! grouping of identical requests into sequences (a Task polled Running, Running, Finished).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use super::render::Rendered;
+use super::render::{BodySource, Rendered};
 use crate::cassette::template::Template;
 use crate::cassette::{Body, Exchange, LoadedCassette};
 use crate::em::{self, Repr};
@@ -48,8 +49,21 @@ pub(crate) struct Logon {
 }
 
 impl Entry {
-    pub fn compile(source: usize, cassette: &LoadedCassette, index: usize) -> Entry {
+    /// `bodies` holds the compiled response bodies of the cassette so far, by seq, so that
+    /// `body_same_as` shares one.
+    pub fn compile(
+        source: usize,
+        cassette: &LoadedCassette,
+        index: usize,
+        bodies: &mut HashMap<u64, Arc<BodySource>>,
+    ) -> Entry {
         let exchange: &Exchange = &cassette.cassette.exchanges[index];
+        let response_body = cassette.cassette.response_body(index);
+        let compiled = match exchange.response.body_same_as.and_then(|seq| bodies.get(&seq)) {
+            Some(shared) => shared.clone(),
+            None => BodySource::compile(response_body),
+        };
+        bodies.insert(exchange.seq, compiled.clone());
         let meta = &cassette.cassette.meta;
         let request = &exchange.request;
         let (raw_path, raw_query) = request.uri.split_once('?').unwrap_or((&request.uri, ""));
@@ -73,7 +87,7 @@ impl Entry {
         query.retain(|(k, _)| k != "v");
         let session = em::session_token(&request.headers).map(|t| Template::parse(t).sessions().next());
         let logout = request.method == "DELETE" && path.starts_with("/api/logonsessions/") && path_template.is_some();
-        let repr = match &exchange.response.body {
+        let repr = match response_body {
             Body::Empty => None,
             _ => Some(
                 exchange
@@ -99,7 +113,7 @@ impl Entry {
             repr,
             session,
             body: BodyMatcher::compile(&request.body, request.headers.get("content-type")),
-            response: Rendered::compile(&exchange.response),
+            response: Rendered::compile(&exchange.response, compiled),
             used: AtomicBool::new(false),
         }
     }
@@ -266,9 +280,14 @@ impl Index {
     pub fn build(cassettes: &[LoadedCassette]) -> Index {
         let mut entries = Vec::new();
         for (source, cassette) in cassettes.iter().enumerate() {
-            for i in 0..cassette.cassette.exchanges.len() {
-                entries.push(Entry::compile(source, cassette, i));
-            }
+            let mut bodies = HashMap::new();
+            let mut compiled: Vec<Entry> = (0..cassette.cassette.exchanges.len())
+                .map(|i| Entry::compile(source, cassette, i, &mut bodies))
+                .collect();
+            // Sequences replay in arrival order; a recorder serving concurrent clients writes
+            // exchanges as they complete.
+            compiled.sort_by_key(|e| e.seq);
+            entries.extend(compiled);
         }
         let mut by_key: HashMap<String, usize> = HashMap::new();
         let mut groups: Vec<Vec<usize>> = Vec::new();

@@ -2,7 +2,7 @@
 //! session and the date. A body that depends only on the address is rendered once per address
 //! and then served from memory, so link rewriting costs nothing on the hot path.
 
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
 
@@ -18,10 +18,11 @@ pub(crate) struct Rendered {
     status: u16,
     reason: Option<String>,
     headers: Vec<(String, Template)>,
-    body: BodySource,
+    /// Shared by every exchange whose body is `body_same_as` this one.
+    body: Arc<BodySource>,
 }
 
-enum BodySource {
+pub(crate) enum BodySource {
     Fixed(Bytes),
     PerOrigin { template: Template, bom: bool, cache: RwLock<Vec<(Box<str>, Bytes)>> },
     PerRequest { template: Template, bom: bool },
@@ -29,22 +30,27 @@ enum BodySource {
 
 const BOM: &[u8] = "\u{feff}".as_bytes();
 
-impl Rendered {
-    pub fn compile(response: &RecordedResponse) -> Rendered {
-        let body = match &response.body {
+impl BodySource {
+    pub fn compile(body: &Body) -> Arc<BodySource> {
+        Arc::new(match body {
             Body::Empty => BodySource::Fixed(Bytes::new()),
             Body::Binary(b) => BodySource::Fixed(Bytes::from(b.clone())),
             Body::Text { text, bom } => {
                 let template = Template::parse(text);
                 if template.is_literal() {
-                    BodySource::Fixed(Bytes::from(response.body.to_bytes()))
+                    BodySource::Fixed(Bytes::from(body.to_bytes()))
                 } else if template.varies_per_request() {
                     BodySource::PerRequest { template, bom: *bom }
                 } else {
                     BodySource::PerOrigin { template, bom: *bom, cache: RwLock::new(Vec::new()) }
                 }
             }
-        };
+        })
+    }
+}
+
+impl Rendered {
+    pub fn compile(response: &RecordedResponse, body: Arc<BodySource>) -> Rendered {
         Rendered {
             status: response.status,
             reason: response.reason.clone(),
@@ -62,7 +68,7 @@ impl Rendered {
     }
 
     fn body(&self, fill: &Fill<'_>) -> Bytes {
-        match &self.body {
+        match &*self.body {
             BodySource::Fixed(b) => b.clone(),
             BodySource::PerRequest { template, bom } => render_body(template, *bom, fill),
             BodySource::PerOrigin { template, bom, cache } => {

@@ -50,6 +50,7 @@ fn any_cassette_round_trips() {
             reason: Some("BadRequest".into()),
             headers: Default::default(),
             body: Body::from_bytes(&[0xff, 0x00, 0x10, 0x80]),
+            body_same_as: None,
         },
     });
     c.exchanges.push(cassette::Exchange {
@@ -65,6 +66,23 @@ fn any_cassette_round_trips() {
             reason: None,
             headers: Default::default(),
             body: Body::from_bytes("\u{feff}{\"Json\": true}\n".as_bytes()),
+            body_same_as: None,
+        },
+    });
+    c.exchanges.push(cassette::Exchange {
+        seq: 9,
+        request: cassette::RecordedRequest {
+            method: "GET".into(),
+            uri: "/".into(),
+            headers: Default::default(),
+            body: Body::Empty,
+        },
+        response: cassette::RecordedResponse {
+            status: 200,
+            reason: None,
+            headers: Default::default(),
+            body: Body::Empty,
+            body_same_as: Some(8),
         },
     });
     let text = c.to_yaml();
