@@ -21,8 +21,72 @@ pub enum Command {
     Run(RunArgs),
     /// Serve cassettes as a mock Enterprise Manager that any client can run the restore flow against
     Serve(ServeArgs),
+    /// Record a client's exchanges with a real EM into a cassette, through a reverse proxy
+    Record(RecordArgs),
     /// Rewrite cassettes in canonical form, or check that they are
     Fmt(FmtArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    /// The EM to record, like https://em.example:9398
+    #[arg(long, value_name = "URL")]
+    pub upstream: String,
+
+    /// The cassette to write
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+
+    /// Address the proxy listens on; port 0 picks a free port
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9399")]
+    pub listen: String,
+
+    #[command(flatten)]
+    pub tls: ListenTls,
+
+    /// Trust this CA certificate (PEM) for the upstream, such as EM's self-signed one (repeatable)
+    #[arg(long = "upstream-ca", value_name = "FILE")]
+    pub upstream_ca: Vec<PathBuf>,
+
+    /// Accept any certificate from the upstream (prints a warning)
+    #[arg(long, conflicts_with = "upstream_ca")]
+    pub insecure_upstream: bool,
+
+    /// Extra redactions (YAML: headers, xml, json, regex lists)
+    #[arg(long, value_name = "FILE")]
+    pub redact: Option<PathBuf>,
+
+    /// new: record everything into a new cassette; append: answer what the cassette has and add
+    /// the rest; replay-only: never touch the upstream
+    #[arg(long, value_enum, default_value_t = RecordMode::New)]
+    pub mode: RecordMode,
+
+    /// Seconds the upstream may take to answer (and between chunks of a body)
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub timeout: u64,
+
+    /// Responses larger than this stream through instead of being held, in bytes
+    #[arg(long, value_name = "BYTES", default_value_t = 8 << 20)]
+    pub max_buffer: usize,
+
+    /// Largest request body accepted, in bytes
+    #[arg(long, value_name = "BYTES", default_value_t = 64 << 20)]
+    pub max_body: usize,
+
+    /// Worker threads [default: one per available core]
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+
+    /// Print one line per request on stderr
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum RecordMode {
+    New,
+    Append,
+    ReplayOnly,
 }
 
 #[derive(Debug, Args)]

@@ -59,16 +59,7 @@ pub(super) fn parse(name: &str, text: &str) -> Result<LoadedCassette, CassetteEr
                 .with_hint(format!("a cassette starts with `format: {FORMAT}`")),
         ));
     }
-    let (raw, torn) = match serde_yaml::from_str::<RawCassette>(text) {
-        Ok(raw) => (raw, None),
-        Err(e) => match torn_tail(text, &e) {
-            Some(cut) => match serde_yaml::from_str::<RawCassette>(&text[..cut]) {
-                Ok(raw) => (raw, Some(cut)),
-                Err(_) => return Err(invalid(yaml_diagnostic(name, text, &e))),
-            },
-            None => return Err(invalid(yaml_diagnostic(name, text, &e))),
-        },
-    };
+    let (raw, torn) = parse_raw(name, text)?;
     if raw.format != FORMAT {
         let line = find_line(text, "format:").unwrap_or(1);
         return Err(invalid(
@@ -138,14 +129,31 @@ pub(super) fn parse(name: &str, text: &str) -> Result<LoadedCassette, CassetteEr
     Ok(LoadedCassette { name: name.to_owned(), cassette, lines, warnings })
 }
 
-/// Where a recording cut short by a kill ends: the byte offset of its last exchange, when the
-/// error lies in that exchange and the file ends without a line break or mid-exchange.
-fn torn_tail(text: &str, e: &serde_yaml::Error) -> Option<usize> {
-    let last = text.rfind("\n- seq:")? + 1;
-    let last_line = text[..last].matches('\n').count() + 1;
-    let at_end = e.location().is_none_or(|l| l.line() >= last_line);
-    let truncated = !text.ends_with('\n') || e.to_string().contains("missing field");
-    (at_end && truncated).then_some(last)
+/// Parses the YAML, leaving out a last exchange that a killed recorder left unfinished (and
+/// saying where it started).
+fn parse_raw(name: &str, text: &str) -> Result<(RawCassette, Option<usize>), CassetteError> {
+    let last = text.rfind("\n- seq:").map(|i| i + 1);
+    let without_last = |cut: usize| serde_yaml::from_str::<RawCassette>(&text[..cut]).ok().map(|raw| (raw, Some(cut)));
+    // The recorder writes whole lines: a file of its own that stops mid-line was cut short.
+    if !text.ends_with('\n') && text.contains("\n  recorded_with: emtape") {
+        if let Some(parsed) = last.and_then(without_last) {
+            return Ok(parsed);
+        }
+    }
+    match serde_yaml::from_str::<RawCassette>(text) {
+        Ok(raw) => Ok((raw, None)),
+        Err(e) => {
+            let torn = last.filter(|cut| {
+                let last_line = text[..*cut].matches('\n').count() + 1;
+                let in_last = e.location().is_none_or(|l| l.line() >= last_line);
+                in_last && (!text.ends_with('\n') || e.to_string().contains("missing field"))
+            });
+            match torn.and_then(without_last) {
+                Some(parsed) => Ok(parsed),
+                None => Err(CassetteError::Invalid(Box::new(yaml_diagnostic(name, text, &e)))),
+            }
+        }
+    }
 }
 
 fn find_line(text: &str, prefix: &str) -> Option<usize> {

@@ -191,6 +191,16 @@ impl Cassette {
     }
 }
 
+/// Writes a response body kept in a file (too large to hold) as the `body` lines of a cassette
+/// exchange, exactly as [`Cassette::to_yaml`] writes the same body; `transform` redacts each line.
+pub fn write_spooled_body(
+    out: &mut impl std::io::Write,
+    path: &Path,
+    transform: &dyn Fn(&str) -> String,
+) -> std::io::Result<()> {
+    yaml::spooled_body(out, path, transform)
+}
+
 impl Exchange {
     /// One exchange as it appears in the `exchanges:` list.
     pub fn to_yaml(&self) -> String {

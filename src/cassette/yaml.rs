@@ -266,3 +266,233 @@ mod tests {
         }
     }
 }
+
+/// What a first pass over a large body found, so the second can write it in one go.
+struct Survey {
+    len: u64,
+    bom: bool,
+    utf8: bool,
+    block_safe: bool,
+    leading_space: bool,
+    trailing_newlines: u64,
+    multiline: bool,
+}
+
+fn survey(path: &std::path::Path) -> std::io::Result<Survey> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut s = Survey {
+        len: 0,
+        bom: false,
+        utf8: true,
+        block_safe: true,
+        leading_space: false,
+        trailing_newlines: 0,
+        multiline: false,
+    };
+    let mut buf = vec![0u8; 1 << 16];
+    let mut carry: Vec<u8> = Vec::new();
+    let mut first = true;
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        s.len += n as u64;
+        let mut chunk = std::mem::take(&mut carry);
+        chunk.extend_from_slice(&buf[..n]);
+        let mut start = 0;
+        if first {
+            first = false;
+            if chunk.starts_with("\u{feff}".as_bytes()) {
+                s.bom = true;
+                start = 3;
+            }
+            s.leading_space = chunk[start..].first().is_some_and(|b| matches!(b, b' ' | b'\t' | b'\n'));
+        }
+        let text = match std::str::from_utf8(&chunk[start..]) {
+            Ok(t) => t,
+            Err(e) if e.error_len().is_none() => {
+                let valid = start + e.valid_up_to();
+                carry = chunk[valid..].to_vec();
+                std::str::from_utf8(&chunk[start..valid]).unwrap_or_default()
+            }
+            Err(_) => {
+                s.utf8 = false;
+                return Ok(s);
+            }
+        };
+        s.multiline |= text.contains('\n');
+        if text.chars().any(unsafe_in_block) {
+            s.block_safe = false;
+        }
+        let trailing = text.len() - text.trim_end_matches('\n').len();
+        s.trailing_newlines =
+            if trailing == text.len() { s.trailing_newlines + trailing as u64 } else { trailing as u64 };
+    }
+    if !carry.is_empty() {
+        s.utf8 = false;
+    }
+    let body = s.len - if s.bom { 3 } else { 0 };
+    if body == s.trailing_newlines {
+        s.block_safe = false;
+    }
+    Ok(s)
+}
+
+/// Writes the `body` of a response whose bytes are in the file at `path`, in the form
+/// [`super::Cassette::to_yaml`] gives the same body, with `transform` applied to each line of
+/// text. Memory stays flat whatever the size.
+pub(crate) fn spooled_body(
+    out: &mut impl std::io::Write,
+    path: &std::path::Path,
+    transform: &dyn Fn(&str) -> String,
+) -> std::io::Result<()> {
+    use std::io::{BufRead, Read};
+    let s = survey(path)?;
+    if s.len == 0 {
+        return Ok(());
+    }
+    let mut file = std::io::BufReader::with_capacity(1 << 16, std::fs::File::open(path)?);
+    if !s.utf8 {
+        out.write_all(b"    body_encoding: base64\n    body: |\n")?;
+        let mut buf = vec![0u8; 57 * 1024];
+        loop {
+            let mut filled = 0;
+            while filled < buf.len() {
+                let n = file.read(&mut buf[filled..])?;
+                if n == 0 {
+                    break;
+                }
+                filled += n;
+            }
+            if filled == 0 {
+                break;
+            }
+            let encoded = base64_encode(&buf[..filled]);
+            for chunk in encoded.as_bytes().chunks(76) {
+                out.write_all(b"      ")?;
+                out.write_all(chunk)?;
+                out.write_all(b"\n")?;
+            }
+            if filled < buf.len() {
+                break;
+            }
+        }
+        return Ok(());
+    }
+    if s.bom {
+        file.read_exact(&mut [0u8; 3])?;
+        out.write_all(b"    body_encoding: utf-8-bom\n")?;
+    }
+    let core = s.len - if s.bom { 3 } else { 0 } - s.trailing_newlines;
+    let mut read = 0u64;
+    let mut line = String::new();
+    if !s.multiline {
+        // One line: a scalar, as the canonical writer gives it (the line is held in memory).
+        file.read_to_string(&mut line)?;
+        let mut text = String::from("    body: ");
+        scalar(&mut text, &transform(&line));
+        text.push('\n');
+        return out.write_all(text.as_bytes());
+    }
+    if s.block_safe {
+        let mut head = String::from("    body: |");
+        if s.leading_space {
+            head.push('2');
+        }
+        match s.trailing_newlines {
+            0 => head.push('-'),
+            1 => {}
+            _ => head.push('+'),
+        }
+        head.push('\n');
+        out.write_all(head.as_bytes())?;
+        while read < core {
+            line.clear();
+            read += file.read_line(&mut line)? as u64;
+            let text = transform(line.strip_suffix('\n').unwrap_or(&line));
+            if !text.is_empty() {
+                out.write_all(b"      ")?;
+                out.write_all(text.as_bytes())?;
+            }
+            out.write_all(b"\n")?;
+        }
+        for _ in 1..s.trailing_newlines {
+            out.write_all(b"\n")?;
+        }
+    } else {
+        out.write_all(b"    body: \"")?;
+        let mut rest = s.len - if s.bom { 3 } else { 0 };
+        while rest > 0 {
+            line.clear();
+            let n = file.read_line(&mut line)? as u64;
+            if n == 0 {
+                break;
+            }
+            rest -= n;
+            let (text, newline) = match line.strip_suffix('\n') {
+                Some(t) => (t, true),
+                None => (line.as_str(), false),
+            };
+            let mut escaped = String::new();
+            quoted(&mut escaped, &transform(text));
+            out.write_all(&escaped.as_bytes()[1..escaped.len() - 1])?;
+            if newline {
+                out.write_all(b"\\n")?;
+            }
+        }
+        out.write_all(b"\"\n")?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod spool_tests {
+    use super::*;
+    use crate::cassette::{Cassette, Exchange, RecordedRequest, RecordedResponse};
+
+    /// A large body written from a file must read exactly as the in-memory writer's output.
+    #[test]
+    fn spooled_bodies_match_the_canonical_writer() {
+        let dir = std::env::temp_dir().join(format!("emtape-spool-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let samples: Vec<Vec<u8>> = vec![
+            b"<a>\n  <b/>\n</a>\n".to_vec(),
+            b"no newline at the end".to_vec(),
+            b"  leading\n\n\n".to_vec(),
+            b"crlf\r\nlines\r\n".to_vec(),
+            "\u{feff}{\"bom\": true}\n".as_bytes().to_vec(),
+            vec![0xff, 0xfe, 0x00, 0x41],
+            "x".repeat(200_000).into_bytes(),
+        ];
+        for (i, bytes) in samples.iter().enumerate() {
+            let path = dir.join(format!("b{i}"));
+            std::fs::write(&path, bytes).unwrap();
+            let mut spooled = Vec::new();
+            spooled_body(&mut spooled, &path, &|l| l.to_owned()).unwrap();
+            let e = Exchange {
+                seq: 1,
+                request: RecordedRequest {
+                    method: "GET".into(),
+                    uri: "/".into(),
+                    headers: Default::default(),
+                    body: Body::Empty,
+                },
+                response: RecordedResponse {
+                    status: 200,
+                    reason: None,
+                    headers: Default::default(),
+                    body: Body::from_bytes(bytes),
+                    body_same_as: None,
+                },
+            };
+            let whole = e.to_yaml();
+            let head = whole.find("    body").map_or(whole.as_str(), |at| &whole[at..]);
+            assert_eq!(String::from_utf8(spooled).unwrap(), head, "sample {i}");
+            let text = format!("format: emtape/cassette-v1\nexchanges:\n{whole}");
+            assert_eq!(Cassette::parse("t", &text).unwrap().cassette.exchanges[0].response.body.to_bytes(), *bytes);
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -1,6 +1,7 @@
 //! The commands: each wires the library's pieces together for one job and says how it ended.
 
 mod fmt;
+mod record;
 mod run;
 mod serve;
 
@@ -50,6 +51,7 @@ pub fn run(cli: Cli) -> Result<Exit, Failure> {
     match cli.command {
         Command::Run(args) => run::run(args),
         Command::Serve(args) => serve::serve(args),
+        Command::Record(args) => record::record(args),
         Command::Fmt(args) => fmt::fmt(args),
     }
 }
@@ -65,6 +67,17 @@ fn runtime(threads: Option<usize>) -> Result<tokio::runtime::Runtime, Failure> {
         b
     };
     builder.enable_all().build().map_err(|e| Failure::bad_input(format!("cannot start the runtime: {e}")))
+}
+
+/// An EM given on the command line as `scheme://host:port`; `https://em:9398/` and
+/// `https://em:9398/api` mean the same server.
+fn server_url(flag: &str, url: &str) -> Result<String, Failure> {
+    let trimmed = url.trim_end_matches('/');
+    let trimmed = trimmed.strip_suffix("/api").unwrap_or(trimmed);
+    if !(trimmed.starts_with("http://") || trimmed.starts_with("https://")) || trimmed.contains(char::is_whitespace) {
+        return Err(Failure::bad_input(format!("{flag} {url}: give the EM as http(s)://host:port")));
+    }
+    Ok(trimmed.to_owned())
 }
 
 /// Completes on SIGINT or SIGTERM.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::serve::load_cassettes;
-use super::{Exit, Failure, runtime};
+use super::{Exit, Failure, runtime, server_url};
 use crate::cli::RunArgs;
 use crate::diagnostic::did_you_mean;
 use crate::http::client::Client;
@@ -49,7 +49,7 @@ pub(super) fn run(args: RunArgs) -> Result<Exit, Failure> {
     runtime(Some(1))?.block_on(async move {
         let (base_url, target, mock) = match (&args.target, cassettes) {
             (Some(url), _) => {
-                let base = normalize_target(url)?;
+                let base = server_url("--target", url)?;
                 (base.clone(), base, None)
             }
             (None, Some(cassettes)) => {
@@ -155,14 +155,4 @@ fn credentials(args: &RunArgs) -> Result<Option<Credentials>, Failure> {
 
 fn needs_credentials(scenario: &Scenario) -> bool {
     scenario.steps.iter().chain(&scenario.finally).any(|s| s.auth)
-}
-
-/// `https://em:9398`, `https://em:9398/` and `https://em:9398/api` all mean the same server.
-fn normalize_target(url: &str) -> Result<String, Failure> {
-    let trimmed = url.trim_end_matches('/');
-    let trimmed = trimmed.strip_suffix("/api").unwrap_or(trimmed);
-    if !(trimmed.starts_with("http://") || trimmed.starts_with("https://")) || trimmed.contains(char::is_whitespace) {
-        return Err(Failure::bad_input(format!("--target {url}: give the server as http(s)://host:port")));
-    }
-    Ok(trimmed.to_owned())
 }

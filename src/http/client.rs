@@ -2,7 +2,7 @@
 //! scenario runner, the recording proxy and the tests.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -42,13 +42,6 @@ impl ClientError {
     }
 }
 
-/// A small keep-alive client. Connections are pooled per `scheme://host:port`.
-pub struct Client {
-    tls: Option<ClientTls>,
-    timeout: Duration,
-    pool: Mutex<HashMap<String, Vec<SendRequest<Full<Bytes>>>>>,
-}
-
 struct Target {
     key: String,
     https: bool,
@@ -79,10 +72,74 @@ fn parse_url(url: &str) -> Result<Target, ClientError> {
     })
 }
 
+type Pool = Mutex<HashMap<String, Vec<SendRequest<Full<Bytes>>>>>;
+
+/// A small keep-alive client. Connections are pooled per `scheme://host:port`.
+pub struct Client {
+    tls: Option<ClientTls>,
+    timeout: Duration,
+    pool: Arc<Pool>,
+}
+
+/// The body of a response, read chunk by chunk. Its connection goes back to the pool when the
+/// body has been read to the end.
+pub struct BodyStream {
+    incoming: hyper::body::Incoming,
+    url: String,
+    back: Option<(Arc<Pool>, String, SendRequest<Full<Bytes>>)>,
+}
+
+impl BodyStream {
+    /// The next chunk; `None` at the end.
+    pub async fn next(&mut self) -> Option<Result<Bytes, ClientError>> {
+        loop {
+            match self.incoming.frame().await {
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data() {
+                        if !data.is_empty() {
+                            return Some(Ok(data));
+                        }
+                    }
+                }
+                Some(Err(e)) => {
+                    self.back = None;
+                    return Some(Err(ClientError::Http {
+                        url: self.url.clone(),
+                        reason: format!("the body broke off: {e}"),
+                    }));
+                }
+                None => {
+                    if let Some((pool, key, sender)) = self.back.take() {
+                        if !sender.is_closed() {
+                            if let Ok(mut p) = pool.lock() {
+                                p.entry(key).or_default().push(sender);
+                            }
+                        }
+                    }
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// Reads the rest of the body.
+    pub async fn collect(mut self) -> Result<Bytes, ClientError> {
+        let mut parts: Vec<Bytes> = Vec::new();
+        while let Some(chunk) = self.next().await {
+            parts.push(chunk?);
+        }
+        Ok(match parts.len() {
+            0 => Bytes::new(),
+            1 => parts.pop().unwrap_or_default(),
+            _ => Bytes::from(parts.concat()),
+        })
+    }
+}
+
 impl Client {
     /// A client; `tls` is needed for https URLs.
     pub fn new(tls: Option<ClientTls>) -> Self {
-        Self { tls, timeout: Duration::from_secs(30), pool: Mutex::new(HashMap::new()) }
+        Self { tls, timeout: Duration::from_secs(30), pool: Arc::new(Mutex::new(HashMap::new())) }
     }
 
     /// Sets how long a request may take, connection included.
@@ -91,12 +148,35 @@ impl Client {
         self
     }
 
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// Sends one request and reads the whole response.
     pub async fn send(&self, method: &str, url: &str, headers: &Headers, body: Bytes) -> Result<Response, ClientError> {
-        let secs = self.timeout.as_secs();
+        let whole = async {
+            let (mut head, stream) = self.send_streaming(method, url, headers, body).await?;
+            head.body = stream.collect().await?;
+            Ok(head)
+        };
+        match tokio::time::timeout(self.timeout, whole).await {
+            Ok(result) => result,
+            Err(_) => Err(ClientError::Timeout { url: url.to_owned(), secs: self.timeout.as_secs() }),
+        }
+    }
+
+    /// Sends one request and returns the response head (with an empty body) and its body as a
+    /// stream. The timeout covers the head only.
+    pub async fn send_streaming(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &Headers,
+        body: Bytes,
+    ) -> Result<(Response, BodyStream), ClientError> {
         match tokio::time::timeout(self.timeout, self.send_inner(method, url, headers, body)).await {
             Ok(result) => result,
-            Err(_) => Err(ClientError::Timeout { url: url.to_owned(), secs }),
+            Err(_) => Err(ClientError::Timeout { url: url.to_owned(), secs: self.timeout.as_secs() }),
         }
     }
 
@@ -106,7 +186,7 @@ impl Client {
         url: &str,
         headers: &Headers,
         body: Bytes,
-    ) -> Result<Response, ClientError> {
+    ) -> Result<(Response, BodyStream), ClientError> {
         let target = parse_url(url)?;
         let http_err = |e: hyper::Error| ClientError::Http { url: url.to_owned(), reason: e.to_string() };
         let mut request = hyper::Request::builder()
@@ -127,13 +207,7 @@ impl Client {
         }
         let mut sender = self.connection(&target, url).await?;
         let response = sender.send_request(request).await.map_err(http_err)?;
-        let (parts, body) = response.into_parts();
-        let body = body.collect().await.map_err(http_err)?.to_bytes();
-        if !sender.is_closed() {
-            if let Ok(mut pool) = self.pool.lock() {
-                pool.entry(target.key).or_default().push(sender);
-            }
-        }
+        let (parts, incoming) = response.into_parts();
         let mut out = Response::new(parts.status.as_u16());
         if let Some(reason) = parts.extensions.get::<hyper::ext::ReasonPhrase>() {
             let reason = String::from_utf8_lossy(reason.as_bytes());
@@ -144,8 +218,8 @@ impl Client {
         for (name, value) in &parts.headers {
             out.headers.push(name.as_str(), String::from_utf8_lossy(value.as_bytes()));
         }
-        out.body = body;
-        Ok(out)
+        let stream = BodyStream { incoming, url: url.to_owned(), back: Some((self.pool.clone(), target.key, sender)) };
+        Ok((out, stream))
     }
 
     async fn connection(&self, target: &Target, url: &str) -> Result<SendRequest<Full<Bytes>>, ClientError> {

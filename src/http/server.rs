@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::header::{HeaderName, HeaderValue};
 use hyper::server::conn::http1;
@@ -32,9 +32,26 @@ pub enum RequestProblem {
     Broken(String),
 }
 
+/// A response body that arrives in pieces: send chunks, then drop the sender to end it. An
+/// `Err` aborts the response (the client sees the connection close before the end).
+pub type Chunks = tokio::sync::mpsc::Receiver<Result<Bytes, io::Error>>;
+
+/// What a handler answers: a whole response, or a head whose body streams.
+pub enum Reply {
+    Full(Response),
+    /// The head (its `body` is ignored) and the body's chunks; sent with chunked encoding.
+    Stream(Response, Chunks),
+}
+
+impl From<Response> for Reply {
+    fn from(r: Response) -> Reply {
+        Reply::Full(r)
+    }
+}
+
 /// What a server does with requests. Only `handle` is required.
 pub trait Handler: Send + Sync + 'static {
-    fn handle(&self, req: Request) -> impl Future<Output = Response> + Send;
+    fn handle(&self, req: Request) -> impl Future<Output = Reply> + Send;
 
     /// Answers a request whose body could not be read; `request_line` is `METHOD target`.
     fn reject(&self, request_line: &str, problem: &RequestProblem) -> Response {
@@ -151,7 +168,7 @@ async fn dispatch<H: Handler>(
     handler: &H,
     conn: &Connection,
     req: hyper::Request<Incoming>,
-) -> hyper::Response<Full<Bytes>> {
+) -> hyper::Response<OutBody> {
     let (parts, body) = req.into_parts();
     let method = parts.method.as_str().to_owned();
     let target = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
@@ -173,14 +190,53 @@ async fn dispatch<H: Handler>(
             } else {
                 RequestProblem::Broken(e.to_string())
             };
-            return into_hyper(handler.reject(&line, &problem));
+            return into_hyper(handler.reject(&line, &problem).into());
         }
     };
     into_hyper(handler.handle(Request { method, target, headers, body, origin }).await)
 }
 
-fn into_hyper(response: Response) -> hyper::Response<Full<Bytes>> {
-    let mut out = hyper::Response::new(Full::new(response.body));
+/// The body hyper sends: whole (with its length) or streamed (chunked).
+enum OutBody {
+    Full(Option<Bytes>),
+    Stream(Chunks),
+}
+
+impl hyper::body::Body for OutBody {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, io::Error>>> {
+        match self.get_mut() {
+            OutBody::Full(b) => std::task::Poll::Ready(b.take().map(|b| Ok(hyper::body::Frame::data(b)))),
+            OutBody::Stream(rx) => rx.poll_recv(cx).map(|c| c.map(|r| r.map(hyper::body::Frame::data))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        matches!(self, OutBody::Full(None))
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        match self {
+            OutBody::Full(b) => http_body::SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
+            OutBody::Stream(_) => http_body::SizeHint::default(),
+        }
+    }
+}
+
+fn into_hyper(reply: Reply) -> hyper::Response<OutBody> {
+    let (response, body) = match reply {
+        Reply::Full(mut r) => {
+            let body = std::mem::take(&mut r.body);
+            (r, OutBody::Full((!body.is_empty()).then_some(body)))
+        }
+        Reply::Stream(r, chunks) => (r, OutBody::Stream(chunks)),
+    };
+    let mut out = hyper::Response::new(body);
     *out.status_mut() =
         hyper::StatusCode::from_u16(response.status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
     if let Some(reason) = response.reason {

@@ -15,7 +15,7 @@ use crate::codec::{base64_decode, base64_encode};
 use crate::em;
 use crate::http::client::Client;
 use crate::http::{Headers, Response};
-use crate::record::Recorder;
+use crate::record::{Recorder, Sent};
 use crate::scenario::{Action, CaptureSource, Matcher, Query, Scenario, Step, Tpl, method_for_rel, parse_duration};
 use document::{Document, Link, Node, excerpt};
 use result::{Attempt, Check, Outcome, Phase, RunReport, StepResult};
@@ -414,7 +414,7 @@ impl Runner<'_> {
                 .await
                 .map_err(|e| self.scrub(&e.to_string()))?;
             if let Some(recorder) = self.options.recorder {
-                recorder.record(method, url, headers, &body, &response);
+                recorder.record(&Sent { method, url, headers, body: &body }, &response);
             }
             let Some((poll, interval, timeout)) = poll else {
                 return Ok(response);

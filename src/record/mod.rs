@@ -2,7 +2,9 @@
 //! each written whole and handed to the operating system before anyone is told it is recorded,
 //! so a recorder killed at any moment leaves a cassette that loads.
 
+pub mod proxy;
 pub mod redact;
+mod rewrite;
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -16,6 +18,15 @@ use crate::cassette::{Cassette, Exchange, Meta};
 use crate::em;
 use crate::http::{Headers, Response, format_rfc3339};
 pub use redact::{RedactConfig, Redactor};
+
+/// A request as it was sent to the recorded server; `url` may be absolute or a path.
+#[derive(Clone, Copy, Debug)]
+pub struct Sent<'a> {
+    pub method: &'a str,
+    pub url: &'a str,
+    pub headers: &'a Headers,
+    pub body: &'a [u8],
+}
 
 /// Appends exchanges to a cassette file.
 pub struct CassetteWriter {
@@ -53,6 +64,18 @@ impl CassetteWriter {
     /// Writes one exchange in a single write, so it is either all there or not started.
     pub fn write(&mut self, exchange: &Exchange) -> io::Result<()> {
         self.file.write_all(exchange.to_yaml().as_bytes())
+    }
+
+    /// Writes an exchange whose response body `body` writes (after the rest of the exchange).
+    pub fn write_with(
+        &mut self,
+        exchange: &Exchange,
+        body: impl FnOnce(&mut io::BufWriter<&mut File>) -> io::Result<()>,
+    ) -> io::Result<()> {
+        let mut out = io::BufWriter::with_capacity(1 << 16, &mut self.file);
+        out.write_all(exchange.to_yaml().as_bytes())?;
+        body(&mut out)?;
+        out.flush()
     }
 
     pub fn path(&self) -> &Path {
@@ -147,18 +170,17 @@ impl Recorder {
         seq
     }
 
-    /// Records an exchange made now; `url` may be absolute or a path.
-    pub fn record(&self, method: &str, url: &str, headers: &Headers, body: &[u8], response: &Response) {
+    /// Records an exchange made now.
+    pub fn record(&self, sent: &Sent<'_>, response: &Response) {
         let seq = self.next_seq();
-        self.record_as(seq, method, url, headers, body, response);
+        self.record_as(seq, sent, response);
     }
 
     /// Records an exchange under a sequence number taken earlier.
-    pub fn record_as(&self, seq: u64, method: &str, url: &str, headers: &Headers, body: &[u8], response: &Response) {
-        let uri = url.strip_prefix(&self.origin).unwrap_or(url);
-        let uri = if uri.starts_with('/') { uri.to_owned() } else { format!("/{uri}") };
+    pub fn record_as(&self, seq: u64, sent: &Sent<'_>, response: &Response) {
+        let uri = self.uri(sent.url);
         let mut state = self.lock();
-        let key = format!("{method} {uri} {}", crate::em::Repr::from_accept(headers).name());
+        let key = format!("{} {uri} {}", sent.method, crate::em::Repr::from_accept(sent.headers).name());
         let same_as = match state.last_bodies.get(&key) {
             Some((seq, previous)) if !response.body.is_empty() && *previous == response.body => Some(*seq),
             _ => None,
@@ -168,10 +190,10 @@ impl Recorder {
         }
         let exchange = state.redactor.exchange(
             seq,
-            method,
+            sent.method,
             &uri,
-            headers,
-            body,
+            sent.headers,
+            sent.body,
             response.status,
             response.reason.as_deref(),
             &response.headers,
@@ -186,6 +208,54 @@ impl Recorder {
             return;
         }
         state.recorded += 1;
+    }
+
+    /// Records an exchange whose response body is too large to hold and was spooled to the
+    /// file at `spool`; it is written into the cassette line by line.
+    pub fn record_spooled(&self, seq: u64, sent: &Sent<'_>, head: &Response, spool: &Path) {
+        let uri = self.uri(sent.url);
+        let mut state = self.lock();
+        let state = &mut *state;
+        let exchange = state.redactor.exchange(
+            seq,
+            sent.method,
+            &uri,
+            sent.headers,
+            sent.body,
+            head.status,
+            head.reason.as_deref(),
+            &head.headers,
+            b"",
+            None,
+        );
+        learn_meta(&mut state.learned, &exchange);
+        let redactor = &state.redactor;
+        let written = state.writer.write_with(&exchange, |out| {
+            crate::cassette::write_spooled_body(out, spool, &|line| redactor.body_text(line))
+        });
+        match written {
+            Ok(()) => state.recorded += 1,
+            Err(e) => {
+                if state.error.is_none() {
+                    state.error = Some(format!("cannot write to {}: {e}", state.writer.path().display()));
+                }
+            }
+        }
+    }
+
+    fn uri(&self, url: &str) -> String {
+        let uri = url.strip_prefix(&self.origin).unwrap_or(url);
+        if uri.starts_with('/') { uri.to_owned() } else { format!("/{uri}") }
+    }
+
+    /// Records `token` as logon session `number` from now on.
+    pub fn assign_session(&self, token: &str, number: u32) {
+        self.lock().redactor.assign(token, None, number);
+    }
+
+    /// New logon sessions are numbered from `first` on (after those a cassette already has).
+    pub fn number_sessions_from(&self, first: u32) {
+        self.lock().redactor.number_from(first);
     }
 
     /// Exchanges written so far.

@@ -59,12 +59,14 @@ const DROPPED: [&str; 8] =
 struct Session {
     token: String,
     id: Option<String>,
+    number: u32,
 }
 
 /// Remembers sessions across the exchanges of one cassette.
 pub struct Redactor {
     origins: Vec<String>,
     sessions: Vec<Session>,
+    first_session: u32,
     headers: Vec<String>,
     body_rules: Vec<(Regex, String)>,
 }
@@ -115,6 +117,7 @@ impl Redactor {
         Redactor {
             origins,
             sessions: Vec::new(),
+            first_session: 1,
             headers: config.headers.iter().map(|h| h.to_ascii_lowercase()).collect(),
             body_rules,
         }
@@ -169,17 +172,30 @@ impl Redactor {
             }
             return;
         }
+        let number = self.sessions.iter().map(|s| s.number).max().unwrap_or(0).max(self.first_session - 1) + 1;
+        self.assign(token, id, number);
+    }
+
+    /// Records `token` as logon session `number` (a recorder appending to a cassette reuses the
+    /// number the cassette already gives the session).
+    pub fn assign(&mut self, token: &str, id: Option<String>, number: u32) {
         let decoded = base64_decode(token)
             .and_then(|b| String::from_utf8(b).ok())
             .filter(|s| s.len() >= 8 && s.chars().all(|c| c.is_ascii_graphic()));
-        self.sessions.push(Session { token: token.to_owned(), id: id.or(decoded) });
+        self.sessions.retain(|s| s.token != token);
+        self.sessions.push(Session { token: token.to_owned(), id: id.or(decoded), number });
+    }
+
+    /// New sessions are numbered from `first` on.
+    pub fn number_from(&mut self, first: u32) {
+        self.first_session = first.max(1);
     }
 
     /// Replaces the origin and every known session token and id in `text`.
     fn text(&self, text: &str) -> String {
         let mut out = text.to_owned();
-        for (i, s) in self.sessions.iter().enumerate() {
-            let n = i + 1;
+        for s in &self.sessions {
+            let n = s.number;
             if out.contains(&s.token) {
                 out = out.replace(&s.token, &format!("{{{{token:{n}}}}}"));
             }
@@ -221,21 +237,24 @@ impl Redactor {
 
     fn body(&self, bytes: &[u8]) -> Body {
         match Body::from_bytes(bytes) {
-            Body::Text { text, bom } => {
-                let mut text = self.text(&text);
-                for (re, replacement) in &self.body_rules {
-                    if re.is_match(&text) {
-                        text = if replacement.is_empty() {
-                            redact_groups(re, &text)
-                        } else {
-                            re.replace_all(&text, replacement.as_str()).into_owned()
-                        };
-                    }
-                }
-                Body::Text { text, bom }
-            }
+            Body::Text { text, bom } => Body::Text { text: self.body_text(&text), bom },
             other => other,
         }
+    }
+
+    /// Body text with the origin, sessions and every redaction rule applied.
+    pub fn body_text(&self, text: &str) -> String {
+        let mut text = self.text(text);
+        for (re, replacement) in &self.body_rules {
+            if re.is_match(&text) {
+                text = if replacement.is_empty() {
+                    redact_groups(re, &text)
+                } else {
+                    re.replace_all(&text, replacement.as_str()).into_owned()
+                };
+            }
+        }
+        text
     }
 }
 

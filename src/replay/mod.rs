@@ -13,10 +13,19 @@ use std::time::Duration;
 use crate::cassette::LoadedCassette;
 use crate::cassette::template::Fill;
 use crate::em::{self, Repr};
-use crate::http::server::{Handler, RequestProblem};
+use crate::http::server::{Handler, Reply, RequestProblem};
 use crate::http::{Request, Response, http_date};
 use index::Index;
 use sessions::{Caller, Sessions};
+
+/// What a recorded exchange that matches a request is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lookup {
+    /// It is a logon, starting recorded session N.
+    pub logon: Option<u32>,
+    /// It is a logout.
+    pub logout: bool,
+}
 
 /// How the mock behaves beyond what the cassettes say.
 #[derive(Clone, Debug)]
@@ -194,6 +203,27 @@ impl Mock {
             })
     }
 
+    /// What the mock would answer `req` with, without answering or changing anything:
+    /// `None` when no recorded exchange matches.
+    pub fn lookup(&self, req: &Request) -> Option<Lookup> {
+        let key = Key::of(req);
+        let caller = self.sessions.caller(em::session_token(&req.headers));
+        let group = self.find(&key, &caller)?;
+        let entry = &self.index.entries[self.index.groups[group][0]];
+        Some(Lookup { logon: entry.logon.as_ref().map(|l| l.session), logout: entry.logout })
+    }
+
+    /// Treats `token`, issued by a real server, as a live session standing in for recorded
+    /// session `recorded` (a recorder appending to a cassette logs on for real).
+    pub fn adopt(&self, token: &str, recorded: u32) {
+        self.sessions.adopt(token, recorded);
+    }
+
+    /// Ends the session of `token`.
+    pub fn end_session(&self, token: &str) {
+        self.sessions.end(token);
+    }
+
     /// Recorded exchanges no request has used, one line each.
     pub fn unused(&self) -> Vec<String> {
         self.index
@@ -220,8 +250,8 @@ fn indent(text: &str) -> String {
 }
 
 impl Handler for Mock {
-    async fn handle(&self, req: Request) -> Response {
-        self.respond(&req)
+    async fn handle(&self, req: Request) -> Reply {
+        self.respond(&req).into()
     }
 
     fn reject(&self, request_line: &str, problem: &RequestProblem) -> Response {

@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::codec::{base64_encode, random_uuid};
+use crate::codec::{base64_decode, base64_encode, random_uuid};
 
 /// Who is asking, as far as sessions go.
 #[derive(Clone, Debug)]
@@ -98,6 +98,15 @@ impl Sessions {
         let session = Session { live: live.clone(), last_seen: Instant::now(), positions: HashMap::new() };
         self.lock().sessions.insert(live.token.clone(), session);
         live
+    }
+
+    /// A session with a token minted elsewhere.
+    pub fn adopt(&self, token: &str, recorded: u32) {
+        let id = base64_decode(token).and_then(|b| String::from_utf8(b).ok()).unwrap_or_else(random_uuid);
+        let live = LiveSession { id, token: token.to_owned(), recorded };
+        self.lock()
+            .sessions
+            .insert(token.to_owned(), Session { live, last_seen: Instant::now(), positions: HashMap::new() });
     }
 
     pub fn end(&self, token: &str) {

@@ -67,6 +67,12 @@ impl Emtape {
         self.stderr.lock().unwrap().clone()
     }
 
+    /// SIGKILL: no chance to clean up.
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Sends SIGTERM and waits for the exit.
     pub fn stop(mut self) -> (ExitStatus, String) {
         Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().expect("kill");

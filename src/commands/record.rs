@@ -1,0 +1,98 @@
+//! `emtape record`: a reverse proxy in front of a real EM that writes a cassette.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::serve::{announce, listen_tls};
+use super::{Exit, Failure, runtime, server_url, stop_signal};
+use crate::cassette::Cassette;
+use crate::cassette::template::Template;
+use crate::cli::{RecordArgs, RecordMode};
+use crate::http::client::Client;
+use crate::http::server::{Server, ServerOptions};
+use crate::http::tls::{self, Trust};
+use crate::record::proxy::{Mode, Proxy};
+use crate::record::{Recorder, RedactConfig};
+use crate::replay::{Mock, MockOptions};
+
+pub(super) fn record(args: RecordArgs) -> Result<Exit, Failure> {
+    let upstream = server_url("--upstream", &args.upstream)?;
+    let redact = match &args.redact {
+        Some(p) => RedactConfig::load(p).map_err(Failure::bad_input)?,
+        None => RedactConfig::default(),
+    };
+    if args.insecure_upstream {
+        eprintln!("warning: --insecure-upstream: the upstream's certificate is not checked");
+    }
+    let trust = Trust { ca_files: args.upstream_ca.clone(), insecure: args.insecure_upstream };
+    let client_tls = tls::client(&trust).map_err(|e| Failure::bad_input(e.to_string()))?;
+    let client = Client::new(Some(client_tls)).with_timeout(Duration::from_secs(args.timeout));
+    let listen = listen_tls(&args.tls)?;
+    let existing = match args.mode {
+        RecordMode::New => None,
+        RecordMode::Append if !args.out.exists() => None,
+        RecordMode::Append | RecordMode::ReplayOnly => {
+            let loaded = Cassette::load(&args.out).map_err(|e| Failure::bad_input(e.to_string()))?;
+            for w in &loaded.warnings {
+                eprintln!("warning: {w}");
+            }
+            Some(loaded)
+        }
+    };
+    let cannot_write =
+        |e: std::io::Error| Failure::bad_input(format!("cannot write the cassette {}: {e}", args.out.display()));
+    let (recorder, mock, mode) = match (args.mode, existing) {
+        (RecordMode::ReplayOnly, Some(loaded)) => {
+            (None, Some(Mock::new(vec![loaded], MockOptions::default())), Mode::ReplayOnly)
+        }
+        (RecordMode::Append, Some(loaded)) => {
+            let last_seq = loaded.cassette.exchanges.iter().map(|e| e.seq).max().unwrap_or(0);
+            let sessions = session_count(&loaded.cassette);
+            let recorder = Recorder::append(&args.out, &upstream, &redact, loaded.cassette.meta.clone(), last_seq)
+                .map_err(cannot_write)?;
+            recorder.number_sessions_from(sessions + 1);
+            (Some(Arc::new(recorder)), Some(Mock::new(vec![loaded], MockOptions::default())), Mode::Append)
+        }
+        _ => (Some(Arc::new(Recorder::create(&args.out, &upstream, &redact).map_err(cannot_write)?)), None, Mode::New),
+    };
+    let spool_dir =
+        args.out.parent().filter(|p| !p.as_os_str().is_empty()).map_or_else(|| ".".into(), |p| p.to_owned());
+    let proxy =
+        Proxy::new(upstream.clone(), client, recorder.clone(), mock, mode, spool_dir, args.max_buffer, args.verbose);
+    runtime(args.threads)?.block_on(async move {
+        let server = Server::bind(&args.listen, listen)
+            .await
+            .map_err(|e| Failure::network(format!("cannot listen on {}: {e}", args.listen)))?;
+        announce(&server.base_url());
+        let what = match mode {
+            Mode::New => "recording",
+            Mode::Append => "appending",
+            Mode::ReplayOnly => "replaying (upstream untouched)",
+        };
+        eprintln!("emtape: {what} {} -> {upstream} into {}", server.base_url(), args.out.display());
+        server.run(Arc::new(proxy), ServerOptions { max_body: args.max_body }, stop_signal()).await;
+        match &recorder {
+            Some(r) => match r.finish() {
+                Ok(n) => {
+                    eprintln!("emtape: recorded {n} exchanges in {}", args.out.display());
+                    Ok(Exit::Success)
+                }
+                Err(e) => Err(Failure::bad_input(e)),
+            },
+            None => Ok(Exit::Success),
+        }
+    })
+}
+
+/// The highest logon session number a cassette uses.
+fn session_count(cassette: &Cassette) -> u32 {
+    cassette
+        .exchanges
+        .iter()
+        .flat_map(|e| {
+            e.response.headers.iter().chain(e.request.headers.iter()).map(|(_, v)| v.to_owned()).collect::<Vec<_>>()
+        })
+        .flat_map(|v| Template::parse(&v).sessions().collect::<Vec<_>>())
+        .max()
+        .unwrap_or(0)
+}

@@ -1,0 +1,340 @@
+//! `emtape record`: the recording proxy between real clients and an upstream EM (here
+//! `emtape serve` over HTTPS with a minted certificate).
+
+use std::time::Duration;
+
+use emtape::cassette::Cassette;
+
+use crate::support::*;
+
+/// An upstream EM over HTTPS and a recorder in front of it.
+struct Loop {
+    upstream: Emtape,
+    recorder: Emtape,
+    dir: std::path::PathBuf,
+    cassette: std::path::PathBuf,
+}
+
+impl Loop {
+    fn start(name: &str, extra: &[&str]) -> Loop {
+        let dir = temp_dir(name);
+        let pem = dir.join("upstream.pem");
+        let upstream = Emtape::serve(&["--tls", "--tls-cert-out", pem.to_str().unwrap(), "-v"]);
+        let recorder = record(&dir, &upstream.url, extra);
+        let cassette = dir.join("cassettes/em-13/flow.yaml");
+        Loop { upstream, recorder, dir, cassette }
+    }
+}
+
+fn record(dir: &std::path::Path, upstream: &str, extra: &[&str]) -> Emtape {
+    let pem = dir.join("upstream.pem");
+    let out = dir.join("cassettes/em-13/flow.yaml");
+    let mut args = vec![
+        "record",
+        "--listen",
+        "127.0.0.1:0",
+        "--upstream",
+        upstream,
+        "--upstream-ca",
+        pem.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    Emtape::start(&args)
+}
+
+#[tokio::test]
+async fn the_real_loop_records_both_representations_and_the_recording_replays() {
+    let l = Loop::start("loop", &[]);
+    let xml = restore_flow(&client(), &l.recorder.url, false).await;
+    let json = restore_flow(&client(), &l.recorder.url, true).await;
+    let (status, stderr) = l.recorder.stop();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("recorded 20 exchanges"), "{stderr}");
+    let text = std::fs::read_to_string(&l.cassette).unwrap();
+    for secret in [xml.token.as_str(), json.token.as_str(), "dXNlcjpwYXNzd29yZA==", "user:password"] {
+        assert!(!text.contains(secret), "the cassette holds {secret}");
+    }
+    for live in [&xml.token, &json.token] {
+        let id = String::from_utf8(emtape::codec::base64_decode(live).unwrap()).unwrap();
+        assert!(!text.to_ascii_lowercase().contains(&id), "the cassette holds the session id {id}");
+    }
+    let upstream_address = l.upstream.url.trim_start_matches("https://");
+    assert!(!text.contains(upstream_address), "the recorded origin is a placeholder");
+    assert!(text.contains("Href=\"{{origin}}/api/vmRestorePoints"), "links are stored with the placeholder");
+    assert!(text.contains("\"Href\": \"{{origin}}/api/vmRestorePoints"), "JSON links too");
+    let loaded = Cassette::load(&l.cassette).unwrap();
+    assert_eq!(loaded.cassette.to_yaml(), text, "the recorder writes the canonical form");
+    drop(l.upstream);
+    // The same client completes the flow against the recording.
+    let replay = Emtape::serve(&[l.cassette.to_str().unwrap(), "--strict"]);
+    restore_flow(&client(), &replay.url, false).await;
+    restore_flow(&client(), &replay.url, true).await;
+    let (status, stderr) = replay.stop();
+    assert_eq!(status.code(), Some(0), "every recorded exchange replayed: {stderr}");
+}
+
+#[tokio::test]
+async fn links_are_rewritten_both_ways() {
+    let l = Loop::start("both-ways", &[]);
+    let base = &l.recorder.url.clone();
+    let r = send(&client(), "GET", &format!("{base}/api/"), &[("Referer", &format!("{base}/api/"))], "").await;
+    assert!(text(&r).contains(&format!("Href=\"{base}/api/logonSessions\"")), "down: the client sees the proxy");
+    let logon =
+        send(&client(), "POST", &format!("{base}/api/sessionMngr"), &[("Authorization", "Basic eDp5")], "").await;
+    assert!(logon.headers.get("location").unwrap().starts_with(&format!("{base}/api/logonSessions/")));
+    let (_, _) = l.recorder.stop();
+    let text = std::fs::read_to_string(&l.cassette).unwrap();
+    assert!(text.contains("- Referer: \"{{origin}}/api/\""), "up: the upstream saw its own address\n{text}");
+    assert!(!text.contains(base.trim_start_matches("http://")), "the proxy's address is not recorded");
+}
+
+#[tokio::test]
+async fn re_recording_an_unchanged_upstream_gives_the_same_cassette() {
+    let mut texts = Vec::new();
+    for run in 0..2 {
+        let l = Loop::start(&format!("rerecord-{run}"), &[]);
+        restore_flow(&client(), &l.recorder.url, false).await;
+        l.recorder.stop();
+        let text = std::fs::read_to_string(&l.cassette).unwrap();
+        texts.push(text.lines().filter(|l| !l.starts_with("  recorded_at:")).collect::<Vec<_>>().join("\n"));
+    }
+    assert_eq!(texts[0], texts[1]);
+}
+
+#[tokio::test]
+async fn a_kill_9_mid_flow_leaves_a_cassette_holding_every_completed_exchange() {
+    let l = Loop::start("kill9", &[]);
+    let base = l.recorder.url.clone();
+    send(&client(), "GET", &format!("{base}/api/"), &[], "").await;
+    let logon =
+        send(&client(), "POST", &format!("{base}/api/sessionMngr/?v=latest"), &[("Authorization", "Basic eDp5")], "")
+            .await;
+    let token = logon.headers.get("x-restsvcsessionid").unwrap().to_owned();
+    send(&client(), "GET", &format!("{base}/api/vmRestorePoints"), &[("X-RestSvcSessionId", &token)], "").await;
+    let path = l.cassette;
+    l.recorder.kill9();
+    let loaded = Cassette::load(&path).unwrap();
+    let uris: Vec<&str> = loaded.cassette.exchanges.iter().map(|e| e.request.uri.as_str()).collect();
+    assert_eq!(uris, ["/api/", "/api/sessionMngr/?v=latest", "/api/vmRestorePoints"]);
+    assert!(loaded.warnings.is_empty());
+    // A cassette cut in the middle of an exchange (a kill during a write) still loads.
+    let text = std::fs::read_to_string(&path).unwrap();
+    let torn = &text[..text.len() - 200];
+    let recovered = Cassette::parse("torn.yaml", torn).unwrap();
+    assert_eq!(recovered.cassette.exchanges.len(), 2);
+    assert_eq!(recovered.warnings.len(), 1);
+    assert!(
+        recovered.warnings[0]
+            .to_string()
+            .starts_with("the last exchange is incomplete and was left out\n  --> torn.yaml:")
+    );
+}
+
+#[tokio::test]
+async fn append_mode_answers_from_the_cassette_and_records_only_what_is_missing() {
+    let l = Loop::start("append", &[]);
+    let base = l.recorder.url.clone();
+    send(&client(), "GET", &format!("{base}/api/"), &[], "").await;
+    let logon =
+        send(&client(), "POST", &format!("{base}/api/sessionMngr/?v=latest"), &[("Authorization", "Basic eDp5")], "")
+            .await;
+    let token = logon.headers.get("x-restsvcsessionid").unwrap().to_owned();
+    send(&client(), "GET", &format!("{base}/api/vmRestorePoints"), &[("X-RestSvcSessionId", &token)], "").await;
+    l.recorder.stop();
+    let before = l.upstream.stderr().matches("GET /api/vmRestorePoints ").count();
+    assert_eq!(before, 1);
+    let recorder = record(&l.dir, &l.upstream.url, &["--mode", "append", "-v"]);
+    let flow = restore_flow(&client(), &recorder.url, false).await;
+    assert_eq!(flow.task_states.last().map(String::as_str), Some("Finished"));
+    let (_, log) = recorder.stop();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let upstream_log = l.upstream.stderr();
+    assert_eq!(upstream_log.matches("GET /api/vmRestorePoints ").count(), 1, "the list came from the cassette: {log}");
+    assert_eq!(upstream_log.matches("POST /api/sessionMngr").count(), 2, "logons always reach the upstream");
+    let loaded = Cassette::load(&l.cassette).unwrap().cassette;
+    let seqs: Vec<u64> = loaded.exchanges.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>(), "numbering continues");
+    let lists = loaded.exchanges.iter().filter(|e| e.request.uri == "/api/vmRestorePoints").count();
+    assert_eq!(lists, 1, "nothing recorded twice");
+    assert!(loaded.exchanges.iter().any(|e| e.request.uri == "/api/tasks/task-1"), "the missing part was added");
+    let tokens: std::collections::BTreeSet<&str> =
+        loaded.exchanges.iter().filter_map(|e| e.request.headers.get("x-restsvcsessionid")).collect();
+    assert_eq!(
+        tokens.into_iter().collect::<Vec<_>>(),
+        ["{{token:1}}"],
+        "the appended exchanges belong to the recorded session"
+    );
+}
+
+#[tokio::test]
+async fn replay_only_never_touches_the_upstream() {
+    let l = Loop::start("replay-only", &[]);
+    restore_flow(&client(), &l.recorder.url, false).await;
+    l.recorder.stop();
+    let dir = l.dir.clone();
+    let upstream_url = l.upstream.url.clone();
+    drop(l.upstream);
+    let replay = record(&dir, &upstream_url, &["--mode", "replay-only"]);
+    restore_flow(&client(), &replay.url, false).await;
+    let miss = send(&client(), "GET", &format!("{}/api/jobs", replay.url), &[], "").await;
+    assert_eq!(miss.status, 404);
+    assert!(text(&miss).contains("no recorded exchange matches GET /api/jobs"));
+}
+
+#[tokio::test]
+async fn a_dead_upstream_gets_a_502_naming_the_cause_and_records_nothing() {
+    let dir = temp_dir("dead");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let out = dir.join("dead.yaml");
+    let recorder = Emtape::start(&[
+        "record",
+        "--listen",
+        "127.0.0.1:0",
+        "--upstream",
+        &format!("http://127.0.0.1:{port}"),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let r = send(&client(), "GET", &format!("{}/api/", recorder.url), &[], "").await;
+    assert_eq!(r.status, 502);
+    let message = emtape::xml::parse(text(&r)).unwrap().attribute("Message").unwrap().to_owned();
+    assert!(
+        message.starts_with(&format!("emtape could not get an answer from the upstream EM http://127.0.0.1:{port}: ")),
+        "{message}"
+    );
+    assert!(message.contains("cannot connect"), "{message}");
+    let json = send(&client(), "GET", &format!("{}/api/", recorder.url), &[("Accept", "application/json")], "").await;
+    assert_eq!(serde_json::from_str::<serde_json::Value>(text(&json)).unwrap()["StatusCode"], 502);
+    let (_, stderr) = recorder.stop();
+    assert!(stderr.contains("emtape: 502 GET /api/: "), "{stderr}");
+    assert!(Cassette::load(&out).unwrap().cassette.exchanges.is_empty());
+}
+
+#[tokio::test]
+async fn an_untrusted_upstream_certificate_gets_a_502_naming_tls() {
+    let upstream = Emtape::serve(&["--tls"]);
+    let out = temp_dir("untrusted").join("c.yaml");
+    let recorder = Emtape::start(&[
+        "record",
+        "--listen",
+        "127.0.0.1:0",
+        "--upstream",
+        &upstream.url,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let r = send(&client(), "GET", &format!("{}/api/", recorder.url), &[], "").await;
+    assert_eq!(r.status, 502);
+    assert!(text(&r).contains("TLS handshake failed: the server&apos;s certificate is not trusted"), "{}", text(&r));
+    let insecure = Emtape::start(&[
+        "record",
+        "--listen",
+        "127.0.0.1:0",
+        "--upstream",
+        &upstream.url,
+        "--out",
+        out.to_str().unwrap(),
+        "--insecure-upstream",
+    ]);
+    assert_eq!(send(&client(), "GET", &format!("{}/api/", insecure.url), &[], "").await.status, 200);
+    assert!(insecure.stderr().contains("warning: --insecure-upstream"));
+}
+
+#[tokio::test]
+async fn an_upstream_that_never_answers_times_out_with_a_502() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = silent.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = silent.accept() {
+            held.push(s);
+        }
+    });
+    let out = temp_dir("silent").join("c.yaml");
+    let recorder = Emtape::start(&[
+        "record",
+        "--listen",
+        "127.0.0.1:0",
+        "--upstream",
+        &format!("http://{addr}"),
+        "--out",
+        out.to_str().unwrap(),
+        "--timeout",
+        "1",
+    ]);
+    let r = send(&client(), "GET", &format!("{}/api/", recorder.url), &[], "").await;
+    assert_eq!(r.status, 502);
+    assert!(text(&r).contains("no response within 1 s"), "{}", text(&r));
+}
+
+#[tokio::test]
+async fn large_bodies_stream_through_and_are_recorded_whole() {
+    let dir = temp_dir("large");
+    // An upstream serving a 3 MB list whose links name the upstream, recorded in full.
+    let mut body = String::from("<EntityReferences xmlns=\"http://www.veeam.com/ent/v1.0\">\n");
+    for i in 0..15_000 {
+        body.push_str(&format!("  <Ref Href=\"{{{{origin}}}}/api/vmRestorePoints/{i:08}\" Name=\"vm@{i}\" />\n"));
+    }
+    body.push_str("</EntityReferences>\n");
+    let mut cassette = String::from(
+        "format: emtape/cassette-v1\nexchanges:\n- seq: 1\n  request:\n    method: GET\n    uri: /api/big\n  response:\n    status: 200\n    headers:\n    - Content-Type: application/xml\n    body: |\n",
+    );
+    for line in body.lines() {
+        cassette.push_str("      ");
+        cassette.push_str(line);
+        cassette.push('\n');
+    }
+    std::fs::write(dir.join("big.yaml"), cassette).unwrap();
+    let upstream = Emtape::serve(&[dir.join("big.yaml").to_str().unwrap()]);
+    let out = dir.join("out.yaml");
+    let recorder = Emtape::start(&[
+        "record",
+        "--listen",
+        "127.0.0.1:0",
+        "--upstream",
+        &upstream.url,
+        "--out",
+        out.to_str().unwrap(),
+        "--max-buffer",
+        "65536",
+    ]);
+    let r = send(&client(), "GET", &format!("{}/api/big", recorder.url), &[], "").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.headers.get("transfer-encoding"), Some("chunked"), "streamed, not held");
+    assert_eq!(
+        text(&r),
+        body.replace("{{origin}}", &recorder.url),
+        "every link, across chunk boundaries, points at the proxy"
+    );
+    recorder.stop();
+    let loaded = Cassette::load(&out).unwrap();
+    assert_eq!(loaded.cassette.exchanges.len(), 1);
+    assert_eq!(loaded.cassette.exchanges[0].response.body.as_text(), Some(body.as_str()));
+    assert_eq!(loaded.cassette.to_yaml(), std::fs::read_to_string(&out).unwrap(), "written in canonical form");
+    assert!(
+        std::fs::read_dir(&dir).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().contains("spool")),
+        "no spool left behind"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_clients_are_recorded_with_their_own_numbers() {
+    let l = Loop::start("concurrent", &[]);
+    let (a, b, c) = (client(), client(), client());
+    tokio::join!(
+        restore_flow(&a, &l.recorder.url, false),
+        restore_flow(&b, &l.recorder.url, true),
+        restore_flow(&c, &l.recorder.url, false)
+    );
+    l.recorder.stop();
+    let loaded = Cassette::load(&l.cassette).unwrap().cassette;
+    let mut seqs: Vec<u64> = loaded.exchanges.iter().map(|e| e.seq).collect();
+    assert_eq!(loaded.exchanges.len(), 30);
+    seqs.sort();
+    seqs.dedup();
+    assert_eq!(seqs.len(), 30, "every exchange has its own seq");
+    let logons = loaded.exchanges.iter().filter(|e| e.request.uri.contains("sessionMngr")).count();
+    assert_eq!(logons, 3);
+}
