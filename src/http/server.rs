@@ -39,6 +39,8 @@ pub type Chunks = tokio::sync::mpsc::Receiver<Result<Bytes, io::Error>>;
 /// What a handler answers: a whole response, or a head whose body streams.
 pub enum Reply {
     Full(Response),
+    /// The head (its `body` is ignored) and a body held in pieces, sent as they are.
+    Parts(Response, Vec<Bytes>),
     /// The head (its `body` is ignored) and the body's chunks; sent with chunked encoding.
     Stream(Response, Chunks),
 }
@@ -199,6 +201,7 @@ async fn dispatch<H: Handler>(
 /// The body hyper sends: whole (with its length) or streamed (chunked).
 enum OutBody {
     Full(Option<Bytes>),
+    Parts(std::collections::VecDeque<Bytes>, u64),
     Stream(Chunks),
 }
 
@@ -212,17 +215,26 @@ impl hyper::body::Body for OutBody {
     ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, io::Error>>> {
         match self.get_mut() {
             OutBody::Full(b) => std::task::Poll::Ready(b.take().map(|b| Ok(hyper::body::Frame::data(b)))),
+            OutBody::Parts(parts, left) => std::task::Poll::Ready(parts.pop_front().map(|b| {
+                *left -= b.len() as u64;
+                Ok(hyper::body::Frame::data(b))
+            })),
             OutBody::Stream(rx) => rx.poll_recv(cx).map(|c| c.map(|r| r.map(hyper::body::Frame::data))),
         }
     }
 
     fn is_end_stream(&self) -> bool {
-        matches!(self, OutBody::Full(None))
+        match self {
+            OutBody::Full(b) => b.is_none(),
+            OutBody::Parts(parts, _) => parts.is_empty(),
+            OutBody::Stream(_) => false,
+        }
     }
 
     fn size_hint(&self) -> http_body::SizeHint {
         match self {
             OutBody::Full(b) => http_body::SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
+            OutBody::Parts(_, left) => http_body::SizeHint::with_exact(*left),
             OutBody::Stream(_) => http_body::SizeHint::default(),
         }
     }
@@ -233,6 +245,10 @@ fn into_hyper(reply: Reply) -> hyper::Response<OutBody> {
         Reply::Full(mut r) => {
             let body = std::mem::take(&mut r.body);
             (r, OutBody::Full((!body.is_empty()).then_some(body)))
+        }
+        Reply::Parts(r, parts) => {
+            let len = parts.iter().map(|p| p.len() as u64).sum();
+            (r, OutBody::Parts(parts.into_iter().filter(|p| !p.is_empty()).collect(), len))
         }
         Reply::Stream(r, chunks) => (r, OutBody::Stream(chunks)),
     };

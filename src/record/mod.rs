@@ -4,7 +4,7 @@
 
 pub mod proxy;
 pub mod redact;
-mod rewrite;
+pub(crate) mod rewrite;
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -107,10 +107,19 @@ pub fn rewrite_header(path: &Path, meta: &Meta) -> io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
+/// A response body recorded earlier for a request.
+#[derive(Clone, Debug)]
+struct Previous {
+    seq: u64,
+    body: Bytes,
+    /// Whether it names the recorded server.
+    names_origin: bool,
+}
+
 struct State {
     redactor: Redactor,
     /// The last response body recorded for each request, to store repeats once.
-    last_bodies: HashMap<String, (u64, Bytes)>,
+    last_bodies: HashMap<String, Previous>,
     writer: CassetteWriter,
     next_seq: u64,
     meta: Meta,
@@ -178,16 +187,32 @@ impl Recorder {
 
     /// Records an exchange under a sequence number taken earlier.
     pub fn record_as(&self, seq: u64, sent: &Sent<'_>, response: &Response) {
+        let mut head = response.clone();
+        let body = std::mem::take(&mut head.body);
+        self.record_parts(seq, sent, &head, &[body]);
+    }
+
+    fn key(&self, sent: &Sent<'_>) -> String {
+        format!("{} {} {}", sent.method, self.uri(sent.url), crate::em::Repr::from_accept(sent.headers).name())
+    }
+
+    /// Records an exchange whose response body arrived in `parts` (the head's own body is
+    /// ignored). Returns whether the body names the recorded server (its links need
+    /// rewriting): known without a search when the body repeats the last one recorded.
+    pub fn record_parts(&self, seq: u64, sent: &Sent<'_>, head: &Response, parts: &[Bytes]) -> bool {
         let uri = self.uri(sent.url);
+        let key = self.key(sent);
         let mut state = self.lock();
-        let key = format!("{} {uri} {}", sent.method, crate::em::Repr::from_accept(sent.headers).name());
-        let same_as = match state.last_bodies.get(&key) {
-            Some((seq, previous)) if !response.body.is_empty() && *previous == response.body => Some(*seq),
-            _ => None,
+        let empty = parts.iter().all(|p| p.is_empty());
+        let same = state.last_bodies.get(&key).filter(|p| !empty && same_bytes(&p.body, parts)).cloned();
+        let names_origin = same.as_ref().map_or_else(|| rewrite::names(&self.origin, parts), |p| p.names_origin);
+        let body = match (&same, parts) {
+            (Some(_), _) => Bytes::new(),
+            (None, [one]) => one.clone(),
+            (None, many) => Bytes::from(many.concat()),
         };
-        if same_as.is_none() && !response.body.is_empty() {
-            state.last_bodies.insert(key, (seq, response.body.clone()));
-        }
+        let remember = (same.is_none() && !empty).then(|| Previous { seq, body: body.clone(), names_origin });
+        let response = Response { body, ..head.clone() };
         let exchange = state.redactor.exchange(
             seq,
             sent.method,
@@ -198,16 +223,21 @@ impl Recorder {
             response.reason.as_deref(),
             &response.headers,
             &response.body,
-            same_as,
+            same.map(|p| p.seq),
         );
         learn_meta(&mut state.learned, &exchange);
         if let Err(e) = state.writer.write(&exchange) {
             if state.error.is_none() {
                 state.error = Some(format!("cannot write to {}: {e}", state.writer.path().display()));
             }
-            return;
+            return names_origin;
+        }
+        // Remembered once on disk, so that a later `body_same_as` never names a missing exchange.
+        if let Some(p) = remember {
+            state.last_bodies.insert(key, p);
         }
         state.recorded += 1;
+        names_origin
     }
 
     /// Records an exchange whose response body is too large to hold and was spooled to the
@@ -320,6 +350,18 @@ fn supported_versions(text: &str) -> Vec<String> {
         json(&v, &mut out);
     }
     out
+}
+
+/// Whether `parts`, joined, are the bytes of `whole`.
+fn same_bytes(whole: &[u8], parts: &[Bytes]) -> bool {
+    let mut rest = whole;
+    for p in parts {
+        match rest.split_at_checked(p.len()) {
+            Some((head, tail)) if head == &p[..] => rest = tail,
+            _ => return false,
+        }
+    }
+    rest.is_empty()
 }
 
 fn now_secs() -> u64 {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tokio::io::AsyncWriteExt;
 
-use super::rewrite::{Rewriter, StreamRewriter};
+use super::rewrite::{self, Rewriter, StreamRewriter};
 use super::{Recorder, Sent};
 use crate::em::{self, Repr};
 use crate::http::client::{BodyStream, Client};
@@ -146,23 +146,17 @@ impl Proxy {
                 Err(cause) => return self.fault(&req, &cause),
             }
         }
-        let upstream_body = match parts.len() {
-            0 => Bytes::new(),
-            1 => parts.pop().unwrap_or_default(),
-            _ => Bytes::from(parts.concat()),
-        };
-        let mut received = head;
-        received.body = upstream_body;
-        self.bookkeep(seq, known, &req, &url, &headers, &body, &received);
-        let mut answer = self.client_head(&received, &req.origin);
-        answer.body = match Rewriter::new(&self.upstream, &req.origin).bytes(&received.body) {
-            std::borrow::Cow::Borrowed(_) => received.body.clone(),
-            std::borrow::Cow::Owned(b) => Bytes::from(b),
-        };
+        let sent = Sent { method: &req.method, url: &url, headers: &headers, body: &body };
+        let names_upstream = self.bookkeep(seq, known, &req, &sent, &head, &parts);
+        let answer = self.client_head(&head, &req.origin);
         if self.verbose {
             eprintln!("emtape: {} {} -> {} (recorded as exchange {seq})", req.method, req.target, answer.status);
         }
-        answer.into()
+        if !names_upstream {
+            return Reply::Parts(answer, parts);
+        }
+        let rewritten = Rewriter::new(&self.upstream, &req.origin).bytes(&parts.concat()).into_owned();
+        Response { body: Bytes::from(rewritten), ..answer }.into()
     }
 
     async fn next_chunk(&self, stream: &mut BodyStream) -> Result<Option<Bytes>, String> {
@@ -175,18 +169,17 @@ impl Proxy {
     }
 
     /// Records a complete exchange and keeps the append-mode mock in step with real sessions.
-    #[allow(clippy::too_many_arguments)]
+    /// Returns whether the body names the upstream (so its links must be rewritten).
     fn bookkeep(
         &self,
         seq: u64,
         known: Option<Lookup>,
         req: &Request,
-        url: &str,
-        headers: &Headers,
-        body: &[u8],
+        sent: &Sent<'_>,
         received: &Response,
-    ) {
-        let Some(recorder) = &self.recorder else { return };
+        parts: &[Bytes],
+    ) -> bool {
+        let Some(recorder) = &self.recorder else { return rewrite::names(&self.upstream, parts) };
         if let (Some(mock), Some(token)) = (&self.mock, received.headers.get(em::SESSION_HEADER)) {
             // A real logon while appending: the mock treats the real token as a session of the cassette.
             let number = known.and_then(|k| k.logon).unwrap_or(1);
@@ -203,7 +196,9 @@ impl Proxy {
             }
         }
         if known.is_none() {
-            recorder.record_as(seq, &Sent { method: &req.method, url, headers, body }, received);
+            recorder.record_parts(seq, sent, received, parts)
+        } else {
+            rewrite::names(&self.upstream, parts)
         }
     }
 

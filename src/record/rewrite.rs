@@ -6,10 +6,37 @@ use std::borrow::Cow;
 
 use memchr::memmem;
 
+/// Whether `chunks` (one body) name `origin`'s host anywhere, seams included.
+pub fn names(origin: &str, chunks: &[bytes::Bytes]) -> bool {
+    let host = host_of(origin);
+    host.is_empty() || contains(host.as_bytes(), chunks)
+}
+
+/// `em.lab` of `https://em.lab:9398`.
+fn host_of(origin: &str) -> &str {
+    origin.split("://").nth(1).unwrap_or(origin).split(['/', ':']).next().unwrap_or("")
+}
+
+/// Whether `needle` occurs in the bytes `chunks` make up.
+fn contains(needle: &[u8], chunks: &[bytes::Bytes]) -> bool {
+    let finder = memmem::Finder::new(needle);
+    let edge = needle.len().saturating_sub(1);
+    chunks.iter().enumerate().any(|(i, c)| {
+        finder.find(c).is_some()
+            || chunks.get(i + 1).is_some_and(|next| {
+                let mut seam = c[c.len().saturating_sub(edge)..].to_vec();
+                seam.extend_from_slice(&next[..next.len().min(edge)]);
+                finder.find(&seam).is_some()
+            })
+    })
+}
+
 /// Replaces each `from` by its `to`, in order.
 #[derive(Clone, Debug)]
 pub struct Rewriter {
     pairs: Vec<(Vec<u8>, Vec<u8>)>,
+    /// The host every spelling contains: one search for it rules all of them out.
+    host: Vec<u8>,
 }
 
 /// The spellings of an origin in a body: as is, without its default port, and with JSON's
@@ -39,10 +66,13 @@ impl Rewriter {
             })
             .filter(|(f, t)| f != t)
             .collect();
-        Rewriter { pairs }
+        Rewriter { pairs, host: host_of(from).as_bytes().to_vec() }
     }
 
     pub fn bytes<'a>(&self, input: &'a [u8]) -> Cow<'a, [u8]> {
+        if self.pairs.is_empty() || (!self.host.is_empty() && memmem::find(input, &self.host).is_none()) {
+            return Cow::Borrowed(input);
+        }
         let mut out: Cow<'a, [u8]> = Cow::Borrowed(input);
         for (from, to) in &self.pairs {
             if memmem::find(&out, from).is_some() {
@@ -130,6 +160,15 @@ mod tests {
             r#"<L Href="http://127.0.0.1:9399/api/x"/><L Href="http://127.0.0.1:9399/api/y"/>{"Href":"http:\/\/127.0.0.1:9399\/api\/z"}"#
         );
         assert!(matches!(r.text("nothing here"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn chunks_are_searched_across_their_seams() {
+        let split = |s: &str, at: usize| {
+            vec![bytes::Bytes::copy_from_slice(&s.as_bytes()[..at]), bytes::Bytes::copy_from_slice(&s.as_bytes()[at..])]
+        };
+        assert!(names("http://up.example:1", &split("x http://up.example:1/a", 12)));
+        assert!(!names("http://up.example:1", &split("x http://other:1/a", 12)));
     }
 
     #[test]
