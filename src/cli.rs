@@ -23,8 +23,52 @@ pub enum Command {
     Serve(ServeArgs),
     /// Record a client's exchanges with a real EM into a cassette, through a reverse proxy
     Record(RecordArgs),
+    /// Compare two recordings (cassettes, or two XML or JSON bodies) for contract drift
+    Diff(DiffArgs),
     /// Rewrite cassettes in canonical form, or check that they are
     Fmt(FmtArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The recording of the old version (a cassette, or an XML or JSON body)
+    #[arg(value_name = "OLD")]
+    pub old: PathBuf,
+
+    /// The recording of the new version, of the same kind
+    #[arg(value_name = "NEW")]
+    pub new: PathBuf,
+
+    /// Report format on stdout
+    #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
+    pub format: DiffFormat,
+
+    /// Exit 1 when there is drift this severe (or worse)
+    #[arg(long, value_enum, default_value_t = FailOn::Breaking)]
+    pub fail_on: FailOn,
+
+    /// Leave out drift at this path and below, like /EntityReferences/Ref/Description or //Description (repeatable)
+    #[arg(long = "ignore", value_name = "PATH")]
+    pub ignore: Vec<String>,
+
+    /// Also write a JUnit XML report to FILE (a failure per drifting exchange)
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum DiffFormat {
+    Text,
+    Json,
+    Markdown,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum FailOn {
+    Breaking,
+    Additive,
+    Any,
+    Never,
 }
 
 #[derive(Debug, Args)]

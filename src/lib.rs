@@ -6,6 +6,7 @@ pub mod cli;
 pub mod codec;
 pub mod commands;
 pub mod diagnostic;
+pub mod diff;
 pub mod em;
 pub mod http;
 pub mod play;

@@ -1,5 +1,6 @@
 //! The commands: each wires the library's pieces together for one job and says how it ended.
 
+mod diff;
 mod fmt;
 mod record;
 mod run;
@@ -52,6 +53,7 @@ pub fn run(cli: Cli) -> Result<Exit, Failure> {
         Command::Run(args) => run::run(args),
         Command::Serve(args) => serve::serve(args),
         Command::Record(args) => record::record(args),
+        Command::Diff(args) => diff::diff(args),
         Command::Fmt(args) => fmt::fmt(args),
     }
 }

@@ -20,7 +20,7 @@ impl Style {
         Style { colour: std::io::stdout().is_terminal() && !no_color, times: true }
     }
 
-    fn paint(&self, code: &str, text: &str) -> String {
+    pub(crate) fn paint(&self, code: &str, text: &str) -> String {
         if self.colour { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_owned() }
     }
 }

@@ -1,0 +1,418 @@
+//! Comparing two bodies as trees: elements by name (namespace-aware, prefixes cosmetic),
+//! attributes as a set, values by kind, links as a set keyed by (Rel, Type, path template), and
+//! lists item by item when their keys say which items correspond.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use super::tree::Tree;
+use super::values::{Kind, contains_date, enum_like, kind, stable_key, template};
+use super::{Drift, DriftKind, Ignore};
+
+/// A place in a body: the path shown (with item keys) and the plain one (for `--ignore`).
+#[derive(Clone, Debug)]
+pub(crate) struct Place {
+    pub shown: String,
+    pub plain: String,
+}
+
+impl Place {
+    pub fn root(name: &str) -> Place {
+        Place { shown: format!("/{name}"), plain: format!("/{name}") }
+    }
+
+    fn child(&self, name: &str) -> Place {
+        Place { shown: format!("{}/{name}", self.shown), plain: format!("{}/{name}", self.plain) }
+    }
+
+    fn keyed(&self, field: &str, key: &str) -> Place {
+        Place { shown: format!("{}[@{field}='{key}']", self.shown), plain: self.plain.clone() }
+    }
+
+    fn attribute(&self, name: &str) -> Place {
+        Place { shown: format!("{}/@{name}", self.shown), plain: format!("{}/@{name}", self.plain) }
+    }
+}
+
+/// How the items of a list correspond.
+enum Key {
+    /// By a name that is part of the contract (`SupportedVersion Name="v1_7"`): items that
+    /// come and go are drift.
+    Stable(&'static str),
+    /// By an identity of the data (`UID`): items that come and go are data.
+    Data(&'static str),
+}
+
+pub(crate) struct Comparer<'t, 'a> {
+    pub old: &'t Tree<'a>,
+    pub new: &'t Tree<'a>,
+    pub ignore: &'t [Ignore],
+    pub drifts: Vec<Drift>,
+}
+
+type Link = (String, String, String);
+
+impl Comparer<'_, '_> {
+    fn drift(
+        &mut self,
+        kind: DriftKind,
+        place: &Place,
+        item: Option<&str>,
+        old: Option<String>,
+        new: Option<String>,
+        lines: (Option<u32>, Option<u32>),
+    ) {
+        if self.ignore.iter().any(|i| i.matches(&place.plain)) {
+            return;
+        }
+        self.drifts.push(Drift {
+            kind,
+            severity: kind.severity(),
+            path: place.shown.clone(),
+            item: item.map(str::to_owned),
+            old,
+            new,
+            old_line: lines.0.map(|n| self.old.line(n)),
+            new_line: lines.1.map(|n| self.new.line(n)),
+        });
+    }
+
+    /// Compares two roots.
+    pub fn roots(&mut self) {
+        let (o, n) = (self.old.root(), self.new.root());
+        let place = Place::root(self.new.name(n));
+        if self.old.name(o) != self.new.name(n) {
+            let (old, new) = (self.old.name(o).to_owned(), self.new.name(n).to_owned());
+            self.drift(DriftKind::RootChanged, &place, None, Some(old), Some(new), (Some(o), Some(n)));
+        }
+        self.group(&[o], &[n], &place, None, None, None);
+    }
+
+    fn key_of(&self, olds: &[u32], news: &[u32]) -> Option<Key> {
+        let all = |field: &str| {
+            olds.iter().all(|n| self.old.attribute(*n, field).is_some())
+                && news.iter().all(|n| self.new.attribute(*n, field).is_some())
+        };
+        if all("UID") {
+            return Some(Key::Data("UID"));
+        }
+        if all("Name") {
+            let stable = olds.iter().all(|n| self.old.attribute(*n, "Name").is_some_and(stable_key))
+                && news.iter().all(|n| self.new.attribute(*n, "Name").is_some_and(stable_key));
+            return Some(if stable { Key::Stable("Name") } else { Key::Data("Name") });
+        }
+        None
+    }
+
+    /// Compares the elements of one name under corresponding parents.
+    fn group(
+        &mut self,
+        olds: &[u32],
+        news: &[u32],
+        place: &Place,
+        item: Option<&str>,
+        ns: Option<(u32, u32)>,
+        prefix: Option<(String, String)>,
+    ) {
+        if olds.len() > 1 || news.len() > 1 {
+            match self.key_of(olds, news) {
+                Some(Key::Stable(field)) => {
+                    let old_keys: Vec<(&str, u32)> =
+                        olds.iter().map(|n| (self.old.attribute(*n, field).unwrap_or(""), *n)).collect();
+                    let new_keys: HashMap<&str, u32> =
+                        news.iter().map(|n| (self.new.attribute(*n, field).unwrap_or(""), *n)).collect();
+                    let old_set: BTreeSet<&str> = old_keys.iter().map(|(k, _)| *k).collect();
+                    for (k, o) in &old_keys {
+                        match new_keys.get(k) {
+                            Some(n) => self.group(&[*o], &[*n], &place.keyed(field, k), item, ns, prefix.clone()),
+                            None => self.drift(
+                                DriftKind::ItemRemoved,
+                                &place.keyed(field, k),
+                                item,
+                                Some((*k).to_owned()),
+                                None,
+                                (Some(*o), None),
+                            ),
+                        }
+                    }
+                    for n in news {
+                        let k = self.new.attribute(*n, field).unwrap_or("");
+                        if !old_set.contains(k) {
+                            self.drift(
+                                DriftKind::ItemAdded,
+                                &place.keyed(field, k),
+                                item,
+                                None,
+                                Some(k.to_owned()),
+                                (None, Some(*n)),
+                            );
+                        }
+                    }
+                    return;
+                }
+                Some(Key::Data(field)) => {
+                    let new_keys: HashMap<&str, u32> =
+                        news.iter().map(|n| (self.new.attribute(*n, field).unwrap_or(""), *n)).collect();
+                    let pairs: Vec<(u32, u32, &str)> = olds
+                        .iter()
+                        .filter_map(|o| {
+                            let k = self.old.attribute(*o, field)?;
+                            new_keys.get(k).map(|n| (*o, *n, k))
+                        })
+                        .collect();
+                    if !pairs.is_empty() && pairs.len() * 2 >= olds.len().min(news.len()) {
+                        for (o, n, k) in pairs {
+                            // Byte-identical items cannot differ (a namespace inherited from
+                            // above was reported above).
+                            if self.old.same_source(o, self.new, n) {
+                                continue;
+                            }
+                            self.group(&[o], &[n], &place.keyed(field, k), Some(k), ns, prefix.clone());
+                        }
+                        return;
+                    }
+                }
+                None => {}
+            }
+        }
+        self.element(olds, news, place, item, ns, prefix);
+    }
+
+    /// Compares `olds` taken together with `news` taken together (one each, or the items of
+    /// lists whose items do not correspond one to one).
+    fn element(
+        &mut self,
+        olds: &[u32],
+        news: &[u32],
+        place: &Place,
+        item: Option<&str>,
+        ns: Option<(u32, u32)>,
+        prefix: Option<(String, String)>,
+    ) {
+        let (o0, n0) = (olds[0], news[0]);
+        let lines = (Some(o0), Some(n0));
+        // Namespace: reported where it changes, not again for everything inside.
+        let (oi, ni) = (self.old.nodes[o0 as usize].ns, self.new.nodes[n0 as usize].ns);
+        let same_ns = self.old.namespaces[oi as usize] == self.new.namespaces[ni as usize];
+        let mut ns = ns;
+        if !same_ns && ns != Some((oi, ni)) {
+            let (o, n) = (self.old.namespaces[oi as usize].clone(), self.new.namespaces[ni as usize].clone());
+            self.drift(DriftKind::NamespaceChanged, place, item, Some(o), Some(n), lines);
+            ns = Some((oi, ni));
+        } else if same_ns {
+            ns = None;
+        }
+        let show = |p: Option<&str>| p.map_or_else(|| "(default)".to_owned(), |p| format!("{p}:"));
+        let prefixes = (show(self.old.prefix(o0)), show(self.new.prefix(n0)));
+        let mut prefix = prefix;
+        if same_ns && prefixes.0 != prefixes.1 && prefix.as_ref() != Some(&prefixes) && !self.old.json {
+            self.drift(
+                DriftKind::PrefixChanged,
+                place,
+                item,
+                Some(prefixes.0.clone()),
+                Some(prefixes.1.clone()),
+                lines,
+            );
+            prefix = Some(prefixes);
+        } else if prefixes.0 == prefixes.1 {
+            prefix = None;
+        }
+        // Attributes, as sets of names with their values.
+        let collect = |t: &Tree<'_>, nodes: &[u32]| {
+            let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
+            for n in nodes {
+                for (k, v) in t.attributes(*n) {
+                    map.entry(k.to_owned()).or_default().push(v.to_owned());
+                }
+            }
+            map
+        };
+        let (oa, na) = (collect(self.old, olds), collect(self.new, news));
+        for (name, values) in &oa {
+            match na.get(name) {
+                None => self.drift(
+                    DriftKind::AttributeRemoved,
+                    &place.attribute(name),
+                    item,
+                    values.first().cloned(),
+                    None,
+                    lines,
+                ),
+                Some(new_values) => self.values(&place.attribute(name), item, values, new_values, lines),
+            }
+        }
+        for (name, values) in &na {
+            if !oa.contains_key(name) {
+                self.drift(
+                    DriftKind::AttributeAdded,
+                    &place.attribute(name),
+                    item,
+                    None,
+                    values.first().cloned(),
+                    lines,
+                );
+            }
+        }
+        // Text.
+        let texts = |t: &Tree<'_>, nodes: &[u32]| {
+            nodes.iter().filter_map(|n| t.text(*n).map(str::to_owned)).collect::<Vec<_>>()
+        };
+        let (ot, nt) = (texts(self.old, olds), texts(self.new, news));
+        if !ot.is_empty() && !nt.is_empty() {
+            self.values(place, item, &ot, &nt, lines);
+        }
+        self.links(olds, news, place, item, lines);
+        // Children, by name; `Links` is compared above, as a set.
+        let children = |t: &Tree<'_>, nodes: &[u32]| {
+            let mut map: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+            let mut order: Vec<String> = Vec::new();
+            for n in nodes {
+                for c in t.children(*n) {
+                    let name = t.name(c).to_owned();
+                    if order.last() != Some(&name) {
+                        order.push(name.clone());
+                    }
+                    map.entry(name).or_default().push(c);
+                }
+            }
+            (map, order)
+        };
+        let ((oc, oorder), (nc, norder)) = (children(self.old, olds), children(self.new, news));
+        for (name, old_nodes) in &oc {
+            let child = place.child(name);
+            match nc.get(name) {
+                // Links, kept or gone, are compared as a set above.
+                _ if name == "Links" => {}
+                None => self.drift(
+                    DriftKind::ElementRemoved,
+                    &child,
+                    item,
+                    Some(name.clone()),
+                    None,
+                    (Some(old_nodes[0]), None),
+                ),
+                Some(new_nodes) => self.group(old_nodes, new_nodes, &child, item, ns, prefix.clone()),
+            }
+        }
+        for (name, new_nodes) in &nc {
+            if !oc.contains_key(name) && name != "Links" {
+                self.drift(
+                    DriftKind::ElementAdded,
+                    &place.child(name),
+                    item,
+                    None,
+                    Some(name.clone()),
+                    (None, Some(new_nodes[0])),
+                );
+            }
+        }
+        if olds.len() == 1 && news.len() == 1 && !self.old.json {
+            let common: Vec<&String> = oorder.iter().filter(|n| nc.contains_key(*n)).collect();
+            let common_new: Vec<&String> = norder.iter().filter(|n| oc.contains_key(*n)).collect();
+            if common != common_new && common.len() == common_new.len() {
+                let show = |v: &[&String]| v.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
+                self.drift(DriftKind::OrderChanged, place, item, Some(show(&common)), Some(show(&common_new)), lines);
+            }
+        }
+    }
+
+    /// The values of one attribute (or text) across items: a change of kind is breaking, a new
+    /// value of a field that holds a few named states is additive, anything else is data.
+    fn values(
+        &mut self,
+        place: &Place,
+        item: Option<&str>,
+        old: &[String],
+        new: &[String],
+        lines: (Option<u32>, Option<u32>),
+    ) {
+        let kinds = |v: &[String]| v.iter().filter_map(|x| kind(x)).collect::<BTreeSet<Kind>>();
+        let (ok, nk) = (kinds(old), kinds(new));
+        if !ok.is_empty() && !nk.is_empty() && ok.is_disjoint(&nk) {
+            let show = |k: &BTreeSet<Kind>| k.iter().map(|k| k.name()).collect::<Vec<_>>().join(" or ");
+            let (o, n) = (show(&ok), show(&nk));
+            self.drift(
+                DriftKind::KindChanged,
+                place,
+                item,
+                Some(format!("{o} ({})", old[0])),
+                Some(format!("{n} ({})", new[0])),
+                lines,
+            );
+            return;
+        }
+        let states = |v: &[String]| v.iter().all(|x| enum_like(x) && !contains_date(x));
+        if states(old) && states(new) {
+            let known: BTreeSet<&str> = old.iter().map(String::as_str).collect();
+            let fresh: BTreeSet<&str> = new.iter().map(String::as_str).filter(|v| !known.contains(v)).collect();
+            if !fresh.is_empty() && known.len() <= 16 {
+                let was = known.into_iter().collect::<Vec<_>>().join(", ");
+                let now = fresh.into_iter().collect::<Vec<_>>().join(", ");
+                self.drift(DriftKind::EnumValueAdded, place, item, Some(was), Some(now), lines);
+            }
+        }
+    }
+
+    fn link_set(t: &Tree<'_>, nodes: &[u32]) -> BTreeSet<Link> {
+        let mut set = BTreeSet::new();
+        for n in nodes {
+            for c in t.children(*n).filter(|c| t.name(*c) == "Links") {
+                // XML: <Links><Link .../></Links>; JSON: "Links": [{...}] (each item is a node).
+                let links: Vec<u32> =
+                    if t.json { vec![c] } else { t.children(c).filter(|l| t.name(*l) == "Link").collect() };
+                for l in links {
+                    let rel = t.attribute(l, "Rel").unwrap_or("").to_owned();
+                    let kind = t.attribute(l, "Type").unwrap_or("").to_owned();
+                    let href = template(t.attribute(l, "Href").unwrap_or(""));
+                    set.insert((rel, kind, href));
+                }
+            }
+        }
+        set
+    }
+
+    /// Links as a graph: what an element leads to, keyed by (Rel, Type, path template).
+    fn links(
+        &mut self,
+        olds: &[u32],
+        news: &[u32],
+        place: &Place,
+        item: Option<&str>,
+        lines: (Option<u32>, Option<u32>),
+    ) {
+        let old = Self::link_set(self.old, olds);
+        let new = Self::link_set(self.new, news);
+        if old == new {
+            return;
+        }
+        let mut removed: Vec<&Link> = old.difference(&new).collect();
+        let mut added: Vec<&Link> = new.difference(&old).collect();
+        let show =
+            |l: &Link| if l.1.is_empty() { format!("{} {}", l.0, l.2) } else { format!("{} {} {}", l.0, l.1, l.2) };
+        let at = |l: &Link| place.child(&format!("Links/Link[@Rel='{}']", l.0));
+        // Same Rel and target, other Type; same Rel and Type, other target.
+        for (same, kind) in [(0usize, DriftKind::LinkTypeChanged), (1, DriftKind::LinkTemplateChanged)] {
+            let mut i = 0;
+            while i < removed.len() {
+                let r = removed[i];
+                let found = added
+                    .iter()
+                    .position(|a| a.0 == r.0 && if same == 0 { a.2 == r.2 } else { a.1 == r.1 && !a.1.is_empty() });
+                match found {
+                    Some(j) => {
+                        let a = added.remove(j);
+                        self.drift(kind, &at(r), item, Some(show(r)), Some(show(a)), lines);
+                        removed.remove(i);
+                    }
+                    None => i += 1,
+                }
+            }
+        }
+        for r in removed {
+            self.drift(DriftKind::LinkRemoved, &at(r), item, Some(show(r)), None, lines);
+        }
+        for a in added {
+            self.drift(DriftKind::LinkAdded, &at(a), item, None, Some(show(a)), lines);
+        }
+    }
+}

@@ -1,0 +1,587 @@
+//! Contract drift between two recordings of the same flow (two EM versions): exchanges paired
+//! by what they mean, bodies compared as trees, links as a graph, every difference located and
+//! graded. Ids, timestamps, hosts and other data that differ between any two recordings are not
+//! drift.
+
+mod compare;
+mod tree;
+mod values;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::cassette::{Cassette, LoadedCassette};
+use crate::diagnostic::Diagnostic;
+use crate::em::Repr;
+use compare::Comparer;
+use tree::Tree;
+
+/// How much a drift matters to a client written against the old version.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// A client of the old version may break.
+    Breaking,
+    /// Something new; old clients keep working.
+    Additive,
+    /// Representation only (order, prefixes).
+    Cosmetic,
+}
+
+impl Severity {
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Breaking => "breaking",
+            Severity::Additive => "additive",
+            Severity::Cosmetic => "cosmetic",
+        }
+    }
+}
+
+/// What changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DriftKind {
+    ExchangeRemoved,
+    ExchangeAdded,
+    StatusChanged,
+    ContentTypeChanged,
+    HeaderRemoved,
+    HeaderAdded,
+    RootChanged,
+    NamespaceChanged,
+    ElementRemoved,
+    ElementAdded,
+    AttributeRemoved,
+    AttributeAdded,
+    KindChanged,
+    EnumValueAdded,
+    ItemRemoved,
+    ItemAdded,
+    LinkRemoved,
+    LinkAdded,
+    LinkTypeChanged,
+    LinkTemplateChanged,
+    PrefixChanged,
+    OrderChanged,
+    CharsetChanged,
+}
+
+impl DriftKind {
+    pub fn severity(self) -> Severity {
+        use DriftKind::*;
+        match self {
+            ExchangeAdded | HeaderAdded | ElementAdded | AttributeAdded | EnumValueAdded | ItemAdded | LinkAdded => {
+                Severity::Additive
+            }
+            PrefixChanged | OrderChanged | CharsetChanged => Severity::Cosmetic,
+            _ => Severity::Breaking,
+        }
+    }
+
+    /// In words, for reports.
+    pub fn describe(self) -> &'static str {
+        use DriftKind::*;
+        match self {
+            ExchangeRemoved => "exchange no longer recorded",
+            ExchangeAdded => "new exchange",
+            StatusChanged => "status changed",
+            ContentTypeChanged => "content type changed",
+            HeaderRemoved => "header removed",
+            HeaderAdded => "header added",
+            RootChanged => "root element changed",
+            NamespaceChanged => "namespace changed",
+            ElementRemoved => "element removed",
+            ElementAdded => "element added",
+            AttributeRemoved => "attribute removed",
+            AttributeAdded => "attribute added",
+            KindChanged => "value kind changed",
+            EnumValueAdded => "new enum value",
+            ItemRemoved => "item removed",
+            ItemAdded => "item added",
+            LinkRemoved => "link removed",
+            LinkAdded => "link added",
+            LinkTypeChanged => "link target type changed",
+            LinkTemplateChanged => "link path changed",
+            PrefixChanged => "namespace prefix changed",
+            OrderChanged => "element order changed",
+            CharsetChanged => "content type parameters changed",
+        }
+    }
+
+    /// Link drift, as opposed to schema drift.
+    pub fn is_link(self) -> bool {
+        matches!(
+            self,
+            DriftKind::LinkRemoved | DriftKind::LinkAdded | DriftKind::LinkTypeChanged | DriftKind::LinkTemplateChanged
+        )
+    }
+}
+
+/// One difference, where it is, and what it was and is.
+#[derive(Clone, Debug, Serialize)]
+pub struct Drift {
+    pub kind: DriftKind,
+    pub severity: Severity,
+    /// Path into the body (`/EntityReferences/Ref[@UID='urn:...']/Links/Link[@Rel='Alternate']`), or
+    /// the header or status.
+    pub path: String,
+    /// The list item it belongs to (its UID), when it belongs to one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub item: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub old: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub old_line: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new_line: Option<usize>,
+}
+
+/// The drifts of one exchange (one request as both recordings made it).
+#[derive(Clone, Debug, Serialize)]
+pub struct ExchangeDiff {
+    /// `GET /api/vmRestorePoints/{id}?format=Entity (XML)`.
+    pub key: String,
+    /// Where the exchange is in each recording.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub old: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new: Option<String>,
+    pub drifts: Vec<Drift>,
+    /// The compared bodies' texts, for snippets (not serialised).
+    #[serde(skip)]
+    pub bodies: Option<(String, String)>,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Summary {
+    pub exchanges: usize,
+    pub breaking: usize,
+    pub additive: usize,
+    pub cosmetic: usize,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct DiffReport {
+    pub old: String,
+    pub new: String,
+    pub summary: Summary,
+    pub exchanges: Vec<ExchangeDiff>,
+}
+
+impl DiffReport {
+    pub fn drifts(&self) -> impl Iterator<Item = &Drift> {
+        self.exchanges.iter().flat_map(|e| &e.drifts)
+    }
+
+    /// Whether any drift is at least as severe as `threshold`.
+    pub fn fails(&self, threshold: Severity) -> bool {
+        self.drifts().any(|d| d.severity <= threshold)
+    }
+}
+
+/// Paths to leave out (`--ignore`): `/A/B` and what is under it, or `//B` anywhere.
+#[derive(Clone, Debug)]
+pub struct Ignore(String);
+
+impl Ignore {
+    pub fn new(pattern: &str) -> Ignore {
+        Ignore(pattern.trim_end_matches('/').to_owned())
+    }
+
+    fn matches(&self, plain: &str) -> bool {
+        match self.0.strip_prefix("//") {
+            Some(tail) => plain.ends_with(&format!("/{tail}")) || plain.contains(&format!("/{tail}/")),
+            None => plain == self.0 || plain.starts_with(&format!("{}/", self.0)),
+        }
+    }
+}
+
+/// Why a diff could not be made.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DiffError {
+    #[error("cannot read {path}: {reason}")]
+    Read { path: String, reason: String },
+    #[error("{0}")]
+    Invalid(Box<Diagnostic>),
+    #[error("{0} and {1} are not the same kind of input: give two cassettes, or two XML or JSON bodies")]
+    Mismatch(String, String),
+}
+
+enum Input {
+    Cassette(LoadedCassette),
+    Body { name: String, text: String, json: bool },
+}
+
+fn read(path: &Path) -> Result<Input, DiffError> {
+    let name = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| DiffError::Read { path: name.clone(), reason: e.to_string() })?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| DiffError::Read { path: name.clone(), reason: "not UTF-8 text".into() })?;
+    let start = text.trim_start_matches('\u{feff}').trim_start();
+    if start.starts_with('<') {
+        Ok(Input::Body { name, text, json: false })
+    } else if start.starts_with('{') || start.starts_with('[') {
+        Ok(Input::Body { name, text, json: true })
+    } else {
+        Cassette::parse(&name, &text).map(Input::Cassette).map_err(|e| match e {
+            crate::cassette::CassetteError::Invalid(d) => DiffError::Invalid(d),
+            other => DiffError::Read { path: name, reason: other.to_string() },
+        })
+    }
+}
+
+fn parse<'a>(name: &str, text: &'a str, json: bool) -> Result<Tree<'a>, DiffError> {
+    let parsed = if json { tree::parse_json(text) } else { tree::parse_xml(text) };
+    parsed.map_err(|e| {
+        let what = if json { "JSON" } else { "XML" };
+        DiffError::Invalid(Box::new(Diagnostic::at(
+            name,
+            text,
+            e.line,
+            e.column,
+            format!("the {what} does not parse: {}", e.message),
+        )))
+    })
+}
+
+/// Compares two recordings (cassettes, or two single bodies).
+pub fn diff_files(old: &Path, new: &Path, ignore: &[Ignore]) -> Result<DiffReport, DiffError> {
+    // Large bodies: read and parse both at once, one per core.
+    let (a, b) = std::thread::scope(|s| {
+        let h = s.spawn(|| read(new));
+        let a = read(old);
+        (
+            a,
+            h.join().unwrap_or_else(|_| {
+                Err(DiffError::Read { path: new.display().to_string(), reason: "reader failed".into() })
+            }),
+        )
+    });
+    let (a, b) = (a?, b?);
+    match (a, b) {
+        (Input::Body { name: on, text: ot, json: oj }, Input::Body { name: nn, text: nt, json: nj }) => {
+            if oj != nj {
+                return Err(DiffError::Mismatch(on, nn));
+            }
+            let (trees, drifts) = std::thread::scope(|s| {
+                let h = s.spawn(|| parse(&nn, &nt, nj));
+                let o = parse(&on, &ot, oj);
+                (o, h.join())
+            });
+            let (ot_tree, nt_tree) = (
+                trees?,
+                drifts.unwrap_or_else(|_| Err(DiffError::Read { path: nn.clone(), reason: "parser failed".into() }))?,
+            );
+            let mut c = Comparer { old: &ot_tree, new: &nt_tree, ignore, drifts: Vec::new() };
+            c.roots();
+            let key = format!("body ({})", if oj { "JSON" } else { "XML" });
+            let exchange =
+                ExchangeDiff { key, old: Some(on.clone()), new: Some(nn.clone()), drifts: c.drifts, bodies: None };
+            Ok(report(on, nn, vec![exchange], 1))
+        }
+        (Input::Cassette(o), Input::Cassette(n)) => diff_cassettes(&o, &n, ignore),
+        (a, b) => Err(DiffError::Mismatch(name_of(&a), name_of(&b))),
+    }
+}
+
+fn name_of(i: &Input) -> String {
+    match i {
+        Input::Cassette(c) => c.name.clone(),
+        Input::Body { name, .. } => name.clone(),
+    }
+}
+
+fn report(old: String, new: String, exchanges: Vec<ExchangeDiff>, compared: usize) -> DiffReport {
+    let mut summary = Summary { exchanges: compared, ..Summary::default() };
+    for d in exchanges.iter().flat_map(|e| &e.drifts) {
+        match d.severity {
+            Severity::Breaking => summary.breaking += 1,
+            Severity::Additive => summary.additive += 1,
+            Severity::Cosmetic => summary.cosmetic += 1,
+        }
+    }
+    DiffReport { old, new, summary, exchanges }
+}
+
+/// The representation of a recorded response.
+fn repr_of(c: &Cassette, i: usize) -> Option<Repr> {
+    let e = &c.exchanges[i];
+    let body = c.response_body(i);
+    if body.is_empty() {
+        return None;
+    }
+    e.response.headers.get("content-type").and_then(Repr::from_content_type).or_else(|| {
+        match body.as_text().map(str::trim_start) {
+            Some(t) if t.starts_with('<') => Some(Repr::Xml),
+            Some(t) if t.starts_with('{') || t.starts_with('[') => Some(Repr::Json),
+            _ => None,
+        }
+    })
+}
+
+/// What an exchange means: method, path template, representation.
+fn exchange_key(c: &Cassette, i: usize) -> String {
+    let e = &c.exchanges[i];
+    let repr = repr_of(c, i).map_or(String::new(), |r| format!(" ({})", r.name()));
+    format!("{} {}{repr}", e.request.method, values::template(&e.request.uri))
+}
+
+fn diff_cassettes(old: &LoadedCassette, new: &LoadedCassette, ignore: &[Ignore]) -> Result<DiffReport, DiffError> {
+    let groups = |c: &LoadedCassette| {
+        let mut map: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        let mut order = Vec::new();
+        for i in 0..c.cassette.exchanges.len() {
+            let key = exchange_key(&c.cassette, i);
+            if !map.contains_key(&key) {
+                order.push(key.clone());
+            }
+            map.entry(key).or_default().push(i);
+        }
+        (map, order)
+    };
+    let ((og, oorder), (ng, norder)) = (groups(old), groups(new));
+    let place = |c: &LoadedCassette, i: usize| {
+        let line = c.lines.get(i).copied().unwrap_or(0);
+        format!("{}:{line}, exchange {}", c.name, c.cassette.exchanges[i].seq)
+    };
+    let mut out = Vec::new();
+    let mut compared = 0;
+    for key in oorder.iter().chain(norder.iter().filter(|k| !og.contains_key(*k))) {
+        match (og.get(key), ng.get(key)) {
+            (Some(o), Some(n)) => {
+                compared += 1;
+                // Polls: the first answers with each other, and the last with each other.
+                let mut pairs = vec![(o[0], n[0])];
+                if o.len() > 1 || n.len() > 1 {
+                    pairs.push((*o.last().unwrap_or(&o[0]), *n.last().unwrap_or(&n[0])));
+                }
+                for (i, j) in pairs {
+                    let mut e = diff_exchange(old, i, new, j, ignore)?;
+                    e.key = key.clone();
+                    e.old = Some(place(old, i));
+                    e.new = Some(place(new, j));
+                    if !out.iter().any(|x: &ExchangeDiff| x.key == e.key && x.old == e.old && x.new == e.new) {
+                        out.push(e);
+                    }
+                }
+            }
+            (Some(o), None) => out.push(ExchangeDiff {
+                key: key.clone(),
+                old: Some(place(old, o[0])),
+                new: None,
+                drifts: vec![simple(DriftKind::ExchangeRemoved, key, Some(key.clone()), None)],
+                bodies: None,
+            }),
+            (None, Some(n)) => out.push(ExchangeDiff {
+                key: key.clone(),
+                old: None,
+                new: Some(place(new, n[0])),
+                drifts: vec![simple(DriftKind::ExchangeAdded, key, None, Some(key.clone()))],
+                bodies: None,
+            }),
+            (None, None) => {}
+        }
+    }
+    Ok(report(old.name.clone(), new.name.clone(), out, compared))
+}
+
+fn simple(kind: DriftKind, path: &str, old: Option<String>, new: Option<String>) -> Drift {
+    Drift {
+        kind,
+        severity: kind.severity(),
+        path: path.to_owned(),
+        item: None,
+        old,
+        new,
+        old_line: None,
+        new_line: None,
+    }
+}
+
+fn diff_exchange(
+    old: &LoadedCassette,
+    i: usize,
+    new: &LoadedCassette,
+    j: usize,
+    ignore: &[Ignore],
+) -> Result<ExchangeDiff, DiffError> {
+    let (oe, ne) = (&old.cassette.exchanges[i], &new.cassette.exchanges[j]);
+    let mut drifts = Vec::new();
+    if oe.response.status != ne.response.status {
+        drifts.push(simple(
+            DriftKind::StatusChanged,
+            "status",
+            Some(oe.response.status.to_string()),
+            Some(ne.response.status.to_string()),
+        ));
+    }
+    let (oct, nct) = (oe.response.headers.get("content-type"), ne.response.headers.get("content-type"));
+    let media = |v: Option<&str>| v.map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
+    if media(oct) != media(nct) {
+        drifts.push(simple(
+            DriftKind::ContentTypeChanged,
+            "header Content-Type",
+            oct.map(str::to_owned),
+            nct.map(str::to_owned),
+        ));
+    } else if oct.map(|v| v.replace(' ', "").to_ascii_lowercase())
+        != nct.map(|v| v.replace(' ', "").to_ascii_lowercase())
+    {
+        drifts.push(simple(
+            DriftKind::CharsetChanged,
+            "header Content-Type",
+            oct.map(str::to_owned),
+            nct.map(str::to_owned),
+        ));
+    }
+    for header in ["Location", "X-RestSvcSessionId", "Set-Cookie", "WWW-Authenticate"] {
+        match (oe.response.headers.contains(header), ne.response.headers.contains(header)) {
+            (true, false) => drifts.push(simple(
+                DriftKind::HeaderRemoved,
+                &format!("header {header}"),
+                Some(header.to_owned()),
+                None,
+            )),
+            (false, true) => {
+                drifts.push(simple(DriftKind::HeaderAdded, &format!("header {header}"), None, Some(header.to_owned())))
+            }
+            _ => {}
+        }
+    }
+    let (ob, nb) = (old.cassette.response_body(i), new.cassette.response_body(j));
+    let (ot, nt) = (ob.as_text().unwrap_or(""), nb.as_text().unwrap_or(""));
+    let (orepr, nrepr) = (repr_of(&old.cassette, i), repr_of(&new.cassette, j));
+    let mut bodies = None;
+    if let (Some(r), Some(s)) = (orepr, nrepr) {
+        if r == s {
+            let json = r == Repr::Json;
+            let (otree, ntree) = (parse(&old.name, ot, json)?, parse(&new.name, nt, json)?);
+            let mut c = Comparer { old: &otree, new: &ntree, ignore, drifts: Vec::new() };
+            c.roots();
+            drifts.extend(c.drifts);
+            bodies = Some((ot.to_owned(), nt.to_owned()));
+        }
+    }
+    drifts.retain(|d| !ignore.iter().any(|i| d.path.starts_with("header ") && i.0.eq_ignore_ascii_case(&d.path)));
+    Ok(ExchangeDiff { key: String::new(), old: None, new: None, drifts, bodies })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body_diff(old: &str, new: &str) -> Vec<(DriftKind, String, Option<String>, Option<String>)> {
+        let json = old.trim_start().starts_with('{');
+        let (o, n) = if json {
+            (tree::parse_json(old).unwrap(), tree::parse_json(new).unwrap())
+        } else {
+            (tree::parse_xml(old).unwrap(), tree::parse_xml(new).unwrap())
+        };
+        let mut c = Comparer { old: &o, new: &n, ignore: &[], drifts: Vec::new() };
+        c.roots();
+        c.drifts.into_iter().map(|d| (d.kind, d.path, d.old, d.new)).collect()
+    }
+
+    const NS: &str = "http://www.veeam.com/ent/v1.0";
+
+    #[test]
+    fn shuffled_attributes_prefixes_and_white_space_are_no_drift() {
+        let a = format!(r#"<Task xmlns="{NS}" Type="Task" Href="h"><State>Running</State></Task>"#);
+        let b = format!("<e:Task xmlns:e=\"{NS}\" Href=\"h\" Type=\"Task\">\n  <e:State>Running</e:State>\n</e:Task>");
+        assert_eq!(
+            body_diff(&a, &b),
+            vec![(DriftKind::PrefixChanged, "/Task".into(), Some("(default)".into()), Some("e:".into()))]
+        );
+        assert_eq!(DriftKind::PrefixChanged.severity(), Severity::Cosmetic);
+    }
+
+    #[test]
+    fn ids_dates_and_hosts_are_data_not_drift() {
+        let a = format!(
+            r#"<RP xmlns="{NS}" UID="urn:veeam:RP:1" Name="vm@2013-08-21 10:44:36" Href="https://a:9398/api/x/1"><CreationTimeUTC>2013-08-21T10:44:36Z</CreationTimeUTC><VmName>a</VmName></RP>"#
+        );
+        let b = format!(
+            r#"<RP xmlns="{NS}" UID="urn:veeam:RP:2" Name="other@2025-10-20 20:04:07" Href="http://b:1/api/x/2"><CreationTimeUTC>2025-10-20T20:04:07.267Z</CreationTimeUTC><VmName>b</VmName></RP>"#
+        );
+        assert_eq!(body_diff(&a, &b), vec![]);
+    }
+
+    #[test]
+    fn each_kind_of_drift_is_graded() {
+        let a = format!(
+            r#"<VmRestorePoint xmlns="{NS}" Type="VmRestorePoint"><Links><Link Rel="Restore" Href="h/x/1?action=restore"/><Link Rel="Up" Type="BackupServerReference" Href="h/backupServers/1"/></Links><Algorithm>Full</Algorithm><Size>10</Size><Old>x</Old></VmRestorePoint>"#
+        );
+        let b = format!(
+            r#"<VmRestorePoint xmlns="{NS}" Type="VmRestorePoint" VmDisplayName="v"><Links><Link Rel="Up" Type="BackupServerReference" Href="h/servers/1"/><Link Rel="Up" Type="BackupFileReference" Href="h/backupFiles/1"/></Links><Algorithm>Incremental</Algorithm><Size>ten</Size><VmName>v</VmName></VmRestorePoint>"#
+        );
+        let kinds: Vec<DriftKind> = body_diff(&a, &b).into_iter().map(|d| d.0).collect();
+        assert_eq!(
+            kinds,
+            [
+                DriftKind::AttributeAdded,
+                DriftKind::LinkTemplateChanged,
+                DriftKind::LinkRemoved,
+                DriftKind::LinkAdded,
+                DriftKind::EnumValueAdded,
+                DriftKind::ElementRemoved,
+                DriftKind::KindChanged,
+                DriftKind::ElementAdded,
+            ]
+        );
+    }
+
+    #[test]
+    fn a_namespace_change_is_reported_once_where_it_happens() {
+        let a = format!(
+            r#"<L xmlns="{NS}"><Ref UID="1"><Links><Link Rel="A" Href="/x/1"/></Links></Ref><Ref UID="2"/></L>"#
+        );
+        let b = format!(
+            r#"<L xmlns="{NS}"><Ref xmlns="http://www.veeam.com/ent/v1.1" UID="1"><Links><Link Rel="A" Href="/x/1"/></Links></Ref><Ref UID="2"/></L>"#
+        );
+        assert_eq!(
+            body_diff(&a, &b),
+            vec![(
+                DriftKind::NamespaceChanged,
+                "/L/Ref[@UID='1']".into(),
+                Some(NS.into()),
+                Some("http://www.veeam.com/ent/v1.1".into())
+            )]
+        );
+    }
+
+    #[test]
+    fn lists_keyed_by_a_stable_name_report_items_that_come_and_go() {
+        let a = format!(
+            r#"<EM xmlns="{NS}"><SupportedVersions><SupportedVersion Name="v1_3"/><SupportedVersion Name="v1_4"/></SupportedVersions></EM>"#
+        );
+        let b = format!(
+            r#"<EM xmlns="{NS}"><SupportedVersions><SupportedVersion Name="v1_4"/><SupportedVersion Name="v1_5"/></SupportedVersions></EM>"#
+        );
+        let d = body_diff(&a, &b);
+        assert_eq!(d[0].0, DriftKind::ItemRemoved);
+        assert_eq!(d[0].1, "/EM/SupportedVersions/SupportedVersion[@Name='v1_3']");
+        assert_eq!(d[1].0, DriftKind::ItemAdded);
+        assert_eq!(d.len(), 2);
+    }
+
+    #[test]
+    fn json_bodies_drift_like_xml() {
+        let a = r#"{"Refs":[{"UID":"u1","Name":"a@2024-01-01 00:00:00","Links":[{"Rel":"Alternate","Type":"VmRestorePoint","Href":"h/vmRestorePoints/1?format=Entity"}]}]}"#;
+        let b = r#"{"Refs":[{"UID":"u1","Name":"a@2024-01-02 00:00:00","Links":[],"Description":"d"}]}"#;
+        let kinds: Vec<DriftKind> = body_diff(a, b).into_iter().map(|d| d.0).collect();
+        assert_eq!(kinds, [DriftKind::AttributeAdded, DriftKind::LinkRemoved]);
+    }
+
+    #[test]
+    fn ignore_patterns() {
+        assert!(Ignore::new("//Description").matches("/EntityReferences/Ref/Description"));
+        assert!(Ignore::new("/EntityReferences/Ref").matches("/EntityReferences/Ref/@Name"));
+        assert!(!Ignore::new("/EntityReferences/Re").matches("/EntityReferences/Ref"));
+    }
+}

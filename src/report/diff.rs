@@ -1,0 +1,229 @@
+//! Reports of a diff: terminal text grouped by exchange with a coloured snippet of each changed
+//! region, Markdown for a pull request, JSON, and JUnit for CI.
+
+use std::fmt::Write as _;
+
+use crate::diff::{DiffReport, Drift, DriftKind, ExchangeDiff, Severity};
+use crate::xml::{escape, escape_text};
+
+use super::Style;
+
+/// Drifts that are the same but for the list item they are in, shown once with their items.
+struct Group<'a> {
+    first: &'a Drift,
+    items: Vec<&'a str>,
+    count: usize,
+}
+
+fn plain(path: &str) -> String {
+    // `/A/Ref[@UID='x']/B` and `/A/Ref[@UID='y']/B` are the same place in different items.
+    let mut out = String::with_capacity(path.len());
+    let mut depth = 0;
+    for c in path.chars() {
+        match c {
+            '[' => depth += 1,
+            ']' => depth -= 1,
+            _ if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+fn groups(drifts: &[Drift]) -> Vec<Group<'_>> {
+    let mut out: Vec<Group<'_>> = Vec::new();
+    let mut index: std::collections::HashMap<(DriftKind, String, Option<&str>, Option<&str>), usize> =
+        Default::default();
+    for d in drifts {
+        let key = if d.item.is_some() {
+            (d.kind, plain(&d.path), d.old.as_deref(), d.new.as_deref())
+        } else {
+            (d.kind, d.path.clone(), d.old.as_deref(), d.new.as_deref())
+        };
+        match index.get(&key) {
+            Some(i) if d.item.is_some() => {
+                let g = &mut out[*i];
+                g.count += 1;
+                g.items.extend(d.item.as_deref());
+            }
+            _ => {
+                index.insert(key, out.len());
+                out.push(Group { first: d, items: d.item.as_deref().into_iter().collect(), count: 1 });
+            }
+        }
+    }
+    out.sort_by_key(|g| g.first.severity);
+    out
+}
+
+fn values(d: &Drift) -> String {
+    match (&d.old, &d.new) {
+        (Some(o), Some(n)) => format!("{o} -> {n}"),
+        (Some(o), None) => o.clone(),
+        (None, Some(n)) => n.clone(),
+        (None, None) => String::new(),
+    }
+}
+
+fn items_line(g: &Group<'_>) -> Option<String> {
+    if g.count < 2 && g.items.len() < 2 {
+        return None;
+    }
+    let shown: Vec<&str> = g.items.iter().take(3).copied().collect();
+    let more = if g.count > 3 { format!(", and {} more", g.count - 3) } else { String::new() };
+    Some(format!("in {} items: {}{more}", g.count, shown.join(", ")))
+}
+
+/// The lines around a drift, old and new, as a small coloured diff.
+fn snippet(e: &ExchangeDiff, d: &Drift, style: Style) -> Option<String> {
+    let (old, new) = e.bodies.as_ref()?;
+    let take = |text: &str, line: Option<usize>| {
+        line.map(|l| text.lines().skip(l - 1).take(3).map(|x| format!("{x}\n")).collect::<String>()).unwrap_or_default()
+    };
+    let (a, b) = (take(old, d.old_line), take(new, d.new_line));
+    if a.is_empty() && b.is_empty() {
+        return None;
+    }
+    let diff = similar::TextDiff::from_lines(&a, &b);
+    let mut out = String::new();
+    for change in diff.iter_all_changes() {
+        let line = change.to_string_lossy();
+        let line = line.trim_end();
+        let line: String = line.chars().take(140).collect();
+        let _ = match change.tag() {
+            similar::ChangeTag::Delete => writeln!(out, "      {}", style.paint("31", &format!("- {line}"))),
+            similar::ChangeTag::Insert => writeln!(out, "      {}", style.paint("32", &format!("+ {line}"))),
+            similar::ChangeTag::Equal => writeln!(out, "      {}", style.paint("2", &format!("  {line}"))),
+        };
+    }
+    Some(out)
+}
+
+fn severity_colour(s: Severity) -> &'static str {
+    match s {
+        Severity::Breaking => "31;1",
+        Severity::Additive => "32",
+        Severity::Cosmetic => "2",
+    }
+}
+
+fn counts(r: &DiffReport) -> String {
+    format!("{} breaking, {} additive, {} cosmetic", r.summary.breaking, r.summary.additive, r.summary.cosmetic)
+}
+
+/// The terminal report.
+pub fn text(r: &DiffReport, style: Style) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{} {} -> {}", style.paint("1", "emtape diff"), r.old, r.new);
+    let _ = writeln!(out, "{} exchanges compared: {}\n", r.summary.exchanges, counts(r));
+    for e in r.exchanges.iter().filter(|e| !e.drifts.is_empty()) {
+        let _ = writeln!(out, "{}", style.paint("1", &e.key));
+        let mut snippets = 0;
+        for g in groups(&e.drifts) {
+            let d = g.first;
+            let kind = if d.kind.is_link() { "link" } else { "schema" };
+            let _ = writeln!(
+                out,
+                "  {} {:<26} {}  {}",
+                style.paint(severity_colour(d.severity), &format!("{:<9}", d.severity.name())),
+                d.kind.describe(),
+                values(d),
+                style.paint("2", &format!("({kind}) {}", if g.count > 1 { plain(&d.path) } else { d.path.clone() })),
+            );
+            if let Some(items) = items_line(&g) {
+                let _ = writeln!(out, "      {}", style.paint("2", &items));
+            }
+            if snippets < 6 && d.severity != Severity::Cosmetic {
+                if let Some(s) = snippet(e, d, style) {
+                    out.push_str(&s);
+                    snippets += 1;
+                }
+            }
+        }
+        out.push('\n');
+    }
+    if r.exchanges.iter().all(|e| e.drifts.is_empty()) {
+        out.push_str("no drift\n");
+    }
+    out
+}
+
+/// Markdown, for a pull request comment.
+pub fn markdown(r: &DiffReport) -> String {
+    let cell = |s: &str| s.replace('|', "\\|").replace('\n', " ");
+    let mut out = format!(
+        "## emtape diff: `{}` → `{}`\n\n**{}** in {} exchanges.\n",
+        r.old,
+        r.new,
+        counts(r),
+        r.summary.exchanges
+    );
+    for e in r.exchanges.iter().filter(|e| !e.drifts.is_empty()) {
+        let _ = write!(out, "\n### `{}`\n\n| severity | drift | where | old | new |\n|---|---|---|---|---|\n", e.key);
+        for g in groups(&e.drifts) {
+            let d = g.first;
+            let place =
+                if g.count > 1 { format!("`{}` ({} items)", plain(&d.path), g.count) } else { format!("`{}`", d.path) };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} |",
+                d.severity.name(),
+                d.kind.describe(),
+                cell(&place),
+                d.old.as_deref().map(|o| format!("`{}`", cell(o))).unwrap_or_default(),
+                d.new.as_deref().map(|n| format!("`{}`", cell(n))).unwrap_or_default()
+            );
+        }
+    }
+    if r.exchanges.iter().all(|e| e.drifts.is_empty()) {
+        out.push_str("\nNo drift.\n");
+    }
+    out
+}
+
+/// JSON, every drift listed.
+pub fn json(r: &DiffReport) -> String {
+    serde_json::to_string_pretty(r).unwrap_or_default() + "\n"
+}
+
+/// JUnit XML: one test case per exchange, failing when it drifts at or beyond `threshold`.
+pub fn junit(r: &DiffReport, threshold: Severity) -> String {
+    let failing: Vec<&ExchangeDiff> =
+        r.exchanges.iter().filter(|e| e.drifts.iter().any(|d| d.severity <= threshold)).collect();
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        out,
+        "<testsuites name=\"emtape diff\" tests=\"{}\" failures=\"{}\">",
+        r.exchanges.len(),
+        failing.len()
+    );
+    let _ = writeln!(
+        out,
+        "  <testsuite name=\"{} -> {}\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"0\">",
+        escape(&r.old),
+        escape(&r.new),
+        r.exchanges.len(),
+        failing.len()
+    );
+    for e in &r.exchanges {
+        let worst: Vec<&Drift> = e.drifts.iter().filter(|d| d.severity <= threshold).collect();
+        let case = format!("    <testcase classname=\"emtape.diff\" name=\"{}\"", escape(&e.key));
+        if worst.is_empty() {
+            let _ = writeln!(out, "{case}/>");
+            continue;
+        }
+        let mut body = String::new();
+        for d in &e.drifts {
+            let _ = writeln!(body, "{} {}: {} {}", d.severity.name(), d.kind.describe(), d.path, values(d));
+        }
+        let message = format!("{} drifts ({} at or beyond {})", e.drifts.len(), worst.len(), threshold.name());
+        let _ = writeln!(
+            out,
+            "{case}>\n      <failure message=\"{}\" type=\"drift\">{}</failure>\n    </testcase>",
+            escape(&message),
+            escape_text(&body)
+        );
+    }
+    out.push_str("  </testsuite>\n</testsuites>\n");
+    out
+}
