@@ -214,7 +214,7 @@ pub enum DiffError {
 }
 
 enum Input {
-    Cassette(LoadedCassette),
+    Cassette(Box<LoadedCassette>),
     Body { name: String, text: String, json: bool },
 }
 
@@ -229,7 +229,7 @@ fn read(path: &Path) -> Result<Input, DiffError> {
     } else if start.starts_with('{') || start.starts_with('[') {
         Ok(Input::Body { name, text, json: true })
     } else {
-        Cassette::parse(&name, &text).map(Input::Cassette).map_err(|e| match e {
+        Cassette::parse(&name, &text).map(|c| Input::Cassette(Box::new(c))).map_err(|e| match e {
             crate::cassette::CassetteError::Invalid(d) => DiffError::Invalid(d),
             other => DiffError::Read { path: name, reason: other.to_string() },
         })

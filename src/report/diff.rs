@@ -30,10 +30,12 @@ fn plain(path: &str) -> String {
     out
 }
 
+/// Kind, place (without item keys), old and new value.
+type GroupKey<'a> = (DriftKind, String, Option<&'a str>, Option<&'a str>);
+
 fn groups(drifts: &[Drift]) -> Vec<Group<'_>> {
     let mut out: Vec<Group<'_>> = Vec::new();
-    let mut index: std::collections::HashMap<(DriftKind, String, Option<&str>, Option<&str>), usize> =
-        Default::default();
+    let mut index: std::collections::HashMap<GroupKey<'_>, usize> = Default::default();
     for d in drifts {
         let key = if d.item.is_some() {
             (d.kind, plain(&d.path), d.old.as_deref(), d.new.as_deref())
