@@ -9,27 +9,45 @@ use super::values::{Kind, contains_date, enum_like, kind, stable_key, template};
 use super::{Drift, DriftKind, Ignore};
 
 /// A place in a body: the path shown (with item keys) and the plain one (for `--ignore`).
+/// Paths read like XPath in XML (`/Task/Result/@Success`) and like JSON pointers in JSON
+/// (`/Result/Success`).
 #[derive(Clone, Debug)]
 pub(crate) struct Place {
     pub shown: String,
     pub plain: String,
+    json: bool,
 }
 
 impl Place {
-    pub fn root(name: &str) -> Place {
-        Place { shown: format!("/{name}"), plain: format!("/{name}") }
+    pub fn root(name: &str, json: bool) -> Place {
+        let start = if json { String::new() } else { format!("/{name}") };
+        Place { shown: start.clone(), plain: start, json }
     }
 
     fn child(&self, name: &str) -> Place {
-        Place { shown: format!("{}/{name}", self.shown), plain: format!("{}/{name}", self.plain) }
+        Place { shown: format!("{}/{name}", self.shown), plain: format!("{}/{name}", self.plain), json: self.json }
     }
 
     fn keyed(&self, field: &str, key: &str) -> Place {
-        Place { shown: format!("{}[@{field}='{key}']", self.shown), plain: self.plain.clone() }
+        let at = if self.json { "" } else { "@" };
+        Place { shown: format!("{}[{at}{field}='{key}']", self.shown), plain: self.plain.clone(), json: self.json }
     }
 
     fn attribute(&self, name: &str) -> Place {
-        Place { shown: format!("{}/@{name}", self.shown), plain: format!("{}/@{name}", self.plain) }
+        let at = if self.json { "" } else { "@" };
+        Place {
+            shown: format!("{}/{at}{name}", self.shown),
+            plain: format!("{}/{at}{name}", self.plain),
+            json: self.json,
+        }
+    }
+
+    fn link(&self, rel: &str) -> Place {
+        if self.json {
+            self.child(&format!("Links[Rel='{rel}']"))
+        } else {
+            self.child(&format!("Links/Link[@Rel='{rel}']"))
+        }
     }
 }
 
@@ -79,7 +97,7 @@ impl Comparer<'_, '_> {
     /// Compares two roots.
     pub fn roots(&mut self) {
         let (o, n) = (self.old.root(), self.new.root());
-        let place = Place::root(self.new.name(n));
+        let place = Place::root(self.new.name(n), self.new.json);
         if self.old.name(o) != self.new.name(n) {
             let (old, new) = (self.old.name(o).to_owned(), self.new.name(n).to_owned());
             self.drift(DriftKind::RootChanged, &place, None, Some(old), Some(new), (Some(o), Some(n)));
@@ -230,27 +248,17 @@ impl Comparer<'_, '_> {
         let (oa, na) = (collect(self.old, olds), collect(self.new, news));
         for (name, values) in &oa {
             match na.get(name) {
-                None => self.drift(
-                    DriftKind::AttributeRemoved,
-                    &place.attribute(name),
-                    item,
-                    values.first().cloned(),
-                    None,
-                    lines,
-                ),
+                None => {
+                    let was = values.first().map(|v| format!("{name}=\"{v}\""));
+                    self.drift(DriftKind::AttributeRemoved, &place.attribute(name), item, was, None, lines);
+                }
                 Some(new_values) => self.values(&place.attribute(name), item, values, new_values, lines),
             }
         }
         for (name, values) in &na {
             if !oa.contains_key(name) {
-                self.drift(
-                    DriftKind::AttributeAdded,
-                    &place.attribute(name),
-                    item,
-                    None,
-                    values.first().cloned(),
-                    lines,
-                );
+                let now = values.first().map(|v| format!("{name}=\"{v}\""));
+                self.drift(DriftKind::AttributeAdded, &place.attribute(name), item, None, now, lines);
             }
         }
         // Text.
@@ -353,8 +361,9 @@ impl Comparer<'_, '_> {
         }
     }
 
-    fn link_set(t: &Tree<'_>, nodes: &[u32]) -> BTreeSet<Link> {
-        let mut set = BTreeSet::new();
+    /// The links under `nodes`, each with the node it is written in.
+    fn link_set(t: &Tree<'_>, nodes: &[u32]) -> BTreeMap<Link, u32> {
+        let mut set = BTreeMap::new();
         for n in nodes {
             for c in t.children(*n).filter(|c| t.name(*c) == "Links") {
                 // XML: <Links><Link .../></Links>; JSON: "Links": [{...}] (each item is a node).
@@ -364,7 +373,7 @@ impl Comparer<'_, '_> {
                     let rel = t.attribute(l, "Rel").unwrap_or("").to_owned();
                     let kind = t.attribute(l, "Type").unwrap_or("").to_owned();
                     let href = template(t.attribute(l, "Href").unwrap_or(""));
-                    set.insert((rel, kind, href));
+                    set.entry((rel, kind, href)).or_insert(l);
                 }
             }
         }
@@ -382,14 +391,17 @@ impl Comparer<'_, '_> {
     ) {
         let old = Self::link_set(self.old, olds);
         let new = Self::link_set(self.new, news);
-        if old == new {
+        if old.keys().eq(new.keys()) {
             return;
         }
-        let mut removed: Vec<&Link> = old.difference(&new).collect();
-        let mut added: Vec<&Link> = new.difference(&old).collect();
+        let mut removed: Vec<&Link> = old.keys().filter(|l| !new.contains_key(*l)).collect();
+        let mut added: Vec<&Link> = new.keys().filter(|l| !old.contains_key(*l)).collect();
+        // Snippets show the link itself; the owner when it has none on that side.
+        let at_old = |l: &Link| old.get(l).copied().or(lines.0);
+        let at_new = |l: &Link| new.get(l).copied().or(lines.1);
         let show =
             |l: &Link| if l.1.is_empty() { format!("{} {}", l.0, l.2) } else { format!("{} {} {}", l.0, l.1, l.2) };
-        let at = |l: &Link| place.child(&format!("Links/Link[@Rel='{}']", l.0));
+        let at = |l: &Link| place.link(&l.0);
         // Same Rel and target, other Type; same Rel and Type, other target.
         for (same, kind) in [(0usize, DriftKind::LinkTypeChanged), (1, DriftKind::LinkTemplateChanged)] {
             let mut i = 0;
@@ -401,7 +413,7 @@ impl Comparer<'_, '_> {
                 match found {
                     Some(j) => {
                         let a = added.remove(j);
-                        self.drift(kind, &at(r), item, Some(show(r)), Some(show(a)), lines);
+                        self.drift(kind, &at(r), item, Some(show(r)), Some(show(a)), (at_old(r), at_new(a)));
                         removed.remove(i);
                     }
                     None => i += 1,
@@ -409,10 +421,10 @@ impl Comparer<'_, '_> {
             }
         }
         for r in removed {
-            self.drift(DriftKind::LinkRemoved, &at(r), item, Some(show(r)), None, lines);
+            self.drift(DriftKind::LinkRemoved, &at(r), item, Some(show(r)), None, (at_old(r), None));
         }
         for a in added {
-            self.drift(DriftKind::LinkAdded, &at(a), item, None, Some(show(a)), lines);
+            self.drift(DriftKind::LinkAdded, &at(a), item, None, Some(show(a)), (None, at_new(a)));
         }
     }
 }

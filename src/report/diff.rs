@@ -79,8 +79,10 @@ fn items_line(g: &Group<'_>) -> Option<String> {
 /// The lines around a drift, old and new, as a small coloured diff.
 fn snippet(e: &ExchangeDiff, d: &Drift, style: Style) -> Option<String> {
     let (old, new) = e.bodies.as_ref()?;
+    // A removed or added thing is its first line; a change shows a little context.
+    let n = if d.old_line.is_some() && d.new_line.is_some() { 3 } else { 1 };
     let take = |text: &str, line: Option<usize>| {
-        line.map(|l| text.lines().skip(l - 1).take(3).map(|x| format!("{x}\n")).collect::<String>()).unwrap_or_default()
+        line.map(|l| text.lines().skip(l - 1).take(n).map(|x| format!("{x}\n")).collect::<String>()).unwrap_or_default()
     };
     let (a, b) = (take(old, d.old_line), take(new, d.new_line));
     if a.is_empty() && b.is_empty() {
@@ -135,7 +137,7 @@ pub fn text(r: &DiffReport, style: Style) -> String {
             if let Some(items) = items_line(&g) {
                 let _ = writeln!(out, "      {}", style.paint("2", &items));
             }
-            if snippets < 6 && d.severity != Severity::Cosmetic {
+            if snippets < 4 && d.severity != Severity::Cosmetic {
                 if let Some(s) = snippet(e, d, style) {
                     out.push_str(&s);
                     snippets += 1;
