@@ -280,9 +280,11 @@ pub fn diff_files(old: &Path, new: &Path, ignore: &[Ignore]) -> Result<DiffRepor
             );
             let mut c = Comparer { old: &ot_tree, new: &nt_tree, ignore, drifts: Vec::new() };
             c.roots();
+            let drifts = c.drifts;
+            drop((ot_tree, nt_tree));
             let key = format!("body ({})", if oj { "JSON" } else { "XML" });
             let exchange =
-                ExchangeDiff { key, old: Some(on.clone()), new: Some(nn.clone()), drifts: c.drifts, bodies: None };
+                ExchangeDiff { key, old: Some(on.clone()), new: Some(nn.clone()), drifts, bodies: Some((ot, nt)) };
             Ok(report(on, nn, vec![exchange], 1))
         }
         (Input::Cassette(o), Input::Cassette(n)) => diff_cassettes(&o, &n, ignore),

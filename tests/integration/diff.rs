@@ -1,0 +1,166 @@
+//! `emtape diff`: drift between two recordings, on the shipped releases and hand-made pairs.
+
+use crate::support::*;
+
+const OLD: &str = "cassettes/em-9.5/vm-restore.yaml";
+const NEW: &str = "cassettes/reference/vm-restore.yaml";
+
+#[test]
+fn the_shipped_releases_differ_by_what_changed_and_not_by_ids_or_dates() {
+    let (code, out, err) = run(&["diff", OLD, NEW]);
+    assert_eq!(code, 1, "breaking drift fails by default: {err}");
+    for wanted in [
+        "item removed               v1_4",
+        "item added                 v1_7",
+        "link removed               Down CloudConnectService /api/cloud",
+        "link added                 Up BackupFileReference /api/backupFiles/{id}",
+        "element added              VmName",
+        "element added              HierarchyObjRef",
+        "link added                 Related VmRestorePointReference /api/vmRestorePoints/{id}",
+    ] {
+        assert!(out.contains(wanted), "missing `{wanted}` in\n{out}");
+    }
+    for noise in ["UID", "CreationTimeUTC", "Name=\"", "sql01-hv", "localhost:", "task-1"] {
+        assert!(
+            !out.lines().any(|l| l.starts_with("  ") && !l.starts_with("      ") && l.contains(noise)),
+            "`{noise}` is data, not drift:\n{out}"
+        );
+    }
+    insta::assert_snapshot!("shipped_text", out);
+}
+
+#[test]
+fn the_shipped_json_releases_differ_in_the_same_ways() {
+    let (_, xml, _) = run(&["diff", "--format", "json", OLD, NEW]);
+    let (_, json, _) = run(&[
+        "diff",
+        "--format",
+        "json",
+        "cassettes/em-9.5/vm-restore-json.yaml",
+        "cassettes/reference/vm-restore-json.yaml",
+    ]);
+    let kinds = |text: &str| {
+        let v: serde_json::Value = serde_json::from_str(text).unwrap();
+        let mut k: Vec<String> = v["exchanges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|e| e["drifts"].as_array().unwrap().iter().map(|d| d["kind"].as_str().unwrap().to_owned()))
+            .collect();
+        k.sort();
+        (k, v["summary"].clone())
+    };
+    let (xk, xs) = kinds(&xml);
+    let (jk, js) = kinds(&json);
+    assert_eq!(xs, js);
+    // XML elements are JSON members: `element added VmName` is `attribute added VmName`.
+    let normalise = |k: Vec<String>| k.into_iter().map(|s| s.replace("element", "attribute")).collect::<Vec<_>>();
+    let (mut xk, mut jk) = (normalise(xk), normalise(jk));
+    xk.sort();
+    jk.sort();
+    assert_eq!(xk, jk);
+}
+
+#[test]
+fn every_report_format_is_pinned() {
+    let dir = temp_dir("diff-formats");
+    let junit = dir.join("drift.xml");
+    let (_, json, _) = run(&["diff", "--format", "json", OLD, NEW]);
+    insta::assert_snapshot!("shipped_json", json);
+    let (_, markdown, _) = run(&["diff", "--format", "markdown", OLD, NEW, "--junit", junit.to_str().unwrap()]);
+    insta::assert_snapshot!("shipped_markdown", markdown);
+    let junit = std::fs::read_to_string(&junit).unwrap();
+    let doc = emtape::xml::parse(&junit).expect("the JUnit report parses");
+    assert_eq!(doc.attribute("failures"), Some("5"));
+    insta::assert_snapshot!("shipped_junit", junit);
+}
+
+fn pair(name: &str, old: &str, new: &str) -> (String, String) {
+    let dir = temp_dir(name);
+    let ext = if old.trim_start().starts_with('<') { "xml" } else { "json" };
+    let (a, b) = (dir.join(format!("old.{ext}")), dir.join(format!("new.{ext}")));
+    std::fs::write(&a, old).unwrap();
+    std::fs::write(&b, new).unwrap();
+    (a.to_str().unwrap().to_owned(), b.to_str().unwrap().to_owned())
+}
+
+const ENTITY: &str = r#"<VmRestorePoint xmlns="http://www.veeam.com/ent/v1.0" Type="VmRestorePoint" Href="https://em:9398/api/vmRestorePoints/1?format=Entity" Name="vm@2025-10-20 20:04:07" UID="urn:veeam:VmRestorePoint:1">
+  <Links>
+    <Link Rel="Restore" Href="https://em:9398/api/vmRestorePoints/1?action=restore" />
+    <Link Rel="Alternate" Type="VmRestorePointReference" Href="https://em:9398/api/vmRestorePoints/1" />
+  </Links>
+  <CreationTimeUTC>2025-10-20T20:04:07Z</CreationTimeUTC>
+  <Algorithm>Incremental</Algorithm>
+</VmRestorePoint>"#;
+
+#[test]
+fn shuffled_attributes_other_prefixes_and_other_ids_are_no_drift() {
+    let shuffled = "<v:VmRestorePoint xmlns:v=\"http://www.veeam.com/ent/v1.0\" UID=\"urn:veeam:VmRestorePoint:2\" Name=\"vm@2026-01-01 00:00:00\" Href=\"http://other:1/api/vmRestorePoints/2?format=Entity\" Type=\"VmRestorePoint\"><v:Links><v:Link Href=\"http://other:1/api/vmRestorePoints/2\" Type=\"VmRestorePointReference\" Rel=\"Alternate\"/><v:Link Href=\"http://other:1/api/vmRestorePoints/2?action=restore\" Rel=\"Restore\"/></v:Links><v:CreationTimeUTC>2026-01-01T00:00:00.5Z</v:CreationTimeUTC><v:Algorithm>Incremental</v:Algorithm></v:VmRestorePoint>";
+    let (a, b) = pair("shuffled", ENTITY, shuffled);
+    let (code, out, _) = run(&["diff", &a, &b, "--fail-on", "additive"]);
+    assert_eq!(code, 0, "{out}");
+    let lines: Vec<&str> = out.lines().filter(|l| l.starts_with("  ")).collect();
+    assert_eq!(lines.len(), 1, "{out}");
+    assert!(lines[0].starts_with("  cosmetic  namespace prefix changed"), "only the prefix shows, as cosmetic: {out}");
+}
+
+#[test]
+fn a_removed_restore_link_is_breaking_link_drift() {
+    let (a, b) = pair(
+        "no-restore",
+        ENTITY,
+        &ENTITY.replace(
+            "    <Link Rel=\"Restore\" Href=\"https://em:9398/api/vmRestorePoints/1?action=restore\" />\n",
+            "",
+        ),
+    );
+    let (code, out, _) = run(&["diff", "--format", "json", &a, &b]);
+    assert_eq!(code, 1);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let drifts = &v["exchanges"][0]["drifts"];
+    assert_eq!(drifts.as_array().unwrap().len(), 1, "{out}");
+    assert_eq!(drifts[0]["kind"], "link-removed");
+    assert_eq!(drifts[0]["severity"], "breaking");
+    assert_eq!(drifts[0]["old"], "Restore /api/vmRestorePoints/{id}?action=restore");
+    assert_eq!(drifts[0]["path"], "/VmRestorePoint/Links/Link[@Rel='Restore']");
+}
+
+#[test]
+fn a_new_optional_element_is_additive_and_fails_only_when_asked() {
+    let (a, b) = pair("new-element", ENTITY, &ENTITY.replace("  <Algorithm>", "  <VmName>vm</VmName>\n  <Algorithm>"));
+    let (code, out, _) = run(&["diff", &a, &b]);
+    assert_eq!(code, 0, "additive drift passes by default: {out}");
+    assert!(out.contains("additive  element added              VmName  (schema) /VmRestorePoint/VmName"), "{out}");
+    assert!(out.contains("      +   <VmName>vm</VmName>"), "with a snippet of the change: {out}");
+    assert_eq!(run(&["diff", &a, &b, "--fail-on", "additive"]).0, 1);
+    assert_eq!(run(&["diff", &a, &b, "--fail-on", "never"]).0, 0);
+    let (code, out, _) = run(&["diff", &a, &b, "--ignore", "//VmName", "--fail-on", "any"]);
+    assert_eq!((code, out.contains("no drift")), (0, true), "{out}");
+}
+
+#[test]
+fn a_changed_value_kind_is_breaking() {
+    let (a, b) =
+        pair("kind", ENTITY, &ENTITY.replace("<Algorithm>Incremental</Algorithm>", "<Algorithm>3</Algorithm>"));
+    let (code, out, _) = run(&["diff", &a, &b]);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains(
+            "breaking  value kind changed         text (Incremental) -> integer (3)  (schema) /VmRestorePoint/Algorithm"
+        ),
+        "{out}"
+    );
+}
+
+#[test]
+fn unreadable_input_is_reported_with_file_line_and_column() {
+    let (a, b) = pair("broken", ENTITY, "<VmRestorePoint>\n  <Links>\n</VmRestorePoint>");
+    let (code, _, err) = run(&["diff", &a, &b]);
+    assert_eq!(code, 2);
+    insta::assert_snapshot!(err.replace(&b, "new.xml"));
+    let (code, _, err) = run(&["diff", &a, NEW]);
+    assert_eq!(code, 2);
+    assert!(err.contains("are not the same kind of input"), "{err}");
+    let (code, _, err) = run(&["diff", "no/such.xml", &a]);
+    assert_eq!((code, err.as_str()), (2, "error: cannot read no/such.xml: No such file or directory (os error 2)\n"));
+}
