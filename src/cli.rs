@@ -220,6 +220,50 @@ pub struct ServeArgs {
     /// Print one line per request on stderr
     #[arg(short, long)]
     pub verbose: bool,
+
+    #[command(flatten)]
+    pub check: CheckArgs,
+}
+
+/// Checking clients against a scenario (`emtape serve --scenario`).
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Watch every client session against this scenario and report whether it met the contract
+    #[arg(long, value_name = "FILE")]
+    pub scenario: Option<PathBuf>,
+
+    /// Inject a fault: task-failed, session-expired, http-500, http-503 or drop-connection,
+    /// at its usual step or at NAME@STEP (repeatable)
+    #[arg(long = "fault", value_name = "NAME[@STEP]", requires = "scenario")]
+    pub faults: Vec<String>,
+
+    /// Let the Task answer Running this many times before Finished
+    #[arg(long, value_name = "N", requires = "scenario")]
+    pub running_polls: Option<u32>,
+
+    /// Wait this long before every answer, like 200ms
+    #[arg(long, value_name = "DURATION", requires = "scenario")]
+    pub latency: Option<String>,
+
+    /// Polls closer together than this are too fast [default: the scenario's, or 200ms]
+    #[arg(long, value_name = "DURATION", requires = "scenario")]
+    pub poll_min_interval: Option<String>,
+
+    /// A client session without requests this long has ended (without logging out)
+    #[arg(long, value_name = "DURATION", default_value = "30s", requires = "scenario")]
+    pub idle: String,
+
+    /// Stop after N client sessions have ended; exit 0 only if every one met the contract
+    #[arg(long, value_name = "N", requires = "scenario")]
+    pub until_complete: Option<usize>,
+
+    /// Write the client report as JUnit XML to FILE
+    #[arg(long, value_name = "FILE", requires = "scenario")]
+    pub junit: Option<PathBuf>,
+
+    /// Write the client report as JSON to FILE
+    #[arg(long, value_name = "FILE", requires = "scenario")]
+    pub json: Option<PathBuf>,
 }
 
 /// TLS on the listening side.

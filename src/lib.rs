@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cassette;
+pub mod check;
 pub mod cli;
 pub mod codec;
 pub mod commands;
@@ -16,3 +17,5 @@ pub mod report;
 pub mod scenario;
 pub mod xml;
 pub mod yamlish;
+
+pub use check::{MockServer, MockServerConfig};

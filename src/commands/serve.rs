@@ -1,45 +1,114 @@
-//! `emtape serve`: the mock Enterprise Manager on a socket.
+//! `emtape serve`: the mock Enterprise Manager on a socket, checking clients against a scenario
+//! when asked.
 
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::{Exit, Failure, runtime, stop_signal};
 use crate::cassette::{self, Cassette, LoadedCassette};
-use crate::cli::{ListenTls, ServeArgs};
+use crate::check::{CheckOptions, Checker};
+use crate::cli::{CheckArgs, ListenTls, ServeArgs};
 use crate::http::server::{Server, ServerOptions};
 use crate::http::tls::{self, ServerTls};
 use crate::replay::{Mock, MockOptions};
+use crate::report::Style;
+use crate::scenario::{Scenario, parse_duration};
 
 pub(super) fn serve(args: ServeArgs) -> Result<Exit, Failure> {
     let cassettes = load_cassettes(&args.cassettes)?;
     let tls = listen_tls(&args.tls)?;
     let options =
         MockOptions { session_timeout: Duration::from_secs(args.session_timeout), log_requests: args.verbose };
+    let scenario = match &args.check.scenario {
+        Some(path) => Some(Scenario::load(path).map_err(|e| Failure::bad_input(e.to_string()))?),
+        None => None,
+    };
+    let check = check_options(&args.check)?;
     runtime(args.threads)?.block_on(async move {
         let server = Server::bind(&args.listen, tls)
             .await
             .map_err(|e| Failure::network(format!("cannot listen on {}: {e}", args.listen)))?;
         let names: Vec<String> = cassettes.iter().map(|c| c.name.clone()).collect();
-        let mock = Arc::new(Mock::new(cassettes, options));
+        let count: usize = cassettes.iter().map(|c| c.cassette.exchanges.len()).sum();
+        let mock = Mock::new(cassettes, options);
+        let server_options = ServerOptions { max_body: args.max_body };
+        let Some(scenario) = scenario else {
+            announce(&server.base_url());
+            eprintln!("emtape: serving {count} exchanges from {}", names.join(", "));
+            let mock = Arc::new(mock);
+            server.run(mock.clone(), server_options, stop_signal()).await;
+            return Ok(strict(args.strict, &mock));
+        };
+        let checker = Arc::new(Checker::new(mock, scenario, check).map_err(Failure::bad_input)?);
         announce(&server.base_url());
-        eprintln!("emtape: serving {} exchanges from {}", mock.exchange_count(), names.join(", "));
-        server.run(mock.clone(), ServerOptions { max_body: args.max_body }, stop_signal()).await;
-        if !args.strict {
-            return Ok(Exit::Success);
+        eprintln!(
+            "emtape: serving {count} exchanges from {}, checking clients against {}",
+            names.join(", "),
+            checker.scenario_name()
+        );
+        for fault in checker.fault_names() {
+            eprintln!("emtape: injecting {fault}");
         }
-        let unused = mock.unused();
-        if unused.is_empty() {
-            eprintln!("emtape: strict: every recorded exchange was used");
-            return Ok(Exit::Success);
-        }
-        eprintln!("emtape: strict: {} recorded exchanges were never used:", unused.len());
-        for line in unused {
-            eprintln!("  {line}");
-        }
-        Ok(Exit::Failed)
+        let until = args.check.until_complete;
+        let watcher = checker.clone();
+        let stop = async move {
+            match until {
+                Some(n) => tokio::select! {
+                    () = stop_signal() => {}
+                    () = watcher.until_ended(n) => {}
+                },
+                None => stop_signal().await,
+            }
+        };
+        server.run(checker.clone(), server_options, stop).await;
+        let report = checker.report();
+        print!("{}", crate::report::check::text(&report, Style::for_stdout()));
+        write_file(args.check.junit.as_deref(), &crate::report::check::junit(&report))?;
+        write_file(args.check.json.as_deref(), &crate::report::check::json(&report))?;
+        let used = strict(args.strict, checker.mock());
+        Ok(if report.passed && used == Exit::Success { Exit::Success } else { Exit::Failed })
     })
+}
+
+fn write_file(path: Option<&Path>, text: &str) -> Result<(), Failure> {
+    match path {
+        Some(p) => {
+            std::fs::write(p, text).map_err(|e| Failure::bad_input(format!("cannot write {}: {e}", p.display())))
+        }
+        None => Ok(()),
+    }
+}
+
+fn check_options(args: &CheckArgs) -> Result<CheckOptions, Failure> {
+    let duration = |flag: &str, v: &str| {
+        parse_duration(v).ok_or_else(|| Failure::bad_input(format!("{flag} {v}: not a duration (write 500ms, 1s, 2m)")))
+    };
+    Ok(CheckOptions {
+        running_polls: args.running_polls,
+        latency: args.latency.as_deref().map(|v| duration("--latency", v)).transpose()?,
+        faults: args.faults.clone(),
+        poll_min_interval: args.poll_min_interval.as_deref().map(|v| duration("--poll-min-interval", v)).transpose()?,
+        idle: duration("--idle", &args.idle)?,
+    })
+}
+
+/// With `--strict`, lists the recorded exchanges no request used; `Failed` if there are any.
+fn strict(enabled: bool, mock: &Mock) -> Exit {
+    if !enabled {
+        return Exit::Success;
+    }
+    let unused = mock.unused();
+    if unused.is_empty() {
+        eprintln!("emtape: strict: every recorded exchange was used");
+        return Exit::Success;
+    }
+    eprintln!("emtape: strict: {} recorded exchanges were never used:", unused.len());
+    for line in unused {
+        eprintln!("  {line}");
+    }
+    Exit::Failed
 }
 
 /// The first line on stdout, which scripts wait for.

@@ -93,6 +93,8 @@ pub struct Request {
     /// `scheme://host[:port]` the client addressed, taken from `Host` (or the listening address
     /// when `Host` is missing or malformed). Links in responses are rewritten to it.
     pub origin: String,
+    /// The client's address, when it came over a socket.
+    pub peer: Option<std::net::SocketAddr>,
 }
 
 impl Request {

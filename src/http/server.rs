@@ -1,7 +1,6 @@
 //! The server side of the edge: accepts plain or TLS connections, converts each hyper request
 //! once into a [`Request`], hands it to a [`Handler`] and converts the [`Response`] back.
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -43,6 +42,8 @@ pub enum Reply {
     Parts(Response, Vec<Bytes>),
     /// The head (its `body` is ignored) and the body's chunks; sent with chunked encoding.
     Stream(Response, Chunks),
+    /// No answer: the connection is closed (a fault a mock injects).
+    Drop,
 }
 
 impl From<Response> for Reply {
@@ -86,6 +87,7 @@ pub struct Server {
 }
 
 struct Connection {
+    peer: Option<SocketAddr>,
     scheme: &'static str,
     local: SocketAddr,
     max_body: usize,
@@ -114,7 +116,7 @@ impl Server {
 
     /// Serves until `shutdown` completes. Connections still open then are dropped.
     pub async fn run<H: Handler>(self, handler: Arc<H>, options: ServerOptions, shutdown: impl Future<Output = ()>) {
-        let conn = Arc::new(Connection { scheme: self.scheme(), local: self.local, max_body: options.max_body });
+        let shared = (self.scheme(), self.local, options.max_body);
         tokio::pin!(shutdown);
         loop {
             let accepted = tokio::select! {
@@ -132,7 +134,7 @@ impl Server {
             };
             let _ = stream.set_nodelay(true);
             let handler = handler.clone();
-            let conn = conn.clone();
+            let conn = Arc::new(Connection { peer: Some(peer), scheme: shared.0, local: shared.1, max_body: shared.2 });
             let tls = self.tls.clone();
             tokio::spawn(async move {
                 match tls {
@@ -155,7 +157,7 @@ where
     let service = service_fn(move |req| {
         let handler = handler.clone();
         let conn = conn.clone();
-        async move { Ok::<_, Infallible>(dispatch(&*handler, &conn, req).await) }
+        async move { dispatch(&*handler, &conn, req).await.ok_or(Dropped) }
     });
     // Errors here are clients going away mid-request; nothing to tell anyone.
     let _ = http1::Builder::new()
@@ -166,11 +168,23 @@ where
         .await;
 }
 
+/// A reply of [`Reply::Drop`]: hyper closes the connection without answering.
+#[derive(Debug)]
+struct Dropped;
+
+impl std::fmt::Display for Dropped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped on purpose")
+    }
+}
+
+impl std::error::Error for Dropped {}
+
 async fn dispatch<H: Handler>(
     handler: &H,
     conn: &Connection,
     req: hyper::Request<Incoming>,
-) -> hyper::Response<OutBody> {
+) -> Option<hyper::Response<OutBody>> {
     let (parts, body) = req.into_parts();
     let method = parts.method.as_str().to_owned();
     let target = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
@@ -195,7 +209,7 @@ async fn dispatch<H: Handler>(
             return into_hyper(handler.reject(&line, &problem).into());
         }
     };
-    into_hyper(handler.handle(Request { method, target, headers, body, origin }).await)
+    into_hyper(handler.handle(Request { method, target, headers, body, origin, peer: conn.peer }).await)
 }
 
 /// The body hyper sends: whole (with its length) or streamed (chunked).
@@ -240,8 +254,9 @@ impl hyper::body::Body for OutBody {
     }
 }
 
-fn into_hyper(reply: Reply) -> hyper::Response<OutBody> {
+fn into_hyper(reply: Reply) -> Option<hyper::Response<OutBody>> {
     let (response, body) = match reply {
+        Reply::Drop => return None,
         Reply::Full(mut r) => {
             let body = std::mem::take(&mut r.body);
             (r, OutBody::Full((!body.is_empty()).then_some(body)))
@@ -273,5 +288,5 @@ fn into_hyper(reply: Reply) -> hyper::Response<OutBody> {
             headers.append(n, v);
         }
     }
-    out
+    Some(out)
 }

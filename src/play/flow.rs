@@ -4,6 +4,7 @@
 //! requests; a mock that checks clients drives it with the responses it serves.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::document::{Document, Link, Node, excerpt};
@@ -48,8 +49,8 @@ pub(crate) struct Observed {
     pub tokens: Vec<String>,
 }
 
-pub(crate) struct Flow<'s> {
-    scenario: &'s Scenario,
+pub(crate) struct Flow {
+    scenario: Arc<Scenario>,
     pub base_url: String,
     pub vars: HashMap<String, String>,
     seen: HashMap<String, Document>,
@@ -58,8 +59,8 @@ pub(crate) struct Flow<'s> {
     pub session: Option<String>,
 }
 
-impl<'s> Flow<'s> {
-    pub fn new(scenario: &'s Scenario, base_url: String, vars: HashMap<String, String>) -> Flow<'s> {
+impl Flow {
+    pub fn new(scenario: Arc<Scenario>, base_url: String, vars: HashMap<String, String>) -> Flow {
         Flow { scenario, base_url, vars, seen: HashMap::new(), previous: None, session: None }
     }
 

@@ -61,7 +61,7 @@ pub struct RunOptions<'a> {
 }
 
 struct Runner<'a> {
-    flow: Flow<'a>,
+    flow: Flow,
     options: RunOptions<'a>,
     /// Values never to show (live token, session id, password) and what to show instead.
     secrets: Vec<(String, &'static str)>,
@@ -82,7 +82,7 @@ pub async fn run(scenario: &Scenario, options: RunOptions<'_>) -> RunReport {
         }
     }
     let target = options.target.clone();
-    let flow = Flow::new(scenario, options.base_url.clone(), vars);
+    let flow = Flow::new(std::sync::Arc::new(scenario.clone()), options.base_url.clone(), vars);
     let mut runner = Runner { flow, options, secrets };
     let mut steps = Vec::new();
     let mut stop: Option<String> = None;

@@ -18,6 +18,13 @@ use crate::http::{Request, Response, http_date};
 use index::Index;
 use sessions::{Caller, Sessions};
 
+/// Which of several recorded answers to give.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pick {
+    First,
+    Last,
+}
+
 /// What a recorded exchange that matches a request is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Lookup {
@@ -108,6 +115,12 @@ impl Mock {
 
     /// Answers one request.
     pub fn respond(&self, req: &Request) -> Response {
+        self.respond_with(req, None)
+    }
+
+    /// Answers one request; for a request recorded several times, `pick` chooses the first or
+    /// the last recorded answer instead of the next one in the sequence.
+    pub fn respond_with(&self, req: &Request, pick: Option<Pick>) -> Response {
         let key = Key::of(req);
         let token = em::session_token(&req.headers);
         let caller = self.sessions.caller(token);
@@ -135,10 +148,11 @@ impl Mock {
                 "logon needs credentials: send Authorization: Basic base64(user:password)",
             );
         }
-        let position = if members.len() == 1 {
-            0
-        } else {
-            self.sessions.next(caller.live().map(|s| s.token.as_str()), group, members.len())
+        let position = match pick {
+            _ if members.len() == 1 => 0,
+            Some(Pick::First) => 0,
+            Some(Pick::Last) => members.len() - 1,
+            None => self.sessions.next(caller.live().map(|s| s.token.as_str()), group, members.len()),
         };
         let entry = &self.index.entries[members[position]];
         entry.used.store(true, Ordering::Relaxed);

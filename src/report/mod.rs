@@ -1,6 +1,7 @@
 //! Reports of a run, for people (terminal text, coloured when it helps) and for machines
 //! (JUnit XML, JSON).
 
+pub mod check;
 pub mod diff;
 mod junit;
 mod text;

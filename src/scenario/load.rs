@@ -12,8 +12,8 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use super::template::Tpl;
 use super::{
-    Action, BUILTIN_VARS, Capture, CaptureSource, Expect, Follow, JsonPath, Matcher, Poll, Query, Scenario, Select,
-    Step, XPath, parse_duration,
+    Action, BUILTIN_VARS, Capture, CaptureSource, Expect, FAULTS, Follow, JsonPath, Matcher, Poll, Query, Scenario,
+    Select, ServerPlan, Step, XPath, parse_duration,
 };
 use crate::diagnostic::{Diagnostic, did_you_mean, yaml_diagnostic};
 use crate::yamlish::{Ordered, Scalar};
@@ -155,6 +155,7 @@ impl Source<'_> {
             names.push(step.name.clone());
             finally.push(step);
         }
+        let server = self.server(whole, raw.server, &names)?;
         let name = raw.name.unwrap_or_else(|| {
             Path::new(self.file).file_stem().map_or_else(|| "scenario".to_owned(), |s| s.to_string_lossy().into_owned())
         });
@@ -167,6 +168,45 @@ impl Source<'_> {
             headers,
             steps,
             finally,
+            server,
+        })
+    }
+
+    fn literal_duration(&self, span: Span, text: &str) -> Result<std::time::Duration, ScenarioError> {
+        parse_duration(text).ok_or_else(|| {
+            self.error(
+                span,
+                text,
+                format!("`{text}` is not a duration"),
+                Some("write `500ms`, `1s`, `2m` or `1h`".into()),
+            )
+        })
+    }
+
+    fn fault(&self, span: Span, spec: &str, steps: &[String]) -> Result<String, ScenarioError> {
+        let (name, step) = spec.split_once('@').map_or((spec, None), |(n, s)| (n, Some(s)));
+        if !FAULTS.contains(&name) {
+            let hint = match did_you_mean(name, FAULTS) {
+                Some(f) => format!("did you mean `{f}`?"),
+                None => format!("the faults are {}", FAULTS.join(", ")),
+            };
+            return Err(self.error(span, name, format!("`{name}` is not a fault emtape can inject"), Some(hint)));
+        }
+        if let Some(step) = step {
+            if !steps.iter().any(|s| s == step) {
+                let hint = did_you_mean(step, steps.iter().map(String::as_str)).map(|s| format!("did you mean `{s}`?"));
+                return Err(self.error(span, step, format!("fault `{spec}` names no step of the scenario"), hint));
+            }
+        }
+        Ok(spec.to_owned())
+    }
+
+    fn server(&self, span: Span, raw: RawServer, steps: &[String]) -> Result<ServerPlan, ScenarioError> {
+        Ok(ServerPlan {
+            running_polls: raw.running_polls,
+            latency: raw.latency.as_deref().map(|l| self.literal_duration(span, l)).transpose()?,
+            faults: raw.faults.iter().map(|f| self.fault(span, f, steps)).collect::<Result<_, _>>()?,
+            poll_min_interval: raw.poll_min_interval.as_deref().map(|l| self.literal_duration(span, l)).transpose()?,
         })
     }
 
@@ -352,6 +392,8 @@ impl Source<'_> {
             captures,
             expect,
             poll,
+            latency: raw.server.latency.as_deref().map(|l| self.literal_duration(span, l)).transpose()?,
+            fault: raw.server.fault.as_deref().map(|f| self.fault(span, f, &[])).transpose()?,
         })
     }
 
@@ -531,6 +573,25 @@ struct RawScenario {
     steps: Vec<RawStep>,
     #[serde(default)]
     finally: Vec<RawStep>,
+    #[serde(default)]
+    server: RawServer,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    running_polls: Option<u32>,
+    latency: Option<String>,
+    #[serde(default)]
+    faults: Vec<String>,
+    poll_min_interval: Option<String>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStepServer {
+    latency: Option<String>,
+    fault: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -550,6 +611,8 @@ struct RawStep {
     #[serde(default)]
     expect: RawExpect,
     poll: Option<RawPoll>,
+    #[serde(default)]
+    server: RawStepServer,
 }
 
 #[derive(Deserialize)]

@@ -51,7 +51,25 @@ pub struct Scenario {
     pub steps: Vec<Step>,
     /// Steps that run at the end whatever happened before (log out).
     pub finally: Vec<Step>,
+    /// How `emtape serve --scenario` plays the server (ignored by `emtape run`).
+    pub server: ServerPlan,
 }
+
+/// How a mock checking clients shapes the run.
+#[derive(Clone, Debug, Default)]
+pub struct ServerPlan {
+    /// How many times the Task answers Running before Finished.
+    pub running_polls: Option<u32>,
+    /// Added before every answer.
+    pub latency: Option<Duration>,
+    /// Faults to inject: `NAME` or `NAME@step name`.
+    pub faults: Vec<String>,
+    /// Polls closer together than this are too fast.
+    pub poll_min_interval: Option<Duration>,
+}
+
+/// The faults a mock can inject, each at a step (the default one, or `NAME@step`).
+pub const FAULTS: [&str; 5] = ["task-failed", "session-expired", "http-500", "http-503", "drop-connection"];
 
 /// Variables every scenario has without declaring them.
 pub const BUILTIN_VARS: [&str; 2] = ["base_url", "user"];
@@ -73,6 +91,10 @@ pub struct Step {
     pub captures: Vec<(String, Capture)>,
     pub expect: Expect,
     pub poll: Option<Poll>,
+    /// Extra latency when a mock checking clients answers this step.
+    pub latency: Option<Duration>,
+    /// A fault to inject at this step when a mock checks clients.
+    pub fault: Option<String>,
 }
 
 /// How the step's URL is found.

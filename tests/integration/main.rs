@@ -1,6 +1,7 @@
 //! Integration tests: the `emtape` binary and library driven over real loopback HTTP(S).
 
 mod cassettes;
+mod check;
 mod diff;
 mod record;
 mod run;

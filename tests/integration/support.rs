@@ -18,6 +18,7 @@ pub struct Emtape {
     child: Child,
     pub url: String,
     stderr: Arc<Mutex<String>>,
+    stdout: Arc<Mutex<String>>,
 }
 
 impl Emtape {
@@ -52,8 +53,16 @@ impl Emtape {
                 panic!("first line was {line:?}; stderr: {}", stderr.lock().unwrap());
             }
         };
-        std::thread::spawn(move || for _ in out.lines() {});
-        Emtape { child, url, stderr }
+        let stdout = Arc::new(Mutex::new(String::new()));
+        let sink = stdout.clone();
+        std::thread::spawn(move || {
+            for line in out.lines().map_while(Result::ok) {
+                let mut s = sink.lock().unwrap();
+                s.push_str(&line);
+                s.push('\n');
+            }
+        });
+        Emtape { child, url, stderr, stdout }
     }
 
     /// `emtape serve ARGS... --listen 127.0.0.1:0`.
@@ -65,6 +74,14 @@ impl Emtape {
 
     pub fn stderr(&self) -> String {
         self.stderr.lock().unwrap().clone()
+    }
+
+    /// Waits for the process to exit by itself: (status, the rest of stdout, stderr).
+    pub fn wait(mut self) -> (ExitStatus, String, String) {
+        let status = wait_for(&mut self.child);
+        std::thread::sleep(Duration::from_millis(100));
+        let out = self.stdout.lock().unwrap().clone();
+        (status, out, self.stderr())
     }
 
     /// SIGKILL: no chance to clean up.

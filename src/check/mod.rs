@@ -1,0 +1,711 @@
+//! Checking clients: the mock serves a scenario's flow and watches each client session against
+//! it. For every session it runs the scenario in the shadow of the client, fed with the very
+//! responses it served, so it knows what a client that follows the contract asks next: the
+//! link it was given, the URL it captured. Everything else is reported: a missing or stale
+//! token, a URL built by hand, polling too fast or giving up, continuing after a failure, no
+//! logout, requests outside the flow. It can also shape the run: how long the Task runs,
+//! latency, and faults.
+
+pub mod report;
+mod server;
+
+pub use server::{MockServer, MockServerConfig, StartError};
+
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::em::{self, Repr};
+use crate::http::server::{Handler, Reply, RequestProblem};
+use crate::http::{Request, Response};
+use crate::play::flow::{Flow, Target};
+use crate::replay::{Mock, Pick};
+use crate::scenario::{Action, Scenario, Step};
+use report::{ClientReport, Ending, Performed, Problem, ProblemKind, SessionReport};
+
+/// How the checking mock shapes the run; the scenario's `server:` section fills what is not set.
+#[derive(Clone, Debug)]
+pub struct CheckOptions {
+    /// The Task answers Running this many times before Finished (default: as recorded).
+    pub running_polls: Option<u32>,
+    /// Added before every answer.
+    pub latency: Option<Duration>,
+    /// Faults to inject: `NAME` at its usual step, or `NAME@step name`.
+    pub faults: Vec<String>,
+    /// Polls closer together than this are too fast.
+    pub poll_min_interval: Option<Duration>,
+    /// A session without requests this long has ended.
+    pub idle: Duration,
+}
+
+impl Default for CheckOptions {
+    fn default() -> Self {
+        Self {
+            running_polls: None,
+            latency: None,
+            faults: Vec::new(),
+            poll_min_interval: None,
+            idle: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A fault, and the step it is injected at.
+#[derive(Clone, Debug)]
+struct Fault {
+    name: String,
+    step: usize,
+}
+
+struct Watch {
+    number: usize,
+    token: String,
+    repr: Repr,
+    flow: Flow,
+    started: Instant,
+    last_seen: Instant,
+    requests: Vec<Performed>,
+    performed: HashSet<usize>,
+    /// The next step a client following the flow takes.
+    position: usize,
+    /// URLs (normalised) given to this session in responses.
+    served: HashSet<String>,
+    poll_attempts: Vec<Instant>,
+    poll_done: bool,
+    /// A step whose answer failed the scenario's checks (an injected fault, mostly).
+    failed: Option<(usize, String)>,
+    faults: Vec<String>,
+    ended: Option<Ending>,
+    problems: Vec<Problem>,
+}
+
+/// An unauthenticated request before a logon (discovering the API), kept until a logon from
+/// the same address claims it.
+struct Pending {
+    ip: Option<IpAddr>,
+    step: usize,
+    response: Response,
+    request: String,
+    at: Instant,
+}
+
+#[derive(Default)]
+struct State {
+    watches: Vec<Watch>,
+    by_token: HashMap<String, usize>,
+    pending: Vec<Pending>,
+    unattributed: Vec<Problem>,
+}
+
+/// The mock with a scenario watching its clients.
+pub struct Checker {
+    mock: Mock,
+    scenario: Arc<Scenario>,
+    steps: Vec<Step>,
+    main: usize,
+    logon: Option<usize>,
+    poll: Option<usize>,
+    faults: Vec<Fault>,
+    options: CheckOptions,
+    state: Mutex<State>,
+    epoch: Instant,
+    changed: tokio::sync::Notify,
+}
+
+/// What to do with a request, decided before answering it.
+struct Plan {
+    watch: Option<usize>,
+    /// The request matched no step: the answer may still show which step it stands in for.
+    unmatched: bool,
+    step: Option<usize>,
+    target: Option<Target>,
+    logon: bool,
+    pending_step: Option<usize>,
+    fault: Option<String>,
+    pick: Option<Pick>,
+    latency: Duration,
+}
+
+fn normalize(url: &str, origin: &str) -> String {
+    let rest = url.strip_prefix(origin).unwrap_or(url);
+    let rest = match rest.split_once("://") {
+        Some((_, after)) => after.find('/').map_or("/", |i| &after[i..]),
+        None => rest,
+    };
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let query: Vec<String> =
+        em::normalize_query(query).into_iter().filter(|(k, _)| k != "v").map(|(k, v)| format!("{k}={v}")).collect();
+    format!("{}?{}", em::normalize_path(path), query.join("&"))
+}
+
+/// Every URL a response gives: `Href` values and `Location`.
+fn urls_in(response: &Response, origin: &str) -> Vec<String> {
+    let mut out: Vec<String> = response.headers.get("location").map(|l| normalize(l, origin)).into_iter().collect();
+    let body = String::from_utf8_lossy(&response.body);
+    for marker in ["Href=\"", "\"Href\":"] {
+        let mut rest = body.as_ref();
+        while let Some(i) = rest.find(marker) {
+            rest = rest[i + marker.len()..].trim_start_matches([' ', '"']);
+            let end = rest.find('"').unwrap_or(rest.len());
+            out.push(normalize(&rest[..end].replace("&amp;", "&"), origin));
+            rest = &rest[end..];
+        }
+    }
+    out
+}
+
+fn line(req: &Request) -> String {
+    format!("{} {}", req.method, req.target)
+}
+
+/// A request line with the session's token and id (the token is its base64) out of it.
+fn scrubbed(text: String, token: &str) -> String {
+    let id = crate::codec::base64_decode(token).and_then(|b| String::from_utf8(b).ok()).unwrap_or_default();
+    let text = if id.len() >= 8 { text.replace(&id, "{session-id}") } else { text };
+    text.replace(token, "{session-token}")
+}
+
+fn problem(kind: ProblemKind, message: impl Into<String>) -> Problem {
+    Problem { kind, message: message.into() }
+}
+
+impl Checker {
+    pub fn new(mock: Mock, scenario: Scenario, options: CheckOptions) -> Result<Checker, String> {
+        let steps: Vec<Step> = scenario.steps.iter().chain(&scenario.finally).cloned().collect();
+        let main = scenario.steps.len();
+        let logon = steps.iter().position(|s| matches!(&s.action, Action::Request { url, .. } if em::is_logon_path(&em::normalize_path(url.source().split('?').next().unwrap_or("")))));
+        let poll = steps.iter().position(|s| s.poll.is_some());
+        let restore = steps.iter().position(|s| matches!(&s.action, Action::Follow(f) if f.rel.source() == "Restore"));
+        let named = |name: &str| steps.iter().position(|s| s.name == name);
+        let mut faults = Vec::new();
+        let mut specs: Vec<(String, Option<usize>)> =
+            scenario.server.faults.iter().chain(&options.faults).map(|f| (f.clone(), None)).collect();
+        specs.extend(steps.iter().enumerate().filter_map(|(i, s)| s.fault.clone().map(|f| (f, Some(i)))));
+        for (spec, at) in specs {
+            let (name, step) = spec.split_once('@').map_or((spec.as_str(), None), |(n, s)| (n, Some(s)));
+            if !crate::scenario::FAULTS.contains(&name) {
+                let hint = match crate::diagnostic::did_you_mean(name, crate::scenario::FAULTS) {
+                    Some(f) => format!("did you mean `{f}`?"),
+                    None => format!("the faults are {}", crate::scenario::FAULTS.join(", ")),
+                };
+                return Err(format!("`{name}` is not a fault emtape can inject; {hint}"));
+            }
+            let usual = match name {
+                "task-failed" | "http-503" | "drop-connection" => poll,
+                _ => restore.or(logon.map(|l| l + 2)),
+            };
+            let step = match step {
+                Some(s) => Some(named(s).ok_or_else(|| format!("fault `{spec}`: the scenario has no step `{s}`"))?),
+                None => at.or(usual),
+            };
+            let step = step.ok_or_else(|| {
+                format!("fault `{name}`: the scenario has no step to inject it at; name one with {name}@STEP")
+            })?;
+            faults.push(Fault { name: name.to_owned(), step });
+        }
+        let mut options = options;
+        options.running_polls = options.running_polls.or(scenario.server.running_polls);
+        options.latency = options.latency.or(scenario.server.latency);
+        options.poll_min_interval =
+            options.poll_min_interval.or(scenario.server.poll_min_interval).or(Some(Duration::from_millis(200)));
+        Ok(Checker {
+            mock,
+            scenario: Arc::new(scenario),
+            steps,
+            main,
+            logon,
+            poll,
+            faults,
+            options,
+            state: Mutex::new(State::default()),
+            epoch: Instant::now(),
+            changed: tokio::sync::Notify::new(),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn scenario_name(&self) -> &str {
+        &self.scenario.file
+    }
+
+    /// The mock underneath.
+    pub fn mock(&self) -> &Mock {
+        &self.mock
+    }
+
+    /// The faults injected, as the report names them.
+    pub fn fault_names(&self) -> Vec<String> {
+        self.faults.iter().map(|f| format!("{} at `{}`", f.name, self.steps[f.step].name)).collect()
+    }
+
+    fn new_flow(&self, origin: &str) -> Flow {
+        Flow::new(self.scenario.clone(), origin.to_owned(), self.scenario.vars.iter().cloned().collect())
+    }
+
+    /// Ends sessions that have been idle too long.
+    fn sweep(&self, state: &mut State) {
+        let now = Instant::now();
+        let mut ended = false;
+        for w in state.watches.iter_mut().filter(|w| w.ended.is_none()) {
+            if now.duration_since(w.last_seen) >= self.options.idle {
+                self.finish(w, Ending::Idle);
+                ended = true;
+            }
+        }
+        if ended {
+            self.changed.notify_waiters();
+        }
+    }
+
+    /// Closes a session's account: what it should have done and did not.
+    fn finish(&self, w: &mut Watch, how: Ending) {
+        w.ended = Some(how);
+        if how == Ending::Idle {
+            w.problems.push(problem(
+                ProblemKind::NoLogout,
+                format!("did not log out (no request for {:.1} s)", self.options.idle.as_secs_f64()),
+            ));
+        }
+        // Steps after a failure (or an expired session) are rightly left out.
+        let until = match (&w.failed, how) {
+            (Some((k, _)), _) => *k,
+            (None, Ending::Expired) => w.position,
+            (None, _) => self.main,
+        };
+        if w.failed.is_none() && how != Ending::Expired && !w.poll_attempts.is_empty() && !w.poll_done {
+            w.problems.push(problem(
+                ProblemKind::GaveUpPolling,
+                format!("stopped polling while the Task was still Running, after {} polls", w.poll_attempts.len()),
+            ));
+        }
+        let start = self.logon.map_or(0, |l| l + 1);
+        for i in start..until {
+            let polled = Some(i) == self.poll && !w.poll_attempts.is_empty();
+            if !w.performed.contains(&i) && !polled {
+                w.problems
+                    .push(problem(ProblemKind::MissingStep, format!("did not perform step `{}`", self.steps[i].name)));
+            }
+        }
+    }
+
+    /// Which step of the flow `req` is, for a session whose shadow flow is `flow`.
+    fn step_of(&self, flow: &Flow, req: &Request, candidates: impl Iterator<Item = usize>) -> Option<(usize, Target)> {
+        let wanted = normalize(&req.target, &req.origin);
+        for i in candidates {
+            let Ok(target) = flow.target(&self.steps[i]) else { continue };
+            if target.method.eq_ignore_ascii_case(&req.method) && normalize(&target.url, &req.origin) == wanted {
+                return Some((i, target));
+            }
+        }
+        None
+    }
+
+    fn plan(&self, req: &Request) -> Plan {
+        let mut state = self.lock();
+        self.sweep(&mut state);
+        let mut plan = Plan {
+            watch: None,
+            unmatched: false,
+            step: None,
+            target: None,
+            logon: false,
+            pending_step: None,
+            fault: None,
+            pick: None,
+            latency: self.options.latency.unwrap_or_default(),
+        };
+        let path = em::normalize_path(req.path());
+        if req.method == "POST" && em::is_logon_path(&path) {
+            plan.logon = true;
+            plan.step = self.logon;
+            return plan;
+        }
+        let Some(token) = em::session_token(&req.headers).map(str::to_owned) else {
+            // Before logon: discovering the API.
+            let flow = self.new_flow(&req.origin);
+            if let Some((i, _)) = self.step_of(&flow, req, 0..self.logon.unwrap_or(0)) {
+                plan.pending_step = Some(i);
+            } else {
+                state
+                    .unattributed
+                    .push(problem(ProblemKind::MissingToken, format!("{} carried no session token", line(req))));
+            }
+            return plan;
+        };
+        let Some(&w) = state.by_token.get(&token) else {
+            state.unattributed.push(problem(
+                ProblemKind::UnknownToken,
+                format!("{} carried a session token this server never issued", line(req)),
+            ));
+            return plan;
+        };
+        plan.watch = Some(w);
+        let watch = &mut state.watches[w];
+        watch.last_seen = Instant::now();
+        if let Some(how) = watch.ended {
+            let after = match how {
+                Ending::LoggedOut => "after logging out",
+                Ending::Expired => "after the server expired it",
+                Ending::Idle => "after sitting idle",
+            };
+            watch
+                .problems
+                .push(problem(ProblemKind::StaleToken, format!("{} used the session token {after}", line(req))));
+            return plan;
+        }
+        let candidates: Vec<usize> = (watch.position..self.main).chain(self.main..self.steps.len()).collect();
+        match self.step_of(&watch.flow, req, candidates.into_iter()) {
+            Some((k, target)) => {
+                if k < self.main {
+                    if let Some((f, why)) = &watch.failed {
+                        if k > *f && !watch.problems.iter().any(|p| p.kind == ProblemKind::IgnoredFailure) {
+                            let name = &self.steps[*f].name;
+                            watch.problems.push(problem(
+                                ProblemKind::IgnoredFailure,
+                                format!("went on to `{}` after step `{name}` failed ({why})", self.steps[k].name),
+                            ));
+                        }
+                    } else {
+                        for skipped in watch.position..k {
+                            if !watch.performed.contains(&skipped) {
+                                watch.problems.push(problem(
+                                    ProblemKind::SkippedStep,
+                                    format!("skipped step `{}`", self.steps[skipped].name),
+                                ));
+                            }
+                        }
+                    }
+                }
+                if Some(k) == self.poll {
+                    let now = Instant::now();
+                    if let (Some(last), Some(min)) = (watch.poll_attempts.last(), self.options.poll_min_interval) {
+                        let gap = now.duration_since(*last);
+                        if gap < min && !watch.problems.iter().any(|p| p.kind == ProblemKind::PolledTooFast) {
+                            watch.problems.push(problem(
+                                ProblemKind::PolledTooFast,
+                                format!(
+                                    "polled the Task {} ms after the previous poll (at least {} ms apart)",
+                                    gap.as_millis(),
+                                    min.as_millis()
+                                ),
+                            ));
+                        }
+                    }
+                    plan.pick = self
+                        .options
+                        .running_polls
+                        .map(|n| if (watch.poll_attempts.len() as u32) < n { Pick::First } else { Pick::Last });
+                    watch.poll_attempts.push(now);
+                }
+                if let Some(fault) = self.faults.iter().find(|f| f.step == k && !watch.faults.contains(&f.name)) {
+                    watch.faults.push(fault.name.clone());
+                    plan.fault = Some(fault.name.clone());
+                }
+                plan.latency += self.steps[k].latency.unwrap_or_default();
+                plan.step = Some(k);
+                plan.target = Some(target);
+            }
+            None => {
+                plan.unmatched = true;
+                let url = normalize(&req.target, &req.origin);
+                let p = if watch.served.contains(&url) {
+                    problem(
+                        ProblemKind::OutsideFlow,
+                        format!("{} is outside the flow (a link it was given, but no step of the scenario)", line(req)),
+                    )
+                } else {
+                    problem(
+                        ProblemKind::HandBuiltUrl,
+                        format!("{} was built by hand: no response gave this URL to the session", line(req)),
+                    )
+                };
+                watch.problems.push(p);
+            }
+        }
+        plan
+    }
+
+    /// Takes in what was answered.
+    fn account(&self, req: &Request, plan: &Plan, response: Option<&Response>) {
+        let mut state = self.lock();
+        let at_ms = self.epoch.elapsed().as_secs_f64() * 1000.0;
+        let status = response.map(|r| r.status);
+        if plan.logon {
+            let Some(r) = response.filter(|r| r.status == 201) else { return };
+            let Some(token) = r.headers.get(em::SESSION_HEADER).map(str::to_owned) else { return };
+            let mut w = Watch {
+                number: state.watches.len() + 1,
+                token: token.clone(),
+                repr: Repr::from_accept(&req.headers),
+                flow: self.new_flow(&req.origin),
+                started: Instant::now(),
+                last_seen: Instant::now(),
+                requests: Vec::new(),
+                performed: HashSet::new(),
+                position: 0,
+                served: HashSet::new(),
+                poll_attempts: Vec::new(),
+                poll_done: false,
+                failed: None,
+                faults: Vec::new(),
+                ended: None,
+                problems: Vec::new(),
+            };
+            // Discovery requests from the same address, just before, were this client's.
+            let ip = req.peer.map(|p| p.ip());
+            let mut claimed = Vec::new();
+            state.pending.retain(|p| p.at.elapsed() < Duration::from_secs(60));
+            let mut i = 0;
+            while i < state.pending.len() {
+                if state.pending[i].ip == ip {
+                    claimed.push(state.pending.remove(i));
+                } else {
+                    i += 1;
+                }
+            }
+            for p in claimed {
+                w.flow.observe(&self.steps[p.step], &p.response, None);
+                w.served.extend(urls_in(&p.response, &req.origin));
+                w.performed.insert(p.step);
+                w.requests.push(Performed {
+                    step: Some(self.steps[p.step].name.clone()),
+                    request: p.request,
+                    status: Some(p.response.status),
+                    at_ms,
+                    fault: None,
+                });
+            }
+            if let Some(l) = self.logon {
+                w.flow.observe(&self.steps[l], r, None);
+                w.performed.insert(l);
+                w.position = l + 1;
+            }
+            w.served.extend(urls_in(r, &req.origin));
+            w.requests.push(Performed {
+                step: self.logon.map(|l| self.steps[l].name.clone()),
+                request: line(req),
+                status,
+                at_ms,
+                fault: None,
+            });
+            let n = state.watches.len();
+            state.by_token.insert(token, n);
+            state.watches.push(w);
+            return;
+        }
+        if let Some(step) = plan.pending_step {
+            if let Some(r) = response {
+                state.pending.push(Pending {
+                    ip: req.peer.map(|p| p.ip()),
+                    step,
+                    response: r.clone(),
+                    request: line(req),
+                    at: Instant::now(),
+                });
+            }
+            return;
+        }
+        let Some(wi) = plan.watch else { return };
+        let w = &mut state.watches[wi];
+        let request = scrubbed(line(req), &w.token);
+        w.requests.push(Performed {
+            step: plan.step.map(|k| self.steps[k].name.clone()),
+            request,
+            status,
+            at_ms,
+            fault: plan.fault.clone(),
+        });
+        if let Some(r) = response {
+            w.served.extend(urls_in(r, &req.origin));
+        }
+        if plan.fault.as_deref() == Some("session-expired") {
+            self.mock.end_session(&w.token);
+            w.ended = Some(Ending::Expired);
+            let step = plan.step.map(|k| k.to_owned());
+            w.failed = step.map(|k| (k, "the session expired".to_owned()));
+            self.changed.notify_waiters();
+            return;
+        }
+        // A URL built by hand that still reached the resource a step leads to: the client
+        // did that step (badly); the shadow flow takes the answer, to stay in step.
+        let step = match (plan.step, response) {
+            (None, Some(r)) if plan.unmatched && r.status < 300 && req.method == "GET" => {
+                let doc = crate::play::document::Document::parse(r);
+                (w.position..self.main).find(|i| match &self.steps[*i].action {
+                    Action::Follow(f) => {
+                        f.kind.as_ref().is_some_and(|k| doc.is_root(k.source()).0 && doc.root_name().is_some())
+                    }
+                    Action::Request { .. } => false,
+                })
+            }
+            (k, _) => k,
+        };
+        let (Some(k), Some(r)) = (step, response) else { return };
+        let step = &self.steps[k];
+        if let Some(poll) = &step.poll {
+            let (done, _) = w.flow.poll_until(poll, r);
+            if !done {
+                return;
+            }
+            w.poll_done = true;
+        }
+        let observed = w.flow.observe(step, r, plan.target.as_ref().and_then(|t| t.link_type.as_deref()));
+        w.performed.insert(k);
+        if k < self.main {
+            w.position = w.position.max(k + 1);
+            if w.failed.is_none() {
+                if let Some(c) = observed.checks.iter().find(|c| !c.passed) {
+                    w.failed = Some((k, format!("{}: expected {}, got {}", c.what, c.expected, c.actual)));
+                }
+            }
+        } else if r.status < 300 && req.method == "DELETE" {
+            self.finish(w, Ending::LoggedOut);
+            self.changed.notify_waiters();
+        }
+    }
+
+    /// The answer a fault gives instead of the recorded one.
+    fn inject(&self, fault: &str, req: &Request) -> Option<Reply> {
+        let repr = Repr::from_accept(&req.headers);
+        Some(match fault {
+            "http-500" => em::error(repr, 500, "Object reference not set to an instance of an object.").into(),
+            "http-503" => em::error(repr, 503, "The service is unavailable.").into(),
+            "session-expired" => em::unauthorized(repr, "the session expired; log on again").into(),
+            "drop-connection" => Reply::Drop,
+            _ => return None,
+        })
+    }
+
+    /// The report so far.
+    pub fn report(&self) -> ClientReport {
+        let mut state = self.lock();
+        self.sweep(&mut state);
+        let sessions: Vec<SessionReport> = state
+            .watches
+            .iter()
+            .map(|w| SessionReport {
+                number: w.number,
+                representation: w.repr.name().to_owned(),
+                passed: w.problems.is_empty(),
+                ended: w.ended,
+                duration_ms: (w.last_seen.duration_since(w.started).as_secs_f64() * 1000.0).round(),
+                faults: w
+                    .faults
+                    .iter()
+                    .map(|f| {
+                        self.faults
+                            .iter()
+                            .find(|x| x.name == *f)
+                            .map_or_else(|| f.clone(), |x| format!("{} at `{}`", x.name, self.steps[x.step].name))
+                    })
+                    .collect(),
+                requests: w.requests.clone(),
+                problems: w.problems.clone(),
+            })
+            .collect();
+        ClientReport {
+            scenario: self.scenario.name.clone(),
+            passed: sessions.iter().all(|s| s.passed) && state.unattributed.is_empty(),
+            sessions,
+            unattributed: state.unattributed.clone(),
+        }
+    }
+
+    /// Forgets every session, of the checker and of the mock.
+    pub fn reset(&self) {
+        *self.lock() = State::default();
+        self.mock.reset();
+    }
+
+    /// Waits until `n` sessions have ended.
+    pub async fn until_ended(&self, n: usize) {
+        loop {
+            let notified = self.changed.notified();
+            if self.report().ended() >= n {
+                return;
+            }
+            tokio::select! {
+                () = notified => {}
+                () = tokio::time::sleep(Duration::from_millis(100)) => {}
+            }
+        }
+    }
+
+    fn admin(&self, req: &Request) -> Reply {
+        match (req.method.as_str(), req.path().trim_end_matches('/')) {
+            ("GET", "/__emtape/report") => {
+                let body = serde_json::to_string_pretty(&self.report()).unwrap_or_default();
+                Response::new(200).header("Content-Type", "application/json").body(body).into()
+            }
+            ("POST", "/__emtape/reset") => {
+                self.reset();
+                Response::new(204).into()
+            }
+            _ => Response::new(404)
+                .header("Content-Type", "text/plain; charset=utf-8")
+                .body(format!(
+                    "{} is not an emtape admin endpoint; there are GET /__emtape/report and POST /__emtape/reset\n",
+                    line(req)
+                ))
+                .into(),
+        }
+    }
+}
+
+/// The answer body with the task failed: `Result Success="false"` and a failed RestoreSession.
+fn failed_task(mut r: Response) -> Response {
+    let text = String::from_utf8_lossy(&r.body).into_owned();
+    let text = text
+        .replace("Success=\"true\"", "Success=\"false\"")
+        .replace("\"Success\": true", "\"Success\": false")
+        .replace("\"Success\":true", "\"Success\":false")
+        .replace(
+            "<Message>Ok</Message>",
+            "<Message>Restore failed: not enough free space on the datastore (fault injected by emtape)</Message>",
+        )
+        .replace(
+            "\"Message\": \"Ok\"",
+            "\"Message\": \"Restore failed: not enough free space on the datastore (fault injected by emtape)\"",
+        )
+        .replace("<Result>Success</Result>", "<Result>Failed</Result>")
+        .replace("\"Result\": \"Success\"", "\"Result\": \"Failed\"");
+    r.body = text.into();
+    r
+}
+
+impl Handler for Checker {
+    async fn handle(&self, req: Request) -> Reply {
+        if req.path().starts_with("/__emtape/") {
+            return self.admin(&req);
+        }
+        let plan = self.plan(&req);
+        if !plan.latency.is_zero() {
+            tokio::time::sleep(plan.latency).await;
+        }
+        if let Some(fault) = plan.fault.as_deref().filter(|f| *f != "task-failed") {
+            if let Some(reply) = self.inject(fault, &req) {
+                let answered = match &reply {
+                    Reply::Full(r) => Some(r.clone()),
+                    _ => None,
+                };
+                self.account(&req, &plan, answered.as_ref());
+                return reply;
+            }
+        }
+        let mut response = self.mock.respond_with(&req, plan.pick);
+        let task_failed = plan.watch.is_some_and(|w| self.lock().watches[w].faults.iter().any(|f| f == "task-failed"));
+        if task_failed && plan.step.is_some_and(|k| Some(k) >= self.poll) {
+            response = failed_task(response);
+        }
+        self.account(&req, &plan, Some(&response));
+        response.into()
+    }
+
+    fn reject(&self, request_line: &str, problem: &RequestProblem) -> Response {
+        self.mock.reject(request_line, problem)
+    }
+}

@@ -1,0 +1,80 @@
+//! What a check of clients found: per client session, the steps it performed in order, the
+//! faults injected into it, and everything it did against the contract.
+
+use serde::Serialize;
+
+/// How a session ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Ending {
+    LoggedOut,
+    /// No request for the idle time.
+    Idle,
+    /// The mock expired it (the `session-expired` fault).
+    Expired,
+}
+
+/// Something a client did against the contract.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProblemKind {
+    MissingToken,
+    StaleToken,
+    UnknownToken,
+    HandBuiltUrl,
+    OutsideFlow,
+    SkippedStep,
+    PolledTooFast,
+    GaveUpPolling,
+    IgnoredFailure,
+    NoLogout,
+    MissingStep,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Problem {
+    pub kind: ProblemKind,
+    pub message: String,
+}
+
+/// A request of the session that was a step of the scenario (or not).
+#[derive(Clone, Debug, Serialize)]
+pub struct Performed {
+    /// The scenario step, or `None` for a request outside the flow.
+    pub step: Option<String>,
+    pub request: String,
+    /// `None` when the connection was dropped (a fault).
+    pub status: Option<u16>,
+    pub at_ms: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fault: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct SessionReport {
+    pub number: usize,
+    pub representation: String,
+    pub passed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ended: Option<Ending>,
+    pub duration_ms: f64,
+    pub faults: Vec<String>,
+    pub requests: Vec<Performed>,
+    pub problems: Vec<Problem>,
+}
+
+/// Everything checked so far.
+#[derive(Clone, Debug, Serialize)]
+pub struct ClientReport {
+    pub scenario: String,
+    pub passed: bool,
+    pub sessions: Vec<SessionReport>,
+    /// Requests that belong to no session (no token, or a token this mock never issued).
+    pub unattributed: Vec<Problem>,
+}
+
+impl ClientReport {
+    pub fn ended(&self) -> usize {
+        self.sessions.iter().filter(|s| s.ended.is_some()).count()
+    }
+}

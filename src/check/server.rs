@@ -1,0 +1,155 @@
+//! The checking mock in-process, for Rust tests: start it, point a client at its URL, read the
+//! report.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::report::ClientReport;
+use super::{CheckOptions, Checker};
+use crate::cassette::{self, Cassette};
+use crate::http::server::{Server, ServerOptions};
+use crate::replay::{Mock, MockOptions};
+use crate::scenario::{self, Scenario};
+
+/// What to serve and how to check: the reference cassettes and the built-in VM restore
+/// scenario unless told otherwise.
+#[derive(Clone, Debug, Default)]
+pub struct MockServerConfig {
+    cassettes: Vec<PathBuf>,
+    scenario: Option<PathBuf>,
+    options: CheckOptions,
+}
+
+impl MockServerConfig {
+    /// Serves this cassette (instead of the reference ones; call again for more).
+    pub fn cassette(mut self, path: impl Into<PathBuf>) -> Self {
+        self.cassettes.push(path.into());
+        self
+    }
+
+    /// Checks clients against this scenario file.
+    pub fn scenario(mut self, path: impl Into<PathBuf>) -> Self {
+        self.scenario = Some(path.into());
+        self
+    }
+
+    /// Injects a fault (`task-failed`, `session-expired`, `http-500`, `http-503`,
+    /// `drop-connection`), at its usual step or at `NAME@step`.
+    pub fn fault(mut self, fault: &str) -> Self {
+        self.options.faults.push(fault.to_owned());
+        self
+    }
+
+    /// The Task answers Running `n` times before Finished.
+    pub fn running_polls(mut self, n: u32) -> Self {
+        self.options.running_polls = Some(n);
+        self
+    }
+
+    /// Polls closer together than this are too fast.
+    pub fn poll_min_interval(mut self, d: Duration) -> Self {
+        self.options.poll_min_interval = Some(d);
+        self
+    }
+
+    /// A session without requests this long has ended.
+    pub fn idle(mut self, d: Duration) -> Self {
+        self.options.idle = d;
+        self
+    }
+}
+
+/// Why the mock did not start.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StartError(String);
+
+/// A mock EM on a free loopback port that checks the clients it serves.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use emtape::{MockServer, MockServerConfig};
+///
+/// let server = MockServer::start(MockServerConfig::default()).await?;
+/// let client = emtape::http::client::Client::new(None);
+/// let root = client.send("GET", &format!("{}/api/", server.url()), &Default::default(), Default::default()).await?;
+/// assert_eq!(root.status, 200);
+///
+/// // A client that logs on and then types a URL it was never given:
+/// let auth: emtape::http::Headers = [("Authorization".into(), "Basic dTpw".into())].into_iter().collect();
+/// let logon = client.send("POST", &format!("{}/api/sessionMngr/?v=latest", server.url()), &auth, Default::default()).await?;
+/// let token = logon.headers.get("x-restsvcsessionid").unwrap().to_owned();
+/// let with_token: emtape::http::Headers = [("X-RestSvcSessionId".into(), token)].into_iter().collect();
+/// client.send("GET", &format!("{}/api/tasks/task-1", server.url()), &with_token, Default::default()).await?;
+///
+/// let report = server.stop().await;
+/// assert!(!report.passed);
+/// assert!(report.sessions[0].problems[0].message.contains("built by hand"));
+/// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap();
+/// ```
+pub struct MockServer {
+    url: String,
+    checker: Arc<Checker>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl MockServer {
+    /// Starts serving on `127.0.0.1`, on a free port.
+    pub async fn start(config: MockServerConfig) -> Result<MockServer, StartError> {
+        let err = |e: String| StartError(e);
+        let cassettes = if config.cassettes.is_empty() {
+            cassette::reference().map_err(|e| err(e.to_string()))?
+        } else {
+            config
+                .cassettes
+                .iter()
+                .map(|p| Cassette::load(p).map_err(|e| err(e.to_string())))
+                .collect::<Result<_, _>>()?
+        };
+        let scenario = match &config.scenario {
+            Some(p) => Scenario::load(p),
+            None => Scenario::parse(&format!("built-in {}", scenario::VM_RESTORE.0), scenario::VM_RESTORE.1),
+        }
+        .map_err(|e| err(e.to_string()))?;
+        let mock = Mock::new(cassettes, MockOptions::default());
+        let checker = Arc::new(Checker::new(mock, scenario, config.options).map_err(err)?);
+        let server = Server::bind("127.0.0.1:0", None).await.map_err(|e| err(format!("cannot listen: {e}")))?;
+        let url = server.base_url();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(server.run(checker.clone(), ServerOptions::default(), async move {
+            let _ = stopped.await;
+        }));
+        Ok(MockServer { url, checker, stop: Some(stop), task: Some(task) })
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// What the clients did so far.
+    pub fn report(&self) -> ClientReport {
+        self.checker.report()
+    }
+
+    /// Stops serving and returns the final report.
+    pub async fn stop(mut self) -> ClientReport {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+        self.checker.report()
+    }
+}
+
+impl Drop for MockServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! Reports of a client check: each session's requests against the scenario's steps, and what
+//! it did against the contract.
+
+use std::fmt::Write as _;
+
+use crate::check::report::{ClientReport, Ending, SessionReport};
+use crate::xml::{escape, escape_text};
+
+use super::Style;
+
+fn ending(s: &SessionReport) -> String {
+    match s.ended {
+        Some(Ending::LoggedOut) => format!("logged out after {} ms", s.duration_ms),
+        Some(Ending::Idle) => "went idle without logging out".to_owned(),
+        Some(Ending::Expired) => "its session was expired by the server".to_owned(),
+        None => "still active".to_owned(),
+    }
+}
+
+/// The terminal report.
+pub fn text(r: &ClientReport, style: Style) -> String {
+    let mut out = String::new();
+    let n = r.sessions.len();
+    let _ = writeln!(
+        out,
+        "{} {n} client session{} against scenario {}\n",
+        style.paint("1", "emtape checked"),
+        if n == 1 { "" } else { "s" },
+        r.scenario
+    );
+    let width = r
+        .sessions
+        .iter()
+        .flat_map(|s| &s.requests)
+        .map(|p| p.step.as_deref().unwrap_or("(not a step)").len())
+        .max()
+        .unwrap_or(0);
+    for s in &r.sessions {
+        let verdict = if s.passed { style.paint("32;1", "PASSED") } else { style.paint("31;1", "FAILED") };
+        let _ = writeln!(out, "session {} ({}): {verdict}, {}", s.number, s.representation, ending(s));
+        for f in &s.faults {
+            let _ = writeln!(out, "  fault injected: {f}");
+        }
+        for (i, p) in s.requests.iter().enumerate() {
+            let status = p.status.map_or_else(|| "connection dropped".to_owned(), |c| c.to_string());
+            let step = p.step.as_deref().unwrap_or("(not a step)");
+            let fault = p.fault.as_deref().map(|f| format!("  [{f}]")).unwrap_or_default();
+            let _ = writeln!(out, "  {:>2}. {step:<width$}  {} -> {status}{fault}", i + 1, p.request);
+        }
+        if s.problems.is_empty() {
+            let _ = writeln!(out, "  {}", style.paint("2", "no problems"));
+        } else {
+            for p in &s.problems {
+                let _ = writeln!(out, "  {} {}", style.paint("31", "-"), p.message);
+            }
+        }
+        out.push('\n');
+    }
+    if !r.unattributed.is_empty() {
+        let _ = writeln!(out, "requests of no session:");
+        for p in &r.unattributed {
+            let _ = writeln!(out, "  {} {}", style.paint("31", "-"), p.message);
+        }
+        out.push('\n');
+    }
+    let good = r.sessions.iter().filter(|s| s.passed).count();
+    let verdict = if r.passed { style.paint("32;1", "PASSED") } else { style.paint("31;1", "FAILED") };
+    let _ = writeln!(out, "{verdict}: {good} of {n} sessions met the contract");
+    out
+}
+
+/// JSON.
+pub fn json(r: &ClientReport) -> String {
+    serde_json::to_string_pretty(r).unwrap_or_default() + "\n"
+}
+
+/// JUnit XML: a test case per client session.
+pub fn junit(r: &ClientReport) -> String {
+    let failures = r.sessions.iter().filter(|s| !s.passed).count();
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        out,
+        "<testsuites name=\"emtape serve --scenario\" tests=\"{}\" failures=\"{failures}\">",
+        r.sessions.len()
+    );
+    let _ = writeln!(
+        out,
+        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\">",
+        escape(&r.scenario),
+        r.sessions.len()
+    );
+    for s in &r.sessions {
+        let name = format!("session {} ({})", s.number, s.representation);
+        let case = format!(
+            "    <testcase classname=\"emtape.client\" name=\"{}\" time=\"{:.3}\"",
+            escape(&name),
+            s.duration_ms / 1000.0
+        );
+        if s.passed {
+            let _ = writeln!(out, "{case}/>");
+            continue;
+        }
+        let body: String = s.problems.iter().map(|p| format!("{}\n", p.message)).collect();
+        let message = s.problems.first().map_or_else(String::new, |p| p.message.clone());
+        let _ = writeln!(
+            out,
+            "{case}>\n      <failure message=\"{}\" type=\"contract\">{}</failure>\n    </testcase>",
+            escape(&message),
+            escape_text(&body)
+        );
+    }
+    out.push_str("  </testsuite>\n</testsuites>\n");
+    out
+}

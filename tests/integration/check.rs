@@ -1,0 +1,323 @@
+//! `emtape serve --scenario` and `emtape::MockServer`: clients written for the purpose, honest
+//! and not, checked against the VM restore scenario, with and without faults.
+
+use std::time::Duration;
+
+use emtape::check::report::{ClientReport, ProblemKind};
+use emtape::http::client::Client;
+use emtape::{MockServer, MockServerConfig};
+
+use crate::support::*;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Behaviour {
+    Honest,
+    HandBuilt,
+    NeverPolls,
+    GivesUp,
+    NeverLogsOut,
+    PollsTooFast,
+    IgnoresFailure,
+}
+
+const POLL_GAP: Duration = Duration::from_millis(40);
+
+fn config() -> MockServerConfig {
+    MockServerConfig::default().poll_min_interval(Duration::from_millis(20)).idle(Duration::from_millis(300))
+}
+
+/// A client of the VM restore flow; how it behaves is the point of each test.
+async fn client(base: &str, json: bool, b: Behaviour) {
+    let c = Client::new(None).with_timeout(Duration::from_secs(5));
+    let accept: &[(&str, &str)] = if json { &[("Accept", "application/json")] } else { &[] };
+    let root = send(&c, "GET", &format!("{base}/api/"), accept, "").await;
+    let logon_url =
+        links(text(&root), json).into_iter().find(|l| l.rel == "Create" && l.href.ends_with("v=latest")).unwrap().href;
+    let mut h = accept.to_vec();
+    h.push(("Authorization", "Basic dXNlcjpwYXNzd29yZA=="));
+    let logon = send(&c, "POST", &logon_url, &h, "").await;
+    let token = logon.headers.get("x-restsvcsessionid").unwrap().to_owned();
+    let auth = with_token(accept, &token);
+    let logout_url = link(text(&logon), json, "Delete", None);
+    let entity_url = if b == Behaviour::HandBuilt {
+        format!("{base}/api/vmRestorePoints/6c958531-3177-4055-b0ce-dc4ef1ce6433?format=Entity")
+    } else {
+        let list =
+            send(&c, "GET", &link(text(&logon), json, "Down", Some("VmRestorePointReferenceList")), &auth, "").await;
+        links(text(&list), json).into_iter().find(|l| l.rel == "Alternate" && l.href.contains("6c958531")).unwrap().href
+    };
+    let entity = send(&c, "GET", &entity_url, &auth, "").await;
+    let task = send(&c, "POST", &link(text(&entity), json, "Restore", None), &auth, "").await;
+    match task.status {
+        202 => {}
+        401 => return,
+        _ => {
+            send(&c, "DELETE", &logout_url, &auth, "").await;
+            return;
+        }
+    }
+    if b == Behaviour::NeverPolls {
+        send(&c, "DELETE", &logout_url, &auth, "").await;
+        return;
+    }
+    let task_url = link(text(&task), json, "Delete", Some("Task"));
+    let mut finished = None;
+    for attempt in 0..30 {
+        if b != Behaviour::PollsTooFast {
+            tokio::time::sleep(POLL_GAP).await;
+        }
+        let Ok(poll) = c.send("GET", &task_url, &headers(&auth), Default::default()).await else { continue };
+        if poll.status == 503 {
+            continue;
+        }
+        if value(text(&poll), json, "State").as_deref() == Some("Finished") {
+            finished = Some(poll);
+            break;
+        }
+        if b == Behaviour::GivesUp && attempt == 0 {
+            send(&c, "DELETE", &logout_url, &auth, "").await;
+            return;
+        }
+    }
+    let finished = finished.expect("the task finishes");
+    let success = if json {
+        value(text(&finished), true, "Success").as_deref() == Some("true")
+    } else {
+        text(&finished).contains("Success=\"true\"")
+    };
+    if !success && b != Behaviour::IgnoresFailure {
+        send(&c, "DELETE", &logout_url, &auth, "").await;
+        return;
+    }
+    send(&c, "GET", &link(text(&finished), json, "Related", Some("RestoreSession")), &auth, "").await;
+    if b != Behaviour::NeverLogsOut {
+        send(&c, "DELETE", &logout_url, &auth, "").await;
+    }
+}
+
+async fn check(config: MockServerConfig, clients: &[(bool, Behaviour)]) -> ClientReport {
+    let server = MockServer::start(config).await.unwrap();
+    for (json, b) in clients {
+        client(server.url(), *json, *b).await;
+    }
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    server.stop().await
+}
+
+fn kinds(r: &ClientReport, session: usize) -> Vec<ProblemKind> {
+    r.sessions[session].problems.iter().map(|p| p.kind).collect()
+}
+
+#[tokio::test]
+async fn an_honest_client_meets_the_contract_in_xml_and_json() {
+    let r = check(config(), &[(false, Behaviour::Honest), (true, Behaviour::Honest)]).await;
+    assert!(r.passed, "{r:#?}");
+    assert_eq!(r.sessions.len(), 2);
+    assert_eq!((r.sessions[0].representation.as_str(), r.sessions[1].representation.as_str()), ("XML", "JSON"));
+    let steps: Vec<&str> = r.sessions[0].requests.iter().map(|p| p.step.as_deref().unwrap_or("-")).collect();
+    assert_eq!(
+        steps,
+        [
+            "discover the API",
+            "log on",
+            "list restore points",
+            "open the newest restore point",
+            "start the restore",
+            "wait for the restore task",
+            "wait for the restore task",
+            "wait for the restore task",
+            "read the restore session",
+            "log out"
+        ]
+    );
+    assert!(
+        r.sessions[0]
+            .requests
+            .iter()
+            .all(|p| !p.request.contains(&"-".repeat(0)) || !p.request.contains("logonSessions/0"))
+    );
+}
+
+#[tokio::test]
+async fn a_client_that_builds_urls_by_hand_is_caught() {
+    let r = check(config(), &[(false, Behaviour::HandBuilt)]).await;
+    assert!(!r.passed);
+    assert_eq!(kinds(&r, 0), [ProblemKind::HandBuiltUrl, ProblemKind::MissingStep], "{:#?}", r.sessions[0]);
+    assert_eq!(
+        r.sessions[0].problems[0].message,
+        "GET /api/vmRestorePoints/6c958531-3177-4055-b0ce-dc4ef1ce6433?format=Entity was built by hand: no response gave this URL to the session"
+    );
+}
+
+#[tokio::test]
+async fn a_client_that_never_polls_is_caught() {
+    let r = check(config(), &[(true, Behaviour::NeverPolls)]).await;
+    let messages: Vec<&str> = r.sessions[0].problems.iter().map(|p| p.message.as_str()).collect();
+    assert_eq!(
+        messages,
+        ["did not perform step `wait for the restore task`", "did not perform step `read the restore session`"]
+    );
+}
+
+#[tokio::test]
+async fn a_client_that_gives_up_while_the_task_runs_is_caught() {
+    let r = check(config(), &[(false, Behaviour::GivesUp)]).await;
+    assert_eq!(kinds(&r, 0)[0], ProblemKind::GaveUpPolling);
+    assert_eq!(r.sessions[0].problems[0].message, "stopped polling while the Task was still Running, after 1 polls");
+}
+
+#[tokio::test]
+async fn a_client_that_never_logs_out_is_caught() {
+    let r = check(config(), &[(false, Behaviour::NeverLogsOut)]).await;
+    assert_eq!(kinds(&r, 0), [ProblemKind::NoLogout]);
+    assert_eq!(r.sessions[0].ended, Some(emtape::check::report::Ending::Idle));
+}
+
+#[tokio::test]
+async fn a_client_that_polls_too_fast_is_caught() {
+    let r = check(config().poll_min_interval(Duration::from_millis(500)), &[(false, Behaviour::PollsTooFast)]).await;
+    assert_eq!(kinds(&r, 0), [ProblemKind::PolledTooFast]);
+    assert!(r.sessions[0].problems[0].message.ends_with("ms after the previous poll (at least 500 ms apart)"));
+}
+
+#[tokio::test]
+async fn a_client_that_ignores_a_failed_task_is_caught_and_an_honest_one_is_not() {
+    let r =
+        check(config().fault("task-failed"), &[(false, Behaviour::IgnoresFailure), (true, Behaviour::Honest)]).await;
+    assert_eq!(kinds(&r, 0), [ProblemKind::IgnoredFailure]);
+    assert_eq!(
+        r.sessions[0].problems[0].message,
+        "went on to `read the restore session` after step `wait for the restore task` failed (body Result/Success: expected true, got false)"
+    );
+    assert!(r.sessions[1].passed, "{:#?}", r.sessions[1]);
+    assert_eq!(r.sessions[1].faults, ["task-failed at `wait for the restore task`"]);
+}
+
+#[tokio::test]
+async fn every_fault_is_injected_and_an_honest_client_handles_it() {
+    for (fault, at) in [
+        ("task-failed", "wait for the restore task"),
+        ("session-expired", "start the restore"),
+        ("http-500", "start the restore"),
+        ("http-503", "wait for the restore task"),
+        ("drop-connection", "wait for the restore task"),
+    ] {
+        for json in [false, true] {
+            let r = check(config().fault(fault), &[(json, Behaviour::Honest)]).await;
+            assert!(r.passed, "{fault} ({json}): {r:#?}");
+            assert_eq!(r.sessions[0].faults, [format!("{fault} at `{at}`")]);
+            let hit = r.sessions[0].requests.iter().find(|p| p.fault.is_some()).unwrap();
+            assert_eq!(hit.step.as_deref(), Some(at), "{fault}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_task_runs_as_long_as_asked() {
+    let r = check(config().running_polls(4), &[(false, Behaviour::Honest)]).await;
+    assert!(r.passed);
+    let polls =
+        r.sessions[0].requests.iter().filter(|p| p.step.as_deref() == Some("wait for the restore task")).count();
+    assert_eq!(polls, 5, "four Running answers, then Finished");
+}
+
+#[tokio::test]
+async fn stale_and_missing_tokens_are_reported() {
+    let server = MockServer::start(config()).await.unwrap();
+    client(server.url(), false, Behaviour::Honest).await;
+    let token = {
+        let c = client_for(server.url());
+        let logon =
+            send(&c, "POST", &format!("{}/api/sessionMngr", server.url()), &[("Authorization", "Basic eDp5")], "")
+                .await;
+        let token = logon.headers.get("x-restsvcsessionid").unwrap().to_owned();
+        let id = String::from_utf8(emtape::codec::base64_decode(&token).unwrap()).unwrap();
+        send(&c, "DELETE", &format!("{}/api/logonSessions/{id}", server.url()), &[("X-RestSvcSessionId", &token)], "")
+            .await;
+        let stale =
+            send(&c, "GET", &format!("{}/api/vmRestorePoints", server.url()), &[("X-RestSvcSessionId", &token)], "")
+                .await;
+        assert_eq!(stale.status, 401);
+        send(&c, "GET", &format!("{}/api/vmRestorePoints", server.url()), &[], "").await;
+        token
+    };
+    let r = server.stop().await;
+    let stale = &r.sessions[1].problems;
+    assert!(
+        stale.iter().any(|p| p.kind == ProblemKind::StaleToken
+            && p.message == "GET /api/vmRestorePoints used the session token after logging out"),
+        "{stale:#?}"
+    );
+    assert_eq!(r.unattributed.len(), 1);
+    assert_eq!(r.unattributed[0].message, "GET /api/vmRestorePoints carried no session token");
+    let json = serde_json::to_string(&r).unwrap();
+    assert!(!json.contains(&token), "the report never holds a token");
+}
+
+fn client_for(_base: &str) -> Client {
+    Client::new(None).with_timeout(Duration::from_secs(5))
+}
+
+#[tokio::test]
+async fn the_admin_endpoints_report_and_reset() {
+    let mock = Emtape::serve(&["--scenario", "scenarios/vm-restore.yaml", "--poll-min-interval", "20ms"]);
+    client(&mock.url, false, Behaviour::Honest).await;
+    let c = client_for(&mock.url);
+    let report = send(&c, "GET", &format!("{}/__emtape/report", mock.url), &[], "").await;
+    let v: serde_json::Value = serde_json::from_str(text(&report)).unwrap();
+    assert_eq!(v["sessions"][0]["passed"], true, "{v}");
+    assert_eq!(v["sessions"][0]["ended"], "logged-out");
+    assert_eq!(send(&c, "POST", &format!("{}/__emtape/reset", mock.url), &[], "").await.status, 204);
+    let report = send(&c, "GET", &format!("{}/__emtape/report", mock.url), &[], "").await;
+    assert_eq!(serde_json::from_str::<serde_json::Value>(text(&report)).unwrap()["sessions"], serde_json::json!([]));
+    let unknown = send(&c, "GET", &format!("{}/__emtape/nope", mock.url), &[], "").await;
+    assert_eq!(unknown.status, 404);
+    assert!(text(&unknown).contains("GET /__emtape/report and POST /__emtape/reset"));
+    let em_path = send(&c, "GET", &format!("{}/api/__emtape/report", mock.url), &[], "").await;
+    assert_eq!(em_path.status, 404, "only the top-level /__emtape/ is emtape's");
+    assert!(
+        text(&em_path).contains("no recorded exchange matches GET /api/__emtape/report"),
+        "the mock answers it as EM would"
+    );
+}
+
+#[tokio::test]
+async fn until_complete_exits_with_the_verdict_and_its_reports() {
+    let dir = temp_dir("until-complete");
+    let (junit, json) = (dir.join("clients.xml"), dir.join("clients.json"));
+    let mock = Emtape::serve(&[
+        "--scenario",
+        "scenarios/vm-restore.yaml",
+        "--until-complete",
+        "2",
+        "--poll-min-interval",
+        "20ms",
+        "--idle",
+        "300ms",
+        "--fault",
+        "task-failed",
+        "--junit",
+        junit.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    client(&mock.url, false, Behaviour::Honest).await;
+    client(&mock.url, true, Behaviour::HandBuilt).await;
+    let (status, out, err) = mock.wait();
+    assert_eq!(status.code(), Some(1), "{out}{err}");
+    assert!(err.contains("emtape: injecting task-failed at `wait for the restore task`"), "{err}");
+    let ms = regex::Regex::new(r"\d+ ms").unwrap();
+    insta::assert_snapshot!(ms.replace_all(&out, "N ms"));
+    let junit = std::fs::read_to_string(&junit).unwrap();
+    assert_eq!(emtape::xml::parse(&junit).unwrap().attribute("failures"), Some("1"));
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(json["passed"], false);
+}
+
+#[test]
+fn a_mistyped_fault_gets_a_hint() {
+    let (code, _, err) =
+        run(&["serve", "--listen", "127.0.0.1:0", "--scenario", "scenarios/vm-restore.yaml", "--fault", "task-faild"]);
+    assert_eq!(code, 2);
+    assert_eq!(err, "error: `task-faild` is not a fault emtape can inject; did you mean `task-failed`?\n");
+}
