@@ -57,8 +57,16 @@ pub(super) fn record(args: RecordArgs) -> Result<Exit, Failure> {
     };
     let spool_dir =
         args.out.parent().filter(|p| !p.as_os_str().is_empty()).map_or_else(|| ".".into(), |p| p.to_owned());
-    let proxy =
-        Proxy::new(upstream.clone(), client, recorder.clone(), mock, mode, spool_dir, args.max_buffer, args.verbose);
+    let proxy = Proxy {
+        upstream: upstream.clone(),
+        client,
+        recorder: recorder.clone(),
+        mock,
+        mode,
+        spool_dir,
+        max_buffer: args.max_buffer,
+        verbose: args.verbose,
+    };
     runtime(args.threads)?.block_on(async move {
         let server = Server::bind(&args.listen, listen)
             .await

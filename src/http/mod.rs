@@ -82,6 +82,19 @@ impl FromIterator<(String, String)> for Headers {
     }
 }
 
+/// Headers that belong to one connection, never forwarded or recorded.
+pub const HOP_BY_HOP: [&str; 9] = [
+    "host",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
 /// A request as the server received it, body fully read.
 #[derive(Clone, Debug)]
 pub struct Request {

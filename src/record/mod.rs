@@ -128,6 +128,24 @@ struct State {
     error: Option<String>,
 }
 
+impl State {
+    /// Counts a written exchange, or keeps the first write error for `finish`.
+    fn wrote(&mut self, result: io::Result<()>) -> bool {
+        match result {
+            Ok(()) => {
+                self.recorded += 1;
+                true
+            }
+            Err(e) => {
+                if self.error.is_none() {
+                    self.error = Some(format!("cannot write to {}: {e}", self.writer.path().display()));
+                }
+                false
+            }
+        }
+    }
+}
+
 /// Records exchanges with a server into one cassette, from any number of tasks.
 pub struct Recorder {
     state: Mutex<State>,
@@ -213,30 +231,16 @@ impl Recorder {
         };
         let remember = (same.is_none() && !empty).then(|| Previous { seq, body: body.clone(), names_origin });
         let response = Response { body, ..head.clone() };
-        let exchange = state.redactor.exchange(
-            seq,
-            sent.method,
-            &uri,
-            sent.headers,
-            sent.body,
-            response.status,
-            response.reason.as_deref(),
-            &response.headers,
-            &response.body,
-            same.map(|p| p.seq),
-        );
+        let exchange = state.redactor.exchange(seq, sent, &uri, &response, &response.body, same.map(|p| p.seq));
         learn_meta(&mut state.learned, &exchange);
-        if let Err(e) = state.writer.write(&exchange) {
-            if state.error.is_none() {
-                state.error = Some(format!("cannot write to {}: {e}", state.writer.path().display()));
-            }
+        let written = state.writer.write(&exchange);
+        if !state.wrote(written) {
             return names_origin;
         }
         // Remembered once on disk, so that a later `body_same_as` never names a missing exchange.
         if let Some(p) = remember {
             state.last_bodies.insert(key, p);
         }
-        state.recorded += 1;
         names_origin
     }
 
@@ -246,31 +250,13 @@ impl Recorder {
         let uri = self.uri(sent.url);
         let mut state = self.lock();
         let state = &mut *state;
-        let exchange = state.redactor.exchange(
-            seq,
-            sent.method,
-            &uri,
-            sent.headers,
-            sent.body,
-            head.status,
-            head.reason.as_deref(),
-            &head.headers,
-            b"",
-            None,
-        );
+        let exchange = state.redactor.exchange(seq, sent, &uri, head, b"", None);
         learn_meta(&mut state.learned, &exchange);
         let redactor = &state.redactor;
         let written = state.writer.write_with(&exchange, |out| {
             crate::cassette::write_spooled_body(out, spool, &|line| redactor.body_text(line))
         });
-        match written {
-            Ok(()) => state.recorded += 1,
-            Err(e) => {
-                if state.error.is_none() {
-                    state.error = Some(format!("cannot write to {}: {e}", state.writer.path().display()));
-                }
-            }
-        }
+        state.wrote(written);
     }
 
     fn uri(&self, url: &str) -> String {

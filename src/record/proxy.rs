@@ -14,7 +14,7 @@ use super::{Recorder, Sent};
 use crate::em::{self, Repr};
 use crate::http::client::{BodyStream, Client};
 use crate::http::server::{Handler, Reply};
-use crate::http::{Headers, Request, Response};
+use crate::http::{HOP_BY_HOP, Headers, Request, Response};
 use crate::replay::{Lookup, Mock};
 
 /// The VCR record modes.
@@ -30,44 +30,21 @@ pub enum Mode {
 
 pub struct Proxy {
     /// `scheme://host:port` of the upstream EM.
-    upstream: String,
-    client: Client,
-    recorder: Option<Arc<Recorder>>,
-    mock: Option<Mock>,
-    mode: Mode,
-    spool_dir: PathBuf,
-    max_buffer: usize,
-    verbose: bool,
+    pub upstream: String,
+    pub client: Client,
+    /// Where exchanges go (none in replay-only mode).
+    pub recorder: Option<Arc<Recorder>>,
+    /// The cassette so far, answering in append and replay-only modes.
+    pub mock: Option<Mock>,
+    pub mode: Mode,
+    /// Where large bodies are spooled while they stream through.
+    pub spool_dir: PathBuf,
+    /// Responses larger than this stream instead of being held.
+    pub max_buffer: usize,
+    pub verbose: bool,
 }
 
-/// Headers that belong to one connection, never forwarded.
-const HOP_BY_HOP: [&str; 9] = [
-    "host",
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-];
-
 impl Proxy {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        upstream: String,
-        client: Client,
-        recorder: Option<Arc<Recorder>>,
-        mock: Option<Mock>,
-        mode: Mode,
-        spool_dir: PathBuf,
-        max_buffer: usize,
-        verbose: bool,
-    ) -> Proxy {
-        Proxy { upstream, client, recorder, mock, mode, spool_dir, max_buffer, verbose }
-    }
-
     fn fault(&self, req: &Request, cause: &str) -> Reply {
         eprintln!("emtape: 502 {} {}: {cause}", req.method, req.target);
         let message = format!("emtape could not get an answer from the upstream EM {}: {cause}", self.upstream);

@@ -9,11 +9,12 @@ use std::path::Path;
 use regex::Regex;
 use serde::Deserialize;
 
+use super::Sent;
 use crate::cassette::{Body, Exchange, RecordedRequest, RecordedResponse};
 use crate::codec::base64_decode;
 use crate::diagnostic::yaml_diagnostic;
 use crate::em;
-use crate::http::{Headers, canonical_name};
+use crate::http::{HOP_BY_HOP, Headers, Response, canonical_name};
 
 /// What the user adds to the built-in redactions (`--redact FILE`).
 ///
@@ -51,10 +52,6 @@ impl RedactConfig {
 }
 
 const REDACTED: &str = "{{redacted}}";
-
-/// Headers that describe one connection or one message's framing, not the exchange.
-const DROPPED: [&str; 8] =
-    ["host", "content-length", "transfer-encoding", "connection", "keep-alive", "proxy-connection", "te", "upgrade"];
 
 struct Session {
     token: String,
@@ -123,22 +120,20 @@ impl Redactor {
         }
     }
 
-    /// One exchange, redacted. `uri` is the path and query the client sent. With `body_same_as`
-    /// the response body is the one an earlier exchange recorded, and is not written again.
-    #[allow(clippy::too_many_arguments)]
+    /// One exchange, redacted: the request as sent (`uri` its path and query), the response's
+    /// head and its body. With `body_same_as` the body is one an earlier exchange recorded, and
+    /// is not written again.
     pub fn exchange(
         &mut self,
         seq: u64,
-        method: &str,
+        sent: &Sent<'_>,
         uri: &str,
-        request_headers: &Headers,
-        request_body: &[u8],
-        status: u16,
-        reason: Option<&str>,
-        response_headers: &Headers,
+        head: &Response,
         response_body: &[u8],
         body_same_as: Option<u64>,
     ) -> Exchange {
+        let (method, request_headers, request_body) = (sent.method, sent.headers, sent.body);
+        let (status, reason, response_headers) = (head.status, head.reason.as_deref(), &head.headers);
         if let Some(token) = em::session_token(request_headers) {
             self.learn(token, None);
         }
@@ -215,7 +210,7 @@ impl Redactor {
         let mut out = Headers::new();
         for (name, value) in headers.iter() {
             let lower = name.to_ascii_lowercase();
-            if DROPPED.contains(&lower.as_str()) {
+            if HOP_BY_HOP.contains(&lower.as_str()) || lower == "content-length" {
                 continue;
             }
             let value = if lower == "authorization" || lower == "proxy-authorization" {
@@ -315,15 +310,23 @@ mod tests {
     fn secrets_become_placeholders_one_number_per_session() {
         let mut r = Redactor::new("https://em.lab:9398", &RedactConfig::default());
         let token = "NDRjZmJkYmUtNWE5NS00MTU2LTg4NjctOTFmMDY5YjdjMmNj";
+        let request = h(&[("authorization", "Basic dXNlcjpwYXNz"), ("host", "em.lab:9398")]);
+        let sent = Sent { method: "POST", url: "/api/sessionMngr/?v=latest", headers: &request, body: b"" };
+        let head = Response {
+            status: 201,
+            reason: None,
+            body: Default::default(),
+            headers: h(&[
+                ("x-restsvcsessionid", token),
+                ("location", "https://em.lab:9398/api/logonSessions/44cfbdbe-5a95-4156-8867-91f069b7c2cc"),
+                ("date", "Thu, 01 Jan 2026 00:00:00 GMT"),
+            ]),
+        };
         let logon = r.exchange(
             1,
-            "POST",
-            "/api/sessionMngr/?v=latest",
-            &h(&[("authorization", "Basic dXNlcjpwYXNz"), ("host", "em.lab:9398")]),
-            b"",
-            201,
-            None,
-            &h(&[("x-restsvcsessionid", token), ("location", "https://em.lab:9398/api/logonSessions/44cfbdbe-5a95-4156-8867-91f069b7c2cc"), ("date", "Thu, 01 Jan 2026 00:00:00 GMT")]),
+            &sent,
+            sent.url,
+            &head,
             b"<LogonSession Href=\"https://em.lab:9398/api/logonSessions/44cfbdbe-5a95-4156-8867-91f069b7c2cc\"><SessionId>44cfbdbe-5a95-4156-8867-91f069b7c2cc</SessionId></LogonSession>",
             None,
         );
@@ -341,18 +344,10 @@ mod tests {
         assert!(text.contains("<SessionId>{{session-id:1}}</SessionId>"));
         assert!(text.contains("- Date: \"{{date}}\""));
         assert!(!text.contains("Host"));
-        let later = r.exchange(
-            2,
-            "DELETE",
-            "/api/logonSessions/44CFBDBE-5a95-4156-8867-91f069b7c2cc",
-            &h(&[("Cookie", &format!("X-RestSvcSessionId={token}"))]),
-            b"",
-            204,
-            None,
-            &h(&[]),
-            b"",
-            None,
-        );
+        let cookie = h(&[("Cookie", &format!("X-RestSvcSessionId={token}"))]);
+        let uri = "/api/logonSessions/44CFBDBE-5a95-4156-8867-91f069b7c2cc";
+        let sent = Sent { method: "DELETE", url: uri, headers: &cookie, body: b"" };
+        let later = r.exchange(2, &sent, uri, &Response::new(204), b"", None);
         assert_eq!(later.request.uri, "/api/logonSessions/{{session-id:1}}");
         assert_eq!(later.request.headers.get("cookie"), Some("X-RestSvcSessionId={{token:1}}"));
     }
@@ -367,18 +362,10 @@ mod tests {
         };
         let mut r = Redactor::new("http://127.0.0.1:1", &config);
         let body = br#"<LoginSpec><TenantCredentials><Username>t</Username><Password>hunter2</Password></TenantCredentials><OrganizationName>Org</OrganizationName><X Secret="s3"/> card=4111</LoginSpec>"#;
-        let e = r.exchange(
-            1,
-            "POST",
-            "/x",
-            &h(&[("X-Api-Key", "k")]),
-            body,
-            200,
-            None,
-            &h(&[]),
-            br#"{"Password": "p\"w", "apiKey":"abc", "ok": 1}"#,
-            None,
-        );
+        let key = h(&[("X-Api-Key", "k")]);
+        let sent = Sent { method: "POST", url: "/x", headers: &key, body };
+        let e =
+            r.exchange(1, &sent, "/x", &Response::new(200), br#"{"Password": "p\"w", "apiKey":"abc", "ok": 1}"#, None);
         let req = e.request.body.as_text().unwrap();
         assert_eq!(
             req,
