@@ -4,12 +4,17 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  a check failed: a `run` assertion, drift at `diff --fail-on`, a client off the scenario or
+     unused exchanges under `serve --scenario`/`--strict`, `fmt --check`
+  2  bad usage, or a scenario, cassette or certificate that cannot be read or understood
+  3  a network or TLS failure";
+
 /// Record-and-replay contract testing for the Veeam Backup Enterprise Manager REST API.
-///
-/// Exit codes: 0 success, 1 a check failed (or --strict found unused exchanges),
-/// 2 bad usage or an unreadable file, 3 a network or TLS failure.
 #[derive(Debug, Parser)]
-#[command(name = "emtape", version, max_term_width = 100)]
+#[command(name = "emtape", version, max_term_width = 100, after_help = EXIT_CODES)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
