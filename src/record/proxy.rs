@@ -98,12 +98,13 @@ impl Proxy {
             (Mode::Append, Some(mock)) => mock.lookup(&req),
             _ => None,
         };
-        let seq = match (&self.recorder, known) {
-            (Some(r), None) => r.next_seq(),
-            _ => 0,
-        };
         let url = format!("{}{}", self.upstream, req.target);
         let (headers, body) = self.upstream_request(&req);
+        let sent = Sent { method: &req.method, url: &url, headers: &headers, body: &body };
+        let (seq, mut repeat) = match (&self.recorder, known) {
+            (Some(r), None) => (r.next_seq(), Some(r.repeat_probe(&sent))),
+            _ => (0, None),
+        };
         let (head, mut stream) = match self.client.send_streaming(&req.method, &url, &headers, body.clone()).await {
             Ok(x) => x,
             Err(e) => return self.fault(&req, &e.to_string()),
@@ -115,6 +116,9 @@ impl Proxy {
                 Ok(None) => break,
                 Ok(Some(chunk)) => {
                     size += chunk.len();
+                    if let Some(r) = &mut repeat {
+                        r.feed(&chunk);
+                    }
                     parts.push(chunk);
                     if size > self.max_buffer {
                         return self.stream_rest(seq, req, url, headers, body, head, parts, stream).await;
@@ -123,8 +127,13 @@ impl Proxy {
                 Err(cause) => return self.fault(&req, &cause),
             }
         }
-        let sent = Sent { method: &req.method, url: &url, headers: &headers, body: &body };
-        let names_upstream = self.bookkeep(seq, known, &req, &sent, &head, &parts);
+        self.follow_sessions(known, &req, &head);
+        // Recorded unless the cassette has it already; whether the body names the upstream
+        // (so its links must be rewritten) comes with the recording.
+        let names_upstream = match (&self.recorder, repeat) {
+            (Some(recorder), Some(repeat)) => recorder.record_parts(seq, &sent, &head, &parts, repeat),
+            _ => rewrite::names(&self.upstream, &parts),
+        };
         let answer = self.client_head(&head, &req.origin);
         if self.verbose {
             eprintln!("emtape: {} {} -> {} (recorded as exchange {seq})", req.method, req.target, answer.status);
@@ -145,19 +154,11 @@ impl Proxy {
         }
     }
 
-    /// Records a complete exchange and keeps the append-mode mock in step with real sessions.
-    /// Returns whether the body names the upstream (so its links must be rewritten).
-    fn bookkeep(
-        &self,
-        seq: u64,
-        known: Option<Lookup>,
-        req: &Request,
-        sent: &Sent<'_>,
-        received: &Response,
-        parts: &[Bytes],
-    ) -> bool {
-        let Some(recorder) = &self.recorder else { return rewrite::names(&self.upstream, parts) };
-        if let (Some(mock), Some(token)) = (&self.mock, received.headers.get(em::SESSION_HEADER)) {
+    /// Keeps the append-mode mock in step with the real sessions a forwarded exchange opened
+    /// or closed.
+    fn follow_sessions(&self, known: Option<Lookup>, req: &Request, received: &Response) {
+        let (Some(recorder), Some(mock)) = (&self.recorder, &self.mock) else { return };
+        if let Some(token) = received.headers.get(em::SESSION_HEADER) {
             // A real logon while appending: the mock treats the real token as a session of the cassette.
             let number = known.and_then(|k| k.logon).unwrap_or(1);
             mock.adopt(token, number);
@@ -165,17 +166,12 @@ impl Proxy {
                 recorder.assign_session(token, number);
             }
         }
-        if let (Some(mock), Some(k)) = (&self.mock, known) {
+        if let Some(k) = known {
             if k.logout && received.status < 300 {
                 if let Some(token) = em::session_token(&req.headers) {
                     mock.end_session(token);
                 }
             }
-        }
-        if known.is_none() {
-            recorder.record_parts(seq, sent, received, parts)
-        } else {
-            rewrite::names(&self.upstream, parts)
         }
     }
 
