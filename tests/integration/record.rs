@@ -338,3 +338,28 @@ async fn concurrent_clients_are_recorded_with_their_own_numbers() {
     let logons = loaded.exchanges.iter().filter(|e| e.request.uri.contains("sessionMngr")).count();
     assert_eq!(logons, 3);
 }
+
+#[tokio::test]
+async fn a_repeated_body_is_stored_once_and_a_changed_one_in_full() {
+    let l = Loop::start("repeat", &[]);
+    let c = client();
+    let root = format!("{}/api/", l.recorder.url);
+    for accept in ["application/xml", "application/xml", "application/json", "application/xml"] {
+        let r = send(&c, "GET", &root, &[("Accept", accept)], "").await;
+        assert_eq!(r.status, 200, "{}", text(&r));
+    }
+    // The task poll answers Running, then Finished: the same request, a changed body.
+    restore_flow(&c, &l.recorder.url, false).await;
+    let (status, stderr) = l.recorder.stop();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    let loaded = Cassette::load(&l.cassette).unwrap();
+    let exchanges = &loaded.cassette.exchanges;
+    let same: Vec<Option<u64>> = exchanges[..4].iter().map(|e| e.response.body_same_as).collect();
+    let first = exchanges[0].seq;
+    assert_eq!(same, [None, Some(first), None, Some(first)], "XML repeats the first; JSON is its own");
+    let polls: Vec<_> = exchanges.iter().filter(|e| e.request.uri.starts_with("/api/tasks/")).collect();
+    assert!(polls.len() >= 2, "{} task polls", polls.len());
+    let last = polls.last().unwrap();
+    assert_eq!(last.response.body_same_as, None, "the Finished task is not the Running one");
+    assert!(last.response.body.as_text().unwrap().contains("Finished"));
+}
