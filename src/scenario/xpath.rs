@@ -139,6 +139,34 @@ enum Tok {
     Number(f64),
 }
 
+/// The token of punctuation at the start of `rest`, and its length.
+fn punctuation(rest: &[u8]) -> Option<(Tok, usize)> {
+    let two = match rest.get(..2) {
+        Some(b"//") => Some(Tok::DoubleSlash),
+        Some(b"!=") => Some(Tok::Ne),
+        Some(b"..") => Some(Tok::DotDot),
+        _ => None,
+    };
+    if let Some(tok) = two {
+        return Some((tok, 2));
+    }
+    let one = match rest.first()? {
+        b'/' => Tok::Slash,
+        b'[' => Tok::LBracket,
+        b']' => Tok::RBracket,
+        b'(' => Tok::LParen,
+        b')' => Tok::RParen,
+        b'@' => Tok::At,
+        b',' => Tok::Comma,
+        b'=' => Tok::Eq,
+        b'*' => Tok::Star,
+        // `.5` is a number.
+        b'.' if !rest.get(1).is_some_and(u8::is_ascii_digit) => Tok::Dot,
+        _ => return None,
+    };
+    Some((one, 1))
+}
+
 fn tokenize(s: &str) -> Result<Vec<(usize, Tok)>, XPathError> {
     let b = s.as_bytes();
     let mut out = Vec::new();
@@ -146,63 +174,16 @@ fn tokenize(s: &str) -> Result<Vec<(usize, Tok)>, XPathError> {
     while i < b.len() {
         let c = b[i];
         let start = i;
+        if matches!(c, b' ' | b'\t' | b'\n' | b'\r') {
+            i += 1;
+            continue;
+        }
+        if let Some((tok, len)) = punctuation(&b[i..]) {
+            out.push((start, tok));
+            i += len;
+            continue;
+        }
         let tok = match c {
-            b' ' | b'\t' | b'\n' | b'\r' => {
-                i += 1;
-                continue;
-            }
-            b'/' if b.get(i + 1) == Some(&b'/') => {
-                i += 2;
-                Tok::DoubleSlash
-            }
-            b'/' => {
-                i += 1;
-                Tok::Slash
-            }
-            b'[' => {
-                i += 1;
-                Tok::LBracket
-            }
-            b']' => {
-                i += 1;
-                Tok::RBracket
-            }
-            b'(' => {
-                i += 1;
-                Tok::LParen
-            }
-            b')' => {
-                i += 1;
-                Tok::RParen
-            }
-            b'@' => {
-                i += 1;
-                Tok::At
-            }
-            b',' => {
-                i += 1;
-                Tok::Comma
-            }
-            b'=' => {
-                i += 1;
-                Tok::Eq
-            }
-            b'!' if b.get(i + 1) == Some(&b'=') => {
-                i += 2;
-                Tok::Ne
-            }
-            b'*' => {
-                i += 1;
-                Tok::Star
-            }
-            b'.' if b.get(i + 1) == Some(&b'.') => {
-                i += 2;
-                Tok::DotDot
-            }
-            b'.' if !b.get(i + 1).is_some_and(u8::is_ascii_digit) => {
-                i += 1;
-                Tok::Dot
-            }
             b'\'' | b'"' => {
                 let end = s[i + 1..]
                     .find(c as char)
