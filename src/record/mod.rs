@@ -215,7 +215,8 @@ impl Recorder {
     /// A probe for a response to `sent` that repeats the last body recorded for the same request.
     pub fn repeat_probe(&self, sent: &Sent<'_>) -> RepeatProbe {
         let key = self.key(sent);
-        RepeatProbe { previous: self.lock().last_bodies.get(&key).cloned(), offset: 0 }
+        let previous = self.lock().last_bodies.get(&key).cloned();
+        RepeatProbe { key, previous, offset: 0 }
     }
 
     fn key(&self, sent: &Sent<'_>) -> String {
@@ -235,9 +236,8 @@ impl Recorder {
         repeat: RepeatProbe,
     ) -> bool {
         let uri = self.uri(sent.url);
-        let key = self.key(sent);
         let empty = parts.iter().all(|p| p.is_empty());
-        let same = repeat.finish();
+        let (key, same) = repeat.finish();
         let names_origin = same.as_ref().map_or_else(|| rewrite::names(&self.origin, parts), |p| p.names_origin);
         let body = match (&same, parts) {
             (Some(_), _) => Bytes::new(),
@@ -360,6 +360,8 @@ fn supported_versions(text: &str) -> Vec<String> {
 /// to 11.1 % of the proxy's CPU).
 #[derive(Debug)]
 pub struct RepeatProbe {
+    /// The request's key in `last_bodies`.
+    key: String,
     previous: Option<Previous>,
     offset: usize,
 }
@@ -376,9 +378,10 @@ impl RepeatProbe {
         }
     }
 
-    /// The earlier body, if the whole (non-empty) body repeated it.
-    fn finish(self) -> Option<Previous> {
-        self.previous.filter(|p| self.offset > 0 && p.body.len() == self.offset)
+    /// The request's key, and the earlier body if the whole (non-empty) body repeated it.
+    fn finish(self) -> (String, Option<Previous>) {
+        let offset = self.offset;
+        (self.key, self.previous.filter(|p| offset > 0 && p.body.len() == offset))
     }
 }
 
