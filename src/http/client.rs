@@ -154,15 +154,12 @@ impl Client {
 
     /// Sends one request and reads the whole response.
     pub async fn send(&self, method: &str, url: &str, headers: &Headers, body: Bytes) -> Result<Response, ClientError> {
-        let whole = async {
-            let (mut head, stream) = self.send_streaming(method, url, headers, body).await?;
+        self.within_timeout(url, async {
+            let (mut head, stream) = self.send_inner(method, url, headers, body).await?;
             head.body = stream.collect().await?;
             Ok(head)
-        };
-        match tokio::time::timeout(self.timeout, whole).await {
-            Ok(result) => result,
-            Err(_) => Err(ClientError::Timeout { url: url.to_owned(), secs: self.timeout.as_secs() }),
-        }
+        })
+        .await
     }
 
     /// Sends one request and returns the response head (with an empty body) and its body as a
@@ -174,7 +171,15 @@ impl Client {
         headers: &Headers,
         body: Bytes,
     ) -> Result<(Response, BodyStream), ClientError> {
-        match tokio::time::timeout(self.timeout, self.send_inner(method, url, headers, body)).await {
+        self.within_timeout(url, self.send_inner(method, url, headers, body)).await
+    }
+
+    async fn within_timeout<T>(
+        &self,
+        url: &str,
+        work: impl Future<Output = Result<T, ClientError>>,
+    ) -> Result<T, ClientError> {
+        match tokio::time::timeout(self.timeout, work).await {
             Ok(result) => result,
             Err(_) => Err(ClientError::Timeout { url: url.to_owned(), secs: self.timeout.as_secs() }),
         }
