@@ -103,16 +103,17 @@ async fn re_recording_an_unchanged_upstream_gives_the_same_cassette() {
     assert_eq!(texts[0], texts[1]);
 }
 
+/// Three exchanges: the root, a logon, the restore points.
+async fn open_and_list(base: &str) {
+    send(&client(), "GET", &format!("{base}/api/"), &[], "").await;
+    let token = logon(base, &[]).await;
+    send(&client(), "GET", &format!("{base}/api/vmRestorePoints"), &[("X-RestSvcSessionId", &token)], "").await;
+}
+
 #[tokio::test]
 async fn a_kill_9_mid_flow_leaves_a_cassette_holding_every_completed_exchange() {
     let l = Loop::start("kill9", &[]);
-    let base = l.recorder.url.clone();
-    send(&client(), "GET", &format!("{base}/api/"), &[], "").await;
-    let logon =
-        send(&client(), "POST", &format!("{base}/api/sessionMngr/?v=latest"), &[("Authorization", "Basic eDp5")], "")
-            .await;
-    let token = logon.headers.get("x-restsvcsessionid").unwrap().to_owned();
-    send(&client(), "GET", &format!("{base}/api/vmRestorePoints"), &[("X-RestSvcSessionId", &token)], "").await;
+    open_and_list(&l.recorder.url).await;
     let path = l.cassette;
     l.recorder.kill9();
     let loaded = Cassette::load(&path).unwrap();
@@ -135,13 +136,7 @@ async fn a_kill_9_mid_flow_leaves_a_cassette_holding_every_completed_exchange() 
 #[tokio::test]
 async fn append_mode_answers_from_the_cassette_and_records_only_what_is_missing() {
     let l = Loop::start("append", &[]);
-    let base = l.recorder.url.clone();
-    send(&client(), "GET", &format!("{base}/api/"), &[], "").await;
-    let logon =
-        send(&client(), "POST", &format!("{base}/api/sessionMngr/?v=latest"), &[("Authorization", "Basic eDp5")], "")
-            .await;
-    let token = logon.headers.get("x-restsvcsessionid").unwrap().to_owned();
-    send(&client(), "GET", &format!("{base}/api/vmRestorePoints"), &[("X-RestSvcSessionId", &token)], "").await;
+    open_and_list(&l.recorder.url).await;
     l.recorder.stop();
     let before = l.upstream.stderr().matches("GET /api/vmRestorePoints ").count();
     assert_eq!(before, 1);

@@ -79,14 +79,6 @@ async fn links_point_at_the_address_the_client_used() {
     );
 }
 
-async fn logon(base: &str, extra: &[(&str, &str)]) -> String {
-    let mut h = vec![("Authorization", "Basic dXNlcjpwYXNzd29yZA==")];
-    h.extend_from_slice(extra);
-    let r = send(&client(), "POST", &format!("{base}/api/sessionMngr/?v=latest"), &h, "").await;
-    assert_eq!(r.status, 201, "{}", text(&r));
-    r.headers.get("x-restsvcsessionid").unwrap().to_owned()
-}
-
 #[tokio::test]
 async fn logon_accepts_every_spelling_real_clients_use() {
     let mock = Emtape::serve(&[]);

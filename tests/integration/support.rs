@@ -337,3 +337,12 @@ pub async fn restore_flow(client: &Client, base: &str, json: bool) -> FlowRecord
     assert_eq!(logout.status, 204);
     FlowRecord { token, task_states, restore_session_state }
 }
+
+/// Logs on to `base` with Basic auth (and `extra` headers); the session token.
+pub async fn logon(base: &str, extra: &[(&str, &str)]) -> String {
+    let mut h = vec![("Authorization", "Basic dXNlcjpwYXNzd29yZA==")];
+    h.extend_from_slice(extra);
+    let r = send(&client(), "POST", &format!("{base}/api/sessionMngr/?v=latest"), &h, "").await;
+    assert_eq!(r.status, 201, "{}", text(&r));
+    r.headers.get("x-restsvcsessionid").unwrap().to_owned()
+}
