@@ -28,6 +28,26 @@ fn reference_cassettes_hold_the_whole_flow_without_secrets() {
     }
 }
 
+/// A `GET /` answered 200 with `body`, or with the body of exchange `same_as`.
+fn get_root(seq: u64, body: Body, same_as: Option<u64>) -> cassette::Exchange {
+    cassette::Exchange {
+        seq,
+        request: cassette::RecordedRequest {
+            method: "GET".into(),
+            uri: "/".into(),
+            headers: Default::default(),
+            body: Body::Empty,
+        },
+        response: cassette::RecordedResponse {
+            status: 200,
+            reason: None,
+            headers: Default::default(),
+            body,
+            body_same_as: same_as,
+        },
+    }
+}
+
 #[test]
 fn any_cassette_round_trips() {
     let mut c = Cassette::default();
@@ -53,38 +73,8 @@ fn any_cassette_round_trips() {
             body_same_as: None,
         },
     });
-    c.exchanges.push(cassette::Exchange {
-        seq: 8,
-        request: cassette::RecordedRequest {
-            method: "GET".into(),
-            uri: "/".into(),
-            headers: Default::default(),
-            body: Body::Empty,
-        },
-        response: cassette::RecordedResponse {
-            status: 200,
-            reason: None,
-            headers: Default::default(),
-            body: Body::from_bytes("\u{feff}{\"Json\": true}\n".as_bytes()),
-            body_same_as: None,
-        },
-    });
-    c.exchanges.push(cassette::Exchange {
-        seq: 9,
-        request: cassette::RecordedRequest {
-            method: "GET".into(),
-            uri: "/".into(),
-            headers: Default::default(),
-            body: Body::Empty,
-        },
-        response: cassette::RecordedResponse {
-            status: 200,
-            reason: None,
-            headers: Default::default(),
-            body: Body::Empty,
-            body_same_as: Some(8),
-        },
-    });
+    c.exchanges.push(get_root(8, Body::from_bytes("\u{feff}{\"Json\": true}\n".as_bytes()), None));
+    c.exchanges.push(get_root(9, Body::Empty, Some(8)));
     let text = c.to_yaml();
     let back = Cassette::parse("mem", &text).unwrap().cassette;
     assert_eq!(back, c);
