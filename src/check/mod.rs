@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 use crate::em::{self, Repr};
 use crate::http::server::{Handler, Reply, RequestProblem};
 use crate::http::{Request, Response};
+use crate::mock::{Mock, Pick};
 use crate::play::flow::{Flow, Target};
-use crate::replay::{Mock, Pick};
 use crate::scenario::{Action, Scenario, Step};
 use report::{ClientReport, Ending, Performed, Problem, ProblemKind, SessionReport};
 

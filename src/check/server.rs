@@ -9,7 +9,7 @@ use super::report::ClientReport;
 use super::{CheckOptions, Checker};
 use crate::cassette::{self, Cassette};
 use crate::http::server::{Server, ServerOptions};
-use crate::replay::{Mock, MockOptions};
+use crate::mock::{Mock, MockOptions};
 use crate::scenario::{self, Scenario};
 
 /// What to serve and how to check: the reference cassettes and the built-in VM restore

@@ -11,9 +11,9 @@ use crate::cli::{RecordArgs, RecordMode};
 use crate::http::client::Client;
 use crate::http::server::{Server, ServerOptions};
 use crate::http::tls::{self, Trust};
+use crate::mock::{Mock, MockOptions};
 use crate::record::proxy::{Mode, Proxy};
 use crate::record::{Recorder, RedactConfig};
-use crate::replay::{Mock, MockOptions};
 
 pub(super) fn record(args: RecordArgs) -> Result<Exit, Failure> {
     let upstream = server_url("--upstream", &args.upstream)?;

@@ -12,10 +12,10 @@ use crate::diagnostic::did_you_mean;
 use crate::http::client::Client;
 use crate::http::server::{Server, ServerOptions};
 use crate::http::tls::{self, Trust};
+use crate::mock::{Mock, MockOptions};
 use crate::play::result::{Outcome, RunReport};
 use crate::play::{self, Credentials, RunOptions, Secret};
 use crate::record::{Recorder, RedactConfig};
-use crate::replay::{Mock, MockOptions};
 use crate::report::{self, Style};
 use crate::scenario::{self, Scenario};
 

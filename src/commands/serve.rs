@@ -12,7 +12,7 @@ use crate::check::{CheckOptions, Checker};
 use crate::cli::{CheckArgs, ListenTls, ServeArgs};
 use crate::http::server::{Server, ServerOptions};
 use crate::http::tls::{self, ServerTls};
-use crate::replay::{Mock, MockOptions};
+use crate::mock::{Mock, MockOptions};
 use crate::report::Style;
 use crate::scenario::{Scenario, parse_duration};
 

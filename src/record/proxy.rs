@@ -15,7 +15,7 @@ use crate::em::{self, Repr};
 use crate::http::client::{BodyStream, Client};
 use crate::http::server::{Handler, Reply};
 use crate::http::{HOP_BY_HOP, Headers, Request, Response};
-use crate::replay::{Lookup, Mock};
+use crate::mock::{Lookup, Mock};
 
 /// The VCR record modes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
