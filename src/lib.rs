@@ -11,6 +11,7 @@ pub mod diff;
 pub mod em;
 pub mod http;
 pub mod mock;
+pub mod model;
 pub mod play;
 pub mod record;
 pub mod report;

@@ -9,7 +9,7 @@ pub mod tls;
 
 use bytes::Bytes;
 
-pub use date::{format_http_date, format_rfc3339, http_date};
+pub use date::{format_http_date, format_rfc3339, http_date, parse_datetime_seconds};
 
 /// Header fields in the order they were sent, duplicates kept. Names compare case-insensitively.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -11,12 +11,13 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use crate::cassette::LoadedCassette;
-use crate::cassette::template::Fill;
+use crate::cassette::template::{Fill, Template};
 use crate::em::{self, Repr};
 use crate::http::server::{Handler, Reply, RequestProblem};
 use crate::http::{Request, Response, http_date};
+use crate::model::{Answer, Model, Step};
 use index::Index;
-use sessions::{Caller, Sessions};
+use sessions::{Caller, LiveSession, Sessions};
 
 /// Which of several recorded answers to give.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,6 +59,7 @@ struct Source {
 pub struct Mock {
     sources: Vec<Source>,
     index: Index,
+    model: Model,
     sessions: Sessions,
     options: MockOptions,
 }
@@ -94,8 +96,9 @@ impl<'a> Key<'a> {
 impl Mock {
     pub fn new(cassettes: Vec<LoadedCassette>, options: MockOptions) -> Mock {
         let index = Index::build(&cassettes);
+        let model = Model::build(&cassettes);
         let sources = cassettes.into_iter().map(|c| Source { name: c.name }).collect();
-        Mock { sources, index, sessions: Sessions::new(options.session_timeout), options }
+        Mock { sources, index, model, sessions: Sessions::new(options.session_timeout), options }
     }
 
     /// How many recorded exchanges it serves.
@@ -124,20 +127,18 @@ impl Mock {
         let key = Key::of(req);
         let token = em::session_token(&req.headers);
         let caller = self.sessions.caller(token);
-        let live = caller.live().map(|s| (s.id.as_str(), s.token.as_str()));
+        if let Some(response) = self.own(req, &key, &caller, pick) {
+            return response;
+        }
         let Some(group) = self.find(&key, &caller) else {
-            let explanation = near_miss::explain(self, req, &key, live);
-            eprintln!("emtape: 404 {}", indent(&explanation));
-            return em::error(key.repr, 404, &explanation);
+            return self.model_answer(req, &key, &caller);
         };
         let members = &self.index.groups[group];
         let first = &self.index.entries[members[0]];
         if first.session.is_some() {
             match &caller {
                 Caller::Live(_) => {}
-                Caller::Anonymous => {
-                    return self.refuse(req, key.repr, "the request carries no session token (X-RestSvcSessionId header or cookie); log on first with POST /api/sessionMngr/?v=latest");
-                }
+                Caller::Anonymous => return self.refuse(req, key.repr, NO_TOKEN),
                 Caller::Rejected(why) => return self.refuse(req, key.repr, why),
             }
         }
@@ -177,6 +178,166 @@ impl Mock {
             );
         }
         response
+    }
+
+    /// Answers what the session model owns whatever the tape holds: actions (each POST starts
+    /// a new task of the caller's session), the caller's tasks, and the caller's own
+    /// LogonSession.
+    fn own(&self, req: &Request, key: &Key<'_>, caller: &Caller, pick: Option<Pick>) -> Option<Response> {
+        let path = key.path.as_str();
+        let action = key.method == "POST" && self.model.is_action(path, &key.query);
+        let task = path == "/api/tasks" || path.starts_with("/api/tasks/");
+        let logon_session = key.method == "GET" && path.starts_with("/api/logonsessions/");
+        if !(action || task || logon_session) {
+            return None;
+        }
+        let live = match caller {
+            Caller::Live(live) => live,
+            _ if !action => return None,
+            Caller::Anonymous => return Some(self.refuse(req, key.repr, NO_TOKEN)),
+            Caller::Rejected(why) => return Some(self.refuse(req, key.repr, why)),
+        };
+        let session = Some((live.id.as_str(), live.token.as_str()));
+        if action {
+            return Some(self.start_action(req, key, live));
+        }
+        if logon_session {
+            let own = path.rsplit('/').next().is_some_and(|id| id.eq_ignore_ascii_case(&live.id));
+            return own.then(|| self.own_logon_session(req, key, live)).flatten();
+        }
+        let id = path.strip_prefix("/api/tasks/");
+        let step = match pick {
+            None => Step::Next,
+            Some(Pick::First) => Step::First,
+            Some(Pick::Last) => Step::Last,
+        };
+        let answer = self.sessions.with_work(&live.token, |work| match (key.method, id) {
+            ("GET", None) => {
+                Some((200, key.repr, Model::task_list(&work.tasks, key.repr), "the session's tasks".into()))
+            }
+            ("GET", Some(id)) => {
+                let task = work.tasks.iter_mut().find(|t| t.id.eq_ignore_ascii_case(id))?;
+                let (repr, body) = task.poll(key.repr, step);
+                Some((200, repr, body, task.note.clone()))
+            }
+            ("DELETE", Some(id)) => {
+                let at = work.tasks.iter().position(|t| t.id.eq_ignore_ascii_case(id))?;
+                let task = work.tasks.remove(at);
+                Some((204, key.repr, String::new(), format!("{} deleted", task.id)))
+            }
+            _ => None,
+        })??;
+        let (status, repr, body, note) = answer;
+        let answer = Answer { status, repr, body, note };
+        Some(self.answer(req, answer, session))
+    }
+
+    fn start_action(&self, req: &Request, key: &Key<'_>, live: &LiveSession) -> Response {
+        let session = Some((live.id.as_str(), live.token.as_str()));
+        let started = self.sessions.with_work(&live.token, |work| {
+            let repeat = work.targets.contains(&key.path);
+            let started = self.model.start(&key.path, &key.query, key.repr, key.body, work.started + 1, repeat)?;
+            Some(started.map(|crate::model::Started { task, created, exchanges }| {
+                work.started += 1;
+                work.targets.insert(key.path.clone());
+                work.created.extend(created);
+                let (repr, body) = task.accepted(key.repr);
+                let response = (task.status, task.headers.clone(), repr, body, task.note.clone());
+                work.tasks.push(task);
+                (response, exchanges)
+            }))
+        });
+        match started.flatten() {
+            None => self.refuse(req, key.repr, "the session ended while the action started; log on again"),
+            Some(Err(answer)) => self.answer(req, answer, session),
+            Some(Ok(((status, headers, repr, body, note), exchanges))) => {
+                self.mark_used(&exchanges);
+                let date = http_date();
+                let fill = Fill { origin: &req.origin, date: &date, session };
+                let mut response = Response::new(status);
+                for (name, value) in &headers {
+                    response.headers.push(name.clone(), Template::parse(value).render(&fill));
+                }
+                response.headers.set("Content-Type", repr.content_type());
+                response.body = Template::parse(&body).render(&fill).into();
+                self.log(req, key.repr, response.status, &note);
+                response
+            }
+        }
+    }
+
+    /// `GET /api/logonSessions/{own id}`: the LogonSession the caller's logon answered with.
+    fn own_logon_session(&self, req: &Request, key: &Key<'_>, live: &LiveSession) -> Option<Response> {
+        let logons = self.index.entries.iter().filter(|e| e.logon.as_ref().is_some_and(|l| l.session == live.recorded));
+        let entry = logons.clone().find(|e| e.repr == Some(key.repr)).or_else(|| logons.clone().next())?;
+        let date = http_date();
+        let session = Some((live.id.as_str(), live.token.as_str()));
+        let mut response = entry.response.render(&Fill { origin: &req.origin, date: &date, session });
+        response.status = 200;
+        response.reason = None;
+        for name in ["location", "set-cookie", em::SESSION_HEADER] {
+            response.headers.remove(name);
+        }
+        self.log(req, key.repr, 200, "the caller's LogonSession, from its logon");
+        Some(response)
+    }
+
+    /// What the model answers for a request the tape does not hold: a resource, collection or
+    /// service it knows (for a live session), or the near miss explained.
+    fn model_answer(&self, req: &Request, key: &Key<'_>, caller: &Caller) -> Response {
+        let live = caller.live().map(|s| (s.id.as_str(), s.token.as_str()));
+        if key.method == "GET" {
+            let created = caller
+                .live()
+                .and_then(|s| self.sessions.with_work(&s.token, |w| w.created.clone()))
+                .unwrap_or_default();
+            if let Some(mut answer) = self.model.get(&key.path, &key.query, key.repr, &created) {
+                if answer.status == 404 {
+                    answer.body = format!("{}\n{}", answer.body, near_miss::explain(self, req, key, live));
+                }
+                return match caller {
+                    Caller::Live(_) => self.answer(req, answer, live),
+                    Caller::Anonymous => self.refuse(req, key.repr, NO_TOKEN),
+                    Caller::Rejected(why) => self.refuse(req, key.repr, why),
+                };
+            }
+        }
+        let explanation = near_miss::explain(self, req, key, live);
+        eprintln!("emtape: 404 {}", indent(&explanation));
+        em::error(key.repr, 404, &explanation)
+    }
+
+    fn answer(&self, req: &Request, answer: Answer, session: Option<(&str, &str)>) -> Response {
+        let response = if answer.status >= 400 {
+            em::error(answer.repr, answer.status, &answer.body)
+        } else {
+            let date = http_date();
+            let mut response =
+                Response::new(answer.status).header("Server", "Microsoft-HTTPAPI/2.0").header("Date", date.clone());
+            if !answer.body.is_empty() {
+                let fill = Fill { origin: &req.origin, date: &date, session };
+                response = response
+                    .header("Content-Type", answer.repr.content_type())
+                    .body(Template::parse(&answer.body).render(&fill));
+            }
+            response
+        };
+        self.log(req, answer.repr, response.status, &answer.note);
+        response
+    }
+
+    fn log(&self, req: &Request, repr: Repr, status: u16, note: &str) {
+        if self.options.log_requests {
+            eprintln!("emtape: {} {} {} -> {status} ({note})", req.method, req.target, repr.name());
+        }
+    }
+
+    fn mark_used(&self, exchanges: &[(usize, u64)]) {
+        for e in &self.index.entries {
+            if exchanges.contains(&(e.source, e.seq)) {
+                e.used.store(true, Ordering::Relaxed);
+            }
+        }
     }
 
     fn refuse(&self, req: &Request, repr: Repr, why: &str) -> Response {
@@ -257,6 +418,8 @@ impl Mock {
         }
     }
 }
+
+const NO_TOKEN: &str = "the request carries no session token (X-RestSvcSessionId header or cookie); log on first with POST /api/sessionMngr/?v=latest";
 
 /// Continuation lines of a multi-line message, indented under its first line.
 fn indent(text: &str) -> String {

@@ -59,6 +59,10 @@ impl Rendered {
         }
     }
 
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
     pub fn render(&self, fill: &Fill<'_>) -> Response {
         let mut headers = Headers::new();
         for (name, value) in &self.headers {

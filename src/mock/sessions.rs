@@ -5,6 +5,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::codec::{base64_decode, base64_encode, random_uuid};
+use crate::model::{Created, Task};
 
 /// Who is asking, as far as sessions go.
 #[derive(Clone, Debug)]
@@ -38,6 +39,19 @@ struct Session {
     live: LiveSession,
     last_seen: Instant,
     positions: HashMap<usize, usize>,
+    work: Work,
+}
+
+/// What a session made: its tasks (`task-1`, `task-2`, … in the order started) and the
+/// resources they created. EM scopes tasks to the logon session; so does the mock.
+#[derive(Default)]
+pub(crate) struct Work {
+    pub tasks: Vec<Task>,
+    /// Tasks started so far, deleted ones included, so numbers are never reused.
+    pub started: u32,
+    pub created: Vec<Created>,
+    /// Paths of the resources an action has been started on.
+    pub targets: HashSet<String>,
 }
 
 #[derive(Default)]
@@ -95,7 +109,8 @@ impl Sessions {
     pub fn start(&self, recorded: u32) -> LiveSession {
         let id = random_uuid();
         let live = LiveSession { token: base64_encode(id.as_bytes()), id, recorded };
-        let session = Session { live: live.clone(), last_seen: Instant::now(), positions: HashMap::new() };
+        let session =
+            Session { live: live.clone(), last_seen: Instant::now(), positions: HashMap::new(), work: Work::default() };
         self.lock().sessions.insert(live.token.clone(), session);
         live
     }
@@ -104,9 +119,10 @@ impl Sessions {
     pub fn adopt(&self, token: &str, recorded: u32) {
         let id = base64_decode(token).and_then(|b| String::from_utf8(b).ok()).unwrap_or_else(random_uuid);
         let live = LiveSession { id, token: token.to_owned(), recorded };
-        self.lock()
-            .sessions
-            .insert(token.to_owned(), Session { live, last_seen: Instant::now(), positions: HashMap::new() });
+        self.lock().sessions.insert(
+            token.to_owned(),
+            Session { live, last_seen: Instant::now(), positions: HashMap::new(), work: Work::default() },
+        );
     }
 
     pub fn end(&self, token: &str) {
@@ -134,6 +150,11 @@ impl Sessions {
         let current = (*position).min(len.saturating_sub(1));
         *position = position.saturating_add(1);
         current
+    }
+
+    /// Runs `f` on the work of the session of `token`; `None` when it is not live.
+    pub fn with_work<R>(&self, token: &str, f: impl FnOnce(&mut Work) -> R) -> Option<R> {
+        self.lock().sessions.get_mut(token).map(|s| f(&mut s.work))
     }
 
     pub fn live_count(&self) -> usize {

@@ -3,6 +3,7 @@
 mod cassettes;
 mod check;
 mod diff;
+mod model;
 mod record;
 mod run;
 mod serve;

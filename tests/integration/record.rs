@@ -173,9 +173,9 @@ async fn replay_only_never_touches_the_upstream() {
     drop(l.upstream);
     let replay = record(&dir, &upstream_url, &["--mode", "replay-only"]);
     restore_flow(&client(), &replay.url, false).await;
-    let miss = send(&client(), "GET", &format!("{}/api/jobs", replay.url), &[], "").await;
+    let miss = send(&client(), "GET", &format!("{}/api/nothingHere", replay.url), &[], "").await;
     assert_eq!(miss.status, 404);
-    assert!(text(&miss).contains("no recorded exchange matches GET /api/jobs"));
+    assert!(text(&miss).contains("no recorded exchange matches GET /api/nothingHere"), "{}", text(&miss));
 }
 
 #[tokio::test]

@@ -1,0 +1,400 @@
+//! What the recordings say exists: every resource named anywhere in a recorded body (a listing's
+//! `Ref`, an entity, a link to it), with its identity, the links its reference carries and the
+//! entity bodies recorded for it; every collection a link names, with the type of its members;
+//! and every service document a link names.
+
+use std::collections::HashMap;
+
+use crate::cassette::{Body, LoadedCassette};
+use crate::codec::is_uuid;
+use crate::em::{self, Repr};
+use crate::xml;
+
+/// A link as EM writes it in `<Links>`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Link {
+    pub rel: String,
+    pub kind: Option<String>,
+    /// As written, `{{origin}}/api/…`, query included.
+    pub href: String,
+    pub name: Option<String>,
+}
+
+/// An entity body recorded for a resource.
+#[derive(Clone, Debug)]
+pub(crate) struct Sample {
+    /// The body text, placeholders and all.
+    pub text: String,
+    /// Which cassette and exchange it comes from, for `-v`.
+    pub origin: String,
+}
+
+/// One resource the recordings name.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Resource {
+    /// As written, `{{origin}}/api/vmRestorePoints/6c95…`, without query.
+    pub href: String,
+    /// The entity type, `VmRestorePoint` (a reference's `VmRestorePointReference` without its suffix).
+    pub kind: String,
+    pub name: Option<String>,
+    pub uid: Option<String>,
+    /// The links its reference (a listing's `Ref`, an `EntityRef`) carries.
+    pub ref_links: Option<Vec<Link>>,
+    /// The links its entity carries, when an entity was recorded.
+    pub entity_links: Option<Vec<Link>>,
+    /// Recorded entity bodies, XML then JSON.
+    pub entity: [Option<Sample>; 2],
+}
+
+impl Resource {
+    /// The id: the last segment of its Href, as written.
+    pub fn id(&self) -> &str {
+        self.href.rsplit('/').next().unwrap_or_default()
+    }
+
+    /// The links a reference to it carries: those recorded on a `Ref`, or else the entity's
+    /// `Up` links and an `Alternate` to the entity.
+    pub fn reference_links(&self) -> Vec<Link> {
+        if let Some(links) = &self.ref_links {
+            return links.clone();
+        }
+        let mut links: Vec<Link> =
+            self.entity_links.iter().flatten().filter(|l| l.rel == "Up" && l.kind.is_some()).cloned().collect();
+        links.push(Link {
+            rel: "Alternate".into(),
+            kind: Some(self.kind.clone()),
+            href: format!("{}?format=Entity", self.href),
+            name: self.name.clone(),
+        });
+        links
+    }
+}
+
+/// A collection a link names.
+#[derive(Clone, Debug)]
+pub(crate) struct Collection {
+    pub href: String,
+    /// The type of its members, `VmRestorePoint`.
+    pub member: String,
+    /// Normalised paths of its known members, in the order first seen.
+    pub members: Vec<String>,
+}
+
+/// A service document a link names (`QueryService`, `Report`, …).
+#[derive(Clone, Debug)]
+pub(crate) struct Service {
+    pub href: String,
+    pub kind: String,
+    pub name: Option<String>,
+}
+
+#[derive(Default)]
+pub(crate) struct Catalog {
+    pub resources: HashMap<String, Resource>,
+    /// Resource paths in the order first seen.
+    pub order: Vec<String>,
+    pub collections: HashMap<String, Collection>,
+    /// Collections by shape (ids replaced by `{}`), for sub-collections of resources no link
+    /// named directly: `/api/vmrestorepoints/{}/mounts`.
+    pub shapes: HashMap<String, String>,
+    pub services: HashMap<String, Service>,
+    /// The first resource of each type with a recorded entity, per representation (XML, JSON):
+    /// the sibling others of its type are derived from.
+    pub samples: HashMap<String, [Option<String>; 2]>,
+}
+
+/// Types that are the session's own business, never listed from recordings.
+const SESSION_KINDS: [&str; 3] = ["Task", "LogonSession", "EnterpriseManager"];
+
+/// The normalised path of an Href (`{{origin}}/api/X?y` → `/api/x`); `None` when it is not
+/// one of this server's links.
+pub(crate) fn href_path(href: &str) -> Option<String> {
+    let rest = href.strip_prefix("{{origin}}").or_else(|| {
+        let after_scheme = href.split_once("://")?.1;
+        after_scheme.find('/').map(|i| &after_scheme[i..])
+    })?;
+    let path = rest.split_once('?').map_or(rest, |(p, _)| p);
+    path.starts_with("/api").then(|| em::normalize_path(path))
+}
+
+/// Whether a path segment is an id: a UUID, `task-N`, or a number.
+pub(crate) fn is_id(segment: &str) -> bool {
+    is_uuid(segment)
+        || segment.strip_prefix("task-").is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        || (!segment.is_empty() && segment.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// A path with its id segments replaced by `{}`.
+pub(crate) fn shape(path: &str) -> String {
+    path.split('/').map(|s| if is_id(s) { "{}" } else { s }).collect::<Vec<_>>().join("/")
+}
+
+/// The path one segment up.
+pub(crate) fn parent(path: &str) -> &str {
+    path.rsplit_once('/').map_or("", |(p, _)| p)
+}
+
+fn strip_href_query(href: &str) -> &str {
+    href.split_once('?').map_or(href, |(p, _)| p)
+}
+
+/// The member type of a list type: `VmRestorePointReferenceList` → `VmRestorePoint`.
+fn list_member(kind: &str) -> Option<&str> {
+    kind.strip_suffix("ReferenceList").or_else(|| kind.strip_suffix("List")).filter(|k| !k.is_empty())
+}
+
+impl Catalog {
+    pub fn build(cassettes: &[LoadedCassette]) -> Catalog {
+        let mut catalog = Catalog::default();
+        for cassette in cassettes {
+            for (i, exchange) in cassette.cassette.exchanges.iter().enumerate() {
+                let status = exchange.response.status;
+                if !(200..300).contains(&status) {
+                    continue;
+                }
+                let Body::Text { text, .. } = cassette.cassette.response_body(i) else { continue };
+                let repr = exchange
+                    .response
+                    .headers
+                    .get("content-type")
+                    .and_then(Repr::from_content_type)
+                    .unwrap_or_else(|| Repr::from_accept(&exchange.request.headers));
+                let uri = &exchange.request.uri;
+                let (raw_path, raw_query) = uri.split_once('?').unwrap_or((uri, ""));
+                let entity_get = exchange.request.method == "GET"
+                    && em::normalize_query(raw_query).iter().any(|(k, v)| k == "format" && v == "entity");
+                let sample = entity_get.then(|| Sample {
+                    text: text.clone(),
+                    origin: format!("{} exchange {}", cassette.name, exchange.seq),
+                });
+                let path = em::normalize_path(raw_path);
+                match repr {
+                    Repr::Xml => {
+                        if let Ok(root) = xml::parse(text) {
+                            catalog.learn_xml(&root, true, sample.map(|s| (path, s)));
+                        }
+                    }
+                    Repr::Json => {
+                        if let Ok(value) = serde_json::from_str::<serde_json::Value>(text) {
+                            catalog.learn_json(&value, sample.map(|s| (path, s)));
+                        }
+                    }
+                }
+            }
+        }
+        catalog.gather_members();
+        catalog
+    }
+
+    fn learn_xml(&mut self, e: &xml::Element, root: bool, sample: Option<(String, Sample)>) {
+        if let Some(href) = e.attribute("Href") {
+            if e.name == "Link" {
+                if let Some(rel) = e.attribute("Rel") {
+                    self.learn_link(&Link {
+                        rel: rel.to_owned(),
+                        kind: e.attribute("Type").map(str::to_owned),
+                        href: href.to_owned(),
+                        name: e.attribute("Name").map(str::to_owned),
+                    });
+                }
+            } else if let Some(kind) = e.attribute("Type") {
+                let links = e.child("Links").map(|l| {
+                    l.elements()
+                        .filter(|x| x.name == "Link")
+                        .filter_map(|x| {
+                            Some(Link {
+                                rel: x.attribute("Rel")?.to_owned(),
+                                kind: x.attribute("Type").map(str::to_owned),
+                                href: x.attribute("Href")?.to_owned(),
+                                name: x.attribute("Name").map(str::to_owned),
+                            })
+                        })
+                        .collect()
+                });
+                let sample = if root { sample.clone() } else { None };
+                self.learn_resource(
+                    href,
+                    kind,
+                    e.attribute("Name"),
+                    e.attribute("UID"),
+                    links,
+                    matches!(e.name.as_str(), "Ref" | "EntityRef"),
+                    sample.map(|(p, s)| (p, Repr::Xml, s)),
+                );
+            }
+        }
+        for child in e.elements() {
+            self.learn_xml(child, false, None);
+        }
+    }
+
+    fn learn_json(&mut self, v: &serde_json::Value, sample: Option<(String, Sample)>) {
+        use serde_json::Value;
+        match v {
+            Value::Object(map) => {
+                let text = |k: &str| map.get(k).and_then(Value::as_str);
+                if let Some(href) = text("Href") {
+                    let links = map.get("Links").and_then(Value::as_array).map(|a| {
+                        a.iter()
+                            .filter_map(|l| {
+                                Some(Link {
+                                    rel: l.get("Rel")?.as_str()?.to_owned(),
+                                    kind: l.get("Type").and_then(Value::as_str).map(str::to_owned),
+                                    href: l.get("Href")?.as_str()?.to_owned(),
+                                    name: l.get("Name").and_then(Value::as_str).map(str::to_owned),
+                                })
+                            })
+                            .collect()
+                    });
+                    if let Some(rel) = text("Rel") {
+                        self.learn_link(&Link {
+                            rel: rel.to_owned(),
+                            kind: text("Type").map(str::to_owned),
+                            href: href.to_owned(),
+                            name: text("Name").map(str::to_owned),
+                        });
+                    } else if let Some(kind) = text("Type") {
+                        let is_ref = kind.ends_with("Reference");
+                        self.learn_resource(
+                            href,
+                            kind,
+                            text("Name"),
+                            text("UID"),
+                            links,
+                            is_ref,
+                            sample.map(|(p, s)| (p, Repr::Json, s)),
+                        );
+                    }
+                }
+                for child in map.values() {
+                    self.learn_json(child, None);
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|i| self.learn_json(i, None)),
+            _ => {}
+        }
+    }
+
+    fn learn_link(&mut self, link: &Link) {
+        let Some(kind) = link.kind.as_deref() else { return };
+        if !matches!(link.rel.as_str(), "Down" | "Up" | "Alternate" | "Related") {
+            return;
+        }
+        let Some(path) = href_path(&link.href) else { return };
+        let last = path.rsplit('/').next().unwrap_or_default();
+        if let Some(member) = list_member(kind) {
+            if member == "LogonSession" {
+                return;
+            }
+            self.collections.entry(path.clone()).or_insert_with(|| Collection {
+                href: strip_href_query(&link.href).to_owned(),
+                member: member.to_owned(),
+                members: Vec::new(),
+            });
+            self.shapes.entry(shape(&path)).or_insert_with(|| member.to_owned());
+        } else if is_id(last) {
+            let kind = kind.strip_suffix("Reference").unwrap_or(kind);
+            self.learn_resource(&link.href, kind, link.name.as_deref(), None, None, false, None);
+        } else if !SESSION_KINDS.contains(&kind) && path != "/api" {
+            self.services.entry(path).or_insert_with(|| Service {
+                href: strip_href_query(&link.href).to_owned(),
+                kind: kind.to_owned(),
+                name: link.name.clone(),
+            });
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn learn_resource(
+        &mut self,
+        href: &str,
+        kind: &str,
+        name: Option<&str>,
+        uid: Option<&str>,
+        links: Option<Vec<Link>>,
+        is_ref: bool,
+        sample: Option<(String, Repr, Sample)>,
+    ) {
+        let kind = kind.strip_suffix("Reference").unwrap_or(kind);
+        if SESSION_KINDS.contains(&kind) || list_member(kind).is_some() {
+            return;
+        }
+        let Some(path) = href_path(href) else { return };
+        if !path.rsplit('/').next().is_some_and(is_id) {
+            return;
+        }
+        let resource = self.resources.entry(path.clone()).or_insert_with(|| {
+            self.order.push(path.clone());
+            Resource { href: strip_href_query(href).to_owned(), kind: kind.to_owned(), ..Resource::default() }
+        });
+        if resource.name.is_none() {
+            resource.name = name.map(str::to_owned);
+        }
+        if resource.uid.is_none() {
+            resource.uid = uid.map(str::to_owned);
+        }
+        match links {
+            Some(links) if is_ref => {
+                resource.ref_links.get_or_insert(links);
+            }
+            Some(links) => {
+                resource.entity_links.get_or_insert(links);
+            }
+            None => {}
+        }
+        if let Some((sample_path, repr, sample)) = sample {
+            if sample_path == path {
+                let slot = &mut resource.entity[repr_index(repr)];
+                slot.get_or_insert(sample);
+            }
+        }
+    }
+
+    /// Files every resource under the collection one segment up, creating collections that no
+    /// link named but whose members were seen.
+    fn gather_members(&mut self) {
+        for path in &self.order {
+            let Some(resource) = self.resources.get_mut(path) else { continue };
+            if resource.uid.is_none() && is_uuid(resource.id()) {
+                resource.uid = Some(format!("urn:veeam:{}:{}", resource.kind, resource.id()));
+            }
+            let up = parent(path);
+            let collection = self.collections.entry(up.to_owned()).or_insert_with(|| Collection {
+                href: parent(&resource.href).to_owned(),
+                member: resource.kind.clone(),
+                members: Vec::new(),
+            });
+            collection.members.push(path.clone());
+            let samples = self.samples.entry(resource.kind.clone()).or_default();
+            for (sample, entity) in samples.iter_mut().zip(&resource.entity) {
+                if sample.is_none() && entity.is_some() {
+                    *sample = Some(path.clone());
+                }
+            }
+        }
+    }
+
+    /// The collection at `path`: a known one, or an empty one of a known shape under a known
+    /// resource (`/api/vmrestorepoints/{id}/mounts` for a point no recording opened).
+    pub fn collection(&self, path: &str) -> Option<Collection> {
+        if let Some(c) = self.collections.get(path) {
+            return Some(c.clone());
+        }
+        let member = self.shapes.get(&shape(path))?;
+        let owner = self.resources.get(parent(path))?;
+        let last = path.rsplit('/').next().unwrap_or_default();
+        let written = self
+            .collections
+            .values()
+            .find_map(|c| c.href.rsplit('/').next().filter(|l| l.eq_ignore_ascii_case(last)).map(str::to_owned))
+            .unwrap_or_else(|| last.to_owned());
+        Some(Collection { href: format!("{}/{written}", owner.href), member: member.clone(), members: Vec::new() })
+    }
+}
+
+pub(crate) fn repr_index(repr: Repr) -> usize {
+    match repr {
+        Repr::Xml => 0,
+        Repr::Json => 1,
+    }
+}

@@ -1,0 +1,136 @@
+//! Deriving a resource nobody recorded from a sibling somebody did: the sibling's body with
+//! the sibling's identity (id, UID, Name and its parts, the links its reference carries)
+//! replaced by the target's, in one pass so that one replacement never feeds another.
+
+use super::catalog::{Link, Resource};
+use crate::xml;
+
+/// Text replacements applied together, longest first.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Substitution {
+    pairs: Vec<(String, String)>,
+}
+
+impl Substitution {
+    pub fn push(&mut self, from: &str, to: &str) {
+        if from.is_empty() || from == to || self.pairs.iter().any(|(f, _)| f == from) {
+            return;
+        }
+        self.pairs.push((from.to_owned(), to.to_owned()));
+        let (escaped_from, escaped_to) = (xml::escape(from), xml::escape(to));
+        if escaped_from != from {
+            self.pairs.push((escaped_from, escaped_to));
+        }
+    }
+
+    /// Replaces a `Name` of the form `vm@yyyy-mm-dd hh:mm:ss` part by part too, so that the VM
+    /// name in `VmDisplayName` and the time in `CreationTimeUTC` follow.
+    pub fn push_name(&mut self, from: &str, to: &str) {
+        self.push(from, to);
+        if let (Some((from_vm, from_time)), Some((to_vm, to_time))) = (from.split_once('@'), to.split_once('@')) {
+            self.push(from_vm, to_vm);
+            self.push(from_time, to_time);
+            self.push(&from_time.replacen(' ', "T", 1), &to_time.replacen(' ', "T", 1));
+        }
+    }
+
+    /// Pairs `from`'s identity with `to`'s: id, UID, Name, and the links their references carry,
+    /// matched by (Rel, Type) in order.
+    pub fn identity(&mut self, from: &Resource, to: &Resource) {
+        self.push(from.id(), to.id());
+        if let (Some(f), Some(t)) = (&from.uid, &to.uid) {
+            self.push(f, t);
+        }
+        if let (Some(f), Some(t)) = (&from.name, &to.name) {
+            self.push_name(f, t);
+        }
+        let theirs = to.reference_links();
+        let mut used = vec![false; theirs.len()];
+        for link in from.reference_links() {
+            let Some(i) =
+                theirs.iter().enumerate().position(|(i, l)| !used[i] && l.rel == link.rel && l.kind == link.kind)
+            else {
+                continue;
+            };
+            used[i] = true;
+            self.link(&link, &theirs[i]);
+        }
+    }
+
+    fn link(&mut self, from: &Link, to: &Link) {
+        let id = |l: &Link| {
+            let path = l.href.split_once('?').map_or(l.href.as_str(), |(p, _)| p);
+            path.rsplit('/').next().unwrap_or_default().to_owned()
+        };
+        self.push(&id(from), &id(to));
+        if let (Some(f), Some(t)) = (&from.name, &to.name) {
+            self.push(f, t);
+        }
+    }
+
+    /// Applies every replacement at once: at each place the longest `from` that matches wins,
+    /// and a `from` that starts or ends with a word character only matches whole words.
+    pub fn apply(&self, text: &str) -> String {
+        if self.pairs.is_empty() {
+            return text.to_owned();
+        }
+        let mut pairs: Vec<&(String, String)> = self.pairs.iter().collect();
+        pairs.sort_by_key(|p| std::cmp::Reverse(p.0.len()));
+        let mut starts = [false; 256];
+        for (from, _) in &pairs {
+            starts[usize::from(from.as_bytes()[0])] = true;
+        }
+        let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+        let mut out = String::with_capacity(text.len());
+        let mut copied = 0;
+        let mut i = 0;
+        let bytes = text.as_bytes();
+        while i < bytes.len() {
+            if !starts[usize::from(bytes[i])] || !text.is_char_boundary(i) {
+                i += 1;
+                continue;
+            }
+            let rest = &text[i..];
+            let before = text[..i].chars().next_back();
+            let found = pairs.iter().find(|(from, _)| {
+                rest.starts_with(from.as_str())
+                    && !(word(from.chars().next()) && word(before))
+                    && !(word(from.chars().next_back()) && word(rest[from.len()..].chars().next()))
+            });
+            match found {
+                Some((from, to)) => {
+                    out.push_str(&text[copied..i]);
+                    out.push_str(to);
+                    i += from.len();
+                    copied = i;
+                }
+                None => i += 1,
+            }
+        }
+        out.push_str(&text[copied..]);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_pass_never_replaces_a_replacement() {
+        let mut s = Substitution::default();
+        s.push("a1", "b2");
+        s.push("b2", "c3");
+        assert_eq!(s.apply("a1 b2"), "b2 c3");
+    }
+
+    #[test]
+    fn names_are_replaced_by_their_vm_and_time_parts_as_whole_words() {
+        let mut s = Substitution::default();
+        s.push_name("ubuntu88@2025-10-20 20:04:07", "dc01@2025-12-07 11:48:39");
+        assert_eq!(
+            s.apply("VmDisplayName=\"ubuntu88\" ubuntu881 2025-10-20T20:04:07.267Z ubuntu88@2025-10-20 20:04:07"),
+            "VmDisplayName=\"dc01\" ubuntu881 2025-12-07T11:48:39.267Z dc01@2025-12-07 11:48:39"
+        );
+    }
+}

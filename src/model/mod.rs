@@ -1,0 +1,545 @@
+//! A model of an Enterprise Manager built from recordings: what exists (the catalog), how to
+//! answer for what was not recorded (derivation from a recorded sibling, or a representation
+//! written from what the listings say), what an action creates, and the query service. No I/O:
+//! the mock asks, the model answers with body text still holding `{{origin}}` placeholders.
+
+mod catalog;
+mod derive;
+pub(crate) mod query;
+mod search;
+pub(crate) mod spec;
+mod write;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use crate::cassette::{Body, LoadedCassette};
+use crate::codec::random_uuid;
+use crate::em::{self, Repr};
+use crate::http::{format_rfc3339, parse_datetime_seconds};
+use catalog::{Catalog, Link, Resource, href_path, is_id, parent, repr_index};
+use derive::Substitution;
+
+/// What the model answers with.
+#[derive(Clone, Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub repr: Repr,
+    /// Body text with placeholders, or an error message when `status` is an error.
+    pub body: String,
+    /// How it was made, for `-v`: "derived from … exchange 5".
+    pub note: String,
+}
+
+impl Answer {
+    fn ok(repr: Repr, body: String, note: impl Into<String>) -> Answer {
+        Answer { status: 200, repr, body, note: note.into() }
+    }
+
+    fn error(repr: Repr, status: u16, message: impl Into<String>) -> Answer {
+        Answer { status, repr, body: message.into(), note: "model".into() }
+    }
+}
+
+/// A resource a session created (a RestoreSession a restore started).
+#[derive(Clone, Debug)]
+pub struct Created {
+    path: String,
+    resource: Resource,
+}
+
+/// A recorded action that answered 202 with a Task: the template for every POST like it.
+#[derive(Clone, Debug)]
+struct Action {
+    /// Normalised path of the collection the recorded target belongs to.
+    collection: String,
+    query: Vec<(String, String)>,
+    repr: Repr,
+    /// Normalised path of the recorded target.
+    target: String,
+    task_id: String,
+    status: u16,
+    headers: Vec<(String, String)>,
+    /// The 202 body, then each recorded poll of the task, in order.
+    steps: Vec<String>,
+    /// The resource the finished task links `Related` (the RestoreSession), as recorded.
+    related: Option<String>,
+    /// (cassette index, seq) of the exchanges it stands for.
+    exchanges: Vec<(usize, u64)>,
+}
+
+/// A task started by an action, owned by the session that started it.
+#[derive(Clone, Debug)]
+pub struct Task {
+    pub id: String,
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    /// Bodies per representation: the 202 body, then the polls.
+    steps: Vec<(Repr, Vec<String>)>,
+    polled: usize,
+    pub note: String,
+}
+
+/// Which of several recorded polls to give.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    Next,
+    First,
+    Last,
+}
+
+impl Task {
+    fn bodies(&self, repr: Repr) -> (Repr, &[String]) {
+        let (r, b) = self.steps.iter().find(|(r, _)| *r == repr).unwrap_or(&self.steps[0]);
+        (*r, b)
+    }
+
+    /// The body the POST answers with.
+    pub fn accepted(&self, repr: Repr) -> (Repr, String) {
+        let (r, b) = self.bodies(repr);
+        (r, b[0].clone())
+    }
+
+    /// The task as a poll sees it; `Step::Next` moves it along its recorded progression.
+    pub fn poll(&mut self, repr: Repr, step: Step) -> (Repr, String) {
+        let (r, b) = self.bodies(repr);
+        let polls = if b.len() > 1 { &b[1..] } else { b };
+        let i = match step {
+            Step::First => 0,
+            Step::Last => polls.len() - 1,
+            Step::Next => self.polled.min(polls.len() - 1),
+        };
+        let body = polls[i].clone();
+        if step == Step::Next {
+            self.polled += 1;
+        }
+        (r, body)
+    }
+
+    /// The task as the list of tasks shows it, without moving it along.
+    pub fn current(&self, repr: Repr) -> (Repr, String) {
+        let (r, b) = self.bodies(repr);
+        let polls = if b.len() > 1 { &b[1..] } else { b };
+        let i = self.polled.saturating_sub(1).min(polls.len() - 1);
+        (r, if self.polled == 0 { b[0].clone() } else { polls[i].clone() })
+    }
+}
+
+/// Query fields of a resource, (lower-case name, value).
+type Fields = Arc<Vec<(String, String)>>;
+
+/// A body the model made, and how.
+type Made = Arc<(String, String)>;
+
+/// What starting an action gives: the task, the resource it creates, and the recorded
+/// exchanges it stands for.
+pub struct Started {
+    pub task: Task,
+    pub created: Option<Created>,
+    pub exchanges: Vec<(usize, u64)>,
+}
+
+/// The model; built once, shared by every connection.
+pub struct Model {
+    catalog: Catalog,
+    actions: Vec<Action>,
+    /// Entity bodies derived so far, by (path, representation).
+    derived: RwLock<HashMap<(String, usize), Made>>,
+    /// Query fields of each resource, by path.
+    fields: RwLock<HashMap<String, Fields>>,
+}
+
+/// Types the query service knows (EM documentation, `query_type`).
+const QUERY_TYPES: [&str; 48] = [
+    "AgentBackupJob",
+    "AgentProtectionGroup",
+    "AgentRestorePoint",
+    "Backup",
+    "BackupFile",
+    "BackupJobSession",
+    "BackupServer",
+    "BackupTaskSession",
+    "CdpPolicy",
+    "CdpReplica",
+    "CdpReplicaSession",
+    "CdpReplicaTaskSession",
+    "CloudGateway",
+    "CloudGatewayPool",
+    "CloudTenant",
+    "CloudFailoverPlan",
+    "CloudFailoverSession",
+    "CloudHardwarePlan",
+    "CloudPublicIpAddress",
+    "CloudReplica",
+    "CloudSubtenant",
+    "CloudVmReplicaPoint",
+    "Credentials",
+    "DiscoveredComputer",
+    "FailoverPlan",
+    "FileServer",
+    "HierarchyRoot",
+    "Job",
+    "ManagedServer",
+    "NasJob",
+    "NasObject",
+    "ObjectInJob",
+    "Passwords",
+    "Replica",
+    "ReplicaJobSession",
+    "ReplicaTaskSession",
+    "Repository",
+    "RestorePoint",
+    "RestoreSession",
+    "Task",
+    "vAppReplicaPoint",
+    "vAppRestorePoint",
+    "VCloudOrganizationConfig",
+    "VlanConfiguration",
+    "VmReplicaPoint",
+    "VmRestorePoint",
+    "VsphereSelfServiceConfig",
+    "WanAccelerator",
+];
+
+fn query_value<'a>(query: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    query.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+}
+
+fn wants_entity(query: &[(String, String)]) -> bool {
+    query_value(query, "format") == Some("entity")
+}
+
+/// The `Related` link of a Task body, XML or JSON.
+fn related_link(body: &str) -> Option<String> {
+    if let Ok(root) = crate::xml::parse(body) {
+        return root
+            .child("Links")?
+            .elements()
+            .find(|l| l.attribute("Rel") == Some("Related"))
+            .and_then(|l| l.attribute("Href").map(str::to_owned));
+    }
+    let v: serde_json::Value = serde_json::from_str(body).ok()?;
+    v.get("Links")?
+        .as_array()?
+        .iter()
+        .find(|l| l.get("Rel").and_then(|r| r.as_str()) == Some("Related"))
+        .and_then(|l| l.get("Href")?.as_str().map(str::to_owned))
+}
+
+impl Model {
+    pub fn build(cassettes: &[LoadedCassette]) -> Model {
+        let catalog = Catalog::build(cassettes);
+        let actions = cassettes.iter().enumerate().flat_map(|(i, c)| actions_of(i, c)).collect();
+        Model { catalog, actions, derived: RwLock::default(), fields: RwLock::default() }
+    }
+
+    /// How many resources and collections it knows, for the startup line.
+    pub fn size(&self) -> (usize, usize) {
+        (self.catalog.resources.len(), self.catalog.collections.len())
+    }
+
+    fn resource<'a>(&'a self, path: &str, created: &'a [Created]) -> Option<&'a Resource> {
+        created.iter().find(|c| c.path == path).map(|c| &c.resource).or_else(|| self.catalog.resources.get(path))
+    }
+
+    /// The entity body of `r` in `repr`: recorded, derived from a recorded sibling, or written
+    /// from what the catalog knows; with a note saying which.
+    fn entity(&self, path: &str, r: &Resource, repr: Repr) -> Made {
+        let slot = repr_index(repr);
+        if let Some(sample) = &r.entity[slot] {
+            return Arc::new((sample.text.clone(), format!("recorded in {}", sample.origin)));
+        }
+        let key = (path.to_owned(), slot);
+        if let Some(hit) = self.derived.read().ok().and_then(|d| d.get(&key).cloned()) {
+            return hit;
+        }
+        let sibling = self.catalog.samples.get(&r.kind).and_then(|s| s[slot].as_ref()).and_then(|p| {
+            let s = &self.catalog.resources[p];
+            (p != path).then_some(())?;
+            Some((s, s.entity[slot].as_ref()?))
+        });
+        let made = match sibling {
+            Some((s, sample)) => {
+                let mut sub = Substitution::default();
+                sub.identity(s, r);
+                (sub.apply(&sample.text), format!("derived from {} ({} {})", sample.origin, s.kind, s.id()))
+            }
+            None => (write::thin_entity(r, repr), format!("written from the {} listing", r.kind)),
+        };
+        let made = Arc::new(made);
+        if let Ok(mut d) = self.derived.write() {
+            if d.len() < 100_000 {
+                d.insert(key, made.clone());
+            }
+        }
+        made
+    }
+
+    /// Answers a GET the tape did not: a resource, a collection, a service, the query service,
+    /// or EM's 404 for an id no listing names. `None` when the model knows nothing of the path.
+    pub fn get(&self, path: &str, query: &[(String, String)], repr: Repr, created: &[Created]) -> Option<Answer> {
+        if path == "/api/query" {
+            return Some(self.query(query, repr, created));
+        }
+        if query_value(query, "format").is_some_and(|f| f != "entity") {
+            return None;
+        }
+        if let Some(r) = self.resource(path, created) {
+            return Some(if wants_entity(query) {
+                let made = self.entity(path, r, repr);
+                Answer::ok(repr, made.0.clone(), made.1.clone())
+            } else {
+                Answer::ok(repr, write::reference(r, repr, true), format!("written from the {} listing", r.kind))
+            });
+        }
+        if let Some(c) = self.catalog.collection(path) {
+            let extra =
+                created.iter().filter(|x| parent(&x.path) == path && !c.members.contains(&x.path)).map(|x| &x.path);
+            let members: Vec<&String> = c.members.iter().chain(extra).collect();
+            let entities = wants_entity(query);
+            let items: Vec<String> = members
+                .iter()
+                .filter_map(|p| Some((p.as_str(), self.resource(p, created)?)))
+                .map(|(p, r)| {
+                    if entities {
+                        write::as_item(&self.entity(p, r, repr).0, repr)
+                    } else {
+                        write::reference(r, repr, false)
+                    }
+                })
+                .collect();
+            let note = format!("the {} collection as the recordings list it ({} known)", c.member, items.len());
+            return Some(Answer::ok(repr, write::list(&items, &c.member, entities, repr), note));
+        }
+        if let Some(s) = self.catalog.services.get(path) {
+            let mut links = vec![Link {
+                rel: "Up".into(),
+                kind: Some("EnterpriseManager".into()),
+                href: "{{origin}}/api/".into(),
+                name: None,
+            }];
+            if s.kind == "QueryService" {
+                let mut kinds: Vec<&str> = self.catalog.resources.values().map(|r| r.kind.as_str()).collect();
+                kinds.sort_unstable();
+                kinds.dedup();
+                links.extend(kinds.into_iter().map(|k| Link {
+                    rel: "Down".into(),
+                    kind: Some("QueryResult".into()),
+                    href: format!("{{{{origin}}}}/api/query?type={k}"),
+                    name: Some(k.to_owned()),
+                }));
+            }
+            let body = write::service(&s.kind, &s.href, s.name.as_deref(), &links, repr);
+            return Some(Answer::ok(repr, body, format!("the {} service document", s.kind)));
+        }
+        let last = path.rsplit('/').next().unwrap_or_default();
+        if is_id(last) {
+            if let Some(c) = self.catalog.collection(parent(path)) {
+                let message = if c.member == "Task" {
+                    format!(
+                        "Task {last} does not exist in this logon session (a task belongs to the session that started it)."
+                    )
+                } else {
+                    format!("{} with id {last} was not found (no listing names it).", c.member)
+                };
+                return Some(Answer::error(repr, 404, message));
+            }
+        }
+        None
+    }
+
+    /// The recorded action a POST stands for, if any.
+    fn action(&self, path: &str, query: &[(String, String)], repr: Repr) -> Option<&Action> {
+        let matching = self.actions.iter().filter(|a| a.collection == parent(path) && a.query == query);
+        let all: Vec<&Action> = matching.collect();
+        all.iter().find(|a| a.repr == repr).or(all.first()).copied()
+    }
+
+    /// Whether a POST is a recorded action's.
+    pub fn is_action(&self, path: &str, query: &[(String, String)]) -> bool {
+        self.action(path, query, Repr::Xml).is_some()
+    }
+
+    /// Starts the action a POST asks for: `Err` is EM's error answer (404 for a target no
+    /// listing names, 400 for a malformed RestoreSpec). `number` is the session's next task
+    /// number; `first` says whether this session has restored the recorded target before.
+    pub fn start(
+        &self,
+        path: &str,
+        query: &[(String, String)],
+        repr: Repr,
+        body: &[u8],
+        number: u32,
+        repeat: bool,
+    ) -> Option<Result<Started, Answer>> {
+        let action = self.action(path, query, repr)?;
+        let Some(target) = self.catalog.resources.get(path) else {
+            let kind = self.catalog.resources.get(&action.target).map_or("resource", |r| r.kind.as_str());
+            let last = path.rsplit('/').next().unwrap_or_default();
+            return Some(Err(Answer::error(repr, 404, format!("{kind} with id {last} was not found."))));
+        };
+        if query_value(query, "action") == Some("restore") {
+            if let Err(message) = spec::check_restore_spec(body, repr) {
+                return Some(Err(Answer::error(repr, 400, message)));
+            }
+        }
+        let task_id = format!("task-{number}");
+        let mut sub = Substitution::default();
+        if let Some(recorded) = self.catalog.resources.get(&action.target) {
+            if action.target != path {
+                sub.identity(recorded, target);
+            }
+        }
+        sub.push(&action.task_id, &task_id);
+        let created = action.related.as_ref().and_then(|related| {
+            let recorded = self.catalog.resources.get(related)?;
+            let fresh = repeat || action.target != path;
+            let new_id = if fresh { random_uuid() } else { recorded.id().to_owned() };
+            sub.push(recorded.id(), &new_id);
+            if fresh {
+                shift_times(&mut sub, recorded);
+            }
+            let mut resource = recorded.clone();
+            resource.href = sub.apply(&recorded.href);
+            resource.name = recorded.name.as_ref().map(|n| sub.apply(n));
+            resource.uid = recorded.uid.as_ref().map(|u| sub.apply(u));
+            let links = |l: &Option<Vec<Link>>| {
+                l.as_ref().map(|v| {
+                    v.iter()
+                        .map(|x| Link {
+                            href: sub.apply(&x.href),
+                            name: x.name.as_ref().map(|n| sub.apply(n)),
+                            ..x.clone()
+                        })
+                        .collect()
+                })
+            };
+            resource.ref_links = links(&recorded.ref_links);
+            resource.entity_links = links(&recorded.entity_links);
+            for slot in 0..2 {
+                let repr = if slot == 0 { Repr::Xml } else { Repr::Json };
+                let text = match &recorded.entity[slot] {
+                    Some(s) => Some(s.text.clone()),
+                    None => Some(self.entity(related, recorded, repr).0.clone()),
+                };
+                resource.entity[slot] = text.map(|t| catalog::Sample {
+                    text: sub.apply(&t),
+                    origin: format!("the restore of {}", target.id()),
+                });
+            }
+            Some(Created { path: href_path(&resource.href)?, resource })
+        });
+        let mut steps = Vec::new();
+        let mut exchanges = Vec::new();
+        for a in self.actions.iter().filter(|a| a.collection == action.collection && a.query == action.query) {
+            if steps.iter().any(|(r, _)| *r == a.repr) {
+                continue;
+            }
+            steps.push((a.repr, a.steps.iter().map(|s| sub.apply(s)).collect::<Vec<_>>()));
+            exchanges.extend(a.exchanges.iter().copied());
+        }
+        let note = format!("{task_id} started on {} {}", target.kind, target.id());
+        let task = Task { id: task_id, status: action.status, headers: action.headers.clone(), steps, polled: 0, note };
+        Some(Ok(Started { task, created, exchanges }))
+    }
+
+    /// Every task of a session as `GET /api/tasks` lists them.
+    pub fn task_list(tasks: &[Task], repr: Repr) -> String {
+        let items: Vec<String> = tasks.iter().map(|t| write::as_item(&t.current(repr).1, repr)).collect();
+        match repr {
+            Repr::Xml if items.is_empty() => format!("<Tasks xmlns=\"{}\" />\n", em::NAMESPACE),
+            Repr::Xml => format!("<Tasks xmlns=\"{}\">\n{}</Tasks>\n", em::NAMESPACE, items.concat()),
+            Repr::Json => format!("{{\"Tasks\": [{}]}}\n", items.join(",\n")),
+        }
+    }
+}
+
+/// Moves a restore session's times to now: its Name's time, `CreationTimeUTC`, and an
+/// `EndTimeUTC` as far after it as recorded.
+fn shift_times(sub: &mut Substitution, recorded: &Resource) {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let stamp = |secs: u64| format_rfc3339(secs)[..19].replacen('T', " ", 1);
+    let Some((_, time)) = recorded.name.as_deref().and_then(|n| n.split_once('@')) else { return };
+    let Some(start) = parse_datetime_seconds(time) else { return };
+    if let Some(sample) = recorded.entity.iter().flatten().next() {
+        if let Some(at) = sample.text.find("EndTimeUTC") {
+            let after = &sample.text[at..];
+            if let Some(end) = after.char_indices().find_map(|(i, _)| {
+                let s = after.get(i..i + 19)?;
+                parse_datetime_seconds(s).map(|secs| (s.to_owned(), secs))
+            }) {
+                let shifted = stamp(now + end.1.saturating_sub(start)).replacen(' ', "T", 1);
+                sub.push(&end.0, &shifted);
+            }
+        }
+    }
+    if let Some(name) = &recorded.name {
+        let (vm, _) = name.split_once('@').unwrap_or((name, ""));
+        let vm = sub.apply(vm);
+        sub.push_name(name, &format!("{vm}@{}", stamp(now)));
+    }
+}
+
+/// The recorded actions of one cassette: each POST answered 202 with a Task, with the polls of
+/// that task that followed it in the same session and representation.
+fn actions_of(source: usize, cassette: &LoadedCassette) -> Vec<Action> {
+    let exchanges = &cassette.cassette.exchanges;
+    let mut actions = Vec::new();
+    for (i, x) in exchanges.iter().enumerate() {
+        if x.request.method != "POST" || x.response.status != 202 {
+            continue;
+        }
+        let Body::Text { text, .. } = cassette.cassette.response_body(i) else { continue };
+        let repr = x
+            .response
+            .headers
+            .get("content-type")
+            .and_then(Repr::from_content_type)
+            .unwrap_or_else(|| Repr::from_accept(&x.request.headers));
+        let Some(task_id) = task_id(text) else { continue };
+        let (raw_path, raw_query) = x.request.uri.split_once('?').unwrap_or((&x.request.uri, ""));
+        let target = em::normalize_path(raw_path);
+        let mut query = em::normalize_query(raw_query);
+        query.retain(|(k, _)| k != "v");
+        let task_path = format!("/api/tasks/{}", task_id.to_ascii_lowercase());
+        let token = em::session_token(&x.request.headers);
+        let mut steps = vec![text.clone()];
+        let mut seqs = vec![(source, x.seq)];
+        for (j, poll) in exchanges.iter().enumerate().skip(i + 1) {
+            let same_session = em::session_token(&poll.request.headers) == token;
+            if poll.request.method == "POST" && same_session && em::normalize_path(&poll.request.uri) == target {
+                break;
+            }
+            let poll_path = em::normalize_path(poll.request.uri.split('?').next().unwrap_or_default());
+            if poll.request.method == "GET" && poll_path == task_path && same_session && poll.response.status == 200 {
+                if let Body::Text { text, .. } = cassette.cassette.response_body(j) {
+                    steps.push(text.clone());
+                    seqs.push((source, poll.seq));
+                }
+            }
+        }
+        let related = steps.iter().rev().find_map(|s| related_link(s)).and_then(|h| href_path(&h));
+        actions.push(Action {
+            collection: parent(&target).to_owned(),
+            query,
+            repr,
+            target,
+            task_id,
+            status: x.response.status,
+            headers: x.response.headers.iter().map(|(n, v)| (n.to_owned(), v.to_owned())).collect(),
+            steps,
+            related,
+            exchanges: seqs,
+        });
+    }
+    actions
+}
+
+/// The `TaskId` of a Task body, XML or JSON.
+fn task_id(body: &str) -> Option<String> {
+    if let Ok(root) = crate::xml::parse(body) {
+        return (root.name == "Task").then(|| root.child("TaskId").map(|t| t.text())).flatten();
+    }
+    let v: serde_json::Value = serde_json::from_str(body).ok()?;
+    v.get("TaskId")?.as_str().map(str::to_owned)
+}

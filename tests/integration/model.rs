@@ -1,0 +1,404 @@
+//! The mock as a model of an EM: every served link answers, actions make new state per session,
+//! the query service answers, and session answers come from the session rules.
+
+use std::collections::{HashSet, VecDeque};
+
+use emtape::http::client::Client;
+
+use crate::support::*;
+
+const RELEASES: [&str; 2] = ["cassettes/reference", "cassettes/em-9.5"];
+
+fn cassette(release: &str, json: bool) -> String {
+    format!("{release}/vm-restore{}.yaml", if json { "-json" } else { "" })
+}
+
+fn accept(json: bool) -> Vec<(&'static str, &'static str)> {
+    if json { vec![("Accept", "application/json")] } else { vec![("Accept", "application/xml")] }
+}
+
+/// Every Href a client may GET in a body: links with a navigating Rel, and each `Ref`'s own.
+fn navigable(body: &str, json: bool) -> Vec<String> {
+    const RELS: [&str; 8] = ["Down", "Up", "Alternate", "Related", "First", "Next", "Previous", "Last"];
+    let mut out = Vec::new();
+    if json {
+        fn walk(v: &serde_json::Value, out: &mut Vec<String>) {
+            match v {
+                serde_json::Value::Object(m) => {
+                    if let Some(href) = m.get("Href").and_then(|h| h.as_str()) {
+                        match m.get("Rel").and_then(|r| r.as_str()) {
+                            Some(rel) if !RELS.contains(&rel) => {}
+                            _ => out.push(href.to_owned()),
+                        }
+                    }
+                    m.values().for_each(|v| walk(v, out));
+                }
+                serde_json::Value::Array(a) => a.iter().for_each(|v| walk(v, out)),
+                _ => {}
+            }
+        }
+        walk(&serde_json::from_str(body).expect("JSON body"), &mut out);
+    } else {
+        fn walk(e: &emtape::xml::Element, out: &mut Vec<String>) {
+            if let Some(href) = e.attribute("Href") {
+                match e.attribute("Rel") {
+                    Some(rel) if e.name == "Link" && !RELS.contains(&rel) => {}
+                    _ => out.push(href.to_owned()),
+                }
+            }
+            e.elements().for_each(|c| walk(c, out));
+        }
+        walk(&emtape::xml::parse(body).expect("XML body"), &mut out);
+    }
+    out
+}
+
+/// Logs on in `json` or XML; (token, LogonSession body).
+async fn session(c: &Client, base: &str, json: bool) -> (String, String) {
+    let mut h = accept(json);
+    h.push(("Authorization", "Basic dXNlcjpwYXNzd29yZA=="));
+    let r = send(c, "POST", &format!("{base}/api/sessionMngr/?v=latest"), &h, "").await;
+    assert_eq!(r.status, 201, "{}", text(&r));
+    (r.headers.get("x-restsvcsessionid").unwrap().to_owned(), text(&r).to_owned())
+}
+
+async fn get(c: &Client, url: &str, json: bool, token: &str) -> emtape::http::Response {
+    send(c, "GET", url, &with_token(&accept(json), token), "").await
+}
+
+/// Breadth-first over every link a client may GET from the LogonSession; the links that did
+/// not answer 200, with their status.
+async fn unanswered(base: &str, json: bool) -> (usize, Vec<String>) {
+    let c = client();
+    let (token, logon) = session(&c, base, json).await;
+    let mut seen = HashSet::new();
+    let mut queue: VecDeque<String> = navigable(&logon, json).into();
+    let mut failed = Vec::new();
+    while let Some(url) = queue.pop_front() {
+        if !seen.insert(url.clone()) {
+            continue;
+        }
+        assert!(url.starts_with(base), "{url} leaves the mock");
+        let r = get(&c, &url, json, &token).await;
+        if r.status != 200 {
+            failed.push(format!("{} {url}: {}", r.status, text(&r)));
+            continue;
+        }
+        queue.extend(navigable(text(&r), json));
+    }
+    (seen.len(), failed)
+}
+
+#[tokio::test]
+async fn every_link_the_mock_serves_answers_on_both_shipped_releases() {
+    for release in RELEASES {
+        for json in [false, true] {
+            let mock = Emtape::serve(&[&cassette(release, json)]);
+            let (visited, failed) = unanswered(&mock.url, json).await;
+            assert!(visited > 60, "{release} json={json}: only {visited} links");
+            assert!(
+                failed.is_empty(),
+                "{release} json={json}: {} of {visited} unanswered:\n{}",
+                failed.len(),
+                failed.join("\n")
+            );
+        }
+    }
+}
+
+/// Restores, in one session, every point the listing names; returns (task id, RestoreSession
+/// name) per point, asserting the flow at each step.
+async fn restore_every_point(c: &Client, base: &str, json: bool) -> Vec<(String, String)> {
+    let (token, logon) = session(c, base, json).await;
+    let list_url = link(&logon, json, "Down", Some("VmRestorePointReferenceList"));
+    let list = get(c, &list_url, json, &token).await;
+    assert_eq!(list.status, 200);
+    let refs: Vec<(String, String)> = links(text(&list), json)
+        .into_iter()
+        .filter(|l| l.rel == "Alternate")
+        .map(|l| l.href)
+        .zip(names(text(&list), json))
+        .collect();
+    assert!(refs.len() >= 3, "{refs:?}");
+    let mut done = Vec::new();
+    for (entity_url, name) in refs {
+        let vm = name.split('@').next().unwrap().to_owned();
+        let id = entity_url.rsplit('/').next().unwrap().split('?').next().unwrap().to_owned();
+        let entity = get(c, &entity_url, json, &token).await;
+        assert_eq!(entity.status, 200, "{entity_url}: {}", text(&entity));
+        let body = text(&entity);
+        assert_eq!(value(body, json, "Name").or_else(|| attribute(body, "Name")).as_deref(), Some(name.as_str()));
+        assert!(body.contains(&format!("urn:veeam:VmRestorePoint:{id}")), "UID of {id} in {body}");
+        if let Some(display) = attribute(body, "VmDisplayName").or_else(|| value(body, json, "VmDisplayName")) {
+            assert_eq!(display, vm, "{body}");
+        }
+        let restore = link(body, json, "Restore", None);
+        assert!(restore.contains(&id));
+        let task = send(c, "POST", &restore, &with_token(&accept(json), &token), "").await;
+        assert_eq!(task.status, 202, "{}", text(&task));
+        let task_url = link(text(&task), json, "Delete", Some("Task"));
+        let finished = loop {
+            let poll = get(c, &task_url, json, &token).await;
+            assert_eq!(poll.status, 200, "{}", text(&poll));
+            if value(text(&poll), json, "State").as_deref() == Some("Finished") {
+                break poll;
+            }
+        };
+        let rs_url = link(text(&finished), json, "Related", Some("RestoreSession"));
+        let rs = get(c, &rs_url, json, &token).await;
+        assert_eq!(rs.status, 200, "{rs_url}: {}", text(&rs));
+        assert_eq!(value(text(&rs), json, "Result").as_deref(), Some("Success"));
+        let rs_name = attribute(text(&rs), "Name").or_else(|| value(text(&rs), json, "Name")).unwrap();
+        assert!(rs_name.starts_with(&format!("{vm}@")), "RestoreSession {rs_name} for {name}");
+        if let Some(related) = links(text(&rs), json).into_iter().find(|l| l.rel == "Related") {
+            assert!(related.href.contains(&id), "the RestoreSession of {id} links {}", related.href);
+        }
+        done.push((value(text(&finished), json, "TaskId").unwrap(), rs_name));
+    }
+    done
+}
+
+/// `Name` of each `Ref` in a listing, in order.
+fn names(body: &str, json: bool) -> Vec<String> {
+    if json {
+        let v: serde_json::Value = serde_json::from_str(body).unwrap();
+        v["Refs"].as_array().unwrap().iter().map(|r| r["Name"].as_str().unwrap().to_owned()).collect()
+    } else {
+        let root = emtape::xml::parse(body).unwrap();
+        root.elements().map(|r| r.attribute("Name").unwrap().to_owned()).collect()
+    }
+}
+
+/// The root element's attribute (XML only).
+fn attribute(body: &str, name: &str) -> Option<String> {
+    emtape::xml::parse(body).ok()?.attribute(name).map(str::to_owned)
+}
+
+#[tokio::test]
+async fn one_session_restores_every_listed_point_each_with_its_own_task() {
+    for release in RELEASES {
+        for json in [false, true] {
+            let mock = Emtape::serve(&[&cassette(release, json)]);
+            let done = restore_every_point(&client(), &mock.url, json).await;
+            let tasks: Vec<&str> = done.iter().map(|(t, _)| t.as_str()).collect();
+            let expected: Vec<String> = (1..=done.len()).map(|n| format!("task-{n}")).collect();
+            assert_eq!(tasks, expected, "{release} json={json}");
+            let sessions: HashSet<&str> = done.iter().map(|(_, s)| s.as_str()).collect();
+            assert_eq!(sessions.len(), done.len(), "each restore has its own RestoreSession: {done:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn any_listed_point_restores_over_https() {
+    let dir = temp_dir("model-tls");
+    let cert = dir.join("cert.pem");
+    let mock = Emtape::serve(&["--tls", "--tls-cert-out", cert.to_str().unwrap()]);
+    for json in [false, true] {
+        let done = restore_every_point(&tls_client(&cert), &mock.url, json).await;
+        assert_eq!(done.len(), 4, "{done:?}");
+    }
+}
+
+#[tokio::test]
+async fn two_sessions_restoring_at_once_do_not_see_each_others_tasks() {
+    let mock = Emtape::serve(&[]);
+    let c = client();
+    let (a, _) = session(&c, &mock.url, false).await;
+    let (b, _) = session(&c, &mock.url, false).await;
+    let point = format!("{}/api/vmRestorePoints/3b706812-05e7-4e00-a70b-233816202528?action=restore", mock.url);
+    for token in [&a, &a, &b] {
+        let r = send(&c, "POST", &point, &with_token(&[], token), "").await;
+        assert_eq!(r.status, 202);
+    }
+    let url = format!("{}/api/tasks", mock.url);
+    let list = |token: String| {
+        let (c, url) = (&c, &url);
+        async move { get(c, url, false, &token).await }
+    };
+    let tasks_a = list(a.clone()).await;
+    let tasks_b = list(b.clone()).await;
+    assert_eq!(text(&tasks_a).matches("<TaskId>").count(), 2, "{}", text(&tasks_a));
+    assert_eq!(text(&tasks_b).matches("<TaskId>").count(), 1, "{}", text(&tasks_b));
+    let other = get(&c, &format!("{}/api/tasks/task-2", mock.url), false, &b).await;
+    assert_eq!(other.status, 404, "{}", text(&other));
+    let deleted = send(&c, "DELETE", &format!("{}/api/tasks/task-1", mock.url), &with_token(&[], &a), "").await;
+    assert_eq!(deleted.status, 204);
+    assert_eq!(text(&list(a).await).matches("<TaskId>").count(), 1);
+    assert_eq!(text(&list(b).await).matches("<TaskId>").count(), 1);
+}
+
+#[tokio::test]
+async fn a_malformed_restore_spec_gets_ems_400_and_starts_nothing() {
+    let mock = Emtape::serve(&[]);
+    let c = client();
+    let (token, _) = session(&c, &mock.url, false).await;
+    let url = format!("{}/api/vmRestorePoints/92357047-d358-4326-8d6d-28bc619b2876?action=restore", mock.url);
+    let spec = "<RestoreSpec xmlns=\"http://www.veeam.com/ent/v1.0\"><VmRestoreSpec><PowerOnAfterRestore>false</PowerOnAfterRestore><QuickRollback>true</QuickRollback><KeepOriginalVM>true</KeepOriginalVM></VmRestoreSpec></RestoreSpec>";
+    let h = with_token(&[("Content-Type", "application/xml")], &token);
+    let bad = send(&c, "POST", &url, &h, spec).await;
+    assert_eq!(bad.status, 400);
+    assert!(text(&bad).contains("QuickRollback must be false"), "{}", text(&bad));
+    let tasks = get(&c, &format!("{}/api/tasks", mock.url), false, &token).await;
+    assert!(!text(&tasks).contains("<Task "), "{}", text(&tasks));
+    let good = send(&c, "POST", &url, &h, &spec.replace("<QuickRollback>true", "<QuickRollback>false")).await;
+    assert_eq!(good.status, 202, "{}", text(&good));
+    assert_eq!(value(text(&good), false, "TaskId").as_deref(), Some("task-1"));
+    let json = r#"{"VmRestoreSpec":{"PowerOnAfterRestore":"yes","QuickRollback":false}}"#;
+    let h = with_token(&[("Content-Type", "application/json"), ("Accept", "application/json")], &token);
+    let bad = send(&c, "POST", &url, &h, json).await;
+    assert_eq!(bad.status, 400);
+    assert_eq!(serde_json::from_str::<serde_json::Value>(text(&bad)).unwrap()["StatusCode"], 400);
+}
+
+#[tokio::test]
+async fn an_id_no_listing_names_gets_ems_404_and_model_answers_need_a_session() {
+    let mock = Emtape::serve(&[]);
+    let c = client();
+    let (token, _) = session(&c, &mock.url, true).await;
+    let missing =
+        get(&c, &format!("{}/api/backupServers/00000000-0000-0000-0000-000000000000", mock.url), true, &token).await;
+    assert_eq!(missing.status, 404);
+    let error: serde_json::Value = serde_json::from_str(text(&missing)).unwrap();
+    assert_eq!(error["StatusCode"], 404);
+    assert!(error["Message"].as_str().unwrap().starts_with("BackupServer with id 00000000"), "{error}");
+    let anonymous = send(&c, "GET", &format!("{}/api/backupServers", mock.url), &[], "").await;
+    assert_eq!(anonymous.status, 401);
+    let empty = get(&c, &format!("{}/api/jobs", mock.url), true, &token).await;
+    assert_eq!(empty.status, 200);
+    assert_eq!(text(&empty).trim(), r#"{"Refs": []}"#);
+}
+
+async fn query(c: &Client, base: &str, token: &str, json: bool, q: &str) -> emtape::http::Response {
+    get(c, &format!("{base}/api/query?{q}"), json, token).await
+}
+
+#[tokio::test]
+async fn the_query_service_finds_a_vms_newest_point_and_pages_to_the_older() {
+    let mock = Emtape::serve(&[]);
+    let c = client();
+    for json in [false, true] {
+        let (token, _) = session(&c, &mock.url, json).await;
+        let q = "type=VmRestorePoint&filter=VmDisplayName==%22ubuntu88%22&sortDesc=CreationTime&pageSize=1";
+        let first = query(&c, &mock.url, &token, json, q).await;
+        assert_eq!(first.status, 200, "{}", text(&first));
+        let body = text(&first);
+        assert!(body.contains("6c958531-3177-4055-b0ce-dc4ef1ce6433"), "{body}");
+        assert!(!body.contains("f5fbed2b"), "{body}");
+        if json {
+            let v: serde_json::Value = serde_json::from_str(body).unwrap();
+            assert_eq!(v["Refs"]["Refs"].as_array().unwrap().len(), 1);
+            assert_eq!(v["PagingInfo"]["PagesCount"], 2);
+        } else {
+            assert!(body.contains("PagesCount=\"2\""), "{body}");
+            assert!(body.contains("&amp;pageSize=1&amp;page=2"), "XML escapes & in links: {body}");
+        }
+        let next = links(body, json).into_iter().find(|l| l.rel == "Next").expect("Next").href;
+        let older = get(&c, &next, json, &token).await;
+        assert_eq!(older.status, 200);
+        assert!(text(&older).contains("f5fbed2b-697c-415a-be75-086be4034e1e"), "{}", text(&older));
+        assert!(links(text(&older), json).iter().any(|l| l.rel == "Previous"));
+        assert!(!links(text(&older), json).iter().any(|l| l.rel == "Next"));
+    }
+}
+
+#[tokio::test]
+async fn query_filters_combine_with_and_or_parentheses_and_quotes() {
+    let mock = Emtape::serve(&[]);
+    let c = client();
+    let (token, _) = session(&c, &mock.url, false).await;
+    let count = |body: &str| body.matches("<Ref ").count() + body.matches("<VmRestorePoint ").count();
+    let cases = [
+        ("type=vmrestorepoint", 4),
+        ("type=VmRestorePoint&filter=VmDisplayName==ubuntu88,VmDisplayName==dc01", 3),
+        ("type=VmRestorePoint&filter=VmDisplayName==ubuntu88;CreationTime>=%222025-10-20%22", 1),
+        ("type=VmRestorePoint&filter=(VmDisplayName==oracle03,VmDisplayName==dc01);Algorithm==Incremental", 2),
+        ("type=VmRestorePoint&filter=name==\"ubuntu88@2025-10-19 20:03:51\"", 1),
+        ("type=VmRestorePoint&filter=vmdisplayname!=ubuntu88", 2),
+        ("type=VmRestorePoint&filter=BackupServerName==%22enterprise01.tech.local%22", 2),
+        ("type=VmRestorePoint&filter=VmDisplayName==nosuchvm", 0),
+        ("type=VmRestorePoint&format=Entities&filter=VmDisplayName==dc01", 1),
+        ("type=BackupServer", 3),
+        ("type=Job", 0),
+    ];
+    for (q, expected) in cases {
+        let q = q.replace(' ', "%20").replace('>', "%3E").replace('"', "%22");
+        let r = query(&c, &mock.url, &token, false, &q).await;
+        assert_eq!(r.status, 200, "{q}: {}", text(&r));
+        assert_eq!(count(text(&r)), expected, "{q}: {}", text(&r));
+        assert!(text(&r).contains("<PagingInfo PageNum=\"1\""), "{q}: {}", text(&r));
+    }
+    let entities =
+        query(&c, &mock.url, &token, false, "type=VmRestorePoint&format=Entities&filter=VmDisplayName==dc01").await;
+    assert!(text(&entities).contains("<Entities>\n    <VmRestorePoints>"), "{}", text(&entities));
+    assert!(text(&entities).contains("<VmName>dc01</VmName>"), "{}", text(&entities));
+    for (q, why) in [
+        ("type=VmRestorePoint&filter=VmDisplayName=~ubuntu88", "operator"),
+        ("type=VmRestorePoint&filter=(VmDisplayName==ubuntu88", "`)`"),
+        ("type=VmRestorePoint&filter=VmDisplayName==%22ubuntu88", "not closed"),
+        ("type=VmRestorePoint&filter=Colour==red", "Unknown field Colour"),
+        ("type=Nothing", "Unknown query type"),
+        ("type=VmRestorePoint&pageSize=0", "pageSize must be a positive"),
+    ] {
+        let r = query(&c, &mock.url, &token, false, q).await;
+        assert_eq!(r.status, 400, "{q}: {}", text(&r));
+        assert!(text(&r).contains(why), "{q}: {}", text(&r));
+    }
+}
+
+#[tokio::test]
+async fn a_client_that_checks_its_token_is_dead_after_logout_replays_what_it_recorded() {
+    let dir = temp_dir("dead-token");
+    let out = dir.join("dead-token.yaml");
+    let upstream = Emtape::serve(&[]);
+    let recorder = Emtape::start(&[
+        "record",
+        "--listen",
+        "127.0.0.1:0",
+        "--upstream",
+        &upstream.url,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let client_run = |base: String| async move {
+        let c = client();
+        let (token, logon) = session(&c, &base, false).await;
+        let list_url = link(&logon, false, "Down", Some("VmRestorePointReferenceList"));
+        assert_eq!(get(&c, &list_url, false, &token).await.status, 200);
+        let logout = send(&c, "DELETE", &link(&logon, false, "Delete", None), &with_token(&[], &token), "").await;
+        assert_eq!(logout.status, 204);
+        let dead = get(&c, &list_url, false, &token).await;
+        assert_eq!(dead.status, 401, "the token is dead after logout: {}", text(&dead));
+        // The next client logs on and reads the list: it must get the list, not the 401.
+        let (again, _) = session(&c, &base, false).await;
+        let list = get(&c, &list_url, false, &again).await;
+        assert_eq!(list.status, 200, "{}", text(&list));
+    };
+    client_run(recorder.url.clone()).await;
+    recorder.stop();
+    let written = std::fs::read_to_string(&out).unwrap();
+    assert!(written.contains("status: 401"), "the recorder kept the evidence:\n{written}");
+    let replay = Emtape::serve(&[out.to_str().unwrap()]);
+    client_run(replay.url.clone()).await;
+    client_run(replay.url.clone()).await;
+}
+
+#[test]
+fn emtape_run_restores_every_listed_vm_from_both_shipped_releases() {
+    let releases = [
+        ("cassettes/reference", false, &["oracle03", "ubuntu88", "dc01"][..]),
+        ("cassettes/em-9.5", true, &["sql01-hv", "hp_vm1"][..]),
+    ];
+    for (release, json, vms) in releases {
+        for vm in vms {
+            let file = cassette(release, json);
+            let var = format!("vm={vm}");
+            let mut args = vec!["run", "--cassette", &file, "--var", &var];
+            if json {
+                args.extend(["--var", "accept=application/json"]);
+            }
+            let (code, out, err) = run(&args);
+            assert_eq!(code, 0, "{release} {vm}:\n{out}\n{err}");
+        }
+    }
+}
