@@ -60,6 +60,17 @@ pub fn parse(text: &str) -> Result<Element, XmlError> {
         let (line, column) = position(text, offset as usize);
         XmlError { line, column, message }
     };
+    // Line numbers counted as the reader moves on, not from the start for every element: a
+    // 10,000-item list would otherwise take quadratic time.
+    let (mut counted, mut line) = (0usize, 1usize);
+    let mut line_at = |offset: u64| {
+        let offset = (offset as usize).min(text.len());
+        if offset >= counted {
+            line += memchr::memchr_iter(b'\n', &text.as_bytes()[counted..offset]).count();
+            counted = offset;
+        }
+        line
+    };
     loop {
         let start_offset = reader.buffer_position();
         let event = match reader.read_event() {
@@ -68,13 +79,11 @@ pub fn parse(text: &str) -> Result<Element, XmlError> {
         };
         match event {
             Event::Start(e) => {
-                let el =
-                    element(&reader, &e, position(text, start_offset as usize).0).map_err(|m| fail(start_offset, m))?;
+                let el = element(&reader, &e, line_at(start_offset)).map_err(|m| fail(start_offset, m))?;
                 stack.push(el);
             }
             Event::Empty(e) => {
-                let el =
-                    element(&reader, &e, position(text, start_offset as usize).0).map_err(|m| fail(start_offset, m))?;
+                let el = element(&reader, &e, line_at(start_offset)).map_err(|m| fail(start_offset, m))?;
                 attach(&mut stack, &mut root, el).map_err(|m| fail(start_offset, m))?;
             }
             Event::End(_) => {
