@@ -96,8 +96,8 @@ impl<'a> Key<'a> {
 impl Mock {
     pub fn new(cassettes: Vec<LoadedCassette>, options: MockOptions) -> Mock {
         let index = Index::build(&cassettes);
-        let model = Model::build(&cassettes);
-        let sources = cassettes.into_iter().map(|c| Source { name: c.name }).collect();
+        let sources = cassettes.iter().map(|c| Source { name: c.name.clone() }).collect();
+        let model = Model::build(cassettes);
         Mock { sources, index, model, sessions: Sessions::new(options.session_timeout), options }
     }
 

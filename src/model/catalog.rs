@@ -101,6 +101,8 @@ pub(crate) struct Catalog {
     /// The first resource of each type with a recorded entity, per representation (XML, JSON):
     /// the sibling others of its type are derived from.
     pub samples: HashMap<String, [Option<String>; 2]>,
+    /// Resource paths by type, in the order first seen.
+    pub by_kind: HashMap<String, Vec<String>>,
 }
 
 /// Types that are the session's own business, never listed from recordings.
@@ -365,6 +367,7 @@ impl Catalog {
                 members: Vec::new(),
             });
             collection.members.push(path.clone());
+            self.by_kind.entry(resource.kind.clone()).or_default().push(path.clone());
             let samples = self.samples.entry(resource.kind.clone()).or_default();
             for (sample, entity) in samples.iter_mut().zip(&resource.entity) {
                 if sample.is_none() && entity.is_some() {

@@ -11,7 +11,8 @@ pub(crate) mod spec;
 mod write;
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::thread::JoinHandle;
 
 use crate::cassette::{Body, LoadedCassette};
 use crate::codec::random_uuid;
@@ -125,8 +126,8 @@ impl Task {
     }
 }
 
-/// Query fields of a resource, (lower-case name, value).
-type Fields = Arc<Vec<(String, String)>>;
+/// Query fields of every resource of a type.
+type Fields = Arc<search::Table>;
 
 /// A body the model made, and how.
 type Made = Arc<(String, String)>;
@@ -141,11 +142,14 @@ pub struct Started {
 
 /// The model; built once, shared by every connection.
 pub struct Model {
-    catalog: Catalog,
+    /// Built on a thread of its own so that a large cassette does not hold up `listening on`;
+    /// the first request that needs it waits for it.
+    catalog: OnceLock<Catalog>,
+    pending: Mutex<Option<JoinHandle<Catalog>>>,
     actions: Vec<Action>,
     /// Entity bodies derived so far, by (path, representation).
     derived: RwLock<HashMap<(String, usize), Made>>,
-    /// Query fields of each resource, by path.
+    /// Query fields of every resource of a type, by type.
     fields: RwLock<HashMap<String, Fields>>,
 }
 
@@ -227,19 +231,28 @@ fn related_link(body: &str) -> Option<String> {
 }
 
 impl Model {
-    pub fn build(cassettes: &[LoadedCassette]) -> Model {
-        let catalog = Catalog::build(cassettes);
+    pub fn build(cassettes: Vec<LoadedCassette>) -> Model {
         let actions = cassettes.iter().enumerate().flat_map(|(i, c)| actions_of(i, c)).collect();
-        Model { catalog, actions, derived: RwLock::default(), fields: RwLock::default() }
+        // Should no thread be had, the model knows nothing and the tape still answers.
+        let pending = std::thread::Builder::new().name("emtape-model".into()).spawn(move || Catalog::build(&cassettes));
+        Model {
+            catalog: OnceLock::new(),
+            pending: Mutex::new(pending.ok()),
+            actions,
+            derived: RwLock::default(),
+            fields: RwLock::default(),
+        }
     }
 
-    /// How many resources and collections it knows, for the startup line.
-    pub fn size(&self) -> (usize, usize) {
-        (self.catalog.resources.len(), self.catalog.collections.len())
+    fn catalog(&self) -> &Catalog {
+        self.catalog.get_or_init(|| {
+            let handle = self.pending.lock().unwrap_or_else(|e| e.into_inner()).take();
+            handle.and_then(|h| h.join().ok()).unwrap_or_default()
+        })
     }
 
     fn resource<'a>(&'a self, path: &str, created: &'a [Created]) -> Option<&'a Resource> {
-        created.iter().find(|c| c.path == path).map(|c| &c.resource).or_else(|| self.catalog.resources.get(path))
+        created.iter().find(|c| c.path == path).map(|c| &c.resource).or_else(|| self.catalog().resources.get(path))
     }
 
     /// The entity body of `r` in `repr`: recorded, derived from a recorded sibling, or written
@@ -253,8 +266,8 @@ impl Model {
         if let Some(hit) = self.derived.read().ok().and_then(|d| d.get(&key).cloned()) {
             return hit;
         }
-        let sibling = self.catalog.samples.get(&r.kind).and_then(|s| s[slot].as_ref()).and_then(|p| {
-            let s = &self.catalog.resources[p];
+        let sibling = self.catalog().samples.get(&r.kind).and_then(|s| s[slot].as_ref()).and_then(|p| {
+            let s = &self.catalog().resources[p];
             (p != path).then_some(())?;
             Some((s, s.entity[slot].as_ref()?))
         });
@@ -292,7 +305,7 @@ impl Model {
                 Answer::ok(repr, write::reference(r, repr, true), format!("written from the {} listing", r.kind))
             });
         }
-        if let Some(c) = self.catalog.collection(path) {
+        if let Some(c) = self.catalog().collection(path) {
             let extra =
                 created.iter().filter(|x| parent(&x.path) == path && !c.members.contains(&x.path)).map(|x| &x.path);
             let members: Vec<&String> = c.members.iter().chain(extra).collect();
@@ -311,7 +324,7 @@ impl Model {
             let note = format!("the {} collection as the recordings list it ({} known)", c.member, items.len());
             return Some(Answer::ok(repr, write::list(&items, &c.member, entities, repr), note));
         }
-        if let Some(s) = self.catalog.services.get(path) {
+        if let Some(s) = self.catalog().services.get(path) {
             let mut links = vec![Link {
                 rel: "Up".into(),
                 kind: Some("EnterpriseManager".into()),
@@ -319,7 +332,7 @@ impl Model {
                 name: None,
             }];
             if s.kind == "QueryService" {
-                let mut kinds: Vec<&str> = self.catalog.resources.values().map(|r| r.kind.as_str()).collect();
+                let mut kinds: Vec<&str> = self.catalog().resources.values().map(|r| r.kind.as_str()).collect();
                 kinds.sort_unstable();
                 kinds.dedup();
                 links.extend(kinds.into_iter().map(|k| Link {
@@ -334,7 +347,7 @@ impl Model {
         }
         let last = path.rsplit('/').next().unwrap_or_default();
         if is_id(last) {
-            if let Some(c) = self.catalog.collection(parent(path)) {
+            if let Some(c) = self.catalog().collection(parent(path)) {
                 let message = if c.member == "Task" {
                     format!(
                         "Task {last} does not exist in this logon session (a task belongs to the session that started it)."
@@ -373,8 +386,8 @@ impl Model {
         repeat: bool,
     ) -> Option<Result<Started, Answer>> {
         let action = self.action(path, query, repr)?;
-        let Some(target) = self.catalog.resources.get(path) else {
-            let kind = self.catalog.resources.get(&action.target).map_or("resource", |r| r.kind.as_str());
+        let Some(target) = self.catalog().resources.get(path) else {
+            let kind = self.catalog().resources.get(&action.target).map_or("resource", |r| r.kind.as_str());
             let last = path.rsplit('/').next().unwrap_or_default();
             return Some(Err(Answer::error(repr, 404, format!("{kind} with id {last} was not found."))));
         };
@@ -385,14 +398,14 @@ impl Model {
         }
         let task_id = format!("task-{number}");
         let mut sub = Substitution::default();
-        if let Some(recorded) = self.catalog.resources.get(&action.target) {
+        if let Some(recorded) = self.catalog().resources.get(&action.target) {
             if action.target != path {
                 sub.identity(recorded, target);
             }
         }
         sub.push(&action.task_id, &task_id);
         let created = action.related.as_ref().and_then(|related| {
-            let recorded = self.catalog.resources.get(related)?;
+            let recorded = self.catalog().resources.get(related)?;
             let fresh = repeat || action.target != path;
             let new_id = if fresh { random_uuid() } else { recorded.id().to_owned() };
             sub.push(recorded.id(), &new_id);

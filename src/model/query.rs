@@ -143,32 +143,47 @@ impl Parser<'_> {
 
 /// Compares two field values: as numbers when both are, as date-times when both are
 /// (`2025-10-20T20:04:07.267Z` and `2025-10-20 20:04:07` alike), else as text without case.
+/// Allocates nothing: a sort over ten thousand items calls it a hundred thousand times.
 pub(crate) fn compare(a: &str, b: &str) -> Ordering {
-    if let (Ok(x), Ok(y)) = (a.trim().parse::<f64>(), b.trim().parse::<f64>()) {
-        return x.partial_cmp(&y).unwrap_or(Ordering::Equal);
+    let numeric = |s: &str| s.bytes().next().is_some_and(|c| c.is_ascii_digit() || c == b'-' || c == b'.');
+    if numeric(a) && numeric(b) {
+        if let (Ok(x), Ok(y)) = (a.trim().parse::<f64>(), b.trim().parse::<f64>()) {
+            return x.partial_cmp(&y).unwrap_or(Ordering::Equal);
+        }
     }
-    if let (Some(x), Some(y)) = (datetime_key(a), datetime_key(b)) {
-        return x.cmp(&y);
+    if is_datetime(a) && is_datetime(b) {
+        return datetime_bytes(a).cmp(datetime_bytes(b));
     }
-    a.to_lowercase().cmp(&b.to_lowercase())
+    let fold = |s: &str| s.chars().flat_map(char::to_lowercase).collect::<Vec<_>>();
+    if a.is_ascii() && b.is_ascii() {
+        a.bytes().map(|c| c.to_ascii_lowercase()).cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
+    } else {
+        fold(a).cmp(&fold(b))
+    }
 }
 
-/// `yyyy-mm-ddThh:mm:ss.fff` with missing parts as zeros, when `s` looks like a date-time.
-fn datetime_key(s: &str) -> Option<String> {
+/// ASCII that is neither a number nor a date-time: equal exactly when equal without case.
+fn plain_text(s: &str) -> bool {
+    s.is_ascii() && !s.bytes().next().is_some_and(|c| c.is_ascii_digit() || c == b'-' || c == b'.')
+}
+
+fn is_datetime(s: &str) -> bool {
     let b = s.as_bytes();
-    let looks = b.len() >= 10
+    b.len() >= 10
         && b[4] == b'-'
         && b[7] == b'-'
-        && b[..4].iter().chain(&b[5..7]).chain(&b[8..10]).all(u8::is_ascii_digit);
-    if !looks {
-        return None;
-    }
-    let mut key: String = s.trim_end_matches('Z').replacen(' ', "T", 1);
-    let full = "0000-00-00T00:00:00.0000000";
-    if key.len() < full.len() {
-        key.push_str(&full[key.len()..]);
-    }
-    Some(key)
+        && b[..4].iter().chain(&b[5..7]).chain(&b[8..10]).all(u8::is_ascii_digit)
+}
+
+/// A date-time's bytes as `yyyy-mm-ddThh:mm:ss.fffffff`, missing parts read as zeros.
+fn datetime_bytes(s: &str) -> impl Iterator<Item = u8> + '_ {
+    const FULL: &[u8] = b"0000-00-00T00:00:00.0000000";
+    let b = s.trim_end_matches('Z').as_bytes();
+    FULL.iter().enumerate().map(move |(i, pad)| match b.get(i) {
+        Some(b' ') if i == 10 => b'T',
+        Some(c) => *c,
+        None => *pad,
+    })
 }
 
 impl Filter {
@@ -181,15 +196,19 @@ impl Filter {
     }
 
     /// Whether an item whose fields `get` looks up (by lower-case name) passes.
-    pub fn matches(&self, get: &dyn Fn(&str) -> Option<String>) -> bool {
+    /// Field names are lower case after parsing.
+    pub fn matches<'a>(&self, get: &impl Fn(&str) -> Option<&'a str>) -> bool {
         match self {
             Filter::And(items) => items.iter().all(|f| f.matches(get)),
             Filter::Or(items) => items.iter().any(|f| f.matches(get)),
             Filter::Compare { field, op, value } => {
-                let Some(actual) = get(&field.to_ascii_lowercase()) else {
+                let Some(actual) = get(field) else {
                     return *op == Op::Ne;
                 };
-                let ord = compare(&actual, value);
+                if matches!(op, Op::Eq | Op::Ne) && plain_text(actual) && plain_text(value) {
+                    return actual.eq_ignore_ascii_case(value) == (*op == Op::Eq);
+                }
+                let ord = compare(actual, value);
                 match op {
                     Op::Eq => ord == Ordering::Equal,
                     Op::Ne => ord != Ordering::Equal,

@@ -4,7 +4,8 @@
 use std::cmp::Ordering;
 use std::sync::Arc;
 
-use super::catalog::{Resource, repr_index};
+use super::catalog::Resource;
+use super::derive::Substitution;
 use super::query;
 use super::write::{self, Paging};
 use super::{Answer, Created, Fields, Link, Model, QUERY_TYPES, query_value};
@@ -28,49 +29,52 @@ fn encode_filter(filter: &str) -> String {
 
 /// A sort key computed once per item.
 #[derive(PartialEq)]
-enum Key {
+enum Key<'a> {
     Missing,
-    Value(String),
+    Value(&'a str),
 }
 
+/// A recorded entity's query fields: the root's attributes and simple child elements (XML), or
+/// the top-level values (JSON).
+fn parse_fields(text: &str) -> Vec<(String, String)> {
+    let mut fields = Vec::new();
+    if let Ok(root) = crate::xml::parse(text) {
+        let attributes = root.attributes.iter().filter(|a| a.namespace.is_none());
+        fields.extend(attributes.map(|a| (a.name.to_ascii_lowercase(), a.value.clone())));
+        let simple = root.elements().filter(|e| e.elements().next().is_none());
+        fields.extend(simple.map(|e| (e.name.to_ascii_lowercase(), e.text())));
+    } else if let Ok(serde_json::Value::Object(map)) = serde_json::from_str(text) {
+        for (k, v) in map {
+            let text = match v {
+                serde_json::Value::String(s) => s,
+                serde_json::Value::Number(n) => n.to_string(),
+                serde_json::Value::Bool(b) => b.to_string(),
+                _ => continue,
+            };
+            fields.push((k.to_ascii_lowercase(), text));
+        }
+    }
+    fields
+}
+
+/// The resource of a type with a recorded entity, and that entity's fields.
+type Sibling<'a> = Option<(&'a Resource, Vec<(String, String)>)>;
+
 impl Model {
-    /// The query fields of a resource: its entity's attributes and simple elements, its
-    /// identity, and `<X>Name`/`<X>Id`/`<X>Uid` of the `X` its reference links `Up` to.
-    fn fields_of(&self, path: &str, r: &Resource, cache: bool) -> Fields {
-        if let Some(hit) = self.fields.read().ok().and_then(|f| f.get(path).cloned()) {
-            return hit;
-        }
-        let mut fields: Vec<(String, String)> = Vec::new();
-        let sampled = self.catalog.samples.get(&r.kind);
-        let has =
-            |repr: Repr| r.entity[repr_index(repr)].is_some() || sampled.is_some_and(|s| s[repr_index(repr)].is_some());
-        if has(Repr::Xml) {
-            if let Ok(root) = crate::xml::parse(&self.entity(path, r, Repr::Xml).0) {
-                fields.extend(
-                    root.attributes
-                        .iter()
-                        .filter(|a| a.namespace.is_none())
-                        .map(|a| (a.name.to_ascii_lowercase(), a.value.clone())),
-                );
-                fields.extend(
-                    root.elements()
-                        .filter(|e| e.elements().next().is_none())
-                        .map(|e| (e.name.to_ascii_lowercase(), e.text())),
-                );
+    /// The query fields of a resource: its recorded entity's, or its sibling's with the
+    /// identity substituted as derivation does; then its identity, and `<X>Name`/`<X>Id`/
+    /// `<X>Uid` of each `X` its reference links `Up` to.
+    fn fields_of(&self, r: &Resource, sibling: &Sibling<'_>) -> Vec<(String, String)> {
+        let own = r.entity.iter().flatten().next();
+        let mut fields = match (own, sibling) {
+            (Some(sample), _) => parse_fields(&sample.text),
+            (None, Some((s, theirs))) => {
+                let mut sub = Substitution::default();
+                sub.identity(s, r);
+                theirs.iter().map(|(k, v)| (k.clone(), sub.apply(v))).collect()
             }
-        } else if has(Repr::Json) {
-            if let Ok(serde_json::Value::Object(map)) = serde_json::from_str(&self.entity(path, r, Repr::Json).0) {
-                for (k, v) in map {
-                    let text = match v {
-                        serde_json::Value::String(s) => s,
-                        serde_json::Value::Number(n) => n.to_string(),
-                        serde_json::Value::Bool(b) => b.to_string(),
-                        _ => continue,
-                    };
-                    fields.push((k.to_ascii_lowercase(), text));
-                }
-            }
-        }
+            (None, None) => Vec::new(),
+        };
         let mut identity = vec![("id".to_owned(), r.id().to_owned())];
         identity.extend(r.name.iter().map(|n| ("name".to_owned(), n.clone())));
         identity.extend(r.uid.iter().map(|u| ("uid".to_owned(), u.clone())));
@@ -87,13 +91,31 @@ impl Model {
                 fields.push((k, v));
             }
         }
-        let fields = Arc::new(fields);
-        if cache {
-            if let Ok(mut f) = self.fields.write() {
-                f.insert(path.to_owned(), fields.clone());
-            }
-        }
         fields
+    }
+
+    fn sibling(&self, kind: &str) -> Sibling<'_> {
+        let catalog = self.catalog();
+        let path = catalog.samples.get(kind)?.iter().flatten().next()?;
+        let r = catalog.resources.get(path)?;
+        Some((r, parse_fields(&r.entity.iter().flatten().next()?.text)))
+    }
+
+    /// The query fields of every resource of a type, in catalog order; computed once.
+    fn kind_fields(&self, kind: &str) -> Fields {
+        if let Some(hit) = self.fields.read().ok().and_then(|f| f.get(kind).cloned()) {
+            return hit;
+        }
+        let catalog = self.catalog();
+        let sibling = self.sibling(kind);
+        let paths = catalog.by_kind.get(kind).map_or(&[][..], Vec::as_slice);
+        let all: Vec<Vec<(String, String)>> =
+            paths.iter().filter_map(|p| catalog.resources.get(p)).map(|r| self.fields_of(r, &sibling)).collect();
+        let all = Arc::new(Table::new(all));
+        if let Ok(mut f) = self.fields.write() {
+            f.insert(kind.to_owned(), all.clone());
+        }
+        all
     }
 
     pub(super) fn query(&self, q: &[(String, String)], repr: Repr, created: &[Created]) -> Answer {
@@ -101,7 +123,8 @@ impl Model {
         let Some(asked) = query_value(q, "type") else {
             return bad("The query needs a type: /api/query?type=VmRestorePoint".into());
         };
-        let known = self.catalog.resources.values().map(|r| r.kind.as_str()).chain(QUERY_TYPES);
+        let catalog = self.catalog();
+        let known = catalog.by_kind.keys().map(String::as_str).chain(QUERY_TYPES);
         let Some(kind) = known.into_iter().find(|k| k.eq_ignore_ascii_case(asked)).map(str::to_owned) else {
             return bad(format!("Unknown query type {asked}."));
         };
@@ -133,28 +156,41 @@ impl Model {
             (Err(e), _) | (_, Err(e)) => return e,
         };
 
-        let mut items: Vec<(&str, &Resource, Fields)> = Vec::new();
-        for path in &self.catalog.order {
-            let r = &self.catalog.resources[path];
-            if r.kind == kind {
-                items.push((path, r, self.fields_of(path, r, true)));
-            }
-        }
-        for c in created.iter().filter(|c| c.resource.kind == kind) {
-            items.push((&c.path, &c.resource, self.fields_of(&c.path, &c.resource, false)));
-        }
+        let table = self.kind_fields(&kind);
+        let paths = catalog.by_kind.get(&kind).map_or(&[][..], Vec::as_slice);
+        let extra: Vec<Vec<Option<String>>> = {
+            let sibling = self.sibling(&kind);
+            let mine = created.iter().filter(|c| c.resource.kind == kind);
+            mine.map(|c| table.row(self.fields_of(&c.resource, &sibling))).collect()
+        };
+        let mut items: Vec<(&str, &Resource, &[Option<String>])> = paths
+            .iter()
+            .zip(table.rows.iter())
+            .filter_map(|(p, f)| Some((p.as_str(), catalog.resources.get(p)?, f.as_slice())))
+            .collect();
+        let made = created.iter().filter(|c| c.resource.kind == kind).zip(&extra);
+        items.extend(made.map(|(c, f)| (c.path.as_str(), &c.resource, f.as_slice())));
         if let Some(filter) = &filter {
+            let mut columns = Vec::new();
             for field in filter.fields() {
-                if !items.is_empty() && !items.iter().any(|(_, _, f)| lookup(f, field).is_some()) {
-                    return bad(format!("Unknown field {field} for type {kind}."));
+                match table.column(field) {
+                    Some(c) => columns.push((field, c)),
+                    None if table.rows.is_empty() => {}
+                    None => return bad(format!("Unknown field {field} for type {kind}.")),
                 }
             }
-            items.retain(|(_, _, f)| filter.matches(&|name| lookup(f, name)));
+            items.retain(|(_, _, row)| {
+                let row: &[Option<String>] = row;
+                filter.matches(&|name| columns.iter().find(|(f, _)| *f == name).and_then(|(_, c)| c.get(row)))
+            });
         }
         let sort = query_value(q, "sortasc").map(|f| (f, false)).or(query_value(q, "sortdesc").map(|f| (f, true)));
         if let Some((field, descending)) = sort {
-            let mut keyed: Vec<(Key, _)> =
-                items.into_iter().map(|item| (lookup(&item.2, field).map_or(Key::Missing, Key::Value), item)).collect();
+            let column = table.column(field);
+            let mut keyed: Vec<(Key, _)> = items
+                .into_iter()
+                .map(|item| (column.and_then(|c| c.get(item.2)).map_or(Key::Missing, Key::Value), item))
+                .collect();
             keyed.sort_by(|(a, _), (b, _)| {
                 let ord = match (a, b) {
                     (Key::Value(x), Key::Value(y)) => query::compare(x, y),
@@ -211,14 +247,67 @@ impl Model {
     }
 }
 
-/// A field by lower-case name, with EM's aliases: `CreationTime` is `CreationTimeUTC`, and a
-/// restore point's `VmDisplayName` is its `VmName` or the part of its Name before `@`.
-fn lookup(fields: &[(String, String)], name: &str) -> Option<String> {
-    let name = name.to_ascii_lowercase();
-    let get = |n: &str| fields.iter().find(|(f, _)| f == n).map(|(_, v)| v.clone());
-    get(&name).or_else(|| get(&format!("{name}utc"))).or_else(|| {
-        (name == "vmdisplayname")
-            .then(|| get("vmname").or_else(|| get("name").and_then(|n| n.split_once('@').map(|(vm, _)| vm.to_owned()))))
-            .flatten()
-    })
+/// The query fields of every resource of a type as a table: one column per field name (lower
+/// case), so that a filter finds its column once, not once per resource.
+pub(crate) struct Table {
+    columns: Vec<String>,
+    rows: Vec<Vec<Option<String>>>,
+}
+
+/// Where a field's value is: a column, or the part before `@` of one (a restore point's
+/// `VmDisplayName` from its Name).
+#[derive(Clone, Copy)]
+enum Column {
+    Plain(usize),
+    BeforeAt(usize),
+}
+
+impl Column {
+    fn get(self, row: &[Option<String>]) -> Option<&str> {
+        match self {
+            Column::Plain(i) => row.get(i)?.as_deref(),
+            Column::BeforeAt(i) => row.get(i)?.as_deref()?.split_once('@').map(|(vm, _)| vm),
+        }
+    }
+}
+
+impl Table {
+    fn new(all: Vec<Vec<(String, String)>>) -> Table {
+        let mut columns: Vec<String> = Vec::new();
+        for fields in &all {
+            for (name, _) in fields {
+                if !columns.contains(name) {
+                    columns.push(name.clone());
+                }
+            }
+        }
+        let mut table = Table { columns, rows: Vec::with_capacity(all.len()) };
+        for fields in all {
+            let row = table.row(fields);
+            table.rows.push(row);
+        }
+        table
+    }
+
+    /// `fields` laid out as a row of this table; fields it has no column for are left out.
+    fn row(&self, fields: Vec<(String, String)>) -> Vec<Option<String>> {
+        let mut row = vec![None; self.columns.len()];
+        for (name, value) in fields {
+            if let Some(i) = self.columns.iter().position(|c| *c == name) {
+                row[i] = Some(value);
+            }
+        }
+        row
+    }
+
+    /// A field by name (any case), with EM's aliases: `CreationTime` is `CreationTimeUTC`, and
+    /// a restore point's `VmDisplayName` is its `VmName` or the part of its Name before `@`.
+    fn column(&self, name: &str) -> Option<Column> {
+        let find = |n: &str| self.columns.iter().position(|c| c.eq_ignore_ascii_case(n)).map(Column::Plain);
+        find(name).or_else(|| find(&format!("{name}utc"))).or_else(|| {
+            name.eq_ignore_ascii_case("vmdisplayname")
+                .then(|| find("vmname").or_else(|| self.columns.iter().position(|c| c == "name").map(Column::BeforeAt)))
+                .flatten()
+        })
+    }
 }
