@@ -258,9 +258,21 @@ pub struct CheckArgs {
     #[arg(long, value_name = "DURATION", default_value = "30s", requires = "scenario")]
     pub idle: String,
 
-    /// Stop after N client sessions have ended; exit 0 only if every one met the contract
+    /// Stop after N client sessions have ended; exit 0 only if N sessions ended and every one met the contract
     #[arg(long, value_name = "N", requires = "scenario")]
     pub until_complete: Option<usize>,
+
+    /// Give up waiting for clients after this long (a failure naming what was missing), like 5m
+    #[arg(long, value_name = "DURATION", requires = "scenario")]
+    pub deadline: Option<String>,
+
+    /// After the last expected session ends, keep answering this long so a client's final requests are served and judged
+    #[arg(long, value_name = "DURATION", default_value = "1s", requires = "until_complete")]
+    pub grace: String,
+
+    /// Set a scenario variable, like --var vm=sql01 (repeatable)
+    #[arg(long = "var", value_name = "NAME=VALUE", requires = "scenario")]
+    pub vars: Vec<String>,
 
     /// Write the client report as JUnit XML to FILE
     #[arg(long, value_name = "FILE", requires = "scenario")]

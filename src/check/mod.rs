@@ -21,7 +21,7 @@ use crate::http::server::{Handler, Reply, RequestProblem};
 use crate::http::{Request, Response};
 use crate::mock::{Mock, Pick};
 use crate::play::flow::{Flow, Target};
-use crate::scenario::{Action, Scenario, Step};
+use crate::scenario::{Action, Scenario, Step, parse_duration};
 use report::{ClientReport, Ending, Performed, Problem, ProblemKind, SessionReport};
 
 /// How the checking mock shapes the run; the scenario's `server:` section fills what is not set.
@@ -37,6 +37,8 @@ pub struct CheckOptions {
     pub poll_min_interval: Option<Duration>,
     /// A session without requests this long has ended.
     pub idle: Duration,
+    /// Scenario variables set from outside (`--var`).
+    pub vars: Vec<(String, String)>,
 }
 
 impl Default for CheckOptions {
@@ -47,6 +49,7 @@ impl Default for CheckOptions {
             faults: Vec::new(),
             poll_min_interval: None,
             idle: Duration::from_secs(30),
+            vars: Vec::new(),
         }
     }
 }
@@ -106,6 +109,8 @@ pub struct Checker {
     main: usize,
     logon: Option<usize>,
     poll: Option<usize>,
+    /// The scenario's poll timeout: a session polling within it is not idle.
+    poll_timeout: Option<Duration>,
     faults: Vec<Fault>,
     options: CheckOptions,
     state: Mutex<State>,
@@ -171,7 +176,25 @@ fn problem(kind: ProblemKind, message: impl Into<String>) -> Problem {
 }
 
 impl Checker {
-    pub fn new(mock: Mock, scenario: Scenario, options: CheckOptions) -> Result<Checker, String> {
+    pub fn new(mock: Mock, mut scenario: Scenario, options: CheckOptions) -> Result<Checker, String> {
+        for (name, value) in &options.vars {
+            let Some(slot) = scenario.vars.iter_mut().find(|(n, _)| n == name) else {
+                let known: Vec<&str> = scenario.vars.iter().map(|(n, _)| n.as_str()).collect();
+                return Err(format!(
+                    "--var {name}={value}: scenario {} has no variable `{name}`; its variables are: {}",
+                    scenario.file,
+                    known.join(", ")
+                ));
+            };
+            slot.1.clone_from(value);
+        }
+        let vars: HashMap<String, String> = scenario.vars.iter().cloned().collect();
+        let poll_timeout = scenario
+            .steps
+            .iter()
+            .filter_map(|s| s.poll.as_ref())
+            .filter_map(|p| p.timeout.render(&vars).ok().and_then(|t| parse_duration(&t)))
+            .max();
         let steps: Vec<Step> = scenario.steps.iter().chain(&scenario.finally).cloned().collect();
         let main = scenario.steps.len();
         let logon = steps.iter().position(|s| matches!(&s.action, Action::Request { url, .. } if em::is_logon_path(&em::normalize_path(url.source().split('?').next().unwrap_or("")))));
@@ -216,6 +239,7 @@ impl Checker {
             main,
             logon,
             poll,
+            poll_timeout,
             faults,
             options,
             state: Mutex::new(State::default()),
@@ -251,7 +275,14 @@ impl Checker {
         let now = Instant::now();
         let mut ended = false;
         for w in state.watches.iter_mut().filter(|w| w.ended.is_none()) {
-            if now.duration_since(w.last_seen) >= self.options.idle {
+            // A slow but patient poller waits longer between polls than --idle; it is idle only
+            // past the scenario's poll timeout.
+            let polling = self.poll.is_some_and(|p| w.position >= p) && !w.poll_done;
+            let idle = match self.poll_timeout {
+                Some(t) if polling => self.options.idle.max(t),
+                _ => self.options.idle,
+            };
+            if now.duration_since(w.last_seen) >= idle {
                 self.finish(w, Ending::Idle);
                 ended = true;
             }
@@ -267,7 +298,7 @@ impl Checker {
         if how == Ending::Idle {
             w.problems.push(problem(
                 ProblemKind::NoLogout,
-                format!("did not log out (no request for {:.1} s)", self.options.idle.as_secs_f64()),
+                format!("did not log out (no request for {:.1} s)", w.last_seen.elapsed().as_secs_f64()),
             ));
         }
         // Steps after a failure (or an expired session) are rightly left out.
@@ -607,11 +638,17 @@ impl Checker {
                 problems: w.problems.clone(),
             })
             .collect();
+        let reasons: Vec<String> = if sessions.is_empty() {
+            vec!["no client session was seen: nothing logged on, so nothing was checked".to_owned()]
+        } else {
+            Vec::new()
+        };
         ClientReport {
             scenario: self.scenario.name.clone(),
-            passed: sessions.iter().all(|s| s.passed) && state.unattributed.is_empty(),
+            passed: sessions.iter().all(|s| s.passed) && state.unattributed.is_empty() && reasons.is_empty(),
             sessions,
             unattributed: state.unattributed.clone(),
+            reasons,
         }
     }
 

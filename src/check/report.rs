@@ -71,9 +71,30 @@ pub struct ClientReport {
     pub sessions: Vec<SessionReport>,
     /// Requests that belong to no session (no token, or a token this mock never issued).
     pub unattributed: Vec<Problem>,
+    /// Why the run failed beyond its sessions' own problems (too few sessions, a deadline).
+    pub reasons: Vec<String>,
 }
 
 impl ClientReport {
+    /// The verdict with what the run was asked to see: `expected` sessions ended (with
+    /// `--until-complete`), before `deadline` (with `--deadline`, when it passed). No session
+    /// at all is never a pass: there is no evidence.
+    pub fn judged(mut self, expected: Option<usize>, deadline: Option<std::time::Duration>) -> ClientReport {
+        let ended = self.ended();
+        if let Some(n) = expected.filter(|n| ended < *n) {
+            let why = match deadline {
+                Some(d) => format!("the deadline of {:.0} s passed", d.as_secs_f64()),
+                None => "the mock was stopped".to_owned(),
+            };
+            self.reasons.push(format!(
+                "{ended} of {n} expected client sessions ended ({} started) before {why}",
+                self.sessions.len()
+            ));
+        }
+        self.passed = self.passed && self.reasons.is_empty();
+        self
+    }
+
     pub fn ended(&self) -> usize {
         self.sessions.iter().filter(|s| s.ended.is_some()).count()
     }

@@ -71,6 +71,7 @@ pub(super) fn record(args: RecordArgs) -> Result<Exit, Failure> {
         let server = Server::bind(&args.listen, listen)
             .await
             .map_err(|e| Failure::network(format!("cannot listen on {}: {e}", args.listen)))?;
+        let stop = stop_signal();
         announce(&server.base_url());
         let what = match mode {
             Mode::New => "recording",
@@ -78,7 +79,7 @@ pub(super) fn record(args: RecordArgs) -> Result<Exit, Failure> {
             Mode::ReplayOnly => "replaying (upstream untouched)",
         };
         eprintln!("emtape: {what} {} -> {upstream} into {}", server.base_url(), args.out.display());
-        server.run(Arc::new(proxy), ServerOptions { max_body: args.max_body }, stop_signal()).await;
+        server.run(Arc::new(proxy), ServerOptions { max_body: args.max_body }, stop).await;
         match &recorder {
             Some(r) => match r.finish() {
                 Ok(n) => {

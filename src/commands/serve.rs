@@ -34,11 +34,12 @@ pub(super) fn serve(args: ServeArgs) -> Result<Exit, Failure> {
         let count: usize = cassettes.iter().map(|c| c.cassette.exchanges.len()).sum();
         let mock = Mock::new(cassettes, options);
         let server_options = ServerOptions { max_body: args.max_body };
+        let signal = stop_signal();
         let Some(scenario) = scenario else {
             announce(&server.base_url());
             eprintln!("emtape: serving {count} exchanges from {}", names.join(", "));
             let mock = Arc::new(mock);
-            server.run(mock.clone(), server_options, stop_signal()).await;
+            server.run(mock.clone(), server_options, signal).await;
             return Ok(strict(args.strict, &mock));
         };
         let checker = Arc::new(Checker::new(mock, scenario, check).map_err(Failure::bad_input)?);
@@ -52,18 +53,37 @@ pub(super) fn serve(args: ServeArgs) -> Result<Exit, Failure> {
             eprintln!("emtape: injecting {fault}");
         }
         let until = args.check.until_complete;
+        let deadline = args.check.deadline.as_deref().map(|v| duration_arg("--deadline", v)).transpose()?;
+        let grace = duration_arg("--grace", &args.check.grace)?;
         let watcher = checker.clone();
+        let (timed_out, timed_out_rx) = tokio::sync::oneshot::channel::<()>();
         let stop = async move {
-            match until {
-                Some(n) => tokio::select! {
-                    () = stop_signal() => {}
-                    () = watcher.until_ended(n) => {}
-                },
-                None => stop_signal().await,
+            let expected = async {
+                match until {
+                    Some(n) => {
+                        watcher.until_ended(n).await;
+                        // The client's last requests (a final GET after logout) still get answers.
+                        tokio::time::sleep(grace).await;
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            let deadline = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep(d).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = signal => {}
+                () = expected => {}
+                () = deadline => { let _ = timed_out.send(()); }
             }
         };
         server.run(checker.clone(), server_options, stop).await;
-        let report = checker.report();
+        let mut timed_out_rx = timed_out_rx;
+        let deadline_passed = deadline.filter(|_| timed_out_rx.try_recv().is_ok());
+        let report = checker.report().judged(until, deadline_passed);
         print!("{}", crate::report::check::text(&report, Style::for_stdout()));
         write_file(args.check.junit.as_deref(), &crate::report::check::junit(&report))?;
         write_file(args.check.json.as_deref(), &crate::report::check::json(&report))?;
@@ -81,16 +101,27 @@ fn write_file(path: Option<&Path>, text: &str) -> Result<(), Failure> {
     }
 }
 
+fn duration_arg(flag: &str, v: &str) -> Result<Duration, Failure> {
+    parse_duration(v).ok_or_else(|| Failure::bad_input(format!("{flag} {v}: not a duration (write 500ms, 1s, 2m)")))
+}
+
 fn check_options(args: &CheckArgs) -> Result<CheckOptions, Failure> {
-    let duration = |flag: &str, v: &str| {
-        parse_duration(v).ok_or_else(|| Failure::bad_input(format!("{flag} {v}: not a duration (write 500ms, 1s, 2m)")))
-    };
+    let duration = duration_arg;
     Ok(CheckOptions {
         running_polls: args.running_polls,
         latency: args.latency.as_deref().map(|v| duration("--latency", v)).transpose()?,
         faults: args.faults.clone(),
         poll_min_interval: args.poll_min_interval.as_deref().map(|v| duration("--poll-min-interval", v)).transpose()?,
         idle: duration("--idle", &args.idle)?,
+        vars: args
+            .vars
+            .iter()
+            .map(|v| {
+                v.split_once('=')
+                    .map(|(n, v)| (n.trim().to_owned(), v.to_owned()))
+                    .ok_or_else(|| Failure::bad_input(format!("--var {v}: write NAME=VALUE")))
+            })
+            .collect::<Result<_, _>>()?,
     })
 }
 

@@ -63,6 +63,13 @@ pub fn text(r: &ClientReport, style: Style) -> String {
         }
         out.push('\n');
     }
+    if !r.reasons.is_empty() {
+        let _ = writeln!(out, "the run failed because:");
+        for reason in &r.reasons {
+            let _ = writeln!(out, "  {} {reason}", style.paint("31", "-"));
+        }
+        out.push('\n');
+    }
     let good = r.sessions.iter().filter(|s| s.passed).count();
     let verdict = if r.passed { style.paint("32;1", "PASSED") } else { style.paint("31;1", "FAILED") };
     let _ = writeln!(out, "{verdict}: {good} of {n} sessions met the contract");
@@ -76,19 +83,27 @@ pub fn json(r: &ClientReport) -> String {
 
 /// JUnit XML: a test case per client session.
 pub fn junit(r: &ClientReport) -> String {
-    let failures = r.sessions.iter().filter(|s| !s.passed).count();
+    // The run's own reasons (too few sessions, none at all) are a test case of their own, so
+    // that the counts never read as a pass when the verdict is not one.
+    let run_failed = !r.reasons.is_empty();
+    let failures = r.sessions.iter().filter(|s| !s.passed).count() + usize::from(run_failed);
+    let tests = r.sessions.len() + usize::from(run_failed);
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(out, "<testsuites name=\"emtape serve --scenario\" tests=\"{tests}\" failures=\"{failures}\">");
     let _ = writeln!(
         out,
-        "<testsuites name=\"emtape serve --scenario\" tests=\"{}\" failures=\"{failures}\">",
-        r.sessions.len()
+        "  <testsuite name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\">",
+        escape(&r.scenario)
     );
-    let _ = writeln!(
-        out,
-        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\">",
-        escape(&r.scenario),
-        r.sessions.len()
-    );
+    if run_failed {
+        let body: String = r.reasons.iter().map(|p| format!("{p}\n")).collect();
+        let _ = writeln!(
+            out,
+            "    <testcase classname=\"emtape.client\" name=\"the run\" time=\"0\">\n      <failure message=\"{}\" type=\"evidence\">{}</failure>\n    </testcase>",
+            escape(&r.reasons[0]),
+            escape_text(&body)
+        );
+    }
     for s in &r.sessions {
         let name = format!("session {} ({})", s.number, s.representation);
         let case = format!(

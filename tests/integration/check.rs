@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use emtape::check::report::{ClientReport, ProblemKind};
+use std::process::Command;
+
+use emtape::check::report::{ClientReport, Ending, ProblemKind};
 use emtape::http::client::Client;
 use emtape::{MockServer, MockServerConfig};
 
@@ -18,6 +20,8 @@ enum Behaviour {
     NeverLogsOut,
     PollsTooFast,
     IgnoresFailure,
+    /// Polls every 500 ms, longer than the 300 ms `--idle` of these tests.
+    SlowPoller,
 }
 
 const POLL_GAP: Duration = Duration::from_millis(40);
@@ -63,8 +67,10 @@ async fn client(base: &str, json: bool, b: Behaviour) {
     let task_url = link(text(&task), json, "Delete", Some("Task"));
     let mut finished = None;
     for attempt in 0..30 {
-        if b != Behaviour::PollsTooFast {
-            tokio::time::sleep(POLL_GAP).await;
+        match b {
+            Behaviour::PollsTooFast => {}
+            Behaviour::SlowPoller => tokio::time::sleep(Duration::from_millis(500)).await,
+            _ => tokio::time::sleep(POLL_GAP).await,
         }
         let Ok(poll) = c.send("GET", &task_url, &headers(&auth), Default::default()).await else { continue };
         if poll.status == 503 {
@@ -320,4 +326,71 @@ fn a_mistyped_fault_gets_a_hint() {
         run(&["serve", "--listen", "127.0.0.1:0", "--scenario", "scenarios/vm-restore.yaml", "--fault", "task-faild"]);
     assert_eq!(code, 2);
     assert_eq!(err, "error: `task-faild` is not a fault emtape can inject; did you mean `task-failed`?\n");
+}
+
+#[tokio::test]
+async fn a_slow_poller_within_the_scenarios_poll_timeout_is_not_idle() {
+    let r = check(config(), &[(false, Behaviour::SlowPoller)]).await;
+    assert!(r.passed, "{:#?}", r.sessions[0].problems);
+    assert_eq!(r.sessions[0].ended, Some(Ending::LoggedOut));
+}
+
+#[tokio::test]
+async fn no_client_at_all_is_never_a_pass() {
+    let server = MockServer::start(config()).await.unwrap();
+    let live = server.report();
+    assert!(!live.passed, "/__emtape/report must not say passed with no evidence");
+    let report = server.stop().await;
+    assert!(!report.passed);
+    assert!(report.reasons[0].contains("no client session was seen"), "{:?}", report.reasons);
+
+    let mock = Emtape::serve(&["--scenario", "scenarios/vm-restore.yaml", "--until-complete", "1"]);
+    let (status, out) = mock.stop();
+    assert_eq!(status.code(), Some(1), "{out}");
+}
+
+#[tokio::test]
+async fn fewer_sessions_than_until_complete_fail_with_the_reason_in_every_report() {
+    let dir = temp_dir("too-few");
+    let (junit, json) = (dir.join("clients.xml"), dir.join("clients.json"));
+    let mock = Emtape::serve(&[
+        "--scenario",
+        "scenarios/vm-restore.yaml",
+        "--until-complete",
+        "2",
+        "--poll-min-interval",
+        "20ms",
+        "--junit",
+        junit.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    client(&mock.url, false, Behaviour::Honest).await;
+    Command::new("kill").args(["-TERM", &mock.pid().to_string()]).status().unwrap();
+    let (status, out, _) = mock.wait();
+    assert_eq!(status.code(), Some(1), "{out}");
+    assert!(out.contains("1 of 2 expected client sessions ended (1 started) before the mock was stopped"), "{out}");
+    assert!(out.contains("FAILED: 1 of 1 sessions met the contract"), "{out}");
+    let junit = emtape::xml::parse(&std::fs::read_to_string(&junit).unwrap()).unwrap();
+    assert_eq!(junit.attribute("failures"), Some("1"));
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(json["passed"], false);
+    assert!(json["reasons"][0].as_str().unwrap().contains("1 of 2"));
+}
+
+#[test]
+fn a_deadline_ends_the_wait_with_what_was_missing() {
+    let mock =
+        Emtape::serve(&["--scenario", "scenarios/vm-restore.yaml", "--until-complete", "1", "--deadline", "300ms"]);
+    let (status, out, _) = mock.wait();
+    assert_eq!(status.code(), Some(1), "{out}");
+    assert!(out.contains("0 of 1 expected client sessions ended (0 started) before the deadline"), "{out}");
+}
+
+#[test]
+fn serve_scenario_takes_var_as_run_does() {
+    let (code, _, err) =
+        run(&["serve", "--listen", "127.0.0.1:0", "--scenario", "scenarios/vm-restore.yaml", "--var", "vmm=dc01"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("has no variable `vmm`"), "{err}");
 }

@@ -84,6 +84,10 @@ impl Emtape {
         (status, out, self.stderr())
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// SIGKILL: no chance to clean up.
     pub fn kill9(mut self) {
         let _ = self.child.kill();
