@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::serve::{announce, listen_tls};
+use super::serve::{announce, listen_tls, write_minted};
 use super::{Exit, Failure, runtime, server_url, stop_signal};
 use crate::cassette::Cassette;
 use crate::cassette::template::Template;
@@ -26,8 +26,10 @@ pub(super) fn record(args: RecordArgs) -> Result<Exit, Failure> {
     }
     let trust = Trust { ca_files: args.upstream_ca.clone(), insecure: args.insecure_upstream };
     let client_tls = tls::client(&trust).map_err(|e| Failure::bad_input(e.to_string()))?;
-    let client = Client::new(Some(client_tls)).with_timeout(Duration::from_secs(args.timeout));
-    let listen = listen_tls(&args.tls)?;
+    let client = Client::new(Some(client_tls))
+        .with_timeout(Duration::from_secs(args.timeout))
+        .with_trust_hint("pass its CA with --upstream-ca, or --insecure-upstream");
+    let (listen, minted) = listen_tls(&args.tls)?;
     let existing = match args.mode {
         RecordMode::New => None,
         RecordMode::Append if !args.out.exists() => None,
@@ -66,11 +68,13 @@ pub(super) fn record(args: RecordArgs) -> Result<Exit, Failure> {
         spool_dir,
         max_buffer: args.max_buffer,
         verbose: args.verbose,
+        failures: Default::default(),
     };
     runtime(args.threads)?.block_on(async move {
         let server = Server::bind(&args.listen, listen)
             .await
             .map_err(|e| Failure::network(format!("cannot listen on {}: {e}", args.listen)))?;
+        write_minted(minted)?;
         let stop = stop_signal();
         announce(&server.base_url());
         let what = match mode {
@@ -79,11 +83,20 @@ pub(super) fn record(args: RecordArgs) -> Result<Exit, Failure> {
             Mode::ReplayOnly => "replaying (upstream untouched)",
         };
         eprintln!("emtape: {what} {} -> {upstream} into {}", server.base_url(), args.out.display());
-        server.run(Arc::new(proxy), ServerOptions { max_body: args.max_body }, stop).await;
+        let proxy = Arc::new(proxy);
+        server.run(proxy.clone(), ServerOptions { max_body: args.max_body }, stop).await;
         match &recorder {
             Some(r) => match r.finish() {
                 Ok(n) => {
                     eprintln!("emtape: recorded {n} exchanges in {}", args.out.display());
+                    let (failed, first) = proxy.failures();
+                    if failed > 0 && n == 0 {
+                        eprintln!(
+                            "emtape: nothing was recorded: all {failed} requests failed to reach the upstream; the first: {}",
+                            first.unwrap_or_default()
+                        );
+                        return Ok(Exit::Failed);
+                    }
                     Ok(Exit::Success)
                 }
                 Err(e) => Err(Failure::bad_input(e)),

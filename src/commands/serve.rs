@@ -18,7 +18,7 @@ use crate::scenario::{Scenario, parse_duration};
 
 pub(super) fn serve(args: ServeArgs) -> Result<Exit, Failure> {
     let cassettes = load_cassettes(&args.cassettes)?;
-    let tls = listen_tls(&args.tls)?;
+    let (tls, minted) = listen_tls(&args.tls)?;
     let options =
         MockOptions { session_timeout: Duration::from_secs(args.session_timeout), log_requests: args.verbose };
     let scenario = match &args.check.scenario {
@@ -30,6 +30,7 @@ pub(super) fn serve(args: ServeArgs) -> Result<Exit, Failure> {
         let server = Server::bind(&args.listen, tls)
             .await
             .map_err(|e| Failure::network(format!("cannot listen on {}: {e}", args.listen)))?;
+        write_minted(minted)?;
         let names: Vec<String> = cassettes.iter().map(|c| c.name.clone()).collect();
         let count: usize = cassettes.iter().map(|c| c.cassette.exchanges.len()).sum();
         let mock = Mock::new(cassettes, options);
@@ -167,19 +168,31 @@ pub(super) fn load_cassettes(paths: &[PathBuf]) -> Result<Vec<LoadedCassette>, F
     Ok(loaded)
 }
 
-/// The listening side's TLS, minted or loaded, as the flags ask.
-pub(super) fn listen_tls(args: &ListenTls) -> Result<Option<ServerTls>, Failure> {
+/// The listening side's TLS, minted or loaded, as the flags ask; with the minted certificate
+/// to write to `--tls-cert-out` once listening has succeeded ([`write_minted`]).
+pub(super) fn listen_tls(args: &ListenTls) -> Result<(Option<ServerTls>, Option<Minted>), Failure> {
     let bad = |e: tls::TlsError| Failure::bad_input(e.to_string());
     if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
-        return tls::server_from_files(cert, key).map(Some).map_err(bad);
+        return tls::server_from_files(cert, key).map(|t| (Some(t), None)).map_err(bad);
     }
     if !args.tls {
-        return Ok(None);
+        return Ok((None, None));
     }
     let minted = tls::mint_localhost().map_err(bad)?;
-    if let Some(path) = &args.tls_cert_out {
-        std::fs::write(path, &minted.cert_pem)
-            .map_err(|e| Failure::bad_input(format!("cannot write the certificate to {}: {e}", path.display())))?;
-    }
-    Ok(Some(minted.tls))
+    let out = args.tls_cert_out.clone().map(|path| Minted { path, pem: minted.cert_pem.clone() });
+    Ok((Some(minted.tls), out))
+}
+
+/// A minted certificate a client is to trust, and where it goes.
+pub(super) struct Minted {
+    path: PathBuf,
+    pem: String,
+}
+
+/// Writes the minted certificate; called after listening succeeded, so that a failed start
+/// leaves no file behind that looks like a running server's.
+pub(super) fn write_minted(minted: Option<Minted>) -> Result<(), Failure> {
+    let Some(m) = minted else { return Ok(()) };
+    std::fs::write(&m.path, &m.pem)
+        .map_err(|e| Failure::bad_input(format!("cannot write the certificate to {}: {e}", m.path.display())))
 }

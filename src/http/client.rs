@@ -79,7 +79,12 @@ pub struct Client {
     tls: Option<ClientTls>,
     timeout: Duration,
     pool: Arc<Pool>,
+    /// What an untrusted certificate's error tells the user to do, in the command's own flags.
+    trust_hint: &'static str,
 }
+
+/// The hint for `run`'s flags.
+const TRUST_HINT: &str = "pass its CA with --ca, or --insecure";
 
 /// The body of a response, read chunk by chunk. Its connection goes back to the pool when the
 /// body has been read to the end.
@@ -139,10 +144,22 @@ impl BodyStream {
 impl Client {
     /// A client; `tls` is needed for https URLs.
     pub fn new(tls: Option<ClientTls>) -> Self {
-        Self { tls, timeout: Duration::from_secs(30), pool: Arc::new(Mutex::new(HashMap::new())) }
+        Self {
+            tls,
+            timeout: Duration::from_secs(30),
+            pool: Arc::new(Mutex::new(HashMap::new())),
+            trust_hint: TRUST_HINT,
+        }
     }
 
     /// Sets how long a request may take, connection included.
+    /// Names the flags that fix an untrusted certificate in this command
+    /// (`pass its CA with --upstream-ca, or --insecure-upstream`).
+    pub fn with_trust_hint(mut self, hint: &'static str) -> Self {
+        self.trust_hint = hint;
+        self
+    }
+
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
@@ -250,7 +267,7 @@ impl Client {
             let stream = TlsConnector::from(tls.0.clone())
                 .connect(name, tcp)
                 .await
-                .map_err(|e| ClientError::Tls { url: url.to_owned(), reason: tls_reason(&e) })?;
+                .map_err(|e| ClientError::Tls { url: url.to_owned(), reason: tls_reason(&e, self.trust_hint) })?;
             let (sender, conn) = http1::handshake(TokioIo::new(stream)).await.map_err(http_err)?;
             tokio::spawn(conn);
             Ok(sender)
@@ -262,10 +279,10 @@ impl Client {
     }
 }
 
-fn tls_reason(e: &std::io::Error) -> String {
+fn tls_reason(e: &std::io::Error, hint: &str) -> String {
     match e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
         Some(rustls::Error::InvalidCertificate(cert)) => {
-            format!("the server's certificate is not trusted ({cert:?}); pass its CA with --ca, or --insecure")
+            format!("the server's certificate is not trusted ({cert:?}); {hint}")
         }
         Some(other) => other.to_string(),
         None => e.to_string(),

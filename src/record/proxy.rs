@@ -42,11 +42,22 @@ pub struct Proxy {
     /// Responses larger than this stream instead of being held.
     pub max_buffer: usize,
     pub verbose: bool,
+    /// Requests the upstream did not answer, and the first one's cause.
+    pub failures: std::sync::Mutex<(usize, Option<String>)>,
 }
 
 impl Proxy {
+    /// How many requests the upstream did not answer, and why the first did not.
+    pub fn failures(&self) -> (usize, Option<String>) {
+        self.failures.lock().map(|f| f.clone()).unwrap_or_default()
+    }
+
     fn fault(&self, req: &Request, cause: &str) -> Reply {
         eprintln!("emtape: 502 {} {}: {cause}", req.method, req.target);
+        if let Ok(mut f) = self.failures.lock() {
+            f.0 += 1;
+            f.1.get_or_insert_with(|| format!("{} {}: {cause}", req.method, req.target));
+        }
         let message = format!("emtape could not get an answer from the upstream EM {}: {cause}", self.upstream);
         em::error(Repr::from_accept(&req.headers), 502, &message).into()
     }

@@ -179,7 +179,7 @@ async fn replay_only_never_touches_the_upstream() {
 }
 
 #[tokio::test]
-async fn a_dead_upstream_gets_a_502_naming_the_cause_and_records_nothing() {
+async fn a_dead_upstream_gets_a_502_naming_the_cause_records_nothing_and_exits_1() {
     let dir = temp_dir("dead");
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let out = dir.join("dead.yaml");
@@ -202,13 +202,15 @@ async fn a_dead_upstream_gets_a_502_naming_the_cause_and_records_nothing() {
     assert!(message.contains("cannot connect"), "{message}");
     let json = send(&client(), "GET", &format!("{}/api/", recorder.url), &[("Accept", "application/json")], "").await;
     assert_eq!(serde_json::from_str::<serde_json::Value>(text(&json)).unwrap()["StatusCode"], 502);
-    let (_, stderr) = recorder.stop();
+    let (status, stderr) = recorder.stop();
     assert!(stderr.contains("emtape: 502 GET /api/: "), "{stderr}");
     assert!(Cassette::load(&out).unwrap().cassette.exchanges.is_empty());
+    assert_eq!(status.code(), Some(1), "a recording of nothing but failures is a failure: {stderr}");
+    assert!(stderr.contains("nothing was recorded: all 2 requests failed to reach the upstream"), "{stderr}");
 }
 
 #[tokio::test]
-async fn an_untrusted_upstream_certificate_gets_a_502_naming_tls() {
+async fn an_untrusted_upstream_certificate_gets_a_502_naming_tls_and_records_own_flags() {
     let upstream = Emtape::serve(&["--tls"]);
     let out = temp_dir("untrusted").join("c.yaml");
     let recorder = Emtape::start(&[
@@ -223,6 +225,11 @@ async fn an_untrusted_upstream_certificate_gets_a_502_naming_tls() {
     let r = send(&client(), "GET", &format!("{}/api/", recorder.url), &[], "").await;
     assert_eq!(r.status, 502);
     assert!(text(&r).contains("TLS handshake failed: the server&apos;s certificate is not trusted"), "{}", text(&r));
+    assert!(
+        text(&r).contains("pass its CA with --upstream-ca, or --insecure-upstream"),
+        "the hint names record's own flags: {}",
+        text(&r)
+    );
     let insecure = Emtape::start(&[
         "record",
         "--listen",

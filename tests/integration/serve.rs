@@ -383,3 +383,14 @@ fn headers_are_spelled_on_the_wire_as_em_spells_them() {
     s.read_to_string(&mut raw).unwrap();
     assert!(raw.contains("\r\nWWW-Authenticate: Basic Realm=RestSvc\r\n"), "{raw}");
 }
+
+#[test]
+fn the_minted_certificate_is_written_only_once_listening_succeeded() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let cert = temp_dir("cert-after-listen").join("cert.pem");
+    let (code, _, err) = run(&["serve", "--listen", &addr, "--tls", "--tls-cert-out", cert.to_str().unwrap()]);
+    assert_ne!(code, 0, "{err}");
+    assert!(err.contains("cannot listen on"), "{err}");
+    assert!(!cert.exists(), "no certificate of a server that never listened");
+}
