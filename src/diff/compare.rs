@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use super::tree::Tree;
+use super::tree::{IN_ARRAY, Tree, json_type_name};
 use super::values::{Kind, contains_date, enum_like, kind, stable_key, template};
 use super::{Drift, DriftKind, Ignore};
 
@@ -246,8 +246,13 @@ impl Comparer<'_, '_> {
             map
         };
         let (oa, na) = (collect(self.old, olds), collect(self.new, news));
+        // In JSON a member that went from a scalar to an object or array (or back) is one type
+        // change (reported by `json_types`), not a removal and an addition.
+        let (ok, nk) = (child_names(self.old, olds), child_names(self.new, news));
+        let retyped = |name: &str, other: &BTreeSet<String>| self.old.json && other.contains(name);
         for (name, values) in &oa {
             match na.get(name) {
+                None if retyped(name, &nk) => {}
                 None => {
                     let was = values.first().map(|v| format!("{name}=\"{v}\""));
                     self.drift(DriftKind::AttributeRemoved, &place.attribute(name), item, was, None, lines);
@@ -256,10 +261,13 @@ impl Comparer<'_, '_> {
             }
         }
         for (name, values) in &na {
-            if !oa.contains_key(name) {
+            if !oa.contains_key(name) && !retyped(name, &ok) {
                 let now = values.first().map(|v| format!("{name}=\"{v}\""));
                 self.drift(DriftKind::AttributeAdded, &place.attribute(name), item, None, now, lines);
             }
+        }
+        if self.old.json && self.new.json {
+            self.json_types(olds, news, place, item, lines);
         }
         // Text.
         let texts = |t: &Tree<'_>, nodes: &[u32]| {
@@ -291,6 +299,7 @@ impl Comparer<'_, '_> {
             match nc.get(name) {
                 // Links, kept or gone, are compared as a set above.
                 _ if name == "Links" => {}
+                None if self.old.json && na.contains_key(name) => {}
                 None => self.drift(
                     DriftKind::ElementRemoved,
                     &child,
@@ -303,7 +312,7 @@ impl Comparer<'_, '_> {
             }
         }
         for (name, new_nodes) in &nc {
-            if !oc.contains_key(name) && name != "Links" {
+            if !oc.contains_key(name) && name != "Links" && !(self.old.json && oa.contains_key(name)) {
                 self.drift(
                     DriftKind::ElementAdded,
                     &place.child(name),
@@ -321,6 +330,44 @@ impl Comparer<'_, '_> {
                 let show = |v: &[&String]| v.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
                 self.drift(DriftKind::OrderChanged, place, item, Some(show(&common)), Some(show(&common_new)), lines);
             }
+        }
+    }
+
+    /// JSON types of the members two objects share, scalars and containers alike: a typed client
+    /// (.NET, Go, Java) that reads `true` fails on `"true"`, and one that reads an array fails on
+    /// an object. `null` goes with any type.
+    fn json_types(
+        &mut self,
+        olds: &[u32],
+        news: &[u32],
+        place: &Place,
+        item: Option<&str>,
+        lines: (Option<u32>, Option<u32>),
+    ) {
+        const NULL: u8 = 4;
+        let types = |t: &Tree<'_>, nodes: &[u32]| {
+            let mut map: BTreeMap<String, BTreeSet<u8>> = BTreeMap::new();
+            for n in nodes {
+                for (k, json) in t.typed_attributes(*n) {
+                    map.entry(k.to_owned()).or_default().insert(json);
+                }
+                for c in t.children(*n) {
+                    map.entry(t.name(c).to_owned()).or_default().insert(t.nodes[c as usize].json);
+                }
+            }
+            for set in map.values_mut() {
+                set.retain(|j| j & !IN_ARRAY != NULL);
+            }
+            map
+        };
+        let (old, new) = (types(self.old, olds), types(self.new, news));
+        for (name, was) in &old {
+            let Some(now) = new.get(name) else { continue };
+            if was.is_empty() || now.is_empty() || was == now {
+                continue;
+            }
+            let show = |set: &BTreeSet<u8>| set.iter().map(|j| json_type_name(*j)).collect::<Vec<_>>().join(" or ");
+            self.drift(DriftKind::JsonTypeChanged, &place.child(name), item, Some(show(was)), Some(show(now)), lines);
         }
     }
 
@@ -427,4 +474,9 @@ impl Comparer<'_, '_> {
             self.drift(DriftKind::LinkAdded, &at(a), item, None, Some(show(a)), (None, at_new(a)));
         }
     }
+}
+
+/// The names of the children of `nodes`.
+fn child_names(t: &Tree<'_>, nodes: &[u32]) -> BTreeSet<String> {
+    nodes.iter().flat_map(|n| t.children(*n)).map(|c| t.name(c).to_owned()).collect()
 }

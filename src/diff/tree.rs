@@ -32,12 +32,47 @@ pub(crate) struct Node {
     /// Byte offsets of the node's source text (0, 0 for JSON).
     pub offset: u32,
     pub end: u32,
+    /// The JSON type of the value it stands for ([`json_type`]); 0 in XML.
+    pub json: u8,
 }
 
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Attr {
     pub name: Str,
     pub value: Str,
+    /// The JSON type of the value ([`json_type`]); 0 in XML.
+    pub json: u8,
+}
+
+/// Set on the JSON type of a value that is an item of an array.
+pub(crate) const IN_ARRAY: u8 = 0x80;
+
+/// A JSON value's type as the tree keeps it: 1 string, 2 number, 3 boolean, 4 null, 5 object,
+/// 6 array (of arrays).
+pub(crate) fn json_type(v: &serde_json::Value) -> u8 {
+    use serde_json::Value;
+    match v {
+        Value::String(_) => 1,
+        Value::Number(_) => 2,
+        Value::Bool(_) => 3,
+        Value::Null => 4,
+        Value::Object(_) => 5,
+        Value::Array(_) => 6,
+    }
+}
+
+/// A JSON type in words, for reports.
+pub(crate) fn json_type_name(t: u8) -> String {
+    let base = match t & !IN_ARRAY {
+        1 => "string",
+        2 => "number",
+        3 => "boolean",
+        4 => "null",
+        5 => "object",
+        6 => "array",
+        _ => "value",
+    };
+    if t & IN_ARRAY != 0 { format!("array of {base}") } else { base.to_owned() }
 }
 
 /// One parsed body.
@@ -84,6 +119,12 @@ impl<'a> Tree<'a> {
     pub fn attributes(&self, n: u32) -> impl Iterator<Item = (&str, &str)> + '_ {
         let (start, len) = self.nodes[n as usize].attrs;
         self.attrs[start as usize..(start + len) as usize].iter().map(|a| (self.s(a.name), self.s(a.value)))
+    }
+
+    /// Attributes with their JSON types.
+    pub fn typed_attributes(&self, n: u32) -> impl Iterator<Item = (&str, u8)> + '_ {
+        let (start, len) = self.nodes[n as usize].attrs;
+        self.attrs[start as usize..(start + len) as usize].iter().map(|a| (self.s(a.name), a.json))
     }
 
     pub fn attribute(&self, n: u32, name: &str) -> Option<&str> {
@@ -298,7 +339,7 @@ fn element(
             tree.intern(value)
         };
         let name = tree.intern(key.rsplit(':').next().unwrap_or(key));
-        tree.attrs.push(Attr { name, value });
+        tree.attrs.push(Attr { name, value, json: 0 });
     }
     let qname = e.name();
     let qname = std::str::from_utf8(qname.as_ref()).map_err(|_| "an element name is not UTF-8".to_owned())?;
@@ -326,6 +367,7 @@ fn element(
             text: None,
             offset: offset as u32,
             end: 0,
+            json: 0,
         },
         declared,
     ))
@@ -342,11 +384,18 @@ pub(crate) fn parse_json(src: &str) -> Result<Tree<'_>, XmlError> {
     let mut tree = Tree::new(src, true);
     let mut last_child = Vec::new();
     let name = tree.intern("$");
-    build_json(&mut tree, &value, name, None, &mut last_child);
+    build_json(&mut tree, &value, name, json_type(&value), None, &mut last_child);
     Ok(tree)
 }
 
-fn build_json(tree: &mut Tree<'_>, v: &serde_json::Value, name: Str, parent: Option<u32>, last_child: &mut Vec<u32>) {
+fn build_json(
+    tree: &mut Tree<'_>,
+    v: &serde_json::Value,
+    name: Str,
+    json: u8,
+    parent: Option<u32>,
+    last_child: &mut Vec<u32>,
+) {
     use serde_json::Value;
     let node = Node {
         name,
@@ -358,6 +407,7 @@ fn build_json(tree: &mut Tree<'_>, v: &serde_json::Value, name: Str, parent: Opt
         text: None,
         offset: 0,
         end: 0,
+        json,
     };
     let id = tree.push(node, parent, last_child);
     match v {
@@ -366,10 +416,10 @@ fn build_json(tree: &mut Tree<'_>, v: &serde_json::Value, name: Str, parent: Opt
             let mut nested = Vec::new();
             for (k, x) in map {
                 match x {
-                    Value::Object(_) => nested.push((k, x)),
+                    Value::Object(_) => nested.push((k, x, json_type(x))),
                     Value::Array(items) => {
                         for item in items {
-                            nested.push((k, item));
+                            nested.push((k, item, json_type(item) | IN_ARRAY));
                         }
                     }
                     scalar => attrs.push((k, scalar)),
@@ -383,17 +433,17 @@ fn build_json(tree: &mut Tree<'_>, v: &serde_json::Value, name: Str, parent: Opt
                     other => other.to_string(),
                 };
                 let value = tree.intern(&text);
-                tree.attrs.push(Attr { name, value });
+                tree.attrs.push(Attr { name, value, json: json_type(x) });
             }
             tree.nodes[id as usize].attrs = (start, tree.attrs.len() as u32 - start);
-            for (k, x) in nested {
+            for (k, x, json) in nested {
                 let name = tree.intern(k);
-                build_json(tree, x, name, Some(id), last_child);
+                build_json(tree, x, name, json, Some(id), last_child);
             }
         }
         Value::Array(items) => {
             for item in items {
-                build_json(tree, item, name, Some(id), last_child);
+                build_json(tree, item, name, json_type(item) | IN_ARRAY, Some(id), last_child);
             }
         }
         scalar => {

@@ -164,3 +164,43 @@ fn unreadable_input_is_reported_with_file_line_and_column() {
     let (code, _, err) = run(&["diff", "no/such.xml", &a]);
     assert_eq!((code, err.as_str()), (2, "error: cannot read no/such.xml: No such file or directory (os error 2)\n"));
 }
+
+#[test]
+fn json_type_changes_that_break_typed_clients_are_breaking() {
+    let old = r#"{"PowerOnAfterRestore": true, "Port": 9392, "Message": null, "Name": "a",
+        "Links": [{"Rel": "Up", "Href": "https://em:9398/api/"}], "Result": {"Success": true}, "Tags": ["x"]}"#;
+    let new = r#"{"PowerOnAfterRestore": "true", "Port": "9392", "Message": "now set", "Name": "a",
+        "Links": {"Rel": "Up", "Href": "https://em:9398/api/"}, "Result": [{"Success": true}], "Tags": "x"}"#;
+    let (a, b) = pair("json-types", old, new);
+    let (code, out, _) = run(&["diff", "--format", "json", &a, &b]);
+    assert_eq!(code, 1, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let drifts = v["exchanges"][0]["drifts"].as_array().unwrap();
+    let typed: Vec<(String, String, String)> = drifts
+        .iter()
+        .filter(|d| d["kind"] == "json-type-changed")
+        .map(|d| {
+            assert_eq!(d["severity"], "breaking");
+            (
+                d["path"].as_str().unwrap().to_owned(),
+                d["old"].as_str().unwrap().to_owned(),
+                d["new"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let expect = |p: &str, o: &str, n: &str| (p.to_owned(), o.to_owned(), n.to_owned());
+    assert_eq!(
+        typed,
+        [
+            expect("/Links", "array of object", "object"),
+            expect("/Port", "number", "string"),
+            expect("/PowerOnAfterRestore", "boolean", "string"),
+            expect("/Result", "object", "array of object"),
+            expect("/Tags", "array of string", "string"),
+        ],
+        "{out}"
+    );
+    assert_eq!(drifts.len(), typed.len(), "nothing but the type changes: {out}");
+    let (code, out, _) = run(&["diff", &a, &a]);
+    assert_eq!(code, 0, "{out}");
+}
