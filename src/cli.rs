@@ -52,7 +52,7 @@ pub struct DiffArgs {
     #[arg(long, value_enum, default_value_t = FailOn::Breaking)]
     pub fail_on: FailOn,
 
-    /// Leave out drift at this path and below, like /EntityReferences/Ref/Description or //Description (repeatable)
+    /// Leave out drift at this path and below (/EntityReferences/Ref/Description, //Description or Description), a header (header Location), or exchanges ('GET /api/logonSessions/*') (repeatable)
     #[arg(long = "ignore", value_name = "PATH")]
     pub ignore: Vec<String>,
 
@@ -72,7 +72,10 @@ pub enum DiffFormat {
 pub enum FailOn {
     Breaking,
     Additive,
+    /// Any drift, cosmetic included
     Any,
+    /// Any drift, and exchanges only one recording holds
+    Coverage,
     Never,
 }
 

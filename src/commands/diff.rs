@@ -14,8 +14,15 @@ pub(super) fn diff(args: DiffArgs) -> Result<Exit, Failure> {
         FailOn::Breaking => Some(Severity::Breaking),
         FailOn::Additive => Some(Severity::Additive),
         FailOn::Any => Some(Severity::Cosmetic),
+        FailOn::Coverage => Some(Severity::Coverage),
         FailOn::Never => None,
     };
+    for i in ignore.iter().filter(|i| i.hits() == 0) {
+        eprintln!(
+            "warning: --ignore {} matched nothing (a body path like /Task/Result or //Result, `header Location`, or exchanges like 'GET /api/logonSessions/*')",
+            i.pattern()
+        );
+    }
     let text = match args.format {
         DiffFormat::Text => report::diff::text(&report, Style::for_stdout()),
         DiffFormat::Json => report::diff::json(&report),
@@ -25,7 +32,7 @@ pub(super) fn diff(args: DiffArgs) -> Result<Exit, Failure> {
     let _ = out.write_all(text.as_bytes());
     let _ = out.flush();
     if let Some(path) = &args.junit {
-        std::fs::write(path, report::diff::junit(&report, threshold.unwrap_or(Severity::Breaking)))
+        std::fs::write(path, report::diff::junit(&report, threshold))
             .map_err(|e| Failure::bad_input(format!("cannot write {}: {e}", path.display())))?;
     }
     Ok(match threshold {

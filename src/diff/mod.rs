@@ -7,7 +7,7 @@ mod compare;
 mod tree;
 mod values;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use serde::Serialize;
@@ -28,6 +28,8 @@ pub enum Severity {
     Additive,
     /// Representation only (order, prefixes).
     Cosmetic,
+    /// Not drift: what one recording exercised and the other did not.
+    Coverage,
 }
 
 impl Severity {
@@ -36,6 +38,7 @@ impl Severity {
             Severity::Breaking => "breaking",
             Severity::Additive => "additive",
             Severity::Cosmetic => "cosmetic",
+            Severity::Coverage => "coverage",
         }
     }
 }
@@ -74,10 +77,9 @@ impl DriftKind {
     pub fn severity(self) -> Severity {
         use DriftKind::*;
         match self {
-            ExchangeAdded | HeaderAdded | ElementAdded | AttributeAdded | EnumValueAdded | ItemAdded | LinkAdded => {
-                Severity::Additive
-            }
+            HeaderAdded | ElementAdded | AttributeAdded | EnumValueAdded | ItemAdded | LinkAdded => Severity::Additive,
             PrefixChanged | OrderChanged | CharsetChanged => Severity::Cosmetic,
+            ExchangeRemoved | ExchangeAdded => Severity::Coverage,
             _ => Severity::Breaking,
         }
     }
@@ -86,8 +88,8 @@ impl DriftKind {
     pub fn describe(self) -> &'static str {
         use DriftKind::*;
         match self {
-            ExchangeRemoved => "exchange no longer recorded",
-            ExchangeAdded => "new exchange",
+            ExchangeRemoved => "only in the old recording",
+            ExchangeAdded => "only in the new recording",
             StatusChanged => "status changed",
             ContentTypeChanged => "content type changed",
             HeaderRemoved => "header removed",
@@ -165,6 +167,8 @@ pub struct Summary {
     pub breaking: usize,
     pub additive: usize,
     pub cosmetic: usize,
+    /// Exchanges only one recording holds.
+    pub coverage: usize,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -186,19 +190,79 @@ impl DiffReport {
     }
 }
 
-/// Paths to leave out (`--ignore`): `/A/B` and what is under it, or `//B` anywhere.
-#[derive(Clone, Debug)]
-pub struct Ignore(String);
+/// What to leave out (`--ignore`): a body path (`/A/B` and what is under it, `//B` or a bare
+/// `B` anywhere), a header (`header Location`), or exchanges (`GET /api/logonSessions/*`, `*`
+/// matching anything). Counts what it matched, so that a pattern that matched nothing can be
+/// reported instead of silently doing nothing.
+#[derive(Debug)]
+pub struct Ignore {
+    pattern: String,
+    hits: std::sync::atomic::AtomicUsize,
+}
+
+const METHODS: [&str; 7] = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"];
 
 impl Ignore {
     pub fn new(pattern: &str) -> Ignore {
-        Ignore(pattern.trim_end_matches('/').to_owned())
+        let pattern = pattern.trim();
+        let exchange = pattern.split_once(' ').is_some_and(|(m, _)| METHODS.contains(&m));
+        let pattern = if exchange || pattern.starts_with('/') || pattern.to_ascii_lowercase().starts_with("header ") {
+            pattern.trim_end_matches('/').to_owned()
+        } else {
+            format!("//{pattern}")
+        };
+        Ignore { pattern, hits: Default::default() }
+    }
+
+    /// The pattern as it is applied.
+    pub fn pattern(&self) -> &str {
+        &self.pattern
+    }
+
+    /// How many drifts or exchanges it left out.
+    pub fn hits(&self) -> usize {
+        self.hits.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn hit(&self, yes: bool) -> bool {
+        if yes {
+            self.hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        yes
     }
 
     fn matches(&self, plain: &str) -> bool {
-        match self.0.strip_prefix("//") {
+        let yes = match self.pattern.strip_prefix("//") {
             Some(tail) => plain.ends_with(&format!("/{tail}")) || plain.contains(&format!("/{tail}/")),
-            None => plain == self.0 || plain.starts_with(&format!("{}/", self.0)),
+            None => plain == self.pattern || plain.starts_with(&format!("{}/", self.pattern)),
+        };
+        self.hit(yes)
+    }
+
+    fn matches_header(&self, path: &str) -> bool {
+        self.hit(self.pattern.eq_ignore_ascii_case(path))
+    }
+
+    /// Whether it leaves out the exchanges of `key` (`GET /api/x/{id} (XML)`); the pattern is
+    /// matched against the method and path, `*` standing for any run of characters.
+    fn matches_exchange(&self, key: &str) -> bool {
+        let Some((method, path)) = self.pattern.split_once(' ') else { return false };
+        if !METHODS.contains(&method) {
+            return false;
+        }
+        let key = key.split(" (").next().unwrap_or(key);
+        let Some((kmethod, kpath)) = key.split_once(' ') else { return false };
+        self.hit(kmethod == method && glob(&path.to_ascii_lowercase(), &kpath.to_ascii_lowercase()))
+    }
+}
+
+/// `*` matches any run of characters; everything else itself.
+fn glob(pattern: &str, text: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == text,
+        Some((head, tail)) => {
+            let Some(rest) = text.strip_prefix(head) else { return false };
+            (0..=rest.len()).filter(|i| rest.is_char_boundary(*i)).any(|i| glob(tail, &rest[i..]))
         }
     }
 }
@@ -308,6 +372,7 @@ fn report(old: String, new: String, exchanges: Vec<ExchangeDiff>, compared: usiz
             Severity::Breaking => summary.breaking += 1,
             Severity::Additive => summary.additive += 1,
             Severity::Cosmetic => summary.cosmetic += 1,
+            Severity::Coverage => summary.coverage += 1,
         }
     }
     DiffReport { old, new, summary, exchanges }
@@ -342,6 +407,9 @@ fn diff_cassettes(old: &LoadedCassette, new: &LoadedCassette, ignore: &[Ignore])
         let mut order = Vec::new();
         for i in 0..c.cassette.exchanges.len() {
             let key = exchange_key(&c.cassette, i);
+            if ignore.iter().any(|p| p.matches_exchange(&key)) {
+                continue;
+            }
             if !map.contains_key(&key) {
                 order.push(key.clone());
             }
@@ -360,39 +428,57 @@ fn diff_cassettes(old: &LoadedCassette, new: &LoadedCassette, ignore: &[Ignore])
         match (og.get(key), ng.get(key)) {
             (Some(o), Some(n)) => {
                 compared += 1;
-                // Polls: the first answers with each other, and the last with each other.
-                let mut pairs = vec![(o[0], n[0])];
-                if o.len() > 1 || n.len() > 1 {
-                    pairs.push((*o.last().unwrap_or(&o[0]), *n.last().unwrap_or(&n[0])));
-                }
-                for (i, j) in pairs {
-                    let mut e = diff_exchange(old, i, new, j, ignore)?;
-                    e.key = key.clone();
-                    e.old = Some(place(old, i));
-                    e.new = Some(place(new, j));
-                    if !out.iter().any(|x: &ExchangeDiff| x.key == e.key && x.old == e.old && x.new == e.new) {
-                        out.push(e);
+                // Within a key, answers pair by status: a 404 for an id one client asked for is
+                // not a changed 200, it is an exchange the other recording does not hold.
+                let status = |c: &LoadedCassette, i: usize| c.cassette.exchanges[i].response.status;
+                let statuses: BTreeSet<u16> =
+                    o.iter().map(|i| status(old, *i)).chain(n.iter().map(|j| status(new, *j))).collect();
+                for code in statuses {
+                    let os: Vec<usize> = o.iter().copied().filter(|i| status(old, *i) == code).collect();
+                    let ns: Vec<usize> = n.iter().copied().filter(|j| status(new, *j) == code).collect();
+                    let shown = format!("{key} -> {code}");
+                    match (os.first(), ns.first()) {
+                        (Some(i), Some(j)) => {
+                            // Polls: the first answers with each other, and the last with each other.
+                            let mut pairs = vec![(*i, *j)];
+                            if os.len() > 1 || ns.len() > 1 {
+                                pairs.push((*os.last().unwrap_or(i), *ns.last().unwrap_or(j)));
+                            }
+                            for (i, j) in pairs {
+                                let mut e = diff_exchange(old, i, new, j, ignore)?;
+                                e.key = key.clone();
+                                e.old = Some(place(old, i));
+                                e.new = Some(place(new, j));
+                                if !out
+                                    .iter()
+                                    .any(|x: &ExchangeDiff| x.key == e.key && x.old == e.old && x.new == e.new)
+                                {
+                                    out.push(e);
+                                }
+                            }
+                        }
+                        (Some(i), None) => out.push(only(&shown, Some(place(old, *i)), None)),
+                        (None, Some(j)) => out.push(only(&shown, None, Some(place(new, *j)))),
+                        (None, None) => {}
                     }
                 }
             }
-            (Some(o), None) => out.push(ExchangeDiff {
-                key: key.clone(),
-                old: Some(place(old, o[0])),
-                new: None,
-                drifts: vec![simple(DriftKind::ExchangeRemoved, key, Some(key.clone()), None)],
-                bodies: None,
-            }),
-            (None, Some(n)) => out.push(ExchangeDiff {
-                key: key.clone(),
-                old: None,
-                new: Some(place(new, n[0])),
-                drifts: vec![simple(DriftKind::ExchangeAdded, key, None, Some(key.clone()))],
-                bodies: None,
-            }),
+            (Some(o), None) => out.push(only(key, Some(place(old, o[0])), None)),
+            (None, Some(n)) => out.push(only(key, None, Some(place(new, n[0])))),
             (None, None) => {}
         }
     }
     Ok(report(old.name.clone(), new.name.clone(), out, compared))
+}
+
+/// An exchange only one recording holds: coverage, not drift.
+fn only(key: &str, old: Option<String>, new: Option<String>) -> ExchangeDiff {
+    let drift = if old.is_some() {
+        simple(DriftKind::ExchangeRemoved, key, Some(key.to_owned()), None)
+    } else {
+        simple(DriftKind::ExchangeAdded, key, None, Some(key.to_owned()))
+    };
+    ExchangeDiff { key: key.to_owned(), old, new, drifts: vec![drift], bodies: None }
 }
 
 fn simple(kind: DriftKind, path: &str, old: Option<String>, new: Option<String>) -> Drift {
@@ -472,7 +558,7 @@ fn diff_exchange(
             bodies = Some((ot.to_owned(), nt.to_owned()));
         }
     }
-    drifts.retain(|d| !ignore.iter().any(|i| d.path.starts_with("header ") && i.0.eq_ignore_ascii_case(&d.path)));
+    drifts.retain(|d| !ignore.iter().any(|i| d.path.starts_with("header ") && i.matches_header(&d.path)));
     Ok(ExchangeDiff { key: String::new(), old: None, new: None, drifts, bodies })
 }
 
@@ -587,5 +673,11 @@ mod tests {
         assert!(Ignore::new("//Description").matches("/EntityReferences/Ref/Description"));
         assert!(Ignore::new("/EntityReferences/Ref").matches("/EntityReferences/Ref/@Name"));
         assert!(!Ignore::new("/EntityReferences/Re").matches("/EntityReferences/Ref"));
+        assert!(Ignore::new("Description").matches("/EntityReferences/Ref/Description"), "a bare name is anywhere");
+        let logon = Ignore::new("GET /api/logonSessions/*");
+        assert!(logon.matches_exchange("GET /api/logonSessions/{id} (XML)"));
+        assert!(!logon.matches_exchange("GET /api/logonSessions (XML)"));
+        assert!(!logon.matches_exchange("DELETE /api/logonSessions/{id}"));
+        assert_eq!(logon.hits(), 1);
     }
 }

@@ -108,11 +108,19 @@ fn severity_colour(s: Severity) -> &'static str {
         Severity::Breaking => "31;1",
         Severity::Additive => "32",
         Severity::Cosmetic => "2",
+        Severity::Coverage => "33",
     }
 }
 
 fn counts(r: &DiffReport) -> String {
-    format!("{} breaking, {} additive, {} cosmetic", r.summary.breaking, r.summary.additive, r.summary.cosmetic)
+    let coverage = match r.summary.coverage {
+        0 => String::new(),
+        n => format!(" ({n} exchanges only one recording holds)"),
+    };
+    format!(
+        "{} breaking, {} additive, {} cosmetic{coverage}",
+        r.summary.breaking, r.summary.additive, r.summary.cosmetic
+    )
 }
 
 /// The terminal report.
@@ -126,13 +134,18 @@ pub fn text(r: &DiffReport, style: Style) -> String {
         for g in groups(&e.drifts) {
             let d = g.first;
             let kind = if d.kind.is_link() { "link" } else { "schema" };
+            let place = if d.severity == Severity::Coverage {
+                "(not compared: the other recording has no such exchange)".to_owned()
+            } else {
+                format!("({kind}) {}", if g.count > 1 { plain(&d.path) } else { d.path.clone() })
+            };
             let _ = writeln!(
                 out,
                 "  {} {:<26} {}  {}",
                 style.paint(severity_colour(d.severity), &format!("{:<9}", d.severity.name())),
                 d.kind.describe(),
                 values(d),
-                style.paint("2", &format!("({kind}) {}", if g.count > 1 { plain(&d.path) } else { d.path.clone() })),
+                style.paint("2", &place),
             );
             if let Some(items) = items_line(&g) {
                 let _ = writeln!(out, "      {}", style.paint("2", &items));
@@ -190,10 +203,11 @@ pub fn json(r: &DiffReport) -> String {
     serde_json::to_string_pretty(r).unwrap_or_default() + "\n"
 }
 
-/// JUnit XML: one test case per exchange, failing when it drifts at or beyond `threshold`.
-pub fn junit(r: &DiffReport, threshold: Severity) -> String {
-    let failing: Vec<&ExchangeDiff> =
-        r.exchanges.iter().filter(|e| e.drifts.iter().any(|d| d.severity <= threshold)).collect();
+/// JUnit XML: one test case per exchange, failing when it drifts at or beyond `threshold`
+/// (never, without one: `--fail-on never` must not turn a CI job red through its JUnit file).
+pub fn junit(r: &DiffReport, threshold: Option<Severity>) -> String {
+    let fails = |d: &Drift| threshold.is_some_and(|t| d.severity <= t);
+    let failing: Vec<&ExchangeDiff> = r.exchanges.iter().filter(|e| e.drifts.iter().any(fails)).collect();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         out,
@@ -210,7 +224,7 @@ pub fn junit(r: &DiffReport, threshold: Severity) -> String {
         failing.len()
     );
     for e in &r.exchanges {
-        let worst: Vec<&Drift> = e.drifts.iter().filter(|d| d.severity <= threshold).collect();
+        let worst: Vec<&Drift> = e.drifts.iter().filter(|d| fails(d)).collect();
         let case = format!("    <testcase classname=\"emtape.diff\" name=\"{}\"", escape(&e.key));
         if worst.is_empty() {
             let _ = writeln!(out, "{case}/>");
@@ -220,7 +234,8 @@ pub fn junit(r: &DiffReport, threshold: Severity) -> String {
         for d in &e.drifts {
             let _ = writeln!(body, "{} {}: {} {}", d.severity.name(), d.kind.describe(), d.path, values(d));
         }
-        let message = format!("{} drifts ({} at or beyond {})", e.drifts.len(), worst.len(), threshold.name());
+        let at = threshold.map_or("", Severity::name);
+        let message = format!("{} drifts ({} at or beyond {at})", e.drifts.len(), worst.len());
         let _ = writeln!(
             out,
             "{case}>\n      <failure message=\"{}\" type=\"drift\">{}</failure>\n    </testcase>",

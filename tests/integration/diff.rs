@@ -204,3 +204,92 @@ fn json_type_changes_that_break_typed_clients_are_breaking() {
     let (code, out, _) = run(&["diff", &a, &a]);
     assert_eq!(code, 0, "{out}");
 }
+
+/// The reference XML cassette without its `GET /api/logonSessions` exchange, and with a 404 for
+/// a restore point id nobody lists appended: what re-recording with another client gives.
+fn rerecorded() -> String {
+    let reference = std::fs::read_to_string("cassettes/reference/vm-restore.yaml").unwrap();
+    let (start, end) = (reference.find("- seq: 3\n").unwrap(), reference.find("- seq: 4\n").unwrap());
+    format!(
+        "{}{}{}",
+        &reference[..start],
+        &reference[end..],
+        r#"- seq: 13
+  request:
+    method: GET
+    uri: /api/vmRestorePoints/00000000-0000-0000-0000-000000000001?format=Entity
+    headers:
+    - Accept: application/xml
+    - X-RestSvcSessionId: "{{token:1}}"
+  response:
+    status: 404
+    headers:
+    - Content-Type: application/xml
+    body: |
+      <Error xmlns="http://www.veeam.com/ent/v1.0" Message="VmRestorePoint was not found." StatusCode="404" />
+"#
+    )
+}
+
+#[test]
+fn exchanges_pair_by_what_they_ask_and_what_one_recording_lacks_is_coverage() {
+    let dir = temp_dir("coverage");
+    let new = dir.join("rerecorded.yaml");
+    std::fs::write(&new, rerecorded()).unwrap();
+    let new = new.to_str().unwrap();
+    let old = "cassettes/reference/vm-restore.yaml";
+    let (code, out, err) = run(&["diff", "--format", "json", old, new]);
+    assert_eq!(code, 0, "no drift at the default --fail-on: {out}{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["summary"]["breaking"], 0, "a 404 for another id is not a changed 200: {out}");
+    assert_eq!(v["summary"]["coverage"], 2, "{out}");
+    let kinds: Vec<&str> = v["exchanges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|e| e["drifts"].as_array().unwrap())
+        .map(|d| d["severity"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["coverage", "coverage"], "{out}");
+    assert_eq!(run(&["diff", old, new, "--fail-on", "coverage"]).0, 1);
+    let (code, out, _) = run(&[
+        "diff",
+        old,
+        new,
+        "--ignore",
+        "GET /api/logonSessions",
+        "--ignore",
+        "GET /api/vmRestorePoints/*",
+        "--fail-on",
+        "coverage",
+    ]);
+    assert_eq!(code, 0, "exchange patterns leave exchanges out: {out}");
+}
+
+#[test]
+fn fail_on_never_writes_a_junit_file_without_failures() {
+    let junit = temp_dir("never-junit").join("diff.xml");
+    let (code, _, _) = run(&[
+        "diff",
+        "cassettes/em-9.5/vm-restore.yaml",
+        "cassettes/reference/vm-restore.yaml",
+        "--fail-on",
+        "never",
+        "--junit",
+        junit.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0);
+    let root = emtape::xml::parse(&std::fs::read_to_string(&junit).unwrap()).unwrap();
+    assert_eq!(root.attribute("failures"), Some("0"));
+}
+
+#[test]
+fn ignore_patterns_without_a_slash_match_anywhere_and_unmatched_ones_are_warned_about() {
+    let (old, new) = ("cassettes/em-9.5/vm-restore.yaml", "cassettes/reference/vm-restore.yaml");
+    let (_, all, _) = run(&["diff", old, new]);
+    assert!(all.contains("SupportedVersion"), "{all}");
+    let (_, out, err) = run(&["diff", old, new, "--ignore", "SupportedVersions", "--ignore", "//SuportedVersions"]);
+    assert!(!out.contains("/SupportedVersions"), "{out}");
+    assert!(err.contains("warning: --ignore //SuportedVersions matched nothing"), "{err}");
+    assert!(!err.contains("--ignore //SupportedVersions matched"), "{err}");
+}
