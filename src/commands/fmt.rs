@@ -6,7 +6,7 @@ use crate::cli::FmtArgs;
 
 pub(super) fn fmt(args: FmtArgs) -> Result<Exit, Failure> {
     let mut unformatted = 0;
-    for path in &args.cassettes {
+    for path in &super::serve::expand_dirs(&args.cassettes)? {
         let loaded = Cassette::load(path).map_err(|e| Failure::bad_input(e.to_string()))?;
         let canonical = loaded.cassette.to_yaml();
         let current = std::fs::read_to_string(path).unwrap_or_default();

@@ -155,7 +155,7 @@ pub(super) fn load_cassettes(paths: &[PathBuf]) -> Result<Vec<LoadedCassette>, F
     let loaded = if paths.is_empty() {
         cassette::reference().map_err(|e| Failure::bad_input(e.to_string()))?
     } else {
-        paths
+        expand_dirs(paths)?
             .iter()
             .map(|p| Cassette::load(p).map_err(|e| Failure::bad_input(e.to_string())))
             .collect::<Result<_, _>>()?
@@ -166,6 +166,31 @@ pub(super) fn load_cassettes(paths: &[PathBuf]) -> Result<Vec<LoadedCassette>, F
         }
     }
     Ok(loaded)
+}
+
+/// The paths given, with each folder replaced by the cassettes in it (`*.yaml`, `*.yml`, by
+/// name; not recursive).
+pub(super) fn expand_dirs(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Failure> {
+    let mut out = Vec::new();
+    for p in paths {
+        if !p.is_dir() {
+            out.push(p.clone());
+            continue;
+        }
+        let entries = std::fs::read_dir(p)
+            .map_err(|e| Failure::bad_input(format!("cannot read the folder {}: {e}", p.display())))?;
+        let mut found: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|f| f.is_file() && f.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+            .collect();
+        if found.is_empty() {
+            return Err(Failure::bad_input(format!("{}: a folder with no cassettes (*.yaml) in it", p.display())));
+        }
+        found.sort();
+        out.extend(found);
+    }
+    Ok(out)
 }
 
 /// The listening side's TLS, minted or loaded, as the flags ask; with the minted certificate

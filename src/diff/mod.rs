@@ -275,13 +275,53 @@ pub enum DiffError {
     Read { path: String, reason: String },
     #[error("{0}")]
     Invalid(Box<Diagnostic>),
-    #[error("{0} and {1} are not the same kind of input: give two cassettes, or two XML or JSON bodies")]
+    #[error(
+        "{0} and {1} are not the same kind of input: give two cassettes, two folders of cassettes, or two XML or JSON bodies"
+    )]
     Mismatch(String, String),
+    #[error(
+        "{old} and {new} hold different representations, so no exchange of one can be compared with the other: diff XML recordings with XML ones and JSON with JSON (record each with the same Accept)"
+    )]
+    Representations { old: String, new: String },
 }
 
 enum Input {
     Cassette(Box<LoadedCassette>),
     Body { name: String, text: String, json: bool },
+}
+
+/// Two folders of cassettes, file by file (by name); a file only one folder holds is coverage.
+fn diff_dirs(old: &Path, new: &Path, ignore: &[Ignore]) -> Result<DiffReport, DiffError> {
+    let list = |dir: &Path| -> Result<BTreeMap<String, std::path::PathBuf>, DiffError> {
+        if !dir.is_dir() {
+            return Err(DiffError::Mismatch(old.display().to_string(), new.display().to_string()));
+        }
+        let entries = std::fs::read_dir(dir)
+            .map_err(|e| DiffError::Read { path: dir.display().to_string(), reason: e.to_string() })?;
+        Ok(entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+            .filter_map(|p| Some((p.file_name()?.to_string_lossy().into_owned(), p)))
+            .collect())
+    };
+    let (olds, news) = (list(old)?, list(new)?);
+    let mut exchanges = Vec::new();
+    let mut compared = 0;
+    let names: BTreeSet<&String> = olds.keys().chain(news.keys()).collect();
+    for name in names {
+        match (olds.get(name), news.get(name)) {
+            (Some(o), Some(n)) => {
+                let r = diff_files(o, n, ignore)?;
+                compared += r.summary.exchanges;
+                exchanges.extend(r.exchanges);
+            }
+            (Some(o), None) => exchanges.push(only(&format!("file {name}"), Some(o.display().to_string()), None)),
+            (None, Some(n)) => exchanges.push(only(&format!("file {name}"), None, Some(n.display().to_string()))),
+            (None, None) => {}
+        }
+    }
+    Ok(report(old.display().to_string(), new.display().to_string(), exchanges, compared))
 }
 
 fn read(path: &Path) -> Result<Input, DiffError> {
@@ -318,6 +358,9 @@ fn parse<'a>(name: &str, text: &'a str, json: bool) -> Result<Tree<'a>, DiffErro
 
 /// Compares two recordings (cassettes, or two single bodies).
 pub fn diff_files(old: &Path, new: &Path, ignore: &[Ignore]) -> Result<DiffReport, DiffError> {
+    if old.is_dir() || new.is_dir() {
+        return diff_dirs(old, new, ignore);
+    }
     // Large bodies: read and parse both at once, one per core.
     let (a, b) = std::thread::scope(|s| {
         let h = s.spawn(|| read(new));
@@ -418,6 +461,16 @@ fn diff_cassettes(old: &LoadedCassette, new: &LoadedCassette, ignore: &[Ignore])
         (map, order)
     };
     let ((og, oorder), (ng, norder)) = (groups(old), groups(new));
+    let reprs = |c: &LoadedCassette| -> BTreeSet<&'static str> {
+        (0..c.cassette.exchanges.len()).filter_map(|i| repr_of(&c.cassette, i)).map(Repr::name).collect()
+    };
+    let (or, nr) = (reprs(old), reprs(new));
+    if !or.is_empty() && !nr.is_empty() && or.is_disjoint(&nr) {
+        return Err(DiffError::Representations {
+            old: format!("{} ({})", old.name, or.into_iter().collect::<Vec<_>>().join(", ")),
+            new: format!("{} ({})", new.name, nr.into_iter().collect::<Vec<_>>().join(", ")),
+        });
+    }
     let place = |c: &LoadedCassette, i: usize| {
         let line = c.lines.get(i).copied().unwrap_or(0);
         format!("{}:{line}, exchange {}", c.name, c.cassette.exchanges[i].seq)

@@ -7,7 +7,7 @@ mod near_miss;
 mod render;
 mod sessions;
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::cassette::LoadedCassette;
@@ -60,6 +60,9 @@ pub struct Mock {
     sources: Vec<Source>,
     index: Index,
     model: Model,
+    /// Whether any request asked for XML, for JSON: `--strict` counts an exchange of a
+    /// representation nobody asked for as out of reach, not unused.
+    asked: [AtomicBool; 2],
     sessions: Sessions,
     options: MockOptions,
 }
@@ -98,7 +101,14 @@ impl Mock {
         let index = Index::build(&cassettes);
         let sources = cassettes.iter().map(|c| Source { name: c.name.clone() }).collect();
         let model = Model::build(cassettes);
-        Mock { sources, index, model, sessions: Sessions::new(options.session_timeout), options }
+        Mock {
+            sources,
+            index,
+            model,
+            asked: Default::default(),
+            sessions: Sessions::new(options.session_timeout),
+            options,
+        }
     }
 
     /// How many recorded exchanges it serves.
@@ -125,6 +135,7 @@ impl Mock {
     /// the last recorded answer instead of the next one in the sequence.
     pub fn respond_with(&self, req: &Request, pick: Option<Pick>) -> Response {
         let key = Key::of(req);
+        self.asked[usize::from(key.repr == Repr::Json)].store(true, Ordering::Relaxed);
         let token = em::session_token(&req.headers);
         let caller = self.sessions.caller(token);
         if let Some(response) = self.own(req, &key, &caller, pick) {
@@ -399,12 +410,20 @@ impl Mock {
         self.sessions.end(token);
     }
 
-    /// Recorded exchanges no request has used, one line each.
+    /// Recorded exchanges no request has used, one line each; exchanges of a representation no
+    /// request asked for are out of reach, not unused.
     pub fn unused(&self) -> Vec<String> {
+        let asked = |r: Repr| self.asked[usize::from(r == Repr::Json)].load(Ordering::Relaxed);
+        // The same request recorded in two cassettes (the logout of the XML and of the JSON
+        // flow) is answered by one of them: the other could not have been used.
+        let same = |e: &index::Entry| (e.method.clone(), e.path.clone(), e.query.clone(), e.repr);
+        let answered: std::collections::HashSet<_> =
+            self.index.entries.iter().filter(|e| e.used.load(Ordering::Relaxed)).map(|e| (e.source, same(e))).collect();
+        let shadowed = |e: &index::Entry| answered.iter().any(|(source, key)| *source != e.source && *key == same(e));
         self.index
             .entries
             .iter()
-            .filter(|e| !e.used.load(Ordering::Relaxed))
+            .filter(|e| !e.used.load(Ordering::Relaxed) && e.repr.is_none_or(asked) && !shadowed(e))
             .map(|e| format!("{} {} ({})", e.method, e.uri, self.place(e)))
             .collect()
     }

@@ -293,3 +293,21 @@ fn ignore_patterns_without_a_slash_match_anywhere_and_unmatched_ones_are_warned_
     assert!(err.contains("warning: --ignore //SuportedVersions matched nothing"), "{err}");
     assert!(!err.contains("--ignore //SupportedVersions matched"), "{err}");
 }
+
+#[test]
+fn folders_diff_file_by_file_xml_with_xml_and_json_with_json() {
+    let (code, out, err) = run(&["diff", "--format", "json", "cassettes/em-9.5", "cassettes/reference"]);
+    assert_eq!(code, 1, "the releases differ: {err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let keys: Vec<&str> = v["exchanges"].as_array().unwrap().iter().map(|e| e["key"].as_str().unwrap()).collect();
+    assert!(keys.iter().any(|k| k.ends_with("(XML)")) && keys.iter().any(|k| k.ends_with("(JSON)")), "{keys:?}");
+    assert_eq!(v["summary"]["coverage"], 0, "same files, same exchanges: {out}");
+}
+
+#[test]
+fn an_xml_cassette_against_a_json_one_is_a_usage_error() {
+    let (code, out, err) =
+        run(&["diff", "cassettes/reference/vm-restore.yaml", "cassettes/reference/vm-restore-json.yaml"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(err.contains("hold different representations"), "{err}");
+}

@@ -394,3 +394,27 @@ fn the_minted_certificate_is_written_only_once_listening_succeeded() {
     assert!(err.contains("cannot listen on"), "{err}");
     assert!(!cert.exists(), "no certificate of a server that never listened");
 }
+
+#[tokio::test]
+async fn strict_counts_only_the_representations_clients_asked_for() {
+    let mock = Emtape::serve(&["--strict"]);
+    restore_flow(&client(), &mock.url, false).await;
+    let (status, stderr) = mock.stop();
+    assert_eq!(status.code(), Some(1), "the XML cassette's logonSessions list was never asked for: {stderr}");
+    let listed = stderr.split_once("emtape: strict:").map(|(_, s)| s).unwrap_or_default();
+    assert!(listed.contains("vm-restore.yaml"), "{stderr}");
+    assert!(!listed.contains("vm-restore-json.yaml"), "no client asked for JSON: {stderr}");
+}
+
+#[test]
+fn folders_are_taken_wherever_a_cassette_is() {
+    let (code, out, err) =
+        run(&["run", "--cassette", "cassettes/em-9.5", "--var", "vm=hp_vm1", "--var", "poll_interval=0s"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, _, err) = run(&["fmt", "--check", "cassettes/reference"]);
+    assert_eq!(code, 0, "{err}");
+    let empty = temp_dir("no-cassettes");
+    let (code, _, err) = run(&["run", "--cassette", empty.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("a folder with no cassettes"), "{err}");
+}
