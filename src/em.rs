@@ -131,9 +131,10 @@ pub fn percent_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(v);
+        // On bytes: `%a` followed by a multi-byte character must not slice the text inside it.
+        if b[i] == b'%' {
+            if let (Some(hi), Some(lo)) = (b.get(i + 1).and_then(hex), b.get(i + 2).and_then(hex)) {
+                out.push(hi << 4 | lo);
                 i += 3;
                 continue;
             }
@@ -144,9 +145,21 @@ pub fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+fn hex(b: &u8) -> Option<u8> {
+    char::from(*b).to_digit(16).map(|d| d as u8)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn percent_decoding_never_splits_a_character() {
+        assert_eq!(percent_decode("x=%a\u{e9}"), "x=%a\u{e9}");
+        assert_eq!(percent_decode("%e9%"), "\u{fffd}%");
+        assert_eq!(percent_decode("a%20b%2"), "a b%2");
+        assert_eq!(percent_decode("%22ubuntu88%22"), "\"ubuntu88\"");
+    }
 
     fn headers(pairs: &[(&str, &str)]) -> Headers {
         pairs.iter().map(|(n, v)| ((*n).to_owned(), (*v).to_owned())).collect()

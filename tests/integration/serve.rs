@@ -418,3 +418,17 @@ fn folders_are_taken_wherever_a_cassette_is() {
     assert_eq!(code, 2);
     assert!(err.contains("a folder with no cassettes"), "{err}");
 }
+
+#[test]
+fn a_percent_escape_before_a_multibyte_character_gets_an_answer_not_a_dropped_connection() {
+    use std::io::{Read, Write};
+    let mock = Emtape::serve(&[]);
+    let addr = mock.url.trim_start_matches("http://").to_owned();
+    let mut tcp = std::net::TcpStream::connect(&addr).unwrap();
+    tcp.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+    let request = format!("GET /api/vmRestorePoints?x=%a\u{e9} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    tcp.write_all(request.as_bytes()).unwrap();
+    let mut reply = String::new();
+    let _ = tcp.read_to_string(&mut reply);
+    assert!(reply.starts_with("HTTP/1.1 401"), "an answer (no token: 401), not an empty reply: {reply:?}");
+}
