@@ -241,8 +241,9 @@ pub struct CheckArgs {
     pub scenario: Option<PathBuf>,
 
     /// Inject a fault: task-failed, session-expired, http-500, http-503 or drop-connection,
-    /// at its usual step or at NAME@STEP (repeatable)
-    #[arg(long = "fault", value_name = "NAME[@STEP]", requires = "scenario")]
+    /// at its usual step or at NAME@STEP, in the first session that gets there (:once, the
+    /// default), session N (:session=N) or every session (:every) (repeatable)
+    #[arg(long = "fault", value_name = "NAME[@STEP][:SCOPE]", requires = "scenario")]
     pub faults: Vec<String>,
 
     /// Let the Task answer Running this many times before Finished

@@ -21,7 +21,7 @@ use crate::http::server::{Handler, Reply, RequestProblem};
 use crate::http::{Request, Response};
 use crate::mock::{Mock, Pick};
 use crate::play::flow::{Flow, Target};
-use crate::scenario::{Action, Scenario, Step, parse_duration};
+use crate::scenario::{Action, FaultScope, Scenario, Step, parse_duration};
 use report::{ClientReport, Ending, Performed, Problem, ProblemKind, SessionReport};
 
 /// How the checking mock shapes the run; the scenario's `server:` section fills what is not set.
@@ -59,6 +59,7 @@ impl Default for CheckOptions {
 struct Fault {
     name: String,
     step: usize,
+    scope: FaultScope,
 }
 
 struct Watch {
@@ -95,6 +96,8 @@ struct Pending {
 
 #[derive(Default)]
 struct State {
+    /// Faults (by index) that have fired, for those that fire once.
+    fired: HashSet<usize>,
     watches: Vec<Watch>,
     by_token: HashMap<String, usize>,
     pending: Vec<Pending>,
@@ -205,8 +208,9 @@ impl Checker {
         let mut specs: Vec<(String, Option<usize>)> =
             scenario.server.faults.iter().chain(&options.faults).map(|f| (f.clone(), None)).collect();
         specs.extend(steps.iter().enumerate().filter_map(|(i, s)| s.fault.clone().map(|f| (f, Some(i)))));
-        for (spec, at) in specs {
-            let (name, step) = spec.split_once('@').map_or((spec.as_str(), None), |(n, s)| (n, Some(s)));
+        for (full, at) in specs {
+            let (spec, scope) = crate::scenario::fault_scope(&full);
+            let (name, step) = spec.split_once('@').map_or((spec, None), |(n, s)| (n, Some(s)));
             if !crate::scenario::FAULTS.contains(&name) {
                 let hint = match crate::diagnostic::did_you_mean(name, crate::scenario::FAULTS) {
                     Some(f) => format!("did you mean `{f}`?"),
@@ -225,7 +229,7 @@ impl Checker {
             let step = step.ok_or_else(|| {
                 format!("fault `{name}`: the scenario has no step to inject it at; name one with {name}@STEP")
             })?;
-            faults.push(Fault { name: name.to_owned(), step });
+            faults.push(Fault { name: name.to_owned(), step, scope });
         }
         let mut options = options;
         options.running_polls = options.running_polls.or(scenario.server.running_polls);
@@ -336,8 +340,9 @@ impl Checker {
     }
 
     fn plan(&self, req: &Request) -> Plan {
-        let mut state = self.lock();
-        self.sweep(&mut state);
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        self.sweep(state);
         let mut plan = Plan {
             watch: None,
             unmatched: false,
@@ -375,6 +380,7 @@ impl Checker {
             return plan;
         };
         plan.watch = Some(w);
+        let fired = &mut state.fired;
         let watch = &mut state.watches[w];
         watch.last_seen = Instant::now();
         if let Some(how) = watch.ended {
@@ -435,9 +441,20 @@ impl Checker {
                         .map(|n| if (watch.poll_attempts.len() as u32) < n { Pick::First } else { Pick::Last });
                     watch.poll_attempts.push(now);
                 }
-                if let Some(fault) = self.faults.iter().find(|f| f.step == k && !watch.faults.contains(&f.name)) {
+                let number = watch.number;
+                let due = self.faults.iter().enumerate().find(|(i, f)| {
+                    f.step == k
+                        && !watch.faults.contains(&f.name)
+                        && match f.scope {
+                            FaultScope::Once => !fired.contains(i),
+                            FaultScope::Session(n) => n == number,
+                            FaultScope::Every => true,
+                        }
+                });
+                if let Some((i, fault)) = due {
                     watch.faults.push(fault.name.clone());
                     plan.fault = Some(fault.name.clone());
+                    fired.insert(i);
                 }
                 plan.latency += self.steps[k].latency.unwrap_or_default();
                 plan.step = Some(k);

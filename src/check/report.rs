@@ -95,7 +95,9 @@ impl ClientReport {
         self
     }
 
+    /// Sessions that ended on the client's side: logged out or left idle. A session the server
+    /// expired (an injected fault) does not count: the client's recovery, its next logon, does.
     pub fn ended(&self) -> usize {
-        self.sessions.iter().filter(|s| s.ended.is_some()).count()
+        self.sessions.iter().filter(|s| s.ended.is_some_and(|e| e != Ending::Expired)).count()
     }
 }

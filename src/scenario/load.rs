@@ -183,7 +183,8 @@ impl Source<'_> {
         })
     }
 
-    fn fault(&self, span: Span, spec: &str, steps: &[String]) -> Result<String, ScenarioError> {
+    fn fault(&self, span: Span, full: &str, steps: &[String]) -> Result<String, ScenarioError> {
+        let (spec, _) = super::fault_scope(full);
         let (name, step) = spec.split_once('@').map_or((spec, None), |(n, s)| (n, Some(s)));
         if !FAULTS.contains(&name) {
             let hint = match did_you_mean(name, FAULTS) {
@@ -198,7 +199,7 @@ impl Source<'_> {
                 return Err(self.error(span, step, format!("fault `{spec}` names no step of the scenario"), hint));
             }
         }
-        Ok(spec.to_owned())
+        Ok(full.to_owned())
     }
 
     fn server(&self, span: Span, raw: RawServer, steps: &[String]) -> Result<ServerPlan, ScenarioError> {

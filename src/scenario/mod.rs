@@ -71,6 +71,33 @@ pub struct ServerPlan {
 /// The faults a mock can inject, each at a step (the default one, or `NAME@step`).
 pub const FAULTS: [&str; 5] = ["task-failed", "session-expired", "http-500", "http-503", "drop-connection"];
 
+/// Which client sessions a fault hits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultScope {
+    /// The first session that reaches the step (the default): the others, a recovering
+    /// client's next logon among them, see the server behave.
+    Once,
+    /// Session N (from 1) only.
+    Session(usize),
+    /// Every session.
+    Every,
+}
+
+/// Splits `NAME[@STEP][:once|:session=N|:every]` into the fault (with its step) and its scope.
+pub fn fault_scope(spec: &str) -> (&str, FaultScope) {
+    if let Some((rest, scope)) = spec.rsplit_once(':') {
+        let scope = match scope {
+            "once" => Some(FaultScope::Once),
+            "every" => Some(FaultScope::Every),
+            s => s.strip_prefix("session=").and_then(|n| n.parse().ok()).filter(|n| *n > 0).map(FaultScope::Session),
+        };
+        if let Some(scope) = scope {
+            return (rest, scope);
+        }
+    }
+    (spec, FaultScope::Once)
+}
+
 /// Variables every scenario has without declaring them.
 pub const BUILTIN_VARS: [&str; 2] = ["base_url", "user"];
 

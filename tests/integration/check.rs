@@ -23,6 +23,8 @@ enum Behaviour {
     IgnoresFailure,
     /// Polls every 500 ms, longer than the 300 ms `--idle` of these tests.
     SlowPoller,
+    /// Logs on again and starts over when its session expires.
+    Recovers,
 }
 
 const POLL_GAP: Duration = Duration::from_millis(40);
@@ -55,6 +57,7 @@ async fn client(base: &str, json: bool, b: Behaviour) {
     let task = send(&c, "POST", &link(text(&entity), json, "Restore", None), &auth, "").await;
     match task.status {
         202 => {}
+        401 if b == Behaviour::Recovers => return Box::pin(client(base, json, Behaviour::Honest)).await,
         401 => return,
         _ => {
             send(&c, "DELETE", &logout_url, &auth, "").await;
@@ -190,7 +193,8 @@ async fn a_client_that_polls_too_fast_is_caught() {
 #[tokio::test]
 async fn a_client_that_reads_the_restore_session_of_a_failed_task_to_report_it_passes() {
     let r =
-        check(config().fault("task-failed"), &[(false, Behaviour::IgnoresFailure), (true, Behaviour::Honest)]).await;
+        check(config().fault("task-failed:every"), &[(false, Behaviour::IgnoresFailure), (true, Behaviour::Honest)])
+            .await;
     assert!(r.sessions[0].passed, "reading what failed is not ignoring it: {:#?}", r.sessions[0].problems);
     assert!(r.sessions[0].requests.iter().any(|p| p.step.as_deref() == Some("read the restore session")));
     assert!(r.sessions[1].passed, "{:#?}", r.sessions[1]);
@@ -299,7 +303,7 @@ async fn until_complete_exits_with_the_verdict_and_its_reports() {
         "--idle",
         "300ms",
         "--fault",
-        "task-failed",
+        "task-failed:every",
         "--junit",
         junit.to_str().unwrap(),
         "--json",
@@ -391,4 +395,33 @@ fn serve_scenario_takes_var_as_run_does() {
         run(&["serve", "--listen", "127.0.0.1:0", "--scenario", "scenarios/vm-restore.yaml", "--var", "vmm=dc01"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("has no variable `vmm`"), "{err}");
+}
+
+#[tokio::test]
+async fn a_client_that_logs_on_again_after_session_expired_is_observed_and_passes() {
+    let mock = Emtape::serve(&[
+        "--scenario",
+        "scenarios/vm-restore.yaml",
+        "--until-complete",
+        "1",
+        "--poll-min-interval",
+        "20ms",
+        "--fault",
+        "session-expired",
+    ]);
+    client(&mock.url, false, Behaviour::Recovers).await;
+    let (status, out, err) = mock.wait();
+    assert_eq!(status.code(), Some(0), "{out}{err}");
+    assert!(out.contains("PASSED: 2 of 2 sessions met the contract"), "the expired session and the recovery: {out}");
+}
+
+#[tokio::test]
+async fn a_fault_hits_once_by_default_or_the_sessions_asked_for() {
+    let once = check(config().fault("task-failed"), &[(false, Behaviour::Honest), (false, Behaviour::Honest)]).await;
+    assert_eq!(once.sessions[0].faults, ["task-failed at `wait for the restore task`"]);
+    assert!(once.sessions[1].faults.is_empty(), "{:?}", once.sessions[1].faults);
+    let second =
+        check(config().fault("task-failed:session=2"), &[(false, Behaviour::Honest), (false, Behaviour::Honest)]).await;
+    assert!(second.sessions[0].faults.is_empty());
+    assert_eq!(second.sessions[1].faults.len(), 1);
 }
