@@ -112,8 +112,9 @@ pub fn normalize_query(query: &str) -> Vec<(String, String)> {
         .filter(|p| !p.is_empty())
         .map(|p| {
             let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            let k = percent_decode(k).to_ascii_lowercase();
-            let v = percent_decode(v);
+            // `+` is a space in a query (Python's requests writes `filter=Name==Backup+Job+1`).
+            let k = percent_decode(&k.replace('+', " ")).to_ascii_lowercase();
+            let v = percent_decode(&v.replace('+', " "));
             let v = if k == "filter" { v } else { v.to_ascii_lowercase() };
             (k, v)
         })

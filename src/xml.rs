@@ -50,6 +50,10 @@ fn position(text: &str, offset: usize) -> (usize, usize) {
     (line, String::from_utf8_lossy(&before[start..]).chars().count() + 1)
 }
 
+/// Elements nest at most this deep (EM's go a few levels down): a body of a hundred thousand
+/// nested elements must not exhaust the stack when its tree is dropped.
+const MAX_DEPTH: usize = 256;
+
 /// Parses a document and returns its root element.
 pub fn parse(text: &str) -> Result<Element, XmlError> {
     let mut reader = NsReader::from_str(text);
@@ -79,6 +83,9 @@ pub fn parse(text: &str) -> Result<Element, XmlError> {
         };
         match event {
             Event::Start(e) => {
+                if stack.len() >= MAX_DEPTH {
+                    return Err(fail(start_offset, format!("elements nest deeper than {MAX_DEPTH}")));
+                }
                 let el = element(&reader, &e, line_at(start_offset)).map_err(|m| fail(start_offset, m))?;
                 stack.push(el);
             }

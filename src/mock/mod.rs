@@ -237,28 +237,61 @@ impl Mock {
                 Some((204, key.repr, String::new(), format!("{} deleted", task.id)))
             }
             _ => None,
-        })??;
-        let (status, repr, body, note) = answer;
+        })?;
+        // A task this session did not start (or deleted) does not exist for it, whatever the
+        // tape holds: EM scopes tasks to the logon session.
+        let (status, repr, body, note) = match (answer, id) {
+            (Some(a), _) => a,
+            (None, Some(id)) if matches!(key.method, "GET" | "DELETE") => (
+                404,
+                key.repr,
+                format!(
+                    "Task {id} does not exist in this logon session (a task belongs to the session that started it)."
+                ),
+                "model".to_owned(),
+            ),
+            (None, _) => return None,
+        };
         let answer = Answer { status, repr, body, note };
         Some(self.answer(req, answer, session))
     }
 
     fn start_action(&self, req: &Request, key: &Key<'_>, live: &LiveSession) -> Response {
         let session = Some((live.id.as_str(), live.token.as_str()));
-        let started = self.sessions.with_work(&live.token, |work| {
-            let repeat = work.targets.contains(&key.path);
-            let started = self.model.start(&key.path, &key.query, key.repr, key.body, work.started + 1, repeat)?;
-            Some(started.map(|crate::model::Started { task, created, exchanges }| {
-                work.started += 1;
-                work.targets.insert(key.path.clone());
-                work.created.extend(created);
+        // The number is reserved under the sessions lock, the work done outside it: starting a
+        // task derives bodies (and may wait for the catalog), and every other request needs
+        // that lock.
+        let Some((number, repeat)) = self.sessions.with_work(&live.token, |work| {
+            work.started += 1;
+            (work.started, work.targets.contains(&key.path))
+        }) else {
+            return self.refuse(req, key.repr, "the session ended; log on again");
+        };
+        let started = match self.model.start(&key.path, &key.query, key.repr, key.body, number, repeat) {
+            Some(Ok(started)) => Some(Ok(started)),
+            Some(Err(answer)) => {
+                self.sessions.with_work(&live.token, |work| {
+                    if work.started == number {
+                        work.started -= 1;
+                    }
+                });
+                Some(Err(answer))
+            }
+            None => None,
+        };
+        let started = started.map(|r| {
+            r.map(|crate::model::Started { task, created, exchanges }| {
                 let (repr, body) = task.accepted(key.repr);
                 let response = (task.status, task.headers.clone(), repr, body, task.note.clone());
-                work.tasks.push(task);
+                self.sessions.with_work(&live.token, |work| {
+                    work.targets.insert(key.path.clone());
+                    work.created.extend(created);
+                    work.tasks.push(task);
+                });
                 (response, exchanges)
-            }))
+            })
         });
-        match started.flatten() {
+        match started {
             None => self.refuse(req, key.repr, "the session ended while the action started; log on again"),
             Some(Err(answer)) => self.answer(req, answer, session),
             Some(Ok(((status, headers, repr, body, note), exchanges))) => {
@@ -297,6 +330,12 @@ impl Mock {
     /// service it knows (for a live session), or the near miss explained.
     fn model_answer(&self, req: &Request, key: &Key<'_>, caller: &Caller) -> Response {
         let live = caller.live().map(|s| (s.id.as_str(), s.token.as_str()));
+        if key.method == "GET" && key.path == "/api/query" && caller.live().is_none() {
+            return match caller {
+                Caller::Rejected(why) => self.refuse(req, key.repr, why),
+                _ => self.refuse(req, key.repr, NO_TOKEN),
+            };
+        }
         if key.method == "GET" {
             let created = caller
                 .live()

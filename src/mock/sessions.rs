@@ -111,7 +111,23 @@ impl Sessions {
         let live = LiveSession { token: base64_encode(id.as_bytes()), id, recorded };
         let session =
             Session { live: live.clone(), last_seen: Instant::now(), positions: HashMap::new(), work: Work::default() };
-        self.lock().sessions.insert(live.token.clone(), session);
+        let mut state = self.lock();
+        // Sessions never logged out are forgotten once idle past the timeout, checked now and
+        // then, so that a storm of logons does not grow memory without bound.
+        if state.sessions.len() % 256 == 255 {
+            let now = Instant::now();
+            let idle: Vec<String> = state
+                .sessions
+                .iter()
+                .filter(|(_, s)| now.duration_since(s.last_seen) > self.idle_timeout)
+                .map(|(t, _)| t.clone())
+                .collect();
+            for token in idle {
+                state.sessions.remove(&token);
+                remember_ended(&mut state, &token);
+            }
+        }
+        state.sessions.insert(live.token.clone(), session);
         live
     }
 

@@ -3,6 +3,7 @@
 //! replaced by the target's, in one pass so that one replacement never feeds another.
 
 use super::catalog::{Link, Resource};
+use crate::em::Repr;
 use crate::xml;
 
 /// Text replacements applied together, longest first.
@@ -17,10 +18,20 @@ impl Substitution {
             return;
         }
         self.pairs.push((from.to_owned(), to.to_owned()));
-        let (escaped_from, escaped_to) = (xml::escape(from), xml::escape(to));
-        if escaped_from != from {
-            self.pairs.push((escaped_from, escaped_to));
-        }
+    }
+
+    /// Applies the replacements to a body in `repr`, where values are escaped as that
+    /// representation escapes them (`R&D` is `R&amp;D` in XML, `a"b` is `a\"b` in JSON).
+    pub fn apply_to(&self, text: &str, repr: Repr) -> String {
+        let escape = |v: &str| match repr {
+            Repr::Xml => xml::escape(v),
+            Repr::Json => {
+                let quoted = serde_json::Value::String(v.to_owned()).to_string();
+                quoted[1..quoted.len() - 1].to_owned()
+            }
+        };
+        let escaped = Substitution { pairs: self.pairs.iter().map(|(f, t)| (escape(f), escape(t))).collect() };
+        escaped.apply(text)
     }
 
     /// Replaces a `Name` of the form `vm@yyyy-mm-dd hh:mm:ss` part by part too, so that the VM
@@ -122,6 +133,14 @@ mod tests {
         s.push("a1", "b2");
         s.push("b2", "c3");
         assert_eq!(s.apply("a1 b2"), "b2 c3");
+    }
+
+    #[test]
+    fn replacements_are_escaped_as_the_body_escapes() {
+        let mut s = Substitution::default();
+        s.push("oracle03", "R&D \"lab\"");
+        assert_eq!(s.apply_to("Name=\"oracle03\"", Repr::Xml), "Name=\"R&amp;D &quot;lab&quot;\"");
+        assert_eq!(s.apply_to("\"Name\": \"oracle03\"", Repr::Json), "\"Name\": \"R&D \\\"lab\\\"\"");
     }
 
     #[test]

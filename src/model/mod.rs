@@ -275,7 +275,7 @@ impl Model {
             Some((s, sample)) => {
                 let mut sub = Substitution::default();
                 sub.identity(s, r);
-                (sub.apply(&sample.text), format!("derived from {} ({} {})", sample.origin, s.kind, s.id()))
+                (sub.apply_to(&sample.text, repr), format!("derived from {} ({} {})", sample.origin, s.kind, s.id()))
             }
             None => (write::thin_entity(r, repr), format!("written from the {} listing", r.kind)),
         };
@@ -436,7 +436,7 @@ impl Model {
                     None => Some(self.entity(related, recorded, repr).0.clone()),
                 };
                 resource.entity[slot] = text.map(|t| catalog::Sample {
-                    text: sub.apply(&t),
+                    text: sub.apply_to(&t, repr),
                     origin: format!("the restore of {}", target.id()),
                 });
             }
@@ -448,7 +448,7 @@ impl Model {
             if steps.iter().any(|(r, _)| *r == a.repr) {
                 continue;
             }
-            steps.push((a.repr, a.steps.iter().map(|s| sub.apply(s)).collect::<Vec<_>>()));
+            steps.push((a.repr, a.steps.iter().map(|s| sub.apply_to(s, a.repr)).collect::<Vec<_>>()));
             exchanges.extend(a.exchanges.iter().copied());
         }
         let note = format!("{task_id} started on {} {}", target.kind, target.id());

@@ -23,7 +23,7 @@ pub(crate) enum Filter {
 
 /// Parses a filter; `Err` says what is wrong and where.
 pub(crate) fn parse(text: &str) -> Result<Filter, String> {
-    let mut p = Parser { s: text.as_bytes(), text, at: 0 };
+    let mut p = Parser { s: text.as_bytes(), text, at: 0, depth: 0 };
     let f = p.or()?;
     p.space();
     if p.at < p.s.len() {
@@ -36,7 +36,11 @@ struct Parser<'a> {
     s: &'a [u8],
     text: &'a str,
     at: usize,
+    depth: usize,
 }
+
+/// Parentheses nest at most this deep: a filter of thousands of `(` must not exhaust the stack.
+const MAX_DEPTH: usize = 32;
 
 impl Parser<'_> {
     fn fail(&self, what: &str) -> String {
@@ -82,7 +86,12 @@ impl Parser<'_> {
 
     fn primary(&mut self) -> Result<Filter, String> {
         if self.eat(b'(') {
+            self.depth += 1;
+            if self.depth > MAX_DEPTH {
+                return Err(self.fail(&format!("parentheses nest deeper than {MAX_DEPTH}")));
+            }
             let inner = self.or()?;
+            self.depth -= 1;
             if !self.eat(b')') {
                 return Err(self.fail("expected `)`"));
             }
@@ -165,6 +174,12 @@ pub(crate) fn compare(a: &str, b: &str) -> Ordering {
 /// ASCII that is neither a number nor a date-time: equal exactly when equal without case.
 fn plain_text(s: &str) -> bool {
     s.is_ascii() && !s.bytes().next().is_some_and(|c| c.is_ascii_digit() || c == b'-' || c == b'.')
+}
+
+/// A value's text for sorting: a date-time in its full normalised form (so that `2025-10-20`
+/// and `2025-10-20T20:04:07.267Z` order as times), anything else lower-cased.
+pub(crate) fn sort_text(s: &str) -> String {
+    if is_datetime(s) { datetime_bytes(s).map(char::from).collect() } else { s.to_lowercase() }
 }
 
 fn is_datetime(s: &str) -> bool {
@@ -254,6 +269,8 @@ mod tests {
             assert!(parse(bad).is_err(), "{bad:?} parsed");
         }
         assert!(parse("Name=~x").unwrap_err().contains("operator"));
+        let deep = format!("{}a==1{}", "(".repeat(5000), ")".repeat(5000));
+        assert!(parse(&deep).unwrap_err().contains("nest deeper"));
     }
 
     #[test]

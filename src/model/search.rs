@@ -27,11 +27,42 @@ fn encode_filter(filter: &str) -> String {
     out
 }
 
-/// A sort key computed once per item.
-#[derive(PartialEq)]
-enum Key<'a> {
+/// A sort key computed once per item, in a total order (a comparison that switched between
+/// number, date and text pair by pair would not be one): numbers, then date-times, then text,
+/// then items without the field.
+#[derive(Debug)]
+enum SortKey {
+    Number(f64),
+    Text(String),
     Missing,
-    Value(&'a str),
+}
+
+impl SortKey {
+    fn rank(&self) -> u8 {
+        match self {
+            SortKey::Number(_) => 0,
+            SortKey::Text(_) => 1,
+            SortKey::Missing => 2,
+        }
+    }
+
+    fn cmp(&self, other: &Self) -> Ordering {
+        match (self, other) {
+            (SortKey::Number(a), SortKey::Number(b)) => a.total_cmp(b),
+            (SortKey::Text(a), SortKey::Text(b)) => a.cmp(b),
+            _ => self.rank().cmp(&other.rank()),
+        }
+    }
+}
+
+impl SortKey {
+    fn of(value: Option<&str>) -> SortKey {
+        let Some(v) = value else { return SortKey::Missing };
+        match v.trim().parse::<f64>() {
+            Ok(n) if !n.is_nan() => SortKey::Number(n),
+            _ => SortKey::Text(query::sort_text(v)),
+        }
+    }
 }
 
 /// A recorded entity's query fields: the root's attributes and simple child elements (XML), or
@@ -160,7 +191,7 @@ impl Model {
         let paths = catalog.by_kind.get(&kind).map_or(&[][..], Vec::as_slice);
         let extra: Vec<Vec<Option<String>>> = {
             let sibling = self.sibling(&kind);
-            let mine = created.iter().filter(|c| c.resource.kind == kind);
+            let mine = created.iter().filter(|c| c.resource.kind == kind && !catalog.resources.contains_key(&c.path));
             mine.map(|c| table.row(self.fields_of(&c.resource, &sibling))).collect()
         };
         let mut items: Vec<(&str, &Resource, &[Option<String>])> = paths
@@ -168,7 +199,8 @@ impl Model {
             .zip(table.rows.iter())
             .filter_map(|(p, f)| Some((p.as_str(), catalog.resources.get(p)?, f.as_slice())))
             .collect();
-        let made = created.iter().filter(|c| c.resource.kind == kind).zip(&extra);
+        let made =
+            created.iter().filter(|c| c.resource.kind == kind && !catalog.resources.contains_key(&c.path)).zip(&extra);
         items.extend(made.map(|(c, f)| (c.path.as_str(), &c.resource, f.as_slice())));
         if let Some(filter) = &filter {
             let mut columns = Vec::new();
@@ -187,18 +219,12 @@ impl Model {
         let sort = query_value(q, "sortasc").map(|f| (f, false)).or(query_value(q, "sortdesc").map(|f| (f, true)));
         if let Some((field, descending)) = sort {
             let column = table.column(field);
-            let mut keyed: Vec<(Key, _)> = items
-                .into_iter()
-                .map(|item| (column.and_then(|c| c.get(item.2)).map_or(Key::Missing, Key::Value), item))
-                .collect();
-            keyed.sort_by(|(a, _), (b, _)| {
-                let ord = match (a, b) {
-                    (Key::Value(x), Key::Value(y)) => query::compare(x, y),
-                    (Key::Missing, Key::Missing) => Ordering::Equal,
-                    (Key::Missing, _) => Ordering::Greater,
-                    (_, Key::Missing) => Ordering::Less,
-                };
-                if descending { ord.reverse() } else { ord }
+            let mut keyed: Vec<(SortKey, _)> =
+                items.into_iter().map(|item| (SortKey::of(column.and_then(|c| c.get(item.2))), item)).collect();
+            keyed.sort_by(|(a, _), (b, _)| match (a, b) {
+                (SortKey::Missing, _) | (_, SortKey::Missing) => a.cmp(b),
+                _ if descending => b.cmp(a),
+                _ => a.cmp(b),
             });
             items = keyed.into_iter().map(|(_, item)| item).collect();
         }

@@ -224,6 +224,8 @@ async fn two_sessions_restoring_at_once_do_not_see_each_others_tasks() {
     assert_eq!(other.status, 404, "{}", text(&other));
     let deleted = send(&c, "DELETE", &format!("{}/api/tasks/task-1", mock.url), &with_token(&[], &a), "").await;
     assert_eq!(deleted.status, 204);
+    let gone = get(&c, &format!("{}/api/tasks/task-1", mock.url), false, &a).await;
+    assert_eq!(gone.status, 404, "a deleted task is not served from the tape: {}", text(&gone));
     assert_eq!(text(&list(a).await).matches("<TaskId>").count(), 1);
     assert_eq!(text(&list(b).await).matches("<TaskId>").count(), 1);
 }
@@ -314,6 +316,8 @@ async fn query_filters_combine_with_and_or_parentheses_and_quotes() {
         ("type=VmRestorePoint&filter=VmDisplayName==ubuntu88;CreationTime>=%222025-10-20%22", 1),
         ("type=VmRestorePoint&filter=(VmDisplayName==oracle03,VmDisplayName==dc01);Algorithm==Incremental", 2),
         ("type=VmRestorePoint&filter=name==\"ubuntu88@2025-10-19 20:03:51\"", 1),
+        ("type=VmRestorePoint&filter=name==\"ubuntu88@2025-10-19+20:03:51\"", 1),
+        ("type=VmRestorePoint&sortAsc=Name", 4),
         ("type=VmRestorePoint&filter=vmdisplayname!=ubuntu88", 2),
         ("type=VmRestorePoint&filter=BackupServerName==%22enterprise01.tech.local%22", 2),
         ("type=VmRestorePoint&filter=VmDisplayName==nosuchvm", 0),
@@ -401,4 +405,42 @@ fn emtape_run_restores_every_listed_vm_from_both_shipped_releases() {
             assert_eq!(code, 0, "{release} {vm}:\n{out}\n{err}");
         }
     }
+}
+
+#[tokio::test]
+async fn hostile_nesting_gets_a_400_not_a_crashed_server() {
+    let mock = Emtape::serve(&[]);
+    let c = client();
+    let anonymous = send(&c, "GET", &format!("{}/api/query?type=VmRestorePoint&filter=a==1", mock.url), &[], "").await;
+    assert_eq!(anonymous.status, 401, "the query service needs a session before it parses anything");
+    let (token, _) = session(&c, &mock.url, false).await;
+    let deep = format!("{}a==1{}", "%28".repeat(5000), "%29".repeat(5000));
+    let r = query(&c, &mock.url, &token, false, &format!("type=VmRestorePoint&filter={deep}")).await;
+    assert_eq!(r.status, 400, "{}", &text(&r)[..200.min(text(&r).len())]);
+    let spec = format!("<RestoreSpec>{}{}</RestoreSpec>", "<a>".repeat(100_000), "</a>".repeat(100_000));
+    let url = format!("{}/api/vmRestorePoints/92357047-d358-4326-8d6d-28bc619b2876?action=restore", mock.url);
+    let r = send(&c, "POST", &url, &with_token(&[("Content-Type", "application/xml")], &token), &spec).await;
+    assert_eq!(r.status, 400);
+    assert!(text(&r).contains("nest deeper"), "{}", text(&r));
+    assert_eq!(get(&c, &format!("{}/api/", mock.url), false, &token).await.status, 200, "still serving");
+}
+
+#[tokio::test]
+async fn a_restore_session_a_restore_made_is_listed_once() {
+    let mock = Emtape::serve(&[]);
+    let c = client();
+    let (token, _) = session(&c, &mock.url, false).await;
+    let before = query(&c, &mock.url, &token, false, "type=RestoreSession").await;
+    assert_eq!(text(&before).matches("<Ref ").count(), 1);
+    for point in ["6c958531-3177-4055-b0ce-dc4ef1ce6433", "92357047-d358-4326-8d6d-28bc619b2876"] {
+        let url = format!("{}/api/vmRestorePoints/{point}?action=restore", mock.url);
+        assert_eq!(send(&c, "POST", &url, &with_token(&[], &token), "").await.status, 202);
+    }
+    let after = query(&c, &mock.url, &token, false, "type=RestoreSession").await;
+    assert_eq!(
+        text(&after).matches("<Ref ").count(),
+        2,
+        "the recorded one (restored again) and dc01's: {}",
+        text(&after)
+    );
 }

@@ -191,10 +191,23 @@ async fn a_restore_post_is_accepted_with_or_without_a_body_and_extra_v_is_ignore
     assert_eq!(with_spec.status, 202);
 }
 
+/// Starts the restore of the recorded point: the session's task-1.
+async fn start_restore(base: &str, token: &str, json: bool) {
+    let mut h = vec![("X-RestSvcSessionId", token)];
+    if json {
+        h.push(("Accept", "application/json"));
+    }
+    let url = format!("{base}/api/vmRestorePoints/6c958531-3177-4055-b0ce-dc4ef1ce6433?action=restore");
+    let r = send(&client(), "POST", &url, &h, "").await;
+    assert_eq!(r.status, 202, "{}", text(&r));
+    assert_eq!(value(text(&r), json, "TaskId").as_deref(), Some("task-1"));
+}
+
 #[tokio::test]
 async fn polling_repeats_the_last_answer() {
     let mock = Emtape::serve(&[]);
     let token = logon(&mock.url, &[]).await;
+    start_restore(&mock.url, &token, false).await;
     let url = format!("{}/api/tasks/task-1", mock.url);
     let mut states = Vec::new();
     for _ in 0..5 {
@@ -208,6 +221,8 @@ async fn polling_repeats_the_last_answer() {
 async fn two_sessions_polling_at_once_each_see_the_whole_sequence() {
     let mock = Emtape::serve(&[]);
     let (a, b) = (logon(&mock.url, &[]).await, logon(&mock.url, &[("Accept", "application/json")]).await);
+    start_restore(&mock.url, &a, false).await;
+    start_restore(&mock.url, &b, true).await;
     let url = format!("{}/api/tasks/task-1", mock.url);
     let poll = |token: String, json: bool| {
         let url = url.clone();
