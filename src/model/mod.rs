@@ -442,15 +442,34 @@ impl Model {
             }
             Some(Created { path: href_path(&resource.href)?, resource })
         });
-        let mut steps = Vec::new();
-        let mut exchanges = Vec::new();
-        for a in self.actions.iter().filter(|a| a.collection == action.collection && a.query == action.query) {
+        // The same action recorded in the other representation answers polls in it: its own
+        // recorded task id, target and RestoreSession map to this task's.
+        let new_related = created.as_ref().map(|c| c.resource.id().to_owned());
+        let mut steps =
+            vec![(action.repr, action.steps.iter().map(|s| sub.apply_to(s, action.repr)).collect::<Vec<_>>())];
+        let others = self
+            .actions
+            .iter()
+            .filter(|a| a.collection == action.collection && a.query == action.query && a.repr != action.repr);
+        for a in others {
             if steps.iter().any(|(r, _)| *r == a.repr) {
                 continue;
             }
-            steps.push((a.repr, a.steps.iter().map(|s| sub.apply_to(s, a.repr)).collect::<Vec<_>>()));
-            exchanges.extend(a.exchanges.iter().copied());
+            let mut theirs = sub.clone();
+            if let Some(recorded) = self.catalog().resources.get(&a.target) {
+                if a.target != path {
+                    theirs.identity(recorded, target);
+                }
+            }
+            theirs.push(&a.task_id, &task_id);
+            if let (Some(related), Some(new_id)) = (a.related.as_ref(), new_related.as_deref()) {
+                if let Some(recorded) = self.catalog().resources.get(related) {
+                    theirs.push(recorded.id(), new_id);
+                }
+            }
+            steps.push((a.repr, a.steps.iter().map(|s| theirs.apply_to(s, a.repr)).collect::<Vec<_>>()));
         }
+        let exchanges = action.exchanges.clone();
         let note = format!("{task_id} started on {} {}", target.kind, target.id());
         let task = Task { id: task_id, status: action.status, headers: action.headers.clone(), steps, polled: 0, note };
         Some(Ok(Started { task, created, exchanges }))
@@ -520,10 +539,10 @@ fn actions_of(source: usize, cassette: &LoadedCassette) -> Vec<Action> {
         let mut seqs = vec![(source, x.seq)];
         for (j, poll) in exchanges.iter().enumerate().skip(i + 1) {
             let same_session = em::session_token(&poll.request.headers) == token;
-            if poll.request.method == "POST" && same_session && em::normalize_path(&poll.request.uri) == target {
+            let poll_path = em::normalize_path(poll.request.uri.split('?').next().unwrap_or_default());
+            if poll.request.method == "POST" && same_session && poll_path == target {
                 break;
             }
-            let poll_path = em::normalize_path(poll.request.uri.split('?').next().unwrap_or_default());
             if poll.request.method == "GET" && poll_path == task_path && same_session && poll.response.status == 200 {
                 if let Body::Text { text, .. } = cassette.cassette.response_body(j) {
                     steps.push(text.clone());
