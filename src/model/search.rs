@@ -88,6 +88,10 @@ fn parse_fields(text: &str) -> Vec<(String, String)> {
     fields
 }
 
+/// A query result before paging: path, the resource when a session created it (catalog ones
+/// are looked up for the page shown), its row of fields.
+type Item<'a> = (&'a str, Option<&'a Resource>, &'a [Option<String>]);
+
 /// The resource of a type with a recorded entity, and that entity's fields.
 type Sibling<'a> = Option<(&'a Resource, Vec<(String, String)>)>;
 
@@ -194,14 +198,12 @@ impl Model {
             let mine = created.iter().filter(|c| c.resource.kind == kind && !catalog.resources.contains_key(&c.path));
             mine.map(|c| table.row(self.fields_of(&c.resource, &sibling))).collect()
         };
-        let mut items: Vec<(&str, &Resource, &[Option<String>])> = paths
-            .iter()
-            .zip(table.rows.iter())
-            .filter_map(|(p, f)| Some((p.as_str(), catalog.resources.get(p)?, f.as_slice())))
-            .collect();
+        // Catalog resources are looked up only for the page shown, not for every row.
+        let mut items: Vec<Item<'_>> =
+            paths.iter().zip(table.rows.iter()).map(|(p, f)| (p.as_str(), None, f.as_slice())).collect();
         let made =
             created.iter().filter(|c| c.resource.kind == kind && !catalog.resources.contains_key(&c.path)).zip(&extra);
-        items.extend(made.map(|(c, f)| (c.path.as_str(), &c.resource, f.as_slice())));
+        items.extend(made.map(|(c, f)| (c.path.as_str(), Some(&c.resource), f.as_slice())));
         if let Some(filter) = &filter {
             let mut columns = Vec::new();
             for field in filter.fields() {
@@ -236,7 +238,8 @@ impl Model {
             .iter()
             .skip((page - 1).saturating_mul(size))
             .take(size)
-            .map(|(path, r, _)| {
+            .filter_map(|(path, r, _)| Some((*path, r.or_else(|| catalog.resources.get(*path))?)))
+            .map(|(path, r)| {
                 if entities {
                     write::as_item(&self.entity(path, r, repr).0, repr)
                 } else {
