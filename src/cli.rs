@@ -59,6 +59,18 @@ pub struct DiffArgs {
     /// Also write a JUnit XML report to FILE (a failure per drifting exchange)
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+
+    /// Write every drift found to FILE as a baseline: the drift accepted today
+    #[arg(long, value_name = "FILE")]
+    pub write_baseline: Option<PathBuf>,
+
+    /// Leave out the drift a baseline (from --write-baseline) accepts; say which entries no longer occur
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+
+    /// Raise or lower kinds of drift: a YAML map from drift id to severity, like `enum-value-added: breaking`
+    #[arg(long, value_name = "FILE")]
+    pub severity: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

@@ -19,7 +19,7 @@ use compare::Comparer;
 use tree::Tree;
 
 /// How much a drift matters to a client written against the old version.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// A client of the old version may break.
@@ -83,6 +83,40 @@ impl DriftKind {
             _ => Severity::Breaking,
         }
     }
+
+    /// Its stable id, as every report shows it (`json-type-changed`): what baselines and
+    /// `--severity` files name.
+    pub fn id(self) -> String {
+        serde_json::to_value(self).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+    }
+
+    /// Every kind of drift.
+    pub const ALL: [DriftKind; 24] = [
+        DriftKind::ExchangeRemoved,
+        DriftKind::ExchangeAdded,
+        DriftKind::StatusChanged,
+        DriftKind::ContentTypeChanged,
+        DriftKind::HeaderRemoved,
+        DriftKind::HeaderAdded,
+        DriftKind::RootChanged,
+        DriftKind::NamespaceChanged,
+        DriftKind::ElementRemoved,
+        DriftKind::ElementAdded,
+        DriftKind::AttributeRemoved,
+        DriftKind::AttributeAdded,
+        DriftKind::KindChanged,
+        DriftKind::JsonTypeChanged,
+        DriftKind::EnumValueAdded,
+        DriftKind::ItemRemoved,
+        DriftKind::ItemAdded,
+        DriftKind::LinkRemoved,
+        DriftKind::LinkAdded,
+        DriftKind::LinkTypeChanged,
+        DriftKind::LinkTemplateChanged,
+        DriftKind::PrefixChanged,
+        DriftKind::OrderChanged,
+        DriftKind::CharsetChanged,
+    ];
 
     /// In words, for reports.
     pub fn describe(self) -> &'static str {
@@ -179,7 +213,86 @@ pub struct DiffReport {
     pub exchanges: Vec<ExchangeDiff>,
 }
 
+/// One accepted drift of a baseline: which exchange, which kind, where, from what to what.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
+pub struct Accepted {
+    pub exchange: String,
+    pub kind: String,
+    pub path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub old: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new: Option<String>,
+}
+
+impl Accepted {
+    fn of(e: &ExchangeDiff, d: &Drift) -> Accepted {
+        Accepted {
+            exchange: e.key.clone(),
+            kind: d.kind.id(),
+            path: d.path.clone(),
+            old: d.old.clone(),
+            new: d.new.clone(),
+        }
+    }
+}
+
 impl DiffReport {
+    /// Every drift as a baseline entry (`--write-baseline`).
+    pub fn baseline(&self) -> Vec<Accepted> {
+        let mut all: Vec<Accepted> =
+            self.exchanges.iter().flat_map(|e| e.drifts.iter().map(move |d| Accepted::of(e, d))).collect();
+        all.sort();
+        all.dedup();
+        all
+    }
+
+    /// Leaves out the drifts a baseline accepts; returns how many, and the entries that no
+    /// longer occur.
+    pub fn accept(&mut self, baseline: &[Accepted]) -> (usize, Vec<Accepted>) {
+        let known: std::collections::HashSet<&Accepted> = baseline.iter().collect();
+        let mut seen = std::collections::HashSet::new();
+        let mut accepted = 0;
+        for e in &mut self.exchanges {
+            let key = e.key.clone();
+            e.drifts.retain(|d| {
+                let entry = Accepted {
+                    exchange: key.clone(),
+                    kind: d.kind.id(),
+                    path: d.path.clone(),
+                    old: d.old.clone(),
+                    new: d.new.clone(),
+                };
+                if known.contains(&entry) {
+                    accepted += 1;
+                    seen.insert(entry);
+                    false
+                } else {
+                    true
+                }
+            });
+        }
+        self.recount();
+        let gone = baseline.iter().filter(|b| !seen.contains(*b)).cloned().collect();
+        (accepted, gone)
+    }
+
+    /// Sets the severity of kinds of drift (`--severity`), then recounts.
+    pub fn reclassify(&mut self, severities: &BTreeMap<String, Severity>) {
+        for d in self.exchanges.iter_mut().flat_map(|e| e.drifts.iter_mut()) {
+            if let Some(s) = severities.get(&d.kind.id()) {
+                d.severity = *s;
+            }
+        }
+        self.recount();
+    }
+
+    fn recount(&mut self) {
+        let compared = self.summary.exchanges;
+        let exchanges = std::mem::take(&mut self.exchanges);
+        *self = report(std::mem::take(&mut self.old), std::mem::take(&mut self.new), exchanges, compared);
+    }
+
     pub fn drifts(&self) -> impl Iterator<Item = &Drift> {
         self.exchanges.iter().flat_map(|e| &e.drifts)
     }

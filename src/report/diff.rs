@@ -134,10 +134,11 @@ pub fn text(r: &DiffReport, style: Style) -> String {
         for g in groups(&e.drifts) {
             let d = g.first;
             let kind = if d.kind.is_link() { "link" } else { "schema" };
+            let id = d.kind.id();
             let place = if d.severity == Severity::Coverage {
-                "(not compared: the other recording has no such exchange)".to_owned()
+                format!("({id}: not compared, the other recording has no such exchange)")
             } else {
-                format!("({kind}) {}", if g.count > 1 { plain(&d.path) } else { d.path.clone() })
+                format!("({kind}, {id}) {}", if g.count > 1 { plain(&d.path) } else { d.path.clone() })
             };
             let _ = writeln!(
                 out,
@@ -183,9 +184,10 @@ pub fn markdown(r: &DiffReport) -> String {
                 if g.count > 1 { format!("`{}` ({} items)", plain(&d.path), g.count) } else { format!("`{}`", d.path) };
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} | {} |",
+                "| {} | {} (`{}`) | {} | {} | {} |",
                 d.severity.name(),
                 d.kind.describe(),
+                d.kind.id(),
                 cell(&place),
                 d.old.as_deref().map(|o| format!("`{}`", cell(o))).unwrap_or_default(),
                 d.new.as_deref().map(|n| format!("`{}`", cell(n))).unwrap_or_default()
@@ -232,7 +234,15 @@ pub fn junit(r: &DiffReport, threshold: Option<Severity>) -> String {
         }
         let mut body = String::new();
         for d in &e.drifts {
-            let _ = writeln!(body, "{} {}: {} {}", d.severity.name(), d.kind.describe(), d.path, values(d));
+            let _ = writeln!(
+                body,
+                "{} {} [{}]: {} {}",
+                d.severity.name(),
+                d.kind.describe(),
+                d.kind.id(),
+                d.path,
+                values(d)
+            );
         }
         let at = threshold.map_or("", Severity::name);
         let message = format!("{} drifts ({} at or beyond {at})", e.drifts.len(), worst.len());

@@ -130,7 +130,10 @@ fn a_new_optional_element_is_additive_and_fails_only_when_asked() {
     let (a, b) = pair("new-element", ENTITY, &ENTITY.replace("  <Algorithm>", "  <VmName>vm</VmName>\n  <Algorithm>"));
     let (code, out, _) = run(&["diff", &a, &b]);
     assert_eq!(code, 0, "additive drift passes by default: {out}");
-    assert!(out.contains("additive  element added              VmName  (schema) /VmRestorePoint/VmName"), "{out}");
+    assert!(
+        out.contains("additive  element added              VmName  (schema, element-added) /VmRestorePoint/VmName"),
+        "{out}"
+    );
     assert!(out.contains("      +   <VmName>vm</VmName>"), "with a snippet of the change: {out}");
     assert_eq!(run(&["diff", &a, &b, "--fail-on", "additive"]).0, 1);
     assert_eq!(run(&["diff", &a, &b, "--fail-on", "never"]).0, 0);
@@ -146,7 +149,7 @@ fn a_changed_value_kind_is_breaking() {
     assert_eq!(code, 1);
     assert!(
         out.contains(
-            "breaking  value kind changed         text (Incremental) -> integer (3)  (schema) /VmRestorePoint/Algorithm"
+            "breaking  value kind changed         text (Incremental) -> integer (3)  (schema, kind-changed) /VmRestorePoint/Algorithm"
         ),
         "{out}"
     );
@@ -310,4 +313,39 @@ fn an_xml_cassette_against_a_json_one_is_a_usage_error() {
         run(&["diff", "cassettes/reference/vm-restore.yaml", "cassettes/reference/vm-restore-json.yaml"]);
     assert_eq!(code, 2, "{out}");
     assert!(err.contains("hold different representations"), "{err}");
+}
+
+#[test]
+fn a_baseline_accepts_todays_drift_and_fails_only_on_new_drift() {
+    let dir = temp_dir("baseline");
+    let baseline = dir.join("baseline.yaml");
+    let (old, new) = ("cassettes/em-9.5/vm-restore.yaml", "cassettes/reference/vm-restore.yaml");
+    let (code, _, err) = run(&["diff", old, new, "--write-baseline", baseline.to_str().unwrap()]);
+    assert_eq!(code, 1, "today's drift is breaking: {err}");
+    assert!(err.contains("accepted drifts to"), "{err}");
+    let (code, out, err) = run(&["diff", old, new, "--baseline", baseline.to_str().unwrap(), "--fail-on", "any"]);
+    assert_eq!(code, 0, "everything accepted: {out}{err}");
+    assert!(out.contains("0 breaking, 0 additive, 0 cosmetic"), "{out}");
+    // A baseline entry that no longer occurs is named; drift not in the baseline fails.
+    let (code, out, err) = run(&["diff", new, new, "--baseline", baseline.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}");
+    assert!(err.contains("no longer occurs: item-removed"), "{err}");
+}
+
+#[test]
+fn a_severity_file_raises_or_lowers_a_kind_of_drift_by_its_id() {
+    let dir = temp_dir("severity");
+    let file = dir.join("severity.yaml");
+    std::fs::write(&file, "item-removed: additive\nlink-removed: additive\n").unwrap();
+    let (old, new) = ("cassettes/em-9.5/vm-restore.yaml", "cassettes/reference/vm-restore.yaml");
+    let (_, before, _) = run(&["diff", "--format", "json", old, new]);
+    let (code, after, err) = run(&["diff", "--format", "json", old, new, "--severity", file.to_str().unwrap()]);
+    let (b, a): (serde_json::Value, serde_json::Value) =
+        (serde_json::from_str(&before).unwrap(), serde_json::from_str(&after).unwrap());
+    assert!(a["summary"]["breaking"].as_u64() < b["summary"]["breaking"].as_u64(), "{err}");
+    assert_eq!(code, i32::from(a["summary"]["breaking"].as_u64() != Some(0)));
+    std::fs::write(&file, "item-remove: additive\n").unwrap();
+    let (code, _, err) = run(&["diff", old, new, "--severity", file.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("did you mean `item-removed`?"), "{err}");
 }
