@@ -65,6 +65,9 @@ pub(crate) struct Comparer<'t, 'a> {
     pub new: &'t Tree<'a>,
     pub ignore: &'t [Ignore],
     pub drifts: Vec<Drift>,
+    /// The two roots are different resources (their UIDs differ): what their fields hold is
+    /// data, so a value one has and the other lacks is no new enum value.
+    pub different_resources: bool,
 }
 
 type Link = (String, String, String);
@@ -97,6 +100,10 @@ impl Comparer<'_, '_> {
     /// Compares two roots.
     pub fn roots(&mut self) {
         let (o, n) = (self.old.root(), self.new.root());
+        self.different_resources = matches!(
+            (self.old.attribute(o, "UID"), self.new.attribute(n, "UID")),
+            (Some(a), Some(b)) if a != b
+        );
         let place = Place::root(self.new.name(n), self.new.json);
         if self.old.name(o) != self.new.name(n) {
             let (old, new) = (self.old.name(o).to_owned(), self.new.name(n).to_owned());
@@ -397,7 +404,7 @@ impl Comparer<'_, '_> {
             return;
         }
         let states = |v: &[String]| v.iter().all(|x| enum_like(x) && !contains_date(x));
-        if states(old) && states(new) {
+        if states(old) && states(new) && !(self.different_resources && item.is_none()) {
             let known: BTreeSet<&str> = old.iter().map(String::as_str).collect();
             let fresh: BTreeSet<&str> = new.iter().map(String::as_str).filter(|v| !known.contains(v)).collect();
             if !fresh.is_empty() && known.len() <= 16 {

@@ -500,7 +500,8 @@ pub fn diff_files(old: &Path, new: &Path, ignore: &[Ignore]) -> Result<DiffRepor
                 trees?,
                 drifts.unwrap_or_else(|_| Err(DiffError::Read { path: nn.clone(), reason: "parser failed".into() }))?,
             );
-            let mut c = Comparer { old: &ot_tree, new: &nt_tree, ignore, drifts: Vec::new() };
+            let mut c =
+                Comparer { old: &ot_tree, new: &nt_tree, ignore, drifts: Vec::new(), different_resources: false };
             c.roots();
             let drifts = c.drifts;
             drop((ot_tree, nt_tree));
@@ -718,7 +719,7 @@ fn diff_exchange(
         if r == s {
             let json = r == Repr::Json;
             let (otree, ntree) = (parse(&old.name, ot, json)?, parse(&new.name, nt, json)?);
-            let mut c = Comparer { old: &otree, new: &ntree, ignore, drifts: Vec::new() };
+            let mut c = Comparer { old: &otree, new: &ntree, ignore, drifts: Vec::new(), different_resources: false };
             c.roots();
             drifts.extend(c.drifts);
             bodies = Some((ot.to_owned(), nt.to_owned()));
@@ -739,7 +740,7 @@ mod tests {
         } else {
             (tree::parse_xml(old).unwrap(), tree::parse_xml(new).unwrap())
         };
-        let mut c = Comparer { old: &o, new: &n, ignore: &[], drifts: Vec::new() };
+        let mut c = Comparer { old: &o, new: &n, ignore: &[], drifts: Vec::new(), different_resources: false };
         c.roots();
         c.drifts.into_iter().map(|d| (d.kind, d.path, d.old, d.new)).collect()
     }

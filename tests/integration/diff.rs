@@ -349,3 +349,18 @@ fn a_severity_file_raises_or_lowers_a_kind_of_drift_by_its_id() {
     assert_eq!(code, 2);
     assert!(err.contains("did you mean `item-removed`?"), "{err}");
 }
+
+#[test]
+fn another_value_in_another_resource_is_data_not_a_new_enum_value() {
+    let other_point = ENTITY
+        .replace("VmRestorePoint:1", "VmRestorePoint:2")
+        .replace("vmRestorePoints/1", "vmRestorePoints/2")
+        .replace("<Algorithm>Incremental</Algorithm>", "<Algorithm>Full</Algorithm>");
+    let (a, b) = pair("enum-other", ENTITY, &other_point);
+    let (code, out, _) = run(&["diff", &a, &b, "--fail-on", "additive"]);
+    assert_eq!(code, 0, "two restore points holding different algorithms is data: {out}");
+    let same_point = ENTITY.replace("<Algorithm>Incremental</Algorithm>", "<Algorithm>Full</Algorithm>");
+    let (a, b) = pair("enum-same", ENTITY, &same_point);
+    let (_, out, _) = run(&["diff", &a, &b]);
+    assert!(out.contains("enum-value-added"), "the same point gaining a state is: {out}");
+}
