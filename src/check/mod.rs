@@ -563,6 +563,19 @@ impl Checker {
         let Some(wi) = plan.watch else { return };
         let w = &mut state.watches[wi];
         let request = scrubbed(line(req), &w.token);
+        // A POST sent again right after its connection dropped: on a real EM the first one may
+        // have started (a second restore of the same VM), so a client must look before it
+        // retries (GET /api/tasks, the restore sessions).
+        let retried = w.requests.last().is_some_and(|last| last.status.is_none() && last.request == request);
+        if retried && req.method == "POST" {
+            w.problems.push(problem(
+                ProblemKind::BlindRetry,
+                format!(
+                    "sent {request} again after its connection dropped without checking whether the first one \
+                     started (a real EM may now run two restores); look at GET /api/tasks first"
+                ),
+            ));
+        }
         w.requests.push(Performed {
             step: plan.step.map(|k| self.steps[k].name.clone()),
             request,

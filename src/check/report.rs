@@ -29,6 +29,8 @@ pub enum ProblemKind {
     IgnoredFailure,
     NoLogout,
     MissingStep,
+    /// A non-idempotent request sent again, unchecked, after its connection dropped.
+    BlindRetry,
 }
 
 #[derive(Clone, Debug, Serialize)]

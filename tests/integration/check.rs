@@ -425,3 +425,20 @@ async fn a_fault_hits_once_by_default_or_the_sessions_asked_for() {
     assert!(second.sessions[0].faults.is_empty());
     assert_eq!(second.sessions[1].faults.len(), 1);
 }
+
+#[tokio::test]
+async fn a_blind_retry_of_the_restore_after_a_dropped_connection_is_reported_as_a_risk() {
+    let server = MockServer::start(config().fault("drop-connection@start the restore")).await.unwrap();
+    let c = Client::new(None).with_timeout(Duration::from_secs(5));
+    let token = logon(server.url(), &[]).await;
+    let auth = [("X-RestSvcSessionId", token.as_str())];
+    let list = send(&c, "GET", &format!("{}/api/vmRestorePoints", server.url()), &auth, "").await;
+    let entity_url = links(text(&list), false).into_iter().find(|l| l.rel == "Alternate").unwrap().href;
+    let entity = send(&c, "GET", &entity_url, &auth, "").await;
+    let restore = link(text(&entity), false, "Restore", None);
+    assert!(c.send("POST", &restore, &headers(&auth), Default::default()).await.is_err(), "the fault drops it");
+    let again = send(&c, "POST", &restore, &auth, "").await;
+    assert_eq!(again.status, 202);
+    let report = server.stop().await;
+    assert!(kinds(&report, 0).contains(&ProblemKind::BlindRetry), "{:#?}", report.sessions[0].problems);
+}
