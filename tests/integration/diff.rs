@@ -364,3 +364,13 @@ fn another_value_in_another_resource_is_data_not_a_new_enum_value() {
     let (_, out, _) = run(&["diff", &a, &b]);
     assert!(out.contains("enum-value-added"), "the same point gaining a state is: {out}");
 }
+
+#[test]
+fn re_recording_the_reference_flow_diffs_to_no_drift_at_the_default_fail_on() {
+    let out = temp_dir("rerecord").join("flow.yaml");
+    let (code, stdout, err) = run(&["run", "--var", "poll_interval=0s", "--record", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stdout}{err}");
+    let (code, report, err) = run(&["diff", "cassettes/reference/vm-restore.yaml", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "{report}{err}");
+    assert!(report.contains("0 breaking, 0 additive, 0 cosmetic"), "{report}");
+}
