@@ -32,6 +32,29 @@ pub enum Command {
     Diff(DiffArgs),
     /// Rewrite cassettes in canonical form, or check that they are
     Fmt(FmtArgs),
+    /// Check cassettes are closed (every link served answers) and clean (no secret, every body parses)
+    Lint(LintArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    /// Cassettes, or folders of them, linted as one served set
+    #[arg(value_name = "CASSETTE", required = true)]
+    pub cassettes: Vec<PathBuf>,
+
+    /// Report format on stdout
+    #[arg(long, value_enum, default_value_t = LintFormat::Text)]
+    pub format: LintFormat,
+
+    /// Accept a kind of finding on purpose: dangling-link, secret, unparsable-body, not-a-placeholder, cassette-warning (repeatable)
+    #[arg(long = "allow", value_name = "KIND")]
+    pub allow: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LintFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Args)]

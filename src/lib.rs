@@ -10,6 +10,7 @@ pub mod diagnostic;
 pub mod diff;
 pub mod em;
 pub mod http;
+pub mod lint;
 pub mod mock;
 pub mod model;
 pub mod play;

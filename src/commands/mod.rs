@@ -2,6 +2,7 @@
 
 mod diff;
 mod fmt;
+mod lint;
 mod record;
 mod run;
 mod serve;
@@ -55,6 +56,7 @@ pub fn run(cli: Cli) -> Result<Exit, Failure> {
         Command::Record(args) => record::record(args),
         Command::Diff(args) => diff::diff(args),
         Command::Fmt(args) => fmt::fmt(args),
+        Command::Lint(args) => lint::lint(args),
     }
 }
 

@@ -168,27 +168,34 @@ pub(super) fn load_cassettes(paths: &[PathBuf]) -> Result<Vec<LoadedCassette>, F
     Ok(loaded)
 }
 
-/// The paths given, with each folder replaced by the cassettes in it (`*.yaml`, `*.yml`, by
-/// name; not recursive).
+/// The paths given, with each folder replaced by the cassettes in it and its subfolders
+/// (`*.yaml`, `*.yml`, by path).
 pub(super) fn expand_dirs(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Failure> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), Failure> {
+        let entries = std::fs::read_dir(dir)
+            .map_err(|e| Failure::bad_input(format!("cannot read the folder {}: {e}", dir.display())))?;
+        let mut paths: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
+        paths.sort();
+        for p in paths {
+            if p.is_dir() {
+                walk(&p, out)?;
+            } else if p.extension().is_some_and(|x| x == "yaml" || x == "yml") {
+                out.push(p);
+            }
+        }
+        Ok(())
+    }
     let mut out = Vec::new();
     for p in paths {
         if !p.is_dir() {
             out.push(p.clone());
             continue;
         }
-        let entries = std::fs::read_dir(p)
-            .map_err(|e| Failure::bad_input(format!("cannot read the folder {}: {e}", p.display())))?;
-        let mut found: Vec<PathBuf> = entries
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|f| f.is_file() && f.extension().is_some_and(|x| x == "yaml" || x == "yml"))
-            .collect();
-        if found.is_empty() {
+        let before = out.len();
+        walk(p, &mut out)?;
+        if out.len() == before {
             return Err(Failure::bad_input(format!("{}: a folder with no cassettes (*.yaml) in it", p.display())));
         }
-        found.sort();
-        out.extend(found);
     }
     Ok(out)
 }

@@ -3,6 +3,7 @@
 mod cassettes;
 mod check;
 mod diff;
+mod lint;
 mod model;
 mod record;
 mod run;

@@ -1,0 +1,50 @@
+//! `emtape lint`: findings located by file and line, exit 1 when there are any.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use super::serve::{expand_dirs, load_cassettes};
+use super::{Exit, Failure};
+use crate::cli::{LintArgs, LintFormat};
+use crate::lint::{self, KINDS};
+
+pub(super) fn lint(args: LintArgs) -> Result<Exit, Failure> {
+    for kind in &args.allow {
+        if !KINDS.contains(&kind.as_str()) {
+            let hint = crate::diagnostic::did_you_mean(kind, KINDS)
+                .map_or_else(|| format!("the kinds are {}", KINDS.join(", ")), |k| format!("did you mean `{k}`?"));
+            return Err(Failure::bad_input(format!("--allow {kind}: no such kind of finding; {hint}")));
+        }
+    }
+    let paths = expand_dirs(&args.cassettes)?;
+    // The cassettes of one folder are served together (a release's XML and JSON flows);
+    // each folder is linted as one such set.
+    let mut sets: std::collections::BTreeMap<PathBuf, Vec<PathBuf>> = Default::default();
+    for p in paths {
+        sets.entry(p.parent().map(Path::to_path_buf).unwrap_or_default()).or_default().push(p);
+    }
+    let mut count = 0;
+    let mut findings: Vec<lint::Finding> = Vec::new();
+    for set in sets.values() {
+        let cassettes = load_cassettes(set)?;
+        count += cassettes.len();
+        findings.extend(lint::lint(cassettes).into_iter().filter(|f| !args.allow.iter().any(|a| a == f.kind)));
+    }
+    let mut out = std::io::stdout().lock();
+    match args.format {
+        LintFormat::Json => {
+            let _ = writeln!(out, "{}", serde_json::to_string_pretty(&findings).unwrap_or_default());
+        }
+        LintFormat::Text => {
+            for f in &findings {
+                let _ = writeln!(out, "{}:{}: {}: {}", f.file, f.line, f.kind, f.message);
+                if let Some(h) = &f.hint {
+                    let _ = writeln!(out, "  hint: {h}");
+                }
+            }
+            let verdict = if findings.is_empty() { "clean" } else { "not clean" };
+            let _ = writeln!(out, "{count} cassettes linted: {} findings, {verdict}", findings.len());
+        }
+    }
+    Ok(if findings.is_empty() { Exit::Success } else { Exit::Failed })
+}

@@ -1,0 +1,363 @@
+//! `emtape lint`: proves a set of cassettes closed and clean. Closed: every link a client may
+//! GET from what the mock serves answers, by the rules `serve` uses (derivation included).
+//! Clean: no credential, session token or private key slipped past redaction; every body parses
+//! as its Content-Type; every placeholder is one.
+
+use std::collections::{HashSet, VecDeque};
+
+use serde::Serialize;
+
+use crate::cassette::template::{Part, Template};
+use crate::cassette::{Body, LoadedCassette};
+use crate::em::{self, Repr};
+use crate::http::{Headers, Request};
+use crate::mock::{Mock, MockOptions};
+
+/// What is wrong, where, and what to do.
+#[derive(Clone, Debug, Serialize)]
+pub struct Finding {
+    /// `dangling-link`, `secret`, `unparsable-body`, `not-a-placeholder`, `cassette-warning`.
+    pub kind: &'static str,
+    pub file: String,
+    pub line: usize,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+/// Every kind of finding, for `--allow`.
+pub const KINDS: [&str; 5] = ["dangling-link", "secret", "unparsable-body", "not-a-placeholder", "cassette-warning"];
+
+/// Header and field names whose values are secrets.
+const SECRET_NAMES: [&str; 9] =
+    ["password", "passwd", "pwd", "secret", "apikey", "api_key", "privatekey", "accesstoken", "clientsecret"];
+
+/// Whether a value is only placeholders (or nothing).
+fn is_placeholder(v: &str) -> bool {
+    Template::parse(v.trim()).parts().iter().all(|p| match p {
+        Part::Text(t) => t.trim().is_empty(),
+        _ => true,
+    })
+}
+
+/// Whether a value is nothing but placeholders (and a scheme word like `Basic`).
+fn redacted(v: &str) -> bool {
+    let v = v.trim();
+    let v = v.strip_prefix("Basic ").or_else(|| v.strip_prefix("Bearer ")).unwrap_or(v);
+    is_placeholder(v)
+}
+
+/// Lints cassettes as one served set.
+pub fn lint(cassettes: Vec<LoadedCassette>) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for c in &cassettes {
+        for w in &c.warnings {
+            let kind = if w.message.contains("not a placeholder") { "not-a-placeholder" } else { "cassette-warning" };
+            findings.push(Finding {
+                kind,
+                file: w.file.clone(),
+                line: w.line,
+                message: w.message.clone(),
+                hint: w.hint.clone(),
+            });
+        }
+        scan(c, &mut findings);
+    }
+    let texts: Vec<(String, String, Vec<usize>)> = cassettes
+        .iter()
+        .map(|c| (c.name.clone(), std::fs::read_to_string(&c.name).unwrap_or_default(), c.lines.clone()))
+        .collect();
+    let mock = Mock::new(cassettes, MockOptions::default());
+    for repr in [Repr::Xml, Repr::Json] {
+        dangling(&mock, repr, &texts, &mut findings);
+    }
+    findings
+}
+
+/// Secrets and bodies, exchange by exchange.
+fn scan(c: &LoadedCassette, out: &mut Vec<Finding>) {
+    for (i, x) in c.cassette.exchanges.iter().enumerate() {
+        let line = c.lines.get(i).copied().unwrap_or(0);
+        let mut broken: Vec<Finding> = Vec::new();
+        let mut secret = |message: String, hint: &str| {
+            out.push(Finding { kind: "secret", file: c.name.clone(), line, message, hint: Some(hint.to_owned()) })
+        };
+        let request_headers: &Headers = &x.request.headers;
+        for (name, value) in request_headers.iter().chain(x.response.headers.iter()) {
+            let lower = name.to_ascii_lowercase();
+            if (lower == "authorization" || lower == "proxy-authorization") && !redacted(value) {
+                secret(
+                    format!("exchange {}: {name} holds a credential", x.seq),
+                    "write `Basic {{redacted}}`; record again, or redact it by hand",
+                );
+            }
+            if lower == em::SESSION_HEADER.to_ascii_lowercase() && !redacted(value) {
+                secret(format!("exchange {}: {name} holds a live session token", x.seq), "write `{{token:1}}`");
+            }
+            if lower == "cookie" || lower == "set-cookie" {
+                for pair in value.split(';') {
+                    if let Some((k, v)) = pair.split_once('=') {
+                        if k.trim().eq_ignore_ascii_case(em::SESSION_HEADER) && !redacted(v) {
+                            secret(
+                                format!("exchange {}: {name} holds a live session token", x.seq),
+                                "write `X-RestSvcSessionId={{token:1}}`",
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        if let Some((_, query)) = x.request.uri.split_once('?') {
+            for pair in query.split('&') {
+                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                let k = em::percent_decode(k).to_ascii_lowercase();
+                if (SECRET_NAMES.contains(&k.as_str()) || k == "token" || k.ends_with("sessionid")) && !redacted(v) {
+                    secret(
+                        format!("exchange {}: the query parameter `{k}` holds a secret", x.seq),
+                        "write `{{redacted}}`",
+                    );
+                }
+            }
+        }
+        let bodies = [
+            ("request", &x.request.body, request_headers),
+            ("response", c.cassette.response_body(i), &x.response.headers),
+        ];
+        for (which, body, headers) in bodies {
+            let Body::Text { text, .. } = body else { continue };
+            if text.contains("PRIVATE KEY-----") {
+                secret(format!("exchange {}: the {which} body holds a private key", x.seq), "remove it");
+            }
+            let declared = headers.get("content-type").and_then(Repr::from_content_type);
+            let trimmed = text.trim_start_matches('\u{feff}').trim_start();
+            let repr = declared.or(if trimmed.starts_with('<') {
+                Some(Repr::Xml)
+            } else if trimmed.starts_with(['{', '[']) {
+                Some(Repr::Json)
+            } else {
+                None
+            });
+            match repr {
+                Some(Repr::Xml) => match crate::xml::parse(text) {
+                    Ok(root) => xml_secrets(&root, &mut |field| {
+                        secret(
+                            format!("exchange {}: the {which} body's {field} holds a secret", x.seq),
+                            "write `{{redacted}}`",
+                        )
+                    }),
+                    Err(e) => broken.push(Finding {
+                        kind: "unparsable-body",
+                        file: c.name.clone(),
+                        line,
+                        message: format!(
+                            "exchange {}: the {which} body is not XML as its Content-Type says: {e}",
+                            x.seq
+                        ),
+                        hint: None,
+                    }),
+                },
+                Some(Repr::Json) => match serde_json::from_str::<serde_json::Value>(text) {
+                    Ok(v) => json_secrets(&v, &mut |field| {
+                        secret(
+                            format!("exchange {}: the {which} body's {field} holds a secret", x.seq),
+                            "write `{{redacted}}`",
+                        )
+                    }),
+                    Err(e) => broken.push(Finding {
+                        kind: "unparsable-body",
+                        file: c.name.clone(),
+                        line,
+                        message: format!(
+                            "exchange {}: the {which} body is not JSON as its Content-Type says: {e}",
+                            x.seq
+                        ),
+                        hint: None,
+                    }),
+                },
+                None => {}
+            }
+        }
+        out.append(&mut broken);
+    }
+}
+
+fn secret_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    SECRET_NAMES.iter().any(|s| lower == *s || lower.ends_with(s))
+}
+
+fn xml_secrets(e: &crate::xml::Element, found: &mut dyn FnMut(String)) {
+    for a in &e.attributes {
+        if secret_name(&a.name) && !redacted(&a.value) {
+            found(format!("attribute {}/@{}", e.name, a.name));
+        }
+    }
+    if secret_name(&e.name) && e.elements().next().is_none() && !redacted(&e.text()) {
+        found(format!("element <{}>", e.name));
+    }
+    for c in e.elements() {
+        xml_secrets(c, found);
+    }
+}
+
+fn json_secrets(v: &serde_json::Value, found: &mut dyn FnMut(String)) {
+    match v {
+        serde_json::Value::Object(map) => {
+            for (k, x) in map {
+                if let Some(s) = x.as_str() {
+                    if secret_name(k) && !redacted(s) {
+                        found(format!("\"{k}\""));
+                    }
+                }
+                json_secrets(x, found);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|x| json_secrets(x, found)),
+        _ => {}
+    }
+}
+
+const ORIGIN: &str = "http://emtape.lint";
+
+fn request(method: &str, target: &str, repr: Repr, token: Option<&str>) -> Request {
+    let mut headers = Headers::new();
+    headers.push("Accept", repr.content_type());
+    if let Some(t) = token {
+        headers.push(em::SESSION_HEADER, t);
+    }
+    if method == "POST" {
+        headers.push("Authorization", "Basic bGludDpsaW50");
+    }
+    Request {
+        method: method.into(),
+        target: target.into(),
+        headers,
+        body: Default::default(),
+        origin: ORIGIN.into(),
+        peer: None,
+    }
+}
+
+/// Breadth-first over every link a client may GET, from the root document and a logon in
+/// `repr`; a link that does not answer 2xx is a finding, located where the cassettes name it.
+fn dangling(mock: &Mock, repr: Repr, texts: &[(String, String, Vec<usize>)], out: &mut Vec<Finding>) {
+    let logon = mock.respond(&request("POST", "/api/sessionMngr/?v=latest", repr, None));
+    if logon.status >= 300 || Repr::from_content_type(logon.headers.get("content-type").unwrap_or("")) != Some(repr) {
+        return;
+    }
+    let Some(token) = logon.headers.get(em::SESSION_HEADER).map(str::to_owned) else { return };
+    let root = mock.respond(&request("GET", "/api/", repr, None));
+    let mut queue: VecDeque<(String, String)> = VecDeque::new();
+    let mut seen = HashSet::new();
+    for body in [&logon.body, &root.body] {
+        queue.extend(navigable(&String::from_utf8_lossy(body), repr, ORIGIN));
+    }
+    while let Some((target, what)) = queue.pop_front() {
+        if seen.len() > 20_000 || !seen.insert(target.clone()) {
+            continue;
+        }
+        let r = mock.respond(&request("GET", &target, repr, Some(&token)));
+        if r.status >= 300 {
+            let path = target.split('?').next().unwrap_or(&target);
+            let (file, line) = locate(texts, path);
+            out.push(Finding {
+                kind: "dangling-link",
+                file,
+                line,
+                message: format!("{what} GET {target} ({}) answers {}: nothing answers it", repr.name(), r.status),
+                hint: Some(
+                    "record it (emtape record or crawl), or record a sibling of its type to derive it from".into(),
+                ),
+            });
+            continue;
+        }
+        queue.extend(navigable(&String::from_utf8_lossy(&r.body), repr, ORIGIN));
+    }
+    let logout = request("DELETE", &format!("/api/logonSessions/{}", session_id(&token)), repr, Some(&token));
+    let _ = mock.respond(&logout);
+}
+
+/// Takes a link's Href, Rel (`None` for a reference) and Type.
+type Push<'a> = dyn FnMut(&str, Option<&str>, Option<&str>) + 'a;
+
+/// The links a client may GET in a body (Rel Down, Up, Alternate, Related, paging, and each
+/// reference's own Href), as request targets on the lint's origin, each with what names it.
+fn navigable(body: &str, repr: Repr, origin: &str) -> Vec<(String, String)> {
+    const RELS: [&str; 8] = ["Down", "Up", "Alternate", "Related", "First", "Next", "Previous", "Last"];
+    let mut found: Vec<(String, String)> = Vec::new();
+    let mut push = |href: &str, rel: Option<&str>, kind: Option<&str>| {
+        if rel.is_some_and(|r| !RELS.contains(&r)) {
+            return;
+        }
+        if let Some(target) = href.strip_prefix(origin) {
+            let what = match (rel, kind) {
+                (Some(r), Some(k)) => format!("link Rel={r} Type={k}"),
+                (Some(r), None) => format!("link Rel={r}"),
+                (None, Some(k)) => format!("reference {k}"),
+                (None, None) => "reference".to_owned(),
+            };
+            found.push((target.to_owned(), what));
+        }
+    };
+    match repr {
+        Repr::Xml => {
+            fn walk(e: &crate::xml::Element, push: &mut Push<'_>) {
+                if let Some(href) = e.attribute("Href") {
+                    let rel = if e.name == "Link" { Some(e.attribute("Rel").unwrap_or("")) } else { None };
+                    push(href, rel, e.attribute("Type"));
+                }
+                e.elements().for_each(|c| walk(c, push));
+            }
+            if let Ok(root) = crate::xml::parse(body) {
+                walk(&root, &mut push);
+            }
+        }
+        Repr::Json => {
+            fn walk(v: &serde_json::Value, push: &mut Push<'_>) {
+                match v {
+                    serde_json::Value::Object(m) => {
+                        if let Some(href) = m.get("Href").and_then(|h| h.as_str()) {
+                            let kind = m.get("Type").and_then(|t| t.as_str());
+                            push(href, m.get("Rel").and_then(|r| r.as_str()), kind);
+                        }
+                        m.values().for_each(|x| walk(x, push));
+                    }
+                    serde_json::Value::Array(a) => a.iter().for_each(|x| walk(x, push)),
+                    _ => {}
+                }
+            }
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(body) {
+                walk(&v, &mut push);
+            }
+        }
+    }
+    found
+}
+
+fn session_id(token: &str) -> String {
+    crate::codec::base64_decode(token).and_then(|b| String::from_utf8(b).ok()).unwrap_or_default()
+}
+
+/// The first place a cassette names `path` (case as written), or the first cassette.
+fn locate(texts: &[(String, String, Vec<usize>)], path: &str) -> (String, usize) {
+    for (name, text, _) in texts {
+        if let Some(at) = text.to_ascii_lowercase().find(&path.to_ascii_lowercase()) {
+            return (name.clone(), text[..at].matches('\n').count() + 1);
+        }
+    }
+    // Not named anywhere as written: a link only a derived body holds.
+    texts.first().map_or_else(|| (String::new(), 0), |(n, _, _)| (n.clone(), 0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_not_secrets() {
+        assert!(redacted("Basic {{redacted}}"));
+        assert!(redacted("{{token:1}}"));
+        assert!(!redacted("Basic dXNlcjpwYXNz"));
+        assert!(!redacted("hunter2"));
+    }
+}

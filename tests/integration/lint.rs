@@ -1,0 +1,69 @@
+//! `emtape lint`: dangling links, secrets and broken bodies found and located; shipped cassettes clean.
+
+use crate::support::*;
+
+#[test]
+fn the_shipped_cassettes_lint_clean() {
+    let (code, out, err) = run(&["lint", "cassettes/"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.ends_with("4 cassettes linted: 0 findings, clean\n"), "{out}");
+}
+
+#[test]
+fn lint_finds_and_locates_a_dangling_link_planted_secrets_and_a_broken_body() {
+    let reference = std::fs::read_to_string("cassettes/reference/vm-restore.yaml").unwrap();
+    // No root document: the LogonSession's Up link answers nothing.
+    let (start, end) = (reference.find("- seq: 1\n").unwrap(), reference.find("- seq: 2\n").unwrap());
+    let mut text = format!("{}{}", &reference[..start], &reference[end..]);
+    text = text.replacen("Authorization: Basic {{redacted}}", "Authorization: Basic dXNlcjpodW50ZXIy", 1);
+    text = text.replacen(
+        "    - X-RestSvcSessionId: \"{{token:1}}\"",
+        "    - X-RestSvcSessionId: \"NDRjZmJkYmUtNWE5NS00MTU2\"",
+        1,
+    );
+    text = text.replacen(
+        "<JobType>RestoreVm</JobType>",
+        "<JobType>RestoreVm</JobType>\n          <Password>hunter2</Password>",
+        1,
+    );
+    text = text.replacen(
+        "        <Operation>StartVMRestore</Operation>\n      </Task>",
+        "        <Operation>StartVMRestore</Operation>\n      </Tsk>",
+        1,
+    );
+    let dir = temp_dir("lint-planted");
+    let file = dir.join("planted.yaml");
+    std::fs::write(&file, &text).unwrap();
+    let (code, out, err) = run(&["lint", "--format", "json", file.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}{err}");
+    let findings: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    let line_of = |needle: &str| text[..text.find(needle).unwrap()].matches('\n').count() + 1;
+    let has = |kind: &str, words: &str| {
+        findings.iter().any(|f| {
+            f["kind"] == kind && f["message"].as_str().unwrap().contains(words) && f["line"].as_u64().unwrap() > 0
+        })
+    };
+    assert!(has("dangling-link", "GET /api/"), "{out}");
+    assert!(has("secret", "Authorization holds a credential"), "{out}");
+    assert!(has("secret", "live session token"), "{out}");
+    assert!(has("secret", "<Password>"), "{out}");
+    assert!(has("unparsable-body", "is not XML"), "{out}");
+    let credential = findings.iter().find(|f| f["message"].as_str().unwrap().contains("credential")).unwrap();
+    assert_eq!(credential["file"], file.to_str().unwrap());
+    let logon_line = line_of("- seq: 2\n");
+    assert_eq!(credential["line"].as_u64().unwrap() as usize, logon_line, "located at its exchange");
+    let (code, _, _) = run(&[
+        "lint",
+        file.to_str().unwrap(),
+        "--allow",
+        "dangling-link",
+        "--allow",
+        "secret",
+        "--allow",
+        "unparsable-body",
+    ]);
+    assert_eq!(code, 0, "--allow accepts kinds on purpose");
+    let (code, _, err) = run(&["lint", file.to_str().unwrap(), "--allow", "secrets"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("did you mean `secret`?"), "{err}");
+}
