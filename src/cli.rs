@@ -34,6 +34,78 @@ pub enum Command {
     Fmt(FmtArgs),
     /// Check cassettes are closed (every link served answers) and clean (no secret, every body parses)
     Lint(LintArgs),
+    /// Record a release's whole read surface: follow every link a client may GET, breadth-first, GET only
+    Crawl(CrawlArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CrawlArgs {
+    /// The EM to crawl, like https://em.example:9398
+    #[arg(long, value_name = "URL")]
+    pub target: String,
+
+    /// User to log on as
+    #[arg(long, value_name = "NAME")]
+    pub user: String,
+
+    /// Environment variable that holds the password; the password is never printed or written
+    #[arg(long, value_name = "VAR")]
+    pub password_env: String,
+
+    /// The cassette to write
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+
+    /// Trust this CA certificate (PEM) for the target (repeatable)
+    #[arg(long = "ca", value_name = "FILE")]
+    pub ca: Vec<PathBuf>,
+
+    /// Accept any certificate from the target (prints a warning)
+    #[arg(long)]
+    pub insecure: bool,
+
+    /// Representations to crawl
+    #[arg(long, value_enum, default_value_t = CrawlRepr::Both)]
+    pub repr: CrawlRepr,
+
+    /// Stop after this many requests
+    #[arg(long, value_name = "N", default_value_t = 2000)]
+    pub max_requests: usize,
+
+    /// Follow links at most this many hops from the LogonSession
+    #[arg(long, value_name = "N", default_value_t = 32)]
+    pub depth: usize,
+
+    /// Items opened per list (a 50,000-point EM gives a bounded cassette the mock derives the rest from)
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub sample: usize,
+
+    /// Requests in flight at once
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub concurrency: usize,
+
+    /// At most this many requests per second (be gentle to production EMs)
+    #[arg(long, value_name = "N")]
+    pub rate: Option<f64>,
+
+    /// Only links whose Type or path contains this (repeatable)
+    #[arg(long, value_name = "TEXT")]
+    pub include: Vec<String>,
+
+    /// Never links whose Type or path contains this (repeatable)
+    #[arg(long, value_name = "TEXT")]
+    pub exclude: Vec<String>,
+
+    /// Seconds one request may take
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub timeout: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum CrawlRepr {
+    Xml,
+    Json,
+    Both,
 }
 
 #[derive(Debug, Args)]

@@ -6,6 +6,7 @@ pub mod check;
 pub mod cli;
 pub mod codec;
 pub mod commands;
+pub mod crawl;
 pub mod diagnostic;
 pub mod diff;
 pub mod em;

@@ -1,5 +1,6 @@
 //! The commands: each wires the library's pieces together for one job and says how it ended.
 
+mod crawl;
 mod diff;
 mod fmt;
 mod lint;
@@ -57,6 +58,7 @@ pub fn run(cli: Cli) -> Result<Exit, Failure> {
         Command::Diff(args) => diff::diff(args),
         Command::Fmt(args) => fmt::fmt(args),
         Command::Lint(args) => lint::lint(args),
+        Command::Crawl(args) => crawl::crawl(args),
     }
 }
 

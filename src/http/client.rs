@@ -152,7 +152,6 @@ impl Client {
         }
     }
 
-    /// Sets how long a request may take, connection included.
     /// Names the flags that fix an untrusted certificate in this command
     /// (`pass its CA with --upstream-ca, or --insecure-upstream`).
     pub fn with_trust_hint(mut self, hint: &'static str) -> Self {
@@ -160,6 +159,7 @@ impl Client {
         self
     }
 
+    /// Sets how long a request may take, connection included.
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self

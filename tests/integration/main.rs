@@ -2,6 +2,7 @@
 
 mod cassettes;
 mod check;
+mod crawl;
 mod diff;
 mod lint;
 mod model;

@@ -1,0 +1,152 @@
+//! `emtape crawl`: a release's read surface on tape, GET only, bounded, crash-safe.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use emtape::cassette::{Body, Cassette};
+
+use crate::support::*;
+
+fn crawl(target: &str, out: &std::path::Path, extra: &[&str]) -> (i32, String, String) {
+    let mut args = vec!["crawl", "--target", target, "--user", "admin", "--password-env", "EMTAPE_TEST_PW", "--out"];
+    args.push(out.to_str().unwrap());
+    args.extend_from_slice(extra);
+    let out = Command::new(BIN).args(&args).env("EMTAPE_TEST_PW", "s3cr3t-crawl-pw").output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+/// The root element's name (XML) or the sorted top-level keys (JSON) of a body.
+fn shape(body: &str) -> String {
+    match emtape::xml::parse(body) {
+        Ok(root) => root.name,
+        Err(_) => match serde_json::from_str::<serde_json::Value>(body) {
+            Ok(serde_json::Value::Object(m)) => m.keys().cloned().collect::<Vec<_>>().join(","),
+            _ => String::new(),
+        },
+    }
+}
+
+#[tokio::test]
+async fn a_crawl_of_the_mock_serves_back_every_link_it_saw_the_same_and_holds_no_secret() {
+    let mock = Emtape::serve(&[]);
+    let out = temp_dir("crawl-mock").join("crawl.yaml");
+    let (code, stdout, err) = crawl(&mock.url, &out, &[]);
+    assert_eq!(code, 0, "{stdout}{err}");
+    assert!(stdout.contains("every link answered"), "{stdout}");
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(!text.contains("s3cr3t-crawl-pw") && !text.contains("czNjcjN0"), "the password is nowhere in it");
+    let (code, lint, _) = run(&["lint", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "{lint}");
+    let loaded = Cassette::load(&out).unwrap();
+    let methods: Vec<&str> = loaded.cassette.exchanges.iter().map(|x| x.request.method.as_str()).collect();
+    assert!(methods.iter().all(|m| ["GET", "POST", "DELETE"].contains(m)));
+    assert_eq!(methods.iter().filter(|m| **m == "POST").count(), 2, "only the two logons (XML, JSON)");
+
+    let replay = Emtape::serve(&[out.to_str().unwrap()]);
+    let c = client();
+    let mut compared = 0;
+    for json in [false, true] {
+        let accept = if json { "application/json" } else { "application/xml" };
+        let token = logon(&replay.url, &[("Accept", accept)]).await;
+        let id = String::from_utf8(emtape::codec::base64_decode(&token).unwrap()).unwrap();
+        for (i, x) in loaded.cassette.exchanges.iter().enumerate() {
+            if x.request.method != "GET" || x.request.headers.get("accept") != Some(accept) {
+                continue;
+            }
+            // The crawl's own LogonSession is this client's.
+            let uri = x.request.uri.replace("{{session-id:1}}", &id).replace("{{session-id:2}}", &id);
+            let r = send(
+                &c,
+                "GET",
+                &format!("{}{uri}", replay.url),
+                &[("Accept", accept), ("X-RestSvcSessionId", &token)],
+                "",
+            )
+            .await;
+            assert_eq!(r.status, x.response.status, "{}", x.request.uri);
+            if let Body::Text { text, .. } = loaded.cassette.response_body(i) {
+                assert_eq!(shape(crate::support::text(&r)), shape(text), "{}", x.request.uri);
+            }
+            compared += 1;
+        }
+    }
+    assert!(compared > 150, "{compared}");
+}
+
+#[test]
+fn a_crawl_is_bounded_by_max_requests_and_sample() {
+    let mock = Emtape::serve(&[]);
+    let dir = temp_dir("crawl-bounds");
+    let bounded = dir.join("bounded.yaml");
+    let (_, stdout, _) = crawl(&mock.url, &bounded, &["--repr", "xml", "--max-requests", "15"]);
+    assert!(stdout.contains("stopped at --max-requests 15"), "{stdout}");
+    let n = Cassette::load(&bounded).unwrap().cassette.exchanges.len();
+    assert!(n <= 16, "15 requests and the logout: {n}");
+    let sampled = dir.join("sampled.yaml");
+    let (code, _, err) = crawl(&mock.url, &sampled, &["--repr", "xml", "--sample", "1"]);
+    assert_eq!(code, 0, "{err}");
+    let opened: std::collections::BTreeSet<String> = Cassette::load(&sampled)
+        .unwrap()
+        .cassette
+        .exchanges
+        .iter()
+        .filter(|x| {
+            x.request.uri.to_ascii_lowercase().starts_with("/api/vmrestorepoints/")
+                && x.request.uri.ends_with("format=Entity")
+        })
+        .map(|x| x.request.uri.clone())
+        .collect();
+    assert!(!opened.is_empty() && opened.len() < 4, "--sample 1 opens fewer than the 4 listed points: {opened:?}");
+}
+
+#[test]
+fn a_rate_limited_crawl_takes_its_time() {
+    let mock = Emtape::serve(&[]);
+    let out = temp_dir("crawl-rate").join("rate.yaml");
+    let t = Instant::now();
+    let (_, stdout, _) = crawl(&mock.url, &out, &["--repr", "xml", "--max-requests", "11", "--rate", "20"]);
+    assert!(
+        t.elapsed() >= Duration::from_millis(450),
+        "10 GETs at 20/s take half a second: {:?} {stdout}",
+        t.elapsed()
+    );
+}
+
+#[test]
+fn a_crawl_records_failures_and_keeps_going() {
+    let reference = std::fs::read_to_string("cassettes/reference/vm-restore.yaml").unwrap();
+    let (start, end) = (reference.find("- seq: 1\n").unwrap(), reference.find("- seq: 2\n").unwrap());
+    let dir = temp_dir("crawl-failing");
+    let gappy = dir.join("gappy.yaml");
+    std::fs::write(&gappy, format!("{}{}", &reference[..start], &reference[end..])).unwrap();
+    let mock = Emtape::serve(&[gappy.to_str().unwrap()]);
+    let out = dir.join("crawl.yaml");
+    let (code, stdout, _) = crawl(&mock.url, &out, &["--repr", "xml"]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("404 GET"), "the failure is named: {stdout}");
+    assert!(Cassette::load(&out).unwrap().cassette.exchanges.len() > 50, "and the crawl went on");
+}
+
+#[test]
+fn a_crawl_killed_mid_way_leaves_a_cassette_that_loads() {
+    let mock = Emtape::serve(&[]);
+    let out = temp_dir("crawl-kill").join("killed.yaml");
+    let mut child = Command::new(BIN)
+        .args(["crawl", "--target", &mock.url, "--user", "a", "--password-env", "EMTAPE_TEST_PW", "--rate", "30"])
+        .arg("--out")
+        .arg(&out)
+        .env("EMTAPE_TEST_PW", "pw")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    child.kill().unwrap();
+    let _ = child.wait();
+    let loaded = Cassette::load(&out).expect("an interrupted crawl's cassette loads");
+    assert!(!loaded.cassette.exchanges.is_empty());
+}
