@@ -7,6 +7,11 @@ mod compare;
 mod tree;
 mod values;
 
+/// The template of a link: no scheme or host, ids as `{id}`, the API version as `{v}`.
+pub fn link_template(href: &str) -> String {
+    values::template(href)
+}
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
