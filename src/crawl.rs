@@ -194,7 +194,7 @@ pub async fn crawl(client: Arc<Client>, recorder: Arc<Recorder>, options: &Crawl
         let logon = match client.send("POST", &logon_url, &h, Bytes::new()).await {
             Ok(r) => r,
             Err(e) => {
-                report.by_type.entry("LogonSession".into()).or_default().1.push(format!("POST {logon_url}: {e}"));
+                report.by_type.entry("LogonSession".into()).or_default().1.push(format!("POST {e}"));
                 continue;
             }
         };
@@ -270,7 +270,7 @@ pub async fn crawl(client: Arc<Client>, recorder: Arc<Recorder>, options: &Crawl
                     }
                 }
                 Ok(r) => entry.1.push(format!("{} GET {}", r.status, job.url)),
-                Err(e) => entry.1.push(format!("GET {}: {e}", job.url)),
+                Err(e) => entry.1.push(format!("GET {e}")),
             }
             if let Some(every) = options.progress {
                 if last_progress.elapsed() >= every {
