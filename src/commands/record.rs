@@ -44,16 +44,22 @@ pub(super) fn record(args: RecordArgs) -> Result<Exit, Failure> {
     let cannot_write =
         |e: std::io::Error| Failure::bad_input(format!("cannot write the cassette {}: {e}", args.out.display()));
     let (recorder, mock, mode) = match (args.mode, existing) {
-        (RecordMode::ReplayOnly, Some(loaded)) => {
-            (None, Some(Mock::new(vec![loaded], MockOptions::default())), Mode::ReplayOnly)
-        }
+        (RecordMode::ReplayOnly, Some(loaded)) => (
+            None,
+            Some(Mock::new(vec![loaded], MockOptions { log_misses: true, ..MockOptions::default() })),
+            Mode::ReplayOnly,
+        ),
         (RecordMode::Append, Some(loaded)) => {
             let last_seq = loaded.cassette.exchanges.iter().map(|e| e.seq).max().unwrap_or(0);
             let sessions = session_count(&loaded.cassette);
             let recorder = Recorder::append(&args.out, &upstream, &redact, loaded.cassette.meta.clone(), last_seq)
                 .map_err(cannot_write)?;
             recorder.number_sessions_from(sessions + 1);
-            (Some(Arc::new(recorder)), Some(Mock::new(vec![loaded], MockOptions::default())), Mode::Append)
+            (
+                Some(Arc::new(recorder)),
+                Some(Mock::new(vec![loaded], MockOptions { log_misses: true, ..MockOptions::default() })),
+                Mode::Append,
+            )
         }
         _ => (Some(Arc::new(Recorder::create(&args.out, &upstream, &redact).map_err(cannot_write)?)), None, Mode::New),
     };

@@ -58,7 +58,7 @@ pub(super) fn run(args: RunArgs) -> Result<Exit, Failure> {
                     .await
                     .map_err(|e| Failure::network(format!("cannot start the built-in mock: {e}")))?;
                 let base = server.base_url();
-                let mock = Arc::new(Mock::new(cassettes, MockOptions::default()));
+                let mock = Arc::new(Mock::new(cassettes, MockOptions { log_misses: true, ..MockOptions::default() }));
                 let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
                 let task = tokio::spawn(server.run(mock, ServerOptions::default(), async move {
                     let _ = stopped.await;

@@ -19,8 +19,11 @@ use crate::scenario::{Scenario, parse_duration};
 pub(super) fn serve(args: ServeArgs) -> Result<Exit, Failure> {
     let cassettes = load_cassettes(&args.cassettes)?;
     let (tls, minted) = listen_tls(&args.tls)?;
-    let options =
-        MockOptions { session_timeout: Duration::from_secs(args.session_timeout), log_requests: args.verbose };
+    let options = MockOptions {
+        session_timeout: Duration::from_secs(args.session_timeout),
+        log_requests: args.verbose,
+        log_misses: true,
+    };
     let scenario = match &args.check.scenario {
         Some(path) => Some(Scenario::load(path).map_err(|e| Failure::bad_input(e.to_string()))?),
         None => None,

@@ -42,11 +42,14 @@ pub struct MockOptions {
     pub session_timeout: Duration,
     /// Print one line per request on stderr.
     pub log_requests: bool,
+    /// Print why a request matched nothing on stderr. Off by default: a mock embedded in a
+    /// test suite (`emtape::MockServer`) says so in its answers and reports only.
+    pub log_misses: bool,
 }
 
 impl Default for MockOptions {
     fn default() -> Self {
-        Self { session_timeout: Duration::from_secs(15 * 60), log_requests: false }
+        Self { session_timeout: Duration::from_secs(15 * 60), log_requests: false, log_misses: false }
     }
 }
 
@@ -353,7 +356,9 @@ impl Mock {
             }
         }
         let explanation = near_miss::explain(self, req, key, live);
-        eprintln!("emtape: 404 {}", indent(&explanation));
+        if self.options.log_misses || self.options.log_requests {
+            eprintln!("emtape: 404 {}", indent(&explanation));
+        }
         em::error(key.repr, 404, &explanation)
     }
 
@@ -498,7 +503,9 @@ impl Handler for Mock {
             #[allow(unreachable_patterns)]
             _ => format!("{request_line}: the request could not be read"),
         };
-        eprintln!("emtape: {message}");
+        if self.options.log_misses || self.options.log_requests {
+            eprintln!("emtape: {message}");
+        }
         let status = if matches!(problem, RequestProblem::TooLarge { .. }) { 413 } else { 400 };
         em::error(Repr::Xml, status, &message)
     }

@@ -36,6 +36,7 @@ fn lint_finds_and_locates_a_dangling_link_planted_secrets_and_a_broken_body() {
     std::fs::write(&file, &text).unwrap();
     let (code, out, err) = run(&["lint", "--format", "json", file.to_str().unwrap()]);
     assert_eq!(code, 1, "{out}{err}");
+    assert!(!err.contains("emtape: 404"), "the mock inside the library keeps its misses to itself: {err}");
     let findings: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
     let line_of = |needle: &str| text[..text.find(needle).unwrap()].matches('\n').count() + 1;
     let has = |kind: &str, words: &str| {
