@@ -209,7 +209,41 @@ async fn dispatch<H: Handler>(
             return into_hyper(handler.reject(&line, &problem).into());
         }
     };
-    into_hyper(handler.handle(Request { method, target, headers, body, origin, peer: conn.peer }).await)
+    let repr = crate::em::Repr::from_accept(&headers);
+    let line = format!("{method} {target}");
+    let handling =
+        CatchUnwind(Box::pin(handler.handle(Request { method, target, headers, body, origin, peer: conn.peer })));
+    match handling.await {
+        Ok(reply) => into_hyper(reply),
+        Err(why) => {
+            // A bug of ours must not cost the client its connection: it gets EM's 500.
+            eprintln!("emtape: {line} panicked: {why}");
+            into_hyper(crate::em::error(repr, 500, &format!("emtape failed while answering {line}: {why}")).into())
+        }
+    }
+}
+
+/// A future whose panics, while polled, become `Err` with the panic's message.
+struct CatchUnwind<F>(std::pin::Pin<Box<F>>);
+
+impl<F: Future> Future for CatchUnwind<F> {
+    type Output = Result<F::Output, String>;
+
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
+        let inner = self.get_mut().0.as_mut();
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(std::task::Poll::Ready(v)) => std::task::Poll::Ready(Ok(v)),
+            Ok(std::task::Poll::Pending) => std::task::Poll::Pending,
+            Err(payload) => {
+                let why = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "a panic".to_owned());
+                std::task::Poll::Ready(Err(why))
+            }
+        }
+    }
 }
 
 /// The body hyper sends: whole (with its length) or streamed (chunked).
@@ -289,4 +323,38 @@ fn into_hyper(reply: Reply) -> Option<hyper::Response<OutBody>> {
         }
     }
     Some(out)
+}
+
+#[cfg(test)]
+mod panic_tests {
+    use super::*;
+
+    struct Panics;
+
+    impl Handler for Panics {
+        async fn handle(&self, req: Request) -> Reply {
+            if req.target.contains("boom") {
+                panic!("boom at {}", req.target);
+            }
+            Response::new(200).body("fine").into()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panic_while_answering_is_a_500_and_the_connection_lives_on() {
+        let server = Server::bind("127.0.0.1:0", None).await.unwrap();
+        let url = server.base_url();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(server.run(Arc::new(Panics), ServerOptions { max_body: 1024 }, async move {
+            let _ = stopped.await;
+        }));
+        let client = crate::http::client::Client::new(None);
+        let boom = client.send("GET", &format!("{url}/api/boom"), &Headers::new(), Bytes::new()).await.unwrap();
+        assert_eq!(boom.status, 500);
+        assert!(String::from_utf8_lossy(&boom.body).contains("boom at /api/boom"));
+        let fine = client.send("GET", &format!("{url}/api/"), &Headers::new(), Bytes::new()).await.unwrap();
+        assert_eq!(fine.status, 200, "the same keep-alive client goes on");
+        let _ = stop.send(());
+        let _ = task.await;
+    }
 }
