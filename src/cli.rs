@@ -324,6 +324,10 @@ pub struct ServeArgs {
     #[arg(long, value_name = "SECS", default_value_t = 900)]
     pub session_timeout: u64,
 
+    /// Live logon sessions at most; past it a logon gets EM's 503 Error, unless the oldest idle session (a minute or more) gives way
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub max_sessions: usize,
+
     /// Largest request body accepted, in bytes
     #[arg(long, value_name = "BYTES", default_value_t = 64 << 20)]
     pub max_body: usize,

@@ -21,6 +21,7 @@ pub(super) fn serve(args: ServeArgs) -> Result<Exit, Failure> {
     let (tls, minted) = listen_tls(&args.tls)?;
     let options = MockOptions {
         session_timeout: Duration::from_secs(args.session_timeout),
+        max_sessions: args.max_sessions,
         log_requests: args.verbose,
         log_misses: true,
     };

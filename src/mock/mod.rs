@@ -42,6 +42,8 @@ pub struct MockOptions {
     pub session_timeout: Duration,
     /// Print one line per request on stderr.
     pub log_requests: bool,
+    /// Live logon sessions at most; past it a logon gets EM's 503 unless an idle one gives way.
+    pub max_sessions: usize,
     /// Print why a request matched nothing on stderr. Off by default: a mock embedded in a
     /// test suite (`emtape::MockServer`) says so in its answers and reports only.
     pub log_misses: bool,
@@ -49,7 +51,12 @@ pub struct MockOptions {
 
 impl Default for MockOptions {
     fn default() -> Self {
-        Self { session_timeout: Duration::from_secs(15 * 60), log_requests: false, log_misses: false }
+        Self {
+            session_timeout: Duration::from_secs(15 * 60),
+            max_sessions: 10_000,
+            log_requests: false,
+            log_misses: false,
+        }
     }
 }
 
@@ -109,7 +116,7 @@ impl Mock {
             index,
             model,
             asked: Default::default(),
-            sessions: Sessions::new(options.session_timeout),
+            sessions: Sessions::new(options.session_timeout, options.max_sessions),
             options,
         }
     }
@@ -172,7 +179,11 @@ impl Mock {
         let entry = &self.index.entries[members[position]];
         entry.used.store(true, Ordering::Relaxed);
         let date = http_date();
-        let started = entry.logon.as_ref().map(|l| self.sessions.start(l.session));
+        let started = match entry.logon.as_ref().map(|l| self.sessions.start(l.session)) {
+            Some(Err(why)) => return em::error(key.repr, 503, &why),
+            Some(Ok(s)) => Some(s),
+            None => None,
+        };
         let session = started.as_ref().or(caller.live()).map(|s| (s.id.as_str(), s.token.as_str()));
         let response = entry.response.render(&Fill { origin: &req.origin, date: &date, session });
         if entry.logout && response.status < 300 {

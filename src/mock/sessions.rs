@@ -68,11 +68,15 @@ const ENDED_KEPT: usize = 10_000;
 pub(crate) struct Sessions {
     state: Mutex<State>,
     idle_timeout: Duration,
+    max_sessions: usize,
 }
 
+/// At the cap, a session idle this long gives way to a new logon.
+const GIVE_WAY_AFTER: Duration = Duration::from_secs(60);
+
 impl Sessions {
-    pub fn new(idle_timeout: Duration) -> Sessions {
-        Sessions { state: Mutex::new(State::default()), idle_timeout }
+    pub fn new(idle_timeout: Duration, max_sessions: usize) -> Sessions {
+        Sessions { state: Mutex::new(State::default()), idle_timeout, max_sessions: max_sessions.max(1) }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -105,17 +109,19 @@ impl Sessions {
     }
 
     /// Starts a session standing in for recorded session `recorded`: a fresh id, and a token
-    /// that is its base64, as EM mints them.
-    pub fn start(&self, recorded: u32) -> LiveSession {
+    /// that is its base64, as EM mints them. `Err` says why not: the live-session cap is
+    /// reached and no session has sat idle long enough to give way.
+    pub fn start(&self, recorded: u32) -> Result<LiveSession, String> {
         let id = random_uuid();
         let live = LiveSession { token: base64_encode(id.as_bytes()), id, recorded };
         let session =
             Session { live: live.clone(), last_seen: Instant::now(), positions: HashMap::new(), work: Work::default() };
         let mut state = self.lock();
+        let now = Instant::now();
         // Sessions never logged out are forgotten once idle past the timeout, checked now and
-        // then, so that a storm of logons does not grow memory without bound.
-        if state.sessions.len() % 256 == 255 {
-            let now = Instant::now();
+        // then (and whenever the cap is reached), so that a storm of logons does not grow
+        // memory without bound.
+        if state.sessions.len() % 256 == 255 || state.sessions.len() >= self.max_sessions {
             let idle: Vec<String> = state
                 .sessions
                 .iter()
@@ -127,8 +133,24 @@ impl Sessions {
                 remember_ended(&mut state, &token);
             }
         }
+        if state.sessions.len() >= self.max_sessions {
+            // The oldest idle session gives way, if it has been idle a while.
+            let oldest = state.sessions.iter().min_by_key(|(_, s)| s.last_seen).map(|(t, s)| (t.clone(), s.last_seen));
+            match oldest {
+                Some((token, seen)) if now.duration_since(seen) >= GIVE_WAY_AFTER.min(self.idle_timeout) => {
+                    state.sessions.remove(&token);
+                    remember_ended(&mut state, &token);
+                }
+                _ => {
+                    return Err(format!(
+                        "the server has {} logon sessions, its limit (--max-sessions); log out of one, or wait for one to sit idle",
+                        self.max_sessions
+                    ));
+                }
+            }
+        }
         state.sessions.insert(live.token.clone(), session);
-        live
+        Ok(live)
     }
 
     /// A session with a token minted elsewhere.

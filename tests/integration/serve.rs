@@ -447,3 +447,19 @@ fn a_percent_escape_before_a_multibyte_character_gets_an_answer_not_a_dropped_co
     let _ = tcp.read_to_string(&mut reply);
     assert!(reply.starts_with("HTTP/1.1 401"), "an answer (no token: 401), not an empty reply: {reply:?}");
 }
+
+#[tokio::test]
+async fn past_max_sessions_a_logon_gets_ems_503_until_one_sits_idle() {
+    let mock = Emtape::serve(&["--max-sessions", "2", "--session-timeout", "1"]);
+    let c = client();
+    let url = format!("{}/api/sessionMngr/?v=latest", mock.url);
+    let auth = [("Authorization", "Basic dXNlcjpwYXNzd29yZA==")];
+    for _ in 0..2 {
+        assert_eq!(send(&c, "POST", &url, &auth, "").await.status, 201);
+    }
+    let refused = send(&c, "POST", &url, &auth, "").await;
+    assert_eq!(refused.status, 503, "{}", text(&refused));
+    assert!(text(&refused).contains("--max-sessions"), "{}", text(&refused));
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(send(&c, "POST", &url, &auth, "").await.status, 201, "an idle session gave way");
+}
