@@ -302,6 +302,13 @@ pub fn escape(s: &str) -> String {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        #[test]
+        fn the_parser_never_panics(text in "(<[a-zA-Z:]{0,4}( [a-z]{1,3}=\"[^\"]{0,4}\")?/?>|</[a-zA-Z:]{0,4}>|[^<]{0,6}|&[a-z#0-9]{0,4};){0,12}") {
+            let _ = parse(&text);
+        }
+    }
+
     #[test]
     fn resolves_namespaces_and_drops_declarations() {
         let root =

@@ -216,6 +216,48 @@ fn quoted(out: &mut String, s: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cassette::{Body, Cassette, Exchange, RecordedRequest, RecordedResponse};
+    use proptest::prelude::*;
+
+    fn exchange() -> impl Strategy<Value = Exchange> {
+        (
+            prop_oneof![Just("GET"), Just("POST"), Just("DELETE")],
+            "/api/[a-zA-Z0-9/?=&%-]{0,24}",
+            proptest::collection::vec(("[A-Z][a-zA-Z-]{0,10}", "[ -~]{0,20}"), 0..3),
+            "(.|\n){0,60}",
+            prop_oneof![Just(200u16), Just(202), Just(204), Just(401), Just(404)],
+        )
+            .prop_map(|(method, uri, headers, body, status)| Exchange {
+                seq: 0,
+                request: RecordedRequest {
+                    method: method.into(),
+                    uri,
+                    headers: headers.into_iter().collect(),
+                    body: Body::Empty,
+                },
+                response: RecordedResponse {
+                    status,
+                    reason: None,
+                    headers: Default::default(),
+                    body: Body::text(body),
+                    body_same_as: None,
+                },
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn a_written_cassette_loads_back_the_same_and_formats_to_itself(mut exchanges in proptest::collection::vec(exchange(), 1..5)) {
+            for (i, e) in exchanges.iter_mut().enumerate() {
+                e.seq = i as u64 + 1;
+            }
+            let cassette = Cassette { meta: Default::default(), exchanges };
+            let text = cassette.to_yaml();
+            let loaded = Cassette::parse("prop", &text).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(&loaded.cassette.exchanges, &cassette.exchanges);
+            prop_assert_eq!(loaded.cassette.to_yaml(), text);
+        }
+    }
 
     fn scalar_text(s: &str) -> String {
         let mut out = String::new();

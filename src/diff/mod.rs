@@ -738,6 +738,37 @@ fn diff_exchange(
 mod tests {
     use super::*;
 
+    fn json_value() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::Bool),
+            any::<i32>().prop_map(|n| serde_json::json!(n)),
+            "[a-zA-Z0-9 ]{0,8}".prop_map(serde_json::Value::String),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::Array),
+                proptest::collection::btree_map("[A-Za-z]{1,6}", inner, 0..4)
+                    .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_body_never_drifts_from_itself(value in json_value()) {
+            let text = serde_json::json!({"Body": value}).to_string();
+            proptest::prop_assert_eq!(body_diff(&text, &text), vec![]);
+        }
+
+        #[test]
+        fn diffs_both_ways_agree_on_how_much_changed(a in json_value(), b in json_value()) {
+            let (a, b) = (serde_json::json!({"Body": a}).to_string(), serde_json::json!({"Body": b}).to_string());
+            proptest::prop_assert_eq!(body_diff(&a, &b).is_empty(), body_diff(&b, &a).is_empty());
+        }
+    }
+
     fn body_diff(old: &str, new: &str) -> Vec<(DriftKind, String, Option<String>, Option<String>)> {
         let json = old.trim_start().starts_with('{');
         let (o, n) = if json {

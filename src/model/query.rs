@@ -240,6 +240,28 @@ impl Filter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn the_filter_parser_never_panics(text in ".{0,80}") {
+            let _ = parse(&text);
+        }
+
+        #[test]
+        fn a_quoted_value_reads_back_as_written(value in "[^\u{0}]{0,30}") {
+            let quoted = value.replace('"', "\"\"");
+            prop_assert_eq!(
+                parse(&format!("Name==\"{quoted}\"")),
+                Ok(Filter::Compare { field: "Name".into(), op: Op::Eq, value })
+            );
+        }
+
+        #[test]
+        fn comparison_is_antisymmetric(a in "[0-9a-zA-Z :.-]{0,24}", b in "[0-9a-zA-Z :.-]{0,24}") {
+            prop_assert_eq!(compare(&a, &b), compare(&b, &a).reverse());
+        }
+    }
 
     fn cmp(field: &str, op: Op, value: &str) -> Filter {
         Filter::Compare { field: field.into(), op, value: value.into() }
