@@ -150,3 +150,58 @@ fn a_crawl_killed_mid_way_leaves_a_cassette_that_loads() {
     let loaded = Cassette::load(&out).expect("an interrupted crawl's cassette loads");
     assert!(!loaded.cassette.exchanges.is_empty());
 }
+
+#[test]
+fn a_crawl_takes_only_what_include_names_and_never_what_exclude_names() {
+    let mock = Emtape::serve(&[]);
+    let dir = temp_dir("crawl-filter");
+    let uris = |file: &std::path::Path| -> Vec<String> {
+        Cassette::load(file).unwrap().cassette.exchanges.iter().map(|x| x.request.uri.to_ascii_lowercase()).collect()
+    };
+    let excluded = dir.join("excluded.yaml");
+    let (code, out, _) = crawl(&mock.url, &excluded, &["--repr", "xml", "--exclude", "VmRestorePoint"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(uris(&excluded).iter().all(|u| !u.contains("vmrestorepoints")), "{:?}", uris(&excluded));
+    let included = dir.join("included.yaml");
+    let (code, out, _) = crawl(&mock.url, &included, &["--repr", "xml", "--include", "BackupServer"]);
+    assert_eq!(code, 0, "{out}");
+    let got = uris(&included);
+    assert!(got.iter().any(|u| u.starts_with("/api/backupservers")), "{got:?}");
+    assert!(
+        got.iter().all(|u| u.starts_with("/api/backupservers")
+            || u.starts_with("/api/sessionmngr")
+            || u == "/api/"
+            || u.starts_with("/api/logonsessions/")),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn a_link_answering_500_is_recorded_named_and_the_crawl_goes_on() {
+    let reference = std::fs::read_to_string("cassettes/reference/vm-restore.yaml").unwrap();
+    let at = reference.find("- seq: 6\n").unwrap();
+    let status = at + reference[at..].find("status: 200").unwrap();
+    let broken = format!("{}status: 500{}", &reference[..status], &reference[status + "status: 200".len()..]);
+    let dir = temp_dir("crawl-500");
+    let file = dir.join("broken.yaml");
+    std::fs::write(&file, broken).unwrap();
+    let mock = Emtape::serve(&[file.to_str().unwrap()]);
+    let out = dir.join("crawl.yaml");
+    let (code, stdout, _) = crawl(&mock.url, &out, &["--repr", "xml"]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("500 GET"), "{stdout}");
+    let recorded = Cassette::load(&out).unwrap().cassette.exchanges;
+    assert!(recorded.iter().any(|x| x.response.status == 500), "the failure is on tape too");
+    assert!(recorded.len() > 50, "and the crawl went on: {}", recorded.len());
+}
+
+#[test]
+fn a_link_that_never_answers_is_named_and_the_crawl_goes_on() {
+    let mock =
+        Emtape::serve(&["--scenario", "scenarios/vm-restore.yaml", "--fault", "drop-connection@list restore points"]);
+    let out = temp_dir("crawl-dropped").join("crawl.yaml");
+    let (code, stdout, _) = crawl(&mock.url, &out, &["--repr", "xml"]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("VmRestorePointReferenceList") && stdout.contains("1 failed"), "{stdout}");
+    assert!(Cassette::load(&out).unwrap().cassette.exchanges.len() > 50);
+}
