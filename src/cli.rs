@@ -36,6 +36,14 @@ pub enum Command {
     Lint(LintArgs),
     /// Record a release's whole read surface: follow every link a client may GET, breadth-first, GET only
     Crawl(CrawlArgs),
+    /// Print a shell completion script: emtape completions bash > /etc/bash_completion.d/emtape
+    Completions {
+        /// The shell
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): emtape man > emtape.1
+    Man,
 }
 
 #[derive(Debug, Args)]

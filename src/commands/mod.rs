@@ -59,6 +59,20 @@ pub fn run(cli: Cli) -> Result<Exit, Failure> {
         Command::Fmt(args) => fmt::fmt(args),
         Command::Lint(args) => lint::lint(args),
         Command::Crawl(args) => crawl::crawl(args),
+        Command::Completions { shell } => {
+            let mut command = <crate::cli::Cli as clap::CommandFactory>::command();
+            let mut text = Vec::new();
+            clap_complete::generate(shell, &mut command, "emtape", &mut text);
+            print_all(&text)
+        }
+        Command::Man => {
+            let command = <crate::cli::Cli as clap::CommandFactory>::command();
+            let mut text = Vec::new();
+            clap_mangen::Man::new(command)
+                .render(&mut text)
+                .map_err(|e| Failure::bad_input(format!("cannot render the manual page: {e}")))?;
+            print_all(&text)
+        }
     }
 }
 
@@ -84,6 +98,17 @@ fn server_url(flag: &str, url: &str) -> Result<String, Failure> {
         return Err(Failure::bad_input(format!("{flag} {url}: give the EM as http(s)://host:port")));
     }
     Ok(trimmed.to_owned())
+}
+
+/// Writes generated text to stdout; a reader that stops early (`| head`) is no error.
+fn print_all(text: &[u8]) -> Result<Exit, Failure> {
+    use std::io::Write as _;
+    match std::io::stdout().lock().write_all(text) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(Failure::bad_input(format!("cannot write to stdout: {e}")))
+        }
+        _ => Ok(Exit::Success),
+    }
 }
 
 /// Completes on SIGINT or SIGTERM. The handlers are installed when it is called, not when it

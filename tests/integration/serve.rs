@@ -463,3 +463,16 @@ async fn past_max_sessions_a_logon_gets_ems_503_until_one_sits_idle() {
     tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_eq!(send(&c, "POST", &url, &auth, "").await.status, 201, "an idle session gave way");
 }
+
+#[test]
+fn shell_completions_and_a_manual_page_are_printed() {
+    let (code, bash, _) = run(&["completions", "bash"]);
+    assert_eq!(code, 0);
+    assert!(bash.contains("_emtape()") && bash.contains("crawl") && bash.contains("--max-sessions"), "{bash}");
+    let (code, zsh, _) = run(&["completions", "zsh"]);
+    assert_eq!(code, 0);
+    assert!(zsh.starts_with("#compdef emtape"), "{zsh}");
+    let (code, man, _) = run(&["man"]);
+    assert_eq!(code, 0);
+    assert!(man.contains(".TH emtape 1") && man.contains("lint"), "{man}");
+}
