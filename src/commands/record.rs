@@ -28,7 +28,9 @@ pub(super) fn record(args: RecordArgs) -> Result<Exit, Failure> {
     let client_tls = tls::client(&trust).map_err(|e| Failure::bad_input(e.to_string()))?;
     let client = Client::new(Some(client_tls))
         .with_timeout(Duration::from_secs(args.timeout))
-        .with_trust_hint("pass its CA with --upstream-ca, or --insecure-upstream");
+        .with_trust_hint(
+            "neither the system trust store nor --upstream-ca holds its CA: pass the CA with --upstream-ca (or add it to the system store), or --insecure-upstream",
+        );
     let (listen, minted) = listen_tls(&args.tls)?;
     let existing = match args.mode {
         RecordMode::New => None,

@@ -84,7 +84,7 @@ pub struct Client {
 }
 
 /// The hint for `run`'s flags.
-const TRUST_HINT: &str = "pass its CA with --ca, or --insecure";
+const TRUST_HINT: &str = "neither the system trust store nor --ca holds its CA: pass the CA with --ca (or add it to the system store), or --insecure";
 
 /// The body of a response, read chunk by chunk. Its connection goes back to the pool when the
 /// body has been read to the end.
@@ -153,7 +153,7 @@ impl Client {
     }
 
     /// Names the flags that fix an untrusted certificate in this command
-    /// (`pass its CA with --upstream-ca, or --insecure-upstream`).
+    /// (`--upstream-ca` and `--insecure-upstream` for record).
     pub fn with_trust_hint(mut self, hint: &'static str) -> Self {
         self.trust_hint = hint;
         self

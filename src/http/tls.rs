@@ -115,7 +115,11 @@ pub fn client(trust: &Trust) -> Result<ClientTls, TlsError> {
             )))
             .with_no_client_auth()
     } else {
+        // As curl does: the system's trust store (honouring SSL_CERT_FILE and SSL_CERT_DIR),
+        // plus the CAs given.
         let mut roots = rustls::RootCertStore::empty();
+        let system = rustls_native_certs::load_native_certs();
+        roots.add_parsable_certificates(system.certs);
         for path in &trust.ca_files {
             for cert in read_certificates(path)? {
                 roots.add(cert).map_err(|e| TlsError::CertFile { path: path.clone(), reason: e.to_string() })?;

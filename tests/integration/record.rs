@@ -226,7 +226,7 @@ async fn an_untrusted_upstream_certificate_gets_a_502_naming_tls_and_records_own
     assert_eq!(r.status, 502);
     assert!(text(&r).contains("TLS handshake failed: the server&apos;s certificate is not trusted"), "{}", text(&r));
     assert!(
-        text(&r).contains("pass its CA with --upstream-ca, or --insecure-upstream"),
+        text(&r).contains("pass the CA with --upstream-ca (or add it to the system store), or --insecure-upstream"),
         "the hint names record's own flags: {}",
         text(&r)
     );

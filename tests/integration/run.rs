@@ -1,5 +1,7 @@
 //! `emtape run`: the scenario engine against the built-in mock, broken mocks and bad files.
 
+use std::process::Command;
+
 use crate::support::*;
 
 /// Masks what changes from run to run: timings, ports.
@@ -279,4 +281,45 @@ fn selection_by_display_name_and_newest_creation_time_works_on_entity_lists() {
         run(&["run", dir.join("s.yaml").to_str().unwrap(), "--cassette", dir.join("c.yaml").to_str().unwrap()]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("POST /api/vmRestorePoints/new?action=restore -> 202"), "{out}");
+}
+
+#[test]
+fn a_target_whose_ca_is_in_the_system_trust_store_is_trusted_as_curl_trusts_it() {
+    let dir = temp_dir("system-trust");
+    let cert = dir.join("em.pem");
+    let em = Emtape::serve(&["--tls", "--tls-cert-out", cert.to_str().unwrap()]);
+    let args = [
+        "run",
+        "--target",
+        em.url.as_str(),
+        "--user",
+        "admin",
+        "--password-env",
+        "EMTAPE_PW",
+        "--var",
+        "poll_interval=0s",
+    ];
+    let trusted = Command::new(BIN)
+        .args(args)
+        .env("EMTAPE_PW", "pw")
+        .env("SSL_CERT_FILE", &cert)
+        .env_remove("SSL_CERT_DIR")
+        .output()
+        .unwrap();
+    assert_eq!(trusted.status.code(), Some(0), "{}", String::from_utf8_lossy(&trusted.stdout));
+    let empty = dir.join("none.pem");
+    std::fs::write(&empty, "").unwrap();
+    let untrusted = Command::new(BIN)
+        .args(args)
+        .env("EMTAPE_PW", "pw")
+        .env("SSL_CERT_FILE", &empty)
+        .env("SSL_CERT_DIR", dir.join("no-such-dir"))
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&untrusted.stdout);
+    assert_ne!(untrusted.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("neither the system trust store nor --ca holds its CA"),
+        "the error says which of the three helps: {out}"
+    );
 }
