@@ -126,7 +126,7 @@ pub struct LintArgs {
     #[arg(long, value_enum, default_value_t = LintFormat::Text)]
     pub format: LintFormat,
 
-    /// Accept a kind of finding on purpose: dangling-link, secret, unparsable-body, not-a-placeholder, cassette-warning (repeatable)
+    /// Accept a kind of finding on purpose: dangling-link, secret, unparsable-body, not-a-placeholder, shadowed, cassette-warning (repeatable)
     #[arg(long = "allow", value_name = "KIND")]
     pub allow: Vec<String>,
 }

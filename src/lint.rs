@@ -16,7 +16,7 @@ use crate::mock::{Mock, MockOptions};
 /// What is wrong, where, and what to do.
 #[derive(Clone, Debug, Serialize)]
 pub struct Finding {
-    /// `dangling-link`, `secret`, `unparsable-body`, `not-a-placeholder`, `cassette-warning`.
+    /// `dangling-link`, `secret`, `unparsable-body`, `not-a-placeholder`, `shadowed`, `cassette-warning`.
     pub kind: &'static str,
     pub file: String,
     pub line: usize,
@@ -26,7 +26,8 @@ pub struct Finding {
 }
 
 /// Every kind of finding, for `--allow`.
-pub const KINDS: [&str; 5] = ["dangling-link", "secret", "unparsable-body", "not-a-placeholder", "cassette-warning"];
+pub const KINDS: [&str; 6] =
+    ["dangling-link", "secret", "unparsable-body", "not-a-placeholder", "shadowed", "cassette-warning"];
 
 /// Header and field names whose values are secrets.
 const SECRET_NAMES: [&str; 9] =
@@ -68,6 +69,15 @@ pub fn lint(cassettes: Vec<LoadedCassette>) -> Vec<Finding> {
         .map(|c| (c.name.clone(), std::fs::read_to_string(&c.name).unwrap_or_default(), c.lines.clone()))
         .collect();
     let mock = Mock::new(cassettes, MockOptions::default());
+    for (file, line, message) in mock.shadowed() {
+        findings.push(Finding {
+            kind: "shadowed",
+            file,
+            line,
+            message,
+            hint: Some("remove one, or record them in one cassette (repeated requests form a sequence)".into()),
+        });
+    }
     for repr in [Repr::Xml, Repr::Json] {
         dangling(&mock, repr, &texts, &mut findings);
     }

@@ -483,6 +483,42 @@ impl Mock {
             .collect()
     }
 
+    /// Recorded exchanges no request can ever get: an earlier cassette of the set holds the
+    /// same request with another answer, and the earlier one always wins. (file, line, what).
+    pub fn shadowed(&self) -> Vec<(String, usize, String)> {
+        let fill = Fill { origin: "http://x", date: "d", session: None };
+        let mut first: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+        let mut out = Vec::new();
+        for members in &self.index.groups {
+            let e = &self.index.entries[members[0]];
+            let key = e.group_key();
+            let key = key.split_once('\u{0}').map_or(key.as_str(), |(_, rest)| rest).to_owned();
+            match first.get(&key) {
+                Some(&earlier) => {
+                    let w = &self.index.entries[earlier];
+                    let (a, b) = (w.response.render(&fill), e.response.render(&fill));
+                    if w.source != e.source && (a.status != b.status || a.body != b.body) {
+                        out.push((
+                            self.sources[e.source].name.clone(),
+                            e.line,
+                            format!(
+                                "exchange {} ({} {}) is never served: {} answers the same request first",
+                                e.seq,
+                                e.method,
+                                e.uri,
+                                self.place(w)
+                            ),
+                        ));
+                    }
+                }
+                None => {
+                    first.insert(key, members[0]);
+                }
+            }
+        }
+        out
+    }
+
     fn place(&self, e: &index::Entry) -> String {
         let name = &self.sources[e.source].name;
         if e.line > 0 {

@@ -68,3 +68,22 @@ fn lint_finds_and_locates_a_dangling_link_planted_secrets_and_a_broken_body() {
     assert_eq!(code, 2);
     assert!(err.contains("did you mean `secret`?"), "{err}");
 }
+
+#[test]
+fn an_exchange_another_cassette_always_answers_first_is_found_shadowed() {
+    let reference = std::fs::read_to_string("cassettes/reference/vm-restore.yaml").unwrap();
+    let dir = temp_dir("lint-shadowed");
+    std::fs::write(dir.join("a.yaml"), &reference).unwrap();
+    std::fs::write(
+        dir.join("b.yaml"),
+        reference.replace("Name=\"dc01@2025-12-07 11:48:39\"", "Name=\"dc02@2025-12-07 11:48:39\""),
+    )
+    .unwrap();
+    let (code, out, err) = run(&["lint", dir.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("b.yaml:") && out.contains("shadowed: exchange 4 (GET /api/vmRestorePoints) is never served"),
+        "{out}"
+    );
+    assert!(out.contains("1 findings"), "only the exchange whose answer differs; identical ones shadow nothing: {out}");
+}
