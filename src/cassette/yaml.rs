@@ -189,7 +189,23 @@ fn plain_safe(s: &str) -> bool {
         || s.contains(" #")
         || s.ends_with(':')
         || s.chars().any(|c| c.is_control() || unsafe_in_block(c))
-        || matches!(s, "~" | "null" | "Null" | "NULL"))
+        || matches!(s, "~" | "null" | "Null" | "NULL")
+        || !reads_back(s))
+}
+
+/// Whether YAML reads `s`, written plain, back as the same text: `+0`, `0x1A` or `1.50` would
+/// come back as numbers written otherwise.
+fn reads_back(s: &str) -> bool {
+    let maybe_not_text = s.starts_with(|c: char| c.is_ascii_digit() || c == '+' || c == '.') || s.len() <= 5;
+    if !maybe_not_text {
+        return true;
+    }
+    match serde_yaml::from_str::<serde_yaml::Value>(s) {
+        Ok(serde_yaml::Value::String(t)) => t == s,
+        Ok(serde_yaml::Value::Number(n)) => n.to_string() == s,
+        Ok(serde_yaml::Value::Bool(b)) => b.to_string() == s,
+        _ => false,
+    }
 }
 
 fn quoted(out: &mut String, s: &str) {
@@ -273,6 +289,10 @@ mod tests {
         assert_eq!(scalar_text(""), "\"\"");
         assert_eq!(scalar_text("tab\there\u{85}"), "\"tab\\there\\x85\"");
         assert_eq!(scalar_text("null"), "\"null\"");
+        assert_eq!(scalar_text("+0"), "\"+0\"");
+        assert_eq!(scalar_text("0x1A"), "\"0x1A\"");
+        assert_eq!(scalar_text("1.50"), "\"1.50\"");
+        assert_eq!(scalar_text("200"), "200");
     }
 
     /// Every text, however awkward, must read back exactly as written.
