@@ -36,6 +36,8 @@ pub enum Command {
     Lint(LintArgs),
     /// Record a release's whole read surface: follow every link a client may GET, breadth-first, GET only
     Crawl(CrawlArgs),
+    /// Run a scenario against every release on tape and tell which releases it works with
+    Matrix(MatrixArgs),
     /// Print a shell completion script: emtape completions bash > /etc/bash_completion.d/emtape
     Completions {
         /// The shell
@@ -44,6 +46,37 @@ pub enum Command {
     },
     /// Print the manual page (roff): emtape man > emtape.1
     Man,
+}
+
+#[derive(Debug, Args)]
+pub struct MatrixArgs {
+    /// Scenario file [default: the built-in scenarios/vm-restore.yaml]
+    #[arg(value_name = "SCENARIO")]
+    pub scenario: Option<PathBuf>,
+
+    /// Releases to run against, comma-separated [default: every release on tape: 9.5,13]
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub releases: Vec<String>,
+
+    /// Representations to run in
+    #[arg(long, value_enum, default_value_t = CrawlRepr::Both)]
+    pub repr: CrawlRepr,
+
+    /// Set a scenario variable, like --var vm=sql01 (repeatable)
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+
+    /// A release known not to work: its failures are expected and do not fail the run (repeatable)
+    #[arg(long, value_name = "RELEASE")]
+    pub expect_fail: Vec<String>,
+
+    /// Write the matrix as JSON to FILE
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+
+    /// Write the matrix as a Markdown table to FILE
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

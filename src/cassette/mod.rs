@@ -142,6 +142,24 @@ pub const REFERENCE: [(&str, &str); 2] = [
     ("cassettes/reference/vm-restore-json.yaml", include_str!("../../cassettes/reference/vm-restore-json.yaml")),
 ];
 
+/// The releases on tape, built in: (name, its cassettes).
+pub const RELEASES: [(&str, [(&str, &str); 2]); 2] = [
+    (
+        "9.5",
+        [
+            ("cassettes/em-9.5/vm-restore.yaml", include_str!("../../cassettes/em-9.5/vm-restore.yaml")),
+            ("cassettes/em-9.5/vm-restore-json.yaml", include_str!("../../cassettes/em-9.5/vm-restore-json.yaml")),
+        ],
+    ),
+    ("13", REFERENCE),
+];
+
+/// Parses the built-in cassettes of a release (`9.5`, `13`); `None` for a release not on tape.
+pub fn release(name: &str) -> Option<Result<Vec<LoadedCassette>, CassetteError>> {
+    let (_, files) = RELEASES.iter().find(|(n, _)| *n == name)?;
+    Some(files.iter().map(|(file, text)| Cassette::parse(&format!("built-in {file}"), text)).collect())
+}
+
 /// Parses the built-in reference cassettes.
 pub fn reference() -> Result<Vec<LoadedCassette>, CassetteError> {
     REFERENCE.iter().map(|(name, text)| Cassette::parse(&format!("built-in {name}"), text)).collect()

@@ -4,6 +4,7 @@ mod crawl;
 mod diff;
 mod fmt;
 mod lint;
+mod matrix;
 mod record;
 mod run;
 mod serve;
@@ -59,6 +60,7 @@ pub fn run(cli: Cli) -> Result<Exit, Failure> {
         Command::Fmt(args) => fmt::fmt(args),
         Command::Lint(args) => lint::lint(args),
         Command::Crawl(args) => crawl::crawl(args),
+        Command::Matrix(args) => matrix::matrix(args),
         Command::Completions { shell } => {
             let mut command = <crate::cli::Cli as clap::CommandFactory>::command();
             let mut text = Vec::new();

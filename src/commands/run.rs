@@ -117,7 +117,7 @@ fn write_report(path: Option<&Path>, text: &str) -> Result<(), Failure> {
 }
 
 /// The scenario's variables with `--var` overrides; an unknown name is an error with a hint.
-fn variables(scenario: &Scenario, overrides: &[String]) -> Result<HashMap<String, String>, Failure> {
+pub(super) fn variables(scenario: &Scenario, overrides: &[String]) -> Result<HashMap<String, String>, Failure> {
     let mut vars: HashMap<String, String> = scenario.vars.iter().cloned().collect();
     for o in overrides {
         let Some((name, value)) = o.split_once('=') else {

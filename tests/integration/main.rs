@@ -5,6 +5,7 @@ mod check;
 mod crawl;
 mod diff;
 mod lint;
+mod matrix;
 mod model;
 mod record;
 mod run;
