@@ -37,6 +37,18 @@ impl Repr {
         }
     }
 
+    /// The representation a body's text looks like: XML, JSON, or neither.
+    pub fn sniff(text: &str) -> Option<Repr> {
+        let t = text.trim_start_matches('\u{feff}').trim_start();
+        if t.starts_with('<') {
+            Some(Repr::Xml)
+        } else if t.starts_with(['{', '[']) {
+            Some(Repr::Json)
+        } else {
+            None
+        }
+    }
+
     pub fn content_type(self) -> &'static str {
         match self {
             Repr::Xml => "application/xml",

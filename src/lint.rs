@@ -64,10 +64,7 @@ pub fn lint(cassettes: Vec<LoadedCassette>) -> Vec<Finding> {
         }
         scan(c, &mut findings);
     }
-    let texts: Vec<(String, String, Vec<usize>)> = cassettes
-        .iter()
-        .map(|c| (c.name.clone(), std::fs::read_to_string(&c.name).unwrap_or_default(), c.lines.clone()))
-        .collect();
+    let names: Vec<String> = cassettes.iter().map(|c| c.name.clone()).collect();
     let mock = Mock::new(cassettes, MockOptions::default());
     for (file, line, message) in mock.shadowed() {
         findings.push(Finding {
@@ -79,7 +76,7 @@ pub fn lint(cassettes: Vec<LoadedCassette>) -> Vec<Finding> {
         });
     }
     for repr in [Repr::Xml, Repr::Json] {
-        dangling(&mock, repr, &texts, &mut findings);
+        dangling(&mock, repr, &names, &mut findings);
     }
     findings
 }
@@ -139,52 +136,30 @@ fn scan(c: &LoadedCassette, out: &mut Vec<Finding>) {
                 secret(format!("exchange {}: the {which} body holds a private key", x.seq), "remove it");
             }
             let declared = headers.get("content-type").and_then(Repr::from_content_type);
-            let trimmed = text.trim_start_matches('\u{feff}').trim_start();
-            let repr = declared.or(if trimmed.starts_with('<') {
-                Some(Repr::Xml)
-            } else if trimmed.starts_with(['{', '[']) {
-                Some(Repr::Json)
-            } else {
-                None
-            });
-            match repr {
-                Some(Repr::Xml) => match crate::xml::parse(text) {
-                    Ok(root) => xml_secrets(&root, &mut |field| {
-                        secret(
-                            format!("exchange {}: the {which} body's {field} holds a secret", x.seq),
-                            "write `{{redacted}}`",
-                        )
-                    }),
-                    Err(e) => broken.push(Finding {
-                        kind: "unparsable-body",
-                        file: c.name.clone(),
-                        line,
-                        message: format!(
-                            "exchange {}: the {which} body is not XML as its Content-Type says: {e}",
-                            x.seq
-                        ),
-                        hint: None,
-                    }),
-                },
-                Some(Repr::Json) => match serde_json::from_str::<serde_json::Value>(text) {
-                    Ok(v) => json_secrets(&v, &mut |field| {
-                        secret(
-                            format!("exchange {}: the {which} body's {field} holds a secret", x.seq),
-                            "write `{{redacted}}`",
-                        )
-                    }),
-                    Err(e) => broken.push(Finding {
-                        kind: "unparsable-body",
-                        file: c.name.clone(),
-                        line,
-                        message: format!(
-                            "exchange {}: the {which} body is not JSON as its Content-Type says: {e}",
-                            x.seq
-                        ),
-                        hint: None,
-                    }),
-                },
-                None => {}
+            let Some(repr) = declared.or_else(|| Repr::sniff(text)) else { continue };
+            let mut found = |field: String| {
+                secret(format!("exchange {}: the {which} body's {field} holds a secret", x.seq), "write `{{redacted}}`")
+            };
+            let parsed = match repr {
+                Repr::Xml => {
+                    crate::xml::parse(text).map(|root| xml_secrets(&root, &mut found)).map_err(|e| e.to_string())
+                }
+                Repr::Json => serde_json::from_str::<serde_json::Value>(text)
+                    .map(|v| json_secrets(&v, &mut found))
+                    .map_err(|e| e.to_string()),
+            };
+            if let Err(e) = parsed {
+                broken.push(Finding {
+                    kind: "unparsable-body",
+                    file: c.name.clone(),
+                    line,
+                    message: format!(
+                        "exchange {}: the {which} body is not {} as its Content-Type says: {e}",
+                        x.seq,
+                        repr.name()
+                    ),
+                    hint: None,
+                });
             }
         }
         out.append(&mut broken);
@@ -250,7 +225,7 @@ fn request(method: &str, target: &str, repr: Repr, token: Option<&str>) -> Reque
 
 /// Breadth-first over every link a client may GET, from the root document and a logon in
 /// `repr`; a link that does not answer 2xx is a finding, located where the cassettes name it.
-fn dangling(mock: &Mock, repr: Repr, texts: &[(String, String, Vec<usize>)], out: &mut Vec<Finding>) {
+fn dangling(mock: &Mock, repr: Repr, files: &[String], out: &mut Vec<Finding>) {
     let logon_request = request("POST", "/api/sessionMngr/?v=latest", repr, None);
     if mock.lookup(&logon_request).is_none() {
         return;
@@ -294,7 +269,7 @@ fn dangling(mock: &Mock, repr: Repr, texts: &[(String, String, Vec<usize>)], out
         let r = mock.respond(&request("GET", &target, repr, Some(&token)));
         if r.status >= 300 {
             let path = target.split('?').next().unwrap_or(&target);
-            let (file, line) = locate(texts, path);
+            let (file, line) = locate(files, path);
             out.push(Finding {
                 kind: "dangling-link",
                 file,
@@ -334,15 +309,17 @@ fn session_id(token: &str) -> String {
     crate::codec::base64_decode(token).and_then(|b| String::from_utf8(b).ok()).unwrap_or_default()
 }
 
-/// The first place a cassette names `path` (case as written), or the first cassette.
-fn locate(texts: &[(String, String, Vec<usize>)], path: &str) -> (String, usize) {
-    for (name, text, _) in texts {
+/// The first place a cassette names `path` (any case), or the first cassette. The files are
+/// read again only here, when there is a finding to locate.
+fn locate(files: &[String], path: &str) -> (String, usize) {
+    for name in files {
+        let text = std::fs::read_to_string(name).unwrap_or_default();
         if let Some(at) = text.to_ascii_lowercase().find(&path.to_ascii_lowercase()) {
             return (name.clone(), text[..at].matches('\n').count() + 1);
         }
     }
     // Not named anywhere as written: a link only a derived body holds.
-    texts.first().map_or_else(|| (String::new(), 0), |(n, _, _)| (n.clone(), 0))
+    files.first().map_or_else(|| (String::new(), 0), |n| (n.clone(), 0))
 }
 
 #[cfg(test)]

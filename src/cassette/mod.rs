@@ -220,6 +220,13 @@ pub fn write_spooled_body(
 }
 
 impl Exchange {
+    /// The representation of its response: what the `Content-Type` says, else what the request
+    /// asked for.
+    pub fn response_repr(&self) -> crate::em::Repr {
+        let declared = self.response.headers.get("content-type").and_then(crate::em::Repr::from_content_type);
+        declared.unwrap_or_else(|| crate::em::Repr::from_accept(&self.request.headers))
+    }
+
     /// One exchange as it appears in the `exchanges:` list.
     pub fn to_yaml(&self) -> String {
         let mut out = String::new();

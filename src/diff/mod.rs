@@ -547,13 +547,11 @@ fn repr_of(c: &Cassette, i: usize) -> Option<Repr> {
     if body.is_empty() {
         return None;
     }
-    e.response.headers.get("content-type").and_then(Repr::from_content_type).or_else(|| {
-        match body.as_text().map(str::trim_start) {
-            Some(t) if t.starts_with('<') => Some(Repr::Xml),
-            Some(t) if t.starts_with('{') || t.starts_with('[') => Some(Repr::Json),
-            _ => None,
-        }
-    })
+    e.response
+        .headers
+        .get("content-type")
+        .and_then(Repr::from_content_type)
+        .or_else(|| body.as_text().and_then(Repr::sniff))
 }
 
 /// What an exchange means: method, path template, representation.

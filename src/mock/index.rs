@@ -87,17 +87,7 @@ impl Entry {
         query.retain(|(k, _)| k != "v");
         let session = em::session_token(&request.headers).map(|t| Template::parse(t).sessions().next());
         let logout = request.method == "DELETE" && path.starts_with("/api/logonsessions/") && path_template.is_some();
-        let repr = match response_body {
-            Body::Empty => None,
-            _ => Some(
-                exchange
-                    .response
-                    .headers
-                    .get("content-type")
-                    .and_then(Repr::from_content_type)
-                    .unwrap_or_else(|| Repr::from_accept(&request.headers)),
-            ),
-        };
+        let repr = (!matches!(response_body, Body::Empty)).then(|| exchange.response_repr());
         Entry {
             source,
             seq: exchange.seq,
@@ -122,11 +112,15 @@ impl Entry {
         self.response.status()
     }
 
-    /// Identical requests form one sequence; this is what makes them identical.
+    /// Identical requests of one cassette form one sequence; this is what makes them identical.
     pub fn group_key(&self) -> String {
+        format!("{}\u{0}{}", self.source, self.match_key())
+    }
+
+    /// What a request must be to match this exchange, whichever cassette holds it.
+    pub fn match_key(&self) -> String {
         format!(
-            "{}\u{0}{}\u{0}{}\u{0}{:?}\u{0}{:?}\u{0}{:?}\u{0}{:?}\u{0}{}",
-            self.source,
+            "{}\u{0}{}\u{0}{:?}\u{0}{:?}\u{0}{:?}\u{0}{:?}\u{0}{}",
             self.method,
             self.path,
             self.query,
@@ -172,14 +166,7 @@ impl BodyMatcher {
             Body::Binary(b) => return BodyMatcher::Bytes(b.clone()),
             Body::Text { text, .. } => text,
         };
-        let trimmed = text.trim_start();
-        let kind = content_type.and_then(Repr::from_content_type).or(if trimmed.starts_with('<') {
-            Some(Repr::Xml)
-        } else if trimmed.starts_with(['{', '[']) {
-            Some(Repr::Json)
-        } else {
-            None
-        });
+        let kind = content_type.and_then(Repr::from_content_type).or_else(|| Repr::sniff(text));
         match kind {
             Some(Repr::Xml) => xml::parse(text)
                 .map_or_else(|_| BodyMatcher::Text(Template::parse(text)), |e| BodyMatcher::Xml(Box::new(e))),

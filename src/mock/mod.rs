@@ -471,10 +471,17 @@ impl Mock {
         let asked = |r: Repr| self.asked[usize::from(r == Repr::Json)].load(Ordering::Relaxed);
         // The same request recorded in two cassettes (the logout of the XML and of the JSON
         // flow) is answered by one of them: the other could not have been used.
-        let same = |e: &index::Entry| (e.method.clone(), e.path.clone(), e.query.clone(), e.repr);
-        let answered: std::collections::HashSet<_> =
-            self.index.entries.iter().filter(|e| e.used.load(Ordering::Relaxed)).map(|e| (e.source, same(e))).collect();
-        let shadowed = |e: &index::Entry| answered.iter().any(|(source, key)| *source != e.source && *key == same(e));
+        let answered: std::collections::HashSet<_> = self
+            .index
+            .entries
+            .iter()
+            .filter(|e| e.used.load(Ordering::Relaxed))
+            .map(|e| (e.source, e.match_key()))
+            .collect();
+        let shadowed = |e: &index::Entry| {
+            let key = e.match_key();
+            answered.iter().any(|(source, k)| *source != e.source && *k == key)
+        };
         self.index
             .entries
             .iter()
@@ -491,8 +498,7 @@ impl Mock {
         let mut out = Vec::new();
         for members in &self.index.groups {
             let e = &self.index.entries[members[0]];
-            let key = e.group_key();
-            let key = key.split_once('\u{0}').map_or(key.as_str(), |(_, rest)| rest).to_owned();
+            let key = e.match_key();
             match first.get(&key) {
                 Some(&earlier) => {
                     let w = &self.index.entries[earlier];

@@ -10,15 +10,7 @@ use crate::codec::is_uuid;
 use crate::em::{self, Repr};
 use crate::xml;
 
-/// A link as EM writes it in `<Links>`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Link {
-    pub rel: String,
-    pub kind: Option<String>,
-    /// As written, `{{origin}}/api/…`, query included.
-    pub href: String,
-    pub name: Option<String>,
-}
+pub(crate) use crate::play::document::Link;
 
 /// An entity body recorded for a resource.
 #[derive(Clone, Debug)]
@@ -155,12 +147,7 @@ impl Catalog {
                     continue;
                 }
                 let Body::Text { text, .. } = cassette.cassette.response_body(i) else { continue };
-                let repr = exchange
-                    .response
-                    .headers
-                    .get("content-type")
-                    .and_then(Repr::from_content_type)
-                    .unwrap_or_else(|| Repr::from_accept(&exchange.request.headers));
+                let repr = exchange.response_repr();
                 let uri = &exchange.request.uri;
                 let (raw_path, raw_query) = uri.split_once('?').unwrap_or((uri, ""));
                 let entity_get = exchange.request.method == "GET"

@@ -522,12 +522,7 @@ fn actions_of(source: usize, cassette: &LoadedCassette) -> Vec<Action> {
             continue;
         }
         let Body::Text { text, .. } = cassette.cassette.response_body(i) else { continue };
-        let repr = x
-            .response
-            .headers
-            .get("content-type")
-            .and_then(Repr::from_content_type)
-            .unwrap_or_else(|| Repr::from_accept(&x.request.headers));
+        let repr = x.response_repr();
         let Some(task_id) = task_id(text) else { continue };
         let (raw_path, raw_query) = x.request.uri.split_once('?').unwrap_or((&x.request.uri, ""));
         let target = em::normalize_path(raw_path);
