@@ -31,6 +31,14 @@ fn severities(path: &std::path::Path) -> Result<std::collections::BTreeMap<Strin
 pub(super) fn diff(args: DiffArgs) -> Result<Exit, Failure> {
     let ignore: Vec<Ignore> = args.ignore.iter().map(|p| Ignore::new(p)).collect();
     let mut report = diff::diff_files(&args.old, &args.new, &ignore).map_err(|e| Failure::bad_input(e.to_string()))?;
+    if report.summary.exchanges == 0 && report.exchanges.is_empty() {
+        // Nothing compared is no evidence of anything: never "no drift".
+        return Err(Failure::bad_input(format!(
+            "{} and {}: nothing to compare (no exchanges, or folders without cassettes)",
+            args.old.display(),
+            args.new.display()
+        )));
+    }
     if let Some(path) = &args.severity {
         report.reclassify(&severities(path)?);
     }

@@ -374,3 +374,19 @@ fn re_recording_the_reference_flow_diffs_to_no_drift_at_the_default_fail_on() {
     assert_eq!(code, 0, "{report}{err}");
     assert!(report.contains("0 breaking, 0 additive, 0 cosmetic"), "{report}");
 }
+
+#[test]
+fn nothing_to_compare_is_never_no_drift() {
+    let dir = temp_dir("diff-nothing");
+    let (a, b) = (dir.join("a"), dir.join("b"));
+    std::fs::create_dir_all(&a).unwrap();
+    std::fs::create_dir_all(&b).unwrap();
+    let (code, out, err) = run(&["diff", a.to_str().unwrap(), b.to_str().unwrap()]);
+    assert_eq!(code, 2, "{out}");
+    assert!(err.contains("nothing to compare"), "{err}");
+    let empty = dir.join("empty.yaml");
+    std::fs::write(&empty, "format: emtape/cassette-v1\nexchanges: []\n").unwrap();
+    let (code, out, _) = run(&["diff", empty.to_str().unwrap(), empty.to_str().unwrap()]);
+    assert_eq!(code, 2, "{out}");
+    assert!(!out.contains("no drift"), "{out}");
+}
