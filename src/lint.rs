@@ -50,6 +50,9 @@ fn redacted(v: &str) -> bool {
 
 /// Lints cassettes as one served set.
 pub fn lint(cassettes: Vec<LoadedCassette>) -> Vec<Finding> {
+    let names: Vec<String> = cassettes.iter().map(|c| c.name.clone()).collect();
+    // The mock's model builds on a thread of its own: the files are scanned meanwhile.
+    let mock = Mock::new(cassettes.clone(), MockOptions::default());
     let mut findings = Vec::new();
     for c in &cassettes {
         for w in &c.warnings {
@@ -64,8 +67,6 @@ pub fn lint(cassettes: Vec<LoadedCassette>) -> Vec<Finding> {
         }
         scan(c, &mut findings);
     }
-    let names: Vec<String> = cassettes.iter().map(|c| c.name.clone()).collect();
-    let mock = Mock::new(cassettes, MockOptions::default());
     for (file, line, message) in mock.shadowed() {
         findings.push(Finding {
             kind: "shadowed",
@@ -78,6 +79,8 @@ pub fn lint(cassettes: Vec<LoadedCassette>) -> Vec<Finding> {
     for repr in [Repr::Xml, Repr::Json] {
         dangling(&mock, repr, &names, &mut findings);
     }
+    // A model of a large EM takes a while to free; the answer need not wait for it.
+    std::thread::spawn(move || drop((mock, cassettes)));
     findings
 }
 
@@ -249,19 +252,21 @@ fn dangling(mock: &Mock, repr: Repr, files: &[String], out: &mut Vec<Finding>) {
             continue;
         }
         // Paging and filtering make no new shape: the first page stands for the others.
-        let shape = {
-            let (path, query) = target.split_once('?').unwrap_or((&target, ""));
-            let kept: Vec<&str> = query
-                .split('&')
-                .filter(|p| {
-                    !["page=", "pagesize=", "filter=", "sortasc=", "sortdesc="]
-                        .iter()
-                        .any(|k| p.to_ascii_lowercase().starts_with(k))
-                })
-                .collect();
-            crate::diff::link_template(&format!("{path}?{}", kept.join("&")))
-        };
-        let checked = shapes.entry(shape).or_default();
+        let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+        let unpaged: Vec<&str> = query
+            .split('&')
+            .filter(|p| {
+                !["page=", "pagesize=", "filter=", "sortasc=", "sortdesc="]
+                    .iter()
+                    .any(|k| p.to_ascii_lowercase().starts_with(k))
+            })
+            .collect();
+        let unpaged = format!("{path}?{}", unpaged.join("&"));
+        let paged = unpaged.len() < path.len() + 1 + query.len();
+        if paged && !seen.insert(unpaged.clone()) {
+            continue;
+        }
+        let checked = shapes.entry(crate::diff::link_template(&unpaged)).or_default();
         if *checked >= 3 {
             continue;
         }

@@ -276,9 +276,14 @@ pub fn escape_text(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
-/// Escapes text for an attribute value (or element content).
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
+/// Escapes text for an attribute value (or element content); text with nothing to escape, as
+/// most ids, names and links are, is borrowed as it is.
+pub fn escape(s: &str) -> std::borrow::Cow<'_, str> {
+    let plain = |b: &u8| *b >= 0x20 && !matches!(b, b'&' | b'<' | b'>' | b'"' | b'\'');
+    if s.bytes().all(|b| plain(&b)) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 16);
     for c in s.chars() {
         match c {
             '&' => out.push_str("&amp;"),
@@ -295,7 +300,7 @@ pub fn escape(s: &str) -> String {
             c => out.push(c),
         }
     }
-    out
+    std::borrow::Cow::Owned(out)
 }
 
 #[cfg(test)]
