@@ -33,6 +33,11 @@ pub struct CrawlOptions {
     pub exclude: Vec<String>,
     /// Print a progress line this often.
     pub progress: Option<Duration>,
+    /// Rewrite one progress line in place (a terminal) instead of printing a line each time.
+    pub live: bool,
+    /// Set when the user asked the crawl to stop (Ctrl-C): what is in flight finishes, nothing
+    /// new starts, the session is logged out.
+    pub stop: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// What a crawl did, per Type.
@@ -42,6 +47,8 @@ pub struct CrawlReport {
     /// Type → (answered, failures with status or reason).
     pub by_type: BTreeMap<String, (usize, Vec<String>)>,
     pub stopped_at_max: bool,
+    /// The crawl was asked to stop before it was done.
+    pub interrupted: bool,
 }
 
 impl CrawlReport {
@@ -185,6 +192,10 @@ pub async fn crawl(client: Arc<Client>, recorder: Arc<Recorder>, options: &Crawl
     let mut last_progress = Instant::now();
     let mut budget = options.max_requests;
     for &repr in &options.reprs {
+        if options.stop.load(std::sync::atomic::Ordering::SeqCst) {
+            report.interrupted = true;
+            break;
+        }
         let base = options.base.trim_end_matches('/');
         let logon_url = format!("{base}/api/sessionMngr/?v=latest");
         let mut h = headers(repr, None);
@@ -224,6 +235,10 @@ pub async fn crawl(client: Arc<Client>, recorder: Arc<Recorder>, options: &Crawl
         let interval = options.rate.filter(|r| *r > 0.0).map(|r| Duration::from_secs_f64(1.0 / r));
         let mut next_slot = Instant::now();
         loop {
+            if options.stop.load(std::sync::atomic::Ordering::SeqCst) {
+                report.interrupted = true;
+                queue.clear();
+            }
             while running.len() < options.concurrency.max(1) {
                 let Some(job) = queue.pop_front() else { break };
                 if !job.url.starts_with(base) || !seen.insert(job.url.clone()) || !wanted(&job, options) {
@@ -276,14 +291,22 @@ pub async fn crawl(client: Arc<Client>, recorder: Arc<Recorder>, options: &Crawl
                 if last_progress.elapsed() >= every {
                     last_progress = Instant::now();
                     let rate = report.requests as f64 / started.elapsed().as_secs_f64().max(0.001);
-                    eprintln!(
+                    let line = format!(
                         "emtape: crawl: {} done, {} queued, {} errors, {rate:.0}/s",
                         report.requests,
                         queue.len() + running.len(),
                         report.failures()
                     );
+                    if options.live {
+                        eprint!("\r\x1b[K{line}");
+                    } else {
+                        eprintln!("{line}");
+                    }
                 }
             }
+        }
+        if options.live && options.progress.is_some() {
+            eprint!("\r\x1b[K");
         }
         if let Some(url) = logout {
             let h = headers(repr, Some(&token));

@@ -32,6 +32,7 @@ pub(super) fn crawl(args: CrawlArgs) -> Result<Exit, Failure> {
     let recorder = Recorder::create(&args.out, &base, &RedactConfig::default())
         .map_err(|e| Failure::bad_input(format!("cannot write the cassette {}: {e}", args.out.display())))?;
     let recorder = Arc::new(recorder);
+    let terminal = std::io::stderr().is_terminal();
     let options = CrawlOptions {
         base,
         user: args.user.clone(),
@@ -48,9 +49,25 @@ pub(super) fn crawl(args: CrawlArgs) -> Result<Exit, Failure> {
         rate: args.rate,
         include: args.include.clone(),
         exclude: args.exclude.clone(),
-        progress: Some(if std::io::stderr().is_terminal() { Duration::from_secs(1) } else { Duration::from_secs(5) }),
+        progress: Some(if terminal { Duration::from_millis(200) } else { Duration::from_secs(5) }),
+        live: terminal,
+        stop: Arc::default(),
     };
-    let report = runtime(None)?.block_on(run_crawl(client, recorder.clone(), &options));
+    let stop = options.stop.clone();
+    let report = runtime(None)?.block_on(async {
+        // Ctrl-C once: finish what is in flight, log out, report. Twice: leave at once (the
+        // cassette is written exchange by exchange and loads either way).
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("emtape: crawl: stopping (Ctrl-C again to leave at once)");
+                stop.store(true, std::sync::atomic::Ordering::SeqCst);
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    std::process::exit(130);
+                }
+            }
+        });
+        run_crawl(client, recorder.clone(), &options).await
+    });
     let written = recorder.finish().map_err(Failure::bad_input)?;
     println!(
         "emtape crawl {} -> {}: {} requests, {written} exchanges recorded",
@@ -72,6 +89,10 @@ pub(super) fn crawl(args: CrawlArgs) -> Result<Exit, Failure> {
     }
     if report.stopped_at_max {
         println!("stopped at --max-requests {}: links were left unfollowed", args.max_requests);
+    }
+    if report.interrupted {
+        println!("interrupted: links were left unfollowed; the cassette holds what was answered");
+        return Ok(Exit::Interrupted);
     }
     let failures = report.failures();
     println!("{}", if failures == 0 { "every link answered".to_owned() } else { format!("{failures} links failed") });

@@ -24,6 +24,8 @@ pub enum Exit {
     BadInput = 2,
     /// The network or TLS failed.
     Network = 3,
+    /// The user stopped it (Ctrl-C) before it was done; what it did is kept.
+    Interrupted = 130,
 }
 
 impl From<Exit> for ExitCode {

@@ -205,3 +205,98 @@ fn a_link_that_never_answers_is_named_and_the_crawl_goes_on() {
     assert!(stdout.contains("VmRestorePointReferenceList") && stdout.contains("1 failed"), "{stdout}");
     assert!(Cassette::load(&out).unwrap().cassette.exchanges.len() > 50);
 }
+
+/// The built-in mock behind a delay, counting how many requests it answers at once.
+struct Slow {
+    mock: emtape::mock::Mock,
+    delay: Duration,
+    now: std::sync::atomic::AtomicUsize,
+    most: std::sync::atomic::AtomicUsize,
+}
+
+impl emtape::http::server::Handler for Slow {
+    async fn handle(&self, req: emtape::http::Request) -> emtape::http::server::Reply {
+        use std::sync::atomic::Ordering::SeqCst;
+        let now = self.now.fetch_add(1, SeqCst) + 1;
+        self.most.fetch_max(now, SeqCst);
+        tokio::time::sleep(self.delay).await;
+        self.now.fetch_sub(1, SeqCst);
+        self.mock.respond(&req).into()
+    }
+}
+
+/// Crawls a slow mock (`delay` per answer) with `extra`; the most requests it saw at once.
+async fn crawl_slow(delay: Duration, extra: &[&str]) -> (usize, i32, usize) {
+    let mock = emtape::mock::Mock::new(emtape::cassette::reference().unwrap(), Default::default());
+    let slow = std::sync::Arc::new(Slow { mock, delay, now: Default::default(), most: Default::default() });
+    let server = emtape::http::server::Server::bind("127.0.0.1:0", None).await.unwrap();
+    let url = server.base_url();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(server.run(slow.clone(), Default::default(), async {
+        let _ = stopped.await;
+    }));
+    let out = temp_dir("crawl-slow").join(format!("slow-{}.yaml", extra.join("-")));
+    let args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+    let file = out.clone();
+    let (code, _, _) = tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        crawl(&url, &file, &args)
+    })
+    .await
+    .unwrap();
+    let _ = stop.send(());
+    let _ = serving.await;
+    let recorded = Cassette::load(&out).unwrap().cassette.exchanges.len();
+    (slow.most.load(std::sync::atomic::Ordering::SeqCst), code, recorded)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crawl_never_has_more_requests_in_flight_than_concurrency_allows() {
+    let delay = Duration::from_millis(40);
+    let (most, code, recorded) =
+        crawl_slow(delay, &["--repr", "xml", "--concurrency", "1", "--max-requests", "12"]).await;
+    assert_eq!((most, code), (1, 0), "one at a time");
+    assert!(recorded >= 12, "{recorded}");
+    let (most, code, _) = crawl_slow(delay, &["--repr", "xml", "--concurrency", "3", "--max-requests", "30"]).await;
+    assert_eq!(code, 0);
+    assert_eq!(most, 3, "three at once, never four");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_server_is_crawled_to_the_end() {
+    let (_, code, recorded) = crawl_slow(Duration::from_millis(150), &["--repr", "xml", "--concurrency", "8"]).await;
+    assert_eq!(code, 0, "slow answers are answers");
+    assert!(recorded > 50, "{recorded}");
+}
+
+#[test]
+fn an_interrupted_crawl_stops_saying_so_and_leaves_a_cassette_that_loads() {
+    let mock = Emtape::serve(&[]);
+    let out = temp_dir("crawl-sigint").join("interrupted.yaml");
+    let child = Command::new(BIN)
+        .args(["crawl", "--target", &mock.url, "--user", "a", "--password-env", "EMTAPE_TEST_PW", "--rate", "30"])
+        .arg("--out")
+        .arg(&out)
+        .env("EMTAPE_TEST_PW", "pw")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let sent = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(sent.success());
+    let done = child.wait_with_output().unwrap();
+    let said = format!("{}{}", String::from_utf8_lossy(&done.stdout), String::from_utf8_lossy(&done.stderr));
+    assert_eq!(done.status.code(), Some(130), "an interrupted crawl is not a complete one: {said}");
+    assert!(said.contains("interrupted"), "{said}");
+    let loaded = Cassette::load(&out).expect("an interrupted crawl's cassette loads");
+    assert!(!loaded.cassette.exchanges.is_empty());
+    assert!(
+        loaded.cassette.exchanges.iter().all(|x| x.request.method == "GET"
+            || x.request.uri.contains("sessionMngr")
+            || x.request.method == "DELETE"),
+        "GETs (and the logon, the logout) only"
+    );
+    let last = loaded.cassette.exchanges.last().unwrap();
+    assert_eq!(last.request.method, "DELETE", "the session was logged out before leaving");
+}
