@@ -54,7 +54,7 @@ pub struct MatrixArgs {
     #[arg(value_name = "SCENARIO")]
     pub scenario: Option<PathBuf>,
 
-    /// Releases to run against, comma-separated [default: every release on tape: 9.5,13]
+    /// Releases to run against, comma-separated [default: every release on tape: 9.5,10,11,12,13]
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     pub releases: Vec<String>,
 
@@ -77,6 +77,31 @@ pub struct MatrixArgs {
     /// Write the matrix as a Markdown table to FILE
     #[arg(long, value_name = "FILE")]
     pub markdown: Option<PathBuf>,
+
+    /// Write the matrix as JUnit XML to FILE: a test case per release and check
+    #[arg(long, value_name = "FILE", conflicts_with = "diff")]
+    pub junit: Option<PathBuf>,
+
+    /// Check a client instead: run CMD against each release's mock ({url}, {ca}, {release} are
+    /// replaced; EMTAPE_URL, EMTAPE_CA, EMTAPE_RELEASE are set) and check what it did against the scenario
+    #[arg(long, value_name = "CMD")]
+    pub client: Option<String>,
+
+    /// Serve each release over HTTPS with one minted certificate ({ca}, EMTAPE_CA: its PEM file)
+    #[arg(long, requires = "client")]
+    pub tls: bool,
+
+    /// Stop a client command that runs longer than this
+    #[arg(long, value_name = "DURATION", default_value = "60s", requires = "client")]
+    pub client_timeout: String,
+
+    /// Releases checked at once [default: one per core]
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+
+    /// Show what changed from each release to the next (the diff engine), as a compatibility changelog
+    #[arg(long, conflicts_with_all = ["client", "scenario"])]
+    pub diff: bool,
 }
 
 #[derive(Debug, Args)]
@@ -303,6 +328,10 @@ pub struct RunArgs {
     #[arg(long = "cassette", value_name = "FILE", conflicts_with = "target")]
     pub cassettes: Vec<PathBuf>,
 
+    /// The built-in mock is this release on tape: 9.5, 10, 11, 12 or 13 (= reference)
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["target", "cassettes"])]
+    pub release: Option<String>,
+
     /// Set a scenario variable, like --var vm=sql01 or --var accept=application/json (repeatable)
     #[arg(long = "var", value_name = "NAME=VALUE")]
     pub vars: Vec<String>,
@@ -349,6 +378,10 @@ pub struct ServeArgs {
     /// Cassettes to serve [default: the built-in reference cassettes, XML and JSON]
     #[arg(value_name = "CASSETTE")]
     pub cassettes: Vec<PathBuf>,
+
+    /// Serve this release on tape instead: 9.5, 10, 11, 12 or 13 (= reference)
+    #[arg(long, value_name = "NAME", conflicts_with = "cassettes")]
+    pub release: Option<String>,
 
     /// Address to listen on; port 0 picks a free port
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9398")]

@@ -296,14 +296,27 @@ impl Checker {
         }
     }
 
+    /// The client's process has ended: every session still open is over, without a logout.
+    pub fn client_exited(&self) {
+        let mut state = self.lock();
+        for w in state.watches.iter_mut().filter(|w| w.ended.is_none()) {
+            self.finish(w, Ending::ClientExited);
+        }
+        self.changed.notify_waiters();
+    }
+
     /// Closes a session's account: what it should have done and did not.
     fn finish(&self, w: &mut Watch, how: Ending) {
         w.ended = Some(how);
-        if how == Ending::Idle {
-            w.problems.push(problem(
+        match how {
+            Ending::Idle => w.problems.push(problem(
                 ProblemKind::NoLogout,
                 format!("did not log out (no request for {:.1} s)", w.last_seen.elapsed().as_secs_f64()),
-            ));
+            )),
+            Ending::ClientExited => {
+                w.problems.push(problem(ProblemKind::NoLogout, "did not log out before the client exited".to_owned()))
+            }
+            Ending::LoggedOut | Ending::Expired => {}
         }
         // Steps after a failure (or an expired session) are rightly left out.
         let until = match (&w.failed, how) {
@@ -388,6 +401,7 @@ impl Checker {
                 Ending::LoggedOut => "after logging out",
                 Ending::Expired => "after the server expired it",
                 Ending::Idle => "after sitting idle",
+                Ending::ClientExited => "after the client exited",
             };
             watch
                 .problems

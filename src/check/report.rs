@@ -12,6 +12,8 @@ pub enum Ending {
     Idle,
     /// The mock expired it (the `session-expired` fault).
     Expired,
+    /// The client process ended while the session was open (`matrix --client`).
+    ClientExited,
 }
 
 /// Something a client did against the contract.

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::serve::load_cassettes;
+use super::serve::{load_cassettes, load_release};
 use super::{Exit, Failure, runtime, server_url};
 use crate::cli::RunArgs;
 use crate::diagnostic::did_you_mean;
@@ -40,7 +40,11 @@ pub(super) fn run(args: RunArgs) -> Result<Exit, Failure> {
     .transpose()
     .map_err(|e| Failure::bad_input(e.to_string()))?;
     let client = Client::new(client_tls).with_timeout(Duration::from_secs(args.timeout));
-    let cassettes = if args.target.is_none() { Some(load_cassettes(&args.cassettes)?) } else { None };
+    let cassettes = match (&args.target, &args.release) {
+        (Some(_), _) => None,
+        (None, Some(name)) => Some(load_release(name)?),
+        (None, None) => Some(load_cassettes(&args.cassettes)?),
+    };
     if args.target.is_some() && credentials.is_none() && needs_credentials(&scenario) {
         return Err(Failure::bad_input(
             "this scenario logs on (a step has `auth: basic`); pass --user NAME --password-env VAR for the target",
@@ -63,7 +67,11 @@ pub(super) fn run(args: RunArgs) -> Result<Exit, Failure> {
                 let task = tokio::spawn(server.run(mock, ServerOptions::default(), async move {
                     let _ = stopped.await;
                 }));
-                let label = if args.cassettes.is_empty() { "reference cassettes".to_owned() } else { names.join(", ") };
+                let label = match &args.release {
+                    Some(r) => format!("release {r} on tape"),
+                    None if args.cassettes.is_empty() => "reference cassettes".to_owned(),
+                    None => names.join(", "),
+                };
                 (base.clone(), format!("{base} (built-in mock: {label})"), Some((stop, task)))
             }
             (None, None) => unreachable!("cassettes are loaded whenever there is no target"),

@@ -17,7 +17,10 @@ use crate::report::Style;
 use crate::scenario::{Scenario, parse_duration};
 
 pub(super) fn serve(args: ServeArgs) -> Result<Exit, Failure> {
-    let cassettes = load_cassettes(&args.cassettes)?;
+    let cassettes = match &args.release {
+        Some(name) => load_release(name)?,
+        None => load_cassettes(&args.cassettes)?,
+    };
     let (tls, minted) = listen_tls(&args.tls)?;
     let options = MockOptions {
         session_timeout: Duration::from_secs(args.session_timeout),
@@ -152,6 +155,21 @@ pub(super) fn announce(base_url: &str) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "listening on {base_url}");
     let _ = out.flush();
+}
+
+/// The built-in cassettes of a release on tape (`--release 11`).
+pub(super) fn load_release(name: &str) -> Result<Vec<LoadedCassette>, Failure> {
+    match cassette::release(name) {
+        Some(loaded) => loaded.map_err(|e| Failure::bad_input(e.to_string())),
+        None => {
+            let names = cassette::release_names();
+            let hint = crate::diagnostic::did_you_mean(name, names.iter().copied()).map_or_else(
+                || format!("the releases on tape are {}", names.join(", ")),
+                |n| format!("did you mean {n}?"),
+            );
+            Err(Failure::bad_input(format!("--release {name}: no such release on tape; {hint}")))
+        }
+    }
 }
 
 /// The named cassettes, or the built-in reference ones. Warnings go to stderr.

@@ -561,6 +561,11 @@ fn exchange_key(c: &Cassette, i: usize) -> String {
     format!("{} {}{repr}", e.request.method, values::template(&e.request.uri))
 }
 
+/// Compares two cassettes already loaded (the releases built in).
+pub fn diff_loaded(old: &LoadedCassette, new: &LoadedCassette, ignore: &[Ignore]) -> Result<DiffReport, DiffError> {
+    diff_cassettes(old, new, ignore)
+}
+
 fn diff_cassettes(old: &LoadedCassette, new: &LoadedCassette, ignore: &[Ignore]) -> Result<DiffReport, DiffError> {
     let groups = |c: &LoadedCassette| {
         let mut map: BTreeMap<String, Vec<usize>> = BTreeMap::new();

@@ -74,8 +74,11 @@ impl Entry {
         let logon = em::is_logon_path(&path).then(|| {
             let recorded = query.iter().find(|(k, _)| k == "v").map_or_else(|| "latest".to_owned(), |(_, v)| v.clone());
             let mut versions: Vec<String> = meta.supported_versions.iter().map(|v| v.to_ascii_lowercase()).collect();
-            versions.extend(meta.api_version.iter().map(|v| v.to_ascii_lowercase()));
-            versions.push(recorded.clone());
+            for v in meta.api_version.iter().map(|v| v.to_ascii_lowercase()).chain([recorded.clone()]) {
+                if v != "latest" && !versions.contains(&v) {
+                    versions.push(v);
+                }
+            }
             let session = exchange
                 .response
                 .headers

@@ -152,6 +152,9 @@ impl Mock {
             return response;
         }
         let Some(group) = self.find(&key, &caller) else {
+            if let Some(refusal) = self.unsupported_version(req, &key) {
+                return refusal;
+            }
             return self.model_answer(req, &key, &caller);
         };
         let members = &self.index.groups[group];
@@ -338,6 +341,30 @@ impl Mock {
         }
         self.log(req, key.repr, 200, "the caller's LogonSession, from its logon");
         Some(response)
+    }
+
+    /// A logon asking for an API version no recorded logon of the server accepts (its
+    /// `SupportedVersions`) is refused as EM refuses it: a 400 `Error` naming the versions
+    /// there are. EM's exact words are not documented; the status and shape are EM's.
+    fn unsupported_version(&self, req: &Request, key: &Key<'_>) -> Option<Response> {
+        let asked = key.version.as_deref().filter(|v| *v != "latest")?;
+        if key.method != "POST" || !em::is_logon_path(&key.path) {
+            return None;
+        }
+        let logons: Vec<&index::Logon> = self.index.entries.iter().filter_map(|e| e.logon.as_ref()).collect();
+        if logons.is_empty() || logons.iter().any(|l| l.versions.iter().any(|v| v == asked)) {
+            return None;
+        }
+        let mut versions: Vec<&str> = Vec::new();
+        for v in logons.iter().flat_map(|l| &l.versions) {
+            if !versions.contains(&v.as_str()) {
+                versions.push(v);
+            }
+        }
+        let message =
+            format!("The requested API version {asked} is not supported. Supported versions: {}.", versions.join(", "));
+        self.log(req, key.repr, 400, "a version the server does not support");
+        Some(em::error(key.repr, 400, &message))
     }
 
     /// What the model answers for a request the tape does not hold: a resource, collection or

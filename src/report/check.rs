@@ -13,6 +13,7 @@ fn ending(s: &SessionReport) -> String {
         Some(Ending::LoggedOut) => format!("logged out after {} ms", s.duration_ms),
         Some(Ending::Idle) => "went idle without logging out".to_owned(),
         Some(Ending::Expired) => "its session was expired by the server".to_owned(),
+        Some(Ending::ClientExited) => "the client exited without logging out".to_owned(),
         None => "still active".to_owned(),
     }
 }

@@ -115,6 +115,7 @@ fn severity_colour(s: Severity) -> &'static str {
 fn counts(r: &DiffReport) -> String {
     let coverage = match r.summary.coverage {
         0 => String::new(),
+        1 => " (1 exchange only one recording holds)".to_owned(),
         n => format!(" ({n} exchanges only one recording holds)"),
     };
     format!(

@@ -2,7 +2,7 @@
 
 use crate::support::*;
 
-const OLD: &str = "cassettes/em-9.5/vm-restore.yaml";
+const OLD: &str = "tests/fixtures/em-9.5-2013/vm-restore.yaml";
 const NEW: &str = "cassettes/reference/vm-restore.yaml";
 
 #[test]
@@ -36,7 +36,7 @@ fn the_shipped_json_releases_differ_in_the_same_ways() {
         "diff",
         "--format",
         "json",
-        "cassettes/em-9.5/vm-restore-json.yaml",
+        "tests/fixtures/em-9.5-2013/vm-restore-json.yaml",
         "cassettes/reference/vm-restore-json.yaml",
     ]);
     let kinds = |text: &str| {
@@ -217,7 +217,7 @@ fn rerecorded() -> String {
         "{}{}{}",
         &reference[..start],
         &reference[end..],
-        r#"- seq: 13
+        r#"- seq: 99
   request:
     method: GET
     uri: /api/vmRestorePoints/00000000-0000-0000-0000-000000000001?format=Entity
@@ -274,7 +274,7 @@ fn fail_on_never_writes_a_junit_file_without_failures() {
     let junit = temp_dir("never-junit").join("diff.xml");
     let (code, _, _) = run(&[
         "diff",
-        "cassettes/em-9.5/vm-restore.yaml",
+        "tests/fixtures/em-9.5-2013/vm-restore.yaml",
         "cassettes/reference/vm-restore.yaml",
         "--fail-on",
         "never",
@@ -288,7 +288,7 @@ fn fail_on_never_writes_a_junit_file_without_failures() {
 
 #[test]
 fn ignore_patterns_without_a_slash_match_anywhere_and_unmatched_ones_are_warned_about() {
-    let (old, new) = ("cassettes/em-9.5/vm-restore.yaml", "cassettes/reference/vm-restore.yaml");
+    let (old, new) = ("tests/fixtures/em-9.5-2013/vm-restore.yaml", "cassettes/reference/vm-restore.yaml");
     let (_, all, _) = run(&["diff", old, new]);
     assert!(all.contains("SupportedVersion"), "{all}");
     let (_, out, err) = run(&["diff", old, new, "--ignore", "SupportedVersions", "--ignore", "//SuportedVersions"]);
@@ -319,7 +319,7 @@ fn an_xml_cassette_against_a_json_one_is_a_usage_error() {
 fn a_baseline_accepts_todays_drift_and_fails_only_on_new_drift() {
     let dir = temp_dir("baseline");
     let baseline = dir.join("baseline.yaml");
-    let (old, new) = ("cassettes/em-9.5/vm-restore.yaml", "cassettes/reference/vm-restore.yaml");
+    let (old, new) = ("tests/fixtures/em-9.5-2013/vm-restore.yaml", "cassettes/reference/vm-restore.yaml");
     let (code, _, err) = run(&["diff", old, new, "--write-baseline", baseline.to_str().unwrap()]);
     assert_eq!(code, 1, "today's drift is breaking: {err}");
     assert!(err.contains("accepted drifts to"), "{err}");
@@ -337,7 +337,7 @@ fn a_severity_file_raises_or_lowers_a_kind_of_drift_by_its_id() {
     let dir = temp_dir("severity");
     let file = dir.join("severity.yaml");
     std::fs::write(&file, "item-removed: additive\nlink-removed: additive\n").unwrap();
-    let (old, new) = ("cassettes/em-9.5/vm-restore.yaml", "cassettes/reference/vm-restore.yaml");
+    let (old, new) = ("tests/fixtures/em-9.5-2013/vm-restore.yaml", "cassettes/reference/vm-restore.yaml");
     let (_, before, _) = run(&["diff", "--format", "json", old, new]);
     let (code, after, err) = run(&["diff", "--format", "json", old, new, "--severity", file.to_str().unwrap()]);
     let (b, a): (serde_json::Value, serde_json::Value) =

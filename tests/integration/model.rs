@@ -7,7 +7,7 @@ use emtape::http::client::Client;
 
 use crate::support::*;
 
-const RELEASES: [&str; 2] = ["cassettes/reference", "cassettes/em-9.5"];
+const RELEASES: [&str; 2] = ["cassettes/reference", "tests/fixtures/em-9.5-2013"];
 
 fn cassette(release: &str, json: bool) -> String {
     format!("{release}/vm-restore{}.yaml", if json { "-json" } else { "" })
@@ -391,7 +391,7 @@ async fn a_client_that_checks_its_token_is_dead_after_logout_replays_what_it_rec
 fn emtape_run_restores_every_listed_vm_from_both_shipped_releases() {
     let releases = [
         ("cassettes/reference", false, &["oracle03", "ubuntu88", "dc01"][..]),
-        ("cassettes/em-9.5", true, &["sql01-hv", "hp_vm1"][..]),
+        ("tests/fixtures/em-9.5-2013", true, &["sql01-hv", "hp_vm1"][..]),
     ];
     for (release, json, vms) in releases {
         for vm in vms {

@@ -103,7 +103,7 @@ async fn logon_accepts_every_spelling_real_clients_use() {
 }
 
 #[tokio::test]
-async fn logon_with_an_unsupported_version_gets_404_naming_the_versions() {
+async fn logon_with_a_version_the_release_does_not_support_gets_ems_400_naming_the_versions() {
     let mock = Emtape::serve(&[]);
     let r = send(
         &client(),
@@ -113,8 +113,14 @@ async fn logon_with_an_unsupported_version_gets_404_naming_the_versions() {
         "",
     )
     .await;
-    assert_eq!(r.status, 404);
-    assert!(text(&r).contains("logon asks for v=v1_4, recorded server accepts v1_5, v1_6, v1_7"), "{}", text(&r));
+    assert_eq!(r.status, 400, "EM refuses a version it does not know; it does not lose the resource");
+    assert!(
+        text(&r).contains(
+            "<Error Message=\"The requested API version v1_4 is not supported. Supported versions: v1_5, v1_6, v1_7.\""
+        ),
+        "{}",
+        text(&r)
+    );
 }
 
 #[tokio::test]
@@ -334,7 +340,11 @@ async fn strict_exits_0_when_every_exchange_was_used() {
     let mock = Emtape::serve(&["--strict", "cassettes/reference/vm-restore.yaml"]);
     restore_flow(&client(), &mock.url, false).await;
     let token = logon(&mock.url, &[]).await;
-    for path in ["/api/logonSessions", "/api/vmRestorePoints/6c958531-3177-4055-b0ce-dc4ef1ce6433"] {
+    for path in [
+        "/api/logonSessions",
+        "/api/vmRestorePoints/6c958531-3177-4055-b0ce-dc4ef1ce6433",
+        "/api/backupServers/a490c017-2c1c-40ee-8bcf-73bcce6ab36f?format=Entity",
+    ] {
         send(&client(), "GET", &format!("{}{path}", mock.url), &[("X-RestSvcSessionId", &token)], "").await;
     }
     let (status, stderr) = mock.stop();
@@ -424,7 +434,7 @@ async fn strict_counts_only_the_representations_clients_asked_for() {
 #[test]
 fn folders_are_taken_wherever_a_cassette_is() {
     let (code, out, err) =
-        run(&["run", "--cassette", "cassettes/em-9.5", "--var", "vm=hp_vm1", "--var", "poll_interval=0s"]);
+        run(&["run", "--cassette", "tests/fixtures/em-9.5-2013", "--var", "vm=hp_vm1", "--var", "poll_interval=0s"]);
     assert_eq!(code, 0, "{out}{err}");
     let (code, _, err) = run(&["fmt", "--check", "cassettes/reference"]);
     assert_eq!(code, 0, "{err}");

@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""A small Enterprise Manager REST client, standard library only: restores the newest restore
+point of a VM the way the documentation's "Performing Entire VM Restore" scenario does, following
+links from the logon onwards. It is the client of the README's "Which releases does my client
+support?" section:
+
+    emtape matrix --client 'python3 examples/restore_client.py --url {url}'
+
+    python3 examples/restore_client.py --url https://em:9398 --ca em.pem --user 'CORP\\restore'
+        (the password from EM_PASSWORD)
+
+Options that make it a worse client, to see what the matrix says of one:
+    --read-vm-name   read the restore point's VmName element (EM 13 has it; older releases do not)
+    --no-poll        never poll the restore Task (start it and go)
+"""
+
+import argparse
+import base64
+import os
+import ssl
+import sys
+import time
+import urllib.request
+import xml.etree.ElementTree as ET
+
+NS = "{http://www.veeam.com/ent/v1.0}"
+
+
+class Em:
+    def __init__(self, url, ca):
+        self.url = url.rstrip("/")
+        self.context = ssl.create_default_context(cafile=ca) if ca else None
+        self.token = None
+
+    def call(self, method, href, headers=None):
+        headers = dict(headers or {})
+        headers.setdefault("Accept", "application/xml")
+        if self.token:
+            headers["X-RestSvcSessionId"] = self.token
+        request = urllib.request.Request(href, method=method, headers=headers, data=b"" if method == "POST" else None)
+        with urllib.request.urlopen(request, context=self.context, timeout=30) as response:
+            body = response.read()
+            return response, (ET.fromstring(body) if body.strip() else None)
+
+
+def link(element, rel, kind=None):
+    for l in element.iter(NS + "Link"):
+        if l.get("Rel") == rel and (kind is None or l.get("Type") == kind):
+            return l.get("Href")
+    sys.exit(f"error: no {rel} link{' of type ' + kind if kind else ''} in <{element.tag.replace(NS, '')}>")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--url", default=os.environ.get("EMTAPE_URL"), help="the EM, like https://em:9398")
+    p.add_argument("--ca", default=os.environ.get("EMTAPE_CA") or None, help="CA certificate (PEM) to trust")
+    p.add_argument("--user", default="restore")
+    p.add_argument("--vm", default="ubuntu88")
+    p.add_argument("--read-vm-name", action="store_true")
+    p.add_argument("--no-poll", action="store_true")
+    a = p.parse_args()
+    if not a.url:
+        sys.exit("error: give --url (or set EMTAPE_URL)")
+    em = Em(a.url, a.ca)
+
+    credentials = base64.b64encode(f"{a.user}:{os.environ.get('EM_PASSWORD', 'x')}".encode()).decode()
+    _, root = em.call("GET", em.url + "/api/")
+    response, logon = em.call("POST", link(root, "Create", "LogonSession"), {"Authorization": "Basic " + credentials})
+    em.token = response.headers["X-RestSvcSessionId"]
+    try:
+        _, points = em.call("GET", link(logon, "Down", "VmRestorePointReferenceList"))
+        mine = [r for r in points.iter(NS + "Ref") if r.get("Name", "").startswith(a.vm + "@")]
+        if not mine:
+            sys.exit(f"error: no restore point of {a.vm}")
+        newest = max(mine, key=lambda r: r.get("Name"))
+        _, point = em.call("GET", link(newest, "Alternate", "VmRestorePoint"))
+        if a.read_vm_name:
+            vm_name = point.find(NS + "VmName")
+            if vm_name is None:
+                sys.exit(f"error: the restore point {point.get('Name')} has no VmName")
+            print(f"restoring {vm_name.text}")
+        _, task = em.call("POST", link(point, "Restore"), {"Content-Type": "application/xml"})
+        if not a.no_poll:
+            while task.find(NS + "State").text == "Running":
+                time.sleep(0.25)
+                _, task = em.call("GET", task.get("Href"))
+            result = task.find(NS + "Result")
+            if result is None or result.get("Success") != "true":
+                sys.exit("error: the restore failed")
+            _, session = em.call("GET", link(task, "Related", "RestoreSession"))
+            print(f"restore session {session.get('Name')}: {session.find(NS + 'Result').text}")
+    finally:
+        em.call("DELETE", link(logon, "Delete"))
+
+
+if __name__ == "__main__":
+    main()
