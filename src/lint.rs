@@ -3,7 +3,7 @@
 //! Clean: no credential, session token or private key slipped past redaction; every body parses
 //! as its Content-Type; every placeholder is one.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
 
 use serde::Serialize;
 
@@ -239,57 +239,113 @@ fn dangling(mock: &Mock, repr: Repr, files: &[String], out: &mut Vec<Finding>) {
     }
     let Some(token) = logon.headers.get(em::SESSION_HEADER).map(str::to_owned) else { return };
     let root = mock.respond(&request("GET", "/api/", repr, None));
-    let mut queue: VecDeque<(String, String)> = VecDeque::new();
+    let mut frontier: Vec<(String, String)> = Vec::new();
     let mut seen = HashSet::new();
     for body in [&logon.body, &root.body] {
-        queue.extend(navigable(&String::from_utf8_lossy(body), repr, ORIGIN));
+        frontier.extend(navigable(&String::from_utf8_lossy(body), repr, ORIGIN));
     }
     // Links of one shape (ids as parameters) answer alike once the model answers a few of
-    // them: checking three of each keeps a 10,000-point cassette's lint under a second.
+    // them: checking three of each keeps a 10,000-point cassette's lint about a second.
     let mut shapes: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
-    while let Some((target, what)) = queue.pop_front() {
-        if !seen.insert(target.clone()) {
-            continue;
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // Breadth-first, a level at a time; the requests of a level are answered in parallel.
+    while !frontier.is_empty() {
+        let mut level: Vec<(String, String)> = Vec::new();
+        for (target, what) in frontier.drain(..) {
+            if !seen.insert(target.clone()) {
+                continue;
+            }
+            // Paging and filtering make no new shape: the first page stands for the others.
+            let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+            let unpaged: Vec<&str> = query
+                .split('&')
+                .filter(|p| {
+                    !["page=", "pagesize=", "filter=", "sortasc=", "sortdesc="]
+                        .iter()
+                        .any(|k| p.to_ascii_lowercase().starts_with(k))
+                })
+                .collect();
+            let unpaged = format!("{path}?{}", unpaged.join("&"));
+            let paged = unpaged.len() < path.len() + 1 + query.len();
+            if paged && !seen.insert(unpaged.clone()) {
+                continue;
+            }
+            let checked = shapes.entry(crate::diff::link_template(&unpaged)).or_default();
+            if *checked >= 3 {
+                continue;
+            }
+            *checked += 1;
+            level.push((target, what));
         }
-        // Paging and filtering make no new shape: the first page stands for the others.
-        let (path, query) = target.split_once('?').unwrap_or((&target, ""));
-        let unpaged: Vec<&str> = query
-            .split('&')
-            .filter(|p| {
-                !["page=", "pagesize=", "filter=", "sortasc=", "sortdesc="]
-                    .iter()
-                    .any(|k| p.to_ascii_lowercase().starts_with(k))
-            })
-            .collect();
-        let unpaged = format!("{path}?{}", unpaged.join("&"));
-        let paged = unpaged.len() < path.len() + 1 + query.len();
-        if paged && !seen.insert(unpaged.clone()) {
-            continue;
+        let answers = answer_all(mock, &level, repr, &token, workers);
+        for ((target, what), answer) in level.into_iter().zip(answers) {
+            match answer {
+                Ok(links) => frontier.extend(links),
+                Err(status) => {
+                    let path = target.split('?').next().unwrap_or(&target);
+                    let (file, line) = locate(files, path);
+                    out.push(Finding {
+                        kind: "dangling-link",
+                        file,
+                        line,
+                        message: format!(
+                            "{what} GET {target} ({}) answers {status}: nothing answers it",
+                            repr.name()
+                        ),
+                        hint: Some(
+                            "record it (emtape record or crawl), or record a sibling of its type to derive it from"
+                                .into(),
+                        ),
+                    });
+                }
+            }
         }
-        let checked = shapes.entry(crate::diff::link_template(&unpaged)).or_default();
-        if *checked >= 3 {
-            continue;
-        }
-        *checked += 1;
-        let r = mock.respond(&request("GET", &target, repr, Some(&token)));
-        if r.status >= 300 {
-            let path = target.split('?').next().unwrap_or(&target);
-            let (file, line) = locate(files, path);
-            out.push(Finding {
-                kind: "dangling-link",
-                file,
-                line,
-                message: format!("{what} GET {target} ({}) answers {}: nothing answers it", repr.name(), r.status),
-                hint: Some(
-                    "record it (emtape record or crawl), or record a sibling of its type to derive it from".into(),
-                ),
-            });
-            continue;
-        }
-        queue.extend(navigable(&String::from_utf8_lossy(&r.body), repr, ORIGIN));
     }
     let logout = request("DELETE", &format!("/api/logonSessions/{}", session_id(&token)), repr, Some(&token));
     let _ = mock.respond(&logout);
+}
+
+/// What a GET of a link gave: the links of its answer, or the status when it failed.
+type Reached = Result<Vec<(String, String)>, u16>;
+
+/// GETs every target (in `workers` threads): the links of each answer, or its status when it
+/// is not a success; in the order of `targets`.
+fn answer_all(
+    mock: &Mock,
+    targets: &[(String, String)],
+    repr: Repr,
+    token: &str,
+    workers: usize,
+) -> Vec<Reached> {
+    let answer = |target: &str| {
+        let r = mock.respond(&request("GET", target, repr, Some(token)));
+        if r.status >= 300 { Err(r.status) } else { Ok(navigable(&String::from_utf8_lossy(&r.body), repr, ORIGIN)) }
+    };
+    if workers < 2 || targets.len() < 2 {
+        return targets.iter().map(|(t, _)| answer(t)).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut answers: Vec<(usize, Reached)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers.min(targets.len()))
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some((target, _)) = targets.get(i) else { break mine };
+                        mine.push((i, answer(target)));
+                    }
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+    });
+    // A worker that died (a panic answering) leaves its targets as EM's 500.
+    let mut ordered: Vec<Reached> = targets.iter().map(|_| Err(500)).collect();
+    for (i, a) in answers.drain(..) {
+        ordered[i] = a;
+    }
+    ordered
 }
 
 /// The links a client may GET in a body, as request targets on the lint's origin, each with
