@@ -82,6 +82,10 @@ pub struct MatrixArgs {
     #[arg(long, value_name = "FILE", conflicts_with = "diff")]
     pub junit: Option<PathBuf>,
 
+    /// Write a self-contained HTML report to FILE (it loads nothing; open it in any browser)
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+
     /// Check a client instead: run CMD against each release's mock ({url}, {ca}, {release} are
     /// replaced; EMTAPE_URL, EMTAPE_CA, EMTAPE_RELEASE are set) and check what it did against the scenario
     #[arg(long, value_name = "CMD")]
@@ -221,6 +225,10 @@ pub struct DiffArgs {
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
 
+    /// Write a self-contained HTML report to FILE (it loads nothing; open it in any browser)
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+
     /// Write every drift found to FILE as a baseline: the drift accepted today
     #[arg(long, value_name = "FILE")]
     pub write_baseline: Option<PathBuf>,
@@ -356,6 +364,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
 
+    /// Write a self-contained HTML report to FILE (it loads nothing; open it in any browser)
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+
     /// Write a JSON report to FILE
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
@@ -466,6 +478,10 @@ pub struct CheckArgs {
     /// Write the client report as JUnit XML to FILE
     #[arg(long, value_name = "FILE", requires = "scenario")]
     pub junit: Option<PathBuf>,
+
+    /// Write a self-contained HTML report to FILE (it loads nothing; open it in any browser)
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 
     /// Write the client report as JSON to FILE
     #[arg(long, value_name = "FILE", requires = "scenario")]

@@ -288,10 +288,7 @@ fn dangling(mock: &Mock, repr: Repr, files: &[String], out: &mut Vec<Finding>) {
                         kind: "dangling-link",
                         file,
                         line,
-                        message: format!(
-                            "{what} GET {target} ({}) answers {status}: nothing answers it",
-                            repr.name()
-                        ),
+                        message: format!("{what} GET {target} ({}) answers {status}: nothing answers it", repr.name()),
                         hint: Some(
                             "record it (emtape record or crawl), or record a sibling of its type to derive it from"
                                 .into(),
@@ -310,13 +307,7 @@ type Reached = Result<Vec<(String, String)>, u16>;
 
 /// GETs every target (in `workers` threads): the links of each answer, or its status when it
 /// is not a success; in the order of `targets`.
-fn answer_all(
-    mock: &Mock,
-    targets: &[(String, String)],
-    repr: Repr,
-    token: &str,
-    workers: usize,
-) -> Vec<Reached> {
+fn answer_all(mock: &Mock, targets: &[(String, String)], repr: Repr, token: &str, workers: usize) -> Vec<Reached> {
     let answer = |target: &str| {
         let r = mock.respond(&request("GET", target, repr, Some(token)));
         if r.status >= 300 { Err(r.status) } else { Ok(navigable(&String::from_utf8_lossy(&r.body), repr, ORIGIN)) }

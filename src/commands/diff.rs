@@ -91,8 +91,10 @@ pub(super) fn diff(args: DiffArgs) -> Result<Exit, Failure> {
         std::fs::write(path, report::diff::junit(&report, threshold))
             .map_err(|e| Failure::bad_input(format!("cannot write {}: {e}", path.display())))?;
     }
-    Ok(match threshold {
-        Some(t) if report.fails(t) => Exit::Failed,
-        _ => Exit::Success,
-    })
+    let failed = threshold.is_some_and(|t| report.fails(t));
+    if let Some(path) = &args.html {
+        std::fs::write(path, report::html::diff(&report, failed))
+            .map_err(|e| Failure::bad_input(format!("cannot write {}: {e}", path.display())))?;
+    }
+    Ok(if failed { Exit::Failed } else { Exit::Success })
 }

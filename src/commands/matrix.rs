@@ -111,6 +111,21 @@ pub(super) fn matrix(args: MatrixArgs) -> Result<Exit, Failure> {
     if let Some(path) = &args.junit {
         write(path, &junit(&what, &cells))?;
     }
+    if let Some(path) = &args.html {
+        let view = cells
+            .iter()
+            .map(|c| crate::report::html::MatrixCell {
+                release: c.release.clone(),
+                check: c.check.clone(),
+                passed: c.passed,
+                expected_to_fail: c.expected_to_fail,
+                summary: c.summary.clone(),
+                reason: c.reason.clone().unwrap_or_default(),
+                details: c.details.clone(),
+            })
+            .collect();
+        write(path, &crate::report::html::matrix(&what, view))?;
+    }
     let unexpected = cells.iter().filter(|c| !c.passed && !c.expected_to_fail).count();
     Ok(if unexpected == 0 { Exit::Success } else { Exit::Failed })
 }

@@ -101,6 +101,7 @@ pub(super) fn run(args: RunArgs) -> Result<Exit, Failure> {
         print!("{}", report::text(&report, Style::for_stdout()));
         write_report(args.junit.as_deref(), &report::junit(&report))?;
         write_report(args.json.as_deref(), &report::json(&report))?;
+        write_report(args.html.as_deref(), &report::html::run(&report))?;
         Ok(exit_for(&report))
     })
 }

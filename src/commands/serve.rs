@@ -95,6 +95,7 @@ pub(super) fn serve(args: ServeArgs) -> Result<Exit, Failure> {
         print!("{}", crate::report::check::text(&report, Style::for_stdout()));
         write_file(args.check.junit.as_deref(), &crate::report::check::junit(&report))?;
         write_file(args.check.json.as_deref(), &crate::report::check::json(&report))?;
+        write_file(args.check.html.as_deref(), &crate::report::html::check(&report))?;
         let used = strict(args.strict, checker.mock());
         Ok(if report.passed && used == Exit::Success { Exit::Success } else { Exit::Failed })
     })

@@ -117,6 +117,13 @@ fn ms(d: Duration) -> f64 {
     (d.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0
 }
 
+/// A body as a report shows it: text, at most 256 KiB of it.
+fn shown_body(bytes: &[u8]) -> String {
+    const MOST: usize = 256 << 10;
+    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(MOST)]).into_owned();
+    if bytes.len() > MOST { format!("{text}\n… ({} bytes in all)", bytes.len()) } else { text }
+}
+
 fn skipped(step: &Step, phase: Phase, reason: String) -> StepResult {
     StepResult {
         name: step.name.clone(),
@@ -129,6 +136,7 @@ fn skipped(step: &Step, phase: Phase, reason: String) -> StepResult {
         attempts: Vec::new(),
         checks: Vec::new(),
         message: Some(reason),
+        bodies: None,
     }
 }
 
@@ -165,7 +173,7 @@ impl Runner<'_> {
                 return self.scrub_result(result);
             }
         };
-        let response = match self.exchange(step, &method, &url, &headers, body, &mut result).await {
+        let response = match self.exchange(step, &method, &url, &headers, body.clone(), &mut result).await {
             Ok(r) => r,
             Err(message) => {
                 result.outcome = Outcome::Error;
@@ -175,6 +183,7 @@ impl Runner<'_> {
             }
         };
         result.status = Some(response.status);
+        result.bodies = Some((shown_body(&body), shown_body(&response.body)));
         let observed = self.flow.observe(step, &response, link_type.as_deref());
         for token in &observed.tokens {
             self.remember_session(token);
@@ -293,6 +302,7 @@ impl Runner<'_> {
 
     fn scrub_result(&self, mut r: StepResult) -> StepResult {
         r.url = r.url.map(|u| self.scrub(&u));
+        r.bodies = r.bodies.map(|(q, a)| (self.scrub(&q), self.scrub(&a)));
         r.message = r.message.map(|m| self.scrub(&m));
         for c in &mut r.checks {
             c.expected = self.scrub(&c.expected);

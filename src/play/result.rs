@@ -50,6 +50,10 @@ pub struct StepResult {
     /// Why it was skipped, or what went wrong before any check could run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// The request and (last) response bodies, scrubbed of session secrets, for the HTML
+    /// report; not in the JSON report.
+    #[serde(skip)]
+    pub bodies: Option<(String, String)>,
 }
 
 /// One request of a polling step.

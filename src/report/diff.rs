@@ -9,10 +9,10 @@ use crate::xml::{escape, escape_text};
 use super::Style;
 
 /// Drifts that are the same but for the list item they are in, shown once with their items.
-struct Group<'a> {
-    first: &'a Drift,
-    items: Vec<&'a str>,
-    count: usize,
+pub(crate) struct Group<'a> {
+    pub first: &'a Drift,
+    pub items: Vec<&'a str>,
+    pub count: usize,
 }
 
 fn plain(path: &str) -> String {
@@ -33,7 +33,7 @@ fn plain(path: &str) -> String {
 /// Kind, place (without item keys), old and new value.
 type GroupKey<'a> = (DriftKind, String, Option<&'a str>, Option<&'a str>);
 
-fn groups(drifts: &[Drift]) -> Vec<Group<'_>> {
+pub(crate) fn groups(drifts: &[Drift]) -> Vec<Group<'_>> {
     let mut out: Vec<Group<'_>> = Vec::new();
     let mut index: std::collections::HashMap<GroupKey<'_>, usize> = Default::default();
     for d in drifts {
@@ -67,7 +67,7 @@ fn values(d: &Drift) -> String {
     }
 }
 
-fn items_line(g: &Group<'_>) -> Option<String> {
+pub(crate) fn items_line(g: &Group<'_>) -> Option<String> {
     if g.count < 2 && g.items.len() < 2 {
         return None;
     }

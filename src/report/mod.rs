@@ -3,6 +3,7 @@
 
 pub mod check;
 pub mod diff;
+pub mod html;
 mod junit;
 mod text;
 
