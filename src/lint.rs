@@ -12,6 +12,7 @@ use crate::cassette::{Body, LoadedCassette};
 use crate::em::{self, Repr};
 use crate::http::{Headers, Request};
 use crate::mock::{Mock, MockOptions};
+use crate::record::redact::secret_name;
 
 /// What is wrong, where, and what to do.
 #[derive(Clone, Debug, Serialize)]
@@ -28,10 +29,6 @@ pub struct Finding {
 /// Every kind of finding, for `--allow`.
 pub const KINDS: [&str; 6] =
     ["dangling-link", "secret", "unparsable-body", "not-a-placeholder", "shadowed", "cassette-warning"];
-
-/// Header and field names whose values are secrets.
-const SECRET_NAMES: [&str; 9] =
-    ["password", "passwd", "pwd", "secret", "apikey", "api_key", "privatekey", "accesstoken", "clientsecret"];
 
 /// Whether a value is only placeholders (or nothing).
 fn is_placeholder(v: &str) -> bool {
@@ -121,7 +118,7 @@ fn scan(c: &LoadedCassette, out: &mut Vec<Finding>) {
             for pair in query.split('&') {
                 let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
                 let k = em::percent_decode(k).to_ascii_lowercase();
-                if (SECRET_NAMES.contains(&k.as_str()) || k == "token" || k.ends_with("sessionid")) && !redacted(v) {
+                if secret_name(&k) && !redacted(v) {
                     secret(
                         format!("exchange {}: the query parameter `{k}` holds a secret", x.seq),
                         "write `{{redacted}}`",
@@ -167,11 +164,6 @@ fn scan(c: &LoadedCassette, out: &mut Vec<Finding>) {
         }
         out.append(&mut broken);
     }
-}
-
-fn secret_name(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    SECRET_NAMES.iter().any(|s| lower == *s || lower.ends_with(s))
 }
 
 fn xml_secrets(e: &crate::xml::Element, found: &mut dyn FnMut(String)) {

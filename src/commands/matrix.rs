@@ -216,6 +216,7 @@ fn scenario_cells(
                             password: Secret::new("emtape".into()),
                         }),
                         recorder: None,
+                        secret_names: Vec::new(),
                     };
                     let t = Instant::now();
                     let report = play::run(&scenario, options).await;

@@ -86,7 +86,16 @@ pub(super) fn run(args: RunArgs) -> Result<Exit, Failure> {
         let credentials = credentials.or_else(|| {
             mock.as_ref().map(|_| Credentials { user: "emtape".into(), password: Secret::new("emtape".into()) })
         });
-        let options = RunOptions { client: &client, base_url, target, vars, credentials, recorder: recorder.as_ref() };
+        let secret_names = redact.headers.iter().chain(&redact.json).cloned().collect();
+        let options = RunOptions {
+            client: &client,
+            base_url,
+            target,
+            vars,
+            credentials,
+            recorder: recorder.as_ref(),
+            secret_names,
+        };
         let report = play::run(&scenario, options).await;
         if let Some((stop, task)) = mock {
             let _ = stop.send(());

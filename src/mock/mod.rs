@@ -198,7 +198,7 @@ impl Mock {
             eprintln!(
                 "emtape: {} {} {} -> {} ({} exchange {})",
                 req.method,
-                req.target,
+                crate::record::redact::redact_query(&req.target),
                 key.repr.name(),
                 response.status,
                 self.sources[entry.source].name,
@@ -421,7 +421,12 @@ impl Mock {
 
     fn log(&self, req: &Request, repr: Repr, status: u16, note: &str) {
         if self.options.log_requests {
-            eprintln!("emtape: {} {} {} -> {status} ({note})", req.method, req.target, repr.name());
+            eprintln!(
+                "emtape: {} {} {} -> {status} ({note})",
+                req.method,
+                crate::record::redact::redact_query(&req.target),
+                repr.name()
+            );
         }
     }
 
@@ -435,7 +440,7 @@ impl Mock {
 
     fn refuse(&self, req: &Request, repr: Repr, why: &str) -> Response {
         if self.options.log_requests {
-            eprintln!("emtape: 401 {} {}: {why}", req.method, req.target);
+            eprintln!("emtape: 401 {} {}: {why}", req.method, crate::record::redact::redact_query(&req.target));
         }
         em::unauthorized(repr, why)
     }

@@ -12,7 +12,12 @@ struct Candidate<'a> {
 
 /// The explanation served in the 404 body and printed on stderr.
 pub(crate) fn explain(mock: &Mock, req: &Request, key: &Key<'_>, live: Option<(&str, &str)>) -> String {
-    let head = format!("no recorded exchange matches {} {} ({})", req.method, req.target, key.repr.name());
+    let head = format!(
+        "no recorded exchange matches {} {} ({})",
+        req.method,
+        crate::record::redact::redact_query(&req.target),
+        key.repr.name()
+    );
     let best = mock.index.entries.iter().map(|e| compare(e, req, key, live)).min_by(|a, b| a.score.total_cmp(&b.score));
     let Some(best) = best else {
         return format!("{head}; the cassettes hold no exchanges");

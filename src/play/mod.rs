@@ -58,6 +58,9 @@ pub struct RunOptions<'a> {
     pub credentials: Option<Credentials>,
     /// Writes every exchange to a cassette, when recording.
     pub recorder: Option<&'a Recorder>,
+    /// Header and body field names whose values are secrets besides the usual ones (a
+    /// `--redact` file's `headers` and `json`): never shown in a report.
+    pub secret_names: Vec<String>,
 }
 
 struct Runner<'a> {
@@ -173,6 +176,7 @@ impl Runner<'_> {
                 return self.scrub_result(result);
             }
         };
+        self.learn_secrets(&url, &headers, &body);
         let response = match self.exchange(step, &method, &url, &headers, body.clone(), &mut result).await {
             Ok(r) => r,
             Err(message) => {
@@ -275,6 +279,49 @@ impl Runner<'_> {
                 return Ok(response);
             }
             tokio::time::sleep(interval).await;
+        }
+    }
+
+    /// Whether a header, parameter or field of this name holds a secret.
+    fn secret_named(&self, name: &str) -> bool {
+        crate::record::redact::secret_name(name)
+            || self.options.secret_names.iter().any(|n| n.eq_ignore_ascii_case(name))
+    }
+
+    /// The values of what a request is about to send under a secret's name (a query
+    /// parameter, a header, a body field): reports show `{redacted}` instead.
+    fn learn_secrets(&mut self, url: &str, headers: &Headers, body: &[u8]) {
+        let mut found: Vec<String> = Vec::new();
+        if let Some((_, query)) = url.split_once('?') {
+            for (k, v) in query.split('&').filter_map(|p| p.split_once('=')) {
+                if self.secret_named(&crate::em::percent_decode(k)) {
+                    found.push(v.to_owned());
+                    found.push(crate::em::percent_decode(v));
+                }
+            }
+        }
+        for (name, value) in headers.iter() {
+            if self.secret_named(name) && !name.eq_ignore_ascii_case(crate::em::SESSION_HEADER) {
+                found.push(value.to_owned());
+            }
+        }
+        let text = String::from_utf8_lossy(body);
+        let fields =
+            regex::Regex::new(r#""([\w.-]+)"\s*:\s*"((?:[^"\\]|\\.)*)"|<(?:[\w.-]+:)?([\w.-]+)(?:\s[^>]*)?>([^<]*)<"#)
+                .expect("a fixed pattern");
+        for c in fields.captures_iter(&text) {
+            let (name, value) = match (c.get(1), c.get(2), c.get(3), c.get(4)) {
+                (Some(n), Some(v), _, _) | (_, _, Some(n), Some(v)) => (n.as_str(), v.as_str()),
+                _ => continue,
+            };
+            if self.secret_named(name) {
+                found.push(value.to_owned());
+            }
+        }
+        for value in found {
+            if value.len() >= 4 && !value.contains("{{") && !self.secrets.iter().any(|(s, _)| *s == value) {
+                self.secrets.push((value, "{redacted}"));
+            }
         }
     }
 

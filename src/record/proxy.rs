@@ -53,10 +53,12 @@ impl Proxy {
     }
 
     fn fault(&self, req: &Request, cause: &str) -> Reply {
-        eprintln!("emtape: 502 {} {}: {cause}", req.method, req.target);
+        eprintln!("emtape: 502 {} {}: {cause}", req.method, crate::record::redact::redact_query(&req.target));
         if let Ok(mut f) = self.failures.lock() {
             f.0 += 1;
-            f.1.get_or_insert_with(|| format!("{} {}: {cause}", req.method, req.target));
+            f.1.get_or_insert_with(|| {
+                format!("{} {}: {cause}", req.method, crate::record::redact::redact_query(&req.target))
+            });
         }
         let message = format!("emtape could not get an answer from the upstream EM {}: {cause}", self.upstream);
         em::error(Repr::from_accept(&req.headers), 502, &message).into()
@@ -147,7 +149,12 @@ impl Proxy {
         };
         let answer = self.client_head(&head, &req.origin);
         if self.verbose {
-            eprintln!("emtape: {} {} -> {} (recorded as exchange {seq})", req.method, req.target, answer.status);
+            eprintln!(
+                "emtape: {} {} -> {} (recorded as exchange {seq})",
+                req.method,
+                crate::record::redact::redact_query(&req.target),
+                answer.status
+            );
         }
         if !names_upstream {
             return Reply::Parts(answer, parts);
@@ -215,7 +222,8 @@ impl Proxy {
             let fail = |cause: String| {
                 eprintln!(
                     "emtape: {} {}: the upstream broke off a large body: {cause}; nothing recorded",
-                    req.method, req.target
+                    req.method,
+                    crate::record::redact::redact_query(&req.target)
                 );
                 io::Error::other(cause)
             };
@@ -263,7 +271,9 @@ impl Proxy {
                     if verbose {
                         eprintln!(
                             "emtape: {} {} -> {} (large body, recorded as exchange {seq})",
-                            req.method, req.target, head.status
+                            req.method,
+                            crate::record::redact::redact_query(&req.target),
+                            head.status
                         );
                     }
                 })
@@ -303,7 +313,11 @@ impl Handler for Proxy {
                 Mode::ReplayOnly => return mock.respond(&req).into(),
                 Mode::Append if !session_boundary(&req) && mock.lookup(&req).is_some() => {
                     if self.verbose {
-                        eprintln!("emtape: {} {} answered from the cassette", req.method, req.target);
+                        eprintln!(
+                            "emtape: {} {} answered from the cassette",
+                            req.method,
+                            crate::record::redact::redact_query(&req.target)
+                        );
                     }
                     return mock.respond(&req).into();
                 }

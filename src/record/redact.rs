@@ -53,6 +53,47 @@ impl RedactConfig {
 
 const REDACTED: &str = "{{redacted}}";
 
+/// Names of fields, headers and query parameters whose values are secrets (any case; a name
+/// ending in one counts too: `AdminPassword`, `X-Api-Token`).
+pub const SECRET_NAMES: [&str; 10] = [
+    "password",
+    "passwd",
+    "pwd",
+    "secret",
+    "apikey",
+    "privatekey",
+    "accesstoken",
+    "clientsecret",
+    "token",
+    "sessionid",
+];
+
+/// Whether a field, header or parameter of this name holds a secret.
+pub fn secret_name(name: &str) -> bool {
+    // `X-Api-Key`, `api_key` and `ApiKey` are one name.
+    let plain: String = name.chars().filter(|c| *c != '-' && *c != '_').collect::<String>().to_ascii_lowercase();
+    SECRET_NAMES.iter().any(|s| {
+        let s = s.replace('_', "");
+        plain == s || plain.ends_with(&s)
+    })
+}
+
+/// A request target with the values of its secret-named query parameters (`?token=…`,
+/// `&password=…`) replaced by `{{redacted}}`; the rest as it was.
+pub fn redact_query(target: &str) -> String {
+    let Some((path, query)) = target.split_once('?') else { return target.to_owned() };
+    let pairs: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((k, v)) if !v.is_empty() && v != REDACTED && secret_name(&em::percent_decode(k)) => {
+                format!("{k}={REDACTED}")
+            }
+            _ => pair.to_owned(),
+        })
+        .collect();
+    format!("{path}?{}", pairs.join("&"))
+}
+
 struct Session {
     token: String,
     id: Option<String>,
@@ -143,7 +184,7 @@ impl Redactor {
         }
         let request = RecordedRequest {
             method: method.to_owned(),
-            uri: self.text(uri),
+            uri: redact_query(&self.text(uri)),
             headers: self.headers(request_headers, false),
             body: self.body(request_body),
         };

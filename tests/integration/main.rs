@@ -10,5 +10,6 @@ mod matrix;
 mod model;
 mod record;
 mod run;
+mod secrets;
 mod serve;
 mod support;
