@@ -343,6 +343,31 @@ fn replace_ignoring_case(text: &str, needle: &str, replacement: &str) -> String 
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        /// Redaction is idempotent, and a seeded secret never survives it, in any place.
+        #[test]
+        fn redaction_is_idempotent_and_leaves_no_seeded_secret(
+            secret in "[A-Za-z0-9]{8,16}",
+            filler in "[ a-z<>/\"=:,{}]{0,40}",
+            place in 0usize..4,
+        ) {
+            let r = Redactor::new("http://em:9398", &RedactConfig { json: vec!["ApiSecret".into()], ..RedactConfig::default() });
+            let body = match place {
+                0 => format!("{filler}<Password>{secret}</Password>{filler}"),
+                1 => format!("{{\"Password\": \"{secret}\", \"x\": \"{filler}\"}}"),
+                2 => format!("{{\"ApiSecret\": \"{secret}\"}}{filler}"),
+                _ => format!("<a:Password xmlns:a=\"u\">{secret}</a:Password>"),
+            };
+            let once = r.body_text(&body);
+            proptest::prop_assert!(!once.contains(&secret), "{once}");
+            proptest::prop_assert_eq!(r.body_text(&once), once.clone());
+            let target = format!("/api/x?a=1&token={secret}&Password={secret}");
+            let redacted = redact_query(&target);
+            proptest::prop_assert!(!redacted.contains(&secret));
+            proptest::prop_assert_eq!(redact_query(&redacted), redacted);
+        }
+    }
+
     fn h(pairs: &[(&str, &str)]) -> Headers {
         pairs.iter().map(|(n, v)| ((*n).to_owned(), (*v).to_owned())).collect()
     }

@@ -202,6 +202,16 @@ pub fn string_value(v: &Value) -> String {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        #[test]
+        fn any_text_parses_or_is_refused_and_evaluates_without_a_panic(source in "[$.@\\[\\]()?=!<>&|'\"*:a-zA-Z0-9 ,-]{0,40}") {
+            if let Ok(q) = JsonPath::parse(&source) {
+                let doc: Value = serde_json::from_str(r#"{"A":[1,{"B":"x"}],"C":{"D":true}}"#).unwrap();
+                let _ = q.evaluate(&doc);
+            }
+        }
+    }
+
     #[test]
     fn evaluates_the_usual_paths() {
         let doc: Value = serde_json::from_str(

@@ -282,6 +282,14 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        /// A scenario file of any YAML-ish text is a scenario or an error naming where.
+        #[test]
+        fn any_text_is_a_scenario_or_an_error_without_a_panic(text in "([a-z_]{1,8}: ?[-{}\\[\\]a-z0-9 /?=\"]{0,20}\n {0,4}-? ?){0,12}") {
+            let _ = Scenario::parse("prop.yaml", &text);
+        }
+    }
+
     #[test]
     fn durations() {
         assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));

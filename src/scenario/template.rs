@@ -104,6 +104,13 @@ impl Tpl {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        #[test]
+        fn any_text_parses_or_is_refused_without_a_panic(text in "[{} a-z_|:.\"]{0,30}") {
+            let _ = Tpl::parse(&text);
+        }
+    }
+
     #[test]
     fn parses_and_renders() {
         let t = Tpl::parse("/api/sessionMngr/?v={{api_version}}&x={{ vm }}").unwrap();

@@ -651,6 +651,17 @@ fn eval<'a>(expr: &Expr, ctx: &Ctx<'a>) -> Value<'a> {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        /// Whatever a user types as a query is an error or a query, and a query evaluates.
+        #[test]
+        fn any_text_parses_or_is_refused_and_evaluates_without_a_panic(source in "[-/@\\[\\]()=!<>'\"*.:a-zA-Z0-9 ,|$]{0,40}") {
+            if let Ok(q) = XPath::parse(&source, &HashMap::new()) {
+                let root = crate::xml::parse(TASK).unwrap();
+                let _ = q.evaluate(&root);
+            }
+        }
+    }
+
     const TASK: &str = r#"<Task xmlns="http://www.veeam.com/ent/v1.0" Type="Task" Href="h/tasks/task-1">
   <Links>
     <Link Rel="Delete" Type="Task" Href="h/tasks/task-1" />

@@ -8,6 +8,7 @@ mod html;
 mod lint;
 mod matrix;
 mod model;
+mod mutation;
 mod record;
 mod run;
 mod secrets;

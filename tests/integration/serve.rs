@@ -486,3 +486,59 @@ fn shell_completions_and_a_manual_page_are_printed() {
     assert_eq!(code, 0);
     assert!(man.contains(".TH emtape 1") && man.contains("lint"), "{man}");
 }
+
+/// Writes one raw request (any request line, any headers) and reads what comes back; `None`
+/// when the server closed without an answer.
+fn raw_exchange(addr: &str, raw: &[u8], wait: Duration) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(wait)).ok()?;
+    s.write_all(raw).ok()?;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    // Until the server closes, or has said something and then nothing for `wait`.
+    while let Ok(n) = s.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+    (!out.is_empty()).then(|| String::from_utf8_lossy(&out).into_owned())
+}
+
+#[test]
+fn the_http_edge_answers_or_refuses_any_request_line_and_headers_and_keeps_serving() {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+    let mock = Emtape::serve(&[]);
+    let addr = mock.url.trim_start_matches("http://").to_owned();
+    let line = (
+        "[A-Z]{0,8}|GET|POST|DELETE",
+        "[ -~é%]{0,60}",
+        "HTTP/1\\.[01]|HTTP/2|[ -~]{0,6}",
+        proptest::collection::vec(("[!-9;-~]{0,12}", "[ -~é]{0,40}"), 0..6),
+    );
+    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(96);
+    let mut runner = TestRunner::new(Config { cases, ..Config::default() });
+    runner
+        .run(&line, |(method, target, version, headers)| {
+            let mut raw = format!("{method} {target} {version}\r\n");
+            for (n, v) in &headers {
+                raw.push_str(&format!("{n}: {v}\r\n"));
+            }
+            raw.push_str("\r\n");
+            if let Some(answer) = raw_exchange(&addr, raw.as_bytes(), Duration::from_millis(300)) {
+                prop_assert!(answer.starts_with("HTTP/1."), "{answer}");
+                prop_assert!(!answer.starts_with("HTTP/1.1 500") || answer.contains("Error"), "{answer}");
+            }
+            // Whatever that was, the next client is served.
+            let valid = b"GET /api/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+            let root = raw_exchange(&addr, valid, Duration::from_secs(5));
+            prop_assert!(root.as_deref().is_some_and(|r| r.starts_with("HTTP/1.1 200")), "{root:?}");
+            Ok(())
+        })
+        .unwrap();
+    let (status, stderr) = mock.stop();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let _ = status;
+}
