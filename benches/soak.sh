@@ -2,7 +2,9 @@
 # Soak: `emtape serve` (built-in cassettes) under 256 concurrent connections for DUR seconds
 # (oha, from the peer set), with its resident memory sampled; then a logon storm of STORM
 # logons that never log out, against the --max-sessions cap.
-#   benches/soak.sh             (DUR=60 STORM=100000; OHA=/opt/peers/cargo/bin/oha)
+# Then 1,000 idle connections and 50 slowloris clients beside a normal load, and `emtape record`
+# under 64 connections for REC_DUR seconds, counting exchanges on tape against answers.
+#   benches/soak.sh             (DUR=60 STORM=100000 REC_DUR=60; OHA=/opt/peers/cargo/bin/oha)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 bin=${EMTAPE_BIN:-$here/../target/release/emtape}
@@ -42,4 +44,48 @@ codes = r.get("statusCodeDistribution", {})
 print("RESULT bench=logon_storm logons=%s rps=%.0f created_201=%d capped_503=%d other=%d rss_after_mb=%s" % (
     sys.argv[3], r["summary"]["requestsPerSec"], codes.get("201", 0), codes.get("503", 0),
     sum(v for k, v in codes.items() if k not in ("201", "503")), sys.argv[2]))
+PY
+# 1,000 idle connections and 50 clients sending a byte a second (slowloris) beside a normal load:
+# neither holds a worker, so the normal load's rate and p99 stay as they are without them.
+measure() { "$oha" -c 16 -z "${1}s" --no-tui --output-format json "$url/api/" 2>/dev/null |
+  python3 -c "import json,sys; r=json.load(sys.stdin); print('%.0f %.2f' % (r['summary']['requestsPerSec'], r['latencyPercentiles']['p99']*1000))"; }
+read -r base_rps base_p99 <<< "$(measure 10)"
+python3 - "$url" > /dev/null 2>&1 <<'PY' &
+import socket, sys, threading, time
+host, port = sys.argv[1].split("//")[1].split(":")
+idle = [socket.create_connection((host, int(port))) for _ in range(1000)]
+def slow():
+    s = socket.create_connection((host, int(port)))
+    for b in b"GET /api/ HTTP/1.1\r\nHost: x\r\n\r\n":
+        try:
+            s.send(bytes([b]))
+        except OSError:
+            return
+        time.sleep(1)
+for _ in range(50):
+    threading.Thread(target=slow, daemon=True).start()
+time.sleep(30)
+PY
+held=$!
+sleep 3
+read -r busy_rps busy_p99 <<< "$(measure 10)"
+open_conns=$(ls /proc/$pid/fd | wc -l)
+kill $held 2>/dev/null || true
+echo "RESULT bench=idle_and_slow idle_conns=1000 slow_clients=50 fds_open=$open_conns rps_without=$base_rps rps_with=$busy_rps p99_ms_without=$base_p99 p99_ms_with=$busy_p99"
+# emtape record under 64 concurrent clients: every request answered is an exchange on tape.
+rec_dur=${REC_DUR:-60}
+"$bin" record --upstream "$url" --out "$work/recorded.yaml" --listen 127.0.0.1:0 > "$work/record.out" 2>/dev/null &
+rec=$!
+for _ in $(seq 50); do [ -s "$work/record.out" ] && break; sleep 0.1; done
+proxy=$(head -1 "$work/record.out" | awk '{print $3}')
+"$oha" -c 64 -z "${rec_dur}s" --no-tui --output-format json "$proxy/api/" > "$work/record.json" 2>/dev/null
+kill -INT $rec; wait $rec 2>/dev/null || true
+python3 - "$work/record.json" "$work/recorded.yaml" "$rec_dur" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+answered = sum(r.get("statusCodeDistribution", {}).values())
+on_tape = sum(1 for line in open(sys.argv[2]) if line.startswith("- seq:"))
+# Requests the load generator cut off at its deadline were answered and recorded but not counted.
+print("RESULT bench=record_soak conns=64 dur_s=%s rps=%.0f answered=%d on_tape=%d lost=%d cut_off_at_deadline=%d" % (
+    sys.argv[3], r["summary"]["requestsPerSec"], answered, on_tape, max(0, answered - on_tape), max(0, on_tape - answered)))
 PY
