@@ -38,6 +38,10 @@ pub enum Command {
     Crawl(CrawlArgs),
     /// Run a scenario against every release on tape and tell which releases it works with
     Matrix(MatrixArgs),
+    /// Make a cassette of a HAR file (browsers, mitmproxy, Fiddler, Charles, Postman), redacted as record redacts
+    Import(ImportArgs),
+    /// Write a cassette as a HAR 1.2 file, for HAR viewers
+    Export(ExportArgs),
     /// Print a shell completion script: emtape completions bash > /etc/bash_completion.d/emtape
     Completions {
         /// The shell
@@ -106,6 +110,40 @@ pub struct MatrixArgs {
     /// Show what changed from each release to the next (the diff engine), as a compatibility changelog
     #[arg(long, conflicts_with_all = ["client", "scenario"])]
     pub diff: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The HAR file to import
+    #[arg(value_name = "FILE.har")]
+    pub har: PathBuf,
+
+    /// The cassette to write
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+
+    /// The EM's scheme://host:port in the HAR [default: the one most /api/ entries went to]
+    #[arg(long, value_name = "URL")]
+    pub origin: Option<String>,
+
+    /// Extra redactions (YAML: headers, xml, json, regex lists)
+    #[arg(long, value_name = "FILE")]
+    pub redact: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The cassette to export
+    #[arg(value_name = "CASSETTE")]
+    pub cassette: PathBuf,
+
+    /// The HAR file to write
+    #[arg(long, value_name = "FILE")]
+    pub har: PathBuf,
+
+    /// The server's address in the HAR's URLs and bodies (the cassette's {{origin}})
+    #[arg(long, value_name = "URL", default_value = "https://em.example:9398")]
+    pub origin: String,
 }
 
 #[derive(Debug, Args)]

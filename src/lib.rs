@@ -10,6 +10,7 @@ pub mod crawl;
 pub mod diagnostic;
 pub mod diff;
 pub mod em;
+pub mod har;
 pub mod http;
 pub mod lint;
 pub mod mock;

@@ -3,6 +3,7 @@
 mod crawl;
 mod diff;
 mod fmt;
+mod har;
 mod lint;
 mod matrix;
 mod record;
@@ -62,6 +63,8 @@ pub fn run(cli: Cli) -> Result<Exit, Failure> {
         Command::Fmt(args) => fmt::fmt(args),
         Command::Lint(args) => lint::lint(args),
         Command::Crawl(args) => crawl::crawl(args),
+        Command::Import(args) => har::import(args),
+        Command::Export(args) => har::export(args),
         Command::Matrix(args) => matrix::matrix(args),
         Command::Completions { shell } => {
             let mut command = <crate::cli::Cli as clap::CommandFactory>::command();

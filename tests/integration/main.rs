@@ -4,6 +4,7 @@ mod cassettes;
 mod check;
 mod crawl;
 mod diff;
+mod har;
 mod html;
 mod lint;
 mod matrix;
