@@ -485,6 +485,19 @@ fn shell_completions_and_a_manual_page_are_printed() {
     let (code, man, _) = run(&["man"]);
     assert_eq!(code, 0);
     assert!(man.contains(".TH emtape 1") && man.contains("lint"), "{man}");
+    // Loaded in bash, the completion is registered and completes subcommands.
+    let script = temp_dir("completions").join("emtape.bash");
+    std::fs::write(&script, &bash).unwrap();
+    let loaded = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "source {}; complete -p emtape; COMP_WORDS=(emtape ma); COMP_CWORD=1; _emtape emtape ma emtape; echo \"${{COMPREPLY[@]}}\"",
+            script.display()
+        ))
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&loaded.stdout);
+    assert!(loaded.status.success() && said.contains("-F _emtape emtape") && said.contains("matrix man"), "{said}");
 }
 
 /// Writes one raw request (any request line, any headers) and reads what comes back; `None`
