@@ -301,8 +301,26 @@ pub enum FailOn {
 #[derive(Debug, Args)]
 pub struct RecordArgs {
     /// The EM to record, like https://em.example:9398
-    #[arg(long, value_name = "URL")]
-    pub upstream: String,
+    #[arg(long, value_name = "URL", required_unless_present = "forward", conflicts_with = "forward")]
+    pub upstream: Option<String>,
+
+    /// Be an HTTPS forward proxy (HTTP CONNECT) instead, for clients that take a proxy
+    /// (HTTPS_PROXY, curl -x): the EM named by --only is recorded, other hosts are tunnelled untouched
+    #[arg(long, requires = "only")]
+    pub forward: bool,
+
+    /// With --forward: the EM to record, host[:port] (443 when left out)
+    #[arg(long, value_name = "HOST[:PORT]", requires = "forward")]
+    pub only: Option<String>,
+
+    /// With --forward: write the minted CA certificate (PEM) here for clients to trust, and its
+    /// key beside it (FILE.key) so that a later --ca-key reuses the CA
+    #[arg(long, value_name = "FILE", requires = "forward")]
+    pub ca_out: Option<PathBuf>,
+
+    /// With --forward: reuse the CA whose key an earlier --ca-out wrote (FILE.key)
+    #[arg(long, value_name = "FILE", requires = "forward")]
+    pub ca_key: Option<PathBuf>,
 
     /// The cassette to write
     #[arg(long, value_name = "FILE")]

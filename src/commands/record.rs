@@ -12,11 +12,32 @@ use crate::http::client::Client;
 use crate::http::server::{Server, ServerOptions};
 use crate::http::tls::{self, Trust};
 use crate::mock::{Mock, MockOptions};
+use crate::record::forward;
 use crate::record::proxy::{Mode, Proxy};
 use crate::record::{Recorder, RedactConfig};
 
 pub(super) fn record(args: RecordArgs) -> Result<Exit, Failure> {
-    let upstream = server_url("--upstream", &args.upstream)?;
+    let upstream = match (&args.upstream, &args.only) {
+        (Some(u), _) => server_url("--upstream", u)?,
+        (None, Some(only)) => format!("https://{}", forward::authority(only)),
+        (None, None) => return Err(Failure::bad_input("give --upstream URL (or --forward --only HOST)".to_owned())),
+    };
+    if args.forward && args.mode != RecordMode::New {
+        return Err(Failure::bad_input("--forward records a new cassette (--mode new)".to_owned()));
+    }
+    let ca = match (args.forward, &args.ca_key) {
+        (false, _) => None,
+        (true, key) => {
+            let pem = match key {
+                Some(path) => Some(
+                    std::fs::read_to_string(path)
+                        .map_err(|e| Failure::bad_input(format!("cannot read the CA key {}: {e}", path.display())))?,
+                ),
+                None => None,
+            };
+            Some(Arc::new(forward::ForwardCa::new(pem.as_deref()).map_err(|e| Failure::bad_input(e.to_string()))?))
+        }
+    };
     let redact = match &args.redact {
         Some(p) => RedactConfig::load(p).map_err(Failure::bad_input)?,
         None => RedactConfig::default(),
@@ -78,6 +99,9 @@ pub(super) fn record(args: RecordArgs) -> Result<Exit, Failure> {
         verbose: args.verbose,
         failures: Default::default(),
     };
+    if let Some(ca) = ca {
+        return forward_proxy(&args, ca, proxy, recorder, &upstream);
+    }
     runtime(args.threads)?.block_on(async move {
         let server = Server::bind(&args.listen, listen)
             .await
@@ -109,6 +133,45 @@ pub(super) fn record(args: RecordArgs) -> Result<Exit, Failure> {
                 }
                 Err(e) => Err(Failure::bad_input(e)),
             },
+            None => Ok(Exit::Success),
+        }
+    })
+}
+
+/// `record --forward`: the CONNECT listener in front of the recording proxy.
+fn forward_proxy(
+    args: &RecordArgs,
+    ca: Arc<forward::ForwardCa>,
+    proxy: Proxy,
+    recorder: Option<Arc<Recorder>>,
+    upstream: &str,
+) -> Result<Exit, Failure> {
+    if let Some(path) = &args.ca_out {
+        let key = path.with_extension("key");
+        std::fs::write(path, ca.cert_pem())
+            .and_then(|()| std::fs::write(&key, ca.key_pem()))
+            .map_err(|e| Failure::bad_input(format!("cannot write the CA to {}: {e}", path.display())))?;
+    }
+    let recorded = forward::authority(upstream);
+    runtime(args.threads)?.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(&args.listen)
+            .await
+            .map_err(|e| Failure::network(format!("cannot listen on {}: {e}", args.listen)))?;
+        let local = listener.local_addr().map_err(|e| Failure::network(e.to_string()))?;
+        announce(&format!("http://{local}"));
+        let trust = args.ca_out.as_ref().map_or_else(
+            || " (give --ca-out FILE to have its CA to trust)".to_owned(),
+            |p| format!("; clients trust the CA in {}", p.display()),
+        );
+        eprintln!("emtape: forward proxy on {local}: recording {recorded} into {}{trust}", args.out.display());
+        let proxy = Arc::new(proxy);
+        forward::serve(listener, ca, recorded, proxy.clone(), args.max_body, stop_signal()).await;
+        match recorder.map(|r| r.finish()) {
+            Some(Ok(n)) => {
+                eprintln!("emtape: recorded {n} exchanges in {}", args.out.display());
+                Ok(Exit::Success)
+            }
+            Some(Err(e)) => Err(Failure::bad_input(e)),
             None => Ok(Exit::Success),
         }
     })

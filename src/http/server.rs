@@ -149,6 +149,22 @@ impl Server {
     }
 }
 
+/// Serves HTTP/1.1 on a stream another listener accepted (the forward proxy's tunnels, after
+/// their TLS handshake): `scheme` and `local` as the requests' origin should say.
+pub async fn serve_stream<S, H>(
+    stream: S,
+    handler: Arc<H>,
+    peer: Option<SocketAddr>,
+    scheme: &'static str,
+    max_body: usize,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    H: Handler,
+{
+    let local = peer.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+    serve_connection(stream, handler, Arc::new(Connection { peer, scheme, local, max_body })).await;
+}
+
 async fn serve_connection<S, H>(stream: S, handler: Arc<H>, conn: Arc<Connection>)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,

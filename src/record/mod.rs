@@ -2,6 +2,7 @@
 //! each written whole and handed to the operating system before anyone is told it is recorded,
 //! so a recorder killed at any moment leaves a cassette that loads.
 
+pub mod forward;
 pub mod proxy;
 pub mod redact;
 pub(crate) mod rewrite;

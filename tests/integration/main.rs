@@ -4,6 +4,7 @@ mod cassettes;
 mod check;
 mod crawl;
 mod diff;
+mod forward;
 mod har;
 mod html;
 mod lint;

@@ -1,0 +1,101 @@
+//! `emtape record --forward`: clients that take a proxy (HTTPS_PROXY) are recorded through an
+//! HTTP CONNECT tunnel whose certificate emtape mints; other hosts are tunnelled untouched.
+
+use std::path::Path;
+use std::process::Command;
+
+use emtape::cassette::Cassette;
+
+use crate::support::*;
+
+/// A Python (standard library) GET through the proxy, trusting `ca`: the status, or the error.
+fn get_via(proxy: &str, url: &str, ca: &Path) -> String {
+    let script = "import ssl, sys, urllib.request\n\
+        ctx = ssl.create_default_context(cafile=sys.argv[2])\n\
+        try:\n    print(urllib.request.urlopen(sys.argv[1], context=ctx, timeout=10).status)\n\
+        except Exception as e:\n    print('error', e)\n";
+    let out = Command::new("python3")
+        .args(["-c", script, url, ca.to_str().unwrap()])
+        .env("HTTPS_PROXY", proxy)
+        .env_remove("NO_PROXY")
+        .env_remove("no_proxy")
+        .output()
+        .expect("python3");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[test]
+fn a_client_given_a_proxy_is_recorded_into_a_cassette_that_replays() {
+    let dir = temp_dir("forward");
+    let (em_cert, ca, out) = (dir.join("em.pem"), dir.join("ca.pem"), dir.join("forward.yaml"));
+    let em = Emtape::serve(&["--tls", "--tls-cert-out", em_cert.to_str().unwrap()]);
+    let host = em.url.trim_start_matches("https://").to_owned();
+    let proxy = Emtape::start(&[
+        "record",
+        "--forward",
+        "--only",
+        &host,
+        "--ca-out",
+        ca.to_str().unwrap(),
+        "--upstream-ca",
+        em_cert.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    let client = Command::new("python3")
+        .args(["examples/restore_client.py", "--url", &em.url, "--ca", ca.to_str().unwrap()])
+        .env("HTTPS_PROXY", &proxy.url)
+        .env("EM_PASSWORD", "fwd-secret-Pw4")
+        .env_remove("NO_PROXY")
+        .env_remove("no_proxy")
+        .output()
+        .unwrap();
+    assert!(client.status.success(), "{}", String::from_utf8_lossy(&client.stderr));
+    let (_, log) = proxy.stop();
+    assert!(log.contains("recorded 10 exchanges"), "{log}");
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(!text.contains("fwd-secret-Pw4") && !text.contains(&host), "redacted, host a placeholder");
+    assert!(std::fs::read_to_string(&ca).unwrap().starts_with("-----BEGIN CERTIFICATE-----"));
+    let loaded = Cassette::load(&out).unwrap();
+    assert_eq!(loaded.cassette.exchanges.len(), 10);
+    let (code, report, _) = run(&["run", "--cassette", out.to_str().unwrap(), "--var", "poll_interval=0s"]);
+    assert_eq!(code, 0, "the cassette replays: {report}");
+}
+
+#[test]
+fn other_hosts_are_tunnelled_untouched_and_a_reused_ca_is_still_trusted() {
+    let dir = temp_dir("forward-tunnel");
+    let (em_cert, other_cert, ca, out) =
+        (dir.join("em.pem"), dir.join("other.pem"), dir.join("ca.pem"), dir.join("f.yaml"));
+    let em = Emtape::serve(&["--tls", "--tls-cert-out", em_cert.to_str().unwrap()]);
+    let other = Emtape::serve(&["--tls", "--tls-cert-out", other_cert.to_str().unwrap()]);
+    let host = em.url.trim_start_matches("https://").to_owned();
+    let start = |extra: &[&str]| {
+        let mut args = vec!["record", "--forward", "--only", &host, "--out", out.to_str().unwrap()];
+        args.extend_from_slice(&["--upstream-ca", em_cert.to_str().unwrap(), "--listen", "127.0.0.1:0"]);
+        args.extend_from_slice(extra);
+        Emtape::start(&args)
+    };
+    let proxy = start(&["--ca-out", ca.to_str().unwrap()]);
+    // The other server is reached through the tunnel with its own certificate: untouched.
+    assert_eq!(get_via(&proxy.url, &format!("{}/api/", other.url), &other_cert), "200");
+    assert_eq!(get_via(&proxy.url, &format!("{}/api/", em.url), &ca), "200");
+    // A plain request is not what a forward proxy for HTTPS takes.
+    let plain = Command::new("python3")
+        .args([
+            "-c",
+            "import urllib.request,sys\ntry: urllib.request.urlopen(sys.argv[1])\nexcept Exception as e: print(e)",
+            &format!("{}/x", proxy.url),
+        ])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&plain.stdout).contains("405"));
+    let (_, log) = proxy.stop();
+    assert!(log.contains("recorded 1 exchanges"), "only the EM's request is on tape: {log}");
+    // A later run with the CA's key: clients that trust the CA file keep working.
+    let key = ca.with_extension("key");
+    let again = start(&["--ca-key", key.to_str().unwrap()]);
+    assert_eq!(get_via(&again.url, &format!("{}/api/", em.url), &ca), "200");
+}
