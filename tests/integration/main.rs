@@ -2,6 +2,7 @@
 
 mod cassettes;
 mod check;
+mod conformance;
 mod crawl;
 mod diff;
 mod forward;
