@@ -412,7 +412,12 @@ impl Source<'_> {
     }
 
     fn query(&self, span: Span, text: &str, namespaces: &HashMap<String, String>) -> Result<Query, ScenarioError> {
-        if text.starts_with('/') || text.starts_with('(') {
+        // A field path (`State`, `Result/Success`) never holds a call, an axis or a predicate:
+        // anything that does (`count(//Ref)`, `following-sibling::*`) is XPath.
+        let xpath = text.starts_with('/')
+            || text.starts_with('(')
+            || (!text.starts_with('$') && (text.contains('(') || text.contains("::") || text.contains('[')));
+        if xpath {
             XPath::parse(text, namespaces).map(Query::XPath).map_err(|e| {
                 self.error(
                     span,
@@ -505,10 +510,15 @@ impl Source<'_> {
         } else if let Some(f) = raw.field {
             CaptureSource::Body(self.query(span, &f, namespaces)?)
         } else if let Some(x) = raw.xpath {
-            let q = self.query(span, &x, namespaces)?;
-            if !matches!(q, Query::XPath(_)) {
-                return Err(self.error(span, &x, format!("`xpath: {x}` must start with `/`"), None));
-            }
+            // Whatever follows `xpath:` is XPath, `Links/Link/@Href` and `count(//Ref)` too.
+            let q = XPath::parse(&x, namespaces).map(Query::XPath).map_err(|e| {
+                self.error(
+                    span,
+                    &x,
+                    format!("XPath `{x}` does not parse: {} (at character {})", e.message, e.offset + 1),
+                    Some(xpath_hint(&x)),
+                )
+            })?;
             CaptureSource::Body(q)
         } else if let Some(j) = raw.jsonpath {
             let q = self.query(span, &j, namespaces)?;

@@ -1,7 +1,9 @@
-//! The XPath 1.0 that scenarios need, over [`crate::xml`] trees: location paths with `/`, `//`,
-//! `@`, `*`, `text()`, `.`, predicates (`[2]`, `[@Rel='Alternate']`, `[State!='Running']`,
-//! `and`, `or`), and the functions `contains`, `starts-with`, `not`, `count`, `last`,
-//! `position`, `string`, `normalize-space`.
+//! XPath 1.0 over [`crate::xml`] trees: location paths with `/`, `//`, `@`, `*`, `.`, `..`,
+//! `text()`, `node()`, the axes (`child`, `descendant`, `descendant-or-self`, `self`,
+//! `attribute`, `parent`, `ancestor`, `ancestor-or-self`, `following-sibling`,
+//! `preceding-sibling`), predicates, filter expressions (`(//Ref)[2]`), unions (`|`), the
+//! comparisons `= != < > <= >=` (numbers compared as numbers), `and`, `or`, and the core string,
+//! number, boolean and node-set functions.
 //!
 //! EM puts every element in its default namespace; an unprefixed name here matches the local
 //! name in any namespace, so `/Task/State` works without ceremony. A prefixed name
@@ -24,10 +26,53 @@ enum Expr {
     Literal(String),
     Number(f64),
     Call(String, Vec<Expr>),
-    Compare(Box<Expr>, bool, Box<Expr>),
+    Compare(Box<Expr>, Op, Box<Expr>),
     And(Box<Expr>, Box<Expr>),
     Or(Box<Expr>, Box<Expr>),
+    Union(Vec<Expr>),
+    /// `+ - * div mod` on numbers.
+    Arith(Box<Expr>, char, Box<Expr>),
+    Negate(Box<Expr>),
+    /// `(expr)[predicate]/rest`: a node set filtered, then walked on.
+    Filter(Box<Expr>, Vec<Expr>, Vec<Step>),
 }
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Op {
+    Eq,
+    Ne,
+    Lt,
+    Gt,
+    Le,
+    Ge,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Axis {
+    Child,
+    Descendant,
+    DescendantOrSelf,
+    Itself,
+    Attribute,
+    Parent,
+    Ancestor,
+    AncestorOrSelf,
+    FollowingSibling,
+    PrecedingSibling,
+}
+
+const AXES: [(&str, Axis); 10] = [
+    ("child", Axis::Child),
+    ("descendant", Axis::Descendant),
+    ("descendant-or-self", Axis::DescendantOrSelf),
+    ("self", Axis::Itself),
+    ("attribute", Axis::Attribute),
+    ("parent", Axis::Parent),
+    ("ancestor", Axis::Ancestor),
+    ("ancestor-or-self", Axis::AncestorOrSelf),
+    ("following-sibling", Axis::FollowingSibling),
+    ("preceding-sibling", Axis::PrecedingSibling),
+];
 
 #[derive(Clone, Debug, PartialEq)]
 struct Path {
@@ -39,16 +84,17 @@ struct Path {
 struct Step {
     /// Reached with `//` rather than `/`.
     deep: bool,
+    axis: Axis,
     test: Test,
     predicates: Vec<Expr>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
 enum Test {
-    Element(Name),
-    Attribute(Name),
+    /// A name or `*` (of an element, or on the attribute axis of an attribute).
+    Named(Name),
     Text,
-    SelfNode,
+    Node,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -131,6 +177,14 @@ enum Tok {
     Comma,
     Eq,
     Ne,
+    Lt,
+    Gt,
+    Le,
+    Ge,
+    Pipe,
+    Plus,
+    Minus,
+    Axis,
     Star,
     Dot,
     DotDot,
@@ -144,6 +198,9 @@ fn punctuation(rest: &[u8]) -> Option<(Tok, usize)> {
     let two = match rest.get(..2) {
         Some(b"//") => Some(Tok::DoubleSlash),
         Some(b"!=") => Some(Tok::Ne),
+        Some(b"<=") => Some(Tok::Le),
+        Some(b">=") => Some(Tok::Ge),
+        Some(b"::") => Some(Tok::Axis),
         Some(b"..") => Some(Tok::DotDot),
         _ => None,
     };
@@ -159,6 +216,11 @@ fn punctuation(rest: &[u8]) -> Option<(Tok, usize)> {
         b'@' => Tok::At,
         b',' => Tok::Comma,
         b'=' => Tok::Eq,
+        b'<' => Tok::Lt,
+        b'>' => Tok::Gt,
+        b'|' => Tok::Pipe,
+        b'+' => Tok::Plus,
+        b'-' => Tok::Minus,
         b'*' => Tok::Star,
         // `.5` is a number.
         b'.' if !rest.get(1).is_some_and(u8::is_ascii_digit) => Tok::Dot,
@@ -204,7 +266,7 @@ fn tokenize(s: &str) -> Result<Vec<(usize, Tok)>, XPathError> {
                 while i < b.len()
                     && (b[i].is_ascii_alphanumeric() || matches!(b[i], b'_' | b'-' | b'.' | b':') || b[i] >= 0x80)
                 {
-                    // `::` is an axis, which this subset does not have; stop before it.
+                    // `::` ends an axis name.
                     if b[i] == b':' && b.get(i + 1) == Some(&b':') {
                         break;
                     }
@@ -233,8 +295,34 @@ struct Parser<'a> {
     namespaces: &'a HashMap<String, String>,
 }
 
-const FUNCTIONS: [&str; 8] =
-    ["contains", "starts-with", "not", "count", "last", "position", "string", "normalize-space"];
+const FUNCTIONS: [&str; 26] = [
+    "contains",
+    "starts-with",
+    "not",
+    "count",
+    "last",
+    "position",
+    "string",
+    "normalize-space",
+    "string-length",
+    "substring",
+    "substring-before",
+    "substring-after",
+    "concat",
+    "translate",
+    "local-name",
+    "name",
+    "sum",
+    "number",
+    "boolean",
+    "true",
+    "false",
+    "floor",
+    "ceiling",
+    "round",
+    "lang",
+    "namespace-uri",
+];
 
 impl Parser<'_> {
     fn peek(&self) -> Option<&Tok> {
@@ -281,14 +369,101 @@ impl Parser<'_> {
     }
 
     fn compare(&mut self) -> Result<Expr, XPathError> {
-        let left = self.primary()?;
-        let negate = match self.peek() {
-            Some(Tok::Eq) => false,
-            Some(Tok::Ne) => true,
-            _ => return Ok(left),
-        };
-        self.at += 1;
-        Ok(Expr::Compare(Box::new(left), negate, Box::new(self.primary()?)))
+        let mut left = self.relational()?;
+        loop {
+            let op = match self.peek() {
+                Some(Tok::Eq) => Op::Eq,
+                Some(Tok::Ne) => Op::Ne,
+                _ => return Ok(left),
+            };
+            self.at += 1;
+            left = Expr::Compare(Box::new(left), op, Box::new(self.relational()?));
+        }
+    }
+
+    fn relational(&mut self) -> Result<Expr, XPathError> {
+        let mut left = self.additive()?;
+        loop {
+            let op = match self.peek() {
+                Some(Tok::Lt) => Op::Lt,
+                Some(Tok::Gt) => Op::Gt,
+                Some(Tok::Le) => Op::Le,
+                Some(Tok::Ge) => Op::Ge,
+                _ => return Ok(left),
+            };
+            self.at += 1;
+            left = Expr::Compare(Box::new(left), op, Box::new(self.additive()?));
+        }
+    }
+
+    fn additive(&mut self) -> Result<Expr, XPathError> {
+        let mut left = self.multiplicative()?;
+        loop {
+            let op = match self.peek() {
+                Some(Tok::Plus) => '+',
+                Some(Tok::Minus) => '-',
+                _ => return Ok(left),
+            };
+            self.at += 1;
+            left = Expr::Arith(Box::new(left), op, Box::new(self.multiplicative()?));
+        }
+    }
+
+    /// After an operand, `*` multiplies and `div` and `mod` are operators, not names.
+    fn multiplicative(&mut self) -> Result<Expr, XPathError> {
+        let mut left = self.unary()?;
+        loop {
+            let op = match self.peek() {
+                Some(Tok::Star) => '*',
+                Some(Tok::Name(n)) if n == "div" => '/',
+                Some(Tok::Name(n)) if n == "mod" => '%',
+                _ => return Ok(left),
+            };
+            self.at += 1;
+            left = Expr::Arith(Box::new(left), op, Box::new(self.unary()?));
+        }
+    }
+
+    fn unary(&mut self) -> Result<Expr, XPathError> {
+        if self.eat(&Tok::Minus) {
+            return Ok(Expr::Negate(Box::new(self.unary()?)));
+        }
+        self.union()
+    }
+
+    fn union(&mut self) -> Result<Expr, XPathError> {
+        let first = self.primary()?;
+        if self.peek() != Some(&Tok::Pipe) {
+            return Ok(first);
+        }
+        let mut all = vec![first];
+        while self.eat(&Tok::Pipe) {
+            all.push(self.primary()?);
+        }
+        Ok(Expr::Union(all))
+    }
+
+    /// Predicates and a path after a parenthesised expression or a call: `(//Ref)[2]/@Name`.
+    fn filtered(&mut self, base: Expr) -> Result<Expr, XPathError> {
+        let mut predicates = Vec::new();
+        while self.eat(&Tok::LBracket) {
+            predicates.push(self.or()?);
+            self.expect(&Tok::RBracket, "`]`")?;
+        }
+        let mut rest = Vec::new();
+        loop {
+            let deep = match self.peek() {
+                Some(Tok::Slash) => false,
+                Some(Tok::DoubleSlash) => true,
+                _ => break,
+            };
+            self.at += 1;
+            rest.push(self.step(deep)?);
+        }
+        if predicates.is_empty() && rest.is_empty() {
+            return Ok(base);
+        }
+        Ok(Expr::Filter(Box::new(base), predicates, rest))
     }
 
     fn primary(&mut self) -> Result<Expr, XPathError> {
@@ -305,9 +480,11 @@ impl Parser<'_> {
                 self.at += 1;
                 let e = self.or()?;
                 self.expect(&Tok::RParen, "`)`")?;
-                Ok(e)
+                self.filtered(e)
             }
-            Some(Tok::Name(n)) if self.toks.get(self.at + 1).map(|(_, t)| t) == Some(&Tok::LParen) && n != "text" => {
+            Some(Tok::Name(n))
+                if self.toks.get(self.at + 1).map(|(_, t)| t) == Some(&Tok::LParen) && n != "text" && n != "node" =>
+            {
                 if !FUNCTIONS.contains(&n.as_str()) {
                     let hint = crate::diagnostic::did_you_mean(&n, FUNCTIONS)
                         .map(|f| format!("; did you mean `{f}`?"))
@@ -325,7 +502,7 @@ impl Parser<'_> {
                         self.expect(&Tok::Comma, "`,` or `)`")?;
                     }
                 }
-                Ok(Expr::Call(n, args))
+                self.filtered(Expr::Call(n, args))
             }
             Some(_) => Ok(Expr::Path(self.path()?)),
             None => self.err("expected an expression"),
@@ -365,30 +542,55 @@ impl Parser<'_> {
     }
 
     fn step(&mut self, deep: bool) -> Result<Step, XPathError> {
+        let mut axis = Axis::Child;
+        if let (Some(Tok::Name(n)), Some((_, Tok::Axis))) = (self.peek().cloned(), self.toks.get(self.at + 1)) {
+            axis = match AXES.iter().find(|(name, _)| *name == n) {
+                Some((_, a)) => *a,
+                None => {
+                    let names = AXES.iter().map(|(n, _)| *n);
+                    let hint = crate::diagnostic::did_you_mean(&n, names)
+                        .map(|a| format!("; did you mean `{a}`?"))
+                        .unwrap_or_default();
+                    return self.err(format!("unknown axis `{n}::`{hint}"));
+                }
+            };
+            self.at += 2;
+        }
+        let call = |p: &Self, name: &str| {
+            matches!(p.peek(), Some(Tok::Name(n)) if n == name)
+                && p.toks.get(p.at + 1).map(|(_, t)| t) == Some(&Tok::LParen)
+        };
         let test = match self.peek().cloned() {
-            Some(Tok::At) => {
+            Some(Tok::At) if axis == Axis::Child => {
                 self.at += 1;
-                Test::Attribute(self.name()?)
+                axis = Axis::Attribute;
+                Test::Named(self.name()?)
             }
-            Some(Tok::Dot) => {
+            Some(Tok::Dot) if axis == Axis::Child => {
                 self.at += 1;
-                Test::SelfNode
+                axis = Axis::Itself;
+                Test::Node
             }
-            Some(Tok::DotDot) => return self.err("`..` (the parent) is not supported; write the path from the top"),
-            Some(Tok::Name(n)) if n == "text" && self.toks.get(self.at + 1).map(|(_, t)| t) == Some(&Tok::LParen) => {
+            Some(Tok::DotDot) if axis == Axis::Child => {
+                self.at += 1;
+                axis = Axis::Parent;
+                Test::Node
+            }
+            _ if call(self, "text") || call(self, "node") => {
+                let text = call(self, "text");
                 self.at += 2;
-                self.expect(&Tok::RParen, "`)` after `text(`")?;
-                Test::Text
+                self.expect(&Tok::RParen, "`)`")?;
+                if text { Test::Text } else { Test::Node }
             }
-            Some(Tok::Name(_) | Tok::Star) => Test::Element(self.name()?),
-            _ => return self.err("expected a step: a name, `*`, `@name`, `text()` or `.`"),
+            Some(Tok::Name(_) | Tok::Star) => Test::Named(self.name()?),
+            _ => return self.err("expected a step: a name, `*`, `@name`, `text()`, `node()`, `.` or `..`"),
         };
         let mut predicates = Vec::new();
         while self.eat(&Tok::LBracket) {
             predicates.push(self.or()?);
             self.expect(&Tok::RBracket, "`]`")?;
         }
-        Ok(Step { deep, test, predicates })
+        Ok(Step { deep, axis, test, predicates })
     }
 
     fn name(&mut self) -> Result<Name, XPathError> {
@@ -505,40 +707,90 @@ fn descendants<'a>(n: N<'a>, root: &'a Element, out: &mut Vec<N<'a>>) {
     }
 }
 
-fn step_nodes<'a>(n: N<'a>, step: &Step, root: &'a Element) -> Vec<N<'a>> {
-    let mut scope = Vec::new();
-    if step.deep {
-        scope.push(n);
-        descendants(n, root, &mut scope);
-    } else {
-        scope.push(n);
+/// The node holding `n`: an element's parent (the document for the root element), an
+/// attribute's or a text's element.
+fn parent_of<'a>(n: N<'a>, root: &'a Element) -> Option<N<'a>> {
+    fn search<'a>(e: &'a Element, n: N<'a>) -> Option<&'a Element> {
+        let holds = match n {
+            N::At(a) => e.attributes.iter().any(|x| std::ptr::eq(x, a)),
+            N::El(x) => e.children.iter().any(|c| matches!(c, XmlNode::Element(c) if std::ptr::eq(c, x))),
+            N::Tx(t) => e.children.iter().any(|c| matches!(c, XmlNode::Text(c) if std::ptr::eq(c.as_str(), t))),
+            N::Doc => false,
+        };
+        if holds {
+            return Some(e);
+        }
+        e.elements().find_map(|c| search(c, n))
     }
+    match n {
+        N::Doc => None,
+        N::El(e) if std::ptr::eq(e, root) => Some(N::Doc),
+        _ => search(root, n).map(N::El),
+    }
+}
+
+fn test_matches(test: &Test, n: N<'_>, attribute_axis: bool) -> bool {
+    match (test, n) {
+        (Test::Node, _) => true,
+        (Test::Text, N::Tx(_)) => true,
+        (Test::Named(name), N::El(e)) if !attribute_axis => name_matches(name, e.namespace.as_deref(), &e.name),
+        (Test::Named(name), N::At(a)) if attribute_axis => name_matches(name, a.namespace.as_deref(), &a.name),
+        _ => false,
+    }
+}
+
+/// The nodes of `step`'s axis from `n`, in axis order (nearest first on a reverse axis).
+fn axis_nodes<'a>(n: N<'a>, axis: Axis, root: &'a Element) -> Vec<N<'a>> {
+    match axis {
+        Axis::Child => children(n, root),
+        Axis::Descendant => {
+            let mut out = Vec::new();
+            descendants(n, root, &mut out);
+            out
+        }
+        Axis::DescendantOrSelf => {
+            let mut out = vec![n];
+            descendants(n, root, &mut out);
+            out
+        }
+        Axis::Itself => vec![n],
+        Axis::Attribute => match n {
+            N::El(e) => e.attributes.iter().filter(|a| !a.name.starts_with("xmlns")).map(N::At).collect(),
+            _ => Vec::new(),
+        },
+        Axis::Parent => parent_of(n, root).into_iter().collect(),
+        Axis::Ancestor | Axis::AncestorOrSelf => {
+            let mut out = if axis == Axis::AncestorOrSelf { vec![n] } else { Vec::new() };
+            let mut at = n;
+            while let Some(p) = parent_of(at, root) {
+                out.push(p);
+                at = p;
+            }
+            out
+        }
+        Axis::FollowingSibling | Axis::PrecedingSibling => {
+            if matches!(n, N::At(_) | N::Doc) {
+                return Vec::new();
+            }
+            let Some(parent) = parent_of(n, root) else { return Vec::new() };
+            let siblings = children(parent, root);
+            let Some(at) = siblings.iter().position(|s| same(*s, n)) else { return Vec::new() };
+            if axis == Axis::FollowingSibling {
+                siblings[at + 1..].to_vec()
+            } else {
+                siblings[..at].iter().rev().copied().collect()
+            }
+        }
+    }
+}
+
+fn step_nodes<'a>(n: N<'a>, step: &Step, root: &'a Element) -> Vec<N<'a>> {
+    // `//step` is `/descendant-or-self::node()/step`.
+    let scope = if step.deep { axis_nodes(n, Axis::DescendantOrSelf, root) } else { vec![n] };
+    let attribute_axis = step.axis == Axis::Attribute;
     let mut out = Vec::new();
     for s in scope {
-        match &step.test {
-            Test::SelfNode => {
-                if !step.deep || !matches!(s, N::Tx(_)) {
-                    out.push(s);
-                }
-            }
-            Test::Element(name) => {
-                for c in children(s, root) {
-                    if let N::El(e) = c {
-                        if name_matches(name, e.namespace.as_deref(), &e.name) {
-                            out.push(c);
-                        }
-                    }
-                }
-            }
-            Test::Attribute(name) => {
-                if let N::El(e) = s {
-                    out.extend(
-                        e.attributes.iter().filter(|a| name_matches(name, a.namespace.as_deref(), &a.name)).map(N::At),
-                    );
-                }
-            }
-            Test::Text => out.extend(children(s, root).into_iter().filter(|c| matches!(c, N::Tx(_)))),
-        }
+        out.extend(axis_nodes(s, step.axis, root).into_iter().filter(|c| test_matches(&step.test, *c, attribute_axis)));
     }
     out
 }
@@ -572,8 +824,24 @@ fn as_element(n: N<'_>) -> Option<&Element> {
 
 fn eval_path<'a>(path: &Path, ctx: &Ctx<'a>) -> Vec<Found<'a>> {
     let start = if path.absolute { N::Doc } else { ctx.node.map_or(N::Doc, N::El) };
-    let mut current = vec![start];
-    for step in &path.steps {
+    walk(vec![start], &path.steps, ctx)
+}
+
+/// Nodes of a node-set value, back as evaluation nodes.
+fn nodes_of<'a>(found: &[Found<'a>]) -> Vec<N<'a>> {
+    found
+        .iter()
+        .map(|f| match *f {
+            Found::Element(e) => N::El(e),
+            Found::Attribute(a) => N::At(a),
+            Found::Text(t) => N::Tx(t),
+        })
+        .collect()
+}
+
+fn walk<'a>(start: Vec<N<'a>>, steps: &[Step], ctx: &Ctx<'a>) -> Vec<Found<'a>> {
+    let mut current = start;
+    for step in steps {
         let mut next: Vec<N<'a>> = Vec::new();
         for n in &current {
             let found = filter(step_nodes(*n, step, ctx.root), &step.predicates, ctx.root);
@@ -606,6 +874,87 @@ fn same(a: N<'_>, b: N<'_>) -> bool {
     }
 }
 
+/// XPath's `number()` of a string: a decimal, or NaN.
+fn to_number(s: &str) -> f64 {
+    let t = s.trim();
+    let plain = !t.is_empty() && t.chars().all(|c| c.is_ascii_digit() || c == '.' || c == '-');
+    if plain { t.parse().unwrap_or(f64::NAN) } else { f64::NAN }
+}
+
+impl Value<'_> {
+    fn number(&self) -> f64 {
+        match self {
+            Value::Number(n) => *n,
+            Value::Bool(b) => f64::from(u8::from(*b)),
+            other => other.as_string().map_or(f64::NAN, |s| to_number(&s)),
+        }
+    }
+
+    fn strings(&self) -> Vec<String> {
+        match self {
+            Value::Nodes(n) => n.iter().map(Found::string_value).collect(),
+            other => other.as_string().into_iter().collect(),
+        }
+    }
+}
+
+/// XPath 1.0 comparison: a node set compares by any of its nodes; `=`/`!=` between a boolean
+/// and anything compare booleans, with a number compare numbers, else strings; `<` and the
+/// others always compare numbers.
+fn compare(a: &Value<'_>, op: Op, b: &Value<'_>) -> bool {
+    let relational = matches!(op, Op::Lt | Op::Gt | Op::Le | Op::Ge);
+    let numbers = |x: f64, y: f64| match op {
+        Op::Eq => x == y,
+        Op::Ne => x != y,
+        Op::Lt => x < y,
+        Op::Gt => x > y,
+        Op::Le => x <= y,
+        Op::Ge => x >= y,
+    };
+    match (a, b) {
+        (Value::Bool(_), _) | (_, Value::Bool(_)) if !relational => {
+            let (x, y) = (a.truthy(), b.truthy());
+            if op == Op::Eq { x == y } else { x != y }
+        }
+        (Value::Nodes(_), _) | (_, Value::Nodes(_)) => {
+            let (l, r) = (a.strings(), b.strings());
+            let by_number = relational || matches!(a, Value::Number(_)) || matches!(b, Value::Number(_));
+            l.iter().any(|x| {
+                r.iter().any(|y| {
+                    if by_number {
+                        numbers(to_number(x), to_number(y))
+                    } else if op == Op::Eq {
+                        x == y
+                    } else {
+                        x != y
+                    }
+                })
+            })
+        }
+        _ if relational || matches!(a, Value::Number(_)) || matches!(b, Value::Number(_)) => {
+            numbers(a.number(), b.number())
+        }
+        _ => {
+            let (x, y) = (a.as_string().unwrap_or_default(), b.as_string().unwrap_or_default());
+            if op == Op::Eq { x == y } else { x != y }
+        }
+    }
+}
+
+/// The context node's (or the first node's of a node-set argument) local and full name.
+fn names_of(v: Option<Value<'_>>, ctx: &Ctx<'_>) -> (String, String) {
+    let found = match v {
+        Some(Value::Nodes(n)) => n.first().copied(),
+        Some(_) => None,
+        None => ctx.node.map(Found::Element),
+    };
+    match found {
+        Some(Found::Element(e)) => (e.name.clone(), e.name.clone()),
+        Some(Found::Attribute(a)) => (a.name.clone(), a.name.clone()),
+        _ => (String::new(), String::new()),
+    }
+}
+
 fn eval<'a>(expr: &Expr, ctx: &Ctx<'a>) -> Value<'a> {
     match expr {
         Expr::Path(p) => Value::Nodes(eval_path(p, ctx)),
@@ -613,27 +962,54 @@ fn eval<'a>(expr: &Expr, ctx: &Ctx<'a>) -> Value<'a> {
         Expr::Number(n) => Value::Number(*n),
         Expr::And(a, b) => Value::Bool(eval(a, ctx).truthy() && eval(b, ctx).truthy()),
         Expr::Or(a, b) => Value::Bool(eval(a, ctx).truthy() || eval(b, ctx).truthy()),
-        Expr::Compare(a, negate, b) => {
-            let strings = |v: Value<'_>| -> Vec<String> {
-                match v {
-                    Value::Nodes(n) => n.iter().map(Found::string_value).collect(),
-                    other => other.as_string().into_iter().collect(),
-                }
-            };
-            let (l, r) = (strings(eval(a, ctx)), strings(eval(b, ctx)));
-            let equal = |x: &String, y: &String| match (x.parse::<f64>(), y.parse::<f64>()) {
-                (Ok(p), Ok(q)) => p == q,
-                _ => x == y,
-            };
-            Value::Bool(l.iter().any(|x| r.iter().any(|y| equal(x, y) != *negate)))
+        Expr::Compare(a, op, b) => Value::Bool(compare(&eval(a, ctx), *op, &eval(b, ctx))),
+        Expr::Arith(a, op, b) => {
+            let (x, y) = (eval(a, ctx).number(), eval(b, ctx).number());
+            Value::Number(match op {
+                '+' => x + y,
+                '-' => x - y,
+                '*' => x * y,
+                '/' => x / y,
+                _ => x % y,
+            })
         }
+        Expr::Negate(a) => Value::Number(-eval(a, ctx).number()),
+        Expr::Union(parts) => {
+            let mut all: Vec<Found<'a>> = Vec::new();
+            for p in parts {
+                if let Value::Nodes(n) = eval(p, ctx) {
+                    for f in n {
+                        if !nodes_of(&all).iter().any(|x| same(*x, nodes_of(&[f])[0])) {
+                            all.push(f);
+                        }
+                    }
+                }
+            }
+            Value::Nodes(all)
+        }
+        Expr::Filter(base, predicates, rest) => match eval(base, ctx) {
+            Value::Nodes(n) => {
+                let kept = filter(nodes_of(&n), predicates, ctx.root);
+                Value::Nodes(walk(kept, rest, ctx))
+            }
+            other if predicates.is_empty() && rest.is_empty() => other,
+            _ => Value::Nodes(Vec::new()),
+        },
         Expr::Call(name, args) => {
             let arg = |i: usize| args.get(i).map(|a| eval(a, ctx));
-            let text = |i: usize| arg(i).and_then(|v| v.as_string()).unwrap_or_default();
+            // A string argument; the context node's string value when it is left out.
+            let text = |i: usize| match arg(i) {
+                Some(v) => v.as_string().unwrap_or_default(),
+                None => ctx.node.map(Element::text).unwrap_or_default(),
+            };
+            let number = |i: usize| arg(i).map_or(f64::NAN, |v| v.number());
             match name.as_str() {
                 "contains" => Value::Bool(text(0).contains(&text(1))),
                 "starts-with" => Value::Bool(text(0).starts_with(&text(1))),
                 "not" => Value::Bool(!arg(0).is_some_and(|v| v.truthy())),
+                "boolean" => Value::Bool(arg(0).is_some_and(|v| v.truthy())),
+                "true" => Value::Bool(true),
+                "false" => Value::Bool(false),
                 "count" => Value::Number(match arg(0) {
                     Some(Value::Nodes(n)) => n.len() as f64,
                     _ => 0.0,
@@ -641,6 +1017,65 @@ fn eval<'a>(expr: &Expr, ctx: &Ctx<'a>) -> Value<'a> {
                 "last" => Value::Number(ctx.size as f64),
                 "position" => Value::Number(ctx.position as f64),
                 "normalize-space" => Value::String(text(0).split_whitespace().collect::<Vec<_>>().join(" ")),
+                "string-length" => Value::Number(text(0).chars().count() as f64),
+                "substring-before" => {
+                    let (s, t) = (text(0), text(1));
+                    Value::String(s.find(&t).map(|i| s[..i].to_owned()).unwrap_or_default())
+                }
+                "substring-after" => {
+                    let (s, t) = (text(0), text(1));
+                    Value::String(s.find(&t).map(|i| s[i + t.len()..].to_owned()).unwrap_or_default())
+                }
+                "substring" => {
+                    // Characters at positions p with round(start) <= p < round(start) + round(length).
+                    let s: Vec<char> = text(0).chars().collect();
+                    let start = number(1).round();
+                    let end = if args.len() > 2 { start + number(2).round() } else { f64::INFINITY };
+                    Value::String(
+                        s.iter()
+                            .enumerate()
+                            .filter(|(i, _)| {
+                                let p = (*i + 1) as f64;
+                                p >= start && p < end
+                            })
+                            .map(|(_, c)| *c)
+                            .collect(),
+                    )
+                }
+                "concat" => Value::String((0..args.len()).map(text).collect()),
+                "translate" => {
+                    let (from, to): (Vec<char>, Vec<char>) = (text(1).chars().collect(), text(2).chars().collect());
+                    Value::String(
+                        text(0)
+                            .chars()
+                            .filter_map(|c| match from.iter().position(|f| *f == c) {
+                                Some(i) => to.get(i).copied(),
+                                None => Some(c),
+                            })
+                            .collect(),
+                    )
+                }
+                "local-name" => Value::String(names_of(arg(0), ctx).0),
+                "name" => Value::String(names_of(arg(0), ctx).1),
+                "namespace-uri" => Value::String(match arg(0) {
+                    Some(Value::Nodes(n)) => match n.first() {
+                        Some(Found::Element(e)) => e.namespace.clone().unwrap_or_default(),
+                        _ => String::new(),
+                    },
+                    _ => ctx.node.and_then(|e| e.namespace.clone()).unwrap_or_default(),
+                }),
+                "sum" => Value::Number(match arg(0) {
+                    Some(Value::Nodes(n)) => n.iter().map(|f| to_number(&f.string_value())).sum(),
+                    _ => f64::NAN,
+                }),
+                "number" => Value::Number(match arg(0) {
+                    Some(v) => v.number(),
+                    None => to_number(&text(0)),
+                }),
+                "floor" => Value::Number(number(0).floor()),
+                "ceiling" => Value::Number(number(0).ceil()),
+                "round" => Value::Number((number(0) + 0.5).floor()),
+                "lang" => Value::Bool(false),
                 _ => Value::String(text(0)),
             }
         }

@@ -40,3 +40,34 @@ fn jsonpath_selects_what_an_rfc_9535_implementation_selects() {
     }
     assert!(failures.is_empty(), "{} of {} cases differ:\n{}", failures.len(), cases.len(), failures.join("\n"));
 }
+
+#[test]
+fn xpath_gives_what_lxml_gives_on_em_documents() {
+    use emtape::scenario::XPath;
+    let table: Value = serde_json::from_str(&std::fs::read_to_string("tests/conformance/xpath.json").unwrap()).unwrap();
+    let cases = table["cases"].as_array().unwrap();
+    assert!(cases.len() >= 60, "{} cases", cases.len());
+    let mut failures = Vec::new();
+    for case in cases {
+        let body = table["documents"][case["doc"].as_str().unwrap()].as_str().unwrap();
+        let doc = emtape::xml::parse(body).unwrap();
+        let expr = case["xpath"].as_str().unwrap();
+        match (XPath::parse(expr, &Default::default()), case.get("values")) {
+            (Err(_), None) => {}
+            (Ok(_), None) => failures.push(format!("{expr}: accepted; lxml refuses it ({})", case["error"])),
+            (Err(e), Some(_)) => failures.push(format!("{expr}: refused ({}); lxml accepts it", e.message)),
+            (Ok(x), Some(expected)) => {
+                let got: Vec<String> = match x.evaluate(&doc) {
+                    emtape::scenario::XPathValue::Nodes(n) => n.iter().map(|f| f.string_value()).collect(),
+                    other => other.as_string().into_iter().collect(),
+                };
+                let expected: Vec<String> =
+                    expected.as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_owned()).collect();
+                if got != expected {
+                    failures.push(format!("{expr} on {}: got {got:?}, lxml {expected:?}", case["doc"]));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} of {} cases differ:\n{}", failures.len(), cases.len(), failures.join("\n"));
+}

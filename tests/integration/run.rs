@@ -323,3 +323,40 @@ fn a_target_whose_ca_is_in_the_system_trust_store_is_trusted_as_curl_trusts_it()
         "the error says which of the three helps: {out}"
     );
 }
+
+#[test]
+fn xpath_expressions_that_do_not_start_with_a_slash_work_as_body_keys_and_captures() {
+    let dir = temp_dir("xpath-keys");
+    let scenario = dir.join("xpath.yaml");
+    std::fs::write(
+        &scenario,
+        r#"name: xpath keys
+steps:
+- name: log on
+  request: POST /api/sessionMngr/?v=latest
+  auth: basic
+  expect:
+    status: 201
+    body:
+      count(//Link[@Rel='Down']) : "51"
+      string-length(//UserName): "19"
+      substring-after(//UserName, '\'): Administrator
+      (//Link)[last()]/@Rel: Delete
+      //Link[@Type='QueryService']/following-sibling::Link[1]/@Type: LookupService
+  capture:
+    links: {xpath: "count(//Link)"}
+    token: {header: X-RestSvcSessionId}
+  session: "{{token}}"
+- name: list restore points
+  request: GET /api/vmRestorePoints
+  expect:
+    status: 200
+    body:
+      count(//Ref) > 3: "true"
+      count(//Ref) * 2: "8"
+"#,
+    )
+    .unwrap();
+    let (code, out, err) = run(&["run", scenario.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+}
