@@ -15,6 +15,10 @@ use crate::http::Headers;
 use crate::http::client::Client;
 use crate::record::{Recorder, Sent};
 
+/// The log target of the crawl's progress lines: a terminal rewrites one line in place (the
+/// binary's logger does), an empty line ends it.
+pub const PROGRESS: &str = "emtape::progress";
+
 /// How to crawl.
 pub struct CrawlOptions {
     pub base: String,
@@ -33,8 +37,6 @@ pub struct CrawlOptions {
     pub exclude: Vec<String>,
     /// Print a progress line this often.
     pub progress: Option<Duration>,
-    /// Rewrite one progress line in place (a terminal) instead of printing a line each time.
-    pub live: bool,
     /// Set when the user asked the crawl to stop (Ctrl-C): what is in flight finishes, nothing
     /// new starts, the session is logged out.
     pub stop: Arc<std::sync::atomic::AtomicBool>,
@@ -297,16 +299,12 @@ pub async fn crawl(client: Arc<Client>, recorder: Arc<Recorder>, options: &Crawl
                         queue.len() + running.len(),
                         report.failures()
                     );
-                    if options.live {
-                        eprint!("\r\x1b[K{line}");
-                    } else {
-                        eprintln!("{line}");
-                    }
+                    log::info!(target: PROGRESS, "{line}");
                 }
             }
         }
-        if options.live && options.progress.is_some() {
-            eprint!("\r\x1b[K");
+        if options.progress.is_some() {
+            log::info!(target: PROGRESS, "");
         }
         if let Some(url) = logout {
             let h = headers(repr, Some(&token));

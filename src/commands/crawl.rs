@@ -50,7 +50,6 @@ pub(super) fn crawl(args: CrawlArgs) -> Result<Exit, Failure> {
         include: args.include.clone(),
         exclude: args.exclude.clone(),
         progress: Some(if terminal { Duration::from_millis(200) } else { Duration::from_secs(5) }),
-        live: terminal,
         stop: Arc::default(),
     };
     let stop = options.stop.clone();

@@ -127,7 +127,7 @@ impl Server {
                 Ok(pair) => pair,
                 Err(e) => {
                     // Out of file descriptors and the like: report, breathe, go on.
-                    eprintln!("emtape: accept failed: {e}");
+                    log::warn!("emtape: accept failed: {e}");
                     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                     continue;
                 }
@@ -141,7 +141,7 @@ impl Server {
                     None => serve_connection(stream, handler, conn).await,
                     Some(acceptor) => match acceptor.accept(stream).await {
                         Ok(stream) => serve_connection(stream, handler, conn).await,
-                        Err(e) => eprintln!("emtape: TLS handshake with {peer} failed: {e}"),
+                        Err(e) => log::warn!("emtape: TLS handshake with {peer} failed: {e}"),
                     },
                 }
             });
@@ -233,7 +233,7 @@ async fn dispatch<H: Handler>(
         Ok(reply) => into_hyper(reply),
         Err(why) => {
             // A bug of ours must not cost the client its connection: it gets EM's 500.
-            eprintln!("emtape: {line} panicked: {why}");
+            log::error!("emtape: {line} panicked: {why}");
             into_hyper(crate::em::error(repr, 500, &format!("emtape failed while answering {line}: {why}")).into())
         }
     }

@@ -195,7 +195,7 @@ impl Mock {
             }
         }
         if self.options.log_requests {
-            eprintln!(
+            log::info!(
                 "emtape: {} {} {} -> {} ({} exchange {})",
                 req.method,
                 crate::record::redact::redact_query(&req.target),
@@ -395,7 +395,7 @@ impl Mock {
         }
         let explanation = near_miss::explain(self, req, key, live);
         if self.options.log_misses || self.options.log_requests {
-            eprintln!("emtape: 404 {}", indent(&explanation));
+            log::info!("emtape: 404 {}", indent(&explanation));
         }
         em::error(key.repr, 404, &explanation)
     }
@@ -421,7 +421,7 @@ impl Mock {
 
     fn log(&self, req: &Request, repr: Repr, status: u16, note: &str) {
         if self.options.log_requests {
-            eprintln!(
+            log::info!(
                 "emtape: {} {} {} -> {status} ({note})",
                 req.method,
                 crate::record::redact::redact_query(&req.target),
@@ -440,7 +440,7 @@ impl Mock {
 
     fn refuse(&self, req: &Request, repr: Repr, why: &str) -> Response {
         if self.options.log_requests {
-            eprintln!("emtape: 401 {} {}: {why}", req.method, crate::record::redact::redact_query(&req.target));
+            log::info!("emtape: 401 {} {}: {why}", req.method, crate::record::redact::redact_query(&req.target));
         }
         em::unauthorized(repr, why)
     }
@@ -589,7 +589,7 @@ impl Handler for Mock {
             _ => format!("{request_line}: the request could not be read"),
         };
         if self.options.log_misses || self.options.log_requests {
-            eprintln!("emtape: {message}");
+            log::info!("emtape: {message}");
         }
         let status = if matches!(problem, RequestProblem::TooLarge { .. }) { 413 } else { 400 };
         em::error(Repr::Xml, status, &message)

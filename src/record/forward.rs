@@ -117,7 +117,7 @@ pub async fn serve(
         let (ca, recorded, proxy) = (ca.clone(), recorded.clone(), proxy.clone());
         tokio::spawn(async move {
             if let Err(e) = tunnel(stream, peer, &ca, &recorded, proxy, max_body).await {
-                eprintln!("emtape: forward proxy, {peer}: {e}");
+                log::warn!("emtape: forward proxy, {peer}: {e}");
             }
         });
     }

@@ -53,7 +53,7 @@ impl Proxy {
     }
 
     fn fault(&self, req: &Request, cause: &str) -> Reply {
-        eprintln!("emtape: 502 {} {}: {cause}", req.method, crate::record::redact::redact_query(&req.target));
+        log::warn!("emtape: 502 {} {}: {cause}", req.method, crate::record::redact::redact_query(&req.target));
         if let Ok(mut f) = self.failures.lock() {
             f.0 += 1;
             f.1.get_or_insert_with(|| {
@@ -149,7 +149,7 @@ impl Proxy {
         };
         let answer = self.client_head(&head, &req.origin);
         if self.verbose {
-            eprintln!(
+            log::info!(
                 "emtape: {} {} -> {} (recorded as exchange {seq})",
                 req.method,
                 crate::record::redact::redact_query(&req.target),
@@ -220,7 +220,7 @@ impl Proxy {
         let verbose = self.verbose;
         tokio::spawn(async move {
             let fail = |cause: String| {
-                eprintln!(
+                log::info!(
                     "emtape: {} {}: the upstream broke off a large body: {cause}; nothing recorded",
                     req.method,
                     crate::record::redact::redact_query(&req.target)
@@ -269,7 +269,7 @@ impl Proxy {
                         &path,
                     );
                     if verbose {
-                        eprintln!(
+                        log::info!(
                             "emtape: {} {} -> {} (large body, recorded as exchange {seq})",
                             req.method,
                             crate::record::redact::redact_query(&req.target),
@@ -313,7 +313,7 @@ impl Handler for Proxy {
                 Mode::ReplayOnly => return mock.respond(&req).into(),
                 Mode::Append if !session_boundary(&req) && mock.lookup(&req).is_some() => {
                     if self.verbose {
-                        eprintln!(
+                        log::info!(
                             "emtape: {} {} answered from the cassette",
                             req.method,
                             crate::record::redact::redact_query(&req.target)

@@ -555,3 +555,40 @@ fn the_http_edge_answers_or_refuses_any_request_line_and_headers_and_keeps_servi
     assert!(!stderr.contains("panicked"), "{stderr}");
     let _ = status;
 }
+
+/// A logger that keeps what the library logs.
+struct Kept(std::sync::Mutex<Vec<String>>);
+
+impl log::Log for Kept {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+    fn log(&self, record: &log::Record<'_>) {
+        self.0.lock().unwrap().push(record.args().to_string());
+    }
+    fn flush(&self) {}
+}
+
+static KEPT: Kept = Kept(std::sync::Mutex::new(Vec::new()));
+
+#[test]
+fn the_library_hands_its_diagnostics_to_the_log_facade_and_prints_nothing_itself() {
+    let _ = log::set_logger(&KEPT);
+    log::set_max_level(log::LevelFilter::Info);
+    let cassettes = emtape::cassette::reference().unwrap();
+    let options = emtape::mock::MockOptions { log_misses: true, ..Default::default() };
+    let mock = emtape::mock::Mock::new(cassettes, options);
+    let mut headers = emtape::http::Headers::new();
+    headers.push("Accept", "application/xml");
+    let req = emtape::http::Request {
+        method: "PUT".into(),
+        target: "/api/nowhere?token=kept-out".into(),
+        headers,
+        body: Default::default(),
+        origin: "http://127.0.0.1:9".into(),
+        peer: None,
+    };
+    assert_eq!(mock.respond(&req).status, 404);
+    let kept = KEPT.0.lock().unwrap().join("\n");
+    assert!(kept.contains("emtape: 404 no recorded exchange matches PUT /api/nowhere?token={{redacted}}"), "{kept}");
+}
