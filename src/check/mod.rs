@@ -54,10 +54,47 @@ impl Default for CheckOptions {
     }
 }
 
+/// What a fault does, parsed once from its name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FaultKind {
+    /// The Task finishes with `Result Success="false"`.
+    TaskFailed,
+    /// The session's token stops working (a 401).
+    SessionExpired,
+    Http500,
+    Http503,
+    /// The connection closes without an answer.
+    DropConnection,
+}
+
+impl FaultKind {
+    const ALL: [FaultKind; 5] = [
+        FaultKind::TaskFailed,
+        FaultKind::SessionExpired,
+        FaultKind::Http500,
+        FaultKind::Http503,
+        FaultKind::DropConnection,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            FaultKind::TaskFailed => "task-failed",
+            FaultKind::SessionExpired => "session-expired",
+            FaultKind::Http500 => "http-500",
+            FaultKind::Http503 => "http-503",
+            FaultKind::DropConnection => "drop-connection",
+        }
+    }
+
+    fn parse(name: &str) -> Option<FaultKind> {
+        FaultKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+}
+
 /// A fault, and the step it is injected at.
 #[derive(Clone, Debug)]
 struct Fault {
-    name: String,
+    kind: FaultKind,
     step: usize,
     scope: FaultScope,
 }
@@ -79,7 +116,7 @@ struct Watch {
     poll_done: bool,
     /// A step whose answer failed the scenario's checks (an injected fault, mostly).
     failed: Option<(usize, String)>,
-    faults: Vec<String>,
+    faults: Vec<FaultKind>,
     ended: Option<Ending>,
     problems: Vec<Problem>,
 }
@@ -118,7 +155,47 @@ pub struct Checker {
     options: CheckOptions,
     state: Mutex<State>,
     epoch: Instant,
+    clock: Arc<dyn Clock>,
     changed: tokio::sync::Notify,
+}
+
+/// Where the checker reads the time: the system's, or one a test moves by hand. The checking
+/// core (sessions, polling, idleness, faults) does no I/O and asks only this for the time.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> Instant;
+}
+
+/// The system's monotonic clock.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+}
+
+/// A clock that stands still until [`ManualClock::advance`] moves it.
+pub struct ManualClock {
+    start: Instant,
+    offset: Mutex<Duration>,
+}
+
+impl Default for ManualClock {
+    fn default() -> Self {
+        ManualClock { start: Instant::now(), offset: Mutex::new(Duration::ZERO) }
+    }
+}
+
+impl ManualClock {
+    pub fn advance(&self, by: Duration) {
+        *self.offset.lock().unwrap_or_else(|e| e.into_inner()) += by;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Instant {
+        self.start + *self.offset.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// What to do with a request, decided before answering it.
@@ -130,7 +207,7 @@ struct Plan {
     target: Option<Target>,
     logon: bool,
     pending_step: Option<usize>,
-    fault: Option<String>,
+    fault: Option<FaultKind>,
     pick: Option<Pick>,
     latency: Duration,
 }
@@ -211,16 +288,16 @@ impl Checker {
         for (full, at) in specs {
             let (spec, scope) = crate::scenario::fault_scope(&full);
             let (name, step) = spec.split_once('@').map_or((spec, None), |(n, s)| (n, Some(s)));
-            if !crate::scenario::FAULTS.contains(&name) {
+            let Some(kind) = FaultKind::parse(name) else {
                 let hint = match crate::diagnostic::did_you_mean(name, crate::scenario::FAULTS) {
                     Some(f) => format!("did you mean `{f}`?"),
                     None => format!("the faults are {}", crate::scenario::FAULTS.join(", ")),
                 };
                 return Err(format!("`{name}` is not a fault emtape can inject; {hint}"));
-            }
-            let usual = match name {
-                "task-failed" | "http-503" | "drop-connection" => poll,
-                _ => restore.or(logon.map(|l| l + 2)),
+            };
+            let usual = match kind {
+                FaultKind::TaskFailed | FaultKind::Http503 | FaultKind::DropConnection => poll,
+                FaultKind::SessionExpired | FaultKind::Http500 => restore.or(logon.map(|l| l + 2)),
             };
             let step = match step {
                 Some(s) => Some(named(s).ok_or_else(|| format!("fault `{spec}`: the scenario has no step `{s}`"))?),
@@ -229,7 +306,7 @@ impl Checker {
             let step = step.ok_or_else(|| {
                 format!("fault `{name}`: the scenario has no step to inject it at; name one with {name}@STEP")
             })?;
-            faults.push(Fault { name: name.to_owned(), step, scope });
+            faults.push(Fault { kind, step, scope });
         }
         let mut options = options;
         options.running_polls = options.running_polls.or(scenario.server.running_polls);
@@ -248,8 +325,16 @@ impl Checker {
             options,
             state: Mutex::new(State::default()),
             epoch: Instant::now(),
+            clock: Arc::new(SystemClock),
             changed: tokio::sync::Notify::new(),
         })
+    }
+
+    /// Reads the time from `clock` (a [`ManualClock`] in tests) instead of the system's.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Checker {
+        self.epoch = clock.now();
+        self.clock = clock;
+        self
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -267,7 +352,7 @@ impl Checker {
 
     /// The faults injected, as the report names them.
     pub fn fault_names(&self) -> Vec<String> {
-        self.faults.iter().map(|f| format!("{} at `{}`", f.name, self.steps[f.step].name)).collect()
+        self.faults.iter().map(|f| format!("{} at `{}`", f.kind.name(), self.steps[f.step].name)).collect()
     }
 
     fn new_flow(&self, origin: &str) -> Flow {
@@ -276,7 +361,7 @@ impl Checker {
 
     /// Ends sessions that have been idle too long.
     fn sweep(&self, state: &mut State) {
-        let now = Instant::now();
+        let now = self.clock.now();
         let mut ended = false;
         for w in state.watches.iter_mut().filter(|w| w.ended.is_none()) {
             // A slow but patient poller waits longer between polls than --idle; it is idle only
@@ -311,7 +396,10 @@ impl Checker {
         match how {
             Ending::Idle => w.problems.push(problem(
                 ProblemKind::NoLogout,
-                format!("did not log out (no request for {:.1} s)", w.last_seen.elapsed().as_secs_f64()),
+                format!(
+                    "did not log out (no request for {:.1} s)",
+                    self.clock.now().saturating_duration_since(w.last_seen).as_secs_f64()
+                ),
             )),
             Ending::ClientExited => {
                 w.problems.push(problem(ProblemKind::NoLogout, "did not log out before the client exited".to_owned()))
@@ -395,7 +483,7 @@ impl Checker {
         plan.watch = Some(w);
         let fired = &mut state.fired;
         let watch = &mut state.watches[w];
-        watch.last_seen = Instant::now();
+        watch.last_seen = self.clock.now();
         if let Some(how) = watch.ended {
             let after = match how {
                 Ending::LoggedOut => "after logging out",
@@ -435,7 +523,7 @@ impl Checker {
                     }
                 }
                 if Some(k) == self.poll {
-                    let now = Instant::now();
+                    let now = self.clock.now();
                     if let (Some(last), Some(min)) = (watch.poll_attempts.last(), self.options.poll_min_interval) {
                         let gap = now.duration_since(*last);
                         if gap < min && !watch.problems.iter().any(|p| p.kind == ProblemKind::PolledTooFast) {
@@ -458,7 +546,7 @@ impl Checker {
                 let number = watch.number;
                 let due = self.faults.iter().enumerate().find(|(i, f)| {
                     f.step == k
-                        && !watch.faults.contains(&f.name)
+                        && !watch.faults.contains(&f.kind)
                         && match f.scope {
                             FaultScope::Once => !fired.contains(i),
                             FaultScope::Session(n) => n == number,
@@ -466,8 +554,8 @@ impl Checker {
                         }
                 });
                 if let Some((i, fault)) = due {
-                    watch.faults.push(fault.name.clone());
-                    plan.fault = Some(fault.name.clone());
+                    watch.faults.push(fault.kind);
+                    plan.fault = Some(fault.kind);
                     fired.insert(i);
                 }
                 plan.latency += self.steps[k].latency.unwrap_or_default();
@@ -497,7 +585,7 @@ impl Checker {
     /// Takes in what was answered.
     fn account(&self, req: &Request, plan: &Plan, response: Option<&Response>) {
         let mut state = self.lock();
-        let at_ms = self.epoch.elapsed().as_secs_f64() * 1000.0;
+        let at_ms = self.clock.now().saturating_duration_since(self.epoch).as_secs_f64() * 1000.0;
         let status = response.map(|r| r.status);
         if plan.logon {
             let Some(r) = response.filter(|r| r.status == 201) else { return };
@@ -507,8 +595,8 @@ impl Checker {
                 token: token.clone(),
                 repr: Repr::from_accept(&req.headers),
                 flow: self.new_flow(&req.origin),
-                started: Instant::now(),
-                last_seen: Instant::now(),
+                started: self.clock.now(),
+                last_seen: self.clock.now(),
                 requests: Vec::new(),
                 performed: HashSet::new(),
                 position: 0,
@@ -523,7 +611,8 @@ impl Checker {
             // Discovery requests from the same address, just before, were this client's.
             let ip = req.peer.map(|p| p.ip());
             let mut claimed = Vec::new();
-            state.pending.retain(|p| p.at.elapsed() < Duration::from_secs(60));
+            let now = self.clock.now();
+            state.pending.retain(|p| now.saturating_duration_since(p.at) < Duration::from_secs(60));
             let mut i = 0;
             while i < state.pending.len() {
                 if state.pending[i].ip == ip {
@@ -569,7 +658,7 @@ impl Checker {
                     step,
                     response: r.clone(),
                     request: line(req),
-                    at: Instant::now(),
+                    at: self.clock.now(),
                 });
             }
             return;
@@ -595,12 +684,12 @@ impl Checker {
             request,
             status,
             at_ms,
-            fault: plan.fault.clone(),
+            fault: plan.fault.map(|k| k.name().to_owned()),
         });
         if let Some(r) = response {
             w.served.extend(urls_in(r, &req.origin));
         }
-        if plan.fault.as_deref() == Some("session-expired") {
+        if plan.fault == Some(FaultKind::SessionExpired) {
             self.mock.end_session(&w.token);
             w.ended = Some(Ending::Expired);
             let step = plan.step.map(|k| k.to_owned());
@@ -647,14 +736,15 @@ impl Checker {
     }
 
     /// The answer a fault gives instead of the recorded one.
-    fn inject(&self, fault: &str, req: &Request) -> Option<Reply> {
+    fn inject(&self, fault: FaultKind, req: &Request) -> Option<Reply> {
         let repr = Repr::from_accept(&req.headers);
         Some(match fault {
-            "http-500" => em::error(repr, 500, "Object reference not set to an instance of an object.").into(),
-            "http-503" => em::error(repr, 503, "The service is unavailable.").into(),
-            "session-expired" => em::unauthorized(repr, "the session expired; log on again").into(),
-            "drop-connection" => Reply::Drop,
-            _ => return None,
+            FaultKind::Http500 => em::error(repr, 500, "Object reference not set to an instance of an object.").into(),
+            FaultKind::Http503 => em::error(repr, 503, "The service is unavailable.").into(),
+            FaultKind::SessionExpired => em::unauthorized(repr, "the session expired; log on again").into(),
+            FaultKind::DropConnection => Reply::Drop,
+            // The Task's answer is rewritten instead (`failed_task`).
+            FaultKind::TaskFailed => return None,
         })
     }
 
@@ -675,10 +765,10 @@ impl Checker {
                     .faults
                     .iter()
                     .map(|f| {
-                        self.faults
-                            .iter()
-                            .find(|x| x.name == *f)
-                            .map_or_else(|| f.clone(), |x| format!("{} at `{}`", x.name, self.steps[x.step].name))
+                        self.faults.iter().find(|x| x.kind == *f).map_or_else(
+                            || f.name().to_owned(),
+                            |x| format!("{} at `{}`", x.kind.name(), self.steps[x.step].name),
+                        )
                     })
                     .collect(),
                 requests: w.requests.clone(),
@@ -770,7 +860,7 @@ impl Handler for Checker {
         if !plan.latency.is_zero() {
             tokio::time::sleep(plan.latency).await;
         }
-        if let Some(fault) = plan.fault.as_deref().filter(|f| *f != "task-failed") {
+        if let Some(fault) = plan.fault.filter(|f| *f != FaultKind::TaskFailed) {
             if let Some(reply) = self.inject(fault, &req) {
                 let answered = match &reply {
                     Reply::Full(r) => Some(r.clone()),
@@ -781,7 +871,7 @@ impl Handler for Checker {
             }
         }
         let mut response = self.mock.respond_with(&req, plan.pick);
-        let task_failed = plan.watch.is_some_and(|w| self.lock().watches[w].faults.iter().any(|f| f == "task-failed"));
+        let task_failed = plan.watch.is_some_and(|w| self.lock().watches[w].faults.contains(&FaultKind::TaskFailed));
         if task_failed && plan.step.is_some_and(|k| Some(k) >= self.poll) {
             response = failed_task(response);
         }
@@ -791,5 +881,69 @@ impl Handler for Checker {
 
     fn reject(&self, request_line: &str, problem: &RequestProblem) -> Response {
         self.mock.reject(request_line, problem)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::Headers;
+
+    fn checker(clock: Arc<ManualClock>) -> Checker {
+        let mock = Mock::new(crate::cassette::reference().unwrap(), crate::mock::MockOptions::default());
+        let scenario =
+            Scenario::parse(&format!("built-in {}", crate::scenario::VM_RESTORE.0), crate::scenario::VM_RESTORE.1)
+                .unwrap();
+        Checker::new(mock, scenario, CheckOptions::default()).unwrap().with_clock(clock)
+    }
+
+    async fn send(c: &Checker, method: &str, target: &str, token: Option<&str>) -> Response {
+        let mut headers = Headers::new();
+        headers.push("Accept", "application/xml");
+        if let Some(t) = token {
+            headers.push(em::SESSION_HEADER, t);
+        } else if method == "POST" {
+            headers.push("Authorization", "Basic dTpw");
+        }
+        let req = Request {
+            method: method.into(),
+            target: target.into(),
+            headers,
+            body: Default::default(),
+            origin: "http://127.0.0.1:9".into(),
+            peer: None,
+        };
+        match c.handle(req).await {
+            Reply::Full(r) => r,
+            _ => panic!("a full answer"),
+        }
+    }
+
+    /// The whole session on a clock moved by hand: no sleep, no socket, no flake.
+    #[tokio::test]
+    async fn polling_too_fast_and_going_idle_are_judged_on_the_checkers_clock() {
+        let clock = Arc::new(ManualClock::default());
+        let c = checker(clock.clone());
+        send(&c, "GET", "/api/", None).await;
+        let logon = send(&c, "POST", "/api/sessionMngr/?v=latest", None).await;
+        let token = logon.headers.get(em::SESSION_HEADER).unwrap().to_owned();
+        let t = Some(token.as_str());
+        send(&c, "GET", "/api/vmRestorePoints", t).await;
+        let point = "/api/vmRestorePoints/6c958531-3177-4055-b0ce-dc4ef1ce6433";
+        send(&c, "GET", &format!("{point}?format=Entity"), t).await;
+        send(&c, "POST", &format!("{point}?action=restore"), t).await;
+        send(&c, "GET", "/api/tasks/task-1", t).await;
+        send(&c, "GET", "/api/tasks/task-1", t).await; // at once: too fast
+        clock.advance(Duration::from_millis(300));
+        send(&c, "GET", "/api/tasks/task-1", t).await;
+        let report = c.report();
+        let kinds: Vec<ProblemKind> = report.sessions[0].problems.iter().map(|p| p.kind).collect();
+        assert_eq!(kinds, [ProblemKind::PolledTooFast], "{:?}", report.sessions[0].problems);
+        assert_eq!(report.sessions[0].ended, None, "still working");
+        clock.advance(Duration::from_secs(31));
+        let report = c.report();
+        assert_eq!(report.sessions[0].ended, Some(Ending::Idle));
+        let no_logout = report.sessions[0].problems.iter().find(|p| p.kind == ProblemKind::NoLogout).unwrap();
+        assert_eq!(no_logout.message, "did not log out (no request for 31.0 s)");
     }
 }

@@ -129,6 +129,12 @@ impl MockServer {
         &self.url
     }
 
+    /// Says the clients are done: sessions still open end now, without a logout (as `matrix
+    /// --client` ends them when the client exits), rather than after the idle time passes.
+    pub fn clients_done(&self) {
+        self.checker.client_exited();
+    }
+
     /// What the clients did so far.
     pub fn report(&self) -> ClientReport {
         self.checker.report()
