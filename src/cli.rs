@@ -10,7 +10,8 @@ Exit codes:
   1  a check failed: a `run` assertion, drift at `diff --fail-on`, a client off the scenario or
      unused exchanges under `serve --scenario`/`--strict`, `fmt --check`
   2  bad usage, or a scenario, cassette or certificate that cannot be read or understood
-  3  a network or TLS failure";
+  3  a network or TLS failure
+  130  stopped with Ctrl-C before it was done (crawl: what was answered is on tape)";
 
 /// Record-and-replay contract testing for the Veeam Backup Enterprise Manager REST API.
 #[derive(Debug, Parser)]
@@ -36,7 +37,7 @@ pub enum Command {
     Lint(LintArgs),
     /// Record a release's whole read surface: follow every link a client may GET, breadth-first, GET only
     Crawl(CrawlArgs),
-    /// Run a scenario against every release on tape and tell which releases it works with
+    /// Check a scenario or a client (--client) against every release on tape, or show what changed (--diff)
     Matrix(MatrixArgs),
     /// Make a cassette of a HAR file (browsers, mitmproxy, Fiddler, Charles, Postman), redacted as record redacts
     Import(ImportArgs),
