@@ -1,7 +1,7 @@
 //! XPath 1.0 over [`crate::xml`] trees: location paths with `/`, `//`, `@`, `*`, `.`, `..`,
 //! `text()`, `node()`, the axes (`child`, `descendant`, `descendant-or-self`, `self`,
 //! `attribute`, `parent`, `ancestor`, `ancestor-or-self`, `following-sibling`,
-//! `preceding-sibling`), predicates, filter expressions (`(//Ref)[2]`), unions (`|`), the
+//! `preceding-sibling`, `following`, `preceding`), predicates, filter expressions (`(//Ref)[2]`), unions (`|`), the
 //! comparisons `= != < > <= >=` (numbers compared as numbers), `and`, `or`, and the core string,
 //! number, boolean and node-set functions.
 //!
@@ -59,9 +59,11 @@ enum Axis {
     AncestorOrSelf,
     FollowingSibling,
     PrecedingSibling,
+    Following,
+    Preceding,
 }
 
-const AXES: [(&str, Axis); 10] = [
+const AXES: [(&str, Axis); 12] = [
     ("child", Axis::Child),
     ("descendant", Axis::Descendant),
     ("descendant-or-self", Axis::DescendantOrSelf),
@@ -72,6 +74,8 @@ const AXES: [(&str, Axis); 10] = [
     ("ancestor-or-self", Axis::AncestorOrSelf),
     ("following-sibling", Axis::FollowingSibling),
     ("preceding-sibling", Axis::PrecedingSibling),
+    ("following", Axis::Following),
+    ("preceding", Axis::Preceding),
 ];
 
 #[derive(Clone, Debug, PartialEq)]
@@ -767,6 +771,25 @@ fn axis_nodes<'a>(n: N<'a>, axis: Axis, root: &'a Element) -> Vec<N<'a>> {
                 at = p;
             }
             out
+        }
+        Axis::Following | Axis::Preceding => {
+            // Every element and text in document order; what follows `n` (not its
+            // descendants), or what precedes it (not its ancestors), nearest first.
+            let n = match n {
+                N::At(_) => parent_of(n, root).unwrap_or(N::Doc),
+                other => other,
+            };
+            let mut all = Vec::new();
+            descendants(N::Doc, root, &mut all);
+            let Some(at) = all.iter().position(|x| same(*x, n)) else { return Vec::new() };
+            if axis == Axis::Following {
+                let mut inside = Vec::new();
+                descendants(n, root, &mut inside);
+                all[at + 1..].iter().filter(|x| !inside.iter().any(|d| same(*d, **x))).copied().collect()
+            } else {
+                let ancestors = axis_nodes(n, Axis::Ancestor, root);
+                all[..at].iter().rev().filter(|x| !ancestors.iter().any(|a| same(*a, **x))).copied().collect()
+            }
         }
         Axis::FollowingSibling | Axis::PrecedingSibling => {
             if matches!(n, N::At(_) | N::Doc) {

@@ -53,6 +53,9 @@ cases = [
     ("session", "//Progress"), ("session", "//Progress > 50"), ("session", "//Progress = 100"), ("session", "//Progress >= 100 and //State = 'Stopped'"),
     ("session", "floor(//Progress div 3)"), ("session", "ceiling(//Progress div 3)"), ("session", "round(2.5)"), ("session", "number(//Progress) * 2"),
     ("session", "//Result"), ("session", "//JobType"),
+    ("session", "local-name(//JobType/following::*[1])"), ("session", "count(//State/following::*)"),
+    ("session", "local-name(//State/preceding::*[1])"), ("session", "count(//Progress/preceding::Link)"),
+    ("point", "local-name(//Links/following::*[2])"), ("point", "count(//Link[1]/preceding::*)"),
     # Refused by XPath 1.0.
     ("logon", "//Link[@Rel='Up'"), ("logon", "//Link[@Rel=='Up']"), ("logon", "count(//Link"), ("logon", "//nope::Link"), ("logon", "frobnicate(//Link)"),
 ]
