@@ -296,15 +296,7 @@ fn client_cells(
     plan: &ClientPlan,
     jobs: usize,
 ) -> Result<Vec<Cell>, Failure> {
-    let vars: Vec<(String, String)> = plan
-        .vars
-        .iter()
-        .map(|v| {
-            v.split_once('=')
-                .map(|(n, v)| (n.trim().to_owned(), v.to_owned()))
-                .ok_or_else(|| Failure::bad_input(format!("--var {v}: write NAME=VALUE")))
-        })
-        .collect::<Result<_, _>>()?;
+    let vars = super::serve::var_pairs(&plan.vars)?;
     // One certificate for every release's mock: a client trusts one CA file.
     let minted =
         if plan.tls { Some(tls::mint_localhost().map_err(|e| Failure::bad_input(e.to_string()))?) } else { None };

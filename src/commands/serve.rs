@@ -114,6 +114,17 @@ fn duration_arg(flag: &str, v: &str) -> Result<Duration, Failure> {
     parse_duration(v).ok_or_else(|| Failure::bad_input(format!("{flag} {v}: not a duration (write 500ms, 1s, 2m)")))
 }
 
+/// `--var NAME=VALUE` flags as pairs; a flag without `=` is a usage error.
+pub(super) fn var_pairs(vars: &[String]) -> Result<Vec<(String, String)>, Failure> {
+    vars.iter()
+        .map(|v| {
+            v.split_once('=')
+                .map(|(n, v)| (n.trim().to_owned(), v.to_owned()))
+                .ok_or_else(|| Failure::bad_input(format!("--var {v}: write NAME=VALUE")))
+        })
+        .collect()
+}
+
 fn check_options(args: &CheckArgs) -> Result<CheckOptions, Failure> {
     let duration = duration_arg;
     Ok(CheckOptions {
@@ -122,15 +133,7 @@ fn check_options(args: &CheckArgs) -> Result<CheckOptions, Failure> {
         faults: args.faults.clone(),
         poll_min_interval: args.poll_min_interval.as_deref().map(|v| duration("--poll-min-interval", v)).transpose()?,
         idle: duration("--idle", &args.idle)?,
-        vars: args
-            .vars
-            .iter()
-            .map(|v| {
-                v.split_once('=')
-                    .map(|(n, v)| (n.trim().to_owned(), v.to_owned()))
-                    .ok_or_else(|| Failure::bad_input(format!("--var {v}: write NAME=VALUE")))
-            })
-            .collect::<Result<_, _>>()?,
+        vars: var_pairs(&args.vars)?,
     })
 }
 
