@@ -299,7 +299,7 @@ struct Parser<'a> {
     namespaces: &'a HashMap<String, String>,
 }
 
-const FUNCTIONS: [&str; 26] = [
+const FUNCTIONS: [&str; 27] = [
     "contains",
     "starts-with",
     "not",
@@ -326,6 +326,7 @@ const FUNCTIONS: [&str; 26] = [
     "round",
     "lang",
     "namespace-uri",
+    "id",
 ];
 
 impl Parser<'_> {
@@ -1098,7 +1099,21 @@ fn eval<'a>(expr: &Expr, ctx: &Ctx<'a>) -> Value<'a> {
                 "floor" => Value::Number(number(0).floor()),
                 "ceiling" => Value::Number(number(0).ceil()),
                 "round" => Value::Number((number(0) + 0.5).floor()),
-                "lang" => Value::Bool(false),
+                "lang" => {
+                    // The nearest xml:lang on the context node or an ancestor, matched as
+                    // XPath says: equal, or a sub-language of it (`en` matches `en-GB`).
+                    let wanted = text(0).to_ascii_lowercase();
+                    let start = ctx.node.map_or(N::Doc, N::El);
+                    let lang = axis_nodes(start, Axis::AncestorOrSelf, ctx.root).into_iter().find_map(|n| match n {
+                        N::El(e) => {
+                            e.attributes.iter().find(|a| a.name == "lang").map(|a| a.value.to_ascii_lowercase())
+                        }
+                        _ => None,
+                    });
+                    Value::Bool(lang.is_some_and(|l| l == wanted || l.starts_with(&format!("{wanted}-"))))
+                }
+                // Without a DTD no attribute is of type ID: nothing is selected, as in libxml2.
+                "id" => Value::Nodes(Vec::new()),
                 _ => Value::String(text(0)),
             }
         }
@@ -1133,6 +1148,15 @@ mod tests {
     fn eval_str(expr: &str) -> Option<String> {
         let doc = crate::xml::parse(TASK).unwrap();
         XPath::parse(expr, &HashMap::new()).unwrap().evaluate(&doc).as_string()
+    }
+
+    #[test]
+    fn lang_reads_the_nearest_xml_lang() {
+        let doc = crate::xml::parse(r#"<a xml:lang="en-GB"><b/><c xml:lang="de"/></a>"#).unwrap();
+        let holds = |expr: &str| XPath::parse(expr, &HashMap::new()).unwrap().evaluate(&doc).as_string();
+        assert_eq!(holds("boolean(//b[lang('en')])").as_deref(), Some("true"));
+        assert_eq!(holds("boolean(//c[lang('en')])").as_deref(), Some("false"));
+        assert_eq!(holds("boolean(//c[lang('DE')])").as_deref(), Some("true"));
     }
 
     #[test]

@@ -55,7 +55,7 @@ cases = [
     ("session", "//Result"), ("session", "//JobType"),
     ("session", "local-name(//JobType/following::*[1])"), ("session", "count(//State/following::*)"),
     ("session", "local-name(//State/preceding::*[1])"), ("session", "count(//Progress/preceding::Link)"),
-    ("point", "local-name(//Links/following::*[2])"), ("point", "count(//Link[1]/preceding::*)"),
+    ("point", "local-name(//Links/following::*[2])"), ("point", "count(id('x'))"), ("point", "lang('en')"), ("point", "count(//Link[1]/preceding::*)"),
     # Refused by XPath 1.0.
     ("logon", "//Link[@Rel='Up'"), ("logon", "//Link[@Rel=='Up']"), ("logon", "count(//Link"), ("logon", "//nope::Link"), ("logon", "frobnicate(//Link)"),
 ]
