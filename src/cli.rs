@@ -319,9 +319,14 @@ pub struct RecordArgs {
     #[arg(long, value_name = "FILE", requires = "forward")]
     pub ca_out: Option<PathBuf>,
 
-    /// With --forward: reuse the CA whose key an earlier --ca-out wrote (FILE.key)
+    /// With --forward: sign with this CA's private key (PEM): with --ca-cert, any CA (your
+    /// company's, already trusted by clients); alone, the one an earlier --ca-out wrote (FILE.key)
     #[arg(long, value_name = "FILE", requires = "forward")]
     pub ca_key: Option<PathBuf>,
+
+    /// With --forward and --ca-key: the CA certificate (PEM) the key belongs to
+    #[arg(long, value_name = "FILE", requires = "ca_key", conflicts_with = "ca_out")]
+    pub ca_cert: Option<PathBuf>,
 
     /// The cassette to write
     #[arg(long, value_name = "FILE")]

@@ -25,18 +25,23 @@ pub(super) fn record(args: RecordArgs) -> Result<Exit, Failure> {
     if args.forward && args.mode != RecordMode::New {
         return Err(Failure::bad_input("--forward records a new cassette (--mode new)".to_owned()));
     }
-    let ca = match (args.forward, &args.ca_key) {
-        (false, _) => None,
-        (true, key) => {
-            let pem = match key {
-                Some(path) => Some(
-                    std::fs::read_to_string(path)
-                        .map_err(|e| Failure::bad_input(format!("cannot read the CA key {}: {e}", path.display())))?,
-                ),
-                None => None,
-            };
-            Some(Arc::new(forward::ForwardCa::new(pem.as_deref()).map_err(|e| Failure::bad_input(e.to_string()))?))
-        }
+    let ca = if args.forward {
+        let read = |path: &Option<std::path::PathBuf>, what: &str| -> Result<Option<String>, Failure> {
+            path.as_ref()
+                .map(|p| {
+                    std::fs::read_to_string(p)
+                        .map_err(|e| Failure::bad_input(format!("cannot read the {what} {}: {e}", p.display())))
+                })
+                .transpose()
+        };
+        let (key, cert) = (read(&args.ca_key, "CA key")?, read(&args.ca_cert, "CA certificate")?);
+        let ca = forward::ForwardCa::new(key.as_deref(), cert.as_deref()).map_err(|e| {
+            let named = args.ca_cert.as_ref().or(args.ca_key.as_ref()).map(|p| format!("{}: ", p.display()));
+            Failure::bad_input(format!("{}{e}", named.unwrap_or_default()))
+        })?;
+        Some(Arc::new(ca))
+    } else {
+        None
     };
     let redact = match &args.redact {
         Some(p) => RedactConfig::load(p).map_err(Failure::bad_input)?,

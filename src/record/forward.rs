@@ -31,13 +31,29 @@ fn mint_error(e: rcgen::Error) -> TlsError {
 }
 
 impl ForwardCa {
-    /// A new CA, or the one whose key `key_pem` holds (written by an earlier `--ca-out`):
-    /// the same key and name make the same issuer, so a client that trusts it keeps trusting.
-    pub fn new(key_pem: Option<&str>) -> Result<ForwardCa, TlsError> {
+    /// A new CA; or the one whose key `key_pem` holds, with its certificate `cert_pem` (a
+    /// company's CA, or one an earlier `--ca-out` wrote), or emtape's own name when only the key
+    /// is given: the same key, name and key identifier make the same issuer, so a client that
+    /// trusts it keeps trusting.
+    pub fn new(key_pem: Option<&str>, cert_pem: Option<&str>) -> Result<ForwardCa, TlsError> {
         let key = match key_pem {
             Some(pem) => KeyPair::from_pem(pem).map_err(mint_error)?,
             None => KeyPair::generate().map_err(mint_error)?,
         };
+        if let Some(pem) = cert_pem {
+            // A key of another certificate would mint a CA no client trusts: refuse it here.
+            use rustls::pki_types::pem::PemObject as _;
+            let der = CertificateDer::from_pem_slice(pem.as_bytes())
+                .map_err(|e| TlsError::Mint(format!("the CA certificate does not parse: {e}")))?;
+            let public = key.public_key_raw();
+            if !der.windows(public.len()).any(|w| w == public) {
+                return Err(TlsError::Mint("the CA key is not the key of the CA certificate".into()));
+            }
+            let params = CertificateParams::from_ca_cert_pem(pem)
+                .map_err(|e| TlsError::Mint(format!("the CA certificate does not parse: {e}")))?;
+            let cert = params.self_signed(&key).map_err(mint_error)?;
+            return Ok(ForwardCa { cert, key, leaves: Mutex::default() });
+        }
         let mut params = CertificateParams::new(Vec::<String>::new()).map_err(mint_error)?;
         let mut name = DistinguishedName::new();
         name.push(DnType::CommonName, CA_NAME);

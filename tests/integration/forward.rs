@@ -99,3 +99,56 @@ fn other_hosts_are_tunnelled_untouched_and_a_reused_ca_is_still_trusted() {
     let again = start(&["--ca-key", key.to_str().unwrap()]);
     assert_eq!(get_via(&again.url, &format!("{}/api/", em.url), &ca), "200");
 }
+
+#[test]
+fn a_company_ca_given_by_certificate_and_key_signs_the_tunnels() {
+    let dir = temp_dir("forward-company-ca");
+    let (em_cert, ca_cert, ca_key, out) =
+        (dir.join("em.pem"), dir.join("corp-ca.pem"), dir.join("corp-ca.key"), dir.join("f.yaml"));
+    // A CA minted here the way a company's is: its own name, its own key identifier.
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.distinguished_name.push(rcgen::DnType::CommonName, "Example Corp Root CA");
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign, rcgen::KeyUsagePurpose::DigitalSignature];
+    std::fs::write(&ca_cert, params.self_signed(&key).unwrap().pem()).unwrap();
+    std::fs::write(&ca_key, key.serialize_pem()).unwrap();
+    let em = Emtape::serve(&["--tls", "--tls-cert-out", em_cert.to_str().unwrap()]);
+    let host = em.url.trim_start_matches("https://").to_owned();
+    let proxy = Emtape::start(&[
+        "record",
+        "--forward",
+        "--only",
+        &host,
+        "--ca-cert",
+        ca_cert.to_str().unwrap(),
+        "--ca-key",
+        ca_key.to_str().unwrap(),
+        "--upstream-ca",
+        em_cert.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    assert_eq!(
+        get_via(&proxy.url, &format!("{}/api/", em.url), &ca_cert),
+        "200",
+        "the client trusts only Example Corp"
+    );
+    let (code, _, err) = run(&[
+        "record",
+        "--forward",
+        "--only",
+        &host,
+        "--ca-cert",
+        em_cert.to_str().unwrap(),
+        "--ca-key",
+        ca_key.to_str().unwrap(),
+        "--out",
+        dir.join("g.yaml").to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    assert_eq!(code, 2, "a key that is not the certificate's: {err}");
+}
