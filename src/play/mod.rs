@@ -120,6 +120,15 @@ fn ms(d: Duration) -> f64 {
     (d.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0
 }
 
+/// `"Name": "value"` (JSON) and `<Name>value<` (XML) in a request body; compiled once.
+fn body_fields() -> &'static regex::Regex {
+    static FIELDS: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r#""([\w.-]+)"\s*:\s*"((?:[^"\\]|\\.)*)"|<(?:[\w.-]+:)?([\w.-]+)(?:\s[^>]*)?>([^<]*)<"#)
+            .expect("a fixed pattern")
+    });
+    &FIELDS
+}
+
 /// A body as a report shows it: text, at most 256 KiB of it.
 fn shown_body(bytes: &[u8]) -> String {
     const MOST: usize = 256 << 10;
@@ -306,10 +315,7 @@ impl Runner<'_> {
             }
         }
         let text = String::from_utf8_lossy(body);
-        let fields =
-            regex::Regex::new(r#""([\w.-]+)"\s*:\s*"((?:[^"\\]|\\.)*)"|<(?:[\w.-]+:)?([\w.-]+)(?:\s[^>]*)?>([^<]*)<"#)
-                .expect("a fixed pattern");
-        for c in fields.captures_iter(&text) {
+        for c in body_fields().captures_iter(&text) {
             let (name, value) = match (c.get(1), c.get(2), c.get(3), c.get(4)) {
                 (Some(n), Some(v), _, _) | (_, _, Some(n), Some(v)) => (n.as_str(), v.as_str()),
                 _ => continue,

@@ -53,8 +53,8 @@ impl RedactConfig {
 
 const REDACTED: &str = "{{redacted}}";
 
-/// Names of fields, headers and query parameters whose values are secrets (any case; a name
-/// ending in one counts too: `AdminPassword`, `X-Api-Token`).
+/// Names of fields, headers and query parameters whose values are secrets (any case, without
+/// `-` and `_`; a name ending in one counts too: `AdminPassword`, `X-Api-Token`).
 pub const SECRET_NAMES: [&str; 10] = [
     "password",
     "passwd",
@@ -72,10 +72,7 @@ pub const SECRET_NAMES: [&str; 10] = [
 pub fn secret_name(name: &str) -> bool {
     // `X-Api-Key`, `api_key` and `ApiKey` are one name.
     let plain: String = name.chars().filter(|c| *c != '-' && *c != '_').collect::<String>().to_ascii_lowercase();
-    SECRET_NAMES.iter().any(|s| {
-        let s = s.replace('_', "");
-        plain == s || plain.ends_with(&s)
-    })
+    SECRET_NAMES.iter().any(|s| plain == *s || plain.ends_with(s))
 }
 
 /// A request target with the values of its secret-named query parameters (`?token=…`,

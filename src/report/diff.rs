@@ -15,7 +15,7 @@ pub(crate) struct Group<'a> {
     pub count: usize,
 }
 
-fn plain(path: &str) -> String {
+pub(crate) fn plain(path: &str) -> String {
     // `/A/Ref[@UID='x']/B` and `/A/Ref[@UID='y']/B` are the same place in different items.
     let mut out = String::with_capacity(path.len());
     let mut depth = 0;

@@ -454,21 +454,6 @@ fn link_graph(r: &DiffReport) -> String {
     svg
 }
 
-/// A path without its item keys: `/A/Ref[@UID='x']/B` is `/A/Ref/B`.
-fn plain_path(path: &str) -> String {
-    let mut out = String::with_capacity(path.len());
-    let mut depth = 0usize;
-    for c in path.chars() {
-        match c {
-            '[' => depth += 1,
-            ']' => depth = depth.saturating_sub(1),
-            _ if depth == 0 => out.push(c),
-            _ => {}
-        }
-    }
-    out
-}
-
 /// A diff (`emtape diff --html`).
 pub fn diff(r: &DiffReport, failed: bool) -> String {
     let exchanges = r
@@ -488,7 +473,7 @@ pub fn diff(r: &DiffReport, failed: bool) -> String {
                         severity: d.severity.name(),
                         describe: d.kind.describe(),
                         id: d.kind.id(),
-                        path: if g.count > 1 { plain_path(&d.path) } else { d.path.clone() },
+                        path: if g.count > 1 { super::diff::plain(&d.path) } else { d.path.clone() },
                         item: super::diff::items_line(g).or_else(|| d.item.clone()),
                         old: d.old.clone().unwrap_or_default(),
                         new: d.new.clone().unwrap_or_default(),

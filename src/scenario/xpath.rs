@@ -851,16 +851,18 @@ fn eval_path<'a>(path: &Path, ctx: &Ctx<'a>) -> Vec<Found<'a>> {
     walk(vec![start], &path.steps, ctx)
 }
 
+/// A selected node, back as an evaluation node.
+fn node_of(f: Found<'_>) -> N<'_> {
+    match f {
+        Found::Element(e) => N::El(e),
+        Found::Attribute(a) => N::At(a),
+        Found::Text(t) => N::Tx(t),
+    }
+}
+
 /// Nodes of a node-set value, back as evaluation nodes.
 fn nodes_of<'a>(found: &[Found<'a>]) -> Vec<N<'a>> {
-    found
-        .iter()
-        .map(|f| match *f {
-            Found::Element(e) => N::El(e),
-            Found::Attribute(a) => N::At(a),
-            Found::Text(t) => N::Tx(t),
-        })
-        .collect()
+    found.iter().copied().map(node_of).collect()
 }
 
 fn walk<'a>(start: Vec<N<'a>>, steps: &[Step], ctx: &Ctx<'a>) -> Vec<Found<'a>> {
@@ -1003,7 +1005,7 @@ fn eval<'a>(expr: &Expr, ctx: &Ctx<'a>) -> Value<'a> {
             for p in parts {
                 if let Value::Nodes(n) = eval(p, ctx) {
                     for f in n {
-                        if !nodes_of(&all).iter().any(|x| same(*x, nodes_of(&[f])[0])) {
+                        if !all.iter().any(|x| same(node_of(*x), node_of(f))) {
                             all.push(f);
                         }
                     }
