@@ -66,6 +66,12 @@ pub(super) fn matrix(args: MatrixArgs) -> Result<Exit, Failure> {
     }
     let style = Style::for_stdout();
     if args.diff {
+        if releases.len() < 2 {
+            return Err(Failure::bad_input(format!(
+                "--diff compares releases: name two or more (--releases {}), or leave --releases out for all of them",
+                known.join(",")
+            )));
+        }
         let log = changelog(&releases)?;
         print!("{}", changelog_text(&log, style));
         if let Some(path) = &args.markdown {

@@ -165,3 +165,10 @@ fn run_and_serve_take_a_release_by_name() {
     let root = rt.block_on(send(&client(), "GET", &format!("{}/api/", mock.url), &[], ""));
     assert!(text(&root).contains("SupportedVersion Name=\"v1_4\"") && !text(&root).contains("v1_5"));
 }
+
+#[test]
+fn a_changelog_of_one_release_is_a_usage_error_not_an_empty_pass() {
+    let (code, out, err) = run(&["matrix", "--diff", "--releases", "13"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(err.contains("--diff compares releases: name two or more"), "{err}");
+}
