@@ -305,12 +305,13 @@ pub struct RecordArgs {
     #[arg(long, value_name = "URL", required_unless_present = "forward", conflicts_with = "forward")]
     pub upstream: Option<String>,
 
-    /// Be an HTTPS forward proxy (HTTP CONNECT) instead, for clients that take a proxy
-    /// (HTTPS_PROXY, curl -x): the EM named by --only is recorded, other hosts are tunnelled untouched
+    /// Be a forward proxy instead, for clients that take a proxy (HTTPS_PROXY, HTTP_PROXY, curl -x):
+    /// the EM named by --only is recorded, other hosts are passed through untouched
     #[arg(long, requires = "only")]
     pub forward: bool,
 
-    /// With --forward: the EM to record, host[:port] (443 when left out)
+    /// With --forward: the EM to record, host[:port] (HTTPS, through CONNECT; 443 when left out),
+    /// or http://host:port for a plain-HTTP EM (9.5 and older on 9399)
     #[arg(long, value_name = "HOST[:PORT]", requires = "forward")]
     pub only: Option<String>,
 

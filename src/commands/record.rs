@@ -19,7 +19,7 @@ use crate::record::{Recorder, RedactConfig};
 pub(super) fn record(args: RecordArgs) -> Result<Exit, Failure> {
     let upstream = match (&args.upstream, &args.only) {
         (Some(u), _) => server_url("--upstream", u)?,
-        (None, Some(only)) => format!("https://{}", forward::authority(only)),
+        (None, Some(only)) => forward::origin(only),
         (None, None) => return Err(Failure::bad_input("give --upstream URL (or --forward --only HOST)".to_owned())),
     };
     if args.forward && args.mode != RecordMode::New {
@@ -157,17 +157,21 @@ fn forward_proxy(
             .and_then(|()| std::fs::write(&key, ca.key_pem()))
             .map_err(|e| Failure::bad_input(format!("cannot write the CA to {}: {e}", path.display())))?;
     }
-    let recorded = forward::authority(upstream);
+    let recorded = forward::origin(upstream);
     runtime(args.threads)?.block_on(async move {
         let listener = tokio::net::TcpListener::bind(&args.listen)
             .await
             .map_err(|e| Failure::network(format!("cannot listen on {}: {e}", args.listen)))?;
         let local = listener.local_addr().map_err(|e| Failure::network(e.to_string()))?;
         announce(&format!("http://{local}"));
-        let trust = args.ca_out.as_ref().map_or_else(
-            || " (give --ca-out FILE to have its CA to trust)".to_owned(),
-            |p| format!("; clients trust the CA in {}", p.display()),
-        );
+        let trust = if recorded.starts_with("http://") {
+            String::new()
+        } else {
+            args.ca_out.as_ref().map_or_else(
+                || " (give --ca-out FILE to have its CA to trust)".to_owned(),
+                |p| format!("; clients trust the CA in {}", p.display()),
+            )
+        };
         eprintln!("emtape: forward proxy on {local}: recording {recorded} into {}{trust}", args.out.display());
         let proxy = Arc::new(proxy);
         forward::serve(listener, ca, recorded, proxy.clone(), args.max_body, stop_signal()).await;

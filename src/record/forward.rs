@@ -1,21 +1,25 @@
-//! `emtape record --forward`: an HTTPS forward proxy (HTTP CONNECT) for clients that can only
-//! be pointed at a proxy. The tunnel to the recorded EM is opened here: the client's TLS ends
-//! on a certificate for the EM's host signed by a CA emtape mints (the client is told to trust
-//! it), and its requests go through the recording proxy as a reverse-proxy recording's do.
-//! Tunnels to any other host are passed through untouched.
+//! `emtape record --forward`: a forward proxy for clients that can only be pointed at a proxy.
+//! For an HTTPS EM (CONNECT), the tunnel is opened here: the client's TLS ends on a certificate
+//! for the EM's host signed by a CA emtape mints (the client is told to trust it). A plain-HTTP
+//! EM (9.5 and older on 9399) is asked for with absolute URLs (`GET http://em:9399/api/`). Either
+//! way its requests go through the recording proxy as a reverse-proxy recording's do; tunnels
+//! and requests to any other host are passed through untouched and unrecorded.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 
 use rcgen::{BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, KeyPair, KeyUsagePurpose};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
 use super::proxy::Proxy;
-use crate::http::server::serve_stream;
+use crate::http::server::{Handler, Reply, serve_stream};
 use crate::http::tls::{ServerTls, TlsError, server_config};
+use crate::http::{HOP_BY_HOP, Headers, Request, Response};
 
 const CA_NAME: &str = "emtape forward-proxy CA";
 
@@ -96,21 +100,26 @@ impl ForwardCa {
     }
 }
 
-/// `host:port` with the port written out (443 when a CONNECT or --only leaves it out).
-pub fn authority(target: &str) -> String {
-    let t = target.trim().trim_end_matches('/').to_ascii_lowercase();
-    let t = t.strip_prefix("https://").unwrap_or(&t).to_owned();
-    if t.rsplit_once(':').is_some_and(|(_, p)| p.chars().all(|c| c.is_ascii_digit()) && !p.is_empty())
-        && !t.ends_with(']')
-    {
-        t
-    } else {
-        format!("{t}:443")
+/// The origin `--only` names, `scheme://host:port`: `https` unless it says `http://`, the
+/// scheme's port when it gives none.
+pub fn origin(only: &str) -> String {
+    let t = only.trim().trim_end_matches('/').to_ascii_lowercase();
+    match t.strip_prefix("http://") {
+        Some(plain) => format!("http://{}", with_port(plain, 80)),
+        None => format!("https://{}", with_port(t.strip_prefix("https://").unwrap_or(&t), 443)),
     }
 }
 
-/// Serves CONNECT requests until `shutdown`: tunnels to `recorded` (a `host:port`) are opened
-/// and recorded through `proxy`, any other is passed through.
+/// `host:port` with the port written out (`default` when `authority` has none).
+fn with_port(authority: &str, default: u16) -> String {
+    let has_port = authority
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()) && !authority.ends_with(']'));
+    if has_port { authority.to_owned() } else { format!("{authority}:{default}") }
+}
+
+/// Serves proxy requests until `shutdown`: those for `recorded` (an [`origin`]) are recorded
+/// through `proxy`, any other is passed through.
 pub async fn serve(
     listener: TcpListener,
     ca: Arc<ForwardCa>,
@@ -139,14 +148,15 @@ pub async fn serve(
     }
 }
 
-/// Reads a request head (up to the blank line), at most 16 KiB.
-async fn head(stream: &mut TcpStream) -> std::io::Result<(String, Vec<u8>)> {
+/// Reads a request head (up to the blank line), at most 16 KiB: the head's bytes and any that
+/// came after it.
+async fn head(stream: &mut TcpStream) -> std::io::Result<(Vec<u8>, Vec<u8>)> {
     let mut buf = Vec::with_capacity(1024);
     let mut chunk = [0u8; 1024];
     loop {
         if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
             let rest = buf.split_off(end + 4);
-            return Ok((String::from_utf8_lossy(&buf).into_owned(), rest));
+            return Ok((buf, rest));
         }
         if buf.len() > 16 << 10 {
             return Err(std::io::Error::other("a request head larger than 16 KiB"));
@@ -176,15 +186,22 @@ async fn tunnel(
     max_body: usize,
 ) -> std::io::Result<()> {
     let (head, early) = head(&mut stream).await?;
-    let line = head.lines().next().unwrap_or_default();
+    let line = String::from_utf8_lossy(head.split(|&b| b == b'\r').next().unwrap_or_default()).into_owned();
     let mut parts = line.split_whitespace();
     let (method, target) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
+    if target.get(..7).is_some_and(|s| s.eq_ignore_ascii_case("http://")) {
+        // A plain-HTTP proxy connection: the requests on it are served one by one.
+        let stream = Rewind { prefix: [head, early].concat(), offset: 0, inner: stream };
+        let handler = Arc::new(PlainProxy { proxy, recorded: recorded.to_owned() });
+        serve_stream(stream, handler, Some(peer), "http", max_body).await;
+        return Ok(());
+    }
     if !method.eq_ignore_ascii_case("CONNECT") {
-        let why = "emtape record --forward is an HTTPS proxy: it takes CONNECT host:port requests\n";
+        let why = "emtape record --forward is a proxy: it takes CONNECT host:port (HTTPS) and absolute http:// URLs\n";
         return refuse(&mut stream, "405 Method Not Allowed", why).await;
     }
-    let wanted = authority(target);
-    if wanted != recorded {
+    let wanted = with_port(&target.to_ascii_lowercase(), 443);
+    if recorded.strip_prefix("https://") != Some(wanted.as_str()) {
         // Not the EM: a plain tunnel, untouched and unrecorded.
         let mut upstream = match TcpStream::connect(&wanted).await {
             Ok(u) => u,
@@ -206,15 +223,121 @@ async fn tunnel(
     Ok(())
 }
 
+/// The requests of a plain-HTTP proxy connection: those for the recorded origin are recorded,
+/// any other is forwarded as it came.
+struct PlainProxy {
+    proxy: Arc<Proxy>,
+    /// The recorded [`origin`].
+    recorded: String,
+}
+
+impl Handler for PlainProxy {
+    async fn handle(&self, mut req: Request) -> Reply {
+        if origin(&req.origin) == self.recorded {
+            // The client sees the EM's own links, as it would without a proxy.
+            req.origin.clone_from(&self.recorded);
+            return self.proxy.handle(req).await;
+        }
+        pass_through(&self.proxy, req).await
+    }
+}
+
+/// Forwards a request to another host untouched (but for its hop-by-hop headers), streaming the
+/// answer back.
+async fn pass_through(proxy: &Proxy, req: Request) -> Reply {
+    let url = format!("{}{}", req.origin, req.target);
+    let kept = |name: &str| {
+        let lower = name.to_ascii_lowercase();
+        !HOP_BY_HOP.contains(&lower.as_str()) && lower != "content-length"
+    };
+    let headers: Headers =
+        req.headers.iter().filter(|(n, _)| kept(n)).map(|(n, v)| (n.to_owned(), v.to_owned())).collect();
+    let (head, mut body) = match proxy.client.send_streaming(&req.method, &url, &headers, req.body).await {
+        Ok(answer) => answer,
+        Err(e) => {
+            return Response::new(502)
+                .header("Content-Type", "text/plain; charset=utf-8")
+                .body(format!("emtape, forward proxy: {e}\n"))
+                .into();
+        }
+    };
+    let mut answer = Response::new(head.status);
+    answer.reason = head.reason;
+    answer.headers = head.headers.iter().filter(|(n, _)| kept(n)).map(|(n, v)| (n.to_owned(), v.to_owned())).collect();
+    let (tx, rx) = tokio::sync::mpsc::channel(8);
+    tokio::spawn(async move {
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| std::io::Error::other(e.to_string()));
+            let failed = chunk.is_err();
+            if tx.send(chunk).await.is_err() || failed {
+                return;
+            }
+        }
+    });
+    Reply::Stream(answer, rx)
+}
+
+/// A stream whose first bytes were already read (a proxy request's head): they are read again.
+struct Rewind {
+    prefix: Vec<u8>,
+    offset: usize,
+    inner: TcpStream,
+}
+
+impl AsyncRead for Rewind {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        if this.offset < this.prefix.len() {
+            let n = buf.remaining().min(this.prefix.len() - this.offset);
+            buf.put_slice(&this.prefix[this.offset..this.offset + n]);
+            this.offset += n;
+            if this.offset == this.prefix.len() {
+                this.prefix = Vec::new();
+                this.offset = 0;
+            }
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut this.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Rewind {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn authorities_have_their_port() {
-        assert_eq!(authority("em.example"), "em.example:443");
-        assert_eq!(authority("EM.example:9398"), "em.example:9398");
-        assert_eq!(authority("https://em.example:9398/"), "em.example:9398");
-        assert_eq!(authority("[::1]"), "[::1]:443");
+    fn origins_have_their_scheme_and_port() {
+        assert_eq!(origin("em.example"), "https://em.example:443");
+        assert_eq!(origin("EM.example:9398"), "https://em.example:9398");
+        assert_eq!(origin("https://em.example:9398/"), "https://em.example:9398");
+        assert_eq!(origin("[::1]"), "https://[::1]:443");
+        assert_eq!(origin("http://em.example:9399"), "http://em.example:9399");
+        assert_eq!(origin("http://em.example"), "http://em.example:80");
     }
 }

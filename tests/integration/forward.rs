@@ -1,5 +1,6 @@
 //! `emtape record --forward`: clients that take a proxy (HTTPS_PROXY) are recorded through an
-//! HTTP CONNECT tunnel whose certificate emtape mints; other hosts are tunnelled untouched.
+//! HTTP CONNECT tunnel whose certificate emtape mints, clients of a plain-HTTP EM (HTTP_PROXY)
+//! from their absolute URLs; other hosts are passed through untouched.
 
 use std::path::Path;
 use std::process::Command;
@@ -82,16 +83,19 @@ fn other_hosts_are_tunnelled_untouched_and_a_reused_ca_is_still_trusted() {
     // The other server is reached through the tunnel with its own certificate: untouched.
     assert_eq!(get_via(&proxy.url, &format!("{}/api/", other.url), &other_cert), "200");
     assert_eq!(get_via(&proxy.url, &format!("{}/api/", em.url), &ca), "200");
-    // A plain request is not what a forward proxy for HTTPS takes.
+    // A request for the proxy itself (not a proxy request) is refused, saying what it takes.
     let plain = Command::new("python3")
         .args([
             "-c",
-            "import urllib.request,sys\ntry: urllib.request.urlopen(sys.argv[1])\nexcept Exception as e: print(e)",
+            "import urllib.request,sys\ntry: urllib.request.urlopen(sys.argv[1])\nexcept Exception as e: print(e, e.read().decode())",
             &format!("{}/x", proxy.url),
         ])
+        .env_remove("HTTP_PROXY")
+        .env_remove("http_proxy")
         .output()
         .unwrap();
-    assert!(String::from_utf8_lossy(&plain.stdout).contains("405"));
+    let said = String::from_utf8_lossy(&plain.stdout);
+    assert!(said.contains("405") && said.contains("absolute http:// URLs"), "{said}");
     let (_, log) = proxy.stop();
     assert!(log.contains("recorded 1 exchanges"), "only the EM's request is on tape: {log}");
     // A later run with the CA's key: clients that trust the CA file keep working.
@@ -151,4 +155,43 @@ fn a_company_ca_given_by_certificate_and_key_signs_the_tunnels() {
         "127.0.0.1:0",
     ]);
     assert_eq!(code, 2, "a key that is not the certificate's: {err}");
+}
+
+#[test]
+fn a_plain_http_em_is_recorded_from_absolute_urls_and_other_hosts_pass_through() {
+    let dir = temp_dir("forward-plain");
+    let out = dir.join("plain.yaml");
+    let em = Emtape::serve(&[]);
+    let other = Emtape::serve(&[]);
+    let proxy = Emtape::start(&[
+        "record",
+        "--forward",
+        "--only",
+        &em.url,
+        "--out",
+        out.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    // Another host on the same proxy: answered by that host, its links untouched, not recorded.
+    let via_other =
+        Command::new("curl").args(["-s", "-x", &proxy.url, &format!("{}/api/", other.url)]).output().expect("curl");
+    let body = String::from_utf8_lossy(&via_other.stdout);
+    assert!(body.contains(&format!("{}/api/", other.url)), "{body}");
+    let client = Command::new("python3")
+        .args(["examples/restore_client.py", "--url", &em.url])
+        .env("HTTP_PROXY", &proxy.url)
+        .env("EM_PASSWORD", "plain-secret-Pw5")
+        .env_remove("NO_PROXY")
+        .env_remove("no_proxy")
+        .output()
+        .unwrap();
+    assert!(client.status.success(), "{}", String::from_utf8_lossy(&client.stderr));
+    let (_, log) = proxy.stop();
+    assert!(log.contains("recorded 10 exchanges"), "the EM's exchanges only: {log}");
+    let text = std::fs::read_to_string(&out).unwrap();
+    let host = em.url.trim_start_matches("http://");
+    assert!(!text.contains("plain-secret-Pw5") && !text.contains(host), "redacted, host a placeholder");
+    let (code, report, _) = run(&["run", "--cassette", out.to_str().unwrap(), "--var", "poll_interval=0s"]);
+    assert_eq!(code, 0, "the cassette replays: {report}");
 }
