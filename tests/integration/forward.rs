@@ -83,6 +83,12 @@ fn other_hosts_are_tunnelled_untouched_and_a_reused_ca_is_still_trusted() {
     // The other server is reached through the tunnel with its own certificate: untouched.
     assert_eq!(get_via(&proxy.url, &format!("{}/api/", other.url), &other_cert), "200");
     assert_eq!(get_via(&proxy.url, &format!("{}/api/", em.url), &ca), "200");
+    let curl = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-x", &proxy.url, "--cacert", ca.to_str().unwrap()])
+        .arg(format!("{}/api/", em.url))
+        .output()
+        .expect("curl");
+    assert_eq!(String::from_utf8_lossy(&curl.stdout), "200", "curl -x trusting the minted CA");
     // A request for the proxy itself (not a proxy request) is refused, saying what it takes.
     let plain = Command::new("python3")
         .args([
@@ -97,7 +103,7 @@ fn other_hosts_are_tunnelled_untouched_and_a_reused_ca_is_still_trusted() {
     let said = String::from_utf8_lossy(&plain.stdout);
     assert!(said.contains("405") && said.contains("absolute http:// URLs"), "{said}");
     let (_, log) = proxy.stop();
-    assert!(log.contains("recorded 1 exchanges"), "only the EM's request is on tape: {log}");
+    assert!(log.contains("recorded 2 exchanges"), "only the EM's requests are on tape: {log}");
     // A later run with the CA's key: clients that trust the CA file keep working.
     let key = ca.with_extension("key");
     let again = start(&["--ca-key", key.to_str().unwrap()]);
