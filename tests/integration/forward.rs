@@ -25,6 +25,20 @@ fn get_via(proxy: &str, url: &str, ca: &Path) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
+/// The example client's restore flow with its proxy in `proxy_var` (HTTPS_PROXY, HTTP_PROXY).
+fn restore_through(proxy_var: &str, proxy: &str, password: &str, args: &[&str]) {
+    let client = Command::new("python3")
+        .arg("examples/restore_client.py")
+        .args(args)
+        .env(proxy_var, proxy)
+        .env("EM_PASSWORD", password)
+        .env_remove("NO_PROXY")
+        .env_remove("no_proxy")
+        .output()
+        .unwrap();
+    assert!(client.status.success(), "{}", String::from_utf8_lossy(&client.stderr));
+}
+
 #[test]
 fn a_client_given_a_proxy_is_recorded_into_a_cassette_that_replays() {
     let dir = temp_dir("forward");
@@ -45,15 +59,7 @@ fn a_client_given_a_proxy_is_recorded_into_a_cassette_that_replays() {
         "--listen",
         "127.0.0.1:0",
     ]);
-    let client = Command::new("python3")
-        .args(["examples/restore_client.py", "--url", &em.url, "--ca", ca.to_str().unwrap()])
-        .env("HTTPS_PROXY", &proxy.url)
-        .env("EM_PASSWORD", "fwd-secret-Pw4")
-        .env_remove("NO_PROXY")
-        .env_remove("no_proxy")
-        .output()
-        .unwrap();
-    assert!(client.status.success(), "{}", String::from_utf8_lossy(&client.stderr));
+    restore_through("HTTPS_PROXY", &proxy.url, "fwd-secret-Pw4", &["--url", &em.url, "--ca", ca.to_str().unwrap()]);
     let (_, log) = proxy.stop();
     assert!(log.contains("recorded 10 exchanges"), "{log}");
     let text = std::fs::read_to_string(&out).unwrap();
@@ -184,15 +190,7 @@ fn a_plain_http_em_is_recorded_from_absolute_urls_and_other_hosts_pass_through()
         Command::new("curl").args(["-s", "-x", &proxy.url, &format!("{}/api/", other.url)]).output().expect("curl");
     let body = String::from_utf8_lossy(&via_other.stdout);
     assert!(body.contains(&format!("{}/api/", other.url)), "{body}");
-    let client = Command::new("python3")
-        .args(["examples/restore_client.py", "--url", &em.url])
-        .env("HTTP_PROXY", &proxy.url)
-        .env("EM_PASSWORD", "plain-secret-Pw5")
-        .env_remove("NO_PROXY")
-        .env_remove("no_proxy")
-        .output()
-        .unwrap();
-    assert!(client.status.success(), "{}", String::from_utf8_lossy(&client.stderr));
+    restore_through("HTTP_PROXY", &proxy.url, "plain-secret-Pw5", &["--url", &em.url]);
     let (_, log) = proxy.stop();
     assert!(log.contains("recorded 10 exchanges"), "the EM's exchanges only: {log}");
     let text = std::fs::read_to_string(&out).unwrap();
