@@ -122,25 +122,45 @@ pub(super) fn record(args: RecordArgs) -> Result<Exit, Failure> {
         eprintln!("emtape: {what} {} -> {upstream} into {}", server.base_url(), args.out.display());
         let proxy = Arc::new(proxy);
         server.run(proxy.clone(), ServerOptions { max_body: args.max_body }, stop).await;
-        match &recorder {
-            Some(r) => match r.finish() {
-                Ok(n) => {
-                    eprintln!("emtape: recorded {n} exchanges in {}", args.out.display());
-                    let (failed, first) = proxy.failures();
-                    if failed > 0 && n == 0 {
-                        eprintln!(
-                            "emtape: nothing was recorded: all {failed} requests failed to reach the upstream; the first: {}",
-                            first.unwrap_or_default()
-                        );
-                        return Ok(Exit::Failed);
-                    }
-                    Ok(Exit::Success)
-                }
-                Err(e) => Err(Failure::bad_input(e)),
-            },
-            None => Ok(Exit::Success),
-        }
+        summary(recorder.as_deref(), &proxy, &args.out, None)
     })
+}
+
+/// Completes the cassette and says what was recorded; nothing recorded while requests came is a
+/// failure, with its likely cause: the upstream never answered, or (forward) the client's EM
+/// was another host than `--only` named, listed in `passed`.
+fn summary(
+    recorder: Option<&Recorder>,
+    proxy: &Proxy,
+    out: &std::path::Path,
+    passed: Option<(&str, &forward::Passed)>,
+) -> Result<Exit, Failure> {
+    let Some(recorder) = recorder else { return Ok(Exit::Success) };
+    let n = recorder.finish().map_err(Failure::bad_input)?;
+    eprintln!("emtape: recorded {n} exchanges in {}", out.display());
+    if n > 0 {
+        return Ok(Exit::Success);
+    }
+    let (failed, first) = proxy.failures();
+    if failed > 0 {
+        eprintln!(
+            "emtape: nothing was recorded: all {failed} requests failed to reach the upstream; the first: {}",
+            first.unwrap_or_default()
+        );
+        return Ok(Exit::Failed);
+    }
+    if let Some((only, passed)) = passed {
+        let hosts = passed.hosts();
+        if !hosts.is_empty() {
+            let list: Vec<String> = hosts.iter().take(5).map(|(h, n)| format!("{h} ({n})")).collect();
+            eprintln!(
+                "emtape: nothing was recorded: --only names {only}, and the client went to {} instead; give --only the EM as the client addresses it",
+                list.join(", ")
+            );
+            return Ok(Exit::Failed);
+        }
+    }
+    Ok(Exit::Success)
 }
 
 /// `record --forward`: the CONNECT listener in front of the recording proxy.
@@ -174,15 +194,10 @@ fn forward_proxy(
         };
         eprintln!("emtape: forward proxy on {local}: recording {recorded} into {}{trust}", args.out.display());
         let proxy = Arc::new(proxy);
-        forward::serve(listener, ca, recorded, proxy.clone(), args.max_body, stop_signal()).await;
-        match recorder.map(|r| r.finish()) {
-            Some(Ok(n)) => {
-                eprintln!("emtape: recorded {n} exchanges in {}", args.out.display());
-                Ok(Exit::Success)
-            }
-            Some(Err(e)) => Err(Failure::bad_input(e)),
-            None => Ok(Exit::Success),
-        }
+        let passed = Arc::new(forward::Passed::default());
+        forward::serve(listener, ca, recorded.clone(), proxy.clone(), passed.clone(), args.max_body, stop_signal())
+            .await;
+        summary(recorder.as_deref(), &proxy, &args.out, Some((&recorded, &passed)))
     })
 }
 

@@ -118,13 +118,34 @@ fn with_port(authority: &str, default: u16) -> String {
     if has_port { authority.to_owned() } else { format!("{authority}:{default}") }
 }
 
+/// The hosts passed through untouched, with how many tunnels or requests each had: when
+/// nothing was recorded, they tell the user what `--only` should have said.
+#[derive(Default)]
+pub struct Passed(Mutex<HashMap<String, usize>>);
+
+impl Passed {
+    fn count(&self, host: &str) {
+        if let Ok(mut hosts) = self.0.lock() {
+            *hosts.entry(host.to_owned()).or_default() += 1;
+        }
+    }
+
+    /// The hosts, most used first.
+    pub fn hosts(&self) -> Vec<(String, usize)> {
+        let mut hosts: Vec<_> = self.0.lock().map(|h| h.clone().into_iter().collect()).unwrap_or_default();
+        hosts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        hosts
+    }
+}
+
 /// Serves proxy requests until `shutdown`: those for `recorded` (an [`origin`]) are recorded
-/// through `proxy`, any other is passed through.
+/// through `proxy`, any other is passed through (and counted in `passed`).
 pub async fn serve(
     listener: TcpListener,
     ca: Arc<ForwardCa>,
     recorded: String,
     proxy: Arc<Proxy>,
+    passed: Arc<Passed>,
     max_body: usize,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
@@ -139,9 +160,10 @@ pub async fn serve(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let (ca, recorded, proxy) = (ca.clone(), recorded.clone(), proxy.clone());
+        let (ca, recorded, proxy, passed) = (ca.clone(), recorded.clone(), proxy.clone(), passed.clone());
         tokio::spawn(async move {
-            if let Err(e) = tunnel(stream, peer, &ca, &recorded, proxy, max_body).await {
+            let conn = Tunnel { peer, ca: &ca, recorded: &recorded, proxy, passed, max_body };
+            if let Err(e) = conn.serve(stream).await {
                 log::warn!("emtape: forward proxy, {peer}: {e}");
             }
         });
@@ -177,50 +199,60 @@ async fn refuse(stream: &mut TcpStream, status: &str, why: &str) -> std::io::Res
     stream.write_all(reply.as_bytes()).await
 }
 
-async fn tunnel(
-    mut stream: TcpStream,
+/// One client connection to the forward proxy.
+struct Tunnel<'a> {
     peer: SocketAddr,
-    ca: &ForwardCa,
-    recorded: &str,
+    ca: &'a ForwardCa,
+    recorded: &'a str,
     proxy: Arc<Proxy>,
+    passed: Arc<Passed>,
     max_body: usize,
-) -> std::io::Result<()> {
-    let (head, early) = head(&mut stream).await?;
-    let line = String::from_utf8_lossy(head.split(|&b| b == b'\r').next().unwrap_or_default()).into_owned();
-    let mut parts = line.split_whitespace();
-    let (method, target) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
-    if target.get(..7).is_some_and(|s| s.eq_ignore_ascii_case("http://")) {
-        // A plain-HTTP proxy connection: the requests on it are served one by one.
-        let stream = Rewind { prefix: [head, early].concat(), offset: 0, inner: stream };
-        let handler = Arc::new(PlainProxy { proxy, recorded: recorded.to_owned() });
-        serve_stream(stream, handler, Some(peer), "http", max_body).await;
-        return Ok(());
-    }
-    if !method.eq_ignore_ascii_case("CONNECT") {
-        let why = "emtape record --forward is a proxy: it takes CONNECT host:port (HTTPS) and absolute http:// URLs\n";
-        return refuse(&mut stream, "405 Method Not Allowed", why).await;
-    }
-    let wanted = with_port(&target.to_ascii_lowercase(), 443);
-    if recorded.strip_prefix("https://") != Some(wanted.as_str()) {
-        // Not the EM: a plain tunnel, untouched and unrecorded.
-        let mut upstream = match TcpStream::connect(&wanted).await {
-            Ok(u) => u,
-            Err(e) => return refuse(&mut stream, "502 Bad Gateway", &format!("cannot reach {wanted}: {e}\n")).await,
-        };
+}
+
+impl Tunnel<'_> {
+    async fn serve(self, mut stream: TcpStream) -> std::io::Result<()> {
+        let (head, early) = head(&mut stream).await?;
+        let line = String::from_utf8_lossy(head.split(|&b| b == b'\r').next().unwrap_or_default()).into_owned();
+        let mut parts = line.split_whitespace();
+        let (method, target) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
+        if target.get(..7).is_some_and(|s| s.eq_ignore_ascii_case("http://")) {
+            // A plain-HTTP proxy connection: the requests on it are served one by one.
+            let stream = Rewind { prefix: [head, early].concat(), offset: 0, inner: stream };
+            let handler =
+                Arc::new(PlainProxy { proxy: self.proxy, recorded: self.recorded.to_owned(), passed: self.passed });
+            serve_stream(stream, handler, Some(self.peer), "http", self.max_body).await;
+            return Ok(());
+        }
+        if !method.eq_ignore_ascii_case("CONNECT") {
+            let why =
+                "emtape record --forward is a proxy: it takes CONNECT host:port (HTTPS) and absolute http:// URLs\n";
+            return refuse(&mut stream, "405 Method Not Allowed", why).await;
+        }
+        let wanted = with_port(&target.to_ascii_lowercase(), 443);
+        if self.recorded.strip_prefix("https://") != Some(wanted.as_str()) {
+            // Not the EM: a plain tunnel, untouched and unrecorded.
+            self.passed.count(&wanted);
+            let mut upstream = match TcpStream::connect(&wanted).await {
+                Ok(u) => u,
+                Err(e) => {
+                    return refuse(&mut stream, "502 Bad Gateway", &format!("cannot reach {wanted}: {e}\n")).await;
+                }
+            };
+            stream.write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n").await?;
+            upstream.write_all(&early).await?;
+            tokio::io::copy_bidirectional(&mut stream, &mut upstream).await?;
+            return Ok(());
+        }
+        let host = wanted.rsplit_once(':').map_or(wanted.as_str(), |(h, _)| h).trim_matches(['[', ']']);
+        let tls = self.ca.leaf(host).map_err(|e| std::io::Error::other(e.to_string()))?;
         stream.write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n").await?;
-        upstream.write_all(&early).await?;
-        tokio::io::copy_bidirectional(&mut stream, &mut upstream).await?;
-        return Ok(());
+        let acceptor = tokio_rustls::TlsAcceptor::from(tls.0.clone());
+        let tls_stream = acceptor.accept(stream).await.map_err(|e| {
+            std::io::Error::other(format!("TLS with the client for {host} failed (does it trust the CA?): {e}"))
+        })?;
+        serve_stream(tls_stream, self.proxy, Some(self.peer), "https", self.max_body).await;
+        Ok(())
     }
-    let host = wanted.rsplit_once(':').map_or(wanted.as_str(), |(h, _)| h).trim_matches(['[', ']']);
-    let tls = ca.leaf(host).map_err(|e| std::io::Error::other(e.to_string()))?;
-    stream.write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n").await?;
-    let acceptor = tokio_rustls::TlsAcceptor::from(tls.0.clone());
-    let tls_stream = acceptor.accept(stream).await.map_err(|e| {
-        std::io::Error::other(format!("TLS with the client for {host} failed (does it trust the CA?): {e}"))
-    })?;
-    serve_stream(tls_stream, proxy, Some(peer), "https", max_body).await;
-    Ok(())
 }
 
 /// The requests of a plain-HTTP proxy connection: those for the recorded origin are recorded,
@@ -229,15 +261,18 @@ struct PlainProxy {
     proxy: Arc<Proxy>,
     /// The recorded [`origin`].
     recorded: String,
+    passed: Arc<Passed>,
 }
 
 impl Handler for PlainProxy {
     async fn handle(&self, mut req: Request) -> Reply {
-        if origin(&req.origin) == self.recorded {
+        let asked = origin(&req.origin);
+        if asked == self.recorded {
             // The client sees the EM's own links, as it would without a proxy.
-            req.origin.clone_from(&self.recorded);
+            req.origin = asked;
             return self.proxy.handle(req).await;
         }
+        self.passed.count(&asked);
         pass_through(&self.proxy, req).await
     }
 }

@@ -199,3 +199,27 @@ fn a_plain_http_em_is_recorded_from_absolute_urls_and_other_hosts_pass_through()
     let (code, report, _) = run(&["run", "--cassette", out.to_str().unwrap(), "--var", "poll_interval=0s"]);
     assert_eq!(code, 0, "the cassette replays: {report}");
 }
+
+#[test]
+fn nothing_recorded_because_only_named_another_host_fails_and_names_the_host_the_client_used() {
+    let dir = temp_dir("forward-miss");
+    let (em_cert, out) = (dir.join("em.pem"), dir.join("miss.yaml"));
+    let em = Emtape::serve(&["--tls", "--tls-cert-out", em_cert.to_str().unwrap()]);
+    let host = em.url.trim_start_matches("https://").to_owned();
+    // The port left out: 443, not the EM's.
+    let (ip, _) = host.rsplit_once(':').unwrap();
+    let proxy = Emtape::start(&[
+        "record",
+        "--forward",
+        "--only",
+        ip,
+        "--out",
+        out.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    assert_eq!(get_via(&proxy.url, &format!("{}/api/", em.url), &em_cert), "200", "tunnelled untouched");
+    let (status, log) = proxy.stop();
+    assert!(!status.success(), "{log}");
+    assert!(log.contains("recorded 0 exchanges") && log.contains(&format!("{host} (1)")), "{log}");
+}
