@@ -344,13 +344,7 @@ impl Runner<'_> {
     }
 
     fn scrub(&self, text: &str) -> String {
-        let mut out = text.to_owned();
-        for (secret, shown) in &self.secrets {
-            if out.contains(secret.as_str()) {
-                out = out.replace(secret.as_str(), shown);
-            }
-        }
-        out
+        scrub(text, &self.secrets)
     }
 
     fn scrub_result(&self, mut r: StepResult) -> StepResult {
@@ -367,4 +361,42 @@ impl Runner<'_> {
         }
         r
     }
+}
+
+/// Secrets shorter than this are only hidden where they stand alone (not inside a word): a
+/// password `Admin` must not cut `Administrator` into a hint of what it is.
+const SHORT_SECRET: usize = 8;
+
+/// `text` with every secret replaced by what is shown for it, in one pass over the text (so no
+/// secret is searched for inside another's replacement), the longest secret first where two
+/// start at the same place.
+fn scrub(text: &str, secrets: &[(String, &'static str)]) -> String {
+    let word = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
+    let found = |at: usize| {
+        secrets
+            .iter()
+            .filter(|(s, _)| {
+                text[at..].starts_with(s.as_str())
+                    && (s.chars().count() >= SHORT_SECRET
+                        || (!word(text[..at].chars().next_back()) && !word(text[at + s.len()..].chars().next())))
+            })
+            .max_by_key(|(s, _)| s.len())
+    };
+    if !secrets.iter().any(|(s, _)| text.contains(s.as_str())) {
+        return text.to_owned();
+    }
+    let (mut out, mut copied, mut at) = (String::with_capacity(text.len()), 0, 0);
+    while let Some(c) = text[at..].chars().next() {
+        match found(at) {
+            Some((secret, shown)) => {
+                out.push_str(&text[copied..at]);
+                out.push_str(shown);
+                at += secret.len();
+                copied = at;
+            }
+            None => at += c.len_utf8(),
+        }
+    }
+    out.push_str(&text[copied..]);
+    out
 }

@@ -163,3 +163,33 @@ fn crawl_writes_no_credential_and_no_live_token() {
     ];
     assert_clean(&[out], &logs);
 }
+
+/// A short password is hidden where it stands alone, not cut out of every word that holds it:
+/// `Admin` left `SRV12\(redacted)istrator` in the reports (a hint at the password), and `e`
+/// nested the marker into itself, `s(r(redacted)dact(redacted)d)ssionMngr`.
+#[test]
+fn a_short_password_is_not_cut_out_of_the_words_that_contain_it() {
+    let mock = Emtape::serve(&[]);
+    let dir = temp_dir("secrets-short");
+    let scenario = dir.join("logon.yaml");
+    std::fs::write(
+        &scenario,
+        "name: logon\nsteps:\n- name: log on\n  request: POST /api/sessionMngr/?v=latest\n  auth: basic\n  expect:\n    status: 201\n    body:\n      UserName: nobody\n",
+    )
+    .unwrap();
+    for password in ["Admin", "e"] {
+        let report = dir.join("report.json");
+        let out = Command::new(BIN)
+            .args(["run", scenario.to_str().unwrap(), "--target", &mock.url, "--user", "me"])
+            .args(["--password-env", "EMTAPE_SHORT_PW", "--json", report.to_str().unwrap()])
+            .env("EMTAPE_SHORT_PW", password)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{stdout}");
+        for text in [stdout.into_owned(), std::fs::read_to_string(&report).unwrap()] {
+            assert!(text.contains(r"SRV12\\Administrator") || text.contains(r"SRV12\Administrator"), "{text}");
+            assert!(text.contains("/api/sessionMngr/?v=latest") && !text.contains("(r("), "{text}");
+        }
+    }
+}
