@@ -102,6 +102,12 @@ pub fn is_logon_path(normalized: &str) -> bool {
     normalized == "/api/sessionmngr"
 }
 
+/// Whether a normalised path is answered without a session: the root document, which clients
+/// read before they log on (a crawl records it inside its session all the same).
+pub fn is_public_path(normalized: &str) -> bool {
+    normalized == "/api"
+}
+
 /// Lower-cases a path, folds repeated slashes and drops a trailing slash, the way EM treats
 /// `/api/sessionMngr/`, `/api/sessionMngr` and `//api//sessionMngr` alike.
 pub fn normalize_path(path: &str) -> String {

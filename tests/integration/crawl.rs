@@ -77,6 +77,21 @@ async fn a_crawl_of_the_mock_serves_back_every_link_it_saw_the_same_and_holds_no
     assert!(compared > 150, "{compared}");
 }
 
+/// A crawl reads the root inside its session, but EM answers `GET /api/` to anyone: served
+/// back, the cassette must too, or every client's first request is a 401.
+#[tokio::test]
+async fn a_crawled_cassette_answers_the_root_without_a_session() {
+    let mock = Emtape::serve(&[]);
+    let out = temp_dir("crawl-root").join("crawl.yaml");
+    let (code, stdout, err) = crawl(&mock.url, &out, &["--max-requests", "20"]);
+    assert_eq!(code, 0, "{stdout}{err}");
+    let replay = Emtape::serve(&[out.to_str().unwrap()]);
+    let root = client().send("GET", &format!("{}/api/", replay.url), &headers(&[]), Default::default()).await.unwrap();
+    assert_eq!(root.status, 200, "{}", text(&root));
+    let (code, report, _) = run(&["run", "--cassette", out.to_str().unwrap(), "--var", "poll_interval=0s"]);
+    assert!(report.contains("PASS   discover the API"), "{code} {report}");
+}
+
 #[test]
 fn a_crawl_is_bounded_by_max_requests_and_sample() {
     let mock = Emtape::serve(&[]);
