@@ -143,6 +143,9 @@ fn strict(enabled: bool, mock: &Mock) -> Exit {
         return Exit::Success;
     }
     let unused = mock.unused();
+    if let Some(repr) = mock.unasked() {
+        eprintln!("emtape: strict: no client asked for {}: its exchanges are not counted", repr.name());
+    }
     if unused.is_empty() {
         eprintln!("emtape: strict: every recorded exchange was used");
         return Exit::Success;

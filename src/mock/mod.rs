@@ -500,7 +500,11 @@ impl Mock {
     /// Recorded exchanges no request has used, one line each; exchanges of a representation no
     /// request asked for are out of reach, not unused.
     pub fn unused(&self) -> Vec<String> {
-        let asked = |r: Repr| self.asked[usize::from(r == Repr::Json)].load(Ordering::Relaxed);
+        // A representation no client asked for is not counted; when none was asked, both are.
+        let asked = |r: Repr| {
+            let [xml, json] = [&self.asked[0], &self.asked[1]].map(|a| a.load(Ordering::Relaxed));
+            !(xml || json) || if r == Repr::Json { json } else { xml }
+        };
         // The same request recorded in two cassettes (the logout of the XML and of the JSON
         // flow) is answered by one of them: the other could not have been used.
         let answered: std::collections::HashSet<_> = self
@@ -520,6 +524,17 @@ impl Mock {
             .filter(|e| !e.used.load(Ordering::Relaxed) && e.repr.is_none_or(asked) && !shadowed(e))
             .map(|e| format!("{} {} ({})", e.method, e.uri, self.place(e)))
             .collect()
+    }
+
+    /// The representation the set holds that no client asked for while another was (its
+    /// exchanges are not counted as unused).
+    pub fn unasked(&self) -> Option<Repr> {
+        let unasked = match [&self.asked[0], &self.asked[1]].map(|a| a.load(Ordering::Relaxed)) {
+            [true, false] => Repr::Json,
+            [false, true] => Repr::Xml,
+            _ => return None,
+        };
+        self.index.entries.iter().any(|e| e.repr == Some(unasked)).then_some(unasked)
     }
 
     /// Recorded exchanges no request can ever get: an earlier cassette of the set holds the

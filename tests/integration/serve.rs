@@ -429,6 +429,18 @@ async fn strict_counts_only_the_representations_clients_asked_for() {
     let listed = stderr.split_once("emtape: strict:").map(|(_, s)| s).unwrap_or_default();
     assert!(listed.contains("vm-restore.yaml"), "{stderr}");
     assert!(!listed.contains("vm-restore-json.yaml"), "no client asked for JSON: {stderr}");
+    assert!(stderr.contains("no client asked for JSON: its exchanges are not counted"), "{stderr}");
+}
+
+/// Representations no client asked for are not counted, but with no request at all every
+/// exchange is unused: it listed only the two logouts (they have no representation).
+#[tokio::test]
+async fn strict_with_no_request_at_all_lists_every_exchange() {
+    let mock = Emtape::serve(&["--strict"]);
+    let (status, stderr) = mock.stop();
+    assert_eq!(status.code(), Some(1));
+    let count = |name: &str| stderr.lines().filter(|l| l.contains(name)).count();
+    assert!(count("vm-restore.yaml:") > 10 && count("vm-restore-json.yaml:") > 10, "{stderr}");
 }
 
 #[test]
