@@ -144,6 +144,11 @@ impl Mock {
     /// Answers one request; for a request recorded several times, `pick` chooses the first or
     /// the last recorded answer instead of the next one in the sequence.
     pub fn respond_with(&self, req: &Request, pick: Option<Pick>) -> Response {
+        if req.method == "HEAD" {
+            // GET's answer; the server sends its head only.
+            let get = Request { method: "GET".to_owned(), ..req.clone() };
+            return self.respond_with(&get, pick);
+        }
         let key = Key::of(req);
         self.asked[usize::from(key.repr == Repr::Json)].store(true, Ordering::Relaxed);
         let token = em::session_token(&req.headers);
@@ -394,10 +399,32 @@ impl Mock {
             }
         }
         let explanation = near_miss::explain(self, req, key, live);
-        if self.options.log_misses || self.options.log_requests {
-            log::info!("emtape: 404 {}", indent(&explanation));
+        let allowed = self.methods_on(key, live);
+        if allowed.is_empty() || allowed.contains(&key.method) {
+            if self.options.log_misses || self.options.log_requests {
+                log::info!("emtape: 404 {}", indent(&explanation));
+            }
+            return em::error(key.repr, 404, &explanation);
         }
-        em::error(key.repr, 404, &explanation)
+        let allow = allowed.join(", ");
+        let message = format!("{} is not allowed on {}: it takes {allow}\n{explanation}", key.method, req.path());
+        if self.options.log_misses || self.options.log_requests {
+            log::info!("emtape: 405 {}", indent(&message));
+        }
+        em::error(key.repr, 405, &message).header("Allow", allow)
+    }
+
+    /// The methods something answers on the request's path: those recorded there, and GET
+    /// where the model holds the resource.
+    fn methods_on<'k>(&'k self, key: &Key<'k>, live: Option<(&str, &str)>) -> Vec<&'k str> {
+        let mut methods: Vec<&str> =
+            self.index.entries.iter().filter(|e| e.path_matches(&key.path, live)).map(|e| e.method.as_str()).collect();
+        if key.method != "GET" && self.model.get(&key.path, &[], key.repr, &[]).is_some_and(|a| a.status < 400) {
+            methods.push("GET");
+        }
+        methods.sort_unstable();
+        methods.dedup();
+        methods
     }
 
     fn answer(&self, req: &Request, answer: Answer, session: Option<(&str, &str)>) -> Response {

@@ -280,7 +280,7 @@ async fn a_near_miss_names_the_closest_request_and_the_part_that_differs() {
     for (method, path, mut h, body) in cases {
         h.push(("X-RestSvcSessionId", token.as_str()));
         let r = send(&client(), method, &format!("{}{path}", mock.url), &h, body).await;
-        assert_eq!(r.status, 404);
+        assert_eq!(r.status, if method == "PUT" { 405 } else { 404 });
         let message = if text(&r).starts_with('{') {
             serde_json::from_str::<serde_json::Value>(text(&r)).unwrap()["Message"].as_str().unwrap().to_owned()
         } else {
@@ -292,7 +292,7 @@ async fn a_near_miss_names_the_closest_request_and_the_part_that_differs() {
     insta::assert_snapshot!(report);
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert!(
-        mock.stderr().contains("emtape: 404 no recorded exchange matches PUT /api/vmRestorePoints (XML)"),
+        mock.stderr().contains("emtape: 405 PUT is not allowed on /api/vmRestorePoints: it takes GET"),
         "{}",
         mock.stderr()
     );
@@ -321,6 +321,28 @@ async fn a_body_that_differs_from_the_recorded_one_is_a_near_miss() {
         message.lines().last(),
         Some("differs in body: /RestoreSpec/VmRestoreSpec/PowerOnAfterRestore: expected text \"false\", got \"true\"")
     );
+}
+
+/// HEAD is GET without the body, and a method the path does not take is EM's 405 with an
+/// `Allow` header, not a 404 saying nothing was recorded (a derived restore point included).
+#[tokio::test]
+async fn head_is_answered_as_get_and_a_wrong_method_gets_405_with_allow() {
+    let mock = Emtape::serve(&[]);
+    let token = logon(&mock.url, &[]).await;
+    let h = [("X-RestSvcSessionId", token.as_str())];
+    let list = format!("{}/api/vmRestorePoints", mock.url);
+    let head = send(&client(), "HEAD", &list, &h, "").await;
+    let get = send(&client(), "GET", &list, &h, "").await;
+    assert_eq!((head.status, head.headers.get("content-length")), (200, get.headers.get("content-length")));
+    assert!(head.body.is_empty());
+    let derived = format!("{}/api/vmRestorePoints/3b706812-05e7-4e00-a70b-233816202528", mock.url);
+    for (method, url, allow) in [("PUT", &list, "GET"), ("DELETE", &derived, "GET"), ("OPTIONS", &list, "GET")] {
+        let r = send(&client(), method, url, &h, "").await;
+        assert_eq!((r.status, r.headers.get("allow")), (405, Some(allow)), "{method} {url}: {}", text(&r));
+        assert!(text(&r).contains("StatusCode=\"405\""), "EM's Error body: {}", text(&r));
+    }
+    let logon_by_get = send(&client(), "GET", &format!("{}/api/sessionMngr/?v=latest", mock.url), &[], "").await;
+    assert_eq!((logon_by_get.status, logon_by_get.headers.get("allow")), (405, Some("POST")));
 }
 
 #[tokio::test]
