@@ -5,6 +5,7 @@ mod case;
 pub mod client;
 mod date;
 pub mod server;
+mod target;
 pub mod tls;
 
 use bytes::Bytes;

@@ -18,6 +18,7 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 use super::case::EmSpelling;
+use super::target::RawTargets;
 use super::tls::ServerTls;
 use super::{Headers, Request, Response, is_valid_authority};
 
@@ -180,7 +181,7 @@ where
         .timer(TokioTimer::new())
         .header_read_timeout(std::time::Duration::from_secs(60))
         .title_case_headers(true)
-        .serve_connection(TokioIo::new(EmSpelling::new(stream)), service)
+        .serve_connection(TokioIo::new(EmSpelling::new(RawTargets::new(stream))), service)
         .await;
 }
 

@@ -444,3 +444,19 @@ async fn a_restore_session_a_restore_made_is_listed_once() {
         text(&after)
     );
 }
+
+/// curl sends `"`, `<` and `>` as typed; EM answers, and hyper alone gave an empty 400.
+#[tokio::test]
+async fn a_query_typed_with_raw_quotes_and_comparisons_is_answered_as_curl_sends_it() {
+    use std::io::{Read, Write};
+    let mock = Emtape::serve(&[]);
+    let (token, _) = session(&client(), &mock.url, false).await;
+    let target = "/api/query?type=VmRestorePoint&filter=VmDisplayName==\"ubuntu88\";CreationTime>\"2025-10-20\"";
+    let mut tcp = std::net::TcpStream::connect(mock.url.trim_start_matches("http://")).unwrap();
+    write!(tcp, "GET {target} HTTP/1.1\r\nHost: x\r\nX-RestSvcSessionId: {token}\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    tcp.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert_eq!(answer.matches("<Ref ").count(), 1, "{answer}");
+}
