@@ -518,7 +518,8 @@ pub struct CheckArgs {
     #[arg(long, value_name = "DURATION", requires = "scenario")]
     pub poll_min_interval: Option<String>,
 
-    /// A client session without requests this long has ended (without logging out)
+    /// A client session without requests this long has ended (without logging out); one polling
+    /// its Task may wait three times its pace if that is longer
     #[arg(long, value_name = "DURATION", default_value = "30s", requires = "scenario")]
     pub idle: String,
 

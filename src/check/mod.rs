@@ -149,8 +149,10 @@ pub struct Checker {
     main: usize,
     logon: Option<usize>,
     poll: Option<usize>,
-    /// The scenario's poll timeout: a session polling within it is not idle.
+    /// The scenario's poll timeout: a session polling past it is idle whatever its pace.
     poll_timeout: Option<Duration>,
+    /// The scenario's poll interval: the pace a polling client is expected to keep at least.
+    poll_interval: Duration,
     faults: Vec<Fault>,
     options: CheckOptions,
     state: Mutex<State>,
@@ -269,12 +271,16 @@ impl Checker {
             slot.1.clone_from(value);
         }
         let vars: HashMap<String, String> = scenario.vars.iter().cloned().collect();
-        let poll_timeout = scenario
-            .steps
-            .iter()
-            .filter_map(|s| s.poll.as_ref())
-            .filter_map(|p| p.timeout.render(&vars).ok().and_then(|t| parse_duration(&t)))
-            .max();
+        let poll_duration = |of: fn(&crate::scenario::Poll) -> &crate::scenario::Tpl| {
+            scenario
+                .steps
+                .iter()
+                .filter_map(|s| s.poll.as_ref())
+                .filter_map(|p| of(p).render(&vars).ok().and_then(|t| parse_duration(&t)))
+                .max()
+        };
+        let poll_timeout = poll_duration(|p| &p.timeout);
+        let poll_interval = poll_duration(|p| &p.interval).unwrap_or_default();
         let steps: Vec<Step> = scenario.steps.iter().chain(&scenario.finally).cloned().collect();
         let main = scenario.steps.len();
         let logon = steps.iter().position(|s| matches!(&s.action, Action::Request { url, .. } if em::is_logon_path(&em::normalize_path(url.source().split('?').next().unwrap_or("")))));
@@ -321,6 +327,7 @@ impl Checker {
             logon,
             poll,
             poll_timeout,
+            poll_interval,
             faults,
             options,
             state: Mutex::new(State::default()),
@@ -364,11 +371,9 @@ impl Checker {
         let now = self.clock.now();
         let mut ended = false;
         for w in state.watches.iter_mut().filter(|w| w.ended.is_none()) {
-            // A slow but patient poller waits longer between polls than --idle; it is idle only
-            // past the scenario's poll timeout.
             let polling = self.poll.is_some_and(|p| w.position >= p) && !w.poll_done;
             let idle = match self.poll_timeout {
-                Some(t) if polling => self.options.idle.max(t),
+                Some(timeout) if polling => self.patience(w, timeout),
                 _ => self.options.idle,
             };
             if now.duration_since(w.last_seen) >= idle {
@@ -379,6 +384,16 @@ impl Checker {
         if ended {
             self.changed.notify_waiters();
         }
+    }
+
+    /// How long a session waiting on its Task may go without a request: a slow but patient
+    /// poller may wait longer between polls than --idle, so it gets three of its pace (the
+    /// scenario's poll interval, or its own longest gap between polls if longer), within the
+    /// scenario's poll timeout; one that stopped polling is idle after that, not after the
+    /// whole poll timeout.
+    fn patience(&self, w: &Watch, timeout: Duration) -> Duration {
+        let gap = w.poll_attempts.windows(2).map(|p| p[1].duration_since(p[0])).max().unwrap_or_default();
+        self.options.idle.max((3 * gap.max(self.poll_interval)).min(timeout))
     }
 
     /// The client's process has ended: every session still open is over, without a logout.
@@ -945,5 +960,31 @@ mod tests {
         assert_eq!(report.sessions[0].ended, Some(Ending::Idle));
         let no_logout = report.sessions[0].problems.iter().find(|p| p.kind == ProblemKind::NoLogout).unwrap();
         assert_eq!(no_logout.message, "did not log out (no request for 31.0 s)");
+    }
+
+    /// A client that stopped polling while its Task ran waited out the scenario's whole poll
+    /// timeout (30 minutes) before it was judged; a patient one keeps three of its own pace.
+    #[tokio::test]
+    async fn a_client_that_stops_polling_is_idle_after_its_pace_not_the_whole_poll_timeout() {
+        let clock = Arc::new(ManualClock::default());
+        let c = checker(clock.clone());
+        let logon = send(&c, "POST", "/api/sessionMngr/?v=latest", None).await;
+        let token = logon.headers.get(em::SESSION_HEADER).unwrap().to_owned();
+        let t = Some(token.as_str());
+        send(&c, "GET", "/api/vmRestorePoints", t).await;
+        let point = "/api/vmRestorePoints/6c958531-3177-4055-b0ce-dc4ef1ce6433";
+        send(&c, "GET", &format!("{point}?format=Entity"), t).await;
+        send(&c, "POST", &format!("{point}?action=restore"), t).await;
+        send(&c, "GET", "/api/tasks/task-1", t).await;
+        clock.advance(Duration::from_secs(25));
+        send(&c, "GET", "/api/tasks/task-1", t).await; // Running still: a slow poller, 25 s apart
+        clock.advance(Duration::from_secs(70));
+        let r = c.report();
+        assert_eq!(r.sessions[0].ended, None, "within three of its 25 s gaps: {:?}", r.sessions[0].problems);
+        clock.advance(Duration::from_secs(6));
+        let report = c.report();
+        assert_eq!(report.sessions[0].ended, Some(Ending::Idle), "{:?}", report.sessions[0].problems);
+        let kinds: Vec<ProblemKind> = report.sessions[0].problems.iter().map(|p| p.kind).collect();
+        assert!(kinds.contains(&ProblemKind::NoLogout) && kinds.contains(&ProblemKind::GaveUpPolling), "{kinds:?}");
     }
 }
