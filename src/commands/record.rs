@@ -163,6 +163,19 @@ fn summary(
     Ok(Exit::Success)
 }
 
+/// Writes a file only its owner may read (a private key), replacing any there.
+fn write_private(path: &std::path::Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    #[cfg(unix)]
+    file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    file.write_all(contents)
+}
+
 /// `record --forward`: the CONNECT listener in front of the recording proxy.
 fn forward_proxy(
     args: &RecordArgs,
@@ -174,7 +187,7 @@ fn forward_proxy(
     if let Some(path) = &args.ca_out {
         let key = path.with_extension("key");
         std::fs::write(path, ca.cert_pem())
-            .and_then(|()| std::fs::write(&key, ca.key_pem()))
+            .and_then(|()| write_private(&key, ca.key_pem().as_bytes()))
             .map_err(|e| Failure::bad_input(format!("cannot write the CA to {}: {e}", path.display())))?;
     }
     let recorded = forward::origin(upstream);

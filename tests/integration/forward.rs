@@ -65,6 +65,9 @@ fn a_client_given_a_proxy_is_recorded_into_a_cassette_that_replays() {
     let text = std::fs::read_to_string(&out).unwrap();
     assert!(!text.contains("fwd-secret-Pw4") && !text.contains(&host), "redacted, host a placeholder");
     assert!(std::fs::read_to_string(&ca).unwrap().starts_with("-----BEGIN CERTIFICATE-----"));
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(ca.with_extension("key")).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "the CA's private key is its owner's alone");
     let loaded = Cassette::load(&out).unwrap();
     assert_eq!(loaded.cassette.exchanges.len(), 10);
     let (code, report, _) = run(&["run", "--cassette", out.to_str().unwrap(), "--var", "poll_interval=0s"]);
