@@ -14,7 +14,7 @@ pub(super) fn import(args: ImportArgs) -> Result<Exit, Failure> {
     let read = har::read(&text).map_err(|e| Failure::bad_input(format!("{name}: {e}")))?;
     // The EM is the origin given, or the one most entries under /api/ went to.
     let origin = match &args.origin {
-        Some(o) => o.trim_end_matches('/').to_owned(),
+        Some(o) => super::server_url("--origin", o)?,
         None => {
             let mut counts: Vec<(String, usize)> = Vec::new();
             for x in read.exchanges.iter().filter(|x| x.url.contains("/api/") || x.url.ends_with("/api")) {
@@ -65,7 +65,7 @@ pub(super) fn import(args: ImportArgs) -> Result<Exit, Failure> {
 
 pub(super) fn export(args: ExportArgs) -> Result<Exit, Failure> {
     let loaded = crate::cassette::Cassette::load(&args.cassette).map_err(|e| Failure::bad_input(e.to_string()))?;
-    let text = har::write(&loaded, args.origin.trim_end_matches('/'));
+    let text = har::write(&loaded, &super::server_url("--origin", &args.origin)?);
     write(&args.har, &text)?;
     println!(
         "emtape export {} -> {}: {} entries",
@@ -77,5 +77,9 @@ pub(super) fn export(args: ExportArgs) -> Result<Exit, Failure> {
 }
 
 fn write(path: &Path, text: &str) -> Result<(), Failure> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Failure::bad_input(format!("cannot create {}: {e}", dir.display())))?;
+    }
     std::fs::write(path, text).map_err(|e| Failure::bad_input(format!("cannot write {}: {e}", path.display())))
 }

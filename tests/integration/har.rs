@@ -74,7 +74,8 @@ fn assert_har_1_2(har: &Value) {
 #[test]
 fn an_exported_cassette_is_har_1_2_and_imports_back_to_a_cassette_that_serves() {
     let dir = temp_dir("har-export");
-    let (har_file, back) = (dir.join("reference.har"), dir.join("back.yaml"));
+    // A folder that is not there yet is made, as run's and import's outputs are.
+    let (har_file, back) = (dir.join("new/reference.har"), dir.join("back.yaml"));
     let (code, out, err) = run(&["export", "cassettes/reference/vm-restore.yaml", "--har", har_file.to_str().unwrap()]);
     assert_eq!(code, 0, "{out}{err}");
     let har: Value = serde_json::from_str(&std::fs::read_to_string(&har_file).unwrap()).unwrap();
@@ -95,6 +96,16 @@ fn an_exported_cassette_is_har_1_2_and_imports_back_to_a_cassette_that_serves() 
     assert_eq!(code, 0, "{out}{err}");
     let (code, report, _) = run(&["run", "--cassette", back.to_str().unwrap(), "--var", "poll_interval=0s"]);
     assert_eq!(code, 0, "{report}");
+}
+
+#[test]
+fn an_origin_that_is_not_a_url_is_refused() {
+    let out = temp_dir("har-origin").join("x.har");
+    let (code, _, err) =
+        run(&["export", "cassettes/reference/vm-restore.yaml", "--har", out.to_str().unwrap(), "--origin", "notaurl"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--origin notaurl: give the EM as http(s)://host:port"), "{err}");
+    assert!(!out.exists());
 }
 
 #[test]
