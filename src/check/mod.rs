@@ -292,7 +292,7 @@ impl Checker {
             scenario.server.faults.iter().chain(&options.faults).map(|f| (f.clone(), None)).collect();
         specs.extend(steps.iter().enumerate().filter_map(|(i, s)| s.fault.clone().map(|f| (f, Some(i)))));
         for (full, at) in specs {
-            let (spec, scope) = crate::scenario::fault_scope(&full);
+            let (spec, scope) = crate::scenario::fault_scope(&full)?;
             let (name, step) = spec.split_once('@').map_or((spec, None), |(n, s)| (n, Some(s)));
             let Some(kind) = FaultKind::parse(name) else {
                 let hint = match crate::diagnostic::did_you_mean(name, crate::scenario::FAULTS) {
@@ -312,6 +312,14 @@ impl Checker {
             let step = step.ok_or_else(|| {
                 format!("fault `{name}`: the scenario has no step to inject it at; name one with {name}@STEP")
             })?;
+            if kind == FaultKind::TaskFailed && Some(step) != poll {
+                // Only a poll reads the Task's state: anywhere else it would never be injected.
+                let at = poll.map_or_else(
+                    || "the scenario has no poll step".to_owned(),
+                    |p| format!("inject it at `{}`", steps[p].name),
+                );
+                return Err(format!("fault `{spec}`: task-failed changes the Task that a poll reads; {at}"));
+            }
             faults.push(Fault { kind, step, scope });
         }
         let mut options = options;

@@ -184,7 +184,7 @@ impl Source<'_> {
     }
 
     fn fault(&self, span: Span, full: &str, steps: &[String]) -> Result<String, ScenarioError> {
-        let (spec, _) = super::fault_scope(full);
+        let (spec, _) = super::fault_scope(full).map_err(|why| self.error(span, full, why, None))?;
         let (name, step) = spec.split_once('@').map_or((spec, None), |(n, s)| (n, Some(s)));
         if !FAULTS.contains(&name) {
             let hint = match did_you_mean(name, FAULTS) {

@@ -84,18 +84,19 @@ pub enum FaultScope {
 }
 
 /// Splits `NAME[@STEP][:once|:session=N|:every]` into the fault (with its step) and its scope.
-pub fn fault_scope(spec: &str) -> (&str, FaultScope) {
-    if let Some((rest, scope)) = spec.rsplit_once(':') {
-        let scope = match scope {
-            "once" => Some(FaultScope::Once),
-            "every" => Some(FaultScope::Every),
-            s => s.strip_prefix("session=").and_then(|n| n.parse().ok()).filter(|n| *n > 0).map(FaultScope::Session),
-        };
-        if let Some(scope) = scope {
-            return (rest, scope);
-        }
+pub fn fault_scope(spec: &str) -> Result<(&str, FaultScope), String> {
+    let Some((rest, scope)) = spec.rsplit_once(':') else { return Ok((spec, FaultScope::Once)) };
+    let parsed = match scope {
+        "once" => Some(FaultScope::Once),
+        "every" => Some(FaultScope::Every),
+        s => s.strip_prefix("session=").and_then(|n| n.parse().ok()).filter(|n| *n > 0).map(FaultScope::Session),
+    };
+    match parsed {
+        Some(scope) => Ok((rest, scope)),
+        // A colon inside a step's name (`@step: one`) is not a scope; a word after it is.
+        None if scope.is_empty() || scope.contains(char::is_whitespace) => Ok((spec, FaultScope::Once)),
+        None => Err(format!("`{scope}` in fault `{spec}` is not a scope: write :once, :every or :session=N")),
     }
-    (spec, FaultScope::Once)
 }
 
 /// Variables every scenario has without declaring them.

@@ -331,6 +331,24 @@ fn a_mistyped_fault_gets_a_hint() {
     assert_eq!(err, "error: `task-faild` is not a fault emtape can inject; did you mean `task-failed`?\n");
 }
 
+/// `sesion=2` was reported as an unknown fault (the fault was fine), and `task-failed@log on`
+/// was announced as injected and then never was: the client passed.
+#[test]
+fn a_mistyped_fault_scope_and_a_fault_where_it_cannot_apply_are_refused() {
+    let serve = |fault: &str| {
+        run(&["serve", "--listen", "127.0.0.1:0", "--scenario", "scenarios/vm-restore.yaml", "--fault", fault])
+    };
+    let (code, _, err) = serve("task-failed:sesion=2");
+    assert_eq!(code, 2);
+    assert!(err.contains("`sesion=2` in fault `task-failed:sesion=2` is not a scope"), "{err}");
+    let (code, _, err) = serve("task-failed@log on");
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("task-failed changes the Task that a poll reads; inject it at `wait for the restore task`"),
+        "{err}"
+    );
+}
+
 #[tokio::test]
 async fn a_slow_poller_within_the_scenarios_poll_timeout_is_not_idle() {
     let r = check(config(), &[(false, Behaviour::SlowPoller)]).await;
