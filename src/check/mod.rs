@@ -253,6 +253,14 @@ fn scrubbed(text: String, token: &str) -> String {
     text.replace(token, "{session-token}")
 }
 
+/// Whether `path` is the LogonSession of the session `token` names.
+fn own_logon_session(path: &str, token: &str) -> bool {
+    let id = crate::codec::base64_decode(token).and_then(|b| String::from_utf8(b).ok()).unwrap_or_default();
+    em::normalize_path(path)
+        .strip_prefix("/api/logonsessions/")
+        .is_some_and(|p| !id.is_empty() && p.eq_ignore_ascii_case(&id))
+}
+
 fn problem(kind: ProblemKind, message: impl Into<String>) -> Problem {
     Problem { kind, message: message.into() }
 }
@@ -508,6 +516,10 @@ impl Checker {
         let watch = &mut state.watches[w];
         watch.last_seen = self.clock.now();
         if let Some(how) = watch.ended {
+            if how == Ending::Expired && req.method == "DELETE" && own_logon_session(req.path(), &watch.token) {
+                // Logging out after a 401, to be sure: a careful client's cleanup, not a misuse.
+                return plan;
+            }
             let after = match how {
                 Ending::LoggedOut => "after logging out",
                 Ending::Expired => "after the server expired it",
@@ -775,6 +787,14 @@ impl Checker {
     pub fn report(&self) -> ClientReport {
         let mut state = self.lock();
         self.sweep(&mut state);
+        let now = self.clock.now();
+        let settled = |w: &Watch| match w.ended {
+            Some(Ending::Expired) => {
+                now.duration_since(w.last_seen) >= self.options.idle
+                    && !state.watches.iter().any(|o| o.started > w.last_seen)
+            }
+            ended => ended.is_some(),
+        };
         let sessions: Vec<SessionReport> = state
             .watches
             .iter()
@@ -795,7 +815,12 @@ impl Checker {
                     })
                     .collect(),
                 requests: w.requests.clone(),
-                problems: w.problems.clone(),
+                problems: w
+                    .problems
+                    .iter()
+                    .map(|p| Problem { kind: p.kind, message: scrubbed(p.message.clone(), &w.token) })
+                    .collect(),
+                settled: settled(w),
             })
             .collect();
         let reasons: Vec<String> = if sessions.is_empty() {

@@ -65,6 +65,10 @@ pub struct SessionReport {
     pub faults: Vec<String>,
     pub requests: Vec<Performed>,
     pub problems: Vec<Problem>,
+    /// Whether it counts as ended for `--until-complete`: it ended on the client's side, or the
+    /// server expired it and the client, not recovering, went quiet for the idle time.
+    #[serde(skip)]
+    pub settled: bool,
 }
 
 /// Everything checked so far.
@@ -100,8 +104,9 @@ impl ClientReport {
     }
 
     /// Sessions that ended on the client's side: logged out or left idle. A session the server
-    /// expired (an injected fault) does not count: the client's recovery, its next logon, does.
+    /// expired (an injected fault) counts only once the client has gone quiet without a new
+    /// logon: a client that recovers is counted by its next session instead.
     pub fn ended(&self) -> usize {
-        self.sessions.iter().filter(|s| s.ended.is_some_and(|e| e != Ending::Expired)).count()
+        self.sessions.iter().filter(|s| s.settled).count()
     }
 }

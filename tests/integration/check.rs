@@ -461,3 +461,35 @@ async fn a_blind_retry_of_the_restore_after_a_dropped_connection_is_reported_as_
     let report = server.stop().await;
     assert!(kinds(&report, 0).contains(&ProblemKind::BlindRetry), "{:#?}", report.sessions[0].problems);
 }
+
+/// `emtape run` stops at the 401 of an expired session and logs out in its `finally:`: that
+/// cleanup was a "stale token" failure naming the raw session id, and `--until-complete 1`
+/// never ended, the expired session not counting until a recovery that never came.
+#[test]
+fn a_client_that_stops_at_an_expired_session_ends_it_and_its_cleanup_logout_is_no_fault() {
+    let mock = Emtape::serve(&[
+        "--scenario",
+        "scenarios/vm-restore.yaml",
+        "--fault",
+        "session-expired",
+        "--until-complete",
+        "1",
+        "--idle",
+        "500ms",
+        "--grace",
+        "0s",
+    ]);
+    let out = Command::new(BIN)
+        .args(["run", "--target", &mock.url, "--user", "me", "--password-env", "EMTAPE_EXPIRED_PW"])
+        .args(["--var", "poll_interval=0s"])
+        .env("EMTAPE_EXPIRED_PW", "pw-expired-1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "the run itself fails at the 401: {}", String::from_utf8_lossy(&out.stdout));
+    let (status, out, _) = mock.wait();
+    assert!(out.contains("session 1 (XML): PASSED, its session was expired by the server"), "{out}");
+    assert!(!out.contains("used the session token"), "{out}");
+    let ids = out.matches("/api/logonSessions/").count();
+    assert_eq!(ids, out.matches("/api/logonSessions/{session-id}").count(), "no raw session id: {out}");
+    assert_eq!(status.code(), Some(0), "{out}");
+}
