@@ -219,7 +219,8 @@ pub enum CrawlRepr {
 
 #[derive(Debug, Args)]
 pub struct LintArgs {
-    /// Cassettes, or folders of them, linted as one served set
+    /// Cassettes, linted together as `serve` would serve them, or folders (each folder in them
+    /// linted as one set, as a release is served)
     #[arg(value_name = "CASSETTE", required = true)]
     pub cassettes: Vec<PathBuf>,
 

@@ -16,12 +16,18 @@ pub(super) fn lint(args: LintArgs) -> Result<Exit, Failure> {
             return Err(Failure::bad_input(format!("--allow {kind}: no such kind of finding; {hint}")));
         }
     }
-    let paths = expand_dirs(&args.cassettes)?;
-    // The cassettes of one folder are served together (a release's XML and JSON flows);
-    // each folder is linted as one such set.
-    let mut sets: std::collections::BTreeMap<PathBuf, Vec<PathBuf>> = Default::default();
-    for p in paths {
-        sets.entry(p.parent().map(Path::to_path_buf).unwrap_or_default()).or_default().push(p);
+    // The files named are linted as one set, as `serve` serves them; a folder named holds one
+    // set per folder in it (a release's XML and JSON flows), so `lint cassettes/` lints each
+    // release apart.
+    let mut sets: std::collections::BTreeMap<Option<PathBuf>, Vec<PathBuf>> = Default::default();
+    for arg in &args.cassettes {
+        if arg.is_dir() {
+            for p in expand_dirs(std::slice::from_ref(arg))? {
+                sets.entry(Some(p.parent().map(Path::to_path_buf).unwrap_or_default())).or_default().push(p);
+            }
+        } else {
+            sets.entry(None).or_default().push(arg.clone());
+        }
     }
     let mut count = 0;
     let mut findings: Vec<lint::Finding> = Vec::new();

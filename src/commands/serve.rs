@@ -41,6 +41,14 @@ pub(super) fn serve(args: ServeArgs) -> Result<Exit, Failure> {
         let names: Vec<String> = cassettes.iter().map(|c| c.name.clone()).collect();
         let count: usize = cassettes.iter().map(|c| c.cassette.exchanges.len()).sum();
         let mock = Mock::new(cassettes, options);
+        let shadowed = mock.shadowed();
+        if let Some((file, line, _)) = shadowed.first() {
+            eprintln!(
+                "warning: {} recorded exchanges can never be served: an earlier cassette answers the same request \
+                 first ({file}:{line}, and `emtape lint` lists them all); serve one release at a time",
+                shadowed.len()
+            );
+        }
         let server_options = ServerOptions { max_body: args.max_body };
         let signal = stop_signal();
         let Some(scenario) = scenario else {

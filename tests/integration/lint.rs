@@ -87,3 +87,22 @@ fn an_exchange_another_cassette_always_answers_first_is_found_shadowed() {
     );
     assert!(out.contains("1 findings"), "only the exchange whose answer differs; identical ones shadow nothing: {out}");
 }
+
+/// Files named one by one are served together, so they are linted together wherever they sit:
+/// two releases named from their folders were linted apart and called clean, while `serve`
+/// answered with the first one's exchanges; `serve` now warns of it too.
+#[test]
+fn cassettes_named_from_different_folders_are_linted_as_serve_serves_them() {
+    let (a, b) = ("cassettes/em-9.5/vm-restore.yaml", "cassettes/reference/vm-restore.yaml");
+    let (code, out, _) = run(&["lint", a, b]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("cassettes/reference/vm-restore.yaml:") && out.contains("shadowed"), "{out}");
+    let (code, out, _) = run(&["lint", "cassettes/"]);
+    assert_eq!(code, 0, "a folder of releases is linted release by release: {out}");
+    let serve = Emtape::serve(&[a, b]);
+    let (_, log) = serve.stop();
+    assert!(
+        log.contains("recorded exchanges can never be served") && log.contains("serve one release at a time"),
+        "{log}"
+    );
+}
