@@ -508,11 +508,11 @@ pub struct CheckArgs {
     pub faults: Vec<String>,
 
     /// Let the Task answer Running this many times before Finished
-    #[arg(long, value_name = "N", requires = "scenario")]
+    #[arg(long, value_name = "N")]
     pub running_polls: Option<u32>,
 
     /// Wait this long before every answer, like 200ms
-    #[arg(long, value_name = "DURATION", requires = "scenario")]
+    #[arg(long, value_name = "DURATION")]
     pub latency: Option<String>,
 
     /// Polls closer together than this are too fast [default: the scenario's, or 200ms]

@@ -22,17 +22,21 @@ pub(super) fn serve(args: ServeArgs) -> Result<Exit, Failure> {
         None => load_cassettes(&args.cassettes)?,
     };
     let (tls, minted) = listen_tls(&args.tls)?;
+    let check = check_options(&args.check)?;
+    let plain = args.check.scenario.is_none();
     let options = MockOptions {
         session_timeout: Duration::from_secs(args.session_timeout),
         max_sessions: args.max_sessions,
         log_requests: args.verbose,
         log_misses: true,
+        // With a scenario, the checker shapes the run (per session, with its report).
+        running_polls: check.running_polls.filter(|_| plain),
+        latency: check.latency.filter(|_| plain),
     };
     let scenario = match &args.check.scenario {
         Some(path) => Some(Scenario::load(path).map_err(|e| Failure::bad_input(e.to_string()))?),
         None => None,
     };
-    let check = check_options(&args.check)?;
     runtime(args.threads)?.block_on(async move {
         let server = Server::bind(&args.listen, tls)
             .await

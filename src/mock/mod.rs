@@ -47,6 +47,10 @@ pub struct MockOptions {
     /// Print why a request matched nothing on stderr. Off by default: a mock embedded in a
     /// test suite (`emtape::MockServer`) says so in its answers and reports only.
     pub log_misses: bool,
+    /// Every task answers Running this many times before its last recorded state.
+    pub running_polls: Option<u32>,
+    /// Wait this long before every answer.
+    pub latency: Option<Duration>,
 }
 
 impl Default for MockOptions {
@@ -56,6 +60,8 @@ impl Default for MockOptions {
             max_sessions: 10_000,
             log_requests: false,
             log_misses: false,
+            running_polls: None,
+            latency: None,
         }
     }
 }
@@ -240,7 +246,7 @@ impl Mock {
         }
         let id = path.strip_prefix("/api/tasks/");
         let step = match pick {
-            None => Step::Next,
+            None => self.options.running_polls.map_or(Step::Next, Step::Running),
             Some(Pick::First) => Step::First,
             Some(Pick::Last) => Step::Last,
         };
@@ -553,6 +559,31 @@ impl Mock {
             .collect()
     }
 
+    /// The mock's own endpoints, never confused with EM's: `POST /__emtape/reset` forgets every
+    /// session and task (a client report needs `serve --scenario`).
+    fn admin(&self, req: &Request) -> Response {
+        let text = |status: u16, body: String| {
+            Response::new(status).header("Content-Type", "text/plain; charset=utf-8").body(body)
+        };
+        match (req.method.as_str(), req.path().trim_end_matches('/')) {
+            ("POST", "/__emtape/reset") => {
+                self.reset();
+                Response::new(204)
+            }
+            ("GET", "/__emtape/report") => {
+                text(404, "no client report: this mock checks no clients (start serve with --scenario FILE)\n".into())
+            }
+            _ => text(
+                404,
+                format!(
+                    "{} {} is not an emtape admin endpoint; there is POST /__emtape/reset\n",
+                    req.method,
+                    req.path()
+                ),
+            ),
+        }
+    }
+
     /// The representation the set holds that no client asked for while another was (its
     /// exchanges are not counted as unused).
     pub fn unasked(&self) -> Option<Repr> {
@@ -618,6 +649,12 @@ fn indent(text: &str) -> String {
 
 impl Handler for Mock {
     async fn handle(&self, req: Request) -> Reply {
+        if req.path().starts_with("/__emtape/") {
+            return self.admin(&req).into();
+        }
+        if let Some(latency) = self.options.latency {
+            tokio::time::sleep(latency).await;
+        }
         self.respond(&req).into()
     }
 

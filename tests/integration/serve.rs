@@ -345,6 +345,37 @@ async fn head_is_answered_as_get_and_a_wrong_method_gets_405_with_allow() {
     assert_eq!((logon_by_get.status, logon_by_get.headers.get("allow")), (405, Some("POST")));
 }
 
+/// The README's plain-serve section: `--running-polls` and `--latency` shape the run without a
+/// scenario (they required one), and `POST /__emtape/reset` forgets every session (it was a 404
+/// near miss).
+#[tokio::test]
+async fn plain_serve_takes_running_polls_latency_and_the_reset_endpoint() {
+    let mock = Emtape::serve(&["--running-polls", "4", "--latency", "50ms"]);
+    let token = logon(&mock.url, &[]).await;
+    let h = [("X-RestSvcSessionId", token.as_str())];
+    let point = format!("{}/api/vmRestorePoints/6c958531-3177-4055-b0ce-dc4ef1ce6433?action=restore", mock.url);
+    let started = std::time::Instant::now();
+    let task = send(&client(), "POST", &point, &h, "").await;
+    assert_eq!(task.status, 202, "{}", text(&task));
+    assert!(started.elapsed() >= Duration::from_millis(50), "every answer waits --latency");
+    let states: Vec<String> = task_states(&mock.url, &h).await;
+    assert_eq!(states, ["Running", "Running", "Running", "Running", "Finished"]);
+    let reset = send(&client(), "POST", &format!("{}/__emtape/reset", mock.url), &[], "").await;
+    assert_eq!(reset.status, 204);
+    let after = send(&client(), "GET", &format!("{}/api/vmRestorePoints", mock.url), &h, "").await;
+    assert_eq!(after.status, 401, "the session is forgotten");
+}
+
+/// The states of five polls of task-1.
+async fn task_states(base: &str, h: &[(&str, &str)]) -> Vec<String> {
+    let mut states = Vec::new();
+    for _ in 0..5 {
+        let r = send(&client(), "GET", &format!("{base}/api/tasks/task-1"), h, "").await;
+        states.push(value(text(&r), false, "State").unwrap_or_default());
+    }
+    states
+}
+
 #[tokio::test]
 async fn strict_lists_the_exchanges_never_used_and_exits_1() {
     let mock = Emtape::serve(&["--strict", "cassettes/reference/vm-restore.yaml"]);
