@@ -183,6 +183,18 @@ impl Source<'_> {
         })
     }
 
+    /// An HTTP method EM knows, upper-cased; a typo (`GTE`) is refused where it stands.
+    fn method(&self, span: Span, method: &str) -> Result<String, ScenarioError> {
+        const METHODS: [&str; 7] = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"];
+        let upper = method.to_ascii_uppercase();
+        if METHODS.contains(&upper.as_str()) {
+            return Ok(upper);
+        }
+        let hint = did_you_mean(&upper, METHODS)
+            .map_or_else(|| format!("the methods are {}", METHODS.join(", ")), |m| format!("did you mean `{m}`?"));
+        Err(self.error(span, method, format!("`{method}` is not an HTTP method"), Some(hint)))
+    }
+
     fn fault(&self, span: Span, full: &str, steps: &[String]) -> Result<String, ScenarioError> {
         let (spec, _) = super::fault_scope(full).map_err(|why| self.error(span, full, why, None))?;
         let (name, step) = spec.split_once('@').map_or((spec, None), |(n, s)| (n, Some(s)));
@@ -271,7 +283,7 @@ impl Source<'_> {
                 let (method, url) = match (parts.next(), parts.next(), parts.next()) {
                     (Some(url), None, _) => ("GET".to_owned(), url),
                     (Some(m), Some(url), None) if m.bytes().all(|b| b.is_ascii_alphabetic()) => {
-                        (m.to_ascii_uppercase(), url)
+                        (self.method(span, m)?, url)
                     }
                     _ => {
                         return Err(self.error(
@@ -289,7 +301,7 @@ impl Source<'_> {
                 kind: f.kind.as_deref().map(|k| self.template(span, k, defined)).transpose()?,
                 name: f.name.as_deref().map(|k| self.template(span, k, defined)).transpose()?,
                 from: from(&f.from)?,
-                method: f.method.map(|m| m.to_ascii_uppercase()),
+                method: f.method.map(|m| self.method(span, &m)).transpose()?,
             }),
             (Some(_), Some(_)) => {
                 return Err(self.error(

@@ -291,6 +291,17 @@ mod tests {
         }
     }
 
+    /// `request: GTE /api/` was sent as a GTE request; a method typo is refused where it stands.
+    #[test]
+    fn a_mistyped_method_is_refused_with_its_place_and_a_hint() {
+        let e =
+            Scenario::parse("t.yaml", "name: t\nsteps:\n- name: a\n  request: GTE /api/\n").unwrap_err().to_string();
+        assert!(e.contains("`GTE` is not an HTTP method") && e.contains("t.yaml:4:") && e.contains("`GET`"), "{e}");
+        let e = Scenario::parse("t.yaml", "name: t\nsteps:\n- name: a\n  follow: {rel: Down, method: PSOT}\n");
+        assert!(e.unwrap_err().to_string().contains("`PSOT` is not an HTTP method"));
+        assert!(Scenario::parse("t.yaml", "name: t\nsteps:\n- name: a\n  request: delete /api/x\n").is_ok());
+    }
+
     #[test]
     fn durations() {
         assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
