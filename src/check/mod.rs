@@ -446,7 +446,10 @@ impl Checker {
         if w.failed.is_none() && how != Ending::Expired && !w.poll_attempts.is_empty() && !w.poll_done {
             w.problems.push(problem(
                 ProblemKind::GaveUpPolling,
-                format!("stopped polling while the Task was still Running, after {} polls", w.poll_attempts.len()),
+                match w.poll_attempts.len() {
+                    1 => "stopped polling while the Task was still Running, after 1 poll".to_owned(),
+                    n => format!("stopped polling while the Task was still Running, after {n} polls"),
+                },
             ));
         }
         let start = self.logon.map_or(0, |l| l + 1);

@@ -174,7 +174,7 @@ async fn a_client_that_never_polls_is_caught() {
 async fn a_client_that_gives_up_while_the_task_runs_is_caught() {
     let r = check(config(), &[(false, Behaviour::GivesUp)]).await;
     assert_eq!(kinds(&r, 0)[0], ProblemKind::GaveUpPolling);
-    assert_eq!(r.sessions[0].problems[0].message, "stopped polling while the Task was still Running, after 1 polls");
+    assert_eq!(r.sessions[0].problems[0].message, "stopped polling while the Task was still Running, after 1 poll");
 }
 
 #[tokio::test]
