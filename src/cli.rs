@@ -105,7 +105,7 @@ pub struct MatrixArgs {
     pub client_timeout: String,
 
     /// Releases checked at once [default: one per core]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = at_least_one)]
     pub jobs: Option<usize>,
 
     /// Show what changed from each release to the next (the diff engine), as a compatibility changelog
@@ -178,7 +178,7 @@ pub struct CrawlArgs {
     pub repr: CrawlRepr,
 
     /// Stop after this many requests
-    #[arg(long, value_name = "N", default_value_t = 2000)]
+    #[arg(long, value_name = "N", value_parser = at_least_one, default_value_t = 2000)]
     pub max_requests: usize,
 
     /// Follow links at most this many hops from the LogonSession
@@ -190,11 +190,11 @@ pub struct CrawlArgs {
     pub sample: usize,
 
     /// Requests in flight at once
-    #[arg(long, value_name = "N", default_value_t = 4)]
+    #[arg(long, value_name = "N", value_parser = at_least_one, default_value_t = 4)]
     pub concurrency: usize,
 
     /// At most this many requests per second (be gentle to production EMs)
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = positive_rate)]
     pub rate: Option<f64>,
 
     /// Only links whose Type or path contains this (repeatable)
@@ -371,7 +371,7 @@ pub struct RecordArgs {
     pub max_body: usize,
 
     /// Worker threads [default: one per available core]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = at_least_one)]
     pub threads: Option<usize>,
 
     /// Print one line per request on stderr
@@ -475,7 +475,7 @@ pub struct ServeArgs {
     pub session_timeout: u64,
 
     /// Live logon sessions at most; past it a logon gets EM's 503 Error, unless the oldest idle session (a minute or more) gives way
-    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    #[arg(long, value_name = "N", value_parser = at_least_one, default_value_t = 10_000)]
     pub max_sessions: usize,
 
     /// Largest request body accepted, in bytes
@@ -483,7 +483,7 @@ pub struct ServeArgs {
     pub max_body: usize,
 
     /// Worker threads [default: one per available core]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = at_least_one)]
     pub threads: Option<usize>,
 
     /// Print one line per request on stderr
@@ -525,7 +525,7 @@ pub struct CheckArgs {
     pub idle: String,
 
     /// Stop after N client sessions have ended; exit 0 only if N sessions ended and every one met the contract
-    #[arg(long, value_name = "N", requires = "scenario")]
+    #[arg(long, value_name = "N", value_parser = at_least_one, requires = "scenario")]
     pub until_complete: Option<usize>,
 
     /// Give up waiting for clients after this long (a failure naming what was missing), like 5m
@@ -582,4 +582,22 @@ pub struct FmtArgs {
     /// Change nothing; exit 1 if a file is not in canonical form
     #[arg(long)]
     pub check: bool,
+}
+
+/// A count that must be 1 or more (0 connections, threads or sessions would do nothing, or hang).
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be 1 or more".to_owned()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Requests per second: more than 0.
+fn positive_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(r) if r > 0.0 && r.is_finite() => Ok(r),
+        Ok(_) => Err("must be more than 0".to_owned()),
+        Err(e) => Err(e.to_string()),
+    }
 }

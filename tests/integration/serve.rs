@@ -657,3 +657,21 @@ fn the_library_hands_its_diagnostics_to_the_log_facade_and_prints_nothing_itself
     let kept = KEPT.0.lock().unwrap().join("\n");
     assert!(kept.contains("emtape: 404 no recorded exchange matches PUT /api/nowhere?token={{redacted}}"), "{kept}");
 }
+
+/// `--max-sessions 0` let every logon through and `--threads 0` was taken silently: counts that
+/// would make a command do nothing are usage errors.
+#[test]
+fn zero_sessions_threads_or_connections_are_usage_errors() {
+    for args in [
+        &["serve", "--max-sessions", "0"][..],
+        &["serve", "--threads", "0"],
+        &["record", "--upstream", "http://127.0.0.1:1", "--out", "x.yaml", "--threads", "0"],
+        &["crawl", "--target", "http://127.0.0.1:1", "--out", "x.yaml", "--concurrency", "0"],
+        &["crawl", "--target", "http://127.0.0.1:1", "--out", "x.yaml", "--rate", "0"],
+        &["matrix", "--jobs", "0"],
+    ] {
+        let (code, _, err) = run(args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains("must be"), "{args:?}: {err}");
+    }
+}
