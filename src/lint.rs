@@ -62,6 +62,15 @@ pub fn lint(cassettes: Vec<LoadedCassette>) -> Vec<Finding> {
                 hint: w.hint.clone(),
             });
         }
+        if c.cassette.exchanges.is_empty() {
+            findings.push(Finding {
+                kind: "cassette-warning",
+                file: c.name.clone(),
+                line: 1,
+                message: "the cassette holds no exchanges: it answers nothing".into(),
+                hint: Some("record into it (emtape record, crawl or import), or remove it".into()),
+            });
+        }
         scan(c, &mut findings);
     }
     for (file, line, message) in mock.shadowed() {

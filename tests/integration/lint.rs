@@ -106,3 +106,13 @@ fn cassettes_named_from_different_folders_are_linted_as_serve_serves_them() {
         "{log}"
     );
 }
+
+/// A cassette of no exchanges answers nothing: it was called clean.
+#[test]
+fn an_empty_cassette_is_not_clean() {
+    let empty = temp_dir("lint-empty").join("empty.yaml");
+    std::fs::write(&empty, "format: emtape/cassette-v1\nexchanges: []\n").unwrap();
+    let (code, out, err) = run(&["lint", empty.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("empty.yaml:1: cassette-warning: the cassette holds no exchanges"), "{out}");
+}
