@@ -209,7 +209,7 @@ impl Mock {
             log::info!(
                 "emtape: {} {} {} -> {} ({} exchange {})",
                 req.method,
-                crate::record::redact::redact_query(&req.target),
+                crate::record::redact::loggable(&req.target),
                 key.repr.name(),
                 response.status,
                 self.sources[entry.source].name,
@@ -226,7 +226,7 @@ impl Mock {
         let path = key.path.as_str();
         let action = key.method == "POST" && self.model.is_action(path, &key.query);
         let task = path == "/api/tasks" || path.starts_with("/api/tasks/");
-        let logon_session = key.method == "GET" && path.starts_with("/api/logonsessions/");
+        let logon_session = matches!(key.method, "GET" | "DELETE") && path.starts_with("/api/logonsessions/");
         if !(action || task || logon_session) {
             return None;
         }
@@ -242,7 +242,14 @@ impl Mock {
         }
         if logon_session {
             let own = path.rsplit('/').next().is_some_and(|id| id.eq_ignore_ascii_case(&live.id));
-            return own.then(|| self.own_logon_session(req, key, live)).flatten();
+            if !own {
+                // Its id is not echoed: an id is as good as the token it is the base64 of.
+                let why = "that LogonSession is not this session's: a client reads and ends only its own logon \
+                           session, the one its logon's Location header names";
+                self.log(req, key.repr, 404, "another session's LogonSession");
+                return Some(em::error(key.repr, 404, why));
+            }
+            return if key.method == "GET" { self.own_logon_session(req, key, live) } else { None };
         }
         let id = path.strip_prefix("/api/tasks/");
         let step = match pick {
@@ -457,7 +464,7 @@ impl Mock {
             log::info!(
                 "emtape: {} {} {} -> {status} ({note})",
                 req.method,
-                crate::record::redact::redact_query(&req.target),
+                crate::record::redact::loggable(&req.target),
                 repr.name()
             );
         }
@@ -473,7 +480,7 @@ impl Mock {
 
     fn refuse(&self, req: &Request, repr: Repr, why: &str) -> Response {
         if self.options.log_requests {
-            log::info!("emtape: 401 {} {}: {why}", req.method, crate::record::redact::redact_query(&req.target));
+            log::info!("emtape: 401 {} {}: {why}", req.method, crate::record::redact::loggable(&req.target));
         }
         em::unauthorized(repr, why)
     }

@@ -53,11 +53,11 @@ impl Proxy {
     }
 
     fn fault(&self, req: &Request, cause: &str) -> Reply {
-        log::warn!("emtape: 502 {} {}: {cause}", req.method, crate::record::redact::redact_query(&req.target));
+        log::warn!("emtape: 502 {} {}: {cause}", req.method, crate::record::redact::loggable(&req.target));
         if let Ok(mut f) = self.failures.lock() {
             f.0 += 1;
             f.1.get_or_insert_with(|| {
-                format!("{} {}: {cause}", req.method, crate::record::redact::redact_query(&req.target))
+                format!("{} {}: {cause}", req.method, crate::record::redact::loggable(&req.target))
             });
         }
         let message = format!("emtape could not get an answer from the upstream EM {}: {cause}", self.upstream);
@@ -152,7 +152,7 @@ impl Proxy {
             log::info!(
                 "emtape: {} {} -> {} (recorded as exchange {seq})",
                 req.method,
-                crate::record::redact::redact_query(&req.target),
+                crate::record::redact::loggable(&req.target),
                 answer.status
             );
         }
@@ -223,7 +223,7 @@ impl Proxy {
                 log::info!(
                     "emtape: {} {}: the upstream broke off a large body: {cause}; nothing recorded",
                     req.method,
-                    crate::record::redact::redact_query(&req.target)
+                    crate::record::redact::loggable(&req.target)
                 );
                 io::Error::other(cause)
             };
@@ -272,7 +272,7 @@ impl Proxy {
                         log::info!(
                             "emtape: {} {} -> {} (large body, recorded as exchange {seq})",
                             req.method,
-                            crate::record::redact::redact_query(&req.target),
+                            crate::record::redact::loggable(&req.target),
                             head.status
                         );
                     }
@@ -316,7 +316,7 @@ impl Handler for Proxy {
                         log::info!(
                             "emtape: {} {} answered from the cassette",
                             req.method,
-                            crate::record::redact::redact_query(&req.target)
+                            crate::record::redact::loggable(&req.target)
                         );
                     }
                     return mock.respond(&req).into();

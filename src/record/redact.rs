@@ -91,6 +91,25 @@ pub fn redact_query(target: &str) -> String {
     format!("{path}?{}", pairs.join("&"))
 }
 
+/// A request target as logs and explanations show it: secret query values redacted, and the id
+/// of a LogonSession (its session token is that id in base64) shown as `{session-id}`.
+pub fn loggable(target: &str) -> String {
+    let target = redact_query(target);
+    let (path, rest) = target.split_at(target.find('?').unwrap_or(target.len()));
+    let lower = path.to_ascii_lowercase();
+    match lower.find("/logonsessions/") {
+        Some(at) => {
+            let start = at + "/logonsessions/".len();
+            let end = path[start..].find('/').map_or(path.len(), |i| start + i);
+            if end == start {
+                return target;
+            }
+            format!("{}{{session-id}}{}{rest}", &path[..start], &path[end..])
+        }
+        None => target,
+    }
+}
+
 struct Session {
     token: String,
     id: Option<String>,
@@ -367,6 +386,17 @@ mod tests {
 
     fn h(pairs: &[(&str, &str)]) -> Headers {
         pairs.iter().map(|(n, v)| ((*n).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn logged_targets_show_no_session_id_and_no_secret_query_value() {
+        assert_eq!(
+            loggable("/api/logonSessions/4f0c-11/x?token=abc&a=1"),
+            "/api/logonSessions/{session-id}/x?token={{redacted}}&a=1"
+        );
+        assert_eq!(loggable("/api/LOGONSESSIONS/4f0c"), "/api/LOGONSESSIONS/{session-id}");
+        assert_eq!(loggable("/api/logonSessions/"), "/api/logonSessions/");
+        assert_eq!(loggable("/api/vmRestorePoints?format=Entity"), "/api/vmRestorePoints?format=Entity");
     }
 
     #[test]

@@ -675,3 +675,23 @@ fn zero_sessions_threads_or_connections_are_usage_errors() {
         assert!(err.contains("must be"), "{args:?}: {err}");
     }
 }
+
+/// Another session's LogonSession got a near miss naming an internal placeholder; it is now
+/// EM's 404 saying why, without echoing the id (an id is its token in base64).
+#[tokio::test]
+async fn another_sessions_logon_session_is_a_404_that_says_why_and_echoes_no_id() {
+    let mock = Emtape::serve(&["-v"]);
+    let (a, b) = (logon(&mock.url, &[]).await, logon(&mock.url, &[]).await);
+    let a_id = String::from_utf8(emtape::codec::base64_decode(&a).unwrap()).unwrap();
+    let url = format!("{}/api/logonSessions/{a_id}", mock.url);
+    for method in ["GET", "DELETE"] {
+        let r = send(&client(), method, &url, &[("X-RestSvcSessionId", &b)], "").await;
+        assert_eq!(r.status, 404, "{method}");
+        assert!(text(&r).contains("that LogonSession is not this session&apos;s"), "{}", text(&r));
+        assert!(!text(&r).contains(&a_id) && !text(&r).contains("{{"), "{}", text(&r));
+    }
+    let own = send(&client(), "DELETE", &url, &[("X-RestSvcSessionId", &a)], "").await;
+    assert_eq!(own.status, 204, "a session still ends itself");
+    let (_, log) = mock.stop();
+    assert!(!log.contains(&a_id), "the -v log shows no session id: {log}");
+}
