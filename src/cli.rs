@@ -15,7 +15,7 @@ Exit codes:
 
 /// Record-and-replay contract testing for the Veeam Backup Enterprise Manager REST API.
 #[derive(Debug, Parser)]
-#[command(name = "emtape", version, max_term_width = 100, after_help = EXIT_CODES)]
+#[command(name = "emtape", version, propagate_version = true, max_term_width = 100, after_help = EXIT_CODES)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -49,8 +49,15 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the manual page (roff): emtape man > emtape.1
-    Man,
+    /// Print the manual page (roff): emtape man > emtape.1, emtape man run > emtape-run.1
+    Man {
+        /// A subcommand's page instead of the main one
+        #[arg(value_name = "SUBCOMMAND")]
+        subcommand: Option<String>,
+        /// Write every page (emtape.1, emtape-run.1, …) into this folder instead
+        #[arg(long, value_name = "DIR", conflicts_with = "subcommand")]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -72,15 +72,41 @@ pub fn run(cli: Cli) -> Result<Exit, Failure> {
             clap_complete::generate(shell, &mut command, "emtape", &mut text);
             print_all(&text)
         }
-        Command::Man => {
-            let command = <crate::cli::Cli as clap::CommandFactory>::command();
-            let mut text = Vec::new();
-            clap_mangen::Man::new(command)
-                .render(&mut text)
-                .map_err(|e| Failure::bad_input(format!("cannot render the manual page: {e}")))?;
-            print_all(&text)
-        }
+        Command::Man { subcommand, dir } => man(subcommand.as_deref(), dir.as_deref()),
     }
+}
+
+/// `emtape man`: the main page, a subcommand's (`emtape-run(1)`, which the main page names), or
+/// every page written into `dir`.
+fn man(subcommand: Option<&str>, dir: Option<&std::path::Path>) -> Result<Exit, Failure> {
+    let mut command = <crate::cli::Cli as clap::CommandFactory>::command().disable_help_subcommand(true);
+    command.build();
+    if let Some(dir) = dir {
+        std::fs::create_dir_all(dir)
+            .and_then(|()| clap_mangen::generate_to(command, dir))
+            .map_err(|e| Failure::bad_input(format!("cannot write the manual pages to {}: {e}", dir.display())))?;
+        eprintln!("emtape: manual pages written to {}", dir.display());
+        return Ok(Exit::Success);
+    }
+    let page = match subcommand {
+        None => command,
+        Some(name) => match command.find_subcommand(name) {
+            Some(sub) => sub.clone(),
+            None => {
+                let names: Vec<&str> = command.get_subcommands().map(clap::Command::get_name).collect();
+                let hint = crate::diagnostic::did_you_mean(name, names.iter().copied()).map_or_else(
+                    || format!("the subcommands are {}", names.join(", ")),
+                    |n| format!("did you mean {n}?"),
+                );
+                return Err(Failure::bad_input(format!("emtape man {name}: no such subcommand; {hint}")));
+            }
+        },
+    };
+    let mut text = Vec::new();
+    clap_mangen::Man::new(page)
+        .render(&mut text)
+        .map_err(|e| Failure::bad_input(format!("cannot render the manual page: {e}")))?;
+    print_all(&text)
 }
 
 /// A tokio runtime with `threads` workers (one per available core by default).

@@ -550,6 +550,16 @@ fn shell_completions_and_a_manual_page_are_printed() {
     let (code, man, _) = run(&["man"]);
     assert_eq!(code, 0);
     assert!(man.contains(".TH emtape 1") && man.contains("lint"), "{man}");
+    // The pages the main one names (emtape-run(1), …) exist: one by name, or all in a folder.
+    let (code, page, _) = run(&["man", "run"]);
+    assert_eq!(code, 0);
+    assert!(page.contains(".TH emtape-run 1") && page.contains("password\\-env"), "{page}");
+    let pages = temp_dir("man-pages");
+    let (code, _, err) = run(&["man", "--dir", pages.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    for name in ["emtape.1", "emtape-run.1", "emtape-serve.1", "emtape-record.1", "emtape-matrix.1"] {
+        assert!(pages.join(name).exists(), "{name}");
+    }
     // Loaded in bash, the completion is registered and completes subcommands.
     let script = temp_dir("completions").join("emtape.bash");
     std::fs::write(&script, &bash).unwrap();
