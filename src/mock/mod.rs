@@ -177,7 +177,7 @@ impl Mock {
                 Caller::Rejected(why) => return self.refuse(req, key.repr, why),
             }
         }
-        if first.needs_credentials && !req.headers.contains("authorization") {
+        if first.needs_credentials && basic_user(&req.headers).is_none() {
             return self.refuse(
                 req,
                 key.repr,
@@ -645,6 +645,17 @@ impl Mock {
             format!("{name}, exchange {}", e.seq)
         }
     }
+}
+
+/// The user of a request's `Authorization: Basic base64(user:password)`, if it has one.
+fn basic_user(headers: &crate::http::Headers) -> Option<String> {
+    let value = headers.get("authorization")?.trim();
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = String::from_utf8(crate::codec::base64_decode(encoded.trim())?).ok()?;
+    decoded.split_once(':').map(|(user, _)| user.to_owned()).filter(|u| !u.is_empty())
 }
 
 const NO_TOKEN: &str = "the request carries no session token (X-RestSvcSessionId header or cookie); log on first with POST /api/sessionMngr/?v=latest";

@@ -705,3 +705,18 @@ async fn another_sessions_logon_session_is_a_404_that_says_why_and_echoes_no_id(
     let (_, log) = mock.stop();
     assert!(!log.contains(&a_id), "the -v log shows no session id: {log}");
 }
+
+/// EM's logon takes Basic credentials; `Authorization: Bearer x` got a session.
+#[tokio::test]
+async fn a_logon_without_basic_credentials_is_refused() {
+    let mock = Emtape::serve(&[]);
+    let url = format!("{}/api/sessionMngr/?v=latest", mock.url);
+    let no_colon = format!("Basic {}", emtape::codec::base64_encode(b"justauser"));
+    for auth in ["Bearer x", "Basic !!!", no_colon.as_str()] {
+        let r = send(&client(), "POST", &url, &[("Authorization", auth)], "").await;
+        assert_eq!(r.status, 401, "{auth}: {}", text(&r));
+        assert!(text(&r).contains("send Authorization: Basic base64(user:password)"), "{}", text(&r));
+    }
+    let basic = send(&client(), "POST", &url, &[("Authorization", "basic dTpw")], "").await;
+    assert_eq!(basic.status, 201, "the scheme's case does not matter");
+}
