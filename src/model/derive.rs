@@ -63,6 +63,7 @@ impl Substitution {
         }
         if let (Some(f), Some(t)) = (&from.name, &to.name) {
             self.push_name(f, t);
+            self.hierarchy_ref(from, f, t);
         }
         let theirs = to.reference_links();
         let mut used = vec![false; theirs.len()];
@@ -75,6 +76,28 @@ impl Substitution {
             used[i] = true;
             self.link(&link, &theirs[i]);
         }
+    }
+
+    /// A restore point of another VM gets a `HierarchyObjRef` of its own (`…:vm-38211`, made
+    /// from the VM's name, the same for every point of it): the listing does not carry it, and
+    /// two VMs sharing the sibling's would be one VM to a client that keys on it.
+    fn hierarchy_ref(&mut self, from: &Resource, from_name: &str, to_name: &str) {
+        let vm = |name: &str| name.split_once('@').map(|(vm, _)| vm.to_owned());
+        let (Some(from_vm), Some(to_vm)) = (vm(from_name), vm(to_name)) else { return };
+        if from_vm == to_vm {
+            return;
+        }
+        let Some(recorded) = from.entity.iter().flatten().find_map(|s| hierarchy_ref_of(&s.text)) else { return };
+        let Some((prefix, tail)) = recorded.rsplit_once('-').filter(|(_, t)| t.chars().all(|c| c.is_ascii_digit()))
+        else {
+            return;
+        };
+        // FNV-1a: stable across runs and platforms, unlike the std hasher.
+        let hash =
+            to_vm.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+        let width = tail.len().max(5);
+        let number = 10u64.pow(width as u32 - 1) + hash % (9 * 10u64.pow(width as u32 - 1));
+        self.push(&recorded, &format!("{prefix}-{number}"));
     }
 
     fn link(&mut self, from: &Link, to: &Link) {
@@ -125,6 +148,18 @@ impl Substitution {
         out.push_str(&text[copied..]);
         out
     }
+}
+
+/// The `HierarchyObjRef` of an entity body, XML or JSON.
+fn hierarchy_ref_of(text: &str) -> Option<String> {
+    if let Some(at) = text.find("<HierarchyObjRef>") {
+        let rest = &text[at + "<HierarchyObjRef>".len()..];
+        return rest.find('<').map(|end| rest[..end].trim().to_owned()).filter(|v| !v.is_empty());
+    }
+    let at = text.find("\"HierarchyObjRef\"")?;
+    let rest =
+        text[at + "\"HierarchyObjRef\"".len()..].trim_start().strip_prefix(':')?.trim_start().strip_prefix('"')?;
+    rest.find('"').map(|end| rest[..end].to_owned()).filter(|v| !v.is_empty())
 }
 
 #[cfg(test)]

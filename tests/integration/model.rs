@@ -460,3 +460,34 @@ async fn a_query_typed_with_raw_quotes_and_comparisons_is_answered_as_curl_sends
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert_eq!(answer.matches("<Ref ").count(), 1, "{answer}");
 }
+
+/// A derived restore point of another VM carried its sibling's HierarchyObjRef: dc01 and
+/// ubuntu88 were one VM to a client keying on it. Each VM now has its own, the same for all
+/// its points, in XML and JSON alike.
+#[tokio::test]
+async fn derived_points_of_other_vms_have_their_own_hierarchy_ref() {
+    let mock = Emtape::serve(&[]);
+    let c = client();
+    let mut by_vm: std::collections::HashMap<String, HashSet<String>> = Default::default();
+    for json in [false, true] {
+        let (token, _) = session(&c, &mock.url, json).await;
+        let list = get(&c, &format!("{}/api/vmRestorePoints", mock.url), json, &token).await;
+        let hrefs: HashSet<String> =
+            links(text(&list), json).into_iter().filter(|l| l.rel == "Alternate").map(|l| l.href).collect();
+        assert_eq!(hrefs.len(), 4, "{}", text(&list));
+        for href in hrefs {
+            let point = get(&c, &href, json, &token).await;
+            let vm = match json {
+                true => value(text(&point), true, "VmDisplayName"),
+                false => emtape::xml::parse(text(&point)).unwrap().attribute("VmDisplayName").map(str::to_owned),
+            }
+            .unwrap();
+            let hierarchy = value(text(&point), json, "HierarchyObjRef").unwrap();
+            by_vm.entry(vm).or_default().insert(hierarchy);
+        }
+    }
+    assert_eq!(by_vm.len(), 3, "{by_vm:?}");
+    assert!(by_vm.values().all(|refs| refs.len() == 1), "one per VM, XML and JSON alike: {by_vm:?}");
+    let distinct: HashSet<&String> = by_vm.values().flatten().collect();
+    assert_eq!(distinct.len(), 3, "{by_vm:?}");
+}
