@@ -284,6 +284,20 @@ impl Comparer<'_, '_> {
         if !ot.is_empty() && !nt.is_empty() {
             self.values(place, item, &ot, &nt, lines);
         }
+        // XML text that became elements: a client reading the text gets nothing (what JSON
+        // reports as a string become an object). The new elements are that one change.
+        if !self.old.json && !ot.is_empty() && nt.is_empty() && ok.is_empty() && !nk.is_empty() {
+            let now = nk.iter().map(String::as_str).collect::<Vec<_>>().join(", ");
+            self.drift(
+                DriftKind::KindChanged,
+                place,
+                item,
+                Some(format!("text ({})", ot[0])),
+                Some(format!("elements ({now})")),
+                lines,
+            );
+            return;
+        }
         self.links(olds, news, place, item, lines);
         // Children, by name; `Links` is compared above, as a set.
         let children = |t: &Tree<'_>, nodes: &[u32]| {
@@ -315,7 +329,19 @@ impl Comparer<'_, '_> {
                     None,
                     (Some(old_nodes[0]), None),
                 ),
-                Some(new_nodes) => self.group(old_nodes, new_nodes, &child, item, ns, prefix.clone()),
+                Some(new_nodes) => {
+                    if !self.old.json && self.now_repeats(olds, news, name, old_nodes, new_nodes) {
+                        self.drift(
+                            DriftKind::ElementRepeated,
+                            &child,
+                            item,
+                            Some(format!("one {name}")),
+                            Some(format!("{} {name}", most_under(self.new, news, name))),
+                            (Some(old_nodes[0]), Some(new_nodes[1])),
+                        );
+                    }
+                    self.group(old_nodes, new_nodes, &child, item, ns, prefix.clone())
+                }
             }
         }
         for (name, new_nodes) in &nc {
@@ -408,9 +434,13 @@ impl Comparer<'_, '_> {
             let known: BTreeSet<&str> = old.iter().map(String::as_str).collect();
             let fresh: BTreeSet<&str> = new.iter().map(String::as_str).filter(|v| !known.contains(v)).collect();
             if !fresh.is_empty() && known.len() <= 16 {
+                // None of the old values is left: renamed, unless the new recording still
+                // answers them elsewhere (`diff_cassettes` looks).
+                let kept = new.iter().any(|v| known.contains(v.as_str()));
+                let kind = if kept { DriftKind::EnumValueAdded } else { DriftKind::EnumValueChanged };
                 let was = known.into_iter().collect::<Vec<_>>().join(", ");
                 let now = fresh.into_iter().collect::<Vec<_>>().join(", ");
-                self.drift(DriftKind::EnumValueAdded, place, item, Some(was), Some(now), lines);
+                self.drift(kind, place, item, Some(was), Some(now), lines);
             }
         }
     }
@@ -481,6 +511,31 @@ impl Comparer<'_, '_> {
             self.drift(DriftKind::LinkAdded, &at(a), item, None, Some(show(a)), (None, at_new(a)));
         }
     }
+}
+
+impl Comparer<'_, '_> {
+    /// Whether the `name` children of `olds`, one under each, repeat under `news`: a client
+    /// that reads one `Result` now meets several (what JSON shows as an object become an array).
+    /// The items of a list (a `UID` or `Name` each, or all their parent holds) are data.
+    fn now_repeats(&self, olds: &[u32], news: &[u32], name: &str, old_nodes: &[u32], new_nodes: &[u32]) -> bool {
+        if name == "Links" || most_under(self.old, olds, name) != 1 || most_under(self.new, news, name) < 2 {
+            return false;
+        }
+        let keyed = |t: &Tree<'_>, nodes: &[u32]| {
+            nodes.iter().any(|n| t.attribute(*n, "UID").is_some() || t.attribute(*n, "Name").is_some())
+        };
+        let only_child =
+            |t: &Tree<'_>, parents: &[u32]| parents.iter().all(|p| t.children(*p).all(|c| t.name(c) == name));
+        !keyed(self.old, old_nodes)
+            && !keyed(self.new, new_nodes)
+            && !only_child(self.old, olds)
+            && !only_child(self.new, news)
+    }
+}
+
+/// The most `name` children any one of `nodes` has.
+fn most_under(t: &Tree<'_>, nodes: &[u32], name: &str) -> usize {
+    nodes.iter().map(|n| t.children(*n).filter(|c| t.name(*c) == name).count()).max().unwrap_or(0)
 }
 
 /// The names of the children of `nodes`.

@@ -66,7 +66,9 @@ pub enum DriftKind {
     AttributeAdded,
     KindChanged,
     JsonTypeChanged,
+    ElementRepeated,
     EnumValueAdded,
+    EnumValueChanged,
     ItemRemoved,
     ItemAdded,
     LinkRemoved,
@@ -96,7 +98,7 @@ impl DriftKind {
     }
 
     /// Every kind of drift.
-    pub const ALL: [DriftKind; 24] = [
+    pub const ALL: [DriftKind; 26] = [
         DriftKind::ExchangeRemoved,
         DriftKind::ExchangeAdded,
         DriftKind::StatusChanged,
@@ -111,7 +113,9 @@ impl DriftKind {
         DriftKind::AttributeAdded,
         DriftKind::KindChanged,
         DriftKind::JsonTypeChanged,
+        DriftKind::ElementRepeated,
         DriftKind::EnumValueAdded,
+        DriftKind::EnumValueChanged,
         DriftKind::ItemRemoved,
         DriftKind::ItemAdded,
         DriftKind::LinkRemoved,
@@ -141,7 +145,9 @@ impl DriftKind {
             AttributeAdded => "attribute added",
             KindChanged => "value kind changed",
             JsonTypeChanged => "JSON type changed",
+            ElementRepeated => "element now repeats",
             EnumValueAdded => "new enum value",
+            EnumValueChanged => "enum value changed",
             ItemRemoved => "item removed",
             ItemAdded => "item added",
             LinkRemoved => "link removed",
@@ -605,13 +611,27 @@ fn diff_cassettes(old: &LoadedCassette, new: &LoadedCassette, ignore: &[Ignore])
                 compared += 1;
                 // Within a key, answers pair by status: a 404 for an id one client asked for is
                 // not a changed 200, it is an exchange the other recording does not hold.
+                // But a success answered with another success code (202 Accepted become 201)
+                // is the same answer changed.
                 let status = |c: &LoadedCassette, i: usize| c.cassette.exchanges[i].response.status;
-                let statuses: BTreeSet<u16> =
-                    o.iter().map(|i| status(old, *i)).chain(n.iter().map(|j| status(new, *j))).collect();
-                for code in statuses {
-                    let os: Vec<usize> = o.iter().copied().filter(|i| status(old, *i) == code).collect();
-                    let ns: Vec<usize> = n.iter().copied().filter(|j| status(new, *j) == code).collect();
-                    let shown = format!("{key} -> {code}");
+                let codes =
+                    |c: &LoadedCassette, at: &[usize]| at.iter().map(|i| status(c, *i)).collect::<BTreeSet<u16>>();
+                let (ocodes, ncodes) = (codes(old, o), codes(new, n));
+                let mut pairs: Vec<(u16, u16)> = ocodes.intersection(&ncodes).map(|c| (*c, *c)).collect();
+                let mut new_only: Vec<u16> = ncodes.difference(&ocodes).copied().collect();
+                for code in ocodes.difference(&ncodes) {
+                    let success = (200..400).contains(code);
+                    match new_only.iter().position(|c| success && c / 100 == code / 100) {
+                        Some(at) => pairs.push((*code, new_only.remove(at))),
+                        None => pairs.push((*code, 0)),
+                    }
+                }
+                pairs.extend(new_only.into_iter().map(|c| (0, c)));
+                pairs.sort_unstable_by_key(|(a, b)| if *a == 0 { *b } else { *a });
+                for (ocode, ncode) in pairs {
+                    let os: Vec<usize> = o.iter().copied().filter(|i| status(old, *i) == ocode).collect();
+                    let ns: Vec<usize> = n.iter().copied().filter(|j| status(new, *j) == ncode).collect();
+                    let shown = format!("{key} -> {}", ocode.max(ncode));
                     match (os.first(), ns.first()) {
                         (Some(i), Some(j)) => {
                             // Polls: the first answers with each other, and the last with each other.
@@ -643,7 +663,35 @@ fn diff_cassettes(old: &LoadedCassette, new: &LoadedCassette, ignore: &[Ignore])
             (None, None) => {}
         }
     }
+    // A state the new recording still gives the same field elsewhere (a later poll) was not
+    // renamed: the new value is one more.
+    for d in out.iter_mut().flat_map(|e| e.drifts.iter_mut()).filter(|d| d.kind == DriftKind::EnumValueChanged) {
+        let field = d.path.rsplit('/').next().unwrap_or("").trim_start_matches('@');
+        let field = field.split('[').next().unwrap_or(field);
+        let was = d.old.as_deref().unwrap_or("");
+        let kept =
+            was.split(", ").any(|v| (0..new.cassette.exchanges.len()).any(|j| answers(&new.cassette, j, field, v)));
+        if kept {
+            d.kind = DriftKind::EnumValueAdded;
+            d.severity = d.kind.severity();
+        }
+    }
     Ok(report(old.name.clone(), new.name.clone(), out, compared))
+}
+
+/// Whether exchange `i`'s response body gives `field` the value `value` (`<State>Finished<`,
+/// `State="Finished"`, `"State": "Finished"`), by its text.
+fn answers(c: &Cassette, i: usize, field: &str, value: &str) -> bool {
+    let body = c.response_body(i);
+    let Some(text) = body.as_text() else { return false };
+    let word = |ch: Option<char>| ch.is_some_and(|ch| ch.is_alphanumeric() || ch == '_');
+    text.match_indices(value).any(|(at, _)| {
+        let before = text[..at].trim_end_matches([' ', '"', '\'']);
+        let before = before.strip_suffix(['>', '=', ':']).unwrap_or("").trim_end_matches([' ', '"']);
+        !word(text[..at].chars().next_back())
+            && !word(text[at + value.len()..].chars().next())
+            && before.ends_with(field)
+    })
 }
 
 /// An exchange only one recording holds: coverage, not drift.
@@ -824,7 +872,7 @@ mod tests {
                 DriftKind::LinkTemplateChanged,
                 DriftKind::LinkRemoved,
                 DriftKind::LinkAdded,
-                DriftKind::EnumValueAdded,
+                DriftKind::EnumValueChanged,
                 DriftKind::ElementRemoved,
                 DriftKind::KindChanged,
                 DriftKind::ElementAdded,

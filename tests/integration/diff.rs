@@ -362,7 +362,7 @@ fn another_value_in_another_resource_is_data_not_a_new_enum_value() {
     let same_point = ENTITY.replace("<Algorithm>Incremental</Algorithm>", "<Algorithm>Full</Algorithm>");
     let (a, b) = pair("enum-same", ENTITY, &same_point);
     let (_, out, _) = run(&["diff", &a, &b]);
-    assert!(out.contains("enum-value-added"), "the same point gaining a state is: {out}");
+    assert!(out.contains("enum-value-changed"), "the same point holding another state is: {out}");
 }
 
 #[test]
@@ -389,4 +389,69 @@ fn nothing_to_compare_is_never_no_drift() {
     let (code, out, _) = run(&["diff", empty.to_str().unwrap(), empty.to_str().unwrap()]);
     assert_eq!(code, 2, "{out}");
     assert!(!out.contains("no drift"), "{out}");
+}
+
+#[test]
+fn a_success_status_that_changed_for_the_same_request_is_breaking() {
+    let reference = std::fs::read_to_string("cassettes/reference/vm-restore.yaml").unwrap();
+    let changed = reference.replacen("    status: 202\n", "    status: 201\n", 1);
+    assert_ne!(changed, reference);
+    let new = temp_dir("status-changed").join("new.yaml");
+    std::fs::write(&new, changed).unwrap();
+    let (code, out, _) =
+        run(&["diff", "--format", "json", "cassettes/reference/vm-restore.yaml", new.to_str().unwrap()]);
+    assert_eq!(code, 1, "a client waiting for 202 Accepted gets 201: {out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let drifts: Vec<&serde_json::Value> =
+        v["exchanges"].as_array().unwrap().iter().flat_map(|e| e["drifts"].as_array().unwrap()).collect();
+    assert_eq!(drifts.len(), 1, "one status change, not two exchanges only one side has: {out}");
+    assert_eq!((drifts[0]["kind"].as_str(), drifts[0]["old"].as_str()), (Some("status-changed"), Some("202")));
+    assert_eq!(drifts[0]["new"], "201");
+}
+
+#[test]
+fn xml_text_that_became_child_elements_is_breaking() {
+    let (a, b) = pair(
+        "text-to-elements",
+        ENTITY,
+        &ENTITY.replace("<Algorithm>Incremental</Algorithm>", "<Algorithm><Name>Incremental</Name></Algorithm>"),
+    );
+    let (code, out, _) = run(&["diff", &a, &b]);
+    assert_eq!(code, 1, "a client reading the text of Algorithm gets nothing: {out}");
+    assert!(out.contains("kind-changed) /VmRestorePoint/Algorithm"), "{out}");
+    assert!(out.contains("text (Incremental) -> elements (Name)"), "{out}");
+}
+
+#[test]
+fn an_xml_element_that_now_repeats_is_breaking() {
+    let (a, b) = pair(
+        "repeated",
+        ENTITY,
+        &ENTITY.replace(
+            "  <Algorithm>Incremental</Algorithm>",
+            "  <Algorithm>Incremental</Algorithm>\n  <Algorithm>Full</Algorithm>",
+        ),
+    );
+    let (code, out, _) = run(&["diff", &a, &b]);
+    assert_eq!(code, 1, "a client reading one Algorithm now has two: {out}");
+    assert!(out.contains("element-repeated) /VmRestorePoint/Algorithm"), "{out}");
+    let (code, out, _) = run(&["diff", &b, &a, "--fail-on", "additive"]);
+    assert_eq!(code, 0, "a repeated element now single fits a client that reads a list: {out}");
+}
+
+#[test]
+fn a_renamed_enum_value_is_breaking_and_a_new_one_beside_the_old_is_additive() {
+    let reference = std::fs::read_to_string("cassettes/reference/vm-restore.yaml").unwrap();
+    let dir = temp_dir("enum-renamed");
+    let renamed = dir.join("renamed.yaml");
+    std::fs::write(&renamed, reference.replace("<State>Finished</State>", "<State>Completed</State>")).unwrap();
+    let (code, out, _) = run(&["diff", "cassettes/reference/vm-restore.yaml", renamed.to_str().unwrap()]);
+    assert_eq!(code, 1, "a client waiting for Finished waits for ever: {out}");
+    assert!(out.contains("enum-value-changed) /Task/State"), "{out}");
+    assert!(out.contains("Finished -> Completed"), "{out}");
+    let queued = dir.join("queued.yaml");
+    std::fs::write(&queued, reference.replacen("<State>Running</State>", "<State>Queued</State>", 1)).unwrap();
+    let (code, out, _) = run(&["diff", "cassettes/reference/vm-restore.yaml", queued.to_str().unwrap()]);
+    assert_eq!(code, 0, "Running is still answered, Queued comes first: {out}");
+    assert!(out.contains("enum-value-added) /Task/State"), "{out}");
 }
