@@ -320,10 +320,25 @@ fn client_cells(
     let tls = minted.map(|m| m.tls);
     let ca = ca_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
     let result = runtime(Some(jobs.min(releases.len().max(1))))?.block_on(async {
+        // The clients run in process groups of their own (so that a timeout ends all they
+        // started), where the terminal's Ctrl-C does not reach them: pass it on, then leave.
+        let clients = Clients::default();
+        let stop = super::stop_signal();
+        let (on_stop, leftover) = (clients.clone(), ca_file.as_ref().map(|_| ca_dir.clone()));
+        tokio::spawn(async move {
+            stop.await;
+            on_stop.end_all();
+            if let Some(dir) = leftover {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            eprintln!("interrupted: the clients were stopped");
+            std::process::exit(130);
+        });
         let gate = Arc::new(tokio::sync::Semaphore::new(jobs));
         let mut running = tokio::task::JoinSet::new();
         for (order, release) in releases.iter().enumerate() {
             let (gate, release, tls, ca, vars) = (gate.clone(), release.clone(), tls.clone(), ca.clone(), vars.clone());
+            let clients = clients.clone();
             let (command, timeout, scenario) = (plan.command.clone(), plan.timeout, scenario.clone());
             running.spawn(async move {
                 let _permit = gate.acquire_owned().await;
@@ -336,7 +351,7 @@ fn client_cells(
                 let server = Running::start(checker.clone(), tls, &release).await?;
                 let setup = setup.elapsed();
                 let t = Instant::now();
-                let ran = run_client(&command, &server.url, &ca, &release, timeout).await;
+                let ran = run_client(&command, &server.url, &ca, &release, timeout, &clients).await;
                 let client_ms = t.elapsed().as_secs_f64() * 1000.0;
                 let teardown = Instant::now();
                 checker.client_exited();
@@ -365,7 +380,40 @@ struct Ran {
     failed_to_start: Option<String>,
 }
 
-async fn run_client(command: &str, url: &str, ca: &str, release: &str, timeout: Duration) -> Ran {
+/// The process groups of the clients running now.
+#[derive(Clone, Default)]
+struct Clients(Arc<std::sync::Mutex<std::collections::BTreeSet<u32>>>);
+
+impl Clients {
+    fn started(&self, group: u32) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).insert(group);
+    }
+
+    /// Ends what the client started (its background children too, as `timeout(1)` does).
+    fn end(&self, group: u32) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(&group);
+        kill_group(group);
+    }
+
+    fn end_all(&self) {
+        let groups = std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
+        groups.into_iter().for_each(kill_group);
+    }
+}
+
+#[cfg(unix)]
+fn kill_group(group: u32) {
+    use nix::sys::signal::{Signal, killpg};
+    if let Ok(group) = i32::try_from(group) {
+        // Gone already (ESRCH) is what a well-behaved client leaves.
+        let _ = killpg(nix::unistd::Pid::from_raw(group), Signal::SIGKILL);
+    }
+}
+
+#[cfg(not(unix))]
+fn kill_group(_group: u32) {}
+
+async fn run_client(command: &str, url: &str, ca: &str, release: &str, timeout: Duration, clients: &Clients) -> Ran {
     let line = command.replace("{url}", url).replace("{ca}", ca).replace("{release}", release);
     let mut cmd = if cfg!(windows) {
         let mut c = tokio::process::Command::new("cmd");
@@ -383,13 +431,23 @@ async fn run_client(command: &str, url: &str, ca: &str, release: &str, timeout: 
         cmd.env("EMTAPE_CA", ca);
     }
     cmd.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped());
+    #[cfg(unix)]
+    cmd.process_group(0);
     let child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {
             return Ran { code: None, timed_out: false, stderr: String::new(), failed_to_start: Some(e.to_string()) };
         }
     };
-    match tokio::time::timeout(timeout, child.wait_with_output()).await {
+    let group = child.id();
+    if let Some(group) = group {
+        clients.started(group);
+    }
+    let waited = tokio::time::timeout(timeout, child.wait_with_output()).await;
+    if let Some(group) = group {
+        clients.end(group);
+    }
+    match waited {
         Ok(Ok(out)) => Ran {
             code: out.status.code(),
             timed_out: false,

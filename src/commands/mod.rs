@@ -147,7 +147,7 @@ fn print_all(text: &[u8]) -> Result<Exit, Failure> {
 /// Completes on SIGINT or SIGTERM. The handlers are installed when it is called, not when it
 /// is first awaited: call it before printing `listening on`, or a signal sent right after that
 /// line kills the process instead of stopping it cleanly. Needs the runtime.
-fn stop_signal() -> impl std::future::Future<Output = ()> {
+pub(crate) fn stop_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

@@ -175,3 +175,23 @@ fn a_changelog_of_one_release_is_a_usage_error_not_an_empty_pass() {
     assert_eq!(code, 2, "{out}");
     assert!(err.contains("--diff compares releases: name two or more"), "{err}");
 }
+
+#[test]
+#[cfg(unix)]
+fn a_client_that_times_out_leaves_no_process_behind() {
+    let pids = temp_dir("matrix-orphans").join("pids");
+    let client = format!("sleep 60 & echo $! >> {0}; sh -c 'sleep 60' & echo $! >> {0}; wait", pids.display());
+    let (code, out, _) = run(&["matrix", "--client", &client, "--client-timeout", "500ms", "--releases", "13"]);
+    assert_eq!(code, 1);
+    assert!(out.contains("timed out"), "{out}");
+    let written = std::fs::read_to_string(&pids).unwrap();
+    let alive: Vec<&str> = written
+        .lines()
+        .filter(|pid| {
+            // Gone, or a zombie waiting for whoever reaps orphans.
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .is_ok_and(|stat| stat.rsplit_once(')').is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z')))
+        })
+        .collect();
+    assert_eq!(alive, Vec::<&str>::new(), "the client's children outlived the matrix: {written}");
+}
