@@ -51,9 +51,31 @@ struct Target {
     path_and_query: String,
 }
 
+/// `url` with what may not stand raw in a request line percent-encoded after its authority
+/// (`filter=VmDisplayName=="ubuntu88"`, as typed for EM's query service and as curl sends it
+/// to HTTP.sys; hyper refuses the raw quotes). Browsers encode the same bytes.
+fn encoded(url: &str) -> std::borrow::Cow<'_, str> {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let start = url[start..].find('/').map_or(url.len(), |i| start + i);
+    let raw = |b: u8| b <= b' ' || b >= 0x7f || b"\"<>`{}|\\^".contains(&b);
+    if !url.bytes().skip(start).any(raw) {
+        return url.into();
+    }
+    let mut out = String::with_capacity(url.len() + 16);
+    out.push_str(&url[..start]);
+    for b in url[start..].bytes() {
+        if raw(b) {
+            out.push_str(&format!("%{b:02X}"));
+        } else {
+            out.push(b as char);
+        }
+    }
+    out.into()
+}
+
 fn parse_url(url: &str) -> Result<Target, ClientError> {
     let bad = || ClientError::BadUrl { url: url.to_owned() };
-    let uri: hyper::Uri = url.parse().map_err(|_| bad())?;
+    let uri: hyper::Uri = encoded(url).parse().map_err(|_| bad())?;
     let https = match uri.scheme_str() {
         Some("http") => false,
         Some("https") => true,

@@ -360,3 +360,32 @@ steps:
     let (code, out, err) = run(&["run", scenario.to_str().unwrap()]);
     assert_eq!(code, 0, "{out}{err}");
 }
+
+#[test]
+fn a_query_with_raw_quotes_in_the_request_line_is_sent_as_curl_sends_it() {
+    let path = temp_dir("raw-quotes").join("query.yaml");
+    std::fs::write(
+        &path,
+        r#"name: query by name
+steps:
+  - name: log on
+    request: POST /api/sessionMngr/?v=latest
+    auth: basic
+    expect:
+      status: 201
+    capture:
+      token: {header: X-RestSvcSessionId}
+    session: "{{token}}"
+  - name: query
+    request: GET /api/query?type=VmRestorePoint&filter=VmDisplayName=="ubuntu88"&pageSize=1
+    expect:
+      status: 200
+      body:
+        count(//Ref): 1
+"#,
+    )
+    .unwrap();
+    let (code, out, err) = run(&["run", path.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains(r#"GET /api/query?type=VmRestorePoint&filter=VmDisplayName=="ubuntu88"&pageSize=1"#), "{out}");
+}
