@@ -191,6 +191,32 @@ impl Document {
         }
     }
 
+    /// The one value a check or a capture of `query` compares: absent (`Ok(None)`), or why
+    /// there is no one value to compare (a JSON path selecting several nodes, an XPath on a
+    /// JSON body). XPath keeps its own rule: a node-set's value is its first node's.
+    pub fn one(&self, query: &Query) -> Result<Option<String>, String> {
+        match (query, self) {
+            (Query::XPath(_), Document::Json(_)) => {
+                return Err("(an XPath reads XML and this body is JSON: write the query as JSONPath, `$.…`)".into());
+            }
+            (Query::JsonPath(_), Document::Xml(_)) => {
+                return Err("(a JSON path reads JSON and this body is XML: write the query as XPath, `//…`)".into());
+            }
+            _ => {}
+        }
+        let mut values = self.query(query, None);
+        if values.len() > 1 && matches!(query, Query::JsonPath(_)) {
+            let n = values.len();
+            let shown: Vec<String> = values.iter().take(3).map(|v| format!("{v:?}")).collect();
+            let more = if n > 3 { ", …" } else { "" };
+            return Err(format!(
+                "({n} nodes: {}{more}; a check or capture compares one: select one with an index or a filter, `[0]`, `[?@.Rel == 'Alternate']`)",
+                shown.join(", ")
+            ));
+        }
+        Ok(if values.is_empty() { None } else { Some(values.swap_remove(0)) })
+    }
+
     /// The lines of `body` that show where `query` points, for failure messages.
     pub fn context(&self, body: &str, query: &Query, at: Option<Node<'_>>) -> Option<String> {
         match (self, query) {

@@ -229,10 +229,14 @@ impl Flow {
         let mut done = response.status < 400;
         let mut notes = Vec::new();
         for (q, m) in &poll.until {
-            let actual = doc.query(q, None).into_iter().next();
-            let (passed, _) = self.matches(m, actual.as_deref()).unwrap_or((false, String::new()));
+            let (passed, actual) = match doc.one(q) {
+                Ok(actual) => {
+                    (self.matches(m, actual.as_deref()).is_ok_and(|r| r.0), actual.unwrap_or_else(|| "(absent)".into()))
+                }
+                Err(why) => (false, why),
+            };
             done &= passed;
-            notes.push(format!("{}={}", q.describe(), actual.as_deref().unwrap_or("(absent)")));
+            notes.push(format!("{}={actual}", q.describe()));
         }
         (done, notes.join(" "))
     }
@@ -317,14 +321,21 @@ impl Flow {
             checks.push(check(format!("header {name}"), passed, expected, actual.unwrap_or("(absent)")));
         }
         for (q, m) in &expect.body {
-            let actual = doc.query(q, None).into_iter().next();
-            let (passed, expected) = self.matches(m, actual.as_deref()).unwrap_or((false, "(a value)".into()));
-            let mut c = check(
-                format!("body {}", q.describe()),
-                passed,
-                expected,
-                actual.clone().unwrap_or_else(|| "(absent)".into()),
-            );
+            let (passed, expected, actual) = match doc.one(q) {
+                Ok(actual) => {
+                    let (passed, expected) = self.matches(m, actual.as_deref()).unwrap_or((false, "(a value)".into()));
+                    (passed, expected, actual.unwrap_or_else(|| "(absent)".into()))
+                }
+                // Several nodes are present.
+                Err(_) if matches!(m, Matcher::Exists(true)) && doc.query(q, None).len() > 1 => {
+                    (true, "present".into(), format!("{} nodes", doc.query(q, None).len()))
+                }
+                Err(why) => {
+                    let (_, expected) = self.matches(m, None).unwrap_or((false, "(a value)".into()));
+                    (false, expected, why)
+                }
+            };
+            let mut c = check(format!("body {}", q.describe()), passed, expected, actual);
             if !passed {
                 c.context = doc.context(&body_text, q, None).or_else(|| Some(excerpt(&body_text, 1, 6)));
             }
@@ -341,7 +352,13 @@ impl Flow {
         for (name, capture) in &step.captures {
             let raw = match &capture.source {
                 CaptureSource::Header(h) => response.headers.get(h).map(str::to_owned),
-                CaptureSource::Body(q) => doc.query(q, None).into_iter().next(),
+                CaptureSource::Body(q) => match doc.one(q) {
+                    Ok(value) => value,
+                    Err(why) => {
+                        failed.push(check(format!("capture {name}"), false, "one value", why));
+                        continue;
+                    }
+                },
                 CaptureSource::BodyText => Some(String::from_utf8_lossy(&response.body).into_owned()),
             };
             let value = match (&capture.regex, raw) {

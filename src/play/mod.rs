@@ -198,6 +198,10 @@ impl Runner<'_> {
         result.status = Some(response.status);
         result.bodies = Some((shown_body(&body), shown_body(&response.body)));
         let observed = self.flow.observe(step, &response, link_type.as_deref());
+        // A session the server opened is live whether the scenario captures its token or not.
+        if let Some(token) = response.headers.get(crate::em::SESSION_HEADER) {
+            self.remember_session(token);
+        }
         for token in &observed.tokens {
             self.remember_session(token);
         }

@@ -444,7 +444,7 @@ impl Source<'_> {
                     span,
                     text,
                     format!("JSON path `{text}` does not parse: {} (at character {})", e.message, e.offset + 1),
-                    None,
+                    jsonpath_hint(text),
                 )
             })
         } else {
@@ -569,6 +569,16 @@ fn list(names: &[String]) -> String {
     } else {
         names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
     }
+}
+
+/// What a JSON path that does not parse was probably meant to say.
+fn jsonpath_hint(text: &str) -> Option<String> {
+    let function = ["length(", "count(", "match(", "search(", "value("].into_iter().find(|f| text.contains(f))?;
+    let name = function.trim_end_matches('(');
+    let list = text.split(&format!(".{function}")).next().filter(|l| *l != text && l.len() > 1).unwrap_or("$.Refs");
+    Some(format!(
+        "RFC 9535's functions stand only inside a filter (`$.Refs[?{name}(@.Links) > 0]`), not after a path; to check that `{list}` has 3 items: `{list}[2]: {{exists: true}}` and `{list}[3]: {{exists: false}}`"
+    ))
 }
 
 fn xpath_hint(text: &str) -> String {

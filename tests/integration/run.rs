@@ -389,3 +389,46 @@ steps:
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains(r#"GET /api/query?type=VmRestorePoint&filter=VmDisplayName=="ubuntu88"&pageSize=1"#), "{out}");
 }
+
+#[test]
+fn a_json_path_selecting_several_nodes_or_an_xpath_on_json_is_never_checked_silently() {
+    let path = temp_dir("several-nodes").join("json.yaml");
+    std::fs::write(
+        &path,
+        r#"name: json checks
+headers:
+  Accept: application/json
+steps:
+  - name: log on
+    request: POST /api/sessionMngr/?v=latest
+    auth: basic
+    expect:
+      status: 201
+      body:
+        $.Links[*].Rel: Up
+        $.Links[*].Href: {exists: true}
+        $.Links[0].Rel: Up
+        //SessionId: {exists: true}
+    capture:
+      rel: {field: "$.Links[*].Rel"}
+"#,
+    )
+    .unwrap();
+    let (code, out, err) = run(&["run", path.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}{err}");
+    let failed: Vec<&str> =
+        out.lines().map(str::trim).filter(|l| l.starts_with("body ") || l.starts_with("capture ")).collect();
+    assert_eq!(failed, ["body $.Links[*].Rel", "body //SessionId", "capture rel"], "{out}");
+    assert!(out.contains(r#""SessionId": "{session-id}""#), "an uncaptured session is still live: {out}");
+    assert!(out.contains(r#"nodes: "Up", "Down", "Down", …; a check or capture compares one"#), "{out}");
+    assert!(out.contains("an XPath reads XML and this body is JSON"), "{out}");
+}
+
+#[test]
+fn a_json_path_function_after_a_path_gets_a_hint_that_says_how_to_count() {
+    let err = scenario_error(
+        "length-outside",
+        "name: s\nsteps:\n- name: root\n  request: GET /api/\n  expect:\n    body:\n      $.Links.length(): 3\n",
+    );
+    assert!(err.contains("to check that `$.Links` has 3 items: `$.Links[2]: {exists: true}`"), "{err}");
+}
