@@ -184,7 +184,7 @@ pub struct CrawlArgs {
     #[arg(long, value_enum, default_value_t = CrawlRepr::Both)]
     pub repr: CrawlRepr,
 
-    /// Stop after this many requests
+    /// Stop after this many requests, the logons included (each session's logout comes on top)
     #[arg(long, value_name = "N", value_parser = at_least_one, default_value_t = 2000)]
     pub max_requests: usize,
 

@@ -51,6 +51,8 @@ pub struct CrawlReport {
     pub stopped_at_max: bool,
     /// The crawl was asked to stop before it was done.
     pub interrupted: bool,
+    /// Requests that got no answer (network, TLS, timeout).
+    pub unanswered: usize,
 }
 
 impl CrawlReport {
@@ -203,15 +205,21 @@ pub async fn crawl(client: Arc<Client>, recorder: Arc<Recorder>, options: &Crawl
         let mut h = headers(repr, None);
         let credentials = base64_encode(format!("{}:{}", options.user, options.password).as_bytes());
         h.push("Authorization", format!("Basic {credentials}"));
-        budget = budget.saturating_sub(1);
+        if budget == 0 {
+            report.stopped_at_max = true;
+            break;
+        }
+        budget -= 1;
+        report.requests += 1;
         let logon = match client.send("POST", &logon_url, &h, Bytes::new()).await {
             Ok(r) => r,
             Err(e) => {
                 report.by_type.entry("LogonSession".into()).or_default().1.push(format!("POST {e}"));
-                continue;
+                report.unanswered += 1;
+                // The other representation would meet the same wall.
+                break;
             }
         };
-        report.requests += 1;
         recorder.record(&Sent { method: "POST", url: &logon_url, headers: &h, body: b"" }, &logon);
         let Some(token) = logon.headers.get(em::SESSION_HEADER).map(str::to_owned).filter(|_| logon.status < 300)
         else {
@@ -287,7 +295,10 @@ pub async fn crawl(client: Arc<Client>, recorder: Arc<Recorder>, options: &Crawl
                     }
                 }
                 Ok(r) => entry.1.push(format!("{} GET {}", r.status, job.url)),
-                Err(e) => entry.1.push(format!("GET {e}")),
+                Err(e) => {
+                    entry.1.push(format!("GET {e}"));
+                    report.unanswered += 1;
+                }
             }
             if let Some(every) = options.progress {
                 if last_progress.elapsed() >= every {

@@ -4,7 +4,7 @@ use std::io::IsTerminal as _;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{Exit, Failure, runtime};
+use super::{Exit, Failure, plural, runtime};
 use crate::cli::{CrawlArgs, CrawlRepr};
 use crate::crawl::{CrawlOptions, crawl as run_crawl};
 use crate::em::Repr;
@@ -69,10 +69,11 @@ pub(super) fn crawl(args: CrawlArgs) -> Result<Exit, Failure> {
     });
     let written = recorder.finish().map_err(Failure::bad_input)?;
     println!(
-        "emtape crawl {} -> {}: {} requests, {written} exchanges recorded",
+        "emtape crawl {} -> {}: {}, {} recorded",
         options.base,
         args.out.display(),
-        report.requests
+        plural(report.requests, "request"),
+        plural(usize::try_from(written).unwrap_or(usize::MAX), "exchange")
     );
     for (kind, (ok, failed)) in &report.by_type {
         println!(
@@ -94,6 +95,21 @@ pub(super) fn crawl(args: CrawlArgs) -> Result<Exit, Failure> {
         return Ok(Exit::Interrupted);
     }
     let failures = report.failures();
-    println!("{}", if failures == 0 { "every link answered".to_owned() } else { format!("{failures} links failed") });
-    Ok(if failures == 0 { Exit::Success } else { Exit::Failed })
+    let logged_on = report.by_type.get("LogonSession").is_some_and(|(ok, _)| *ok > 0);
+    if !logged_on {
+        println!("could not log on: nothing was crawled");
+    } else if failures == 0 {
+        println!("every link answered");
+    } else {
+        println!("{failures} of {} failed", plural(report.requests, "request"));
+    }
+    // No answer to the logon (a dead target, an untrusted certificate) is a network failure,
+    // as in `run`; a link that fails on the way is a failure named above.
+    Ok(if !logged_on && report.unanswered > 0 {
+        Exit::Network
+    } else if failures == 0 {
+        Exit::Success
+    } else {
+        Exit::Failed
+    })
 }

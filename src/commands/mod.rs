@@ -174,3 +174,8 @@ pub(crate) fn stop_signal() -> impl std::future::Future<Output = ()> {
         }
     }
 }
+
+/// `1 request`, `2 requests`.
+pub(crate) fn plural(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+}

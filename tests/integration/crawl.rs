@@ -132,6 +132,27 @@ fn a_rate_limited_crawl_takes_its_time() {
 }
 
 #[test]
+fn a_target_that_cannot_be_reached_is_a_network_failure_and_says_nothing_was_crawled() {
+    let out = temp_dir("crawl-dead").join("crawl.yaml");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (code, stdout, _) = crawl(&format!("http://127.0.0.1:{port}"), &out, &[]);
+    assert_eq!(code, 3, "{stdout}");
+    assert!(stdout.contains(": 1 request, 0 exchanges recorded"), "one logon tried, not both: {stdout}");
+    assert!(stdout.contains("could not log on: nothing was crawled"), "{stdout}");
+}
+
+#[test]
+fn max_requests_counts_the_logons_and_only_the_logouts_come_on_top() {
+    let mock = Emtape::serve(&[]);
+    let out = temp_dir("crawl-max").join("both.yaml");
+    let (_, stdout, _) = crawl(&mock.url, &out, &["--max-requests", "20"]);
+    let methods: Vec<String> =
+        Cassette::load(&out).unwrap().cassette.exchanges.iter().map(|x| x.request.method.clone()).collect();
+    let logouts = methods.iter().filter(|m| *m == "DELETE").count();
+    assert_eq!(methods.len() - logouts, 20, "{methods:?} {stdout}");
+}
+
+#[test]
 fn a_crawl_records_failures_and_keeps_going() {
     let reference = std::fs::read_to_string("cassettes/reference/vm-restore.yaml").unwrap();
     let (start, end) = (reference.find("- seq: 1\n").unwrap(), reference.find("- seq: 2\n").unwrap());
