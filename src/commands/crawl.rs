@@ -75,6 +75,9 @@ pub(super) fn crawl(args: CrawlArgs) -> Result<Exit, Failure> {
         plural(report.requests, "request"),
         plural(usize::try_from(written).unwrap_or(usize::MAX), "exchange")
     );
+    if written == 0 {
+        println!("{}", crate::record::written(0, &args.out));
+    }
     for (kind, (ok, failed)) in &report.by_type {
         println!(
             "  {kind:<36} {ok:>5} answered{}",

@@ -51,6 +51,9 @@ pub(super) fn import(args: ImportArgs) -> Result<Exit, Failure> {
         "emtape import {name} -> {}: {used} entries of {origin} recorded as {written} exchanges",
         args.out.display()
     );
+    if written == 0 {
+        println!("{}", crate::record::written(0, &args.out));
+    }
     if !unusable.is_empty() {
         println!("{} entries left out:", unusable.len());
         for u in unusable.iter().take(10) {

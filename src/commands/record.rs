@@ -119,7 +119,12 @@ pub(super) fn record(args: RecordArgs) -> Result<Exit, Failure> {
             Mode::Append => "appending",
             Mode::ReplayOnly => "replaying (upstream untouched)",
         };
-        eprintln!("emtape: {what} {} -> {upstream} into {}", server.base_url(), args.out.display());
+        eprintln!(
+            "emtape: {what} {} -> {upstream} into {}{}",
+            server.base_url(),
+            args.out.display(),
+            replacing(mode, &args.out)
+        );
         let proxy = Arc::new(proxy);
         server.run(proxy.clone(), ServerOptions { max_body: args.max_body }, stop).await;
         summary(recorder.as_deref(), &proxy, &args.out, None)
@@ -137,7 +142,7 @@ fn summary(
 ) -> Result<Exit, Failure> {
     let Some(recorder) = recorder else { return Ok(Exit::Success) };
     let n = recorder.finish().map_err(Failure::bad_input)?;
-    eprintln!("emtape: recorded {n} exchanges in {}", out.display());
+    eprintln!("emtape: {}", crate::record::written(n, out));
     if n > 0 {
         return Ok(Exit::Success);
     }
@@ -161,6 +166,17 @@ fn summary(
         }
     }
     Ok(Exit::Success)
+}
+
+/// A new recording over a cassette already there replaces it, but only once an exchange is
+/// recorded: the start says so, and how to add to it instead.
+fn replacing(mode: Mode, out: &std::path::Path) -> &'static str {
+    let holds = std::fs::metadata(out).is_ok_and(|m| m.len() > 0);
+    if mode == Mode::New && holds {
+        " (replacing it once the first exchange is recorded; --mode append adds to it instead)"
+    } else {
+        ""
+    }
 }
 
 /// Writes a file only its owner may read (a private key), replacing any there.
@@ -205,7 +221,11 @@ fn forward_proxy(
                 |p| format!("; clients trust the CA in {}", p.display()),
             )
         };
-        eprintln!("emtape: forward proxy on {local}: recording {recorded} into {}{trust}", args.out.display());
+        eprintln!(
+            "emtape: forward proxy on {local}: recording {recorded} into {}{}{trust}",
+            args.out.display(),
+            replacing(Mode::New, &args.out)
+        );
         let proxy = Arc::new(proxy);
         let passed = Arc::new(forward::Passed::default());
         forward::serve(listener, ca, recorded.clone(), proxy.clone(), passed.clone(), args.max_body, stop_signal())

@@ -103,7 +103,7 @@ pub(super) fn run(args: RunArgs) -> Result<Exit, Failure> {
         }
         if let (Some(recorder), Some(path)) = (&recorder, &args.record) {
             match recorder.finish() {
-                Ok(n) => eprintln!("emtape: recorded {n} exchanges in {}", path.display()),
+                Ok(n) => eprintln!("emtape: {}", crate::record::written(n, path)),
                 Err(e) => eprintln!("error: {e}"),
             }
         }

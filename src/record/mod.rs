@@ -29,21 +29,32 @@ pub struct Sent<'a> {
     pub body: &'a [u8],
 }
 
-/// Appends exchanges to a cassette file.
+/// Appends exchanges to a cassette file. A new cassette is written beside its place first and
+/// takes its place once its first exchange is complete, so a command that fails or records
+/// nothing leaves a cassette already there as it was; from then on exchanges are appended where
+/// they belong, so a recorder killed at any moment keeps every completed exchange.
 pub struct CassetteWriter {
     file: File,
     path: PathBuf,
+    /// The file written until the first exchange is complete, while `path` is untouched.
+    pending: Option<PathBuf>,
 }
 
 impl CassetteWriter {
-    /// Starts a new cassette (replacing any file there) with `meta` in its header.
+    /// Starts a new cassette with `meta` in its header, to replace any file at `path` once an
+    /// exchange is written (making its folder if need be).
     pub fn create(path: &Path, meta: &Meta) -> io::Result<CassetteWriter> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }
-        let mut file = File::create(path)?;
-        file.write_all(Cassette::header_yaml(meta).as_bytes())?;
-        Ok(CassetteWriter { file, path: path.to_owned() })
+        let name = path.file_name().ok_or_else(|| io::Error::other("not a file name"))?.to_string_lossy();
+        let pending = path.with_file_name(format!(".{name}.{}.partial", std::process::id()));
+        let mut file = File::create(&pending)?;
+        if let Err(e) = file.write_all(Cassette::header_yaml(meta).as_bytes()) {
+            let _ = std::fs::remove_file(&pending);
+            return Err(e);
+        }
+        Ok(CassetteWriter { file, path: path.to_owned(), pending: Some(pending) })
     }
 
     /// Continues an existing cassette.
@@ -59,12 +70,28 @@ impl CassetteWriter {
                 file.write_all(b"\n")?;
             }
         }
-        Ok(CassetteWriter { file, path: path.to_owned() })
+        Ok(CassetteWriter { file, path: path.to_owned(), pending: None })
+    }
+
+    /// After a complete exchange: a new cassette takes its place (the open file moves with it).
+    fn commit(&mut self, written: io::Result<()>) -> io::Result<()> {
+        written?;
+        if let Some(pending) = &self.pending {
+            std::fs::rename(pending, &self.path)?;
+            self.pending = None;
+        }
+        Ok(())
+    }
+
+    /// Whether the cassette is at its place (an exchange was written, or it was appended to).
+    pub fn is_written(&self) -> bool {
+        self.pending.is_none()
     }
 
     /// Writes one exchange in a single write, so it is either all there or not started.
     pub fn write(&mut self, exchange: &Exchange) -> io::Result<()> {
-        self.file.write_all(exchange.to_yaml().as_bytes())
+        let written = self.file.write_all(exchange.to_yaml().as_bytes());
+        self.commit(written)
     }
 
     /// Writes an exchange whose response body `body` writes (after the rest of the exchange).
@@ -73,14 +100,26 @@ impl CassetteWriter {
         exchange: &Exchange,
         body: impl FnOnce(&mut io::BufWriter<&mut File>) -> io::Result<()>,
     ) -> io::Result<()> {
-        let mut out = io::BufWriter::with_capacity(1 << 16, &mut self.file);
-        out.write_all(exchange.to_yaml().as_bytes())?;
-        body(&mut out)?;
-        out.flush()
+        let written = (|| {
+            let mut out = io::BufWriter::with_capacity(1 << 16, &mut self.file);
+            out.write_all(exchange.to_yaml().as_bytes())?;
+            body(&mut out)?;
+            out.flush()
+        })();
+        self.commit(written)
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+}
+
+impl Drop for CassetteWriter {
+    /// A new cassette that never got an exchange leaves nothing behind.
+    fn drop(&mut self) {
+        if let Some(pending) = &self.pending {
+            let _ = std::fs::remove_file(pending);
+        }
     }
 }
 
@@ -303,11 +342,22 @@ impl Recorder {
         if let Some(e) = &state.error {
             return Err(e.clone());
         }
-        if state.learned != state.meta {
+        if state.learned != state.meta && state.writer.is_written() {
             rewrite_header(state.writer.path(), &state.learned)
                 .map_err(|e| format!("cannot complete {}: {e}", state.writer.path().display()))?;
         }
         Ok(state.recorded)
+    }
+}
+
+/// What a recording that wrote `n` exchanges left at `path`, for the summary line: a cassette
+/// that got no exchange is never written, so one already there is left as it was.
+pub fn written(n: u64, path: &Path) -> String {
+    match (n, path.exists()) {
+        (0, true) => format!("recorded 0 exchanges: {} is left as it was", path.display()),
+        (0, false) => format!("recorded 0 exchanges: no cassette was written to {}", path.display()),
+        (1, _) => format!("recorded 1 exchange in {}", path.display()),
+        (n, _) => format!("recorded {n} exchanges in {}", path.display()),
     }
 }
 

@@ -8,6 +8,7 @@ mod diff;
 mod forward;
 mod har;
 mod html;
+mod keep;
 mod lint;
 mod matrix;
 mod model;
