@@ -279,6 +279,7 @@ impl Checker {
             slot.1.clone_from(value);
         }
         let vars: HashMap<String, String> = scenario.vars.iter().cloned().collect();
+        scenario.check_values(&vars).map_err(|e| e.to_string())?;
         let poll_duration = |of: fn(&crate::scenario::Poll) -> &crate::scenario::Tpl| {
             scenario
                 .steps

@@ -134,7 +134,8 @@ fn write_report(path: Option<&Path>, text: &str) -> Result<(), Failure> {
     }
 }
 
-/// The scenario's variables with `--var` overrides; an unknown name is an error with a hint.
+/// The scenario's variables with `--var` overrides; an unknown name is an error with a hint, and
+/// a value its place cannot take (`poll_interval=fast`) is refused before anything runs.
 pub(super) fn variables(scenario: &Scenario, overrides: &[String]) -> Result<HashMap<String, String>, Failure> {
     let mut vars: HashMap<String, String> = scenario.vars.iter().cloned().collect();
     for o in overrides {
@@ -154,6 +155,7 @@ pub(super) fn variables(scenario: &Scenario, overrides: &[String]) -> Result<Has
         }
         vars.insert(name.to_owned(), value.to_owned());
     }
+    scenario.check_values(&vars).map_err(|e| Failure::bad_input(e.to_string()))?;
     Ok(vars)
 }
 

@@ -3,6 +3,7 @@
 //! XPath, JSONPath and regex parses. Each problem names file, line and column, quotes the
 //! offending text and gives a hint.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
@@ -13,7 +14,7 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use super::template::Tpl;
 use super::{
     Action, BUILTIN_VARS, Capture, CaptureSource, Expect, FAULTS, Follow, JsonPath, Matcher, Poll, Query, Scenario,
-    Select, ServerPlan, Step, XPath, parse_duration,
+    Select, ServerPlan, Step, ValueCheck, ValueKind, XPath, parse_duration,
 };
 use crate::diagnostic::{Diagnostic, did_you_mean, yaml_diagnostic};
 use crate::yamlish::{Ordered, Scalar};
@@ -38,7 +39,13 @@ pub(super) fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
 pub(super) fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
     let raw: RawScenario =
         serde_yaml::from_str(text).map_err(|e| ScenarioError::Invalid(Box::new(yaml_diagnostic(file, text, &e))))?;
-    let src = Source { file, text, steps: item_lines(text, "steps:"), finally: item_lines(text, "finally:") };
+    let src = Source {
+        file,
+        text,
+        steps: item_lines(text, "steps:"),
+        finally: item_lines(text, "finally:"),
+        checks: RefCell::default(),
+    };
     src.compile(raw)
 }
 
@@ -47,6 +54,8 @@ struct Source<'a> {
     text: &'a str,
     steps: Vec<usize>,
     finally: Vec<usize>,
+    /// Values built from variables, checked once the run's variables are known.
+    checks: RefCell<Vec<ValueCheck>>,
 }
 
 /// Lines where the items of a top-level list (`steps:`) start.
@@ -131,6 +140,14 @@ impl Source<'_> {
         }
         let namespaces: HashMap<String, String> = raw.namespaces.0.into_iter().collect();
         let headers = self.templates(whole, raw.headers.0, &defined)?;
+        for (name, value) in &headers {
+            self.check_later(
+                whole,
+                value,
+                ValueKind::HeaderValue,
+                format!("the header `{name}` sent with every request"),
+            );
+        }
         if raw.steps.is_empty() {
             return Err(self.error(
                 whole,
@@ -169,7 +186,19 @@ impl Source<'_> {
             steps,
             finally,
             server,
+            checks: self.checks.take(),
         })
+    }
+
+    /// Remembers a value made of variables that must be of `kind`, to be checked before the
+    /// first request once `--var` has given the variables their values.
+    fn check_later(&self, span: Span, tpl: &Tpl, kind: ValueKind, what: String) {
+        if tpl.vars().next().is_none() {
+            return;
+        }
+        let (line, column) = self.find(span, tpl.source()).unwrap_or((span.start, 1));
+        let source_line = self.text.lines().nth(line - 1).unwrap_or_default().to_owned();
+        self.checks.borrow_mut().push(ValueCheck { kind, tpl: tpl.clone(), what, line, column, source_line });
     }
 
     fn literal_duration(&self, span: Span, text: &str) -> Result<std::time::Duration, ScenarioError> {
@@ -294,7 +323,9 @@ impl Source<'_> {
                         ));
                     }
                 };
-                Action::Request { method, url: self.template(span, url, defined)? }
+                let url = self.template(span, url, defined)?;
+                self.check_later(span, &url, ValueKind::Url, format!("the URL of step `{}`", raw.name));
+                Action::Request { method, url }
             }
             (None, Some(f)) => Action::Follow(Follow {
                 rel: self.template(span, &f.rel, defined)?,
@@ -374,6 +405,9 @@ impl Source<'_> {
             Some(p) => {
                 let interval = self.duration(span, p.interval.as_deref().unwrap_or("1s"), defined)?;
                 let timeout = self.duration(span, p.timeout.as_deref().unwrap_or("10m"), defined)?;
+                let step = &raw.name;
+                self.check_later(span, &interval, ValueKind::Duration, format!("the poll interval of step `{step}`"));
+                self.check_later(span, &timeout, ValueKind::Duration, format!("the poll timeout of step `{step}`"));
                 if p.until.0.is_empty() {
                     return Err(self.error(
                         span,
@@ -393,12 +427,21 @@ impl Source<'_> {
         // Captures of this step are usable in its own `session:`.
         let mut here: Vec<String> = defined.to_vec();
         here.extend(captures.iter().map(|(n, _)| n.clone()));
+        let headers = self.templates(span, raw.headers.0, defined)?;
+        for (name, value) in &headers {
+            self.check_later(
+                span,
+                value,
+                ValueKind::HeaderValue,
+                format!("the header `{name}` of step `{}`", raw.name),
+            );
+        }
         Ok(Step {
             name: raw.name,
             line: span.start,
             action,
             select,
-            headers: self.templates(span, raw.headers.0, defined)?,
+            headers,
             body: raw.body.as_deref().map(|b| self.template(span, b, defined)).transpose()?,
             auth,
             session: raw.session.as_deref().map(|s| self.template(span, s, &here)).transpose()?,

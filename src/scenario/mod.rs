@@ -53,6 +53,31 @@ pub struct Scenario {
     pub finally: Vec<Step>,
     /// How `emtape serve --scenario` plays the server (ignored by `emtape run`).
     pub server: ServerPlan,
+    /// Values made of variables, checked by [`Scenario::check_values`] before anything runs.
+    pub checks: Vec<ValueCheck>,
+}
+
+/// A value made of variables (`interval: "{{poll_interval}}"`) that must be a duration, a URL
+/// or a header value: known only once `--var` has spoken, and checked then, before the first
+/// request, so that a run never stops half-way (a restore started) on a value it could have
+/// refused at the start.
+#[derive(Clone, Debug)]
+pub struct ValueCheck {
+    pub kind: ValueKind,
+    pub tpl: Tpl,
+    /// What the value is, for messages: "the poll interval of step `wait`".
+    pub what: String,
+    pub line: usize,
+    pub column: usize,
+    pub source_line: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ValueKind {
+    Duration,
+    /// A path (joined to the target) or an absolute http(s) URL.
+    Url,
+    HeaderValue,
 }
 
 /// How a mock checking clients shapes the run.
@@ -257,6 +282,45 @@ impl Scenario {
     /// Parses scenario text; `file` names it in messages.
     pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
         load::parse(file, text)
+    }
+
+    /// Checks every value made only of the run's variables `vars` (the defaults with `--var`
+    /// applied), naming the first that is not what its place needs: the variable, its value and
+    /// where it is used. Values that need a capture are checked when they are made.
+    pub fn check_values(&self, vars: &HashMap<String, String>) -> Result<(), ScenarioError> {
+        for check in &self.checks {
+            let Ok(value) = check.tpl.render(vars) else { continue };
+            let (wanted, hint) = match check.kind {
+                ValueKind::Duration if parse_duration(&value).is_none() => {
+                    ("a duration", "write `500ms`, `1s`, `2m` or `1h`")
+                }
+                ValueKind::Url
+                    if !(value.starts_with('/') || value.starts_with("http://") || value.starts_with("https://"))
+                        || value.contains(char::is_whitespace) =>
+                {
+                    ("a URL", "a request goes to a path (`/api/...`) or an absolute http(s) URL")
+                }
+                ValueKind::HeaderValue if value.chars().any(|c| c.is_control() && c != '\t') => {
+                    ("a header value", "a header value is one line of text")
+                }
+                _ => continue,
+            };
+            let set: Vec<String> = check
+                .tpl
+                .vars()
+                .filter_map(|v| vars.get(v).map(|value| format!("`{v}` is `{}`", value.escape_debug())))
+                .collect();
+            let diagnostic = crate::diagnostic::Diagnostic {
+                message: format!("{} is `{}`, not {wanted}", check.what, value.escape_debug()),
+                file: self.file.clone(),
+                line: check.line,
+                column: check.column,
+                source_line: Some(check.source_line.clone()),
+                hint: Some(format!("{} (its default under `vars:`, or --var); {hint}", set.join(", "))),
+            };
+            return Err(ScenarioError::Invalid(Box::new(diagnostic)));
+        }
+        Ok(())
     }
 }
 

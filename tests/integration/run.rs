@@ -432,3 +432,45 @@ fn a_json_path_function_after_a_path_gets_a_hint_that_says_how_to_count() {
     );
     assert!(err.contains("to check that `$.Links` has 3 items: `$.Links[2]: {exists: true}`"), "{err}");
 }
+
+/// `--var poll_interval=fast` used to run five steps, the restore POST among them, and then stop
+/// with exit 3: a value that cannot serve where it is used is refused before the first request.
+#[test]
+fn a_var_that_cannot_serve_where_it_is_used_is_refused_before_the_first_request() {
+    let em = Emtape::serve(&["-v"]);
+    let refused = |var: &str| {
+        let out = Command::new(BIN)
+            .args(["run", "scenarios/vm-restore.yaml", "--target", &em.url, "--var", var])
+            .args(["--user", "admin", "--password-env", "EMTAPE_TEST_PW"])
+            .env("EMTAPE_TEST_PW", "pw")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{var}: {}", String::from_utf8_lossy(&out.stdout));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let err = refused("poll_interval=fast");
+    assert!(err.contains("the poll interval of step `wait for the restore task` is `fast`, not a duration"), "{err}");
+    assert!(err.contains("--> scenarios/vm-restore.yaml:78:16"), "{err}");
+    assert!(err.contains("`poll_interval` is `fast`"), "{err}");
+    let err = refused("accept=application/xml\r\nX-Injected: 1");
+    assert!(
+        err.contains(
+            "the header `Accept` sent with every request is `application/xml\\r\\nX-Injected: 1`, not a header value"
+        ),
+        "{err}"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert!(!em.stderr().contains("/api/"), "no request reached the server: {}", em.stderr());
+}
+
+#[test]
+fn a_request_url_made_of_a_var_must_be_a_path_or_an_http_url() {
+    let dir = temp_dir("var-url");
+    let path = dir.join("s.yaml");
+    std::fs::write(&path, "name: s\nvars: {root: /api/}\nsteps:\n- name: root\n  request: GET {{root}}\n").unwrap();
+    let (code, _, err) = run(&["run", path.to_str().unwrap(), "--var", "root=api"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("the URL of step `root` is `api`, not a URL") && err.contains("s.yaml:5:16"), "{err}");
+    let (code, out, err) = run(&["run", path.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+}
