@@ -13,6 +13,8 @@ pub(crate) struct Substitution {
     pairs: Vec<(String, String)>,
     /// The first bytes of the `from`s, as a bitset: most of a body is skipped on one test.
     starts: [u64; 4],
+    /// Fields whose value is set, whatever the sibling's was (`Algorithm`, `PointType`).
+    fields: Vec<(&'static str, &'static str)>,
 }
 
 impl Substitution {
@@ -40,7 +42,13 @@ impl Substitution {
         for (f, t) in &self.pairs {
             escaped.push(&escape(f), &escape(t));
         }
-        escaped.apply(text)
+        let mut out = escaped.apply(text);
+        for (name, value) in &self.fields {
+            if let Some(at) = field_value(&out, name) {
+                out.replace_range(at, value);
+            }
+        }
+        out
     }
 
     /// Replaces a `Name` of the form `vm@yyyy-mm-dd hh:mm:ss` part by part too, so that the VM
@@ -65,9 +73,14 @@ impl Substitution {
             self.push_name(f, t);
             self.hierarchy_ref(from, f, t);
         }
-        let theirs = to.reference_links();
+        let (ours, theirs) = (from.reference_links(), to.reference_links());
+        if let (Some(f), Some(t)) = (BackupFile::of(&ours), BackupFile::of(&theirs)) {
+            if f != t {
+                self.fields = vec![("Algorithm", t.algorithm()), ("PointType", t.point_type())];
+            }
+        }
         let mut used = vec![false; theirs.len()];
-        for link in from.reference_links() {
+        for link in ours {
             let Some(i) =
                 theirs.iter().enumerate().position(|(i, l)| !used[i] && l.rel == link.rel && l.kind == link.kind)
             else {
@@ -87,7 +100,10 @@ impl Substitution {
         if from_vm == to_vm {
             return;
         }
-        let Some(recorded) = from.entity.iter().flatten().find_map(|s| hierarchy_ref_of(&s.text)) else { return };
+        let hierarchy_ref = |text: &str| {
+            field_value(text, "HierarchyObjRef").map(|at| text[at].trim().to_owned()).filter(|v| !v.is_empty())
+        };
+        let Some(recorded) = from.entity.iter().flatten().find_map(|s| hierarchy_ref(&s.text)) else { return };
         let Some((prefix, tail)) = recorded.rsplit_once('-').filter(|(_, t)| t.chars().all(|c| c.is_ascii_digit()))
         else {
             return;
@@ -150,16 +166,64 @@ impl Substitution {
     }
 }
 
-/// The `HierarchyObjRef` of an entity body, XML or JSON.
-fn hierarchy_ref_of(text: &str) -> Option<String> {
-    if let Some(at) = text.find("<HierarchyObjRef>") {
-        let rest = &text[at + "<HierarchyObjRef>".len()..];
-        return rest.find('<').map(|end| rest[..end].trim().to_owned()).filter(|v| !v.is_empty());
+/// Where the value of the first field `name` of an entity body is: an element's text (XML)
+/// or a string value (JSON).
+fn field_value(text: &str, name: &str) -> Option<std::ops::Range<usize>> {
+    let open = format!("<{name}>");
+    if let Some(at) = text.find(&open) {
+        let start = at + open.len();
+        return text[start..].find('<').map(|end| start..start + end);
     }
-    let at = text.find("\"HierarchyObjRef\"")?;
-    let rest =
-        text[at + "\"HierarchyObjRef\"".len()..].trim_start().strip_prefix(':')?.trim_start().strip_prefix('"')?;
-    rest.find('"').map(|end| rest[..end].to_owned()).filter(|v| !v.is_empty())
+    let key = format!("\"{name}\"");
+    let at = text.find(&key)? + key.len();
+    let rest = text[at..].trim_start().strip_prefix(':')?.trim_start().strip_prefix('"')?;
+    let start = text.len() - rest.len();
+    rest.find('"').map(|end| start..start + end)
+}
+
+/// The kind of backup file a restore point's reference names (`Up BackupFileReference`), by
+/// its extension: what the listing says of a point that the entity of a sibling does not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum BackupFile {
+    /// `.vbk`
+    Full,
+    /// `.vib`
+    Increment,
+    /// `.vrb`
+    ReverseIncrement,
+}
+
+impl BackupFile {
+    fn of(links: &[Link]) -> Option<BackupFile> {
+        let link = links.iter().find(|l| l.rel == "Up" && l.kind.as_deref() == Some("BackupFileReference"))?;
+        let name = link.name.as_deref()?.to_ascii_lowercase();
+        let (_, extension) = name.rsplit_once('.')?;
+        match extension {
+            "vbk" => Some(BackupFile::Full),
+            "vib" => Some(BackupFile::Increment),
+            "vrb" => Some(BackupFile::ReverseIncrement),
+            _ => None,
+        }
+    }
+
+    /// The documented `Algorithm` (Full | ReversedIncremental | Incremental | SyntheticFull):
+    /// a full file is the seed document's `Full`; which chain a `.vbk` belongs to (a forward
+    /// chain's full is also written `Full` by EM) is inferred.
+    fn algorithm(self) -> &'static str {
+        match self {
+            BackupFile::Full => "Full",
+            BackupFile::Increment => "Incremental",
+            BackupFile::ReverseIncrement => "ReversedIncremental",
+        }
+    }
+
+    /// The documented `PointType` (Full | Increment).
+    fn point_type(self) -> &'static str {
+        match self {
+            BackupFile::Full => "Full",
+            BackupFile::Increment | BackupFile::ReverseIncrement => "Increment",
+        }
+    }
 }
 
 #[cfg(test)]

@@ -491,3 +491,27 @@ async fn derived_points_of_other_vms_have_their_own_hierarchy_ref() {
     let distinct: HashSet<&String> = by_vm.values().flatten().collect();
     assert_eq!(distinct.len(), 3, "{by_vm:?}");
 }
+
+/// A derived point copied its sibling's `Algorithm=Incremental`/`PointType=Increment` although
+/// its listing names a `.vbk` (a full backup file): the type fields follow what the listing says.
+#[tokio::test]
+async fn a_derived_point_is_full_or_incremental_as_its_listed_backup_file_says() {
+    let mock = Emtape::serve(&[]);
+    let c = client();
+    let file_kind = regex::Regex::new(r"\.(vbk|vib)\b").unwrap();
+    for json in [false, true] {
+        let (token, _) = session(&c, &mock.url, json).await;
+        let list = get(&c, &format!("{}/api/vmRestorePoints", mock.url), json, &token).await;
+        // Each reference names its backup file once, in the order of the references.
+        let files: Vec<String> = file_kind.find_iter(text(&list)).map(|m| m.as_str().to_owned()).collect();
+        let points: Vec<String> =
+            links(text(&list), json).into_iter().filter(|l| l.rel == "Alternate").map(|l| l.href).collect();
+        assert_eq!((files.len(), points.len()), (4, 4), "{}", text(&list));
+        for (href, file) in points.iter().zip(&files) {
+            let point = get(&c, href, json, &token).await;
+            let fields = (value(text(&point), json, "Algorithm"), value(text(&point), json, "PointType"));
+            let want = if file.ends_with(".vbk") { ("Full", "Full") } else { ("Incremental", "Increment") };
+            assert_eq!(fields, (Some(want.0.to_owned()), Some(want.1.to_owned())), "{href} ({file}, json {json})");
+        }
+    }
+}
