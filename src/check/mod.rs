@@ -89,6 +89,47 @@ impl FaultKind {
     fn parse(name: &str) -> Option<FaultKind> {
         FaultKind::ALL.into_iter().find(|k| k.name() == name)
     }
+
+    /// Whether it answers in place of the step, so that a client must recover: log on again, or
+    /// send the request again. A failed Task is an answer to report, not to recover from.
+    fn interrupts(self) -> bool {
+        self != FaultKind::TaskFailed
+    }
+
+    /// What a client that does not recover left undone, and what a recovering one does.
+    fn unrecovered(self, step: &str, method: &str) -> String {
+        let retry = "and the client never sent it again: a recovering client retries the request";
+        match self {
+            FaultKind::SessionExpired => format!(
+                "the session expired (fault session-expired) at step `{step}`, and the client never logged on \
+                 again: a recovering client logs on again and carries on from `{step}`"
+            ),
+            FaultKind::Http500 | FaultKind::Http503 => {
+                let status = if self == FaultKind::Http500 { 500 } else { 503 };
+                format!("the server answered step `{step}` with HTTP {status} (fault {}), {retry}", self.name())
+            }
+            FaultKind::DropConnection if method == "POST" => format!(
+                "the connection of step `{step}` closed without an answer (fault drop-connection), {retry} (a \
+                 POST once GET /api/tasks shows the first did not start)"
+            ),
+            FaultKind::DropConnection => {
+                format!("the connection of step `{step}` closed without an answer (fault drop-connection), {retry}")
+            }
+            FaultKind::TaskFailed => format!("the Task of step `{step}` failed (fault task-failed)"),
+        }
+    }
+}
+
+/// A fault that answered a session's request in place of its step: the client must recover,
+/// in this session (sending the request again) or in a later one (logging on again).
+#[derive(Clone, Debug)]
+struct Hit {
+    kind: FaultKind,
+    step: usize,
+    method: String,
+    at: Instant,
+    /// The step was answered in this session since, without a fault.
+    recovered: bool,
 }
 
 /// A fault, and the step it is injected at.
@@ -117,6 +158,10 @@ struct Watch {
     /// A step whose answer failed the scenario's checks (an injected fault, mostly).
     failed: Option<(usize, String)>,
     faults: Vec<FaultKind>,
+    /// Faults that answered in place of a step, and whether the client recovered in-session.
+    hits: Vec<Hit>,
+    /// Steps answered below 400 without a fault: what a later session's recovery performs.
+    answered: HashSet<usize>,
     ended: Option<Ending>,
     problems: Vec<Problem>,
 }
@@ -438,13 +483,21 @@ impl Checker {
             }
             Ending::LoggedOut | Ending::Expired => {}
         }
-        // Steps after a failure (or an expired session) are rightly left out.
+        // Steps after a failure, an expired session or a fault the client did not recover from
+        // are rightly left out: the fault's own problem says what went undone.
+        let interrupted = w.hits.iter().filter(|h| !h.recovered).map(|h| h.step).min();
         let until = match (&w.failed, how) {
             (Some((k, _)), _) => *k,
             (None, Ending::Expired) => w.position,
             (None, _) => self.main,
-        };
-        if w.failed.is_none() && how != Ending::Expired && !w.poll_attempts.is_empty() && !w.poll_done {
+        }
+        .min(interrupted.unwrap_or(usize::MAX));
+        if w.failed.is_none()
+            && interrupted.is_none()
+            && how != Ending::Expired
+            && !w.poll_attempts.is_empty()
+            && !w.poll_done
+        {
             w.problems.push(problem(
                 ProblemKind::GaveUpPolling,
                 match w.poll_attempts.len() {
@@ -644,6 +697,8 @@ impl Checker {
                 poll_done: false,
                 failed: None,
                 faults: Vec::new(),
+                hits: Vec::new(),
+                answered: HashSet::new(),
                 ended: None,
                 problems: Vec::new(),
             };
@@ -728,12 +783,27 @@ impl Checker {
         if let Some(r) = response {
             w.served.extend(urls_in(r, &req.origin));
         }
+        match (plan.fault, plan.step) {
+            (Some(kind), Some(k)) if kind.interrupts() => {
+                w.hits.push(Hit { kind, step: k, method: req.method.clone(), at: self.clock.now(), recovered: false })
+            }
+            (None, Some(k)) if status.is_some_and(|s| s < 400) => {
+                w.answered.insert(k);
+                w.hits.iter_mut().filter(|h| h.step == k).for_each(|h| h.recovered = true);
+            }
+            _ => {}
+        }
         if plan.fault == Some(FaultKind::SessionExpired) {
             self.mock.end_session(&w.token);
             w.ended = Some(Ending::Expired);
             let step = plan.step.map(|k| k.to_owned());
             w.failed = step.map(|k| (k, "the session expired".to_owned()));
             self.changed.notify_waiters();
+            return;
+        }
+        if plan.fault.is_some_and(FaultKind::interrupts) {
+            // The shadow flow does not take the fault's answer: it stays at the step, which the
+            // client's retry performs.
             return;
         }
         // A URL built by hand that still reached the resource a step leads to: the client
@@ -792,20 +862,26 @@ impl Checker {
         let mut state = self.lock();
         self.sweep(&mut state);
         let now = self.clock.now();
+        // A session a fault interrupted, its client not recovering in it (an expired session
+        // never can), is over on the client's side only once the client has gone quiet without
+        // a new logon; one that logs on again is counted by its next session.
         let settled = |w: &Watch| match w.ended {
-            Some(Ending::Expired) => {
+            None => false,
+            Some(Ending::ClientExited) => true,
+            Some(_) if w.hits.iter().any(|h| !h.recovered) => {
                 now.duration_since(w.last_seen) >= self.options.idle
                     && !state.watches.iter().any(|o| o.started > w.last_seen)
             }
-            ended => ended.is_some(),
+            Some(_) => true,
         };
         let sessions: Vec<SessionReport> = state
             .watches
             .iter()
-            .map(|w| SessionReport {
+            .map(|w| (w, self.unrecovered(w, &state.watches)))
+            .map(|(w, unrecovered)| SessionReport {
                 number: w.number,
                 representation: w.repr.name().to_owned(),
-                passed: w.problems.is_empty(),
+                passed: unrecovered.is_empty() && w.problems.is_empty(),
                 ended: w.ended,
                 duration_ms: (w.last_seen.duration_since(w.started).as_secs_f64() * 1000.0).round(),
                 faults: w
@@ -819,10 +895,10 @@ impl Checker {
                     })
                     .collect(),
                 requests: w.requests.clone(),
-                problems: w
-                    .problems
-                    .iter()
-                    .map(|p| Problem { kind: p.kind, message: scrubbed(p.message.clone(), &w.token) })
+                problems: unrecovered
+                    .into_iter()
+                    .chain(w.problems.iter().cloned())
+                    .map(|p| Problem { kind: p.kind, message: scrubbed(p.message, &w.token) })
                     .collect(),
                 settled: settled(w),
             })
@@ -839,6 +915,27 @@ impl Checker {
             unattributed: state.unattributed.clone(),
             reasons,
         }
+    }
+
+    /// The faults the client of a session that is over did not recover from: not by sending
+    /// the request again in it, nor in a session it logged on to after the fault (an expired
+    /// session's recovery is that logon; any other's, that session answering the step).
+    fn unrecovered(&self, w: &Watch, watches: &[Watch]) -> Vec<Problem> {
+        if w.ended.is_none() {
+            return Vec::new();
+        }
+        let later = |h: &Hit| {
+            watches.iter().any(|o| {
+                o.number > w.number
+                    && o.started >= h.at
+                    && (h.kind == FaultKind::SessionExpired || o.answered.contains(&h.step))
+            })
+        };
+        w.hits
+            .iter()
+            .filter(|h| !h.recovered && !later(h))
+            .map(|h| problem(ProblemKind::NotRecovered, h.kind.unrecovered(&self.steps[h.step].name, &h.method)))
+            .collect()
     }
 
     /// Forgets every session, of the checker and of the mock.
@@ -942,11 +1039,15 @@ mod tests {
     use crate::http::Headers;
 
     fn checker(clock: Arc<ManualClock>) -> Checker {
+        checker_with(clock, CheckOptions::default())
+    }
+
+    fn checker_with(clock: Arc<ManualClock>, options: CheckOptions) -> Checker {
         let mock = Mock::new(crate::cassette::reference().unwrap(), crate::mock::MockOptions::default());
         let scenario =
             Scenario::parse(&format!("built-in {}", crate::scenario::VM_RESTORE.0), crate::scenario::VM_RESTORE.1)
                 .unwrap();
-        Checker::new(mock, scenario, CheckOptions::default()).unwrap().with_clock(clock)
+        Checker::new(mock, scenario, options).unwrap().with_clock(clock)
     }
 
     async fn send(c: &Checker, method: &str, target: &str, token: Option<&str>) -> Response {
@@ -1023,5 +1124,35 @@ mod tests {
         assert_eq!(report.sessions[0].ended, Some(Ending::Idle), "{:?}", report.sessions[0].problems);
         let kinds: Vec<ProblemKind> = report.sessions[0].problems.iter().map(|p| p.kind).collect();
         assert!(kinds.contains(&ProblemKind::NoLogout) && kinds.contains(&ProblemKind::GaveUpPolling), "{kinds:?}");
+    }
+
+    /// A client that logs out at the 500 of its restore and then logs on again to send it
+    /// recovers in its next session: the first session waits for it (it is not over for
+    /// `--until-complete`) and, once it came, passes.
+    #[tokio::test]
+    async fn a_500_sent_again_after_a_new_logon_is_a_recovery_the_first_session_waits_for() {
+        let clock = Arc::new(ManualClock::default());
+        let options = CheckOptions { faults: vec!["http-500".into()], ..CheckOptions::default() };
+        let c = checker_with(clock.clone(), options);
+        let point = "/api/vmRestorePoints/6c958531-3177-4055-b0ce-dc4ef1ce6433";
+        for attempt in 0..2 {
+            let logon = send(&c, "POST", "/api/sessionMngr/?v=latest", None).await;
+            let token = logon.headers.get(em::SESSION_HEADER).unwrap().to_owned();
+            let t = Some(token.as_str());
+            send(&c, "GET", "/api/vmRestorePoints", t).await;
+            send(&c, "GET", &format!("{point}?format=Entity"), t).await;
+            let restore = send(&c, "POST", &format!("{point}?action=restore"), t).await;
+            assert_eq!(restore.status, if attempt == 0 { 500 } else { 202 });
+            if attempt == 0 {
+                let id = String::from_utf8(crate::codec::base64_decode(&token).unwrap()).unwrap();
+                send(&c, "DELETE", &format!("/api/logonSessions/{id}"), t).await;
+                let report = c.report();
+                assert_eq!(report.ended(), 0, "it may still log on again: {:?}", report.sessions[0]);
+                assert_eq!(report.sessions[0].problems[0].kind, ProblemKind::NotRecovered);
+            }
+        }
+        let report = c.report();
+        assert!(report.sessions[0].problems.is_empty(), "{:?}", report.sessions[0].problems);
+        assert_eq!(report.ended(), 0, "the first is counted by the second, which is still working");
     }
 }

@@ -33,6 +33,9 @@ pub enum ProblemKind {
     MissingStep,
     /// A non-idempotent request sent again, unchecked, after its connection dropped.
     BlindRetry,
+    /// A fault answered in place of a step, and the client gave up: it neither logged on
+    /// again (an expired session) nor sent the request again.
+    NotRecovered,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -65,8 +68,9 @@ pub struct SessionReport {
     pub faults: Vec<String>,
     pub requests: Vec<Performed>,
     pub problems: Vec<Problem>,
-    /// Whether it counts as ended for `--until-complete`: it ended on the client's side, or the
-    /// server expired it and the client, not recovering, went quiet for the idle time.
+    /// Whether it counts as ended for `--until-complete`: it ended on the client's side, or a
+    /// fault interrupted it (the server expired it, say) and the client, not recovering, went
+    /// quiet for the idle time.
     #[serde(skip)]
     pub settled: bool,
 }
@@ -103,9 +107,10 @@ impl ClientReport {
         self
     }
 
-    /// Sessions that ended on the client's side: logged out or left idle. A session the server
-    /// expired (an injected fault) counts only once the client has gone quiet without a new
-    /// logon: a client that recovers is counted by its next session instead.
+    /// Sessions that ended on the client's side: logged out or left idle. A session a fault
+    /// interrupted (the server expired it, a 500 it never retried) counts only once the client
+    /// has gone quiet without a new logon: a client that recovers is counted by its next
+    /// session instead.
     pub fn ended(&self) -> usize {
         self.sessions.iter().filter(|s| s.settled).count()
     }

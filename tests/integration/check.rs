@@ -23,8 +23,8 @@ enum Behaviour {
     IgnoresFailure,
     /// Polls every 500 ms, longer than the 300 ms `--idle` of these tests.
     SlowPoller,
-    /// Logs on again and starts over when its session expires.
-    Recovers,
+    /// Stops at the first fault: an expired session, a 500, a 503 or a dropped connection.
+    GivesUpAtFault,
 }
 
 const POLL_GAP: Duration = Duration::from_millis(40);
@@ -54,10 +54,16 @@ async fn client(base: &str, json: bool, b: Behaviour) {
         links(text(&list), json).into_iter().find(|l| l.rel == "Alternate" && l.href.contains("6c958531")).unwrap().href
     };
     let entity = send(&c, "GET", &entity_url, &auth, "").await;
-    let task = send(&c, "POST", &link(text(&entity), json, "Restore", None), &auth, "").await;
+    let restore_url = link(text(&entity), json, "Restore", None);
+    let mut task = send(&c, "POST", &restore_url, &auth, "").await;
+    if task.status == 500 && b != Behaviour::GivesUpAtFault {
+        // Nothing started (no Task came back): a recovering client sends it again.
+        task = send(&c, "POST", &restore_url, &auth, "").await;
+    }
     match task.status {
         202 => {}
-        401 if b == Behaviour::Recovers => return Box::pin(client(base, json, Behaviour::Honest)).await,
+        // The session expired: a recovering client logs on again and carries on.
+        401 if b != Behaviour::GivesUpAtFault => return Box::pin(client(base, json, b)).await,
         401 => return,
         _ => {
             send(&c, "DELETE", &logout_url, &auth, "").await;
@@ -76,10 +82,14 @@ async fn client(base: &str, json: bool, b: Behaviour) {
             Behaviour::SlowPoller => tokio::time::sleep(Duration::from_millis(500)).await,
             _ => tokio::time::sleep(POLL_GAP).await,
         }
-        let Ok(poll) = c.send("GET", &task_url, &headers(&auth), Default::default()).await else { continue };
-        if poll.status == 503 {
+        let poll = c.send("GET", &task_url, &headers(&auth), Default::default()).await;
+        let Some(poll) = poll.ok().filter(|p| p.status != 503) else {
+            if b == Behaviour::GivesUpAtFault {
+                send(&c, "DELETE", &logout_url, &auth, "").await;
+                return;
+            }
             continue;
-        }
+        };
         if value(text(&poll), json, "State").as_deref() == Some("Finished") {
             finished = Some(poll);
             break;
@@ -218,6 +228,81 @@ async fn every_fault_is_injected_and_an_honest_client_handles_it() {
             let hit = r.sessions[0].requests.iter().find(|p| p.fault.is_some()).unwrap();
             assert_eq!(hit.step.as_deref(), Some(at), "{fault}");
         }
+    }
+}
+
+/// Issue #23: a client that stopped at the 401 of an expired session, or logged out after the
+/// 500 of its restore, was "PASSED, no problems": its recovery was never judged.
+#[tokio::test]
+async fn a_client_that_does_not_recover_from_a_fault_fails_saying_what_a_recovering_client_does() {
+    for (fault, problem) in [
+        (
+            "session-expired",
+            "the session expired (fault session-expired) at step `start the restore`, and the client never logged \
+             on again: a recovering client logs on again and carries on from `start the restore`",
+        ),
+        (
+            "http-500",
+            "the server answered step `start the restore` with HTTP 500 (fault http-500), and the client never \
+             sent it again: a recovering client retries the request",
+        ),
+        (
+            "http-503",
+            "the server answered step `wait for the restore task` with HTTP 503 (fault http-503), and the client \
+             never sent it again: a recovering client retries the request",
+        ),
+        (
+            "drop-connection",
+            "the connection of step `wait for the restore task` closed without an answer (fault drop-connection), \
+             and the client never sent it again: a recovering client retries the request",
+        ),
+    ] {
+        for json in [false, true] {
+            let r = check(config().fault(fault), &[(json, Behaviour::GivesUpAtFault)]).await;
+            assert!(!r.passed, "{fault} ({json}): {r:#?}");
+            let messages: Vec<&str> = r.sessions[0].problems.iter().map(|p| p.message.as_str()).collect();
+            assert_eq!(messages, [problem], "{fault} ({json})");
+            assert_eq!(kinds(&r, 0), [ProblemKind::NotRecovered]);
+        }
+    }
+}
+
+/// The same client under `--until-complete`: the run ends once it has gone quiet without a new
+/// logon, exits 1, and the JSON and JUnit reports name the fault it did not recover from.
+#[tokio::test]
+async fn until_complete_fails_a_client_that_gives_up_at_a_fault_in_every_report() {
+    for fault in ["session-expired", "http-500"] {
+        let dir = temp_dir(&format!("gives-up-{fault}"));
+        let (junit, json) = (dir.join("clients.xml"), dir.join("clients.json"));
+        let mock = Emtape::serve(&[
+            "--scenario",
+            "scenarios/vm-restore.yaml",
+            "--until-complete",
+            "1",
+            "--idle",
+            "300ms",
+            "--grace",
+            "0s",
+            "--poll-min-interval",
+            "20ms",
+            "--fault",
+            fault,
+            "--junit",
+            junit.to_str().unwrap(),
+            "--json",
+            json.to_str().unwrap(),
+        ]);
+        client(&mock.url, false, Behaviour::GivesUpAtFault).await;
+        let (status, out, err) = mock.wait();
+        assert_eq!(status.code(), Some(1), "{fault}: {out}{err}");
+        let named = format!("(fault {fault}) at step `start the restore`");
+        let named = if fault == "http-500" { "with HTTP 500 (fault http-500)".to_owned() } else { named };
+        assert!(out.contains(&named) && out.contains("FAILED: 0 of 1 sessions met the contract"), "{out}");
+        let junit = std::fs::read_to_string(&junit).unwrap();
+        assert!(junit.contains("failures=\"1\"") && junit.contains(&named), "{junit}");
+        let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        assert_eq!(json["passed"], false);
+        assert_eq!(json["sessions"][0]["problems"][0]["kind"], "not-recovered", "{json}");
     }
 }
 
@@ -428,7 +513,7 @@ async fn a_client_that_logs_on_again_after_session_expired_is_observed_and_passe
         "--fault",
         "session-expired",
     ]);
-    client(&mock.url, false, Behaviour::Recovers).await;
+    client(&mock.url, false, Behaviour::Honest).await;
     let (status, out, err) = mock.wait();
     assert_eq!(status.code(), Some(0), "{out}{err}");
     assert!(out.contains("PASSED: 2 of 2 sessions met the contract"), "the expired session and the recovery: {out}");
@@ -464,7 +549,8 @@ async fn a_blind_retry_of_the_restore_after_a_dropped_connection_is_reported_as_
 
 /// `emtape run` stops at the 401 of an expired session and logs out in its `finally:`: that
 /// cleanup was a "stale token" failure naming the raw session id, and `--until-complete 1`
-/// never ended, the expired session not counting until a recovery that never came.
+/// never ended, the expired session not counting until a recovery that never came. It fails
+/// for the recovery it does not make, and for nothing else.
 #[test]
 fn a_client_that_stops_at_an_expired_session_ends_it_and_its_cleanup_logout_is_no_fault() {
     let mock = Emtape::serve(&[
@@ -487,9 +573,11 @@ fn a_client_that_stops_at_an_expired_session_ends_it_and_its_cleanup_logout_is_n
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "the run itself fails at the 401: {}", String::from_utf8_lossy(&out.stdout));
     let (status, out, _) = mock.wait();
-    assert!(out.contains("session 1 (XML): PASSED, its session was expired by the server"), "{out}");
+    assert!(out.contains("session 1 (XML): FAILED, its session was expired by the server"), "{out}");
+    assert!(out.contains("\n  - the session expired (fault session-expired) at step `start the restore`, and the client never logged on again"), "{out}");
+    assert_eq!(out.matches("\n  - ").count(), 1, "the missing recovery is its only problem: {out}");
     assert!(!out.contains("used the session token"), "{out}");
     let ids = out.matches("/api/logonSessions/").count();
     assert_eq!(ids, out.matches("/api/logonSessions/{session-id}").count(), "no raw session id: {out}");
-    assert_eq!(status.code(), Some(0), "{out}");
+    assert_eq!(status.code(), Some(1), "{out}");
 }
