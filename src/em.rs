@@ -102,6 +102,19 @@ pub fn is_logon_path(normalized: &str) -> bool {
     normalized == "/api/sessionmngr"
 }
 
+/// Whether a normalised path is the query service's endpoint, `/api/query`. Its URLs are built
+/// by the client (`type`, `format`, `filter`, `sortAsc`/`sortDesc`, `pageSize`, `page`) from the
+/// query service it was given, not followed one by one from links.
+pub fn is_query_path(normalized: &str) -> bool {
+    normalized == "/api/query"
+}
+
+/// Whether a normalised URL path leads to the query service: its document (`/api/querySvc`, the
+/// `QueryService` link of the LogonSession) or a query (a paging link, a preconfigured query).
+pub fn is_query_service_path(normalized: &str) -> bool {
+    normalized == "/api/querysvc" || is_query_path(normalized)
+}
+
 /// Whether a normalised path is answered without a session: the root document, which clients
 /// read before they log on (a crawl records it inside its session all the same).
 pub fn is_public_path(normalized: &str) -> bool {

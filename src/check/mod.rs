@@ -657,7 +657,20 @@ impl Checker {
             None => {
                 plan.unmatched = true;
                 let url = normalize(&req.target, &req.origin);
-                let p = if watch.served.contains(&url) {
+                // A query is built from the query service, not given as a link of its own.
+                let query = req.method == "GET"
+                    && em::is_query_path(&path)
+                    && watch.served.iter().any(|u| em::is_query_service_path(u.split('?').next().unwrap_or(u)));
+                let p = if query {
+                    problem(
+                        ProblemKind::OutsideFlow,
+                        format!(
+                            "{} is outside the flow (a query of the query service it was given, but no step of \
+                             the scenario)",
+                            line(req)
+                        ),
+                    )
+                } else if watch.served.contains(&url) {
                     problem(
                         ProblemKind::OutsideFlow,
                         format!("{} is outside the flow (a link it was given, but no step of the scenario)", line(req)),

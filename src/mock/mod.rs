@@ -389,7 +389,7 @@ impl Mock {
     /// service it knows (for a live session), or the near miss explained.
     fn model_answer(&self, req: &Request, key: &Key<'_>, caller: &Caller) -> Response {
         let live = caller.live().map(|s| (s.id.as_str(), s.token.as_str()));
-        if key.method == "GET" && key.path == "/api/query" && caller.live().is_none() {
+        if key.method == "GET" && em::is_query_path(&key.path) && caller.live().is_none() {
             return match caller {
                 Caller::Rejected(why) => self.refuse(req, key.repr, why),
                 _ => self.refuse(req, key.repr, NO_TOKEN),

@@ -295,7 +295,7 @@ impl Model {
     /// Answers a GET the tape did not: a resource, a collection, a service, the query service,
     /// or EM's 404 for an id no listing names. `None` when the model knows nothing of the path.
     pub fn get(&self, path: &str, query: &[(String, String)], repr: Repr, created: &[Created]) -> Option<Answer> {
-        if path == "/api/query" {
+        if em::is_query_path(path) {
             return Some(self.query(query, repr, created));
         }
         if query_value(query, "format").is_some_and(|f| f != "entity") {

@@ -170,6 +170,49 @@ async fn a_client_that_builds_urls_by_hand_is_caught() {
     );
 }
 
+/// Issue #23: a query of the query service was "built by hand", though EM documents that
+/// clients build it (type, filter, sort, paging) from the QueryService their logon links to.
+/// It is a link followed outside the flow; a restore point URL never given stays hand-built.
+#[tokio::test]
+async fn a_query_of_the_query_service_the_session_was_given_is_not_built_by_hand() {
+    let server = MockServer::start(config()).await.unwrap();
+    let c = Client::new(None).with_timeout(Duration::from_secs(5));
+    let json = [("Accept", "application/json")];
+    let token = logon(server.url(), &json).await;
+    let auth = [("X-RestSvcSessionId", token.as_str()), json[0]];
+    let query = "/api/query?type=VmRestorePoint&filter=VmDisplayName==%22ubuntu88%22&sortDesc=CreationTime&pageSize=1";
+    assert_eq!(send(&c, "GET", &format!("{}{query}", server.url()), &auth, "").await.status, 200);
+    let paged = "/api/Query?type=vmRestorePoint&format=Entities&sortAsc=Name&pageSize=2&page=2";
+    assert_eq!(send(&c, "GET", &format!("{}{paged}", server.url()), &auth, "").await.status, 200);
+    let never_given = "/api/vmRestorePoints/92357047-d358-4326-8d6d-28bc619b2876?format=Entity";
+    assert_eq!(send(&c, "GET", &format!("{}{never_given}", server.url()), &auth, "").await.status, 200);
+    server.clients_done();
+    let r = server.stop().await;
+    assert_eq!(r.sessions[0].representation, "JSON", "the JSON logon links to the query service too");
+    let problems: Vec<(ProblemKind, &str)> =
+        r.sessions[0].problems.iter().map(|p| (p.kind, p.message.as_str())).take(3).collect();
+    assert_eq!(
+        problems,
+        [
+            (
+                ProblemKind::OutsideFlow,
+                "GET /api/query?type=VmRestorePoint&filter=VmDisplayName==%22ubuntu88%22&sortDesc=CreationTime&pageSize=1 \
+                 is outside the flow (a query of the query service it was given, but no step of the scenario)"
+            ),
+            (
+                ProblemKind::OutsideFlow,
+                "GET /api/Query?type=vmRestorePoint&format=Entities&sortAsc=Name&pageSize=2&page=2 is outside the \
+                 flow (a query of the query service it was given, but no step of the scenario)"
+            ),
+            (
+                ProblemKind::HandBuiltUrl,
+                "GET /api/vmRestorePoints/92357047-d358-4326-8d6d-28bc619b2876?format=Entity was built by hand: no \
+                 response gave this URL to the session"
+            ),
+        ]
+    );
+}
+
 #[tokio::test]
 async fn a_client_that_never_polls_is_caught() {
     let r = check(config(), &[(true, Behaviour::NeverPolls)]).await;
