@@ -115,6 +115,29 @@ impl Entry {
         self.response.status()
     }
 
+    /// A logon the recorded server refused (`401`): EM's answer to those credentials, served
+    /// for the same request unless a recorded logon that succeeded answers it too.
+    pub fn refused_logon(&self) -> bool {
+        self.logon.is_some() && self.status() == 401
+    }
+
+    /// A logon that opened its recorded session (and so starts one of the caller's).
+    pub fn opens_session(&self) -> bool {
+        self.logon.is_some() && self.status() < 300
+    }
+
+    /// Whether this successful logon answers the request `refused` recorded, so that the
+    /// refusal can never be served (a client that mistyped the password, then logged on).
+    fn answers_refused(&self, refused: &Entry) -> bool {
+        self.opens_session()
+            && self.method == refused.method
+            && self.path == refused.path
+            && self.query == refused.query
+            && self.repr == refused.repr
+            && self.body.key() == refused.body.key()
+            && refused.logon.as_ref().is_some_and(|l| self.accepts_version(Some(&l.recorded)))
+    }
+
     /// Identical requests of one cassette form one sequence; this is what makes them identical.
     pub fn group_key(&self) -> String {
         format!("{}\u{0}{}", self.source, self.match_key())
@@ -276,16 +299,23 @@ impl Index {
         for (source, cassette) in cassettes.iter().enumerate() {
             let mut bodies = HashMap::new();
             // A recorded 401 is evidence of the session rules (a token used after logout), not
-            // data: the mock's own session rules answer those requests.
+            // data: the mock's own session rules answer those requests. A logon's 401 is EM's
+            // answer to the credentials sent, and is kept.
             let mut compiled: Vec<Entry> = (0..cassette.cassette.exchanges.len())
                 .map(|i| Entry::compile(source, cassette, i, &mut bodies))
-                .filter(|e| e.status() != 401)
+                .filter(|e| e.status() != 401 || e.logon.is_some())
                 .collect();
             // Sequences replay in arrival order; a recorder serving concurrent clients writes
             // exchanges as they complete.
             compiled.sort_by_key(|e| e.seq);
             entries.extend(compiled);
         }
+        // Credentials are redacted, so a refused logon and a successful one of the same request
+        // cannot be told apart: the one that logs on answers, and the refusal stays evidence.
+        let outranked: Vec<bool> =
+            entries.iter().map(|r| r.refused_logon() && entries.iter().any(|e| e.answers_refused(r))).collect();
+        let mut outranked = outranked.into_iter();
+        entries.retain(|_| !outranked.next().unwrap_or(false));
         let mut by_key: HashMap<String, usize> = HashMap::new();
         let mut groups: Vec<Vec<usize>> = Vec::new();
         for (id, entry) in entries.iter().enumerate() {

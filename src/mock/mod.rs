@@ -193,7 +193,8 @@ impl Mock {
         let entry = &self.index.entries[members[position]];
         entry.used.store(true, Ordering::Relaxed);
         let date = http_date();
-        let started = match entry.logon.as_ref().map(|l| self.sessions.start(l.session)) {
+        let opens = entry.logon.as_ref().filter(|_| entry.opens_session());
+        let started = match opens.map(|l| self.sessions.start(l.session)) {
             Some(Err(why)) => return em::error(key.repr, 503, &why),
             Some(Ok(s)) => Some(s),
             None => None,
@@ -347,7 +348,11 @@ impl Mock {
 
     /// `GET /api/logonSessions/{own id}`: the LogonSession the caller's logon answered with.
     fn own_logon_session(&self, req: &Request, key: &Key<'_>, live: &LiveSession) -> Option<Response> {
-        let logons = self.index.entries.iter().filter(|e| e.logon.as_ref().is_some_and(|l| l.session == live.recorded));
+        let logons = self
+            .index
+            .entries
+            .iter()
+            .filter(|e| e.opens_session() && e.logon.as_ref().is_some_and(|l| l.session == live.recorded));
         let entry = logons.clone().find(|e| e.repr == Some(key.repr)).or_else(|| logons.clone().next())?;
         let date = http_date();
         let session = Some((live.id.as_str(), live.token.as_str()));
@@ -512,7 +517,8 @@ impl Mock {
                 let other_session = e.session.flatten().is_some() && e.session.flatten() != recorded;
                 let other_version =
                     e.logon.as_ref().is_some_and(|l| Some(l.recorded.as_str()) != key.version.as_deref());
-                (other_session, other_version, *g)
+                // A recorded refusal yields to a recorded logon that answers the same request.
+                (e.refused_logon(), other_session, other_version, *g)
             })
     }
 
@@ -523,7 +529,8 @@ impl Mock {
         let caller = self.sessions.caller(em::session_token(&req.headers));
         let group = self.find(&key, &caller)?;
         let entry = &self.index.entries[self.index.groups[group][0]];
-        Some(Lookup { logon: entry.logon.as_ref().map(|l| l.session), logout: entry.logout })
+        let logon = entry.logon.as_ref().filter(|_| entry.opens_session()).map(|l| l.session);
+        Some(Lookup { logon, logout: entry.logout })
     }
 
     /// Treats `token`, issued by a real server, as a live session standing in for recorded

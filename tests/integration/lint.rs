@@ -116,3 +116,60 @@ fn an_empty_cassette_is_not_clean() {
     assert_eq!(code, 1, "{out}{err}");
     assert!(out.contains("empty.yaml:1: cassette-warning: the cassette holds no exchanges"), "{out}");
 }
+
+/// EM's answer to a logon with credentials it does not accept, as a recorder writes it.
+const REFUSED_LOGON: &str = r#"format: emtape/cassette-v1
+meta:
+  product: Veeam Backup Enterprise Manager
+  product_version: 13.0.1.1071
+  api_version: v1_7
+exchanges:
+- seq: 1
+  request:
+    method: POST
+    uri: /api/sessionMngr/?v=v1_7
+    headers:
+    - Accept: application/xml
+    - Authorization: Basic {{redacted}}
+  response:
+    status: 401
+    headers:
+    - Content-Type: application/xml
+    - WWW-Authenticate: Basic Realm=RestSvc
+    - Server: Microsoft-HTTPAPI/2.0
+    - Date: "{{date}}"
+    body: |
+      <?xml version="1.0" encoding="utf-8"?>
+      <Error xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" Message="Logon failed: the user name or password is incorrect." StatusCode="401" xmlns="http://www.veeam.com/ent/v1.0" />
+"#;
+
+/// Issue #23: a cassette whose only logon is a recorded 401 was served as "the cassettes hold
+/// no exchanges" (404) while lint called it clean. The 401 is EM's answer to the credentials
+/// (redacted, so any Basic value is the same request): serve replays it, and lint agrees.
+#[tokio::test]
+async fn a_recorded_logon_refusal_is_replayed_as_ems_answer_and_lint_agrees() {
+    let dir = temp_dir("lint-refused-logon");
+    let file = dir.join("refused.yaml");
+    std::fs::write(&file, REFUSED_LOGON).unwrap();
+    let (code, out, err) = run(&["lint", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "serve answers it as EM did, so lint does not call it broken: {out}{err}");
+    let mock = Emtape::serve(&[file.to_str().unwrap()]);
+    let logon = format!("{}/api/sessionMngr/?v=v1_7", mock.url);
+    let basic = [("Accept", "application/xml"), ("Authorization", "Basic YWRtaW46d3Jvbmc=")];
+    let r = send(&client(), "POST", &logon, &basic, "").await;
+    assert_eq!(r.status, 401, "{}", text(&r));
+    assert!(text(&r).contains("Message=\"Logon failed: the user name or password is incorrect.\""), "{}", text(&r));
+    assert_eq!(r.headers.get("www-authenticate"), Some("Basic Realm=RestSvc"));
+    assert_eq!(r.headers.get("x-restsvcsessionid"), None, "a refused logon starts no session");
+    // Beside a logon that succeeded with the same (redacted) request, the refusal is evidence:
+    // the logon answers.
+    let reference = std::fs::read_to_string("cassettes/reference/vm-restore.yaml").unwrap();
+    let refusal = &REFUSED_LOGON[REFUSED_LOGON.find("- seq: 1\n").unwrap()..].replace("- seq: 1\n", "- seq: 14\n");
+    let both = dir.join("both.yaml");
+    std::fs::write(&both, format!("{reference}{refusal}")).unwrap();
+    let mock = Emtape::serve(&[both.to_str().unwrap()]);
+    let r = send(&client(), "POST", &format!("{}/api/sessionMngr/?v=v1_7", mock.url), &basic, "").await;
+    assert_eq!(r.status, 201, "{}", text(&r));
+    let (code, out, err) = run(&["lint", both.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+}
