@@ -231,20 +231,53 @@ fn request(method: &str, target: &str, repr: Repr, token: Option<&str>) -> Reque
 /// `repr`; a link that does not answer 2xx is a finding, located where the cassettes name it.
 fn dangling(mock: &Mock, repr: Repr, files: &[String], out: &mut Vec<Finding>) {
     let logon_request = request("POST", "/api/sessionMngr/?v=latest", repr, None);
-    if mock.lookup(&logon_request).is_none() {
-        return;
-    }
+    let Some(found) = mock.lookup(&logon_request) else { return };
     let logon = mock.respond(&logon_request);
     if logon.status >= 300 || Repr::from_content_type(logon.headers.get("content-type").unwrap_or("")) != Some(repr) {
         return;
     }
     let Some(token) = logon.headers.get(em::SESSION_HEADER).map(str::to_owned) else { return };
+    // The logon's own exchange: where a link no cassette names, found in no page that one
+    // names, is located.
+    let logon_place = (files.get(found.source).cloned().unwrap_or_default(), found.line.max(1));
+    // A logon whose token is not its session's placeholder (a live token pasted in) hands out
+    // a session the mock does not know: every link of the session would answer 401 for that
+    // one reason, which is one finding, not one per link. What needs no session is checked.
+    let live = mock.is_live(&token);
+    let reachable = |links: Vec<(String, String)>| -> Vec<(String, String)> {
+        if live {
+            return links;
+        }
+        links
+            .into_iter()
+            .filter(|(t, _)| em::is_public_path(&em::normalize_path(t.split('?').next().unwrap_or(t))))
+            .collect()
+    };
+    if !live {
+        out.push(Finding {
+            kind: "dangling-link",
+            file: logon_place.0.clone(),
+            line: logon_place.1,
+            message: format!(
+                "exchange {}: the links could not be checked ({}): the logon answers {} with a value that is \
+                 not its session's placeholder `{{{{token:1}}}}`, so the mock refuses (401) every request of the \
+                 session it starts",
+                found.seq,
+                repr.name(),
+                em::SESSION_HEADER
+            ),
+            hint: Some("write `{{token:1}}` in place of the live token (the `secret` finding), and lint again".into()),
+        });
+    }
     let root = mock.respond(&request("GET", "/api/", repr, None));
     let mut frontier: Vec<(String, String)> = Vec::new();
     let mut seen = HashSet::new();
     for body in [&logon.body, &root.body] {
-        frontier.extend(navigable(&String::from_utf8_lossy(body), repr, ORIGIN));
+        frontier.extend(reachable(navigable(&String::from_utf8_lossy(body), repr, ORIGIN)));
     }
+    // Which page's answer named each target first: a link no cassette names is located where
+    // the page that named it is.
+    let mut named_by: std::collections::HashMap<String, String> = std::collections::HashMap::new();
     // Links of one shape (ids as parameters) answer alike once the model answers a few of
     // them: checking three of each keeps a 10,000-point cassette's lint about a second.
     let mut shapes: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
@@ -281,10 +314,14 @@ fn dangling(mock: &Mock, repr: Repr, files: &[String], out: &mut Vec<Finding>) {
         let answers = answer_all(mock, &level, repr, &token, workers);
         for ((target, what), answer) in level.into_iter().zip(answers) {
             match answer {
-                Ok(links) => frontier.extend(links),
+                Ok(links) => {
+                    for (link, _) in &links {
+                        named_by.entry(link.clone()).or_insert_with(|| target.clone());
+                    }
+                    frontier.extend(reachable(links));
+                }
                 Err(status) => {
-                    let path = target.split('?').next().unwrap_or(&target);
-                    let (file, line) = locate(files, path);
+                    let (file, line) = locate_link(files, &target, &named_by).unwrap_or_else(|| logon_place.clone());
                     out.push(Finding {
                         kind: "dangling-link",
                         file,
@@ -362,17 +399,40 @@ fn session_id(token: &str) -> String {
     crate::codec::base64_decode(token).and_then(|b| String::from_utf8(b).ok()).unwrap_or_default()
 }
 
-/// The first place a cassette names `path` (any case), or the first cassette. The files are
-/// read again only here, when there is a finding to locate.
-fn locate(files: &[String], path: &str) -> (String, usize) {
+/// Where a cassette names the link `target`, or else the page that named it (a link only a
+/// derived body holds), and so on up to a page a cassette names.
+fn locate_link(
+    files: &[String],
+    target: &str,
+    named_by: &std::collections::HashMap<String, String>,
+) -> Option<(String, usize)> {
+    let mut target = target;
+    for _ in 0..=named_by.len() {
+        if let Some(place) = locate(files, target.split('?').next().unwrap_or(target)) {
+            return Some(place);
+        }
+        target = named_by.get(target)?;
+    }
+    None
+}
+
+/// The first place a cassette names `path` (any case) as a whole path: `/api/backups` is not
+/// named by `/api/backupServers`, nor `/api/vmRestorePoints` by one of its members. The files
+/// are read again only here, when there is a finding to locate.
+fn locate(files: &[String], path: &str) -> Option<(String, usize)> {
+    let path = path.to_ascii_lowercase();
+    let within_path = |c: u8| c.is_ascii_alphanumeric() || b"-_./%".contains(&c);
     for name in files {
         let text = std::fs::read_to_string(name).unwrap_or_default();
-        if let Some(at) = text.to_ascii_lowercase().find(&path.to_ascii_lowercase()) {
-            return (name.clone(), text[..at].matches('\n').count() + 1);
+        let lower = text.to_ascii_lowercase();
+        let whole = lower
+            .match_indices(&path)
+            .find(|(at, _)| lower.as_bytes().get(at + path.len()).is_none_or(|c| !within_path(*c)));
+        if let Some((at, _)) = whole {
+            return Some((name.clone(), text[..at].matches('\n').count() + 1));
         }
     }
-    // Not named anywhere as written: a link only a derived body holds.
-    files.first().map_or_else(|| (String::new(), 0), |n| (n.clone(), 0))
+    None
 }
 
 #[cfg(test)]

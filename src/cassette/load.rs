@@ -160,20 +160,37 @@ fn find_line(text: &str, prefix: &str) -> Option<usize> {
     text.lines().position(|l| l.starts_with(prefix)).map(|i| i + 1)
 }
 
-/// Lines on which the items of the top-level `exchanges:` list start.
+/// Lines on which the items of the top-level `exchanges:` list start (`- seq: 1`, indented
+/// or not); an item not found this way (a flow-style list) is placed at `exchanges:` itself.
 fn exchange_lines(text: &str, count: usize) -> Vec<usize> {
     let mut lines = Vec::with_capacity(count);
+    let mut list: Option<usize> = None;
     let mut inside = false;
+    // The indentation of the list's items, once the first is seen.
+    let mut items: Option<usize> = None;
     for (i, line) in text.lines().enumerate() {
         if line.starts_with("exchanges:") {
-            inside = true;
-        } else if inside && (line.starts_with("- ") || line == "-") {
-            lines.push(i + 1);
-        } else if inside && !line.is_empty() && !line.starts_with([' ', '#', '-']) {
-            inside = false;
+            (inside, list, items) = (true, Some(i + 1), None);
+            continue;
+        }
+        let trimmed = line.trim_start();
+        if !inside || trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let indent = line.len() - trimmed.len();
+        let item = trimmed.starts_with("- ") || trimmed == "-";
+        match items {
+            None if item => {
+                items = Some(indent);
+                lines.push(i + 1);
+            }
+            None => inside = false,
+            Some(n) if item && indent == n => lines.push(i + 1),
+            Some(n) if indent <= n => inside = false,
+            Some(_) => {}
         }
     }
-    lines.resize(count, 0);
+    lines.resize(count, list.unwrap_or(1));
     lines
 }
 
@@ -386,5 +403,18 @@ impl<'de> Deserialize<'de> for Header {
             }
         }
         d.deserialize_map(EntryVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::exchange_lines;
+
+    #[test]
+    fn exchanges_of_an_indented_list_are_placed_at_their_items() {
+        let text = "format: x\nexchanges:\n  - seq: 1\n    request: {}\n  # c\n  - seq: 2\n    response: {}\n";
+        assert_eq!(exchange_lines(text, 2), [3, 6]);
+        assert_eq!(exchange_lines("format: x\nexchanges:\n- seq: 1\n  a: b\n- seq: 2\n", 2), [3, 5]);
+        assert_eq!(exchange_lines("format: x\nexchanges: [{seq: 1}]\n", 1), [2], "never line 0");
     }
 }

@@ -33,6 +33,12 @@ pub struct Lookup {
     pub logon: Option<u32>,
     /// It is a logout.
     pub logout: bool,
+    /// Which cassette holds it (an index into those the mock was made with).
+    pub source: usize,
+    /// Its seq.
+    pub seq: u64,
+    /// The line its exchange starts on; 0 when not known.
+    pub line: usize,
 }
 
 /// How the mock behaves beyond what the cassettes say.
@@ -530,7 +536,12 @@ impl Mock {
         let group = self.find(&key, &caller)?;
         let entry = &self.index.entries[self.index.groups[group][0]];
         let logon = entry.logon.as_ref().filter(|_| entry.opens_session()).map(|l| l.session);
-        Some(Lookup { logon, logout: entry.logout })
+        Some(Lookup { logon, logout: entry.logout, source: entry.source, seq: entry.seq, line: entry.line })
+    }
+
+    /// Whether `token` is the token of a session the mock has started and not ended.
+    pub fn is_live(&self, token: &str) -> bool {
+        matches!(self.sessions.caller(Some(token)), Caller::Live(_))
     }
 
     /// Treats `token`, issued by a real server, as a live session standing in for recorded

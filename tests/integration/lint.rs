@@ -173,3 +173,33 @@ async fn a_recorded_logon_refusal_is_replayed_as_ems_answer_and_lint_agrees() {
     let (code, out, err) = run(&["lint", both.to_str().unwrap()]);
     assert_eq!(code, 0, "{out}{err}");
 }
+
+/// Issue #23: a live token pasted into the logon (and a Basic credential) gave its three
+/// `secret` findings and 54 `dangling-link` ones ("answers 401"), one of them at line 0: every
+/// link failed for the one reason that the session no longer matched. The secrets stand; the
+/// links that could not be checked are one finding at the secret's line; no finding is at line 0.
+#[test]
+fn a_pasted_live_token_is_reported_as_its_secret_not_as_every_link_it_breaks() {
+    let token = "NDRjZmJkYmUtNWE5NS00MTU2LWI0ZjEtMGM4ZDc3YTNlOGQx";
+    let text = std::fs::read_to_string("cassettes/reference/vm-restore.yaml")
+        .unwrap()
+        .replacen("Authorization: Basic {{redacted}}", "Authorization: Basic YWRtaW46c2VjcmV0", 1)
+        .replacen("X-RestSvcSessionId: \"{{token:1}}\"", &format!("X-RestSvcSessionId: \"{token}\""), 1)
+        .replacen("X-RestSvcSessionId={{token:1}};", &format!("X-RestSvcSessionId={token};"), 1);
+    let file = temp_dir("lint-pasted-token").join("pasted.yaml");
+    std::fs::write(&file, &text).unwrap();
+    let (code, out, err) = run(&["lint", "--format", "json", file.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}{err}");
+    let findings: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    let logon_line = (text[..text.find("- seq: 2\n").unwrap()].matches('\n').count() + 1) as u64;
+    let of = |kind: &str| findings.iter().filter(|f| f["kind"] == kind).collect::<Vec<_>>();
+    let secrets = of("secret");
+    assert_eq!(secrets.len(), 3, "Authorization, the header and the cookie: {out}");
+    assert!(secrets.iter().all(|f| f["line"] == logon_line), "{out}");
+    let links = of("dangling-link");
+    assert_eq!(links.len(), 1, "one finding for the links the secret keeps from being checked: {out}");
+    assert!(links[0]["message"].as_str().unwrap().contains("the links could not be checked (XML)"), "{out}");
+    assert_eq!(links[0]["line"], logon_line, "at the secret's line: {out}");
+    assert_eq!(findings.len(), 4, "{out}");
+    assert!(findings.iter().all(|f| f["line"].as_u64().unwrap() > 0), "no finding at line 0: {out}");
+}
