@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use serde::Serialize;
 
 use crate::cassette::template::{Part, Template};
-use crate::cassette::{Body, LoadedCassette};
+use crate::cassette::{LoadedCassette, Parsed, Side};
 use crate::em::{self, Repr};
 use crate::http::{Headers, Request};
 use crate::mock::{Mock, MockOptions};
@@ -135,40 +135,32 @@ fn scan(c: &LoadedCassette, out: &mut Vec<Finding>) {
                 }
             }
         }
-        let bodies = [
-            ("request", &x.request.body, request_headers),
-            ("response", c.cassette.response_body(i), &x.response.headers),
-        ];
-        for (which, body, headers) in bodies {
-            let Body::Text { text, .. } = body else { continue };
-            if text.contains("PRIVATE KEY-----") {
+        for side in [Side::Request, Side::Response] {
+            let body = match side {
+                Side::Request => &x.request.body,
+                // Stored once, checked where it is stored.
+                Side::Response if x.response.body_same_as.is_some() => continue,
+                Side::Response => &x.response.body,
+            };
+            let which = side.name();
+            if body.as_text().is_some_and(|t| t.contains("PRIVATE KEY-----")) {
                 secret(format!("exchange {}: the {which} body holds a private key", x.seq), "remove it");
             }
-            let declared = headers.get("content-type").and_then(Repr::from_content_type);
-            let Some(repr) = declared.or_else(|| Repr::sniff(text)) else { continue };
             let mut found = |field: String| {
                 secret(format!("exchange {}: the {which} body's {field} holds a secret", x.seq), "write `{{redacted}}`")
             };
-            let parsed = match repr {
-                Repr::Xml => {
-                    crate::xml::parse(text).map(|root| xml_secrets(&root, &mut found)).map_err(|e| e.to_string())
-                }
-                Repr::Json => serde_json::from_str::<serde_json::Value>(text)
-                    .map(|v| json_secrets(&v, &mut found))
-                    .map_err(|e| e.to_string()),
-            };
-            if let Err(e) = parsed {
-                broken.push(Finding {
+            match c.parse_body(i, side) {
+                Some(Ok(Parsed::Xml(root))) => xml_secrets(&root, &mut found),
+                Some(Ok(Parsed::Json(value))) => json_secrets(&value, &mut found),
+                // The same check, and the same words, as `serve`'s warning at load.
+                Some(Err(d)) => broken.push(Finding {
                     kind: "unparsable-body",
-                    file: c.name.clone(),
-                    line,
-                    message: format!(
-                        "exchange {}: the {which} body is not {} as its Content-Type says: {e}",
-                        x.seq,
-                        repr.name()
-                    ),
+                    file: d.file,
+                    line: d.line,
+                    message: d.message,
                     hint: None,
-                });
+                }),
+                None => {}
             }
         }
         out.append(&mut broken);

@@ -33,6 +33,62 @@ pub struct LoadedCassette {
     pub lines: Vec<usize>,
     /// Things that load but are probably mistakes.
     pub warnings: Vec<Diagnostic>,
+    /// Where each exchange's request and response bodies are written, parallel to
+    /// `cassette.exchanges` ([`Side`] as the index); `None` for a body not written (or not
+    /// found).
+    pub bodies: Vec<[Option<BodyAt>; 2]>,
+}
+
+/// Which body of an exchange.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    Request,
+    Response,
+}
+
+impl Side {
+    pub fn name(self) -> &'static str {
+        match self {
+            Side::Request => "request",
+            Side::Response => "response",
+        }
+    }
+}
+
+/// Where a body's text is written in the cassette file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BodyAt {
+    /// The line of the body's first line (a literal block, `body: |`), or of its `body:` key.
+    pub line: usize,
+    /// The columns before the body's text: its indentation in a literal block.
+    pub indent: usize,
+    /// Whether the body is a literal block, whose lines are lines of the file.
+    pub block: bool,
+}
+
+impl BodyAt {
+    /// The file's line and column of `line:column` (from 1) of the body's text; a body that
+    /// is not a literal block (a quoted scalar) is placed at its start.
+    pub fn position(&self, line: usize, column: usize) -> (usize, usize) {
+        if self.block {
+            (self.line + line.saturating_sub(1), self.indent + column.max(1))
+        } else {
+            (self.line, self.indent + 1)
+        }
+    }
+}
+
+impl LoadedCassette {
+    /// Where `line:column` of a body of exchange `index` is in the file: a response stored
+    /// once and referred to (`body_same_as`) is where it is stored. `None` when not known.
+    pub fn body_position(&self, index: usize, side: Side, line: usize, column: usize) -> Option<(usize, usize)> {
+        let index = match side {
+            Side::Request => index,
+            Side::Response => self.cassette.response_body_index(index),
+        };
+        let at = self.bodies.get(index)?[side as usize]?;
+        Some(at.position(line, column))
+    }
 }
 
 pub(super) fn load_file(path: &Path) -> Result<LoadedCassette, CassetteError> {
@@ -126,7 +182,8 @@ pub(super) fn parse(name: &str, text: &str) -> Result<LoadedCassette, CassetteEr
             .map(|e| Exchange { seq: e.seq, request: e.request.0, response: e.response.0 })
             .collect(),
     };
-    Ok(LoadedCassette { name: name.to_owned(), cassette, lines, warnings })
+    let bodies = body_places(text, &lines);
+    Ok(LoadedCassette { name: name.to_owned(), cassette, lines, warnings, bodies })
 }
 
 /// Parses the YAML, leaving out a last exchange that a killed recorder left unfinished (and
@@ -192,6 +249,62 @@ fn exchange_lines(text: &str, count: usize) -> Vec<usize> {
     }
     lines.resize(count, list.unwrap_or(1));
     lines
+}
+
+/// Where the request and response bodies of each exchange (starting on `lines`) are written:
+/// the `body:` key under `request:` or `response:`, and, for a literal block, the line and
+/// indentation of its text.
+fn body_places(text: &str, lines: &[usize]) -> Vec<[Option<BodyAt>; 2]> {
+    let all: Vec<&str> = text.lines().collect();
+    let mut places = Vec::with_capacity(lines.len());
+    for (i, &start) in lines.iter().enumerate() {
+        let end = lines.get(i + 1).copied().filter(|&e| e > start).unwrap_or(all.len() + 1);
+        let mut found = [None, None];
+        let mut side = None;
+        // A block's text is skipped: a `body:` in it is text, not a key.
+        let mut skip_deeper_than: Option<usize> = None;
+        let mut n = start;
+        while n < end && n <= all.len() {
+            let line = all[n - 1];
+            n += 1;
+            let mut trimmed = line.trim_start();
+            if trimmed.is_empty() {
+                continue;
+            }
+            let mut indent = line.len() - trimmed.len();
+            if let Some(deeper) = skip_deeper_than {
+                if indent > deeper {
+                    continue;
+                }
+                skip_deeper_than = None;
+            }
+            if let Some(rest) = trimmed.strip_prefix("- ") {
+                (trimmed, indent) = (rest.trim_start(), indent + 2 + rest.len() - rest.trim_start().len());
+            }
+            if trimmed.starts_with("request:") {
+                side = Some(Side::Request);
+            } else if trimmed.starts_with("response:") {
+                side = Some(Side::Response);
+            }
+            let (Some(side), Some(value)) = (side, trimmed.strip_prefix("body:")) else { continue };
+            let value_at = indent + "body:".len() + value.len() - value.trim_start().len();
+            let value = value.trim_start();
+            let at = if let Some(header) = value.strip_prefix('|') {
+                let explicit = header.chars().find_map(|c| c.to_digit(10)).map(|d| indent + d as usize);
+                let first_text = all[(n - 1).min(all.len())..(end - 1).min(all.len())]
+                    .iter()
+                    .find(|l| !l.trim().is_empty())
+                    .map(|l| l.len() - l.trim_start().len());
+                skip_deeper_than = Some(indent);
+                BodyAt { line: n, indent: explicit.or(first_text).unwrap_or(indent + 2), block: true }
+            } else {
+                BodyAt { line: n - 1, indent: value_at, block: false }
+            };
+            found[side as usize] = Some(at);
+        }
+        places.push(found);
+    }
+    places
 }
 
 #[derive(Deserialize)]
@@ -408,7 +521,19 @@ impl<'de> Deserialize<'de> for Header {
 
 #[cfg(test)]
 mod tests {
-    use super::exchange_lines;
+    use super::*;
+
+    #[test]
+    fn a_literal_body_is_placed_at_its_first_line_and_indentation() {
+        let text = "format: emtape/cassette-v1\nexchanges:\n- seq: 1\n  request:\n    method: POST\n    uri: /a\n    \
+                    body: '{\"a\": 1}'\n  response:\n    status: 200\n    body: |\n      <A>\n        body: x\n      </A>\n\
+                    - seq: 2\n  request:\n    method: GET\n    uri: /b\n  response:\n    status: 200\n    body_same_as: 1\n";
+        let c = parse("t.yaml", text).unwrap();
+        assert_eq!(c.body_position(0, Side::Request, 1, 5), Some((7, 11)), "a quoted body: where it starts");
+        assert_eq!(c.body_position(0, Side::Response, 2, 3), Some((12, 9)));
+        assert_eq!(c.body_position(1, Side::Response, 3, 1), Some((13, 7)), "body_same_as: where it is stored");
+        assert_eq!(c.body_position(1, Side::Request, 1, 1), None);
+    }
 
     #[test]
     fn exchanges_of_an_indented_list_are_placed_at_their_items() {

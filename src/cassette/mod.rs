@@ -7,13 +7,15 @@
 //! [`Cassette::to_yaml`] writes the one canonical form, so loading and saving a cassette gives
 //! back the same bytes.
 
+mod bodies;
 mod load;
 pub mod template;
 mod yaml;
 
 use std::path::Path;
 
-pub use load::{CassetteError, LoadedCassette};
+pub use bodies::Parsed;
+pub use load::{BodyAt, CassetteError, LoadedCassette, Side};
 
 use crate::http::Headers;
 
@@ -233,17 +235,23 @@ impl Cassette {
 impl Cassette {
     /// The response body of exchange `index`, following `body_same_as`.
     pub fn response_body(&self, index: usize) -> &Body {
-        let mut exchange = &self.exchanges[index];
+        &self.exchanges[self.response_body_index(index)].response.body
+    }
+
+    /// The index of the exchange that stores the response body of exchange `index`: itself,
+    /// or the one its `body_same_as` names.
+    pub fn response_body_index(&self, index: usize) -> usize {
+        let mut at = index;
         for _ in 0..self.exchanges.len() {
-            match exchange.response.body_same_as {
-                Some(seq) => match self.exchanges.iter().find(|e| e.seq == seq) {
-                    Some(e) => exchange = e,
+            match self.exchanges[at].response.body_same_as {
+                Some(seq) => match self.exchanges.iter().position(|e| e.seq == seq) {
+                    Some(e) => at = e,
                     None => break,
                 },
                 None => break,
             }
         }
-        &exchange.response.body
+        at
     }
 }
 

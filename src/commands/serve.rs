@@ -21,6 +21,11 @@ pub(super) fn serve(args: ServeArgs) -> Result<Exit, Failure> {
         Some(name) => load_release(name)?,
         None => load_cassettes(&args.cassettes)?,
     };
+    // A body that does not parse is served as recorded, but a client will choke on it: said
+    // at start, as `emtape lint` reports it.
+    for d in cassettes.iter().flat_map(LoadedCassette::unparsable_bodies) {
+        eprintln!("warning: {}:{}:{}: {}", d.file, d.line, d.column, d.message);
+    }
     let (tls, minted) = listen_tls(&args.tls)?;
     let check = check_options(&args.check)?;
     let plain = args.check.scenario.is_none();

@@ -17,7 +17,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::cassette::{Cassette, LoadedCassette};
+use crate::cassette::{Cassette, LoadedCassette, Side};
 use crate::diagnostic::Diagnostic;
 use crate::em::Repr;
 use compare::Comparer;
@@ -480,6 +480,18 @@ fn parse<'a>(name: &str, text: &'a str, json: bool) -> Result<Tree<'a>, DiffErro
     })
 }
 
+/// The response body of exchange `index` of a cassette, parsed; where it does not parse is
+/// the cassette file's line and column, and the exchange is named.
+fn parse_body<'a>(c: &LoadedCassette, index: usize, text: &'a str, json: bool) -> Result<Tree<'a>, DiffError> {
+    let parsed = if json { tree::parse_json(text) } else { tree::parse_xml(text) };
+    parsed.map_err(|e| {
+        let what = if json { "JSON" } else { "XML" };
+        let seq = c.cassette.exchanges[index].seq;
+        let message = format!("exchange {seq}: the response {what} does not parse: {}", e.message);
+        DiffError::Invalid(Box::new(c.body_diagnostic(index, Side::Response, text, e.line, e.column, message)))
+    })
+}
+
 /// Compares two recordings (cassettes, or two single bodies).
 pub fn diff_files(old: &Path, new: &Path, ignore: &[Ignore]) -> Result<DiffReport, DiffError> {
     if old.is_dir() || new.is_dir() {
@@ -774,7 +786,7 @@ fn diff_exchange(
     if let (Some(r), Some(s)) = (orepr, nrepr) {
         if r == s {
             let json = r == Repr::Json;
-            let (otree, ntree) = (parse(&old.name, ot, json)?, parse(&new.name, nt, json)?);
+            let (otree, ntree) = (parse_body(old, i, ot, json)?, parse_body(new, j, nt, json)?);
             let mut c = Comparer { old: &otree, new: &ntree, ignore, drifts: Vec::new(), different_resources: false };
             c.roots();
             drifts.extend(c.drifts);

@@ -455,3 +455,29 @@ fn a_renamed_enum_value_is_breaking_and_a_new_one_beside_the_old_is_additive() {
     assert_eq!(code, 0, "Running is still answered, Queued comes first: {out}");
     assert!(out.contains("enum-value-added) /Task/State"), "{out}");
 }
+
+/// Issue #23: a cassette whose body was cut mid-element was reported at the body's own line
+/// (`cut.yaml:2:3`, a comment line of the file) with no exchange: the place is the file's
+/// line and column within the body block, and the exchange is named.
+#[test]
+fn a_cut_body_is_reported_at_its_line_in_the_cassette_and_names_the_exchange() {
+    let reference = std::fs::read_to_string("cassettes/reference/vm-restore.yaml").unwrap();
+    let (start, end) = (reference.find("- seq: 4\n").unwrap(), reference.find("- seq: 5\n").unwrap());
+    let body = start + reference[start..].find("    body: |\n").unwrap() + "    body: |\n".len();
+    let second = body + reference[body..].find('\n').unwrap() + 1;
+    // The body's second line cut in the middle of its first element's attributes.
+    let cut_at = second + "        <Ref Type=\"VmRestorePointReference\" Href=\"{{origin}}".len();
+    let text = format!("{}\n{}", &reference[..cut_at], &reference[end..]);
+    let cut = temp_dir("diff-cut").join("cut.yaml");
+    std::fs::write(&cut, &text).unwrap();
+    let (code, _, err) = run(&["diff", "cassettes/reference/vm-restore.yaml", cut.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    let line = text[..second].matches('\n').count() + 1;
+    assert!(err.starts_with("error: exchange 4: the response XML does not parse: "), "{err}");
+    // Column 3 of the body's line 2 is column 9 of the file: the block is indented 6.
+    assert!(err.contains(&format!("--> {}:{line}:9\n", cut.display())), "{err}");
+    assert!(
+        err.contains(&format!(" {line} |         <Ref Type=\"VmRestorePointReference\" Href=\"{{{{origin}}}}\n")),
+        "{err}"
+    );
+}

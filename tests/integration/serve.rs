@@ -720,3 +720,30 @@ async fn a_logon_without_basic_credentials_is_refused() {
     let basic = send(&client(), "POST", &url, &[("Authorization", "basic dTpw")], "").await;
     assert_eq!(basic.status, 201, "the scheme's case does not matter");
 }
+
+/// Issue #23: a cassette with an unclosed element was served without a word. The body is
+/// still served as recorded, but serve warns at start, where and as `emtape lint` reports it.
+#[test]
+fn a_body_that_does_not_parse_is_warned_of_at_start_as_lint_reports_it() {
+    let reference = std::fs::read_to_string("cassettes/reference/vm-restore.yaml").unwrap();
+    let text = reference.replacen("      </Task>\n", "", 1);
+    let file = temp_dir("serve-unclosed").join("unclosed.yaml");
+    std::fs::write(&file, &text).unwrap();
+    // The restore's Task (exchange 7) is never closed: said where its body ends.
+    let restore = text.find("- seq: 7\n").unwrap();
+    let last = restore + text[restore..].find("        <Operation>StartVMRestore</Operation>\n").unwrap();
+    let line = text[..last].matches('\n').count() + 1;
+    let column = "        <Operation>StartVMRestore</Operation>".len() + 1;
+    let message = "exchange 7: the response body is not XML as its Content-Type says: <Task> is never closed";
+    let mock = Emtape::serve(&[file.to_str().unwrap()]);
+    let (_, log) = mock.stop();
+    let warning = format!("warning: {}:{line}:{column}: ", file.display());
+    let said = log.lines().find(|l| l.starts_with(&warning)).unwrap_or_else(|| panic!("{warning} in {log}"));
+    assert!(said.contains(message), "{said}");
+    let (code, out, _) = run(&["lint", file.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}");
+    let reported = said.split_once(": ").map(|(_, rest)| rest).unwrap();
+    let (place, words) = reported.split_once(": ").unwrap();
+    let place = place.rsplit_once(':').map(|(file_line, _column)| file_line).unwrap();
+    assert!(out.contains(&format!("{place}: unparsable-body: {words}\n")), "lint says the same: {out}\n{said}");
+}

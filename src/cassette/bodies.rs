@@ -1,0 +1,93 @@
+//! A cassette's bodies parsed as their Content-Type says, and those that do not parse located
+//! where the file has them: the one check that `lint` reports and `serve` warns of.
+
+use super::Body;
+use super::load::{LoadedCassette, Side};
+use crate::diagnostic::Diagnostic;
+use crate::em::Repr;
+
+/// A body, parsed.
+pub enum Parsed {
+    Xml(Box<crate::xml::Element>),
+    Json(serde_json::Value),
+}
+
+impl LoadedCassette {
+    /// Body `side` of exchange `index` parsed as its Content-Type says (without one, as its
+    /// text begins): `None` for no text body, a body that is neither XML nor JSON, or a response
+    /// stored once and referred to (`body_same_as`), which is parsed where it is stored.
+    pub fn parse_body(&self, index: usize, side: Side) -> Option<Result<Parsed, Diagnostic>> {
+        let x = &self.cassette.exchanges[index];
+        let (body, headers) = match side {
+            Side::Request => (&x.request.body, &x.request.headers),
+            Side::Response if x.response.body_same_as.is_some() => return None,
+            Side::Response => (&x.response.body, &x.response.headers),
+        };
+        let Body::Text { text, .. } = body else { return None };
+        let declared = headers.get("content-type").and_then(Repr::from_content_type);
+        let repr = declared.or_else(|| Repr::sniff(text))?;
+        let (line, column, reason) = match repr {
+            Repr::Xml => match crate::xml::parse(text) {
+                Ok(root) => return Some(Ok(Parsed::Xml(Box::new(root)))),
+                Err(e) => (e.line, e.column, e.message),
+            },
+            Repr::Json => match serde_json::from_str(text) {
+                Ok(value) => return Some(Ok(Parsed::Json(value))),
+                Err(e) => {
+                    let full = e.to_string();
+                    let suffix = format!(" at line {} column {}", e.line(), e.column());
+                    (e.line(), e.column(), full.strip_suffix(&suffix).unwrap_or(&full).to_owned())
+                }
+            },
+        };
+        let says = if declared.is_some() { "as its Content-Type says" } else { "as its text begins" };
+        let message = format!("exchange {}: the {} body is not {} {says}: {reason}", x.seq, side.name(), repr.name());
+        Some(Err(self.body_diagnostic(index, side, text, line, column, message)))
+    }
+
+    /// Every body that does not parse as its Content-Type says, located in the file.
+    pub fn unparsable_bodies(&self) -> Vec<Diagnostic> {
+        let sides = (0..self.cassette.exchanges.len()).flat_map(|i| [(i, Side::Request), (i, Side::Response)]);
+        sides.filter_map(|(i, side)| self.parse_body(i, side)?.err()).collect()
+    }
+
+    /// A problem at `line:column` of the text of a body of exchange `index`, placed where the
+    /// file has it (the exchange's first line when that is not known).
+    pub fn body_diagnostic(
+        &self,
+        index: usize,
+        side: Side,
+        text: &str,
+        line: usize,
+        column: usize,
+        message: String,
+    ) -> Diagnostic {
+        let holder = match side {
+            Side::Request => index,
+            Side::Response => self.cassette.response_body_index(index),
+        };
+        // The end of the text (an element never closed) is the end of its last line, not the
+        // line after the block.
+        let (line, column) = match text.lines().last() {
+            Some(last) if line > text.lines().count() => (text.lines().count(), last.chars().count() + 1),
+            _ => (line, column),
+        };
+        let block = self.bodies.get(holder).and_then(|b| b[side as usize]).filter(|at| at.block);
+        let (file_line, file_column) = self
+            .body_position(index, side, line, column)
+            .unwrap_or_else(|| (self.lines.get(index).copied().unwrap_or(1).max(1), 1));
+        // A literal block's line is the body's line, indented.
+        let source_line = block.and_then(|at| {
+            let quoted = text.lines().nth(line.checked_sub(1)?)?;
+            Some(format!("{}{quoted}", " ".repeat(at.indent)))
+        });
+        Diagnostic {
+            message,
+            file: self.name.clone(),
+            line: file_line,
+            column: file_column.max(1),
+            source_line,
+            hint: None,
+        }
+    }
+}
