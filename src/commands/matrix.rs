@@ -24,7 +24,6 @@ use crate::play::result::Outcome;
 use crate::play::{self, Credentials, RunOptions, Secret};
 use crate::report::Style;
 use crate::scenario::{self, Scenario, parse_duration};
-use crate::xml::{escape, escape_text};
 
 /// One cell: a release and a check (the scenario in a representation, or the client).
 #[derive(Debug, Serialize)]
@@ -578,48 +577,36 @@ fn markdown(what: &str, cells: &[Cell]) -> String {
 /// A test case per release × check; an expected failure is a skipped case, so CI tracks it
 /// without going red.
 fn junit(what: &str, cells: &[Cell]) -> String {
-    let failures = cells.iter().filter(|c| !c.passed && !c.expected_to_fail).count();
-    let skipped = cells.iter().filter(|c| !c.passed && c.expected_to_fail).count();
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(out, "<testsuites name=\"emtape matrix\" tests=\"{}\" failures=\"{failures}\">", cells.len());
-    let _ = writeln!(
-        out,
-        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\">",
-        escape(what),
-        cells.len()
-    );
-    for c in cells {
-        let name = format!("release {} / {}", c.release, c.check);
-        let case = format!(
-            "    <testcase classname=\"emtape.matrix\" name=\"{}\" time=\"{:.3}\"",
-            escape(&name),
-            c.millis / 1000.0
-        );
-        let reason = c.reason.as_deref().unwrap_or("failed");
-        let body: String = c.details.iter().map(|d| format!("{d}\n")).collect();
-        match (c.passed, c.expected_to_fail) {
-            (true, _) => {
-                let _ = writeln!(out, "{case}/>");
+    use crate::report::junit::{Case, Suite, Verdict};
+    let cases = cells
+        .iter()
+        .map(|c| {
+            let reason = c.reason.as_deref().unwrap_or("failed");
+            let verdict = match (c.passed, c.expected_to_fail) {
+                (true, _) => Verdict::Passed,
+                (false, true) => Verdict::Skipped { message: format!("expected to fail: {reason}") },
+                (false, false) => Verdict::Failed {
+                    kind: "incompatible",
+                    message: reason.to_owned(),
+                    text: c.details.iter().map(|d| format!("{d}\n")).collect(),
+                },
+            };
+            Case {
+                classname: "emtape.matrix".into(),
+                name: format!("release {} / {}", c.release, c.check),
+                millis: Some(c.millis),
+                verdict,
             }
-            (false, true) => {
-                let _ = writeln!(
-                    out,
-                    "{case}>\n      <skipped message=\"expected to fail: {}\"/>\n    </testcase>",
-                    escape(reason)
-                );
-            }
-            (false, false) => {
-                let _ = writeln!(
-                    out,
-                    "{case}>\n      <failure message=\"{}\" type=\"incompatible\">{}</failure>\n    </testcase>",
-                    escape(reason),
-                    escape_text(&body)
-                );
-            }
-        }
-    }
-    out.push_str("  </testsuite>\n</testsuites>\n");
-    out
+        })
+        .collect();
+    crate::report::junit::write(&Suite {
+        tool: "emtape matrix".into(),
+        name: what.to_owned(),
+        file: None,
+        properties: Vec::new(),
+        cases,
+        millis: None,
+    })
 }
 
 /// A release as the changelog shows it.

@@ -4,9 +4,9 @@
 use std::fmt::Write as _;
 
 use crate::check::report::{ClientReport, Ending, SessionReport};
-use crate::xml::{escape, escape_text};
 
 use super::Style;
+use super::junit::{Case, Suite, Verdict};
 
 fn ending(s: &SessionReport) -> String {
     match s.ended {
@@ -86,45 +86,39 @@ pub fn json(r: &ClientReport) -> String {
 pub fn junit(r: &ClientReport) -> String {
     // The run's own reasons (too few sessions, none at all) are a test case of their own, so
     // that the counts never read as a pass when the verdict is not one.
-    let run_failed = !r.reasons.is_empty();
-    let failures = r.sessions.iter().filter(|s| !s.passed).count() + usize::from(run_failed);
-    let tests = r.sessions.len() + usize::from(run_failed);
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(out, "<testsuites name=\"emtape serve --scenario\" tests=\"{tests}\" failures=\"{failures}\">");
-    let _ = writeln!(
-        out,
-        "  <testsuite name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\">",
-        escape(&r.scenario)
-    );
-    if run_failed {
-        let body: String = r.reasons.iter().map(|p| format!("{p}\n")).collect();
-        let _ = writeln!(
-            out,
-            "    <testcase classname=\"emtape.client\" name=\"the run\" time=\"0\">\n      <failure message=\"{}\" type=\"evidence\">{}</failure>\n    </testcase>",
-            escape(&r.reasons[0]),
-            escape_text(&body)
-        );
+    let mut cases = Vec::new();
+    if let Some(first) = r.reasons.first() {
+        cases.push(Case {
+            classname: "emtape.client".into(),
+            name: "the run".into(),
+            millis: Some(0.0),
+            verdict: Verdict::Failed {
+                kind: "evidence",
+                message: first.clone(),
+                text: r.reasons.iter().map(|p| format!("{p}\n")).collect(),
+            },
+        });
     }
-    for s in &r.sessions {
-        let name = format!("session {} ({})", s.number, s.representation);
-        let case = format!(
-            "    <testcase classname=\"emtape.client\" name=\"{}\" time=\"{:.3}\"",
-            escape(&name),
-            s.duration_ms / 1000.0
-        );
-        if s.passed {
-            let _ = writeln!(out, "{case}/>");
-            continue;
-        }
-        let body: String = s.problems.iter().map(|p| format!("{}\n", p.message)).collect();
-        let message = s.problems.first().map_or_else(String::new, |p| p.message.clone());
-        let _ = writeln!(
-            out,
-            "{case}>\n      <failure message=\"{}\" type=\"contract\">{}</failure>\n    </testcase>",
-            escape(&message),
-            escape_text(&body)
-        );
-    }
-    out.push_str("  </testsuite>\n</testsuites>\n");
-    out
+    cases.extend(r.sessions.iter().map(|s| Case {
+        classname: "emtape.client".into(),
+        name: format!("session {} ({})", s.number, s.representation),
+        millis: Some(s.duration_ms),
+        verdict: if s.passed {
+            Verdict::Passed
+        } else {
+            Verdict::Failed {
+                kind: "contract",
+                message: s.problems.first().map_or_else(String::new, |p| p.message.clone()),
+                text: s.problems.iter().map(|p| format!("{}\n", p.message)).collect(),
+            }
+        },
+    }));
+    super::junit::write(&Suite {
+        tool: "emtape serve --scenario".into(),
+        name: r.scenario.clone(),
+        file: None,
+        properties: Vec::new(),
+        cases,
+        millis: None,
+    })
 }

@@ -4,9 +4,9 @@
 use std::fmt::Write as _;
 
 use crate::diff::{DiffReport, Drift, DriftKind, ExchangeDiff, Severity};
-use crate::xml::{escape, escape_text};
 
 use super::Style;
+use super::junit::{Case, Suite, Verdict};
 
 /// Drifts that are the same but for the list item they are in, shown once with their items.
 pub(crate) struct Group<'a> {
@@ -210,50 +210,39 @@ pub fn json(r: &DiffReport) -> String {
 /// (never, without one: `--fail-on never` must not turn a CI job red through its JUnit file).
 pub fn junit(r: &DiffReport, threshold: Option<Severity>) -> String {
     let fails = |d: &Drift| threshold.is_some_and(|t| d.severity <= t);
-    let failing: Vec<&ExchangeDiff> = r.exchanges.iter().filter(|e| e.drifts.iter().any(fails)).collect();
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(
-        out,
-        "<testsuites name=\"emtape diff\" tests=\"{}\" failures=\"{}\">",
-        r.exchanges.len(),
-        failing.len()
-    );
-    let _ = writeln!(
-        out,
-        "  <testsuite name=\"{} -> {}\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"0\">",
-        escape(&r.old),
-        escape(&r.new),
-        r.exchanges.len(),
-        failing.len()
-    );
-    for e in &r.exchanges {
-        let worst: Vec<&Drift> = e.drifts.iter().filter(|d| fails(d)).collect();
-        let case = format!("    <testcase classname=\"emtape.diff\" name=\"{}\"", escape(&e.key));
-        if worst.is_empty() {
-            let _ = writeln!(out, "{case}/>");
-            continue;
-        }
-        let mut body = String::new();
-        for d in &e.drifts {
-            let _ = writeln!(
-                body,
-                "{} {} [{}]: {} {}",
-                d.severity.name(),
-                d.kind.describe(),
-                d.kind.id(),
-                d.path,
-                values(d)
-            );
-        }
-        let at = threshold.map_or("", Severity::name);
-        let message = format!("{} drifts ({} at or beyond {at})", e.drifts.len(), worst.len());
-        let _ = writeln!(
-            out,
-            "{case}>\n      <failure message=\"{}\" type=\"drift\">{}</failure>\n    </testcase>",
-            escape(&message),
-            escape_text(&body)
-        );
-    }
-    out.push_str("  </testsuite>\n</testsuites>\n");
-    out
+    let cases = r
+        .exchanges
+        .iter()
+        .map(|e| {
+            let worst = e.drifts.iter().filter(|d| fails(d)).count();
+            let verdict = if worst == 0 {
+                Verdict::Passed
+            } else {
+                let mut text = String::new();
+                for d in &e.drifts {
+                    let _ = writeln!(
+                        text,
+                        "{} {} [{}]: {} {}",
+                        d.severity.name(),
+                        d.kind.describe(),
+                        d.kind.id(),
+                        d.path,
+                        values(d)
+                    );
+                }
+                let at = threshold.map_or("", Severity::name);
+                let message = format!("{} drifts ({worst} at or beyond {at})", e.drifts.len());
+                Verdict::Failed { kind: "drift", message, text }
+            };
+            Case { classname: "emtape.diff".into(), name: e.key.clone(), millis: None, verdict }
+        })
+        .collect();
+    super::junit::write(&Suite {
+        tool: "emtape diff".into(),
+        name: format!("{} -> {}", r.old, r.new),
+        file: None,
+        properties: Vec::new(),
+        cases,
+        millis: None,
+    })
 }

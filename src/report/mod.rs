@@ -4,7 +4,7 @@
 pub mod check;
 pub mod diff;
 pub mod html;
-mod junit;
+pub mod junit;
 mod text;
 
 pub use junit::junit;
