@@ -9,10 +9,10 @@ use serde::Serialize;
 
 use crate::cassette::template::{Part, Template};
 use crate::cassette::{LoadedCassette, Parsed, Side};
+use crate::em::session::secret_name;
 use crate::em::{self, Repr};
 use crate::http::{Headers, Request};
 use crate::mock::{Mock, MockOptions};
-use crate::record::redact::secret_name;
 
 /// What is wrong, where, and what to do.
 #[derive(Clone, Debug, Serialize)]
@@ -388,7 +388,7 @@ fn navigable(body: &str, repr: Repr, origin: &str) -> Vec<(String, String)> {
 }
 
 fn session_id(token: &str) -> String {
-    crate::codec::base64_decode(token).and_then(|b| String::from_utf8(b).ok()).unwrap_or_default()
+    em::session_id_of(token).unwrap_or_default()
 }
 
 /// Where a cassette names the link `target`, or else the page that named it (a link only a

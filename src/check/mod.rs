@@ -291,16 +291,14 @@ fn line(req: &Request) -> String {
     format!("{} {}", req.method, req.target)
 }
 
-/// A request line with the session's token and id (the token is its base64) out of it.
+/// A request line with the session's token and id out of it.
 fn scrubbed(text: String, token: &str) -> String {
-    let id = crate::codec::base64_decode(token).and_then(|b| String::from_utf8(b).ok()).unwrap_or_default();
-    let text = if id.len() >= 8 { text.replace(&id, "{session-id}") } else { text };
-    text.replace(token, "{session-token}")
+    em::Scrubber::for_session(token).scrub(&text)
 }
 
 /// Whether `path` is the LogonSession of the session `token` names.
 fn own_logon_session(path: &str, token: &str) -> bool {
-    let id = crate::codec::base64_decode(token).and_then(|b| String::from_utf8(b).ok()).unwrap_or_default();
+    let id = em::session_id_of(token).unwrap_or_default();
     em::normalize_path(path)
         .strip_prefix("/api/logonsessions/")
         .is_some_and(|p| !id.is_empty() && p.eq_ignore_ascii_case(&id))

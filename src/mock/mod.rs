@@ -216,7 +216,7 @@ impl Mock {
             log::info!(
                 "emtape: {} {} {} -> {} ({} exchange {})",
                 req.method,
-                crate::record::redact::loggable(&req.target),
+                crate::em::session::loggable(&req.target),
                 key.repr.name(),
                 response.status,
                 self.sources[entry.source].name,
@@ -475,7 +475,7 @@ impl Mock {
             log::info!(
                 "emtape: {} {} {} -> {status} ({note})",
                 req.method,
-                crate::record::redact::loggable(&req.target),
+                crate::em::session::loggable(&req.target),
                 repr.name()
             );
         }
@@ -491,7 +491,7 @@ impl Mock {
 
     fn refuse(&self, req: &Request, repr: Repr, why: &str) -> Response {
         if self.options.log_requests {
-            log::info!("emtape: 401 {} {}: {why}", req.method, crate::record::redact::loggable(&req.target));
+            log::info!("emtape: 401 {} {}: {why}", req.method, crate::em::session::loggable(&req.target));
         }
         em::unauthorized(repr, why)
     }

@@ -15,7 +15,7 @@ pub(crate) fn explain(mock: &Mock, req: &Request, key: &Key<'_>, live: Option<(&
     let head = format!(
         "no recorded exchange matches {} {} ({})",
         req.method,
-        crate::record::redact::loggable(&req.target),
+        crate::em::session::loggable(&req.target),
         key.repr.name()
     );
     let best = mock.index.entries.iter().map(|e| compare(e, req, key, live)).min_by(|a, b| a.score.total_cmp(&b.score));

@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::codec::{base64_decode, base64_encode, random_uuid};
+use crate::codec::random_uuid;
 use crate::model::{Created, Task};
 
 /// Who is asking, as far as sessions go.
@@ -113,7 +113,7 @@ impl Sessions {
     /// reached and no session has sat idle long enough to give way.
     pub fn start(&self, recorded: u32) -> Result<LiveSession, String> {
         let id = random_uuid();
-        let live = LiveSession { token: base64_encode(id.as_bytes()), id, recorded };
+        let live = LiveSession { token: crate::em::mint_token(&id), id, recorded };
         let session =
             Session { live: live.clone(), last_seen: Instant::now(), positions: HashMap::new(), work: Work::default() };
         let mut state = self.lock();
@@ -155,7 +155,7 @@ impl Sessions {
 
     /// A session with a token minted elsewhere.
     pub fn adopt(&self, token: &str, recorded: u32) {
-        let id = base64_decode(token).and_then(|b| String::from_utf8(b).ok()).unwrap_or_else(random_uuid);
+        let id = crate::em::session_id_of(token).unwrap_or_else(random_uuid);
         let live = LiveSession { id, token: token.to_owned(), recorded };
         self.lock().sessions.insert(
             token.to_owned(),

@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use crate::codec::{base64_decode, base64_encode};
+use crate::codec::base64_encode;
+use crate::em::Scrubber;
 use crate::http::client::Client;
 use crate::http::{Headers, Response};
 use crate::record::{Recorder, Sent};
@@ -67,7 +68,7 @@ struct Runner<'a> {
     flow: Flow,
     options: RunOptions<'a>,
     /// Values never to show (live token, session id, password) and what to show instead.
-    secrets: Vec<(String, &'static str)>,
+    secrets: Scrubber,
 }
 
 /// Runs `scenario` and reports every step.
@@ -78,11 +79,9 @@ pub async fn run(scenario: &Scenario, options: RunOptions<'_>) -> RunReport {
     if let Some(c) = &options.credentials {
         vars.insert("user".into(), c.user.clone());
     }
-    let mut secrets = Vec::new();
+    let mut secrets = Scrubber::default();
     if let Some(c) = &options.credentials {
-        if !c.password.0.is_empty() {
-            secrets.push((c.password.0.clone(), "(redacted)"));
-        }
+        secrets.secret(&c.password.0, "(redacted)");
     }
     let target = options.target.clone();
     let flow = Flow::new(std::sync::Arc::new(scenario.clone()), options.base_url.clone(), vars);
@@ -297,8 +296,7 @@ impl Runner<'_> {
 
     /// Whether a header, parameter or field of this name holds a secret.
     fn secret_named(&self, name: &str) -> bool {
-        crate::record::redact::secret_name(name)
-            || self.options.secret_names.iter().any(|n| n.eq_ignore_ascii_case(name))
+        crate::em::session::secret_name(name) || self.options.secret_names.iter().any(|n| n.eq_ignore_ascii_case(name))
     }
 
     /// The values of what a request is about to send under a secret's name (a query
@@ -329,26 +327,20 @@ impl Runner<'_> {
             }
         }
         for value in found {
-            if value.len() >= 4 && !value.contains("{{") && !self.secrets.iter().any(|(s, _)| *s == value) {
-                self.secrets.push((value, "{redacted}"));
+            if value.len() >= 4 && !value.contains("{{") {
+                self.secrets.secret(&value, "{redacted}");
             }
         }
     }
 
     fn remember_session(&mut self, token: &str) {
-        if self.secrets.iter().any(|(s, _)| s == token) {
-            return;
-        }
-        self.secrets.push((token.to_owned(), "{session-token}"));
-        if let Some(id) = base64_decode(token).and_then(|b| String::from_utf8(b).ok()) {
-            if id.len() >= 8 {
-                self.secrets.push((id, "{session-id}"));
-            }
+        if !self.secrets.knows(token) {
+            self.secrets.session(token, None);
         }
     }
 
     fn scrub(&self, text: &str) -> String {
-        scrub(text, &self.secrets)
+        self.secrets.scrub(text)
     }
 
     fn scrub_result(&self, mut r: StepResult) -> StepResult {
@@ -365,42 +357,4 @@ impl Runner<'_> {
         }
         r
     }
-}
-
-/// Secrets shorter than this are only hidden where they stand alone (not inside a word): a
-/// password `Admin` must not cut `Administrator` into a hint of what it is.
-const SHORT_SECRET: usize = 8;
-
-/// `text` with every secret replaced by what is shown for it, in one pass over the text (so no
-/// secret is searched for inside another's replacement), the longest secret first where two
-/// start at the same place.
-fn scrub(text: &str, secrets: &[(String, &'static str)]) -> String {
-    let word = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
-    let found = |at: usize| {
-        secrets
-            .iter()
-            .filter(|(s, _)| {
-                text[at..].starts_with(s.as_str())
-                    && (s.chars().count() >= SHORT_SECRET
-                        || (!word(text[..at].chars().next_back()) && !word(text[at + s.len()..].chars().next())))
-            })
-            .max_by_key(|(s, _)| s.len())
-    };
-    if !secrets.iter().any(|(s, _)| text.contains(s.as_str())) {
-        return text.to_owned();
-    }
-    let (mut out, mut copied, mut at) = (String::with_capacity(text.len()), 0, 0);
-    while let Some(c) = text[at..].chars().next() {
-        match found(at) {
-            Some((secret, shown)) => {
-                out.push_str(&text[copied..at]);
-                out.push_str(shown);
-                at += secret.len();
-                copied = at;
-            }
-            None => at += c.len_utf8(),
-        }
-    }
-    out.push_str(&text[copied..]);
-    out
 }

@@ -53,12 +53,10 @@ impl Proxy {
     }
 
     fn fault(&self, req: &Request, cause: &str) -> Reply {
-        log::warn!("emtape: 502 {} {}: {cause}", req.method, crate::record::redact::loggable(&req.target));
+        log::warn!("emtape: 502 {} {}: {cause}", req.method, crate::em::session::loggable(&req.target));
         if let Ok(mut f) = self.failures.lock() {
             f.0 += 1;
-            f.1.get_or_insert_with(|| {
-                format!("{} {}: {cause}", req.method, crate::record::redact::loggable(&req.target))
-            });
+            f.1.get_or_insert_with(|| format!("{} {}: {cause}", req.method, crate::em::session::loggable(&req.target)));
         }
         let message = format!("emtape could not get an answer from the upstream EM {}: {cause}", self.upstream);
         em::error(Repr::from_accept(&req.headers), 502, &message).into()
@@ -152,7 +150,7 @@ impl Proxy {
             log::info!(
                 "emtape: {} {} -> {} (recorded as exchange {seq})",
                 req.method,
-                crate::record::redact::loggable(&req.target),
+                crate::em::session::loggable(&req.target),
                 answer.status
             );
         }
@@ -223,7 +221,7 @@ impl Proxy {
                 log::info!(
                     "emtape: {} {}: the upstream broke off a large body: {cause}; nothing recorded",
                     req.method,
-                    crate::record::redact::loggable(&req.target)
+                    crate::em::session::loggable(&req.target)
                 );
                 io::Error::other(cause)
             };
@@ -272,7 +270,7 @@ impl Proxy {
                         log::info!(
                             "emtape: {} {} -> {} (large body, recorded as exchange {seq})",
                             req.method,
-                            crate::record::redact::loggable(&req.target),
+                            crate::em::session::loggable(&req.target),
                             head.status
                         );
                     }
@@ -316,7 +314,7 @@ impl Handler for Proxy {
                         log::info!(
                             "emtape: {} {} answered from the cassette",
                             req.method,
-                            crate::record::redact::loggable(&req.target)
+                            crate::em::session::loggable(&req.target)
                         );
                     }
                     return mock.respond(&req).into();

@@ -11,7 +11,6 @@ use serde::Deserialize;
 
 use super::Sent;
 use crate::cassette::{Body, Exchange, RecordedRequest, RecordedResponse};
-use crate::codec::base64_decode;
 use crate::diagnostic::yaml_diagnostic;
 use crate::em;
 use crate::http::{HOP_BY_HOP, Headers, Response, canonical_name};
@@ -51,64 +50,7 @@ impl RedactConfig {
     }
 }
 
-const REDACTED: &str = "{{redacted}}";
-
-/// Names of fields, headers and query parameters whose values are secrets (any case, without
-/// `-` and `_`; a name ending in one counts too: `AdminPassword`, `X-Api-Token`).
-pub const SECRET_NAMES: [&str; 10] = [
-    "password",
-    "passwd",
-    "pwd",
-    "secret",
-    "apikey",
-    "privatekey",
-    "accesstoken",
-    "clientsecret",
-    "token",
-    "sessionid",
-];
-
-/// Whether a field, header or parameter of this name holds a secret.
-pub fn secret_name(name: &str) -> bool {
-    // `X-Api-Key`, `api_key` and `ApiKey` are one name.
-    let plain: String = name.chars().filter(|c| *c != '-' && *c != '_').collect::<String>().to_ascii_lowercase();
-    SECRET_NAMES.iter().any(|s| plain == *s || plain.ends_with(s))
-}
-
-/// A request target with the values of its secret-named query parameters (`?token=…`,
-/// `&password=…`) replaced by `{{redacted}}`; the rest as it was.
-pub fn redact_query(target: &str) -> String {
-    let Some((path, query)) = target.split_once('?') else { return target.to_owned() };
-    let pairs: Vec<String> = query
-        .split('&')
-        .map(|pair| match pair.split_once('=') {
-            Some((k, v)) if !v.is_empty() && v != REDACTED && secret_name(&em::percent_decode(k)) => {
-                format!("{k}={REDACTED}")
-            }
-            _ => pair.to_owned(),
-        })
-        .collect();
-    format!("{path}?{}", pairs.join("&"))
-}
-
-/// A request target as logs and explanations show it: secret query values redacted, and the id
-/// of a LogonSession (its session token is that id in base64) shown as `{session-id}`.
-pub fn loggable(target: &str) -> String {
-    let target = redact_query(target);
-    let (path, rest) = target.split_at(target.find('?').unwrap_or(target.len()));
-    let lower = path.to_ascii_lowercase();
-    match lower.find("/logonsessions/") {
-        Some(at) => {
-            let start = at + "/logonsessions/".len();
-            let end = path[start..].find('/').map_or(path.len(), |i| start + i);
-            if end == start {
-                return target;
-            }
-            format!("{}{{session-id}}{}{rest}", &path[..start], &path[end..])
-        }
-        None => target,
-    }
-}
+use crate::em::session::{REDACTED, redact_query};
 
 struct Session {
     token: String,
@@ -231,9 +173,7 @@ impl Redactor {
     /// Records `token` as logon session `number` (a recorder appending to a cassette reuses the
     /// number the cassette already gives the session).
     pub fn assign(&mut self, token: &str, id: Option<String>, number: u32) {
-        let decoded = base64_decode(token)
-            .and_then(|b| String::from_utf8(b).ok())
-            .filter(|s| s.len() >= 8 && s.chars().all(|c| c.is_ascii_graphic()));
+        let decoded = crate::em::session_id_of(token);
         self.sessions.retain(|s| s.token != token);
         self.sessions.push(Session { token: token.to_owned(), id: id.or(decoded), number });
     }
@@ -386,17 +326,6 @@ mod tests {
 
     fn h(pairs: &[(&str, &str)]) -> Headers {
         pairs.iter().map(|(n, v)| ((*n).to_owned(), (*v).to_owned())).collect()
-    }
-
-    #[test]
-    fn logged_targets_show_no_session_id_and_no_secret_query_value() {
-        assert_eq!(
-            loggable("/api/logonSessions/4f0c-11/x?token=abc&a=1"),
-            "/api/logonSessions/{session-id}/x?token={{redacted}}&a=1"
-        );
-        assert_eq!(loggable("/api/LOGONSESSIONS/4f0c"), "/api/LOGONSESSIONS/{session-id}");
-        assert_eq!(loggable("/api/logonSessions/"), "/api/logonSessions/");
-        assert_eq!(loggable("/api/vmRestorePoints?format=Entity"), "/api/vmRestorePoints?format=Entity");
     }
 
     #[test]
