@@ -53,6 +53,9 @@ pub struct CrawlReport {
     pub interrupted: bool,
     /// Requests that got no answer (network, TLS, timeout).
     pub unanswered: usize,
+    /// EM refused the logon (wrong credentials, no role): what to tell the user. Nothing was
+    /// crawled or recorded, and the other representation was not tried.
+    pub refused: Option<String>,
 }
 
 impl CrawlReport {
@@ -220,6 +223,11 @@ pub async fn crawl(client: Arc<Client>, recorder: Arc<Recorder>, options: &Crawl
                 break;
             }
         };
+        if let Some(refusal) = em::logon_refusal(&logon) {
+            // The other representation would meet the same wall; a refusal is no recording.
+            report.refused = Some(refusal);
+            break;
+        }
         recorder.record(&Sent { method: "POST", url: &logon_url, headers: &h, body: b"" }, &logon);
         let Some(token) = logon.headers.get(em::SESSION_HEADER).map(str::to_owned).filter(|_| logon.status < 300)
         else {

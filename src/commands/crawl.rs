@@ -97,6 +97,11 @@ pub(super) fn crawl(args: CrawlArgs) -> Result<Exit, Failure> {
         println!("interrupted: links were left unfollowed; the cassette holds what was answered");
         return Ok(Exit::Interrupted);
     }
+    if let Some(refusal) = &report.refused {
+        // Nothing could be crawled, as with a target that does not answer.
+        println!("{refusal}");
+        return Ok(Exit::Network);
+    }
     let failures = report.failures();
     let logged_on = report.by_type.get("LogonSession").is_some_and(|(ok, _)| *ok > 0);
     if !logged_on {

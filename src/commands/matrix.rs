@@ -233,7 +233,7 @@ fn scenario_cells(
                             .iter()
                             .find(|c| !c.passed)
                             .map(|c| {
-                                let said = c.context.as_deref().and_then(em_message);
+                                let said = c.context.as_deref().and_then(crate::em::error_message);
                                 let said = said.map(|m| format!(" (EM: {m})")).unwrap_or_default();
                                 format!("{}: expected {}, got {}{said}", c.what, c.expected, c.actual)
                             })
@@ -260,16 +260,6 @@ fn scenario_cells(
         }
         collect(running).await
     })
-}
-
-/// The `Message` of an EM `Error` body (XML or JSON) in a response excerpt: what EM itself said.
-fn em_message(excerpt: &str) -> Option<String> {
-    let body = excerpt.trim_start_matches('\u{feff}').trim();
-    if let Ok(root) = crate::xml::parse(body) {
-        return (root.name == "Error").then(|| root.attribute("Message").map(str::to_owned)).flatten();
-    }
-    let json: serde_json::Value = serde_json::from_str(body).ok()?;
-    json.get("Message").and_then(|m| m.as_str()).map(str::to_owned)
 }
 
 /// Results in release order, whatever order they finished in.

@@ -1,5 +1,5 @@
 //! What emtape knows about Enterprise Manager itself: the session header and cookie, how the
-//! server picks XML or JSON, its `Error` bodies, and the logon endpoint.
+//! server picks XML or JSON, its `Error` bodies, and the logon endpoint and how it refuses.
 
 pub mod session;
 
@@ -99,6 +99,29 @@ pub fn error(repr: Repr, status: u16, message: &str) -> Response {
 /// `401` with the challenge EM sends.
 pub fn unauthorized(repr: Repr, message: &str) -> Response {
     error(repr, 401, message).header("WWW-Authenticate", AUTHENTICATE)
+}
+
+/// The `Message` of an EM `Error` body (XML or JSON), if `body` is one.
+pub fn error_message(body: &str) -> Option<String> {
+    let body = body.trim_start_matches('\u{feff}').trim();
+    if let Ok(root) = crate::xml::parse(body) {
+        return (root.name == "Error").then(|| root.attribute("Message").map(str::to_owned)).flatten();
+    }
+    let json: serde_json::Value = serde_json::from_str(body).ok()?;
+    json.get("Message").and_then(|m| m.as_str()).map(str::to_owned)
+}
+
+/// What a client should tell its user when EM refuses a logon: `401` is wrong credentials,
+/// `403` an account without an Enterprise Manager role; `None` for any other answer.
+pub fn logon_refusal(response: &Response) -> Option<String> {
+    let hint = match response.status {
+        401 => "check --user / --password-env",
+        403 => "the account needs the Portal Administrator, Portal User or Restore Operator role",
+        _ => return None,
+    };
+    let said =
+        error_message(&String::from_utf8_lossy(&response.body)).map(|m| format!(", EM: {m}")).unwrap_or_default();
+    Some(format!("logon refused ({}{said}): {hint}", response.status))
 }
 
 /// Whether a normalised path is the logon endpoint (`/api/sessionMngr`, any case, any slashes).
@@ -202,6 +225,23 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_refused_logon_names_its_status_what_em_said_and_what_to_check() {
+        let refused = unauthorized(Repr::Xml, "Authentication failed.");
+        assert_eq!(
+            logon_refusal(&refused).as_deref(),
+            Some("logon refused (401, EM: Authentication failed.): check --user / --password-env")
+        );
+        let bare = Response::new(401);
+        assert_eq!(logon_refusal(&bare).as_deref(), Some("logon refused (401): check --user / --password-env"));
+        assert!(
+            logon_refusal(&error(Repr::Json, 403, "Access denied"))
+                .unwrap()
+                .starts_with("logon refused (403, EM: Access denied): ")
+        );
+        assert_eq!(logon_refusal(&error(Repr::Xml, 400, "version")), None);
     }
 
     #[test]

@@ -57,11 +57,24 @@ pub(crate) struct Flow {
     previous: Option<String>,
     /// The session token requests carry, once a step has set it.
     pub session: Option<String>,
+    /// The logon step EM refused, and the status it answered: no session to follow links of.
+    refused: Option<(String, u16)>,
 }
 
 impl Flow {
     pub fn new(scenario: Arc<Scenario>, base_url: String, vars: HashMap<String, String>) -> Flow {
-        Flow { scenario, base_url, vars, seen: HashMap::new(), previous: None, session: None }
+        Flow { scenario, base_url, vars, seen: HashMap::new(), previous: None, session: None, refused: None }
+    }
+
+    /// Takes in that EM refused the logon `step` made: later steps have no session, and a
+    /// link of the logon's (its `Delete`, to log out) is not there to follow.
+    pub fn refuse_logon(&mut self, step: &Step, status: u16) {
+        self.refused = Some((step.name.clone(), status));
+    }
+
+    /// Why nothing after a refused logon can run: `the logon was refused (401)`.
+    pub fn refused(&self) -> Option<String> {
+        self.refused.as_ref().map(|(_, status)| format!("the logon was refused ({status})"))
     }
 
     pub fn render(&self, t: &Tpl) -> Result<String, Blocked> {
@@ -80,8 +93,11 @@ impl Flow {
                     .as_ref()
                     .or(self.previous.as_ref())
                     .ok_or_else(|| Blocked::Skip("there is no earlier response to follow a link from".into()))?;
-                let seen = self.seen.get(source_name).ok_or_else(|| {
-                    Blocked::Skip(format!("step `{source_name}` has no response to follow a link from"))
+                let seen = self.seen.get(source_name).ok_or_else(|| match &self.refused {
+                    Some((logon, status)) if logon == source_name => {
+                        Blocked::Skip(format!("there is no session: the logon was refused ({status})"))
+                    }
+                    _ => Blocked::Skip(format!("step `{source_name}` has no response to follow a link from")),
                 })?;
                 let rel = self.render(&f.rel)?;
                 let kind = f.kind.as_ref().map(|k| self.render(k)).transpose()?;

@@ -95,7 +95,7 @@ pub async fn run(scenario: &Scenario, options: RunOptions<'_>) -> RunReport {
         }
         let result = runner.step(step, Phase::Main).await;
         if result.outcome != Outcome::Passed {
-            stop = Some(format!("step `{}` did not pass", step.name));
+            stop = Some(runner.flow.refused().unwrap_or_else(|| format!("step `{}` did not pass", step.name)));
         }
         steps.push(result);
     }
@@ -196,6 +196,15 @@ impl Runner<'_> {
         };
         result.status = Some(response.status);
         result.bodies = Some((shown_body(&body), shown_body(&response.body)));
+        // Wrong credentials are one cause, said once: not a status, a root, a header and two
+        // captures that all fail for it.
+        if let Some(refusal) = step.auth.then(|| crate::em::logon_refusal(&response)).flatten() {
+            self.flow.refuse_logon(step, response.status);
+            result.outcome = Outcome::Failed;
+            result.message = Some(refusal);
+            result.duration_ms = ms(started.elapsed());
+            return self.scrub_result(result);
+        }
         let observed = self.flow.observe(step, &response, link_type.as_deref());
         // A session the server opened is live whether the scenario captures its token or not.
         if let Some(token) = response.headers.get(crate::em::SESSION_HEADER) {

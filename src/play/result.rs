@@ -47,7 +47,8 @@ pub struct StepResult {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub attempts: Vec<Attempt>,
     pub checks: Vec<Check>,
-    /// Why it was skipped, or what went wrong before any check could run.
+    /// Why it was skipped, what went wrong before any check could run, or the one cause a
+    /// step failed for instead of its checks (a refused logon).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     /// The request and (last) response bodies, scrubbed of session secrets, for the HTML

@@ -109,6 +109,9 @@ fn details(step: &StepResult) -> String {
         }
         out.push('\n');
     }
+    if let (Outcome::Failed, Some(m)) = (step.outcome, &step.message) {
+        let _ = writeln!(out, "{m}");
+    }
     for c in step.failures() {
         let _ = writeln!(out, "{}\n  expected: {}\n  actual:   {}", c.what, c.expected, c.actual);
         if let Some(ctx) = &c.context {
@@ -135,11 +138,12 @@ pub fn junit(report: &RunReport) -> String {
                 Outcome::Skipped => Verdict::Skipped { message: step.message.clone().unwrap_or_default() },
                 Outcome::Failed => Verdict::Failed {
                     kind: "assertion",
-                    message: step
-                        .failures()
-                        .next()
-                        .map(|c| format!("{}: expected {}, got {}", c.what, c.expected, c.actual))
-                        .unwrap_or_default(),
+                    message: step.message.clone().unwrap_or_else(|| {
+                        step.failures()
+                            .next()
+                            .map(|c| format!("{}: expected {}, got {}", c.what, c.expected, c.actual))
+                            .unwrap_or_default()
+                    }),
                     text: details(step),
                 },
                 Outcome::Error => Verdict::Error {

@@ -72,10 +72,14 @@ pub fn text(report: &RunReport, style: Style) -> String {
         let _ =
             writeln!(out, "  {}  {:<width$}  {what}{}", style.paint(colour, word), step.name, style.paint("2", &time));
         let pad = " ".repeat(9);
-        if step.outcome == Outcome::Error {
-            if let Some(m) = &step.message {
+        match (step.outcome, &step.message) {
+            (Outcome::Error, Some(m)) => {
                 let _ = writeln!(out, "{pad}{}", style.paint("35", m));
             }
+            (Outcome::Failed, Some(m)) => {
+                let _ = writeln!(out, "{pad}{}", style.paint("31", m));
+            }
+            _ => {}
         }
         if step.outcome == Outcome::Failed && step.attempts.len() > 1 {
             let seen: Vec<String> = step.attempts.iter().map(|a| format!("{} {}", a.status, a.note)).collect();

@@ -336,3 +336,21 @@ fn an_interrupted_crawl_stops_saying_so_and_leaves_a_cassette_that_loads() {
     let last = loaded.cassette.exchanges.last().unwrap();
     assert_eq!(last.request.method, "DELETE", "the session was logged out before leaving");
 }
+
+#[test]
+fn a_refused_logon_stops_the_crawl_with_one_line_and_records_nothing() {
+    let em = RefusingEm::start();
+    let out = temp_dir("crawl-refused").join("crawl.yaml");
+    let (code, stdout, stderr) = crawl(&em.url, &out, &[]);
+    assert_eq!(code, 3, "{stdout}{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines[1..],
+        ["logon refused (401, EM: Authentication failed: wrong user name or password.): check --user / --password-env"],
+        "{stdout}"
+    );
+    assert!(lines[0].ends_with(": 1 request, 0 exchanges recorded"), "one logon tried, none on tape: {stdout}");
+    if out.exists() {
+        assert!(Cassette::load(&out).unwrap().cassette.exchanges.is_empty());
+    }
+}

@@ -474,3 +474,53 @@ fn a_request_url_made_of_a_var_must_be_a_path_or_an_http_url() {
     let (code, out, err) = run(&["run", path.to_str().unwrap()]);
     assert_eq!(code, 0, "{out}{err}");
 }
+
+#[test]
+fn a_refused_logon_is_one_failure_that_names_the_credentials_and_skips_the_rest_and_the_logout() {
+    let em = RefusingEm::start();
+    let dir = temp_dir("run-refused");
+    let (junit, json) = (dir.join("r.xml"), dir.join("r.json"));
+    let (code, out, err) = run(&[
+        "run",
+        "scenarios/vm-restore.yaml",
+        "--target",
+        &em.url,
+        "--user",
+        "admin",
+        "--password-env",
+        "PATH",
+        "--junit",
+        junit.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "a failed check: {out}{err}");
+    insta::assert_snapshot!(stable(&out), @r"
+    vm-restore (scenarios/vm-restore.yaml) against http://127.0.0.1:PORT
+
+      PASS   discover the API               GET /api/ -> 200  X ms
+      FAIL   log on                         POST /api/sessionMngr/?v=latest -> 401  X ms
+             logon refused (401, EM: Authentication failed: wrong user name or password.): check --user / --password-env
+      SKIP   list restore points            the logon was refused (401)
+      SKIP   open the newest restore point  the logon was refused (401)
+      SKIP   start the restore              the logon was refused (401)
+      SKIP   wait for the restore task      the logon was refused (401)
+      SKIP   read the restore session       the logon was refused (401)
+      finally:
+      SKIP   log out                        there is no session: the logon was refused (401)
+
+    FAILED: 8 steps, 1 passed, 1 failed, 6 skipped in X ms
+    ");
+    let junit = std::fs::read_to_string(&junit).unwrap();
+    let doc = emtape::xml::parse(&junit).expect("JUnit XML parses");
+    assert_eq!((doc.attribute("failures"), doc.attribute("skipped")), (Some("1"), Some("6")), "{junit}");
+    assert!(junit.contains("<failure message=\"logon refused (401, EM: "), "{junit}");
+    assert!(junit.contains("<skipped message=\"there is no session: the logon was refused (401)\"/>"), "{junit}");
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let outcomes: Vec<&str> =
+        json["steps"].as_array().unwrap().iter().map(|s| s["outcome"].as_str().unwrap()).collect();
+    assert_eq!(outcomes, ["passed", "failed", "skipped", "skipped", "skipped", "skipped", "skipped", "skipped"]);
+    let logon = &json["steps"][1];
+    assert_eq!(logon["checks"], serde_json::json!([]), "one cause, not six checks: {logon}");
+    assert!(logon["message"].as_str().unwrap().starts_with("logon refused (401"), "{logon}");
+}

@@ -350,3 +350,57 @@ pub async fn logon(base: &str, extra: &[(&str, &str)]) -> String {
     assert_eq!(r.status, 201, "{}", text(&r));
     r.headers.get("x-restsvcsessionid").unwrap().to_owned()
 }
+
+/// An EM that serves its root document (the reference cassettes') and refuses every logon with
+/// EM's 401 `Error`, as for wrong credentials. It serves on its own thread until dropped.
+pub struct RefusingEm {
+    pub url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+struct Refuses(emtape::mock::Mock);
+
+impl emtape::http::server::Handler for Refuses {
+    async fn handle(&self, req: emtape::http::Request) -> emtape::http::server::Reply {
+        let path = req.target.split('?').next().unwrap_or("/");
+        if emtape::em::is_logon_path(&emtape::em::normalize_path(path)) {
+            let repr = emtape::em::Repr::from_accept(&req.headers);
+            return emtape::em::unauthorized(repr, "Authentication failed: wrong user name or password.").into();
+        }
+        self.0.respond(&req).into()
+    }
+}
+
+impl RefusingEm {
+    pub fn start() -> RefusingEm {
+        let (url_tx, url_rx) = std::sync::mpsc::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async move {
+                let mock = emtape::mock::Mock::new(emtape::cassette::reference().unwrap(), Default::default());
+                let server = emtape::http::server::Server::bind("127.0.0.1:0", None).await.unwrap();
+                url_tx.send(server.base_url()).unwrap();
+                server
+                    .run(Arc::new(Refuses(mock)), Default::default(), async {
+                        let _ = stopped.await;
+                    })
+                    .await;
+            });
+        });
+        let url = url_rx.recv().expect("the refusing EM listens");
+        RefusingEm { url, stop: Some(stop), thread: Some(thread) }
+    }
+}
+
+impl Drop for RefusingEm {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
