@@ -342,7 +342,7 @@ pub struct RecordArgs {
     pub out: PathBuf,
 
     /// Address the proxy listens on; port 0 picks a free port
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9399")]
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:9399", value_parser = listen_addr)]
     pub listen: String,
 
     #[command(flatten)]
@@ -467,7 +467,7 @@ pub struct ServeArgs {
     pub release: Option<String>,
 
     /// Address to listen on; port 0 picks a free port
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9398")]
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:9398", value_parser = listen_addr)]
     pub listen: String,
 
     #[command(flatten)]
@@ -600,11 +600,52 @@ fn at_least_one(text: &str) -> Result<usize, String> {
     }
 }
 
+/// An address to listen on, `host:port` (`127.0.0.1:9398`, `localhost:0`, `[::1]:9398`): a bad
+/// one is bad usage, caught before anything starts, not a network failure at bind time.
+fn listen_addr(text: &str) -> Result<String, String> {
+    const WANTED: &str = "expected HOST:PORT, like 127.0.0.1:9398 or [::1]:9398 (port 0 picks a free port)";
+    let Some((host, port)) = text.rsplit_once(':') else {
+        return Err(format!("no port; {WANTED}"));
+    };
+    let host_ok = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        Some(v6) => v6.parse::<std::net::Ipv6Addr>().is_ok(),
+        None => {
+            !host.is_empty()
+                && host
+                    .split('.')
+                    .all(|label| !label.is_empty() && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        }
+    };
+    if !host_ok {
+        return Err(format!("`{host}` is not a host name or IP address; {WANTED}"));
+    }
+    if port.parse::<u16>().is_err() {
+        return Err(format!("port `{port}` is not a number from 0 to 65535; {WANTED}"));
+    }
+    Ok(text.to_owned())
+}
+
 /// Requests per second: more than 0.
 fn positive_rate(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(r) if r > 0.0 && r.is_finite() => Ok(r),
         Ok(_) => Err("must be more than 0".to_owned()),
         Err(e) => Err(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::listen_addr;
+
+    #[test]
+    fn a_listen_address_is_a_host_or_ip_and_a_port() {
+        for good in ["127.0.0.1:9398", "localhost:0", "[::1]:9398", "0.0.0.0:65535", "em-mock.lab:80"] {
+            assert_eq!(listen_addr(good).as_deref(), Ok(good));
+        }
+        for bad in ["notanaddr", "127.0.0.1:99999", "127.0.0.1:", ":9398", "::1:9398", "[::1]", "a b:80", "127.0.0.1:x"]
+        {
+            assert!(listen_addr(bad).unwrap_err().contains("expected HOST:PORT"), "{bad}");
+        }
     }
 }

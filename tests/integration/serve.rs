@@ -747,3 +747,19 @@ fn a_body_that_does_not_parse_is_warned_of_at_start_as_lint_reports_it() {
     let place = place.rsplit_once(':').map(|(file_line, _column)| file_line).unwrap();
     assert!(out.contains(&format!("{place}: unparsable-body: {words}\n")), "lint says the same: {out}\n{said}");
 }
+
+#[test]
+fn a_listen_address_that_is_not_host_port_is_bad_usage_naming_the_flag() {
+    let out = temp_dir("listen-usage").join("x.yaml");
+    for command in [&["serve"][..], &["record", "--upstream", "http://127.0.0.1:9", "--out", out.to_str().unwrap()]] {
+        for bad in ["notanaddr", "127.0.0.1:99999"] {
+            let mut args = command.to_vec();
+            args.extend(["--listen", bad]);
+            let (code, _, stderr) = run(&args);
+            assert_eq!(code, 2, "{args:?}: {stderr}");
+            assert!(stderr.contains(&format!("invalid value '{bad}' for '--listen <HOST:PORT>'")), "{stderr}");
+            assert!(stderr.contains("expected HOST:PORT, like 127.0.0.1:9398"), "{stderr}");
+        }
+    }
+    assert!(!out.exists(), "nothing was started or written");
+}
