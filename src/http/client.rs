@@ -31,6 +31,9 @@ pub enum ClientError {
     Tls { url: String, reason: String },
     #[error("{url}: no response within {secs} s")]
     Timeout { url: String, secs: u64 },
+    /// An `http://` URL whose server answered with a TLS record: it wants `https://`.
+    #[error("{url}: the server speaks TLS (HTTPS) on this port, not plain HTTP: use {https}")]
+    SpeaksTls { url: String, https: String },
     #[error("{url}: {reason}")]
     Http { url: String, reason: String },
 }
@@ -38,7 +41,7 @@ pub enum ClientError {
 impl ClientError {
     /// Whether the failure is about TLS (certificate, handshake) rather than the network.
     pub fn is_tls(&self) -> bool {
-        matches!(self, ClientError::Tls { .. } | ClientError::NoTls { .. })
+        matches!(self, ClientError::Tls { .. } | ClientError::NoTls { .. } | ClientError::SpeaksTls { .. })
     }
 }
 
@@ -249,8 +252,16 @@ impl Client {
                 map.append(n, v);
             }
         }
-        let mut sender = self.connection(&target, url).await?;
-        let response = sender.send_request(request).await.map_err(http_err)?;
+        let (mut sender, first_byte) = self.connection(&target, url).await?;
+        let response = sender.send_request(request).await.map_err(|e| {
+            match first_byte.and_then(|b| b.get().copied()) {
+                // A TLS server answers plain HTTP with a TLS alert (or a handshake record).
+                Some(TLS_ALERT | TLS_HANDSHAKE) => {
+                    ClientError::SpeaksTls { url: url.to_owned(), https: format!("https://{}", target.authority) }
+                }
+                _ => http_err(e),
+            }
+        })?;
         let (parts, incoming) = response.into_parts();
         let mut out = Response::new(parts.status.as_u16());
         if let Some(reason) = parts.extensions.get::<hyper::ext::ReasonPhrase>() {
@@ -266,13 +277,19 @@ impl Client {
         Ok((out, stream))
     }
 
-    async fn connection(&self, target: &Target, url: &str) -> Result<SendRequest<Full<Bytes>>, ClientError> {
+    /// A connection to `target`, pooled or new; a new plain one comes with the first byte the
+    /// server sends on it, to tell a TLS server from a broken one.
+    async fn connection(
+        &self,
+        target: &Target,
+        url: &str,
+    ) -> Result<(SendRequest<Full<Bytes>>, Option<FirstByte>), ClientError> {
         loop {
             let pooled = self.pool.lock().ok().and_then(|mut p| p.get_mut(&target.key).and_then(Vec::pop));
             match pooled {
                 Some(mut sender) => {
                     if sender.ready().await.is_ok() {
-                        return Ok(sender);
+                        return Ok((sender, None));
                     }
                 }
                 None => break,
@@ -292,12 +309,79 @@ impl Client {
                 .map_err(|e| ClientError::Tls { url: url.to_owned(), reason: tls_reason(&e, self.trust_hint) })?;
             let (sender, conn) = http1::handshake(TokioIo::new(stream)).await.map_err(http_err)?;
             tokio::spawn(conn);
-            Ok(sender)
+            Ok((sender, None))
         } else {
-            let (sender, conn) = http1::handshake(TokioIo::new(tcp)).await.map_err(http_err)?;
+            let first = FirstByte::default();
+            let stream = Sniffed { inner: tcp, first: first.clone() };
+            let (sender, conn) = http1::handshake(TokioIo::new(stream)).await.map_err(http_err)?;
             tokio::spawn(conn);
-            Ok(sender)
+            Ok((sender, Some(first)))
         }
+    }
+}
+
+/// The content types of a TLS record's first byte: what a TLS server sends a client that
+/// speaks plain HTTP to it (an alert), or a handshake.
+const TLS_ALERT: u8 = 0x15;
+const TLS_HANDSHAKE: u8 = 0x16;
+
+/// The first byte a server sent on a connection, once it has.
+type FirstByte = Arc<std::sync::OnceLock<u8>>;
+
+/// A stream that notes the first byte read from it.
+struct Sniffed<S> {
+    inner: S,
+    first: FirstByte,
+}
+
+impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Sniffed<S> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
+        if let Some(&b) = buf.filled().get(before) {
+            let _ = self.first.set(b);
+        }
+        polled
+    }
+}
+
+impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Sniffed<S> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
     }
 }
 

@@ -365,3 +365,19 @@ async fn a_repeated_body_is_stored_once_and_a_changed_one_in_full() {
     assert_eq!(last.response.body_same_as, None, "the Finished task is not the Running one");
     assert!(last.response.body.as_text().unwrap().contains("Finished"));
 }
+
+#[tokio::test]
+async fn an_http_upstream_that_speaks_tls_gets_a_502_that_says_use_https() {
+    let upstream = Emtape::serve(&["--tls"]);
+    let http = upstream.url.replacen("https://", "http://", 1);
+    let out = temp_dir("speaks-tls").join("x.yaml");
+    let recorder =
+        Emtape::start(&["record", "--listen", "127.0.0.1:0", "--upstream", &http, "--out", out.to_str().unwrap()]);
+    let r = send(&client(), "GET", &format!("{}/api/", recorder.url), &[], "").await;
+    assert_eq!(r.status, 502);
+    let message = emtape::xml::parse(text(&r)).unwrap().attribute("Message").unwrap().to_owned();
+    assert!(
+        message.ends_with(&format!("the server speaks TLS (HTTPS) on this port, not plain HTTP: use {}", upstream.url)),
+        "{message}"
+    );
+}

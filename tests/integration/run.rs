@@ -524,3 +524,28 @@ fn a_refused_logon_is_one_failure_that_names_the_credentials_and_skips_the_rest_
     assert_eq!(logon["checks"], serde_json::json!([]), "one cause, not six checks: {logon}");
     assert!(logon["message"].as_str().unwrap().starts_with("logon refused (401"), "{logon}");
 }
+
+#[test]
+fn an_http_target_that_speaks_tls_is_told_to_use_https_by_run_and_crawl() {
+    let mock = Emtape::serve(&["--tls"]);
+    let https = mock.url.clone();
+    let http = https.replacen("https://", "http://", 1);
+    let wanted = format!("the server speaks TLS (HTTPS) on this port, not plain HTTP: use {https}");
+    let (code, out, _) = run(&["run", "--target", &http, "--user", "u", "--password-env", "PATH"]);
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains(&format!("{http}/api/: {wanted}")), "{out}");
+    let cassette = temp_dir("crawl-speaks-tls").join("x.yaml");
+    let (code, out, _) = run(&[
+        "crawl",
+        "--target",
+        &http,
+        "--user",
+        "u",
+        "--password-env",
+        "PATH",
+        "--out",
+        cassette.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains(&wanted), "{out}");
+}
