@@ -171,19 +171,36 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     H: Handler,
 {
+    let peer = conn.peer;
     let service = service_fn(move |req| {
         let handler = handler.clone();
         let conn = conn.clone();
         async move { dispatch(&*handler, &conn, req).await.ok_or(Dropped) }
     });
-    // Errors here are clients going away mid-request; nothing to tell anyone.
-    let _ = http1::Builder::new()
+    // The head's limit is set, not left to hyper's read buffer: that one is reached or not
+    // depending on how the bytes arrive (a plain socket hands over more at once than TLS
+    // records do), so the same request got 431 one way and waited for the rest the other.
+    let served = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(std::time::Duration::from_secs(60))
+        .max_header_size(MAX_HEAD)
         .title_case_headers(true)
         .serve_connection(TokioIo::new(EmSpelling::new(RawTargets::new(stream))), service)
         .await;
+    // Other errors are clients going away mid-request; nothing to tell anyone.
+    if let Err(e) = served {
+        if e.is_parse_too_large() {
+            let from = peer.map(|p| format!(" from {p}")).unwrap_or_default();
+            log::warn!(
+                "emtape: a request{from} had a head (request line and headers) over {} KiB: answered 431",
+                MAX_HEAD >> 10
+            );
+        }
+    }
 }
+
+/// The largest request head (request line and headers) read; past it the client gets 431.
+const MAX_HEAD: usize = 64 << 10;
 
 /// A reply of [`Reply::Drop`]: hyper closes the connection without answering.
 #[derive(Debug)]

@@ -763,3 +763,59 @@ fn a_listen_address_that_is_not_host_port_is_bad_usage_naming_the_flag() {
     }
     assert!(!out.exists(), "nothing was started or written");
 }
+
+/// Sends `head` over TLS to `url` (trusting `ca`) without ending it, as a client stuck mid-send
+/// does, and reads what comes back within 5 s.
+async fn send_head_over_tls(url: &str, ca: &std::path::Path, head: &[u8]) -> String {
+    use rustls::pki_types::pem::PemObject as _;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::CertificateDer::pem_file_iter(ca).unwrap() {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let addr = url.strip_prefix("https://").unwrap();
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config)).connect(name, tcp).await.unwrap();
+    let mut answer = Vec::new();
+    let exchange = async {
+        // The server may answer and close before the whole head is written.
+        let _ = tls.write_all(head).await;
+        let _ = tls.flush().await;
+        let _ = tls.read_to_end(&mut answer).await;
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(5), exchange).await;
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn a_request_head_too_large_gets_431_over_tls_as_over_plain_http_and_is_logged() {
+    let dir = temp_dir("head-431");
+    let cert = dir.join("cert.pem");
+    let plain = Emtape::serve(&[]);
+    let tls = Emtape::serve(&["--tls", "--tls-cert-out", cert.to_str().unwrap()]);
+    let big = "a".repeat(200 << 10);
+    let over_plain = send(&client(), "GET", &format!("{}/api/", plain.url), &[("X-Big", big.as_str())], "").await;
+    assert_eq!(over_plain.status, 431);
+    let whole = format!("GET /api/ HTTP/1.1\r\nHost: localhost\r\nX-Big: {big}\r\n\r\n");
+    let answer = send_head_over_tls(&tls.url, &cert, whole.as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"), "{answer:?}");
+    // A client that stops sending part way through a big head (curl does, over TLS) is answered
+    // too, not left waiting for the header timeout and closed without a word.
+    let stuck = format!("GET /api/ HTTP/1.1\r\nHost: localhost\r\nX-Big: {}", "a".repeat(100 << 10));
+    let answer = send_head_over_tls(&tls.url, &cert, stuck.as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"), "{answer:?}");
+    let fine =
+        send(&tls_client(&cert), "GET", &format!("{}/api/", tls.url), &[("X-Fine", &"a".repeat(32 << 10))], "").await;
+    assert_eq!(fine.status, 200, "a head under 64 KiB is served");
+    std::thread::sleep(Duration::from_millis(100));
+    for (server, log) in [("plain", plain.stderr()), ("tls", tls.stderr())] {
+        assert!(log.contains("had a head (request line and headers) over 64 KiB: answered 431"), "{server}: {log}");
+    }
+}
