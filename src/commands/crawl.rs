@@ -4,7 +4,7 @@ use std::io::IsTerminal as _;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{Exit, Failure, plural, runtime};
+use super::{Exit, Failure, output_folder, plural, runtime};
 use crate::cli::{CrawlArgs, CrawlRepr};
 use crate::crawl::{CrawlOptions, crawl as run_crawl};
 use crate::em::Repr;
@@ -13,6 +13,7 @@ use crate::http::tls::{self, Trust};
 use crate::record::{Recorder, RedactConfig};
 
 pub(super) fn crawl(args: CrawlArgs) -> Result<Exit, Failure> {
+    output_folder("--out", &args.out)?;
     let password = std::env::var(&args.password_env).map_err(|_| {
         Failure::bad_input(format!("--password-env {}: the environment variable is not set", args.password_env))
     })?;

@@ -8,6 +8,7 @@ use crate::har;
 use crate::record::{Recorder, RedactConfig, Sent};
 
 pub(super) fn import(args: ImportArgs) -> Result<Exit, Failure> {
+    super::output_folder("--out", &args.out)?;
     let name = args.har.display().to_string();
     let text =
         std::fs::read_to_string(&args.har).map_err(|e| Failure::bad_input(format!("cannot read {name}: {e}")))?;

@@ -133,6 +133,20 @@ fn server_url(flag: &str, url: &str) -> Result<String, Failure> {
     Ok(trimmed.to_owned())
 }
 
+/// Checks that the folder of a file the command will write (`--out`, `--record`) exists, before
+/// anything is listened on or sent: a mistyped path must neither grow a tree of folders nor
+/// fail once the work is done.
+fn output_folder(flag: &str, path: &std::path::Path) -> Result<(), Failure> {
+    let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) else { return Ok(()) };
+    let problem = match std::fs::metadata(dir) {
+        Ok(m) if m.is_dir() => return Ok(()),
+        Ok(_) => "is not a folder",
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => "does not exist",
+        Err(_) => "cannot be read",
+    };
+    Err(Failure::bad_input(format!("{flag} {}: the folder {} {problem}", path.display(), dir.display())))
+}
+
 /// Writes generated text to stdout; a reader that stops early (`| head`) is no error.
 fn print_all(text: &[u8]) -> Result<Exit, Failure> {
     use std::io::Write as _;

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::serve::{announce, listen_tls, write_minted};
-use super::{Exit, Failure, runtime, server_url, stop_signal};
+use super::{Exit, Failure, output_folder, runtime, server_url, stop_signal};
 use crate::cassette::Cassette;
 use crate::cassette::template::Template;
 use crate::cli::{RecordArgs, RecordMode};
@@ -17,6 +17,7 @@ use crate::record::proxy::{Mode, Proxy};
 use crate::record::{Recorder, RedactConfig};
 
 pub(super) fn record(args: RecordArgs) -> Result<Exit, Failure> {
+    output_folder("--out", &args.out)?;
     let upstream = match (&args.upstream, &args.only) {
         (Some(u), _) => server_url("--upstream", u)?,
         (None, Some(only)) => forward::origin(only),

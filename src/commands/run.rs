@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::serve::{load_cassettes, load_release};
-use super::{Exit, Failure, runtime, server_url};
+use super::{Exit, Failure, output_folder, runtime, server_url};
 use crate::cli::RunArgs;
 use crate::diagnostic::did_you_mean;
 use crate::http::client::Client;
@@ -20,6 +20,13 @@ use crate::report::{self, Style};
 use crate::scenario::{self, Scenario};
 
 pub(super) fn run(args: RunArgs) -> Result<Exit, Failure> {
+    for (flag, path) in
+        [("--record", &args.record), ("--junit", &args.junit), ("--json", &args.json), ("--html", &args.html)]
+    {
+        if let Some(path) = path {
+            output_folder(flag, path)?;
+        }
+    }
     let scenario = match &args.scenario {
         Some(path) => Scenario::load(path),
         None => Scenario::parse(&format!("built-in {}", scenario::VM_RESTORE.0), scenario::VM_RESTORE.1),

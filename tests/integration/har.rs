@@ -74,7 +74,7 @@ fn assert_har_1_2(har: &Value) {
 #[test]
 fn an_exported_cassette_is_har_1_2_and_imports_back_to_a_cassette_that_serves() {
     let dir = temp_dir("har-export");
-    // A folder that is not there yet is made, as run's and import's outputs are.
+    // export makes a folder that is not there yet (import, record, crawl and run refuse one).
     let (har_file, back) = (dir.join("new/reference.har"), dir.join("back.yaml"));
     let (code, out, err) = run(&["export", "cassettes/reference/vm-restore.yaml", "--har", har_file.to_str().unwrap()]);
     assert_eq!(code, 0, "{out}{err}");

@@ -29,6 +29,7 @@ impl Loop {
 fn record(dir: &std::path::Path, upstream: &str, extra: &[&str]) -> Emtape {
     let pem = dir.join("upstream.pem");
     let out = dir.join("cassettes/em-13/flow.yaml");
+    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
     let mut args = vec![
         "record",
         "--listen",
@@ -380,4 +381,53 @@ async fn an_http_upstream_that_speaks_tls_gets_a_502_that_says_use_https() {
         message.ends_with(&format!("the server speaks TLS (HTTPS) on this port, not plain HTTP: use {}", upstream.url)),
         "{message}"
     );
+}
+
+/// `emtape ARGS...` given 5 s to exit by itself (a command that wrongly starts serving is
+/// killed): (exit code, stderr), -1 when it had to be killed.
+fn exits_within_5s(args: &[&str]) -> (i32, String) {
+    let mut child = std::process::Command::new(BIN)
+        .args(args)
+        .env("EMTAPE_TEST_PW", "pw")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if child.try_wait().unwrap().is_some() {
+            let out = child.wait_with_output().unwrap();
+            return (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    (-1, String::new())
+}
+
+#[test]
+fn an_out_file_in_a_folder_that_does_not_exist_is_refused_naming_it_before_anything_starts() {
+    let dir = temp_dir("out-folder");
+    let missing = dir.join("no/such/dir");
+    let out = missing.join("x.yaml");
+    let out = out.to_str().unwrap();
+    let pw = ["--user", "u", "--password-env", "EMTAPE_TEST_PW"];
+    let commands: [Vec<&str>; 5] = [
+        vec!["record", "--upstream", "http://127.0.0.1:9", "--listen", "127.0.0.1:0", "--out", out],
+        vec!["record", "--forward", "--only", "em:9398", "--listen", "127.0.0.1:0", "--out", out],
+        [&["crawl", "--target", "http://127.0.0.1:9", "--out", out][..], &pw].concat(),
+        vec!["run", "--var", "poll_interval=0s", "--record", out],
+        vec!["import", "tests/fixtures/har/mitmproxy.har", "--out", out],
+    ];
+    let flag = |args: &[&str]| if args[0] == "run" { "--record" } else { "--out" };
+    for args in &commands {
+        let (code, stderr) = exits_within_5s(args);
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+        assert_eq!(
+            stderr,
+            format!("error: {} {out}: the folder {} does not exist\n", flag(args), missing.display()),
+            "{args:?}"
+        );
+        assert!(!dir.join("no").exists(), "{args:?} made the folder");
+    }
 }
