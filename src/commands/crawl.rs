@@ -76,8 +76,8 @@ pub(super) fn crawl(args: CrawlArgs) -> Result<Exit, Failure> {
         plural(report.requests, "request"),
         plural(usize::try_from(written).unwrap_or(usize::MAX), "exchange")
     );
-    if written == 0 {
-        println!("{}", crate::record::written(0, &args.out));
+    if written == 0 && args.out.exists() {
+        println!("{} is left as it was", args.out.display());
     }
     for (kind, (ok, failed)) in &report.by_type {
         println!(
