@@ -42,11 +42,8 @@ pub struct CassetteWriter {
 
 impl CassetteWriter {
     /// Starts a new cassette with `meta` in its header, to replace any file at `path` once an
-    /// exchange is written (making its folder if need be).
+    /// exchange is written. Its folder must exist (commands say so before they start).
     pub fn create(path: &Path, meta: &Meta) -> io::Result<CassetteWriter> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)?;
-        }
         let name = path.file_name().ok_or_else(|| io::Error::other("not a file name"))?.to_string_lossy();
         let pending = path.with_file_name(format!(".{name}.{}.partial", std::process::id()));
         let mut file = File::create(&pending)?;
