@@ -2,8 +2,8 @@
 #![forbid(unsafe_code)]
 
 pub mod cassette;
-pub mod check;
 pub mod cli;
+pub mod clientcheck;
 pub mod codec;
 pub mod commands;
 pub mod crawl;
@@ -15,11 +15,12 @@ pub mod http;
 pub mod lint;
 pub mod mock;
 pub mod model;
-pub mod play;
+pub mod query;
 pub mod record;
 pub mod report;
+pub mod runner;
 pub mod scenario;
 pub mod xml;
 pub mod yamlish;
 
-pub use check::{MockServer, MockServerConfig};
+pub use clientcheck::{MockServer, MockServerConfig};

@@ -12,17 +12,17 @@ use serde::Serialize;
 use super::run::variables;
 use super::{Exit, Failure, runtime};
 use crate::cassette::{self, LoadedCassette};
-use crate::check::report::ClientReport;
-use crate::check::{CheckOptions, Checker};
 use crate::cli::{CrawlRepr, MatrixArgs};
+use crate::clientcheck::result::ClientReport;
+use crate::clientcheck::{CheckOptions, Checker};
 use crate::diff::{DriftKind, Severity};
 use crate::http::client::Client;
 use crate::http::server::{Server, ServerOptions};
 use crate::http::tls;
 use crate::mock::{Mock, MockOptions};
-use crate::play::result::Outcome;
-use crate::play::{self, Credentials, RunOptions, Secret};
 use crate::report::Style;
+use crate::runner::result::Outcome;
+use crate::runner::{self, Credentials, RunOptions, Secret};
 use crate::scenario::{self, Scenario, parse_duration};
 
 /// One cell: a release and a check (the scenario in a representation, or the client).
@@ -224,7 +224,7 @@ fn scenario_cells(
                         secret_names: Vec::new(),
                     };
                     let t = Instant::now();
-                    let report = play::run(&scenario, options).await;
+                    let report = runner::run(&scenario, options).await;
                     let failed =
                         report.steps.iter().find(|s| s.outcome != Outcome::Passed && s.outcome != Outcome::Skipped);
                     let reason = failed.map(|s| {

@@ -13,10 +13,10 @@ use crate::http::client::Client;
 use crate::http::server::{Server, ServerOptions};
 use crate::http::tls::{self, Trust};
 use crate::mock::{Mock, MockOptions};
-use crate::play::result::{Outcome, RunReport};
-use crate::play::{self, Credentials, RunOptions, Secret};
 use crate::record::{Recorder, RedactConfig};
 use crate::report::{self, Style};
+use crate::runner::result::{Outcome, RunReport};
+use crate::runner::{self, Credentials, RunOptions, Secret};
 use crate::scenario::{self, Scenario};
 
 pub(super) fn run(args: RunArgs) -> Result<Exit, Failure> {
@@ -103,7 +103,7 @@ pub(super) fn run(args: RunArgs) -> Result<Exit, Failure> {
             recorder: recorder.as_ref(),
             secret_names,
         };
-        let report = play::run(&scenario, options).await;
+        let report = runner::run(&scenario, options).await;
         if let Some((stop, task)) = mock {
             let _ = stop.send(());
             let _ = task.await;

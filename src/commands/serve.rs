@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use super::{Exit, Failure, runtime, stop_signal};
 use crate::cassette::{self, Cassette, LoadedCassette};
-use crate::check::{CheckOptions, Checker};
 use crate::cli::{CheckArgs, ListenTls, ServeArgs};
+use crate::clientcheck::{CheckOptions, Checker};
 use crate::http::server::{Server, ServerOptions};
 use crate::http::tls::{self, ServerTls};
 use crate::mock::{Mock, MockOptions};

@@ -10,7 +10,7 @@ use crate::codec::is_uuid;
 use crate::em::{self, Repr};
 use crate::xml;
 
-pub(crate) use crate::play::document::Link;
+pub(crate) use crate::runner::document::Link;
 
 /// An entity body recorded for a resource.
 #[derive(Clone, Debug)]

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use crate::check::report::{ClientReport, Ending, SessionReport};
+use crate::clientcheck::result::{ClientReport, Ending, SessionReport};
 
 use super::Style;
 use super::junit::{Case, Suite, Verdict};

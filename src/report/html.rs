@@ -8,9 +8,9 @@ use std::fmt::Write as _;
 
 use askama::Template;
 
-use crate::check::report::{ClientReport, Ending};
+use crate::clientcheck::result::{ClientReport, Ending};
 use crate::diff::{DiffReport, ExchangeDiff, Severity};
-use crate::play::result::{Outcome, Phase, RunReport, StepResult};
+use crate::runner::result::{Outcome, Phase, RunReport, StepResult};
 
 const STYLE: &str = include_str!("html/report.css");
 const SCRIPT: &str = include_str!("html/report.js");
@@ -209,7 +209,7 @@ struct CheckPage {
 }
 
 /// A problem's kind as every report names it (`missing-step`).
-fn kind_id(kind: &crate::check::report::ProblemKind) -> String {
+fn kind_id(kind: &crate::clientcheck::result::ProblemKind) -> String {
     serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
 }
 

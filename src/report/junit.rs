@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use crate::play::result::{Outcome, RunReport, StepResult};
+use crate::runner::result::{Outcome, RunReport, StepResult};
 use crate::xml::{escape, escape_text};
 
 /// One `<testsuite>` inside `<testsuites name="...">`.

@@ -10,7 +10,7 @@ mod text;
 pub use junit::junit;
 pub use text::{Style, text};
 
-use crate::play::result::RunReport;
+use crate::runner::result::RunReport;
 
 /// The run as pretty-printed JSON.
 pub fn json(report: &RunReport) -> String {

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use crate::play::result::{Outcome, Phase, RunReport, StepResult};
+use crate::runner::result::{Outcome, Phase, RunReport, StepResult};
 
 /// How to render: colour (for a terminal that wants it) and timings (left out for snapshots).
 #[derive(Clone, Copy, Debug)]

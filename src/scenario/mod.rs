@@ -1,6 +1,6 @@
 //! Scenarios: what a flow SAYS. A YAML file names the requests to make (by path, or by
 //! following a link of an earlier response), what to pick from lists, what to capture, what to
-//! expect, and when to poll. Running one is [`crate::play`]'s job.
+//! expect, and when to poll. Running one is [`crate::runner`]'s job.
 //!
 //! ```yaml
 //! name: vm-restore
@@ -20,18 +20,15 @@
 //!   follow: {rel: Delete, from: log on}
 //! ```
 
-mod jsonpath;
 mod load;
 mod template;
-mod xpath;
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-pub use jsonpath::{JsonPath, string_value as json_string};
+pub use crate::query::{Found, JsonPath, XPath, XPathValue, json_string};
 pub use load::ScenarioError;
 pub use template::Tpl;
-pub use xpath::{Found, Value as XPathValue, XPath};
 
 /// The scenario shipped in `scenarios/vm-restore.yaml`, built in.
 pub const VM_RESTORE: (&str, &str) = ("scenarios/vm-restore.yaml", include_str!("../../scenarios/vm-restore.yaml"));

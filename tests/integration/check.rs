@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use std::process::Command;
 
-use emtape::check::report::{ClientReport, Ending, ProblemKind};
+use emtape::clientcheck::result::{ClientReport, Ending, ProblemKind};
 use emtape::http::client::Client;
 use emtape::{MockServer, MockServerConfig};
 
@@ -234,7 +234,7 @@ async fn a_client_that_gives_up_while_the_task_runs_is_caught() {
 async fn a_client_that_never_logs_out_is_caught() {
     let r = check(config(), &[(false, Behaviour::NeverLogsOut)]).await;
     assert_eq!(kinds(&r, 0), [ProblemKind::NoLogout]);
-    assert_eq!(r.sessions[0].ended, Some(emtape::check::report::Ending::ClientExited));
+    assert_eq!(r.sessions[0].ended, Some(emtape::clientcheck::result::Ending::ClientExited));
 }
 
 #[tokio::test]

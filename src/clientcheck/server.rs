@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::report::ClientReport;
+use super::result::ClientReport;
 use super::{CheckOptions, Checker};
 use crate::cassette::{self, Cassette};
 use crate::http::server::{Server, ServerOptions};

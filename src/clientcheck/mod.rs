@@ -6,7 +6,7 @@
 //! logout, requests outside the flow. It can also shape the run: how long the Task runs,
 //! latency, and faults.
 
-pub mod report;
+pub mod result;
 mod server;
 
 pub use server::{MockServer, MockServerConfig, StartError};
@@ -20,9 +20,9 @@ use crate::em::{self, Repr};
 use crate::http::server::{Handler, Reply, RequestProblem};
 use crate::http::{Request, Response};
 use crate::mock::{Mock, Pick};
-use crate::play::flow::{Flow, Target};
+use crate::runner::flow::{Flow, Target};
 use crate::scenario::{Action, FaultScope, Scenario, Step, parse_duration};
-use report::{ClientReport, Ending, Performed, Problem, ProblemKind, SessionReport};
+use result::{ClientReport, Ending, Performed, Problem, ProblemKind, SessionReport};
 
 /// How the checking mock shapes the run; the scenario's `server:` section fills what is not set.
 #[derive(Clone, Debug)]
@@ -821,7 +821,7 @@ impl Checker {
         // did that step (badly); the shadow flow takes the answer, to stay in step.
         let step = match (plan.step, response) {
             (None, Some(r)) if plan.unmatched && r.status < 300 && req.method == "GET" => {
-                let doc = crate::play::document::Document::parse(r);
+                let doc = crate::runner::document::Document::parse(r);
                 (w.position..self.main).find(|i| match &self.steps[*i].action {
                     Action::Follow(f) => {
                         f.kind.as_ref().is_some_and(|k| doc.is_root(k.source()).0 && doc.root_name().is_some())
