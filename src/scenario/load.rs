@@ -13,11 +13,11 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use super::template::Tpl;
 use super::{
-    Action, BUILTIN_VARS, Capture, CaptureSource, Expect, FAULTS, Follow, JsonPath, Matcher, Poll, Query, Scenario,
+    Action, At, BUILTIN_VARS, Capture, CaptureSource, Expect, FAULTS, Follow, JsonPath, Matcher, Poll, Query, Scenario,
     Select, ServerPlan, Step, ValueCheck, ValueKind, XPath, parse_duration,
 };
 use crate::diagnostic::{Diagnostic, did_you_mean, yaml_diagnostic};
-use crate::yamlish::{Ordered, Scalar};
+use crate::yamlish::{Ordered, Place, Places, Scalar, Seg};
 
 /// Why a scenario cannot run.
 #[derive(Debug, thiserror::Error)]
@@ -39,70 +39,61 @@ pub(super) fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
 pub(super) fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
     let raw: RawScenario =
         serde_yaml::from_str(text).map_err(|e| ScenarioError::Invalid(Box::new(yaml_diagnostic(file, text, &e))))?;
-    let src = Source {
-        file,
-        text,
-        steps: item_lines(text, "steps:"),
-        finally: item_lines(text, "finally:"),
-        checks: RefCell::default(),
-    };
+    let src = Source { file, text, places: Places::read(text), checks: RefCell::default() };
     src.compile(raw)
 }
 
 struct Source<'a> {
     file: &'a str,
     text: &'a str,
-    steps: Vec<usize>,
-    finally: Vec<usize>,
+    /// Where each node of the file is, from the YAML parser.
+    places: Places,
     /// Values built from variables, checked once the run's variables are known.
     checks: RefCell<Vec<ValueCheck>>,
 }
 
-/// Lines where the items of a top-level list (`steps:`) start.
-fn item_lines(text: &str, key: &str) -> Vec<usize> {
-    let mut out = Vec::new();
-    let mut indent: Option<usize> = None;
-    let mut inside = false;
-    for (i, line) in text.lines().enumerate() {
-        let trimmed = line.trim_start();
-        if line.starts_with(key) {
-            inside = true;
-            continue;
-        }
-        if !inside || trimmed.is_empty() || trimmed.starts_with('#') {
-            continue;
-        }
-        let lead = line.len() - trimmed.len();
-        if trimmed.starts_with("- ") || trimmed == "-" {
-            let want = *indent.get_or_insert(lead);
-            if lead == want {
-                out.push(i + 1);
-            }
-        } else if lead == 0 {
-            inside = false;
-        }
-    }
-    out
-}
+/// A node of the scenario file, by its path from the top (`steps/2/expect/body/State`):
+/// where an error points, and where a check's place comes from.
+#[derive(Clone, Debug, Default)]
+struct Here(Vec<Seg>);
 
-/// Where a step sits: its first line and the line after its last.
-#[derive(Clone, Copy)]
-struct Span {
-    start: usize,
-    end: usize,
+impl Here {
+    fn key(&self, key: &str) -> Here {
+        let mut path = self.0.clone();
+        path.push(Seg::Key(key.to_owned()));
+        Here(path)
+    }
+
+    fn index(&self, i: usize) -> Here {
+        let mut path = self.0.clone();
+        path.push(Seg::Index(i));
+        Here(path)
+    }
 }
 
 impl Source<'_> {
-    fn span(&self, finally: bool, i: usize) -> Span {
-        let lines = if finally { &self.finally } else { &self.steps };
-        let start = lines.get(i).copied().unwrap_or(1);
-        let end = lines.get(i + 1).copied().unwrap_or(usize::MAX);
-        Span { start, end }
+    /// Where the node at `here` is (its key, for a mapping's value), or the nearest node above
+    /// it that the file has.
+    fn place(&self, here: &Here) -> Place {
+        (0..=here.0.len()).rev().find_map(|n| self.places.get(&here.0[..n])).unwrap_or(Place {
+            line: 1,
+            column: 1,
+            key: None,
+        })
     }
 
-    /// An error at the first place `needle` appears within `span` (or at its start).
-    fn error(&self, span: Span, needle: &str, message: String, hint: Option<String>) -> ScenarioError {
-        let (line, column) = self.find(span, needle).unwrap_or((span.start, 1));
+    /// The line and column of a node, its key first.
+    fn at(&self, here: &Here) -> At {
+        let p = self.place(here);
+        let (line, column) = p.key.unwrap_or((p.line, p.column));
+        At { line, column }
+    }
+
+    /// An error at `needle` within the node at `here` (searched from where the parser says the
+    /// node begins, so the caret lands on this node's text and never on an earlier twin), or
+    /// at the node itself.
+    fn error(&self, here: &Here, needle: &str, message: String, hint: Option<String>) -> ScenarioError {
+        let (line, column) = self.find(here, needle);
         let d = Diagnostic::at(self.file, self.text, line, column, message);
         ScenarioError::Invalid(Box::new(match hint {
             Some(h) => d.with_hint(h),
@@ -110,26 +101,30 @@ impl Source<'_> {
         }))
     }
 
-    fn find(&self, span: Span, needle: &str) -> Option<(usize, usize)> {
+    fn find(&self, here: &Here, needle: &str) -> (usize, usize) {
+        let At { line, column } = self.at(here);
         if needle.is_empty() {
-            return None;
+            return (line, column);
         }
-        self.text
-            .lines()
-            .enumerate()
-            .skip(span.start.saturating_sub(1))
-            .take_while(|(i, _)| i + 1 < span.end)
-            .find_map(|(i, l)| l.find(needle).map(|at| (i + 1, l[..at].chars().count() + 1)))
+        // A node's text runs on for a few lines at most (a block scalar, a flow mapping).
+        for (i, text) in self.text.lines().enumerate().skip(line - 1).take(40) {
+            let from =
+                if i + 1 == line { text.char_indices().nth(column - 1).map_or(text.len(), |(b, _)| b) } else { 0 };
+            if let Some(found) = text[from..].find(needle) {
+                return (i + 1, text[..from + found].chars().count() + 1);
+            }
+        }
+        (line, column)
     }
 
     fn compile(&self, raw: RawScenario) -> Result<Scenario, ScenarioError> {
-        let whole = Span { start: 1, end: usize::MAX };
+        let whole = &Here::default();
         let mut defined: Vec<String> = BUILTIN_VARS.iter().map(|s| (*s).to_owned()).collect();
         let mut vars = Vec::new();
         for (name, Scalar(value)) in raw.vars.0 {
             if BUILTIN_VARS.contains(&name.as_str()) {
                 return Err(self.error(
-                    whole,
+                    &whole.key("vars").key(&name),
                     &format!("{name}:"),
                     format!("`{name}` is built in and cannot be declared"),
                     None,
@@ -139,10 +134,10 @@ impl Source<'_> {
             vars.push((name, value));
         }
         let namespaces: HashMap<String, String> = raw.namespaces.0.into_iter().collect();
-        let headers = self.templates(whole, raw.headers.0, &defined)?;
+        let headers = self.templates(&whole.key("headers"), raw.headers.0, &defined)?;
         for (name, value) in &headers {
             self.check_later(
-                whole,
+                &whole.key("headers").key(name),
                 value,
                 ValueKind::HeaderValue,
                 format!("the header `{name}` sent with every request"),
@@ -159,20 +154,18 @@ impl Source<'_> {
         let mut names: Vec<String> = Vec::new();
         let mut steps = Vec::new();
         for (i, step) in raw.steps.into_iter().enumerate() {
-            let span = self.span(false, i);
-            let step = self.step(span, step, &defined, &names, &namespaces)?;
+            let step = self.step(&whole.key("steps").index(i), step, &defined, &names, &namespaces)?;
             defined.extend(step.captures.iter().map(|(n, _)| n.clone()));
             names.push(step.name.clone());
             steps.push(step);
         }
         let mut finally = Vec::new();
         for (i, step) in raw.finally.into_iter().enumerate() {
-            let span = self.span(true, i);
-            let step = self.step(span, step, &defined, &names, &namespaces)?;
+            let step = self.step(&whole.key("finally").index(i), step, &defined, &names, &namespaces)?;
             names.push(step.name.clone());
             finally.push(step);
         }
-        let server = self.server(whole, raw.server, &names)?;
+        let server = self.server(&whole.key("server"), raw.server, &names)?;
         let name = raw.name.unwrap_or_else(|| {
             Path::new(self.file).file_stem().map_or_else(|| "scenario".to_owned(), |s| s.to_string_lossy().into_owned())
         });
@@ -192,16 +185,16 @@ impl Source<'_> {
 
     /// Remembers a value made of variables that must be of `kind`, to be checked before the
     /// first request once `--var` has given the variables their values.
-    fn check_later(&self, span: Span, tpl: &Tpl, kind: ValueKind, what: String) {
+    fn check_later(&self, span: &Here, tpl: &Tpl, kind: ValueKind, what: String) {
         if tpl.vars().next().is_none() {
             return;
         }
-        let (line, column) = self.find(span, tpl.source()).unwrap_or((span.start, 1));
+        let (line, column) = self.find(span, tpl.source());
         let source_line = self.text.lines().nth(line - 1).unwrap_or_default().to_owned();
         self.checks.borrow_mut().push(ValueCheck { kind, tpl: tpl.clone(), what, line, column, source_line });
     }
 
-    fn literal_duration(&self, span: Span, text: &str) -> Result<std::time::Duration, ScenarioError> {
+    fn literal_duration(&self, span: &Here, text: &str) -> Result<std::time::Duration, ScenarioError> {
         parse_duration(text).ok_or_else(|| {
             self.error(
                 span,
@@ -213,7 +206,7 @@ impl Source<'_> {
     }
 
     /// An HTTP method EM knows, upper-cased; a typo (`GTE`) is refused where it stands.
-    fn method(&self, span: Span, method: &str) -> Result<String, ScenarioError> {
+    fn method(&self, span: &Here, method: &str) -> Result<String, ScenarioError> {
         const METHODS: [&str; 7] = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"];
         let upper = method.to_ascii_uppercase();
         if METHODS.contains(&upper.as_str()) {
@@ -224,7 +217,7 @@ impl Source<'_> {
         Err(self.error(span, method, format!("`{method}` is not an HTTP method"), Some(hint)))
     }
 
-    fn fault(&self, span: Span, full: &str, steps: &[String]) -> Result<String, ScenarioError> {
+    fn fault(&self, span: &Here, full: &str, steps: &[String]) -> Result<String, ScenarioError> {
         let (spec, _) = super::fault_scope(full).map_err(|why| self.error(span, full, why, None))?;
         let (name, step) = spec.split_once('@').map_or((spec, None), |(n, s)| (n, Some(s)));
         if !FAULTS.contains(&name) {
@@ -243,16 +236,25 @@ impl Source<'_> {
         Ok(full.to_owned())
     }
 
-    fn server(&self, span: Span, raw: RawServer, steps: &[String]) -> Result<ServerPlan, ScenarioError> {
+    fn server(&self, span: &Here, raw: RawServer, steps: &[String]) -> Result<ServerPlan, ScenarioError> {
         Ok(ServerPlan {
             running_polls: raw.running_polls,
-            latency: raw.latency.as_deref().map(|l| self.literal_duration(span, l)).transpose()?,
-            faults: raw.faults.iter().map(|f| self.fault(span, f, steps)).collect::<Result<_, _>>()?,
-            poll_min_interval: raw.poll_min_interval.as_deref().map(|l| self.literal_duration(span, l)).transpose()?,
+            latency: raw.latency.as_deref().map(|l| self.literal_duration(&span.key("latency"), l)).transpose()?,
+            faults: raw
+                .faults
+                .iter()
+                .enumerate()
+                .map(|(i, f)| self.fault(&span.key("faults").index(i), f, steps))
+                .collect::<Result<_, _>>()?,
+            poll_min_interval: raw
+                .poll_min_interval
+                .as_deref()
+                .map(|l| self.literal_duration(&span.key("poll_min_interval"), l))
+                .transpose()?,
         })
     }
 
-    fn template(&self, span: Span, text: &str, defined: &[String]) -> Result<Tpl, ScenarioError> {
+    fn template(&self, span: &Here, text: &str, defined: &[String]) -> Result<Tpl, ScenarioError> {
         let tpl = Tpl::parse(text).map_err(|e| {
             let needle = &text[e.offset..];
             self.error(span, needle.get(..needle.len().min(20)).unwrap_or(needle), e.message, None)
@@ -271,16 +273,22 @@ impl Source<'_> {
 
     fn templates(
         &self,
-        span: Span,
+        span: &Here,
         entries: Vec<(String, Scalar)>,
         defined: &[String],
     ) -> Result<Vec<(String, Tpl)>, ScenarioError> {
-        entries.into_iter().map(|(k, Scalar(v))| Ok((k, self.template(span, &v, defined)?))).collect()
+        entries
+            .into_iter()
+            .map(|(k, Scalar(v))| {
+                let tpl = self.template(&span.key(&k), &v, defined)?;
+                Ok((k, tpl))
+            })
+            .collect()
     }
 
     fn step(
         &self,
-        span: Span,
+        span: &Here,
         raw: RawStep,
         defined: &[String],
         earlier: &[String],
@@ -294,20 +302,21 @@ impl Source<'_> {
                 Some("step names must differ so `from:` can name them".into()),
             ));
         }
-        let from = |name: &Option<String>| -> Result<Option<String>, ScenarioError> {
+        let from = |within: &Here, name: &Option<String>| -> Result<Option<String>, ScenarioError> {
             match name {
                 Some(n) if !earlier.contains(n) => {
                     let hint = match did_you_mean(n, earlier.iter().map(String::as_str)) {
                         Some(d) => format!("did you mean `{d}`?"),
                         None => format!("`from:` names an earlier step; earlier steps: {}", list(earlier)),
                     };
-                    Err(self.error(span, n, format!("`from: {n}` is not an earlier step"), Some(hint)))
+                    Err(self.error(&within.key("from"), n, format!("`from: {n}` is not an earlier step"), Some(hint)))
                 }
                 other => Ok(other.clone()),
             }
         };
         let action = match (raw.request, raw.follow) {
             (Some(r), None) => {
+                let span = &span.key("request");
                 let mut parts = r.split_whitespace();
                 let (method, url) = match (parts.next(), parts.next(), parts.next()) {
                     (Some(url), None, _) => ("GET".to_owned(), url),
@@ -327,13 +336,16 @@ impl Source<'_> {
                 self.check_later(span, &url, ValueKind::Url, format!("the URL of step `{}`", raw.name));
                 Action::Request { method, url }
             }
-            (None, Some(f)) => Action::Follow(Follow {
-                rel: self.template(span, &f.rel, defined)?,
-                kind: f.kind.as_deref().map(|k| self.template(span, k, defined)).transpose()?,
-                name: f.name.as_deref().map(|k| self.template(span, k, defined)).transpose()?,
-                from: from(&f.from)?,
-                method: f.method.map(|m| self.method(span, &m)).transpose()?,
-            }),
+            (None, Some(f)) => {
+                let follow = span.key("follow");
+                Action::Follow(Follow {
+                    rel: self.template(&follow.key("rel"), &f.rel, defined)?,
+                    kind: f.kind.as_deref().map(|k| self.template(&follow.key("type"), k, defined)).transpose()?,
+                    name: f.name.as_deref().map(|k| self.template(&follow.key("name"), k, defined)).transpose()?,
+                    from: from(&follow, &f.from)?,
+                    method: f.method.map(|m| self.method(&follow.key("method"), &m)).transpose()?,
+                })
+            }
             (Some(_), Some(_)) => {
                 return Err(self.error(
                     span,
@@ -356,18 +368,19 @@ impl Source<'_> {
             Some(s) => {
                 if !matches!(action, Action::Follow(_)) {
                     return Err(self.error(
-                        span,
+                        &span.key("select"),
                         "select:",
                         "`select:` picks the item whose link `follow:` takes; this step has no `follow:`".into(),
                         None,
                     ));
                 }
+                let select = span.key("select");
                 Some(Select {
                     items: s.items,
-                    filters: self.matchers(span, s.filters.0, defined, namespaces)?,
-                    order_by: s.order_by.map(|o| self.query(span, &o, namespaces)).transpose()?,
+                    filters: self.matchers(&select.key("where"), s.filters.0, defined, namespaces)?,
+                    order_by: s.order_by.map(|o| self.query(&select.key("order_by"), &o, namespaces)).transpose()?,
                     descending: s.descending,
-                    from: from(&s.from)?,
+                    from: from(&select, &s.from)?,
                 })
             }
         };
@@ -376,7 +389,7 @@ impl Source<'_> {
             Some("basic") => true,
             Some(other) => {
                 return Err(self.error(
-                    span,
+                    &span.key("auth"),
                     other,
                     format!("`auth: {other}` is not known"),
                     Some("the one kind is `auth: basic`".into()),
@@ -385,29 +398,45 @@ impl Source<'_> {
         };
         let mut captures = Vec::new();
         for (name, c) in raw.capture.0 {
-            captures.push((name.clone(), self.capture(span, &name, c, namespaces)?));
+            captures.push((name.clone(), self.capture(&span.key("capture").key(&name), &name, c, namespaces)?));
         }
+        let expect = span.key("expect");
         let expect = Expect {
             status: raw.expect.status.map(|s| s.0).unwrap_or_default(),
-            root: raw.expect.root.as_deref().map(|r| self.template(span, r, defined)).transpose()?,
+            root: raw.expect.root.as_deref().map(|r| self.template(&expect.key("root"), r, defined)).transpose()?,
             headers: raw
                 .expect
                 .headers
                 .0
                 .into_iter()
-                .map(|(k, m)| Ok((k, self.matcher(span, m, defined)?)))
-                .collect::<Result<_, _>>()?,
-            body: self.matchers(span, raw.expect.body.0, defined, namespaces)?,
+                .map(|(k, m)| {
+                    let m = self.matcher(&expect.key("headers").key(&k), m, defined)?;
+                    Ok((k, m))
+                })
+                .collect::<Result<_, ScenarioError>>()?,
+            body: self.matchers(&expect.key("body"), raw.expect.body.0, defined, namespaces)?,
             link_contract: raw.expect.link_contract.unwrap_or(true),
         };
         let poll = match raw.poll {
             None => None,
             Some(p) => {
-                let interval = self.duration(span, p.interval.as_deref().unwrap_or("1s"), defined)?;
-                let timeout = self.duration(span, p.timeout.as_deref().unwrap_or("10m"), defined)?;
+                let span = &span.key("poll");
+                let (at_interval, at_timeout) = (span.key("interval"), span.key("timeout"));
+                let interval = self.duration(&at_interval, p.interval.as_deref().unwrap_or("1s"), defined)?;
+                let timeout = self.duration(&at_timeout, p.timeout.as_deref().unwrap_or("10m"), defined)?;
                 let step = &raw.name;
-                self.check_later(span, &interval, ValueKind::Duration, format!("the poll interval of step `{step}`"));
-                self.check_later(span, &timeout, ValueKind::Duration, format!("the poll timeout of step `{step}`"));
+                self.check_later(
+                    &at_interval,
+                    &interval,
+                    ValueKind::Duration,
+                    format!("the poll interval of step `{step}`"),
+                );
+                self.check_later(
+                    &at_timeout,
+                    &timeout,
+                    ValueKind::Duration,
+                    format!("the poll timeout of step `{step}`"),
+                );
                 if p.until.0.is_empty() {
                     return Err(self.error(
                         span,
@@ -417,7 +446,7 @@ impl Source<'_> {
                     ));
                 }
                 Some(Poll {
-                    until: self.matchers(span, p.until.0, defined, namespaces)?,
+                    until: self.matchers(&span.key("until"), p.until.0, defined, namespaces)?,
                     interval,
                     timeout,
                     max_attempts: p.max_attempts,
@@ -427,10 +456,10 @@ impl Source<'_> {
         // Captures of this step are usable in its own `session:`.
         let mut here: Vec<String> = defined.to_vec();
         here.extend(captures.iter().map(|(n, _)| n.clone()));
-        let headers = self.templates(span, raw.headers.0, defined)?;
+        let headers = self.templates(&span.key("headers"), raw.headers.0, defined)?;
         for (name, value) in &headers {
             self.check_later(
-                span,
+                &span.key("headers").key(name),
                 value,
                 ValueKind::HeaderValue,
                 format!("the header `{name}` of step `{}`", raw.name),
@@ -438,22 +467,32 @@ impl Source<'_> {
         }
         Ok(Step {
             name: raw.name,
-            line: span.start,
+            line: self.at(span).line,
             action,
             select,
             headers,
-            body: raw.body.as_deref().map(|b| self.template(span, b, defined)).transpose()?,
+            body: raw.body.as_deref().map(|b| self.template(&span.key("body"), b, defined)).transpose()?,
             auth,
-            session: raw.session.as_deref().map(|s| self.template(span, s, &here)).transpose()?,
+            session: raw.session.as_deref().map(|s| self.template(&span.key("session"), s, &here)).transpose()?,
             captures,
             expect,
             poll,
-            latency: raw.server.latency.as_deref().map(|l| self.literal_duration(span, l)).transpose()?,
-            fault: raw.server.fault.as_deref().map(|f| self.fault(span, f, &[])).transpose()?,
+            latency: raw
+                .server
+                .latency
+                .as_deref()
+                .map(|l| self.literal_duration(&span.key("server").key("latency"), l))
+                .transpose()?,
+            fault: raw
+                .server
+                .fault
+                .as_deref()
+                .map(|f| self.fault(&span.key("server").key("fault"), f, &[]))
+                .transpose()?,
         })
     }
 
-    fn duration(&self, span: Span, text: &str, defined: &[String]) -> Result<Tpl, ScenarioError> {
+    fn duration(&self, span: &Here, text: &str, defined: &[String]) -> Result<Tpl, ScenarioError> {
         let tpl = self.template(span, text, defined)?;
         if tpl.vars().next().is_none() && parse_duration(text).is_none() {
             return Err(self.error(
@@ -466,7 +505,7 @@ impl Source<'_> {
         Ok(tpl)
     }
 
-    fn query(&self, span: Span, text: &str, namespaces: &HashMap<String, String>) -> Result<Query, ScenarioError> {
+    fn query(&self, span: &Here, text: &str, namespaces: &HashMap<String, String>) -> Result<Query, ScenarioError> {
         // A field path (`State`, `Result/Success`) never holds a call, an axis or a predicate:
         // anything that does (`count(//Ref)`, `following-sibling::*`) is XPath.
         let xpath = text.starts_with('/')
@@ -501,18 +540,18 @@ impl Source<'_> {
 
     fn matchers(
         &self,
-        span: Span,
+        span: &Here,
         entries: Vec<(String, RawMatcher)>,
         defined: &[String],
         namespaces: &HashMap<String, String>,
     ) -> Result<Vec<(Query, Matcher)>, ScenarioError> {
         entries
             .into_iter()
-            .map(|(k, m)| Ok((self.query(span, &k, namespaces)?, self.matcher(span, m, defined)?)))
+            .map(|(k, m)| Ok((self.query(&span.key(&k), &k, namespaces)?, self.matcher(&span.key(&k), m, defined)?)))
             .collect()
     }
 
-    fn matcher(&self, span: Span, raw: RawMatcher, defined: &[String]) -> Result<Matcher, ScenarioError> {
+    fn matcher(&self, span: &Here, raw: RawMatcher, defined: &[String]) -> Result<Matcher, ScenarioError> {
         Ok(match raw {
             RawMatcher::Equals(v) => Matcher::Equals(self.template(span, &v, defined)?),
             RawMatcher::Matches(re) => {
@@ -540,7 +579,7 @@ impl Source<'_> {
 
     fn capture(
         &self,
-        span: Span,
+        span: &Here,
         name: &str,
         raw: RawCapture,
         namespaces: &HashMap<String, String>,

@@ -124,6 +124,13 @@ pub fn fault_scope(spec: &str) -> Result<(&str, FaultScope), String> {
 /// Variables every scenario has without declaring them.
 pub const BUILTIN_VARS: [&str; 2] = ["base_url", "user"];
 
+/// A place in the scenario file (line and column from 1), as the YAML parser gives it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct At {
+    pub line: usize,
+    pub column: usize,
+}
+
 /// One step: a request, how it is chosen, and what must hold of its response.
 #[derive(Clone, Debug)]
 pub struct Step {
@@ -361,6 +368,17 @@ mod tests {
         let e = Scenario::parse("t.yaml", "name: t\nsteps:\n- name: a\n  follow: {rel: Down, method: PSOT}\n");
         assert!(e.unwrap_err().to_string().contains("`PSOT` is not an HTTP method"));
         assert!(Scenario::parse("t.yaml", "name: t\nsteps:\n- name: a\n  request: delete /api/x\n").is_ok());
+    }
+
+    /// The caret was found by searching the step's text for the value, so it landed on the
+    /// step's name when the name held the same text; now it is where the parser puts the value.
+    #[test]
+    fn an_error_points_at_its_value_even_when_earlier_text_is_the_same() {
+        let e = Scenario::parse("t.yaml", "name: t\nsteps:\n- name: GTE\n  request: GTE /api/\n").unwrap_err();
+        assert!(e.to_string().contains("t.yaml:4:12"), "{e}");
+        let text = "name: t\nsteps:\n- name: wait 5 parsecs\n  request: GET /api/\n  poll: {until: {State: Finished}, interval: 5 parsecs}\n";
+        let e = Scenario::parse("t.yaml", text).unwrap_err().to_string();
+        assert!(e.contains("`5 parsecs` is not a duration") && e.contains("t.yaml:5:46"), "{e}");
     }
 
     #[test]
