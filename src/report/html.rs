@@ -64,6 +64,8 @@ struct FailedCheck {
     expected: String,
     actual: String,
     context: Option<String>,
+    /// Where the scenario asks for it.
+    at: Option<String>,
 }
 
 struct StepView {
@@ -149,6 +151,7 @@ pub fn run(report: &RunReport) -> String {
                         expected: c.expected.clone(),
                         actual: c.actual.clone(),
                         context: c.context.clone(),
+                        at: c.at.clone(),
                     })
                     .collect(),
                 bodies: s.bodies.as_ref().map(|(q, a)| (pretty(q), pretty(a))),

@@ -113,7 +113,11 @@ fn details(step: &StepResult) -> String {
         let _ = writeln!(out, "{m}");
     }
     for c in step.failures() {
-        let _ = writeln!(out, "{}\n  expected: {}\n  actual:   {}", c.what, c.expected, c.actual);
+        let _ = writeln!(out, "{}", c.what);
+        if let Some(at) = &c.at {
+            let _ = writeln!(out, "  at:       {at}");
+        }
+        let _ = writeln!(out, "  expected: {}\n  actual:   {}", c.expected, c.actual);
         if let Some(ctx) = &c.context {
             for l in ctx.lines() {
                 let _ = writeln!(out, "  | {l}");

@@ -87,6 +87,9 @@ pub fn text(report: &RunReport, style: Style) -> String {
         }
         for c in step.failures() {
             let _ = writeln!(out, "{pad}{}", style.paint("31", &c.what));
+            if let Some(at) = &c.at {
+                let _ = writeln!(out, "{pad}  --> {at}");
+            }
             let _ = writeln!(out, "{pad}  expected: {}", c.expected);
             let _ = writeln!(out, "{pad}  actual:   {}", c.actual);
             if let Some(ctx) = &c.context {

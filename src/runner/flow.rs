@@ -12,7 +12,7 @@ use super::result::Check;
 use crate::em;
 use crate::http::{Headers, Response};
 use crate::scenario::{
-    Action, CaptureSource, Matcher, Poll, Query, Scenario, Step, Tpl, method_for_rel, parse_duration,
+    Action, At, CaptureSource, Matcher, Poll, Query, Scenario, Step, Tpl, method_for_rel, parse_duration,
 };
 
 /// Why a step cannot make its request.
@@ -20,7 +20,7 @@ pub(crate) enum Blocked {
     /// Something it needs is missing (a finally step after a failure): not a failure itself.
     Skip(String),
     /// A check failed while finding the URL (no such link, nothing selected).
-    Fail(Check),
+    Fail(Box<Check>),
 }
 
 pub(crate) fn check(
@@ -29,7 +29,7 @@ pub(crate) fn check(
     expected: impl Into<String>,
     actual: impl Into<String>,
 ) -> Check {
-    Check { what: what.into(), passed, expected: expected.into(), actual: actual.into(), context: None }
+    Check { what: what.into(), passed, expected: expected.into(), actual: actual.into(), context: None, at: None }
 }
 
 /// Where a step goes.
@@ -75,6 +75,12 @@ impl Flow {
     /// Why nothing after a refused logon can run: `the logon was refused (401)`.
     pub fn refused(&self) -> Option<String> {
         self.refused.as_ref().map(|(_, status)| format!("the logon was refused ({status})"))
+    }
+
+    /// `c`, saying where the scenario asks for it.
+    pub fn placed(&self, mut c: Check, at: At) -> Check {
+        c.at = Some(format!("{}:{}:{}", self.scenario.file, at.line, at.column));
+        c
     }
 
     pub fn render(&self, t: &Tpl) -> Result<String, Blocked> {
@@ -137,12 +143,15 @@ impl Flow {
                         format!("links here: {}", here.join(", "))
                     };
                     let whose = if item.is_some() { "the selected item" } else { "the response" };
-                    return Err(Blocked::Fail(check(
-                        format!("link {wanted} in {whose} of `{source_name}`"),
-                        false,
-                        format!("a link {wanted}"),
-                        actual,
-                    )));
+                    return Err(Blocked::Fail(Box::new(self.placed(
+                        check(
+                            format!("link {wanted} in {whose} of `{source_name}`"),
+                            false,
+                            format!("a link {wanted}"),
+                            actual,
+                        ),
+                        step.at.request,
+                    ))));
                 };
                 let method = f.method.clone().unwrap_or_else(|| method_for_rel(&rel).to_owned());
                 Ok(Target {
@@ -193,12 +202,15 @@ impl Flow {
                     0 => format!("no <{}> items at all", select.items),
                     n => format!("none of {n} items ({}{})", names.join(", "), if n > 5 { ", ..." } else { "" }),
                 };
-                Err(Blocked::Fail(check(
-                    format!("select {}", select.items),
-                    false,
-                    format!("an item where {}", wanted.join(" and ")),
-                    actual,
-                )))
+                Err(Blocked::Fail(Box::new(self.placed(
+                    check(
+                        format!("select {}", select.items),
+                        false,
+                        format!("an item where {}", wanted.join(" and ")),
+                        actual,
+                    ),
+                    step.at.select.unwrap_or(step.at.request),
+                ))))
             }
         }
     }
@@ -299,20 +311,22 @@ impl Flow {
         } else {
             expect.status.iter().map(u16::to_string).collect::<Vec<_>>().join(" or ")
         };
-        let mut status = check("status", status_ok, wanted, response.status.to_string());
+        let at = &step.at;
+        let mut status =
+            self.placed(check("status", status_ok, wanted, response.status.to_string()), at.status.unwrap_or(at.step));
         if !status_ok {
             status.context = Some(excerpt(&body_text, 1, 6));
         }
         checks.push(status);
         if let Document::Other { reason: Some(reason) } = doc {
-            checks.push(check("body", false, "XML or JSON", reason.clone()));
+            checks.push(self.placed(check("body", false, "XML or JSON", reason.clone()), at.step));
         }
         if let Some(root) = &expect.root {
             let want = self.render(root).unwrap_or_default();
             let (passed, got) = doc.is_root(&want);
             let expected =
                 if matches!(doc, Document::Json(_)) { format!("\"Type\": \"{want}\"") } else { format!("<{want}>") };
-            let mut c = check("root", passed, expected, got);
+            let mut c = self.placed(check("root", passed, expected, got), at.root.unwrap_or(at.step));
             if !c.passed {
                 c.context = Some(excerpt(&body_text, 1, 3));
             }
@@ -325,18 +339,22 @@ impl Flow {
             );
             let passed = outcome.is_ok();
             let expected = outcome.err().unwrap_or_else(|| got.clone());
-            let mut c = check(format!("link contract: Type {kind}"), passed, expected, got);
+            let mut c = self.placed(
+                check(format!("link contract: Type {kind}"), passed, expected, got),
+                at.link_type.unwrap_or(at.request),
+            );
             if !c.passed {
                 c.context = Some(excerpt(&body_text, 1, 3));
             }
             checks.push(c);
         }
-        for (name, m) in &expect.headers {
+        for (i, (name, m)) in expect.headers.iter().enumerate() {
             let actual = response.headers.get(name);
             let (passed, expected) = self.matches(m, actual).unwrap_or((false, "(a value)".into()));
-            checks.push(check(format!("header {name}"), passed, expected, actual.unwrap_or("(absent)")));
+            let c = check(format!("header {name}"), passed, expected, actual.unwrap_or("(absent)"));
+            checks.push(self.placed(c, at.headers.get(i).copied().unwrap_or(at.step)));
         }
-        for (q, m) in &expect.body {
+        for (i, (q, m)) in expect.body.iter().enumerate() {
             let (passed, expected, actual) = match doc.one(q) {
                 Ok(actual) => {
                     let (passed, expected) = self.matches(m, actual.as_deref()).unwrap_or((false, "(a value)".into()));
@@ -351,7 +369,10 @@ impl Flow {
                     (false, expected, why)
                 }
             };
-            let mut c = check(format!("body {}", q.describe()), passed, expected, actual);
+            let mut c = self.placed(
+                check(format!("body {}", q.describe()), passed, expected, actual),
+                at.body.get(i).copied().unwrap_or(at.step),
+            );
             if !passed {
                 c.context = doc.context(&body_text, q, None).or_else(|| Some(excerpt(&body_text, 1, 6)));
             }
@@ -365,13 +386,14 @@ impl Flow {
     fn capture(&mut self, step: &Step, response: &Response, doc: &Document) -> (Vec<Check>, Vec<String>) {
         let mut failed = Vec::new();
         let mut tokens = Vec::new();
-        for (name, capture) in &step.captures {
+        for (i, (name, capture)) in step.captures.iter().enumerate() {
+            let at = step.at.captures.get(i).copied().unwrap_or(step.at.step);
             let raw = match &capture.source {
                 CaptureSource::Header(h) => response.headers.get(h).map(str::to_owned),
                 CaptureSource::Body(q) => match doc.one(q) {
                     Ok(value) => value,
                     Err(why) => {
-                        failed.push(check(format!("capture {name}"), false, "one value", why));
+                        failed.push(self.placed(check(format!("capture {name}"), false, "one value", why), at));
                         continue;
                     }
                 },
@@ -392,7 +414,7 @@ impl Flow {
                     }
                     self.vars.insert(name.clone(), v);
                 }
-                None => failed.push(check(format!("capture {name}"), false, "a value", "(absent)")),
+                None => failed.push(self.placed(check(format!("capture {name}"), false, "a value", "(absent)"), at)),
             }
         }
         (failed, tokens)

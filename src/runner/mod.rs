@@ -164,7 +164,7 @@ impl Runner<'_> {
             }
             Err(Blocked::Fail(c)) => {
                 result.outcome = Outcome::Failed;
-                result.checks.push(c);
+                result.checks.push(*c);
                 result.duration_ms = ms(started.elapsed());
                 return self.scrub_result(result);
             }
@@ -180,7 +180,7 @@ impl Runner<'_> {
             }
             Err(Blocked::Fail(c)) => {
                 result.outcome = Outcome::Failed;
-                result.checks.push(c);
+                result.checks.push(self.flow.placed(*c, step.at.step));
                 return self.scrub_result(result);
             }
         };
@@ -295,7 +295,8 @@ impl Runner<'_> {
                 if !done && response.status < 400 {
                     let actual =
                         format!("{notes} after {attempts} attempts in {:.1} s", started.elapsed().as_secs_f64());
-                    result.checks.push(check("poll until", false, self.flow.poll_wanted(poll), actual));
+                    let c = check("poll until", false, self.flow.poll_wanted(poll), actual);
+                    result.checks.push(self.flow.placed(c, step.at.poll.unwrap_or(step.at.step)));
                 }
                 return Ok(response);
             }

@@ -76,6 +76,9 @@ pub struct Check {
     /// The part of the response that shows the problem.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub context: Option<String>,
+    /// Where the scenario asks for it: `scenarios/vm-restore.yaml:84:7`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
 }
 
 impl StepResult {

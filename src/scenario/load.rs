@@ -14,7 +14,7 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use super::template::Tpl;
 use super::{
     Action, At, BUILTIN_VARS, Capture, CaptureSource, Expect, FAULTS, Follow, JsonPath, Matcher, Poll, Query, Scenario,
-    Select, ServerPlan, Step, ValueCheck, ValueKind, XPath, parse_duration,
+    Select, ServerPlan, Step, StepAt, ValueCheck, ValueKind, XPath, parse_duration,
 };
 use crate::diagnostic::{Diagnostic, did_you_mean, yaml_diagnostic};
 use crate::yamlish::{Ordered, Place, Places, Scalar, Seg};
@@ -181,6 +181,25 @@ impl Source<'_> {
             server,
             checks: self.checks.take(),
         })
+    }
+
+    /// Where the parts of the step at `step` are; the names are its `expect.headers`,
+    /// `expect.body` and `capture` keys, in order.
+    fn step_at(&self, step: &Here, headers: &[String], body: &[String], captures: &[String]) -> StepAt {
+        let has = |here: &Here| self.places.get(&here.0).map(|_| self.at(here));
+        let expect = step.key("expect");
+        StepAt {
+            step: self.at(step),
+            request: has(&step.key("request")).or_else(|| has(&step.key("follow"))).unwrap_or(self.at(step)),
+            status: has(&expect.key("status")),
+            root: has(&expect.key("root")),
+            link_type: has(&step.key("follow").key("type")),
+            select: has(&step.key("select")),
+            headers: headers.iter().map(|k| self.at(&expect.key("headers").key(k))).collect(),
+            body: body.iter().map(|k| self.at(&expect.key("body").key(k))).collect(),
+            captures: captures.iter().map(|k| self.at(&step.key("capture").key(k))).collect(),
+            poll: has(&step.key("poll").key("until")).or_else(|| has(&step.key("poll"))),
+        }
     }
 
     /// Remembers a value made of variables that must be of `kind`, to be checked before the
@@ -401,6 +420,9 @@ impl Source<'_> {
             captures.push((name.clone(), self.capture(&span.key("capture").key(&name), &name, c, namespaces)?));
         }
         let expect = span.key("expect");
+        let headers_of: Vec<String> = raw.expect.headers.0.iter().map(|(k, _)| k.clone()).collect();
+        let body_of: Vec<String> = raw.expect.body.0.iter().map(|(k, _)| k.clone()).collect();
+        let captures_of: Vec<String> = captures.iter().map(|(k, _)| k.clone()).collect();
         let expect = Expect {
             status: raw.expect.status.map(|s| s.0).unwrap_or_default(),
             root: raw.expect.root.as_deref().map(|r| self.template(&expect.key("root"), r, defined)).transpose()?,
@@ -468,6 +490,7 @@ impl Source<'_> {
         Ok(Step {
             name: raw.name,
             line: self.at(span).line,
+            at: self.step_at(span, &headers_of, &body_of, &captures_of),
             action,
             select,
             headers,

@@ -131,12 +131,32 @@ pub struct At {
     pub column: usize,
 }
 
+/// Where the parts of a step are in its file, so that a failed check names the line that asked
+/// for it. The lists run parallel to the step's own (`headers` to `expect.headers`, ...).
+#[derive(Clone, Debug, Default)]
+pub struct StepAt {
+    pub step: At,
+    /// Its `request:` or `follow:`.
+    pub request: At,
+    pub status: Option<At>,
+    pub root: Option<At>,
+    /// `follow: {type: ...}`: the link contract.
+    pub link_type: Option<At>,
+    pub select: Option<At>,
+    pub headers: Vec<At>,
+    pub body: Vec<At>,
+    pub captures: Vec<At>,
+    pub poll: Option<At>,
+}
+
 /// One step: a request, how it is chosen, and what must hold of its response.
 #[derive(Clone, Debug)]
 pub struct Step {
     pub name: String,
     /// Line of the step in its file.
     pub line: usize,
+    /// Where its parts are.
+    pub at: StepAt,
     pub action: Action,
     pub select: Option<Select>,
     pub headers: Vec<(String, Tpl)>,

@@ -96,7 +96,7 @@ fn a_root_element_that_breaks_the_link_contract_is_caught() {
     let (code, out, _) = run_fast(&["--cassette", &cassette]);
     assert_eq!(code, 1);
     assert!(out.contains("FAIL   read the restore session"), "{out}");
-    assert!(out.contains("link contract: Type RestoreSession\n           expected: <RestoreSession>\n           actual:   <RestoreJobSession>"), "{out}");
+    assert!(out.contains("link contract: Type RestoreSession\n           --> scenarios/vm-restore.yaml:87:26\n           expected: <RestoreSession>\n           actual:   <RestoreJobSession>"), "{out}");
 }
 
 #[test]
@@ -108,7 +108,7 @@ fn a_task_that_never_finishes_times_out_with_every_attempt_reported() {
     assert!(out.contains("FAIL   wait for the restore task"), "{out}");
     assert!(out.contains("attempts: 200 State=Running, 200 State=Running"), "{out}");
     assert!(
-        out.contains("poll until\n           expected: State Finished\n           actual:   State=Running after"),
+        out.contains("poll until\n           --> scenarios/vm-restore.yaml:76:5\n           expected: State Finished\n           actual:   State=Running after"),
         "{out}"
     );
 }
