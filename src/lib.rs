@@ -13,6 +13,7 @@ pub mod em;
 pub mod har;
 pub mod http;
 pub mod lint;
+pub mod matrix;
 pub mod mock;
 pub mod model;
 pub mod query;

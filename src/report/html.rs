@@ -10,6 +10,7 @@ use askama::Template;
 
 use crate::clientcheck::result::{ClientReport, Ending};
 use crate::diff::{DiffReport, ExchangeDiff, Severity};
+use crate::matrix::{self, Matrix};
 use crate::runner::result::{Outcome, Phase, RunReport, StepResult};
 
 const STYLE: &str = include_str!("html/report.css");
@@ -505,17 +506,6 @@ pub fn diff(r: &DiffReport, failed: bool) -> String {
     .unwrap_or_else(|e| format!("the report could not be written: {e}"))
 }
 
-/// A cell of the release matrix, as the HTML shows it.
-pub struct MatrixCell {
-    pub release: String,
-    pub check: String,
-    pub passed: bool,
-    pub expected_to_fail: bool,
-    pub summary: String,
-    pub reason: String,
-    pub details: Vec<String>,
-}
-
 struct CellView {
     check: String,
     passed: bool,
@@ -549,10 +539,11 @@ struct MatrixPage {
 }
 
 /// The release matrix (`emtape matrix --html`): a row per release, a column per check.
-pub fn matrix(what: &str, cells: Vec<MatrixCell>) -> String {
+pub fn matrix(m: &Matrix) -> String {
+    let (what, cells) = (&m.check, &m.cells);
     let mut checks: Vec<String> = Vec::new();
     let mut releases: Vec<String> = Vec::new();
-    for c in &cells {
+    for c in cells {
         if !checks.contains(&c.check) {
             checks.push(c.check.clone());
         }
@@ -561,7 +552,7 @@ pub fn matrix(what: &str, cells: Vec<MatrixCell>) -> String {
         }
     }
     let passed = cells.iter().filter(|c| c.passed).count();
-    let expected = cells.iter().filter(|c| !c.passed && c.expected_to_fail).count();
+    let expected = cells.iter().filter(|c| c.verdict() == matrix::Verdict::FailedAsExpected).count();
     let total = cells.len();
     let open = total - passed <= 10;
     let mut rows: Vec<RowView> =
@@ -572,27 +563,27 @@ pub fn matrix(what: &str, cells: Vec<MatrixCell>) -> String {
         else {
             continue;
         };
-        let (verdict, class) = match (c.passed, c.expected_to_fail) {
-            (true, _) => ("PASS", "pass"),
-            (false, true) => ("XFAIL", "xfail"),
-            (false, false) => ("FAIL", "fail"),
+        let class = match c.verdict() {
+            matrix::Verdict::Passed => "pass",
+            matrix::Verdict::FailedAsExpected => "xfail",
+            matrix::Verdict::Failed => "fail",
         };
         rows[row].cells[col] = Some(CellView {
-            check: c.check,
+            check: c.check.clone(),
             passed: c.passed,
             open,
             class,
-            verdict,
-            summary: c.summary,
-            reason: c.reason,
-            details: c.details,
+            verdict: c.verdict().word(),
+            summary: c.summary.clone(),
+            reason: c.reason.clone().unwrap_or_default(),
+            details: c.details.clone(),
         });
     }
     let failed = total - passed - expected;
     let (verdict, verdict_class) = verdict(failed == 0);
     MatrixPage {
         page: Page::new(format!("emtape matrix: {what}")),
-        what: what.to_owned(),
+        what: what.clone(),
         verdict,
         verdict_class,
         cells: total,

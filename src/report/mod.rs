@@ -5,6 +5,7 @@ pub mod check;
 pub mod diff;
 pub mod html;
 pub mod junit;
+pub mod matrix;
 mod text;
 
 pub use junit::junit;
