@@ -71,118 +71,6 @@ struct Job {
     depth: usize,
 }
 
-const RELS: [&str; 8] = ["Down", "Up", "Alternate", "Related", "First", "Next", "Previous", "Last"];
-
-/// A link a client may GET: its Href, and the Rel (none for a reference's own Href) and Type
-/// that name it.
-pub(crate) struct Found {
-    pub href: String,
-    pub rel: Option<String>,
-    pub kind: String,
-}
-
-/// The links a client may GET in a body; of a list's items only the first `sample` are taken
-/// (their own Href and the links inside them).
-pub(crate) fn links(body: &str, repr: Repr, sample: usize) -> Vec<Found> {
-    let mut out = Vec::new();
-    match repr {
-        Repr::Xml => xml_links(body, sample, &mut out),
-        Repr::Json => {
-            fn walk(v: &serde_json::Value, sample: usize, out: &mut Vec<Found>) {
-                match v {
-                    serde_json::Value::Object(m) => {
-                        if let Some(href) = m.get("Href").and_then(|h| h.as_str()) {
-                            let kind = m.get("Type").and_then(|t| t.as_str()).unwrap_or("").to_owned();
-                            let rel = m.get("Rel").and_then(|r| r.as_str()).map(str::to_owned);
-                            if rel.as_deref().is_none_or(|r| RELS.contains(&r)) {
-                                out.push(Found { href: href.to_owned(), rel, kind });
-                            }
-                        }
-                        m.values().for_each(|x| walk(x, sample, out));
-                    }
-                    serde_json::Value::Array(a) => {
-                        let mut items = 0;
-                        for x in a {
-                            let item = x.get("Href").is_some() && x.get("Rel").is_none();
-                            if item {
-                                items += 1;
-                                if items > sample {
-                                    continue;
-                                }
-                            }
-                            walk(x, sample, out);
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            if let Ok(v) = serde_json::from_str::<serde_json::Value>(body) {
-                walk(&v, sample, &mut out);
-            }
-        }
-    }
-    out
-}
-
-/// The XML side of [`links`], streamed: a 10,000-item list is read once, without building its
-/// tree, and the items past `sample` are skipped whole.
-fn xml_links(body: &str, sample: usize, out: &mut Vec<Found>) {
-    use quick_xml::events::{BytesStart, Event};
-    /// Per open element: how many items it holds so far, and whether it is skipped.
-    struct Frame {
-        items: usize,
-        skipped: bool,
-    }
-    let mut reader = quick_xml::Reader::from_str(body);
-    let mut stack: Vec<Frame> = Vec::new();
-    let visit = |e: &BytesStart<'_>, stack: &mut Vec<Frame>, out: &mut Vec<Found>| -> bool {
-        if stack.last().is_some_and(|f| f.skipped) {
-            return true;
-        }
-        let (mut href, mut rel, mut kind) = (None, None, String::new());
-        for a in e.attributes().flatten() {
-            let value = || a.unescape_value().map(|v| v.into_owned()).ok();
-            match a.key.local_name().as_ref() {
-                b"Href" => href = value(),
-                b"Rel" => rel = value(),
-                b"Type" => kind = value().unwrap_or_default(),
-                _ => {}
-            }
-        }
-        let Some(href) = href else { return false };
-        let link = e.local_name().as_ref() == b"Link";
-        if !link {
-            if let Some(parent) = stack.last_mut() {
-                parent.items += 1;
-                if parent.items > sample {
-                    return true;
-                }
-            }
-        }
-        let rel = if link { Some(rel.unwrap_or_default()) } else { None };
-        if rel.as_deref().is_none_or(|r| RELS.contains(&r)) {
-            out.push(Found { href, rel, kind });
-        }
-        false
-    };
-    loop {
-        match reader.read_event() {
-            Ok(Event::Start(e)) => {
-                let skipped = visit(&e, &mut stack, out);
-                stack.push(Frame { items: 0, skipped });
-            }
-            Ok(Event::Empty(e)) => {
-                visit(&e, &mut stack, out);
-            }
-            Ok(Event::End(_)) => {
-                stack.pop();
-            }
-            Ok(Event::Eof) | Err(_) => break,
-            Ok(_) => {}
-        }
-    }
-}
-
 fn headers(repr: Repr, token: Option<&str>) -> Headers {
     let mut h = Headers::new();
     h.push("Accept", repr.content_type());
@@ -241,13 +129,13 @@ pub async fn crawl(client: Arc<Client>, recorder: Arc<Recorder>, options: &Crawl
         };
         report.by_type.entry("LogonSession".into()).or_default().0 += 1;
         let body = String::from_utf8_lossy(&logon.body).into_owned();
-        let logout = crate::crawl::links_all(&body, repr).into_iter().find(|(rel, _)| rel == "Delete").map(|(_, h)| h);
+        let logout = em::links::root_links(&body, repr).into_iter().find(|l| l.rel == "Delete").map(|l| l.href);
         let mut seen: HashSet<String> = HashSet::new();
         let mut queue: VecDeque<Job> = VecDeque::new();
         let root = format!("{base}/api/");
         queue.push_back(Job { url: root, kind: "EnterpriseManager".into(), depth: 0 });
-        for found in links(&body, repr, options.sample) {
-            queue.push_back(Job { url: found.href, kind: found.kind, depth: 1 });
+        for found in em::links::gettable(&body, repr, Some(options.sample)) {
+            queue.push_back(Job { url: found.href, kind: found.kind.unwrap_or_default(), depth: 1 });
         }
         let mut running = tokio::task::JoinSet::new();
         let interval = options.rate.filter(|r| *r > 0.0).map(|r| Duration::from_secs_f64(1.0 / r));
@@ -295,9 +183,10 @@ pub async fn crawl(client: Arc<Client>, recorder: Arc<Recorder>, options: &Crawl
                     entry.0 += 1;
                     if job.depth < options.depth {
                         let body = String::from_utf8_lossy(&r.body);
-                        for found in links(&body, repr, options.sample) {
+                        for found in em::links::gettable(&body, repr, Some(options.sample)) {
                             if !seen.contains(&found.href) {
-                                queue.push_back(Job { url: found.href, kind: found.kind, depth: job.depth + 1 });
+                                let kind = found.kind.unwrap_or_default();
+                                queue.push_back(Job { url: found.href, kind, depth: job.depth + 1 });
                             }
                         }
                     }
@@ -343,34 +232,4 @@ fn wanted(job: &Job, options: &CrawlOptions) -> bool {
     };
     (options.include.is_empty() || job.depth == 0 || options.include.iter().any(matches))
         && !options.exclude.iter().any(matches)
-}
-
-/// Every link of a body's root `Links`, as (Rel, Href): for the logon's `Delete`.
-pub(crate) fn links_all(body: &str, repr: Repr) -> Vec<(String, String)> {
-    match repr {
-        Repr::Xml => crate::xml::parse(body)
-            .ok()
-            .and_then(|root| {
-                let links = root.child("Links")?;
-                Some(
-                    links
-                        .elements()
-                        .filter_map(|l| Some((l.attribute("Rel")?.to_owned(), l.attribute("Href")?.to_owned())))
-                        .collect(),
-                )
-            })
-            .unwrap_or_default(),
-        Repr::Json => serde_json::from_str::<serde_json::Value>(body)
-            .ok()
-            .and_then(|v| {
-                Some(
-                    v.get("Links")?
-                        .as_array()?
-                        .iter()
-                        .filter_map(|l| Some((l.get("Rel")?.as_str()?.to_owned(), l.get("Href")?.as_str()?.to_owned())))
-                        .collect(),
-                )
-            })
-            .unwrap_or_default(),
-    }
 }

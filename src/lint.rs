@@ -372,15 +372,15 @@ fn answer_all(mock: &Mock, targets: &[(String, String)], repr: Repr, token: &str
 /// The links a client may GET in a body, as request targets on the lint's origin, each with
 /// what names it; of a list's items the first few (the rest have the same shapes).
 fn navigable(body: &str, repr: Repr, origin: &str) -> Vec<(String, String)> {
-    crate::crawl::links(body, repr, 3)
+    em::links::gettable(body, repr, Some(3))
         .into_iter()
         .filter_map(|f| {
             let target = f.href.strip_prefix(origin)?.to_owned();
-            let what = match (f.rel, f.kind.is_empty()) {
-                (Some(r), false) => format!("link Rel={r} Type={}", f.kind),
-                (Some(r), true) => format!("link Rel={r}"),
-                (None, false) => format!("reference {}", f.kind),
-                (None, true) => "reference".to_owned(),
+            let what = match (f.rel, f.kind.filter(|k| !k.is_empty())) {
+                (Some(r), Some(k)) => format!("link Rel={r} Type={k}"),
+                (Some(r), None) => format!("link Rel={r}"),
+                (None, Some(k)) => format!("reference {k}"),
+                (None, None) => "reference".to_owned(),
             };
             Some((target, what))
         })

@@ -275,14 +275,8 @@ fn normalize(url: &str, origin: &str) -> String {
 fn urls_in(response: &Response, origin: &str) -> Vec<String> {
     let mut out: Vec<String> = response.headers.get("location").map(|l| normalize(l, origin)).into_iter().collect();
     let body = String::from_utf8_lossy(&response.body);
-    for marker in ["Href=\"", "\"Href\":"] {
-        let mut rest = body.as_ref();
-        while let Some(i) = rest.find(marker) {
-            rest = rest[i + marker.len()..].trim_start_matches([' ', '"']);
-            let end = rest.find('"').unwrap_or(rest.len());
-            out.push(normalize(&rest[..end].replace("&amp;", "&"), origin));
-            rest = &rest[end..];
-        }
+    if let Some(repr) = Repr::sniff(&body) {
+        out.extend(em::links::hrefs(&body, repr, None).into_iter().map(|f| normalize(&f.href, origin)));
     }
     out
 }

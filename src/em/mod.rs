@@ -1,8 +1,10 @@
 //! What emtape knows about Enterprise Manager itself: the session header and cookie, how the
 //! server picks XML or JSON, its `Error` bodies, and the logon endpoint and how it refuses.
 
+pub mod links;
 pub mod session;
 
+pub use links::Link;
 pub use session::{Scrubber, mint_token, session_id_of};
 
 use crate::http::{Headers, Response};

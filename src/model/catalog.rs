@@ -10,7 +10,8 @@ use crate::codec::is_uuid;
 use crate::em::{self, Repr};
 use crate::xml;
 
-pub(crate) use crate::runner::document::Link;
+pub(crate) use crate::em::Link;
+use crate::em::links::{own_links_of_element, own_links_of_object};
 
 /// An entity body recorded for a resource.
 #[derive(Clone, Debug)]
@@ -178,28 +179,11 @@ impl Catalog {
     fn learn_xml(&mut self, e: &xml::Element, root: bool, sample: Option<(String, Sample)>) {
         if let Some(href) = e.attribute("Href") {
             if e.name == "Link" {
-                if let Some(rel) = e.attribute("Rel") {
-                    self.learn_link(&Link {
-                        rel: rel.to_owned(),
-                        kind: e.attribute("Type").map(str::to_owned),
-                        href: href.to_owned(),
-                        name: e.attribute("Name").map(str::to_owned),
-                    });
+                if let Some(link) = Link::of_element(e) {
+                    self.learn_link(&link);
                 }
             } else if let Some(kind) = e.attribute("Type") {
-                let links = e.child("Links").map(|l| {
-                    l.elements()
-                        .filter(|x| x.name == "Link")
-                        .filter_map(|x| {
-                            Some(Link {
-                                rel: x.attribute("Rel")?.to_owned(),
-                                kind: x.attribute("Type").map(str::to_owned),
-                                href: x.attribute("Href")?.to_owned(),
-                                name: x.attribute("Name").map(str::to_owned),
-                            })
-                        })
-                        .collect()
-                });
+                let links = e.child("Links").map(|_| own_links_of_element(e));
                 let sample = if root { sample.clone() } else { None };
                 self.learn_resource(
                     href,
@@ -221,27 +205,13 @@ impl Catalog {
         use serde_json::Value;
         match v {
             Value::Object(map) => {
-                let text = |k: &str| map.get(k).and_then(Value::as_str);
+                let text = |k: &str| crate::em::links::text(map, k);
                 if let Some(href) = text("Href") {
-                    let links = map.get("Links").and_then(Value::as_array).map(|a| {
-                        a.iter()
-                            .filter_map(|l| {
-                                Some(Link {
-                                    rel: l.get("Rel")?.as_str()?.to_owned(),
-                                    kind: l.get("Type").and_then(Value::as_str).map(str::to_owned),
-                                    href: l.get("Href")?.as_str()?.to_owned(),
-                                    name: l.get("Name").and_then(Value::as_str).map(str::to_owned),
-                                })
-                            })
-                            .collect()
-                    });
-                    if let Some(rel) = text("Rel") {
-                        self.learn_link(&Link {
-                            rel: rel.to_owned(),
-                            kind: text("Type").map(str::to_owned),
-                            href: href.to_owned(),
-                            name: text("Name").map(str::to_owned),
-                        });
+                    let links = crate::em::links::member(map, "Links")
+                        .filter(|l| l.is_array())
+                        .map(|_| own_links_of_object(map));
+                    if let Some(link) = Link::of_object(map) {
+                        self.learn_link(&link);
                     } else if let Some(kind) = text("Type") {
                         let is_ref = kind.ends_with("Reference");
                         self.learn_resource(

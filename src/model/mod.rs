@@ -219,19 +219,8 @@ fn wants_entity(query: &[(String, String)]) -> bool {
 
 /// The `Related` link of a Task body, XML or JSON.
 fn related_link(body: &str) -> Option<String> {
-    if let Ok(root) = crate::xml::parse(body) {
-        return root
-            .child("Links")?
-            .elements()
-            .find(|l| l.attribute("Rel") == Some("Related"))
-            .and_then(|l| l.attribute("Href").map(str::to_owned));
-    }
-    let v: serde_json::Value = serde_json::from_str(body).ok()?;
-    v.get("Links")?
-        .as_array()?
-        .iter()
-        .find(|l| l.get("Rel").and_then(|r| r.as_str()) == Some("Related"))
-        .and_then(|l| l.get("Href")?.as_str().map(str::to_owned))
+    let repr = Repr::sniff(body)?;
+    em::links::root_links(body, repr).into_iter().find(|l| l.rel == "Related").map(|l| l.href)
 }
 
 impl Model {

@@ -5,7 +5,8 @@ use std::collections::VecDeque;
 
 use serde_json::Value as Json;
 
-use crate::em::Repr;
+use crate::em::links::{links_under_element, links_under_json};
+use crate::em::{Link, Repr};
 use crate::http::Response;
 use crate::scenario::{Query, json_string};
 use crate::xml::{self, Element};
@@ -27,24 +28,6 @@ const ROOT_EXCEPTIONS: [(&str, &str); 1] = [("QueryService", "QuerySvc")];
 pub(crate) enum Node<'a> {
     Xml(&'a Element),
     Json(&'a Json),
-}
-
-/// A link as EM writes it: `<Link Rel Type Href Name/>` or `{"Rel", "Type", "Href", "Name"}`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Link {
-    pub rel: String,
-    pub kind: Option<String>,
-    pub href: String,
-    pub name: Option<String>,
-}
-
-impl Link {
-    pub fn describe(&self) -> String {
-        match &self.kind {
-            Some(k) => format!("{} {k}", self.rel),
-            None => self.rel.clone(),
-        }
-    }
 }
 
 impl Document {
@@ -151,8 +134,8 @@ impl Document {
     pub fn links(&self, at: Option<Node<'_>>) -> Vec<Link> {
         let mut out = Vec::new();
         match at.or_else(|| self.root()) {
-            Some(Node::Xml(e)) => xml_links(e, &mut out),
-            Some(Node::Json(v)) => json_links(v, &mut out),
+            Some(Node::Xml(e)) => links_under_element(e, &mut out),
+            Some(Node::Json(v)) => links_under_json(v, &mut out),
             None => {}
         }
         out
@@ -248,41 +231,6 @@ impl Document {
 /// Up to `n` lines of `text` from line `line` (1-based).
 pub(crate) fn excerpt(text: &str, line: usize, n: usize) -> String {
     text.lines().skip(line.saturating_sub(1)).take(n).collect::<Vec<_>>().join("\n")
-}
-
-fn xml_links(e: &Element, out: &mut Vec<Link>) {
-    if e.name == "Link" {
-        if let (Some(rel), Some(href)) = (e.attribute("Rel"), e.attribute("Href")) {
-            out.push(Link {
-                rel: rel.to_owned(),
-                kind: e.attribute("Type").map(str::to_owned),
-                href: href.to_owned(),
-                name: e.attribute("Name").map(str::to_owned),
-            });
-        }
-    }
-    for c in e.elements() {
-        xml_links(c, out);
-    }
-}
-
-fn json_links(v: &Json, out: &mut Vec<Link>) {
-    match v {
-        Json::Object(m) => {
-            if let (Some(rel), Some(href)) = (m.get("Rel").and_then(Json::as_str), m.get("Href").and_then(Json::as_str))
-            {
-                out.push(Link {
-                    rel: rel.to_owned(),
-                    kind: m.get("Type").and_then(Json::as_str).map(str::to_owned),
-                    href: href.to_owned(),
-                    name: m.get("Name").and_then(Json::as_str).map(str::to_owned),
-                });
-            }
-            m.values().for_each(|x| json_links(x, out));
-        }
-        Json::Array(a) => a.iter().for_each(|x| json_links(x, out)),
-        _ => {}
-    }
 }
 
 fn xml_items<'a>(e: &'a Element, name: &str, out: &mut Vec<Node<'a>>) {

@@ -7,9 +7,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::document::{Document, Link, Node, excerpt};
+use super::document::{Document, Node, excerpt};
 use super::result::Check;
 use crate::em;
+use crate::em::Link;
 use crate::http::{Headers, Response};
 use crate::scenario::{
     Action, At, CaptureSource, Matcher, Poll, Query, Scenario, Step, Tpl, method_for_rel, parse_duration,

@@ -1,0 +1,331 @@
+//! EM's links: what a `<Link Rel Type Href Name/>` (JSON `{"Rel", "Type", "Href", "Name"}`) is,
+//! and the one reader that finds them in a body, with every resource's own `Href` (a `Ref`, an
+//! entity). The body is streamed (XML) or walked once (JSON); the parsed-tree forms serve those
+//! that hold a tree already (the runner's documents, the model's catalog).
+
+use serde_json::{Map, Value as Json};
+
+use super::Repr;
+use crate::xml::Element;
+
+/// A link as EM writes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Link {
+    pub rel: String,
+    pub kind: Option<String>,
+    pub href: String,
+    pub name: Option<String>,
+}
+
+impl Link {
+    /// `Rel Type`, or `Rel` alone when the link has no Type.
+    pub fn describe(&self) -> String {
+        match &self.kind {
+            Some(k) => format!("{} {k}", self.rel),
+            None => self.rel.clone(),
+        }
+    }
+
+    /// The link an element is, when it is a `<Link>` with `Rel` and `Href`.
+    pub fn of_element(e: &Element) -> Option<Link> {
+        if e.name != "Link" {
+            return None;
+        }
+        Some(Link {
+            rel: e.attribute("Rel")?.to_owned(),
+            kind: e.attribute("Type").map(str::to_owned),
+            href: e.attribute("Href")?.to_owned(),
+            name: e.attribute("Name").map(str::to_owned),
+        })
+    }
+
+    /// The link a JSON object is, when it has `Rel` and `Href`.
+    pub fn of_object(m: &Map<String, Json>) -> Option<Link> {
+        Some(Link {
+            rel: text(m, "Rel")?.to_owned(),
+            kind: text(m, "Type").map(str::to_owned),
+            href: text(m, "Href")?.to_owned(),
+            name: text(m, "Name").map(str::to_owned),
+        })
+    }
+}
+
+/// The string value of a member EM names `key` (PascalCase, as EM before 13 writes JSON) or
+/// its camelCase twin (as EM 13 does).
+pub fn text<'a>(m: &'a Map<String, Json>, key: &str) -> Option<&'a str> {
+    member(m, key).and_then(Json::as_str)
+}
+
+/// The member EM names `key`, PascalCase or camelCase.
+pub fn member<'a>(m: &'a Map<String, Json>, key: &str) -> Option<&'a Json> {
+    m.get(key).or_else(|| {
+        let mut chars = key.chars();
+        let first = chars.next()?;
+        m.get(&format!("{}{}", first.to_ascii_lowercase(), chars.as_str()))
+    })
+}
+
+/// The links of `e`'s own `Links` (not those of the resources inside it).
+pub fn own_links_of_element(e: &Element) -> Vec<Link> {
+    e.child("Links").map(|l| l.elements().filter_map(Link::of_element).collect()).unwrap_or_default()
+}
+
+/// The links of an object's own `Links` array.
+pub fn own_links_of_object(m: &Map<String, Json>) -> Vec<Link> {
+    member(m, "Links")
+        .and_then(Json::as_array)
+        .map(|a| a.iter().filter_map(|l| l.as_object().and_then(Link::of_object)).collect())
+        .unwrap_or_default()
+}
+
+/// Every link under `e`, in document order.
+pub fn links_under_element(e: &Element, out: &mut Vec<Link>) {
+    out.extend(Link::of_element(e));
+    for c in e.elements() {
+        links_under_element(c, out);
+    }
+}
+
+/// Every link under `v`, in document order.
+pub fn links_under_json(v: &Json, out: &mut Vec<Link>) {
+    match v {
+        Json::Object(m) => {
+            out.extend(Link::of_object(m));
+            m.values().for_each(|x| links_under_json(x, out));
+        }
+        Json::Array(a) => a.iter().for_each(|x| links_under_json(x, out)),
+        _ => {}
+    }
+}
+
+/// An `Href` in a body: a link's (`rel` is its Rel) or a resource's own (`rel` is `None`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Found {
+    pub href: String,
+    pub rel: Option<String>,
+    pub kind: Option<String>,
+    pub name: Option<String>,
+    /// A link of the body's root resource (its own `Links`), as the logon's `Delete` is.
+    pub root: bool,
+}
+
+/// Every `Href` of `body`, in document order. Of a list's items (resources inside another
+/// one) only the first `sample` are read, with what is inside them; `None` reads them all.
+/// A body that stops parsing gives what came before.
+pub fn hrefs(body: &str, repr: Repr, sample: Option<usize>) -> Vec<Found> {
+    let sample = sample.unwrap_or(usize::MAX);
+    let mut out = Vec::new();
+    match repr {
+        Repr::Xml => xml_hrefs(body, sample, &mut out),
+        Repr::Json => {
+            if let Ok(v) = serde_json::from_str::<Json>(body) {
+                json_hrefs(&v, sample, Place::Root, &mut out);
+            }
+        }
+    }
+    out
+}
+
+/// The Rels of the links a client may follow with a GET (not `Edit`, `Delete`, actions).
+pub const GET_RELS: [&str; 8] = ["Down", "Up", "Alternate", "Related", "First", "Next", "Previous", "Last"];
+
+impl Found {
+    /// Whether a client may GET it: a resource's own Href, or a link of a [`GET_RELS`] Rel.
+    pub fn may_get(&self) -> bool {
+        self.rel.as_deref().is_none_or(|r| GET_RELS.contains(&r))
+    }
+}
+
+/// The `Href`s of `body` a client may GET (see [`hrefs`] for `sample`).
+pub fn gettable(body: &str, repr: Repr, sample: Option<usize>) -> Vec<Found> {
+    hrefs(body, repr, sample).into_iter().filter(Found::may_get).collect()
+}
+
+/// The links of the body's root resource.
+pub fn root_links(body: &str, repr: Repr) -> Vec<Link> {
+    hrefs(body, repr, Some(0))
+        .into_iter()
+        .filter(|f| f.root)
+        .filter_map(|f| Some(Link { rel: f.rel?, kind: f.kind, href: f.href, name: f.name }))
+        .collect()
+}
+
+/// Where a JSON value sits: the root object, its own `Links` array, or anywhere else.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Place {
+    Root,
+    RootLinks,
+    Inside,
+}
+
+fn json_hrefs(v: &Json, sample: usize, place: Place, out: &mut Vec<Found>) {
+    match v {
+        Json::Object(m) => {
+            if let Some(href) = text(m, "Href") {
+                out.push(Found {
+                    href: href.to_owned(),
+                    rel: text(m, "Rel").map(str::to_owned),
+                    kind: text(m, "Type").map(str::to_owned),
+                    name: text(m, "Name").map(str::to_owned),
+                    root: place == Place::RootLinks && text(m, "Rel").is_some(),
+                });
+            }
+            for (key, x) in m {
+                let links = place == Place::Root && key.eq_ignore_ascii_case("Links") && x.is_array();
+                json_hrefs(x, sample, if links { Place::RootLinks } else { Place::Inside }, out);
+            }
+        }
+        Json::Array(a) => {
+            let mut items = 0;
+            for x in a {
+                let item = x.as_object().is_some_and(|m| text(m, "Href").is_some() && text(m, "Rel").is_none());
+                if item {
+                    items += 1;
+                    if items > sample {
+                        continue;
+                    }
+                }
+                json_hrefs(x, sample, if place == Place::RootLinks { place } else { Place::Inside }, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The XML side of [`hrefs`], streamed: a 10,000-item list is read once, without building its
+/// tree, and the items past `sample` are skipped whole.
+fn xml_hrefs(body: &str, sample: usize, out: &mut Vec<Found>) {
+    use quick_xml::events::{BytesStart, Event};
+    /// Per open element: how many items it holds so far, whether it is skipped, and whether
+    /// it is the root's `Links`.
+    struct Frame {
+        items: usize,
+        skipped: bool,
+        root_links: bool,
+    }
+    let mut reader = quick_xml::Reader::from_str(body);
+    let mut stack: Vec<Frame> = Vec::new();
+    let visit = |e: &BytesStart<'_>, stack: &mut Vec<Frame>, out: &mut Vec<Found>| -> bool {
+        if stack.last().is_some_and(|f| f.skipped) {
+            return true;
+        }
+        let (mut href, mut rel, mut kind, mut name) = (None, None, None, None);
+        for a in e.attributes().flatten() {
+            let value = || a.unescape_value().map(|v| v.into_owned()).ok();
+            match a.key.local_name().as_ref() {
+                b"Href" => href = value(),
+                b"Rel" => rel = value(),
+                b"Type" => kind = value(),
+                b"Name" => name = value(),
+                _ => {}
+            }
+        }
+        let Some(href) = href else { return false };
+        let link = e.local_name().as_ref() == b"Link";
+        if !link {
+            if let Some(parent) = stack.last_mut() {
+                parent.items += 1;
+                if parent.items > sample {
+                    return true;
+                }
+            }
+        }
+        let root = link && stack.last().is_some_and(|f| f.root_links);
+        let rel = if link { Some(rel.unwrap_or_default()) } else { None };
+        out.push(Found { href, rel, kind, name, root });
+        false
+    };
+    loop {
+        match reader.read_event() {
+            Ok(Event::Start(e)) => {
+                let skipped = visit(&e, &mut stack, out);
+                let root_links = stack.len() == 1 && e.local_name().as_ref() == b"Links";
+                stack.push(Frame { items: 0, skipped, root_links });
+            }
+            Ok(Event::Empty(e)) => {
+                visit(&e, &mut stack, out);
+            }
+            Ok(Event::End(_)) => {
+                stack.pop();
+            }
+            Ok(Event::Eof) | Err(_) => break,
+            Ok(_) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const XML: &str = r#"<EntityReferences xmlns="http://www.veeam.com/ent/v1.0">
+  <Links><Link Rel="Delete" Href="h/logonSessions/1" /></Links>
+  <Ref Type="VmRestorePointReference" Href="h/vmRestorePoints/1" Name="a">
+    <Links><Link Rel="Alternate" Type="VmRestorePoint" Href="h/vmRestorePoints/1?format=Entity&amp;x=1" /></Links>
+  </Ref>
+  <Ref Type="VmRestorePointReference" Href="h/vmRestorePoints/2" Name="b">
+    <Links><Link Rel="Alternate" Type="VmRestorePoint" Href="h/vmRestorePoints/2?format=Entity" /></Links>
+  </Ref>
+</EntityReferences>"#;
+
+    const JSON: &str = r#"{"Links":[{"Rel":"Delete","Href":"h/logonSessions/1"}],
+  "Refs":[{"Type":"VmRestorePointReference","Href":"h/vmRestorePoints/1","Name":"a",
+           "Links":[{"Rel":"Alternate","Type":"VmRestorePoint","Href":"h/vmRestorePoints/1?format=Entity&x=1"}]},
+          {"Type":"VmRestorePointReference","Href":"h/vmRestorePoints/2","Name":"b",
+           "Links":[{"Rel":"Alternate","Type":"VmRestorePoint","Href":"h/vmRestorePoints/2?format=Entity"}]}]}"#;
+
+    fn shown(found: &[Found]) -> Vec<String> {
+        found
+            .iter()
+            .map(|f| format!("{}{} {}", if f.root { "root " } else { "" }, f.rel.as_deref().unwrap_or("-"), f.href))
+            .collect()
+    }
+
+    #[test]
+    fn xml_and_json_give_the_same_hrefs_in_document_order() {
+        let want = [
+            "root Delete h/logonSessions/1",
+            "- h/vmRestorePoints/1",
+            "Alternate h/vmRestorePoints/1?format=Entity&x=1",
+            "- h/vmRestorePoints/2",
+            "Alternate h/vmRestorePoints/2?format=Entity",
+        ];
+        assert_eq!(shown(&hrefs(XML, Repr::Xml, None)), want);
+        assert_eq!(shown(&hrefs(JSON, Repr::Json, None)), want);
+    }
+
+    #[test]
+    fn a_sample_reads_only_the_first_items_of_a_list_with_what_is_inside_them() {
+        let want = [
+            "root Delete h/logonSessions/1",
+            "- h/vmRestorePoints/1",
+            "Alternate h/vmRestorePoints/1?format=Entity&x=1",
+        ];
+        assert_eq!(shown(&hrefs(XML, Repr::Xml, Some(1))), want);
+        assert_eq!(shown(&hrefs(JSON, Repr::Json, Some(1))), want);
+    }
+
+    #[test]
+    fn root_links_are_the_root_resources_own() {
+        for (body, repr) in [(XML, Repr::Xml), (JSON, Repr::Json)] {
+            let links = root_links(body, repr);
+            assert_eq!(links.len(), 1, "{repr:?}");
+            assert_eq!((links[0].rel.as_str(), links[0].href.as_str()), ("Delete", "h/logonSessions/1"));
+        }
+    }
+
+    #[test]
+    fn camel_case_json_as_em_13_writes_it_gives_the_same_links() {
+        let camel = r#"{"links":[{"rel":"Delete","href":"h/logonSessions/1"}],"refs":[{"type":"T","href":"h/x/1","links":[{"rel":"Alternate","href":"h/x/1?format=Entity"}]}]}"#;
+        assert_eq!(
+            shown(&hrefs(camel, Repr::Json, None)),
+            ["root Delete h/logonSessions/1", "- h/x/1", "Alternate h/x/1?format=Entity"]
+        );
+    }
+
+    #[test]
+    fn a_body_cut_short_gives_the_links_before_the_cut() {
+        let cut = &XML[..XML.find("<Ref Type=\"VmRestorePointReference\" Href=\"h/vmRestorePoints/2\"").unwrap() + 10];
+        assert_eq!(hrefs(cut, Repr::Xml, None).len(), 3);
+    }
+}
