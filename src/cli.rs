@@ -512,7 +512,7 @@ pub struct CheckArgs {
     /// at its usual step or at NAME@STEP, in the first session that gets there (:once, the
     /// default), session N (:session=N) or every session (:every) (repeatable)
     #[arg(long = "fault", value_name = "NAME[@STEP][:SCOPE]", requires = "scenario")]
-    pub faults: Vec<String>,
+    pub faults: Vec<crate::scenario::Fault>,
 
     /// Let the Task answer Running this many times before Finished
     #[arg(long, value_name = "N")]

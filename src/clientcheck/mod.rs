@@ -21,7 +21,7 @@ use crate::http::server::{Handler, Reply, RequestProblem};
 use crate::http::{Request, Response};
 use crate::mock::{Mock, Pick};
 use crate::runner::flow::{Flow, Target};
-use crate::scenario::{Action, FaultScope, Scenario, Step, parse_duration};
+use crate::scenario::{Action, Fault, FaultKind, FaultScope, Scenario, Step, parse_duration};
 use result::{ClientReport, Ending, Performed, Problem, ProblemKind, SessionReport};
 
 /// How the checking mock shapes the run; the scenario's `server:` section fills what is not set.
@@ -32,7 +32,7 @@ pub struct CheckOptions {
     /// Added before every answer.
     pub latency: Option<Duration>,
     /// Faults to inject: `NAME` at its usual step, or `NAME@step name`.
-    pub faults: Vec<String>,
+    pub faults: Vec<Fault>,
     /// Polls closer together than this are too fast.
     pub poll_min_interval: Option<Duration>,
     /// A session without requests this long has ended.
@@ -54,69 +54,26 @@ impl Default for CheckOptions {
     }
 }
 
-/// What a fault does, parsed once from its name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum FaultKind {
-    /// The Task finishes with `Result Success="false"`.
-    TaskFailed,
-    /// The session's token stops working (a 401).
-    SessionExpired,
-    Http500,
-    Http503,
-    /// The connection closes without an answer.
-    DropConnection,
-}
-
-impl FaultKind {
-    const ALL: [FaultKind; 5] = [
-        FaultKind::TaskFailed,
-        FaultKind::SessionExpired,
-        FaultKind::Http500,
-        FaultKind::Http503,
-        FaultKind::DropConnection,
-    ];
-
-    fn name(self) -> &'static str {
-        match self {
-            FaultKind::TaskFailed => "task-failed",
-            FaultKind::SessionExpired => "session-expired",
-            FaultKind::Http500 => "http-500",
-            FaultKind::Http503 => "http-503",
-            FaultKind::DropConnection => "drop-connection",
+/// What a client that does not recover left undone, and what a recovering one does.
+fn unrecovered(fault: FaultKind, step: &str, method: &str) -> String {
+    let retry = "and the client never sent it again: a recovering client retries the request";
+    match fault {
+        FaultKind::SessionExpired => format!(
+            "the session expired (fault session-expired) at step `{step}`, and the client never logged on \
+             again: a recovering client logs on again and carries on from `{step}`"
+        ),
+        FaultKind::Http500 | FaultKind::Http503 => {
+            let status = if fault == FaultKind::Http500 { 500 } else { 503 };
+            format!("the server answered step `{step}` with HTTP {status} (fault {fault}), {retry}")
         }
-    }
-
-    fn parse(name: &str) -> Option<FaultKind> {
-        FaultKind::ALL.into_iter().find(|k| k.name() == name)
-    }
-
-    /// Whether it answers in place of the step, so that a client must recover: log on again, or
-    /// send the request again. A failed Task is an answer to report, not to recover from.
-    fn interrupts(self) -> bool {
-        self != FaultKind::TaskFailed
-    }
-
-    /// What a client that does not recover left undone, and what a recovering one does.
-    fn unrecovered(self, step: &str, method: &str) -> String {
-        let retry = "and the client never sent it again: a recovering client retries the request";
-        match self {
-            FaultKind::SessionExpired => format!(
-                "the session expired (fault session-expired) at step `{step}`, and the client never logged on \
-                 again: a recovering client logs on again and carries on from `{step}`"
-            ),
-            FaultKind::Http500 | FaultKind::Http503 => {
-                let status = if self == FaultKind::Http500 { 500 } else { 503 };
-                format!("the server answered step `{step}` with HTTP {status} (fault {}), {retry}", self.name())
-            }
-            FaultKind::DropConnection if method == "POST" => format!(
-                "the connection of step `{step}` closed without an answer (fault drop-connection), {retry} (a \
-                 POST once GET /api/tasks shows the first did not start)"
-            ),
-            FaultKind::DropConnection => {
-                format!("the connection of step `{step}` closed without an answer (fault drop-connection), {retry}")
-            }
-            FaultKind::TaskFailed => format!("the Task of step `{step}` failed (fault task-failed)"),
+        FaultKind::DropConnection if method == "POST" => format!(
+            "the connection of step `{step}` closed without an answer (fault drop-connection), {retry} (a \
+             POST once GET /api/tasks shows the first did not start)"
+        ),
+        FaultKind::DropConnection => {
+            format!("the connection of step `{step}` closed without an answer (fault drop-connection), {retry}")
         }
+        FaultKind::TaskFailed => format!("the Task of step `{step}` failed (fault task-failed)"),
     }
 }
 
@@ -134,7 +91,7 @@ struct Hit {
 
 /// A fault, and the step it is injected at.
 #[derive(Clone, Debug)]
-struct Fault {
+struct Armed {
     kind: FaultKind,
     step: usize,
     scope: FaultScope,
@@ -198,7 +155,7 @@ pub struct Checker {
     poll_timeout: Option<Duration>,
     /// The scenario's poll interval: the pace a polling client is expected to keep at least.
     poll_interval: Duration,
-    faults: Vec<Fault>,
+    faults: Vec<Armed>,
     options: CheckOptions,
     state: Mutex<State>,
     epoch: Instant,
@@ -334,29 +291,21 @@ impl Checker {
         let restore = steps.iter().position(|s| matches!(&s.action, Action::Follow(f) if f.rel.source() == "Restore"));
         let named = |name: &str| steps.iter().position(|s| s.name == name);
         let mut faults = Vec::new();
-        let mut specs: Vec<(String, Option<usize>)> =
-            scenario.server.faults.iter().chain(&options.faults).map(|f| (f.clone(), None)).collect();
-        specs.extend(steps.iter().enumerate().filter_map(|(i, s)| s.fault.clone().map(|f| (f, Some(i)))));
-        for (full, at) in specs {
-            let (spec, scope) = crate::scenario::fault_scope(&full)?;
-            let (name, step) = spec.split_once('@').map_or((spec, None), |(n, s)| (n, Some(s)));
-            let Some(kind) = FaultKind::parse(name) else {
-                let hint = match crate::diagnostic::did_you_mean(name, crate::scenario::FAULTS) {
-                    Some(f) => format!("did you mean `{f}`?"),
-                    None => format!("the faults are {}", crate::scenario::FAULTS.join(", ")),
-                };
-                return Err(format!("`{name}` is not a fault emtape can inject; {hint}"));
-            };
+        let mut specs: Vec<(&Fault, Option<usize>)> =
+            scenario.server.faults.iter().chain(&options.faults).map(|f| (f, None)).collect();
+        specs.extend(steps.iter().enumerate().filter_map(|(i, s)| s.fault.as_ref().map(|f| (f, Some(i)))));
+        for (fault, at) in specs {
+            let Fault { kind, scope, .. } = *fault;
             let usual = match kind {
                 FaultKind::TaskFailed | FaultKind::Http503 | FaultKind::DropConnection => poll,
                 FaultKind::SessionExpired | FaultKind::Http500 => restore.or(logon.map(|l| l + 2)),
             };
-            let step = match step {
-                Some(s) => Some(named(s).ok_or_else(|| format!("fault `{spec}`: the scenario has no step `{s}`"))?),
+            let step = match &fault.step {
+                Some(s) => Some(named(s).ok_or_else(|| format!("fault `{fault}`: the scenario has no step `{s}`"))?),
                 None => at.or(usual),
             };
             let step = step.ok_or_else(|| {
-                format!("fault `{name}`: the scenario has no step to inject it at; name one with {name}@STEP")
+                format!("fault `{kind}`: the scenario has no step to inject it at; name one with {kind}@STEP")
             })?;
             if kind == FaultKind::TaskFailed && Some(step) != poll {
                 // Only a poll reads the Task's state: anywhere else it would never be injected.
@@ -364,9 +313,9 @@ impl Checker {
                     || "the scenario has no poll step".to_owned(),
                     |p| format!("inject it at `{}`", steps[p].name),
                 );
-                return Err(format!("fault `{spec}`: task-failed changes the Task that a poll reads; {at}"));
+                return Err(format!("fault `{fault}`: task-failed changes the Task that a poll reads; {at}"));
             }
-            faults.push(Fault { kind, step, scope });
+            faults.push(Armed { kind, step, scope });
         }
         let mut options = options;
         options.running_polls = options.running_polls.or(scenario.server.running_polls);
@@ -939,7 +888,7 @@ impl Checker {
         w.hits
             .iter()
             .filter(|h| !h.recovered && !later(h))
-            .map(|h| problem(ProblemKind::NotRecovered, h.kind.unrecovered(&self.steps[h.step].name, &h.method)))
+            .map(|h| problem(ProblemKind::NotRecovered, unrecovered(h.kind, &self.steps[h.step].name, &h.method)))
             .collect()
     }
 
@@ -1137,7 +1086,7 @@ mod tests {
     #[tokio::test]
     async fn a_500_sent_again_after_a_new_logon_is_a_recovery_the_first_session_waits_for() {
         let clock = Arc::new(ManualClock::default());
-        let options = CheckOptions { faults: vec!["http-500".into()], ..CheckOptions::default() };
+        let options = CheckOptions { faults: vec!["http-500".parse().unwrap()], ..CheckOptions::default() };
         let c = checker_with(clock.clone(), options);
         let point = "/api/vmRestorePoints/6c958531-3177-4055-b0ce-dc4ef1ce6433";
         for attempt in 0..2 {

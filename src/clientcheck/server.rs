@@ -10,7 +10,7 @@ use super::{CheckOptions, Checker};
 use crate::cassette::{self, Cassette};
 use crate::http::server::{Server, ServerOptions};
 use crate::mock::{Mock, MockOptions};
-use crate::scenario::{self, Scenario};
+use crate::scenario::{self, FaultError, Scenario};
 
 /// What to serve and how to check: the reference cassettes and the built-in VM restore
 /// scenario unless told otherwise.
@@ -18,6 +18,8 @@ use crate::scenario::{self, Scenario};
 pub struct MockServerConfig {
     cassettes: Vec<PathBuf>,
     scenario: Option<PathBuf>,
+    /// Faults as written, parsed when the server starts.
+    faults: Vec<String>,
     options: CheckOptions,
 }
 
@@ -37,7 +39,7 @@ impl MockServerConfig {
     /// Injects a fault (`task-failed`, `session-expired`, `http-500`, `http-503`,
     /// `drop-connection`), at its usual step or at `NAME@step`.
     pub fn fault(mut self, fault: &str) -> Self {
-        self.options.faults.push(fault.to_owned());
+        self.faults.push(fault.to_owned());
         self
     }
 
@@ -113,8 +115,12 @@ impl MockServer {
             None => Scenario::parse(&format!("built-in {}", scenario::VM_RESTORE.0), scenario::VM_RESTORE.1),
         }
         .map_err(|e| err(e.to_string()))?;
+        let mut options = config.options;
+        for fault in &config.faults {
+            options.faults.push(fault.parse().map_err(|e: FaultError| err(format!("--fault {fault}: {e}")))?);
+        }
         let mock = Mock::new(cassettes, MockOptions::default());
-        let checker = Arc::new(Checker::new(mock, scenario, config.options).map_err(err)?);
+        let checker = Arc::new(Checker::new(mock, scenario, options).map_err(err)?);
         let server = Server::bind("127.0.0.1:0", None).await.map_err(|e| err(format!("cannot listen: {e}")))?;
         let url = server.base_url();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

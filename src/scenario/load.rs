@@ -13,8 +13,8 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use super::template::Tpl;
 use super::{
-    Action, At, BUILTIN_VARS, Capture, CaptureSource, Expect, FAULTS, Follow, JsonPath, Matcher, Poll, Query, Scenario,
-    Select, ServerPlan, Step, StepAt, ValueCheck, ValueKind, XPath, parse_duration,
+    Action, At, BUILTIN_VARS, Capture, CaptureSource, Expect, Fault, FaultError, Follow, JsonPath, Matcher, Poll,
+    Query, Scenario, Select, ServerPlan, Step, StepAt, ValueCheck, ValueKind, XPath, parse_duration,
 };
 use crate::diagnostic::{Diagnostic, did_you_mean, yaml_diagnostic};
 use crate::yamlish::{Ordered, Place, Places, Scalar, Seg};
@@ -236,23 +236,15 @@ impl Source<'_> {
         Err(self.error(span, method, format!("`{method}` is not an HTTP method"), Some(hint)))
     }
 
-    fn fault(&self, span: &Here, full: &str, steps: &[String]) -> Result<String, ScenarioError> {
-        let (spec, _) = super::fault_scope(full).map_err(|why| self.error(span, full, why, None))?;
-        let (name, step) = spec.split_once('@').map_or((spec, None), |(n, s)| (n, Some(s)));
-        if !FAULTS.contains(&name) {
-            let hint = match did_you_mean(name, FAULTS) {
-                Some(f) => format!("did you mean `{f}`?"),
-                None => format!("the faults are {}", FAULTS.join(", ")),
-            };
-            return Err(self.error(span, name, format!("`{name}` is not a fault emtape can inject"), Some(hint)));
-        }
-        if let Some(step) = step {
+    fn fault(&self, span: &Here, text: &str, steps: &[String]) -> Result<Fault, ScenarioError> {
+        let fault: Fault = text.parse().map_err(|e: FaultError| self.error(span, &e.part, e.message, e.hint))?;
+        if let Some(step) = &fault.step {
             if !steps.iter().any(|s| s == step) {
                 let hint = did_you_mean(step, steps.iter().map(String::as_str)).map(|s| format!("did you mean `{s}`?"));
-                return Err(self.error(span, step, format!("fault `{spec}` names no step of the scenario"), hint));
+                return Err(self.error(span, step, format!("fault `{text}` names no step of the scenario"), hint));
             }
         }
-        Ok(full.to_owned())
+        Ok(fault)
     }
 
     fn server(&self, span: &Here, raw: RawServer, steps: &[String]) -> Result<ServerPlan, ScenarioError> {

@@ -20,6 +20,7 @@
 //!   follow: {rel: Delete, from: log on}
 //! ```
 
+mod fault;
 mod load;
 mod template;
 
@@ -27,6 +28,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 pub use crate::query::{Found, JsonPath, XPath, XPathValue, json_string};
+pub use fault::{Fault, FaultError, FaultKind, FaultScope};
 pub use load::ScenarioError;
 pub use template::Tpl;
 
@@ -85,40 +87,9 @@ pub struct ServerPlan {
     /// Added before every answer.
     pub latency: Option<Duration>,
     /// Faults to inject: `NAME` or `NAME@step name`.
-    pub faults: Vec<String>,
+    pub faults: Vec<Fault>,
     /// Polls closer together than this are too fast.
     pub poll_min_interval: Option<Duration>,
-}
-
-/// The faults a mock can inject, each at a step (the default one, or `NAME@step`).
-pub const FAULTS: [&str; 5] = ["task-failed", "session-expired", "http-500", "http-503", "drop-connection"];
-
-/// Which client sessions a fault hits.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FaultScope {
-    /// The first session that reaches the step (the default): the others, a recovering
-    /// client's next logon among them, see the server behave.
-    Once,
-    /// Session N (from 1) only.
-    Session(usize),
-    /// Every session.
-    Every,
-}
-
-/// Splits `NAME[@STEP][:once|:session=N|:every]` into the fault (with its step) and its scope.
-pub fn fault_scope(spec: &str) -> Result<(&str, FaultScope), String> {
-    let Some((rest, scope)) = spec.rsplit_once(':') else { return Ok((spec, FaultScope::Once)) };
-    let parsed = match scope {
-        "once" => Some(FaultScope::Once),
-        "every" => Some(FaultScope::Every),
-        s => s.strip_prefix("session=").and_then(|n| n.parse().ok()).filter(|n| *n > 0).map(FaultScope::Session),
-    };
-    match parsed {
-        Some(scope) => Ok((rest, scope)),
-        // A colon inside a step's name (`@step: one`) is not a scope; a word after it is.
-        None if scope.is_empty() || scope.contains(char::is_whitespace) => Ok((spec, FaultScope::Once)),
-        None => Err(format!("`{scope}` in fault `{spec}` is not a scope: write :once, :every or :session=N")),
-    }
 }
 
 /// Variables every scenario has without declaring them.
@@ -171,7 +142,7 @@ pub struct Step {
     /// Extra latency when a mock checking clients answers this step.
     pub latency: Option<Duration>,
     /// A fault to inject at this step when a mock checks clients.
-    pub fault: Option<String>,
+    pub fault: Option<Fault>,
 }
 
 /// How the step's URL is found.

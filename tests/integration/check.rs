@@ -456,7 +456,11 @@ fn a_mistyped_fault_gets_a_hint() {
     let (code, _, err) =
         run(&["serve", "--listen", "127.0.0.1:0", "--scenario", "scenarios/vm-restore.yaml", "--fault", "task-faild"]);
     assert_eq!(code, 2);
-    assert_eq!(err, "error: `task-faild` is not a fault emtape can inject; did you mean `task-failed`?\n");
+    assert_eq!(
+        err,
+        "error: invalid value 'task-faild' for '--fault <NAME[@STEP][:SCOPE]>': `task-faild` is not a fault emtape \
+         can inject; did you mean `task-failed`?\n\nFor more information, try '--help'.\n"
+    );
 }
 
 /// `sesion=2` was reported as an unknown fault (the fault was fine), and `task-failed@log on`
