@@ -4,6 +4,7 @@
 pub mod cassette;
 pub mod cli;
 pub mod clientcheck;
+pub mod clock;
 pub mod codec;
 pub mod commands;
 pub mod crawl;

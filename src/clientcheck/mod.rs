@@ -16,6 +16,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+pub use crate::clock::{Clock, ManualClock, SystemClock};
 use crate::em::{self, Repr};
 use crate::http::server::{Handler, Reply, RequestProblem};
 use crate::http::{Request, Response};
@@ -161,45 +162,6 @@ pub struct Checker {
     epoch: Instant,
     clock: Arc<dyn Clock>,
     changed: tokio::sync::Notify,
-}
-
-/// Where the checker reads the time: the system's, or one a test moves by hand. The checking
-/// core (sessions, polling, idleness, faults) does no I/O and asks only this for the time.
-pub trait Clock: Send + Sync {
-    fn now(&self) -> Instant;
-}
-
-/// The system's monotonic clock.
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> Instant {
-        Instant::now()
-    }
-}
-
-/// A clock that stands still until [`ManualClock::advance`] moves it.
-pub struct ManualClock {
-    start: Instant,
-    offset: Mutex<Duration>,
-}
-
-impl Default for ManualClock {
-    fn default() -> Self {
-        ManualClock { start: Instant::now(), offset: Mutex::new(Duration::ZERO) }
-    }
-}
-
-impl ManualClock {
-    pub fn advance(&self, by: Duration) {
-        *self.offset.lock().unwrap_or_else(|e| e.into_inner()) += by;
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> Instant {
-        self.start + *self.offset.lock().unwrap_or_else(|e| e.into_inner())
-    }
 }
 
 /// What to do with a request, decided before answering it.
@@ -984,6 +946,10 @@ impl Handler for Checker {
 
     fn reject(&self, request_line: &str, problem: &RequestProblem) -> Response {
         self.mock.reject(request_line, problem)
+    }
+
+    fn panicked(&self, request_line: &str, headers: &crate::http::Headers, why: &str) -> Response {
+        self.mock.panicked(request_line, headers, why)
     }
 }
 

@@ -37,6 +37,7 @@ pub(super) fn serve(args: ServeArgs) -> Result<Exit, Failure> {
         // With a scenario, the checker shapes the run (per session, with its report).
         running_polls: check.running_polls.filter(|_| plain),
         latency: check.latency.filter(|_| plain),
+        ..MockOptions::default()
     };
     let scenario = match &args.check.scenario {
         Some(path) => Some(Scenario::load(path).map_err(|e| Failure::bad_input(e.to_string()))?),

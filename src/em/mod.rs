@@ -103,6 +103,11 @@ pub fn unauthorized(repr: Repr, message: &str) -> Response {
     error(repr, 401, message).header("WWW-Authenticate", AUTHENTICATE)
 }
 
+/// EM's 500 for a request whose handling panicked (see [`crate::http::server::Handler::panicked`]).
+pub fn panicked(request_line: &str, headers: &Headers, why: &str) -> Response {
+    error(Repr::from_accept(headers), 500, &format!("emtape failed while answering {request_line}: {why}"))
+}
+
 /// The `Message` of an EM `Error` body (XML or JSON), if `body` is one.
 pub fn error_message(body: &str) -> Option<String> {
     let body = body.trim_start_matches('\u{feff}').trim();

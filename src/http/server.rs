@@ -65,6 +65,14 @@ pub trait Handler: Send + Sync + 'static {
         };
         Response::new(status).header("Content-Type", "text/plain; charset=utf-8").body(text)
     }
+
+    /// Answers a request whose handling panicked (a bug of ours): the client keeps its
+    /// connection and gets a 500. `headers` holds the request's `Accept` values.
+    fn panicked(&self, request_line: &str, _headers: &Headers, why: &str) -> Response {
+        Response::new(500)
+            .header("Content-Type", "text/plain; charset=utf-8")
+            .body(format!("emtape failed while answering {request_line}: {why}\n"))
+    }
 }
 
 /// Limits a server applies to every request.
@@ -243,7 +251,10 @@ async fn dispatch<H: Handler>(
             return into_hyper(handler.reject(&line, &problem).into());
         }
     };
-    let repr = crate::em::Repr::from_accept(&headers);
+    let mut accept = Headers::new();
+    for value in headers.get_all("accept") {
+        accept.push("Accept", value);
+    }
     let line = format!("{method} {target}");
     let handling =
         CatchUnwind(Box::pin(handler.handle(Request { method, target, headers, body, origin, peer: conn.peer })));
@@ -252,7 +263,7 @@ async fn dispatch<H: Handler>(
         Err(why) => {
             // A bug of ours must not cost the client its connection: it gets EM's 500.
             log::error!("emtape: {line} panicked: {why}");
-            into_hyper(crate::em::error(repr, 500, &format!("emtape failed while answering {line}: {why}")).into())
+            into_hyper(handler.panicked(&line, &accept, &why).into())
         }
     }
 }

@@ -7,14 +7,16 @@ mod near_miss;
 mod render;
 mod sessions;
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::cassette::LoadedCassette;
 use crate::cassette::template::{Fill, Template};
+use crate::clock::{Clock, SystemClock};
 use crate::em::{self, Repr};
 use crate::http::server::{Handler, Reply, RequestProblem};
-use crate::http::{Request, Response, http_date};
+use crate::http::{Headers, Request, Response, http_date};
 use crate::model::{Answer, Model, Step};
 use index::Index;
 use sessions::{Caller, LiveSession, Sessions};
@@ -57,6 +59,8 @@ pub struct MockOptions {
     pub running_polls: Option<u32>,
     /// Wait this long before every answer.
     pub latency: Option<Duration>,
+    /// Where sessions and the model read the time.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Default for MockOptions {
@@ -68,6 +72,7 @@ impl Default for MockOptions {
             log_misses: false,
             running_polls: None,
             latency: None,
+            clock: Arc::new(SystemClock),
         }
     }
 }
@@ -122,13 +127,13 @@ impl Mock {
     pub fn new(cassettes: Vec<LoadedCassette>, options: MockOptions) -> Mock {
         let index = Index::build(&cassettes);
         let sources = cassettes.iter().map(|c| Source { name: c.name.clone() }).collect();
-        let model = Model::build(cassettes);
+        let model = Model::build(cassettes, options.clock.clone());
         Mock {
             sources,
             index,
             model,
             asked: Default::default(),
-            sessions: Sessions::new(options.session_timeout, options.max_sessions),
+            sessions: Sessions::new(options.session_timeout, options.max_sessions, options.clock.clone()),
             options,
         }
     }
@@ -708,5 +713,9 @@ impl Handler for Mock {
         }
         let status = if matches!(problem, RequestProblem::TooLarge { .. }) { 413 } else { 400 };
         em::error(Repr::Xml, status, &message)
+    }
+
+    fn panicked(&self, request_line: &str, headers: &Headers, why: &str) -> Response {
+        em::panicked(request_line, headers, why)
     }
 }

@@ -1,9 +1,10 @@
 //! Live logon sessions minted by the mock, and where each caller is in each recorded sequence.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::clock::Clock;
 use crate::codec::random_uuid;
 use crate::model::{Created, Task};
 
@@ -69,14 +70,15 @@ pub(crate) struct Sessions {
     state: Mutex<State>,
     idle_timeout: Duration,
     max_sessions: usize,
+    clock: Arc<dyn Clock>,
 }
 
 /// At the cap, a session idle this long gives way to a new logon.
 const GIVE_WAY_AFTER: Duration = Duration::from_secs(60);
 
 impl Sessions {
-    pub fn new(idle_timeout: Duration, max_sessions: usize) -> Sessions {
-        Sessions { state: Mutex::new(State::default()), idle_timeout, max_sessions: max_sessions.max(1) }
+    pub fn new(idle_timeout: Duration, max_sessions: usize, clock: Arc<dyn Clock>) -> Sessions {
+        Sessions { state: Mutex::new(State::default()), idle_timeout, max_sessions: max_sessions.max(1), clock }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -90,7 +92,7 @@ impl Sessions {
         };
         let mut guard = self.lock();
         let state = &mut *guard;
-        let now = Instant::now();
+        let now = self.clock.now();
         match state.sessions.get_mut(token) {
             Some(s) if now.duration_since(s.last_seen) <= self.idle_timeout => {
                 s.last_seen = now;
@@ -114,10 +116,14 @@ impl Sessions {
     pub fn start(&self, recorded: u32) -> Result<LiveSession, String> {
         let id = random_uuid();
         let live = LiveSession { token: crate::em::mint_token(&id), id, recorded };
-        let session =
-            Session { live: live.clone(), last_seen: Instant::now(), positions: HashMap::new(), work: Work::default() };
+        let session = Session {
+            live: live.clone(),
+            last_seen: self.clock.now(),
+            positions: HashMap::new(),
+            work: Work::default(),
+        };
         let mut state = self.lock();
-        let now = Instant::now();
+        let now = self.clock.now();
         // Sessions never logged out are forgotten once idle past the timeout, checked now and
         // then (and whenever the cap is reached), so that a storm of logons does not grow
         // memory without bound.
@@ -159,7 +165,7 @@ impl Sessions {
         let live = LiveSession { id, token: token.to_owned(), recorded };
         self.lock().sessions.insert(
             token.to_owned(),
-            Session { live, last_seen: Instant::now(), positions: HashMap::new(), work: Work::default() },
+            Session { live, last_seen: self.clock.now(), positions: HashMap::new(), work: Work::default() },
         );
     }
 
@@ -205,4 +211,24 @@ fn remember_ended(state: &mut State, token: &str) {
         state.ended.clear();
     }
     state.ended.insert(token.to_owned());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+
+    #[test]
+    fn a_session_idle_past_the_timeout_on_the_mocks_clock_is_over() {
+        let clock = Arc::new(ManualClock::default());
+        let sessions = Sessions::new(Duration::from_secs(900), 10, clock.clone());
+        let live = sessions.start(1).unwrap();
+        clock.advance(Duration::from_secs(899));
+        assert!(matches!(sessions.caller(Some(&live.token)), Caller::Live(_)), "used within the timeout");
+        clock.advance(Duration::from_secs(901));
+        assert!(matches!(
+            sessions.caller(Some(&live.token)),
+            Caller::Rejected("the session expired after sitting idle; log on again")
+        ));
+    }
 }

@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::thread::JoinHandle;
 
 use crate::cassette::{Body, LoadedCassette};
+use crate::clock::Clock;
 use crate::codec::random_uuid;
 use crate::em::{self, Repr};
 use crate::http::{format_rfc3339, parse_datetime_seconds};
@@ -155,6 +156,8 @@ pub struct Model {
     derived: RwLock<HashMap<(String, usize), Made>>,
     /// Query fields of every resource of a type, by type.
     fields: RwLock<HashMap<String, Fields>>,
+    /// Where a new restore session's times come from.
+    clock: Arc<dyn Clock>,
 }
 
 /// Types the query service knows (EM documentation, `query_type`).
@@ -224,7 +227,7 @@ fn related_link(body: &str) -> Option<String> {
 }
 
 impl Model {
-    pub fn build(cassettes: Vec<LoadedCassette>) -> Model {
+    pub fn build(cassettes: Vec<LoadedCassette>, clock: Arc<dyn Clock>) -> Model {
         let actions = cassettes.iter().enumerate().flat_map(|(i, c)| actions_of(i, c)).collect();
         // Should no thread be had, the model knows nothing and the tape still answers.
         let pending = std::thread::Builder::new().name("emtape-model".into()).spawn(move || Catalog::build(&cassettes));
@@ -234,6 +237,7 @@ impl Model {
             actions,
             derived: RwLock::default(),
             fields: RwLock::default(),
+            clock,
         }
     }
 
@@ -403,7 +407,7 @@ impl Model {
             let new_id = if fresh { random_uuid() } else { recorded.id().to_owned() };
             sub.push(recorded.id(), &new_id);
             if fresh {
-                shift_times(&mut sub, recorded);
+                shift_times(&mut sub, recorded, self.clock.unix_seconds());
             }
             let mut resource = recorded.clone();
             resource.href = sub.apply(&recorded.href);
@@ -481,8 +485,7 @@ impl Model {
 
 /// Moves a restore session's times to now: its Name's time, `CreationTimeUTC`, and an
 /// `EndTimeUTC` as far after it as recorded.
-fn shift_times(sub: &mut Substitution, recorded: &Resource) {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+fn shift_times(sub: &mut Substitution, recorded: &Resource, now: u64) {
     let stamp = |secs: u64| format_rfc3339(secs)[..19].replacen('T', " ", 1);
     let Some((_, time)) = recorded.name.as_deref().and_then(|n| n.split_once('@')) else { return };
     let Some(start) = parse_datetime_seconds(time) else { return };

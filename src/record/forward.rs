@@ -275,6 +275,10 @@ impl Handler for PlainProxy {
         self.passed.count(&asked);
         pass_through(&self.proxy, req).await
     }
+
+    fn panicked(&self, request_line: &str, headers: &Headers, why: &str) -> Response {
+        crate::em::panicked(request_line, headers, why)
+    }
 }
 
 /// Forwards a request to another host untouched (but for its hop-by-hop headers), streaming the

@@ -324,6 +324,10 @@ impl Handler for Proxy {
         }
         self.forward(req).await
     }
+
+    fn panicked(&self, request_line: &str, headers: &Headers, why: &str) -> Response {
+        crate::em::panicked(request_line, headers, why)
+    }
 }
 
 #[cfg(test)]
