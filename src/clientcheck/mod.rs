@@ -8,6 +8,7 @@
 
 pub mod result;
 mod server;
+mod shell;
 
 pub use server::{MockServer, MockServerConfig, StartError};
 
@@ -18,7 +19,7 @@ use std::time::{Duration, Instant};
 
 pub use crate::clock::{Clock, ManualClock, SystemClock};
 use crate::em::{self, Repr};
-use crate::http::server::{Handler, Reply, RequestProblem};
+
 use crate::http::{Request, Response};
 use crate::mock::{Mock, Pick};
 use crate::runner::flow::{Flow, Target};
@@ -760,19 +761,6 @@ impl Checker {
         }
     }
 
-    /// The answer a fault gives instead of the recorded one.
-    fn inject(&self, fault: FaultKind, req: &Request) -> Option<Reply> {
-        let repr = Repr::from_accept(&req.headers);
-        Some(match fault {
-            FaultKind::Http500 => em::error(repr, 500, "Object reference not set to an instance of an object.").into(),
-            FaultKind::Http503 => em::error(repr, 503, "The service is unavailable.").into(),
-            FaultKind::SessionExpired => em::unauthorized(repr, "the session expired; log on again").into(),
-            FaultKind::DropConnection => Reply::Drop,
-            // The Task's answer is rewritten instead (`failed_task`).
-            FaultKind::TaskFailed => return None,
-        })
-    }
-
     /// The report so far.
     pub fn report(&self) -> ClientReport {
         let mut state = self.lock();
@@ -873,90 +861,13 @@ impl Checker {
             }
         }
     }
-
-    fn admin(&self, req: &Request) -> Reply {
-        match (req.method.as_str(), req.path().trim_end_matches('/')) {
-            ("GET", "/__emtape/report") => {
-                let body = serde_json::to_string_pretty(&self.report()).unwrap_or_default();
-                Response::new(200).header("Content-Type", "application/json").body(body).into()
-            }
-            ("POST", "/__emtape/reset") => {
-                self.reset();
-                Response::new(204).into()
-            }
-            _ => Response::new(404)
-                .header("Content-Type", "text/plain; charset=utf-8")
-                .body(format!(
-                    "{} is not an emtape admin endpoint; there are GET /__emtape/report and POST /__emtape/reset\n",
-                    line(req)
-                ))
-                .into(),
-        }
-    }
-}
-
-/// The answer body with the task failed: `Result Success="false"` and a failed RestoreSession.
-fn failed_task(mut r: Response) -> Response {
-    let text = String::from_utf8_lossy(&r.body).into_owned();
-    let text = text
-        .replace("Success=\"true\"", "Success=\"false\"")
-        .replace("\"Success\": true", "\"Success\": false")
-        .replace("\"Success\":true", "\"Success\":false")
-        .replace(
-            "<Message>Ok</Message>",
-            "<Message>Restore failed: not enough free space on the datastore (fault injected by emtape)</Message>",
-        )
-        .replace(
-            "\"Message\": \"Ok\"",
-            "\"Message\": \"Restore failed: not enough free space on the datastore (fault injected by emtape)\"",
-        )
-        .replace("<Result>Success</Result>", "<Result>Failed</Result>")
-        .replace("\"Result\": \"Success\"", "\"Result\": \"Failed\"");
-    r.body = text.into();
-    r
-}
-
-impl Handler for Checker {
-    async fn handle(&self, req: Request) -> Reply {
-        if req.path().starts_with("/__emtape/") {
-            return self.admin(&req);
-        }
-        let plan = self.plan(&req);
-        if !plan.latency.is_zero() {
-            tokio::time::sleep(plan.latency).await;
-        }
-        if let Some(fault) = plan.fault.filter(|f| *f != FaultKind::TaskFailed) {
-            if let Some(reply) = self.inject(fault, &req) {
-                let answered = match &reply {
-                    Reply::Full(r) => Some(r.clone()),
-                    _ => None,
-                };
-                self.account(&req, &plan, answered.as_ref());
-                return reply;
-            }
-        }
-        let mut response = self.mock.respond_with(&req, plan.pick);
-        let task_failed = plan.watch.is_some_and(|w| self.lock().watches[w].faults.contains(&FaultKind::TaskFailed));
-        if task_failed && plan.step.is_some_and(|k| Some(k) >= self.poll) {
-            response = failed_task(response);
-        }
-        self.account(&req, &plan, Some(&response));
-        response.into()
-    }
-
-    fn reject(&self, request_line: &str, problem: &RequestProblem) -> Response {
-        self.mock.reject(request_line, problem)
-    }
-
-    fn panicked(&self, request_line: &str, headers: &crate::http::Headers, why: &str) -> Response {
-        self.mock.panicked(request_line, headers, why)
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::http::Headers;
+    use crate::http::server::{Handler, Reply};
 
     fn checker(clock: Arc<ManualClock>) -> Checker {
         checker_with(clock, CheckOptions::default())

@@ -1,0 +1,101 @@
+//! The socket side of the client check: answers requests (faults in place of steps, a failed
+//! Task rewritten into its answer, the admin endpoints) around the checking core, which decides.
+
+use super::{Checker, line};
+use crate::em::{self, Repr};
+use crate::http::server::{Handler, Reply, RequestProblem};
+use crate::http::{Headers, Request, Response};
+use crate::scenario::FaultKind;
+
+impl Checker {
+    /// The answer a fault gives instead of the recorded one.
+    fn inject(&self, fault: FaultKind, req: &Request) -> Option<Reply> {
+        let repr = Repr::from_accept(&req.headers);
+        Some(match fault {
+            FaultKind::Http500 => em::error(repr, 500, "Object reference not set to an instance of an object.").into(),
+            FaultKind::Http503 => em::error(repr, 503, "The service is unavailable.").into(),
+            FaultKind::SessionExpired => em::unauthorized(repr, "the session expired; log on again").into(),
+            FaultKind::DropConnection => Reply::Drop,
+            // The Task's answer is rewritten instead (`failed_task`).
+            FaultKind::TaskFailed => return None,
+        })
+    }
+
+    fn admin(&self, req: &Request) -> Reply {
+        match (req.method.as_str(), req.path().trim_end_matches('/')) {
+            ("GET", "/__emtape/report") => {
+                let body = serde_json::to_string_pretty(&self.report()).unwrap_or_default();
+                Response::new(200).header("Content-Type", "application/json").body(body).into()
+            }
+            ("POST", "/__emtape/reset") => {
+                self.reset();
+                Response::new(204).into()
+            }
+            _ => Response::new(404)
+                .header("Content-Type", "text/plain; charset=utf-8")
+                .body(format!(
+                    "{} is not an emtape admin endpoint; there are GET /__emtape/report and POST /__emtape/reset\n",
+                    line(req)
+                ))
+                .into(),
+        }
+    }
+}
+
+/// The answer body with the task failed: `Result Success="false"` and a failed RestoreSession.
+fn failed_task(mut r: Response) -> Response {
+    let text = String::from_utf8_lossy(&r.body).into_owned();
+    let text = text
+        .replace("Success=\"true\"", "Success=\"false\"")
+        .replace("\"Success\": true", "\"Success\": false")
+        .replace("\"Success\":true", "\"Success\":false")
+        .replace(
+            "<Message>Ok</Message>",
+            "<Message>Restore failed: not enough free space on the datastore (fault injected by emtape)</Message>",
+        )
+        .replace(
+            "\"Message\": \"Ok\"",
+            "\"Message\": \"Restore failed: not enough free space on the datastore (fault injected by emtape)\"",
+        )
+        .replace("<Result>Success</Result>", "<Result>Failed</Result>")
+        .replace("\"Result\": \"Success\"", "\"Result\": \"Failed\"");
+    r.body = text.into();
+    r
+}
+
+impl Handler for Checker {
+    async fn handle(&self, req: Request) -> Reply {
+        if req.path().starts_with("/__emtape/") {
+            return self.admin(&req);
+        }
+        let plan = self.plan(&req);
+        if !plan.latency.is_zero() {
+            tokio::time::sleep(plan.latency).await;
+        }
+        if let Some(fault) = plan.fault.filter(|f| *f != FaultKind::TaskFailed) {
+            if let Some(reply) = self.inject(fault, &req) {
+                let answered = match &reply {
+                    Reply::Full(r) => Some(r.clone()),
+                    _ => None,
+                };
+                self.account(&req, &plan, answered.as_ref());
+                return reply;
+            }
+        }
+        let mut response = self.mock.respond_with(&req, plan.pick);
+        let task_failed = plan.watch.is_some_and(|w| self.lock().watches[w].faults.contains(&FaultKind::TaskFailed));
+        if task_failed && plan.step.is_some_and(|k| Some(k) >= self.poll) {
+            response = failed_task(response);
+        }
+        self.account(&req, &plan, Some(&response));
+        response.into()
+    }
+
+    fn reject(&self, request_line: &str, problem: &RequestProblem) -> Response {
+        self.mock.reject(request_line, problem)
+    }
+
+    fn panicked(&self, request_line: &str, headers: &Headers, why: &str) -> Response {
+        self.mock.panicked(request_line, headers, why)
+    }
+}
