@@ -1,5 +1,7 @@
-//! What emtape knows about Enterprise Manager itself: the session header and cookie, how the
-//! server picks XML or JSON, its `Error` bodies, and the logon endpoint and how it refuses.
+//! What emtape knows about Enterprise Manager itself, in one place: the session header and
+//! cookie, how the server picks XML or JSON, its `Error` bodies, the logon endpoint and how it
+//! refuses, how a body's links are found ([`links`]), and how a token relates to its session and
+//! what is a secret ([`session`]). Every other module asks here.
 
 pub mod links;
 pub mod session;
