@@ -17,7 +17,8 @@ use crate::mock::{Mock, MockOptions};
 /// What is wrong, where, and what to do.
 #[derive(Clone, Debug, Serialize)]
 pub struct Finding {
-    /// `dangling-link`, `secret`, `unparsable-body`, `not-a-placeholder`, `shadowed`, `cassette-warning`.
+    /// `dangling-link`, `unrecorded`, `secret`, `unparsable-body`, `not-a-placeholder`, `shadowed`,
+    /// `cassette-warning`.
     pub kind: &'static str,
     pub file: String,
     pub line: usize,
@@ -27,8 +28,8 @@ pub struct Finding {
 }
 
 /// Every kind of finding, for `--allow`.
-pub const KINDS: [&str; 6] =
-    ["dangling-link", "secret", "unparsable-body", "not-a-placeholder", "shadowed", "cassette-warning"];
+pub const KINDS: [&str; 7] =
+    ["dangling-link", "unrecorded", "secret", "unparsable-body", "not-a-placeholder", "shadowed", "cassette-warning"];
 
 /// Whether a value is only placeholders (or nothing).
 fn is_placeholder(v: &str) -> bool {
@@ -274,6 +275,7 @@ fn dangling(mock: &Mock, repr: Repr, files: &[String], out: &mut Vec<Finding>) {
     // them: checking three of each keeps a 10,000-point cassette's lint about a second.
     let mut shapes: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut unrecorded: Vec<String> = Vec::new();
     // Breadth-first, a level at a time; the requests of a level are answered in parallel.
     while !frontier.is_empty() {
         let mut level: Vec<(String, String)> = Vec::new();
@@ -306,13 +308,14 @@ fn dangling(mock: &Mock, repr: Repr, files: &[String], out: &mut Vec<Finding>) {
         let answers = answer_all(mock, &level, repr, &token, workers);
         for ((target, what), answer) in level.into_iter().zip(answers) {
             match answer {
+                Err(Unanswered::NotRecorded) => unrecorded.push(target),
                 Ok(links) => {
                     for (link, _) in &links {
                         named_by.entry(link.clone()).or_insert_with(|| target.clone());
                     }
                     frontier.extend(reachable(links));
                 }
-                Err(status) => {
+                Err(Unanswered::Status(status)) => {
                     let (file, line) = locate_link(files, &target, &named_by).unwrap_or_else(|| logon_place.clone());
                     out.push(Finding {
                         kind: "dangling-link",
@@ -328,19 +331,55 @@ fn dangling(mock: &Mock, repr: Repr, files: &[String], out: &mut Vec<Finding>) {
             }
         }
     }
+    if !unrecorded.is_empty() {
+        let n = unrecorded.len();
+        let shown: Vec<&str> = unrecorded.iter().take(5).map(String::as_str).collect();
+        let more = if n > 5 { format!(" and {} more", n - 5) } else { String::new() };
+        out.push(Finding {
+            kind: "unrecorded",
+            file: logon_place.0.clone(),
+            line: logon_place.1,
+            message: format!(
+                "{n} link{} lead{} to collections no recording lists ({}): GET {}{more} answer EM's 404 saying \
+                 nothing was recorded, not an empty list",
+                if n == 1 { "" } else { "s" },
+                if n == 1 { "s" } else { "" },
+                repr.name(),
+                shown.join(", ")
+            ),
+            hint: Some(
+                "record them (`emtape crawl` records every collection a client can reach), or --allow unrecorded \
+                 when no client reads them"
+                    .into(),
+            ),
+        });
+    }
     let logout = request("DELETE", &format!("/api/logonSessions/{}", session_id(&token)), repr, Some(&token));
     let _ = mock.respond(&logout);
 }
 
-/// What a GET of a link gave: the links of its answer, or the status when it failed.
-type Reached = Result<Vec<(String, String)>, u16>;
+/// Why a link did not answer: EM's 404 for a collection nobody recorded, or another status.
+enum Unanswered {
+    NotRecorded,
+    Status(u16),
+}
+
+/// What a GET of a link gave: the links of its answer, or why it did not answer.
+type Reached = Result<Vec<(String, String)>, Unanswered>;
 
 /// GETs every target (in `workers` threads): the links of each answer, or its status when it
 /// is not a success; in the order of `targets`.
 fn answer_all(mock: &Mock, targets: &[(String, String)], repr: Repr, token: &str, workers: usize) -> Vec<Reached> {
     let answer = |target: &str| {
         let r = mock.respond(&request("GET", target, repr, Some(token)));
-        if r.status >= 300 { Err(r.status) } else { Ok(navigable(&String::from_utf8_lossy(&r.body), repr, ORIGIN)) }
+        let body = String::from_utf8_lossy(&r.body);
+        match r.status {
+            404 if em::error_message(&body).is_some_and(|m| m.starts_with(crate::model::NOT_RECORDED)) => {
+                Err(Unanswered::NotRecorded)
+            }
+            status if status >= 300 => Err(Unanswered::Status(status)),
+            _ => Ok(navigable(&body, repr, ORIGIN)),
+        }
     };
     if workers < 2 || targets.len() < 2 {
         return targets.iter().map(|(t, _)| answer(t)).collect();
@@ -362,7 +401,7 @@ fn answer_all(mock: &Mock, targets: &[(String, String)], repr: Repr, token: &str
         handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
     });
     // A worker that died (a panic answering) leaves its targets as EM's 500.
-    let mut ordered: Vec<Reached> = targets.iter().map(|_| Err(500)).collect();
+    let mut ordered: Vec<Reached> = targets.iter().map(|_| Err(Unanswered::Status(500))).collect();
     for (i, a) in answers.drain(..) {
         ordered[i] = a;
     }

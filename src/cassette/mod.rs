@@ -138,41 +138,52 @@ impl Body {
 }
 
 /// The reference cassettes shipped in `cassettes/reference/`, built into the binary so that
-/// `emtape serve` and `emtape run` work with no files at hand.
-pub const REFERENCE: [(&str, &str); 2] = [
+/// `emtape serve` and `emtape run` work with no files at hand: the restore flow, then the
+/// estate (the documented read surface), each in XML and JSON.
+pub const REFERENCE: &[(&str, &str)] = &[
     ("cassettes/reference/vm-restore.yaml", include_str!("../../cassettes/reference/vm-restore.yaml")),
     ("cassettes/reference/vm-restore-json.yaml", include_str!("../../cassettes/reference/vm-restore-json.yaml")),
+    ("cassettes/reference/estate.yaml", include_str!("../../cassettes/reference/estate.yaml")),
+    ("cassettes/reference/estate-json.yaml", include_str!("../../cassettes/reference/estate-json.yaml")),
 ];
 
 /// The releases on tape, built in, oldest first: (name, its cassettes). `13` is the reference;
-/// `cassettes/releases.py` writes 10, 11 and 12 from it.
-pub const RELEASES: [(&str, [(&str, &str); 2]); 5] = [
+/// `cassettes/releases.py` writes the others from it.
+pub const RELEASES: [(&str, &[(&str, &str)]); 5] = [
     (
         "9.5",
-        [
+        &[
             ("cassettes/em-9.5/vm-restore.yaml", include_str!("../../cassettes/em-9.5/vm-restore.yaml")),
             ("cassettes/em-9.5/vm-restore-json.yaml", include_str!("../../cassettes/em-9.5/vm-restore-json.yaml")),
+            ("cassettes/em-9.5/estate.yaml", include_str!("../../cassettes/em-9.5/estate.yaml")),
+            ("cassettes/em-9.5/estate-json.yaml", include_str!("../../cassettes/em-9.5/estate-json.yaml")),
         ],
     ),
     (
         "10",
-        [
+        &[
             ("cassettes/em-10/vm-restore.yaml", include_str!("../../cassettes/em-10/vm-restore.yaml")),
             ("cassettes/em-10/vm-restore-json.yaml", include_str!("../../cassettes/em-10/vm-restore-json.yaml")),
+            ("cassettes/em-10/estate.yaml", include_str!("../../cassettes/em-10/estate.yaml")),
+            ("cassettes/em-10/estate-json.yaml", include_str!("../../cassettes/em-10/estate-json.yaml")),
         ],
     ),
     (
         "11",
-        [
+        &[
             ("cassettes/em-11/vm-restore.yaml", include_str!("../../cassettes/em-11/vm-restore.yaml")),
             ("cassettes/em-11/vm-restore-json.yaml", include_str!("../../cassettes/em-11/vm-restore-json.yaml")),
+            ("cassettes/em-11/estate.yaml", include_str!("../../cassettes/em-11/estate.yaml")),
+            ("cassettes/em-11/estate-json.yaml", include_str!("../../cassettes/em-11/estate-json.yaml")),
         ],
     ),
     (
         "12",
-        [
+        &[
             ("cassettes/em-12/vm-restore.yaml", include_str!("../../cassettes/em-12/vm-restore.yaml")),
             ("cassettes/em-12/vm-restore-json.yaml", include_str!("../../cassettes/em-12/vm-restore-json.yaml")),
+            ("cassettes/em-12/estate.yaml", include_str!("../../cassettes/em-12/estate.yaml")),
+            ("cassettes/em-12/estate-json.yaml", include_str!("../../cassettes/em-12/estate-json.yaml")),
         ],
     ),
     ("13", REFERENCE),

@@ -727,7 +727,7 @@ impl Checker {
         // did that step (badly); the shadow flow takes the answer, to stay in step.
         let step = match (plan.step, response) {
             (None, Some(r)) if plan.unmatched && r.status < 300 && req.method == "GET" => {
-                let doc = crate::runner::document::Document::parse(r);
+                let doc = crate::runner::document::Document::parse_with(r, self.scenario.json_keys);
                 (w.position..self.main).find(|i| match &self.steps[*i].action {
                     Action::Follow(f) => {
                         f.kind.as_ref().is_some_and(|k| doc.is_root(k.source()).0 && doc.root_name().is_some())

@@ -42,23 +42,26 @@ impl Checker {
     }
 }
 
-/// The answer body with the task failed: `Result Success="false"` and a failed RestoreSession.
+/// The answer body with the task failed: `Result Success="false"` and a failed RestoreSession,
+/// in XML, and in JSON whether its keys are PascalCase or EM 13's camelCase.
 fn failed_task(mut r: Response) -> Response {
-    let text = String::from_utf8_lossy(&r.body).into_owned();
-    let text = text
+    const MESSAGE: &str = "Restore failed: not enough free space on the datastore (fault injected by emtape)";
+    let mut text = String::from_utf8_lossy(&r.body)
         .replace("Success=\"true\"", "Success=\"false\"")
-        .replace("\"Success\": true", "\"Success\": false")
-        .replace("\"Success\":true", "\"Success\":false")
-        .replace(
-            "<Message>Ok</Message>",
-            "<Message>Restore failed: not enough free space on the datastore (fault injected by emtape)</Message>",
-        )
-        .replace(
-            "\"Message\": \"Ok\"",
-            "\"Message\": \"Restore failed: not enough free space on the datastore (fault injected by emtape)\"",
-        )
-        .replace("<Result>Success</Result>", "<Result>Failed</Result>")
-        .replace("\"Result\": \"Success\"", "\"Result\": \"Failed\"");
+        .replace("<Message>Ok</Message>", &format!("<Message>{MESSAGE}</Message>"))
+        .replace("<Result>Success</Result>", "<Result>Failed</Result>");
+    for (pascal, camel) in [("Success", "success"), ("Message", "message"), ("Result", "result")] {
+        for key in [pascal, camel] {
+            for colon in [": ", ":"] {
+                let (from, to) = match pascal {
+                    "Success" => (format!("\"{key}\"{colon}true"), format!("\"{key}\"{colon}false")),
+                    "Message" => (format!("\"{key}\"{colon}\"Ok\""), format!("\"{key}\"{colon}\"{MESSAGE}\"")),
+                    _ => (format!("\"{key}\"{colon}\"Success\""), format!("\"{key}\"{colon}\"Failed\"")),
+                };
+                text = text.replace(&from, &to);
+            }
+        }
+    }
     r.body = text.into();
     r
 }
@@ -97,5 +100,25 @@ impl Handler for Checker {
 
     fn panicked(&self, request_line: &str, headers: &Headers, why: &str) -> Response {
         self.mock.panicked(request_line, headers, why)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_task_fails_in_xml_and_in_json_of_either_spelling() {
+        let bodies = [
+            r#"<Task><State>Finished</State><Result Success="true"><Message>Ok</Message></Result></Task>"#,
+            r#"{"State": "Finished", "Result": {"Message": "Ok", "Success": true}}"#,
+            r#"{"state": "Finished", "result": {"message": "Ok", "success": true}}"#,
+        ];
+        for body in bodies {
+            let failed = failed_task(Response::new(200).body(body.to_owned()));
+            let text = String::from_utf8_lossy(&failed.body).into_owned();
+            assert!(!text.contains("true") && text.contains("false"), "{text}");
+            assert!(text.contains("fault injected by emtape"), "{text}");
+        }
     }
 }

@@ -12,7 +12,7 @@ pub fn link_template(href: &str) -> String {
     values::template(href)
 }
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
 use serde::Serialize;
@@ -78,6 +78,7 @@ pub enum DriftKind {
     PrefixChanged,
     OrderChanged,
     CharsetChanged,
+    KeyRenamed,
 }
 
 impl DriftKind {
@@ -98,7 +99,7 @@ impl DriftKind {
     }
 
     /// Every kind of drift.
-    pub const ALL: [DriftKind; 26] = [
+    pub const ALL: [DriftKind; 27] = [
         DriftKind::ExchangeRemoved,
         DriftKind::ExchangeAdded,
         DriftKind::StatusChanged,
@@ -125,6 +126,7 @@ impl DriftKind {
         DriftKind::PrefixChanged,
         DriftKind::OrderChanged,
         DriftKind::CharsetChanged,
+        DriftKind::KeyRenamed,
     ];
 
     /// In words, for reports.
@@ -157,6 +159,7 @@ impl DriftKind {
             PrefixChanged => "namespace prefix changed",
             OrderChanged => "element order changed",
             CharsetChanged => "content type parameters changed",
+            KeyRenamed => "JSON key renamed",
         }
     }
 
@@ -729,6 +732,39 @@ fn simple(kind: DriftKind, path: &str, old: Option<String>, new: Option<String>)
     }
 }
 
+/// The object keys of `new` spelled otherwise in `old` (the same letters, another case), and
+/// only so: old spelling to new, in order.
+fn renamed_keys(old: &str, new: &str) -> BTreeMap<String, String> {
+    fn keys(v: &serde_json::Value, out: &mut BTreeSet<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, x) in m {
+                    out.insert(k.clone());
+                    keys(x, out);
+                }
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|x| keys(x, out)),
+            _ => {}
+        }
+    }
+    let parse = |t: &str| {
+        let mut set = BTreeSet::new();
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(t) {
+            keys(&v, &mut set);
+        }
+        set
+    };
+    let (o, n) = (parse(old), parse(new));
+    let mut out = BTreeMap::new();
+    for now in n.difference(&o) {
+        let mut was = o.iter().filter(|k| k.eq_ignore_ascii_case(now) && !n.contains(*k));
+        if let (Some(w), None) = (was.next(), was.next()) {
+            out.insert(w.clone(), now.clone());
+        }
+    }
+    out
+}
+
 fn diff_exchange(
     old: &LoadedCassette,
     i: usize,
@@ -786,7 +822,21 @@ fn diff_exchange(
     if let (Some(r), Some(s)) = (orepr, nrepr) {
         if r == s {
             let json = r == Repr::Json;
-            let (otree, ntree) = (parse_body(old, i, ot, json)?, parse_body(new, j, nt, json)?);
+            // Keys spelled anew (EM 13's camelCase) are one drift each; the bodies are then
+            // compared as if spelled alike, so that what else changed still shows.
+            let renamed = if json { renamed_keys(ot, nt) } else { BTreeMap::new() };
+            for (was, now) in &renamed {
+                drifts.push(simple(DriftKind::KeyRenamed, &format!("key {was}"), Some(was.clone()), Some(now.clone())));
+            }
+            let respelled;
+            let nt_compared = if renamed.is_empty() {
+                nt
+            } else {
+                let back: HashMap<&str, &str> = renamed.iter().map(|(o, n)| (n.as_str(), o.as_str())).collect();
+                respelled = crate::em::json::rename_keys(nt, |k| back.get(k).map(|o| (*o).to_owned()));
+                respelled.as_str()
+            };
+            let (otree, ntree) = (parse_body(old, i, ot, json)?, parse_body(new, j, nt_compared, json)?);
             let mut c = Comparer { old: &otree, new: &ntree, ignore, drifts: Vec::new(), different_resources: false };
             c.roots();
             drifts.extend(c.drifts);

@@ -3,7 +3,9 @@
 //! refuses, how a body's links are found ([`links`]), and how a token relates to its session and
 //! what is a secret ([`session`]). Every other module asks here.
 
+pub mod json;
 pub mod links;
+pub mod list;
 pub mod session;
 
 pub use links::Link;

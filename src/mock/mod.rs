@@ -271,7 +271,7 @@ impl Mock {
         };
         let answer = self.sessions.with_work(&live.token, |work| match (key.method, id) {
             ("GET", None) => {
-                Some((200, key.repr, Model::task_list(&work.tasks, key.repr), "the session's tasks".into()))
+                Some((200, key.repr, self.model.task_list(&work.tasks, key.repr), "the session's tasks".into()))
             }
             ("GET", Some(id)) => {
                 let task = work.tasks.iter_mut().find(|t| t.id.eq_ignore_ascii_case(id))?;

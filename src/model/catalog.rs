@@ -71,6 +71,9 @@ pub(crate) struct Collection {
     pub member: String,
     /// Normalised paths of its known members, in the order first seen.
     pub members: Vec<String>,
+    /// A recording listed it: its members are those of that listing (none, if it was empty),
+    /// not only what other bodies happen to name.
+    pub recorded: bool,
 }
 
 /// A service document a link names (`QueryService`, `Report`, …).
@@ -96,6 +99,8 @@ pub(crate) struct Catalog {
     pub samples: HashMap<String, [Option<String>; 2]>,
     /// Resource paths by type, in the order first seen.
     pub by_kind: HashMap<String, Vec<String>>,
+    /// The recordings' JSON has camelCase keys (EM 13): what the model writes in JSON follows.
+    pub camel_json: bool,
 }
 
 /// Types that are the session's own business, never listed from recordings.
@@ -141,6 +146,8 @@ fn list_member(kind: &str) -> Option<&str> {
 impl Catalog {
     pub fn build(cassettes: &[LoadedCassette]) -> Catalog {
         let mut catalog = Catalog::default();
+        let (mut json_bodies, mut camel_bodies) = (0usize, 0usize);
+        let mut lists = Vec::new();
         for cassette in cassettes {
             for (i, exchange) in cassette.cassette.exchanges.iter().enumerate() {
                 let status = exchange.response.status;
@@ -158,19 +165,30 @@ impl Catalog {
                     origin: format!("{} exchange {}", cassette.name, exchange.seq),
                 });
                 let path = em::normalize_path(raw_path);
+                let listed = (exchange.request.method == "GET").then(|| em::list::items(text, repr)).flatten();
                 match repr {
                     Repr::Xml => {
                         if let Ok(root) = xml::parse(text) {
-                            catalog.learn_xml(&root, true, sample.map(|s| (path, s)));
+                            catalog.learn_xml(&root, true, sample.map(|s| (path.clone(), s)));
                         }
                     }
                     Repr::Json => {
+                        json_bodies += 1;
+                        camel_bodies += usize::from(em::json::is_camel(text));
                         if let Ok(value) = serde_json::from_str::<serde_json::Value>(text) {
-                            catalog.learn_json(&value, sample.map(|s| (path, s)));
+                            catalog.learn_json(&value, sample.map(|s| (path.clone(), s)));
                         }
                     }
                 }
+                if let Some(items) = listed {
+                    let origin = format!("{} exchange {}", cassette.name, exchange.seq);
+                    lists.push((path, format!("{{{{origin}}}}{raw_path}"), items, repr, origin));
+                }
             }
+        }
+        catalog.camel_json = camel_bodies * 2 > json_bodies;
+        for (path, href, items, repr, origin) in lists {
+            catalog.learn_list(path, href, items, repr, origin);
         }
         catalog.gather_members();
         catalog
@@ -249,6 +267,7 @@ impl Catalog {
                 href: strip_href_query(&link.href).to_owned(),
                 member: member.to_owned(),
                 members: Vec::new(),
+                recorded: false,
             });
             self.shapes.entry(shape(&path)).or_insert_with(|| member.to_owned());
         } else if is_id(last) {
@@ -309,8 +328,44 @@ impl Catalog {
         }
     }
 
+    /// What a recorded listing says: the collection at `path` holds exactly its items, and an
+    /// entity listed (`?format=Entity`, a job's includes) is that resource's recorded entity.
+    fn learn_list(&mut self, path: String, href: String, items: Vec<em::list::Item>, repr: Repr, origin: String) {
+        let mut members = Vec::with_capacity(items.len());
+        let mut kind = None;
+        for item in items {
+            let Some(member) = href_path(&item.href) else { continue };
+            if !item.reference {
+                if let Some(r) = self.resources.get_mut(&member) {
+                    r.entity[repr_index(repr)]
+                        .get_or_insert(Sample { text: item.text, origin: format!("{origin} (an item of its list)") });
+                }
+            }
+            kind.get_or_insert_with(|| item.kind.strip_suffix("Reference").unwrap_or(&item.kind).to_owned());
+            members.push(member);
+        }
+        if self.collections.get(&path).is_some_and(|c| c.recorded) {
+            return;
+        }
+        let known = self.collections.get(&path).map(|c| c.member.clone());
+        let Some(member) = kind.or(known) else {
+            // An empty list no link typed: a collection of nothing whose type no one said.
+            self.collections.insert(path, Collection { href, member: String::new(), members, recorded: true });
+            return;
+        };
+        let c = self.collections.entry(path).or_insert_with(|| Collection {
+            href: href.clone(),
+            member: member.clone(),
+            members: Vec::new(),
+            recorded: true,
+        });
+        c.member = member;
+        c.members = members;
+        c.recorded = true;
+    }
+
     /// Files every resource under the collection one segment up, creating collections that no
-    /// link named but whose members were seen.
+    /// link named but whose members were seen; a recorded listing keeps the members it listed.
     fn gather_members(&mut self) {
         for path in &self.order {
             let Some(resource) = self.resources.get_mut(path) else { continue };
@@ -322,8 +377,11 @@ impl Catalog {
                 href: parent(&resource.href).to_owned(),
                 member: resource.kind.clone(),
                 members: Vec::new(),
+                recorded: false,
             });
-            collection.members.push(path.clone());
+            if !collection.recorded {
+                collection.members.push(path.clone());
+            }
             self.by_kind.entry(resource.kind.clone()).or_default().push(path.clone());
             let samples = self.samples.entry(resource.kind.clone()).or_default();
             for (sample, entity) in samples.iter_mut().zip(&resource.entity) {
@@ -348,7 +406,12 @@ impl Catalog {
             .values()
             .find_map(|c| c.href.rsplit('/').next().filter(|l| l.eq_ignore_ascii_case(last)).map(str::to_owned))
             .unwrap_or_else(|| last.to_owned());
-        Some(Collection { href: format!("{}/{written}", owner.href), member: member.clone(), members: Vec::new() })
+        Some(Collection {
+            href: format!("{}/{written}", owner.href),
+            member: member.clone(),
+            members: Vec::new(),
+            recorded: false,
+        })
     }
 }
 

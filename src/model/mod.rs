@@ -22,6 +22,10 @@ use crate::http::{format_rfc3339, parse_datetime_seconds};
 use catalog::{Catalog, Link, Resource, href_path, is_id, parent, repr_index};
 use derive::Substitution;
 
+/// How the 404 for a collection nobody recorded begins (what `lint` tells apart from a link
+/// that leads nowhere).
+pub const NOT_RECORDED: &str = "Nothing was recorded of ";
+
 /// What the model answers with.
 #[derive(Clone, Debug)]
 pub struct Answer {
@@ -287,7 +291,16 @@ impl Model {
 
     /// Answers a GET the tape did not: a resource, a collection, a service, the query service,
     /// or EM's 404 for an id no listing names. `None` when the model knows nothing of the path.
+    /// JSON is spelled as the recordings spell it (camelCase keys for EM 13).
     pub fn get(&self, path: &str, query: &[(String, String)], repr: Repr, created: &[Created]) -> Option<Answer> {
+        let mut answer = self.answer(path, query, repr, created)?;
+        if repr == Repr::Json && answer.status < 400 && self.catalog().camel_json {
+            answer.body = em::json::camel_keys(&answer.body);
+        }
+        Some(answer)
+    }
+
+    fn answer(&self, path: &str, query: &[(String, String)], repr: Repr, created: &[Created]) -> Option<Answer> {
         if em::is_query_path(path) {
             return Some(self.query(query, repr, created));
         }
@@ -306,6 +319,18 @@ impl Model {
             let extra =
                 created.iter().filter(|x| parent(&x.path) == path && !c.members.contains(&x.path)).map(|x| &x.path);
             let members: Vec<&String> = c.members.iter().chain(extra).collect();
+            if members.is_empty() && !c.recorded {
+                // Never an empty 200 for what nobody recorded: a client would read it as "none".
+                let what = if c.member.is_empty() { "it".to_owned() } else { format!("its {}s", c.member) };
+                return Some(Answer::error(
+                    repr,
+                    404,
+                    format!(
+                        "{NOT_RECORDED}{path}: no recording lists {what}, so whether EM has any is not known \
+                         (emtape: record it with `emtape crawl` or `emtape record`)."
+                    ),
+                ));
+            }
             let entities = wants_entity(query);
             let items: Vec<String> = members
                 .iter()
@@ -473,12 +498,13 @@ impl Model {
     }
 
     /// Every task of a session as `GET /api/tasks` lists them.
-    pub fn task_list(tasks: &[Task], repr: Repr) -> String {
+    pub fn task_list(&self, tasks: &[Task], repr: Repr) -> String {
         let items: Vec<String> = tasks.iter().map(|t| write::as_item(&t.current(repr).1, repr)).collect();
+        let key = if self.catalog().camel_json { "tasks" } else { "Tasks" };
         match repr {
             Repr::Xml if items.is_empty() => format!("<Tasks xmlns=\"{}\" />\n", em::NAMESPACE),
             Repr::Xml => format!("<Tasks xmlns=\"{}\">\n{}</Tasks>\n", em::NAMESPACE, items.concat()),
-            Repr::Json => format!("{{\"Tasks\": [{}]}}\n", items.join(",\n")),
+            Repr::Json => format!("{{\"{key}\": [{}]}}\n", items.join(",\n")),
         }
     }
 }
@@ -558,11 +584,11 @@ fn actions_of(source: usize, cassette: &LoadedCassette) -> Vec<Action> {
     actions
 }
 
-/// The `TaskId` of a Task body, XML or JSON.
+/// The `TaskId` of a Task body, XML or JSON (`TaskId` or, as EM 13 writes it, `taskId`).
 fn task_id(body: &str) -> Option<String> {
     if let Ok(root) = crate::xml::parse(body) {
         return (root.name == "Task").then(|| root.child("TaskId").map(|t| t.text())).flatten();
     }
     let v: serde_json::Value = serde_json::from_str(body).ok()?;
-    v.get("TaskId")?.as_str().map(str::to_owned)
+    em::links::text(v.as_object()?, "TaskId").map(str::to_owned)
 }

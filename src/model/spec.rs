@@ -92,25 +92,31 @@ fn xml_fields(text: &str) -> Result<Fields, String> {
     ))
 }
 
+/// A member of a JSON RestoreSpec, whatever the case of its key: EM 13 writes camelCase and
+/// clients written for 12 send PascalCase; what 13 accepts is not documented [INF: both].
+fn member<'a>(map: &'a serde_json::Map<String, serde_json::Value>, name: &str) -> Option<&'a serde_json::Value> {
+    map.get(name).or_else(|| map.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v))
+}
+
 fn json_fields(text: &str) -> Result<Fields, String> {
     use serde_json::Value;
     let value: Value = serde_json::from_str(text).map_err(|e| format!("The request body is not valid JSON: {e}."))?;
     let Some(map) = value.as_object() else {
         return Err("Expected a RestoreSpec object.".into());
     };
-    if map.keys().any(|k| OTHER_SPECS.contains(&k.as_str())) {
+    if map.keys().any(|k| OTHER_SPECS.iter().any(|o| o.eq_ignore_ascii_case(k))) {
         return Ok(None);
     }
-    let Some(spec) = map.get("VmRestoreSpec").and_then(Value::as_object) else {
+    let Some(spec) = member(map, "VmRestoreSpec").and_then(Value::as_object) else {
         return Err("Error in RestoreSpec: it must hold a VmRestoreSpec object.".into());
     };
-    if let Some(other) = map.keys().find(|k| *k != "VmRestoreSpec") {
+    if let Some(other) = map.keys().find(|k| !k.eq_ignore_ascii_case("VmRestoreSpec")) {
         return Err(format!("Error in RestoreSpec: unexpected member {other}."));
     }
     // JSON members have no order; take them in the documented one.
     let mut fields = Vec::new();
     for (name, _) in VM_RESTORE_SPEC {
-        if let Some(v) = spec.get(name) {
+        if let Some(v) = member(spec, name) {
             let scalar = match v {
                 Value::Bool(b) => Some(b.to_string()),
                 Value::String(s) => Some(format!("\"{s}\"")),

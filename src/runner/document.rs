@@ -8,12 +8,13 @@ use serde_json::Value as Json;
 use crate::em::links::{links_under_element, links_under_json};
 use crate::em::{Link, Repr};
 use crate::http::Response;
-use crate::scenario::{Query, json_string};
+use crate::scenario::{JsonKeys, Query, json_string};
 use crate::xml::{self, Element};
 
 pub(crate) enum Document {
     Xml(Element),
-    Json(Json),
+    /// A JSON body, and how field names meet its keys.
+    Json(Json, JsonKeys),
     /// Empty, or neither XML nor JSON; `reason` says why when it failed to parse.
     Other {
         reason: Option<String>,
@@ -31,7 +32,13 @@ pub(crate) enum Node<'a> {
 }
 
 impl Document {
+    #[cfg(test)]
     pub fn parse(response: &Response) -> Document {
+        Document::parse_with(response, JsonKeys::Exact)
+    }
+
+    /// Parses a body; `keys` says how field names meet the keys of a JSON body.
+    pub fn parse_with(response: &Response, keys: JsonKeys) -> Document {
         let text = match std::str::from_utf8(&response.body) {
             Ok(t) => t.trim_start_matches('\u{feff}'),
             Err(_) => return Document::Other { reason: Some("the body is not UTF-8".into()) },
@@ -51,17 +58,24 @@ impl Document {
                 Err(e) => Document::Other { reason: Some(format!("the XML body does not parse: {e}")) },
             },
             Some(Repr::Json) => match serde_json::from_str(text) {
-                Ok(v) => Document::Json(v),
+                Ok(v) => Document::Json(v, keys),
                 Err(e) => Document::Other { reason: Some(format!("the JSON body does not parse: {e}")) },
             },
             None => Document::Other { reason: Some("the body is neither XML nor JSON".into()) },
         }
     }
 
+    fn keys(&self) -> JsonKeys {
+        match self {
+            Document::Json(_, keys) => *keys,
+            _ => JsonKeys::Exact,
+        }
+    }
+
     pub fn root(&self) -> Option<Node<'_>> {
         match self {
             Document::Xml(e) => Some(Node::Xml(e)),
-            Document::Json(v) => Some(Node::Json(v)),
+            Document::Json(v, _) => Some(Node::Json(v)),
             Document::Other { .. } => None,
         }
     }
@@ -70,7 +84,7 @@ impl Document {
     pub fn root_name(&self) -> Option<String> {
         match self {
             Document::Xml(e) => Some(e.name.clone()),
-            Document::Json(v) => v.get("Type").and_then(Json::as_str).map(str::to_owned),
+            Document::Json(v, keys) => get(v, "Type", *keys).and_then(Json::as_str).map(str::to_owned),
             Document::Other { .. } => None,
         }
     }
@@ -81,7 +95,7 @@ impl Document {
     pub fn is_root(&self, name: &str) -> (bool, String) {
         match self {
             Document::Xml(e) => (e.name == name || e.attribute("Type") == Some(name), format!("<{}>", e.name)),
-            Document::Json(v) => match v.get("Type").and_then(Json::as_str) {
+            Document::Json(v, keys) => match get(v, "Type", *keys).and_then(Json::as_str) {
                 Some(t) => (t == name, format!("\"Type\": \"{t}\"")),
                 None => (true, "a JSON object without \"Type\"".to_owned()),
             },
@@ -112,9 +126,9 @@ impl Document {
                 };
                 if ok { Ok(()) } else { Err(expected) }
             }
-            Document::Json(v) => {
-                let key = |k: &str| v.get(k).is_some();
-                let ok = v.get("Type").and_then(Json::as_str) == Some(kind)
+            Document::Json(v, keys) => {
+                let key = |k: &str| get(v, k, *keys).is_some();
+                let ok = get(v, "Type", *keys).and_then(Json::as_str) == Some(kind)
                     || (kind.ends_with("ReferenceList") && key("Refs"))
                     || plural.as_deref().is_some_and(key);
                 let expected = if kind.ends_with("ReferenceList") {
@@ -147,7 +161,7 @@ impl Document {
         let mut out = Vec::new();
         match self {
             Document::Xml(e) => xml_items(e, name, &mut out),
-            Document::Json(v) => json_items(v, name, &format!("{name}s"), &mut out),
+            Document::Json(v, keys) => json_items(v, name, &format!("{name}s"), *keys, &mut out),
             Document::Other { .. } => {}
         }
         out
@@ -160,7 +174,9 @@ impl Document {
         };
         match (query, node) {
             (Query::Field(path), Node::Xml(e)) => xml_field(e, path).into_iter().collect(),
-            (Query::Field(path), Node::Json(v)) => json_field(v, path).map(json_string).into_iter().collect(),
+            (Query::Field(path), Node::Json(v)) => {
+                json_field(v, path, self.keys()).map(json_string).into_iter().collect()
+            }
             (Query::XPath(x), Node::Xml(e)) => {
                 let Document::Xml(root) = self else { return Vec::new() };
                 let value = if std::ptr::eq(root, e) { x.evaluate(root) } else { x.evaluate_at(root, e) };
@@ -179,7 +195,7 @@ impl Document {
     /// JSON body). XPath keeps its own rule: a node-set's value is its first node's.
     pub fn one(&self, query: &Query) -> Result<Option<String>, String> {
         match (query, self) {
-            (Query::XPath(_), Document::Json(_)) => {
+            (Query::XPath(_), Document::Json(..)) => {
                 return Err("(an XPath reads XML and this body is JSON: write the query as JSONPath, `$.…`)".into());
             }
             (Query::JsonPath(_), Document::Xml(_)) => {
@@ -211,12 +227,12 @@ impl Document {
                 let line = xml_field_element(e, path).map_or(e.line, |x| x.line);
                 Some(excerpt(body, line, 4))
             }
-            (Document::Json(v), Query::Field(path)) => {
+            (Document::Json(v, keys), Query::Field(path)) => {
                 let start = match at {
                     Some(Node::Json(x)) => x,
                     _ => v,
                 };
-                let holder = json_field_holder(start, path).unwrap_or(start);
+                let holder = json_field_holder(start, path, *keys).unwrap_or(start);
                 let mut text = serde_json::to_string_pretty(holder).unwrap_or_default();
                 if text.lines().count() > 12 {
                     text = text.lines().take(12).collect::<Vec<_>>().join("\n") + "\n...";
@@ -242,19 +258,36 @@ fn xml_items<'a>(e: &'a Element, name: &str, out: &mut Vec<Node<'a>>) {
     }
 }
 
-fn json_items<'a>(v: &'a Json, name: &str, plural: &str, out: &mut Vec<Node<'a>>) {
+fn json_items<'a>(v: &'a Json, name: &str, plural: &str, keys: JsonKeys, out: &mut Vec<Node<'a>>) {
     match v {
         Json::Object(m) => {
             for (k, x) in m {
                 match x {
-                    Json::Array(a) if k == name || k == plural => out.extend(a.iter().map(Node::Json)),
-                    _ => json_items(x, name, plural, out),
+                    Json::Array(a) if same(k, name, keys) || same(k, plural, keys) => {
+                        out.extend(a.iter().map(Node::Json))
+                    }
+                    _ => json_items(x, name, plural, keys, out),
                 }
             }
         }
-        Json::Array(a) => a.iter().for_each(|x| json_items(x, name, plural, out)),
+        Json::Array(a) => a.iter().for_each(|x| json_items(x, name, plural, keys, out)),
         _ => {}
     }
+}
+
+/// Whether a JSON key is the field name `name`.
+fn same(key: &str, name: &str, keys: JsonKeys) -> bool {
+    key == name || (keys == JsonKeys::AnyCase && key.eq_ignore_ascii_case(name))
+}
+
+/// The member of `v` a field name names: its exact key first, then, with `AnyCase`, a key that
+/// differs only in case.
+fn get<'a>(v: &'a Json, name: &str, keys: JsonKeys) -> Option<&'a Json> {
+    let m = v.as_object()?;
+    m.get(name).or_else(|| match keys {
+        JsonKeys::Exact => None,
+        JsonKeys::AnyCase => m.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, x)| x),
+    })
 }
 
 /// Where a field path ends: an attribute of an element, or an element.
@@ -306,24 +339,24 @@ fn breadth_first<'a>(e: &'a Element, name: &str) -> Option<&'a Element> {
     None
 }
 
-fn json_field<'a>(v: &'a Json, path: &[String]) -> Option<&'a Json> {
+fn json_field<'a>(v: &'a Json, path: &[String], keys: JsonKeys) -> Option<&'a Json> {
     let (first, rest) = path.split_first()?;
-    let mut current = json_breadth_first(v, first)?;
+    let mut current = json_breadth_first(v, first, keys)?;
     for seg in rest {
         current = match current {
-            Json::Array(a) => a.iter().find_map(|x| x.get(seg))?,
-            other => other.get(seg)?,
+            Json::Array(a) => a.iter().find_map(|x| get(x, seg, keys))?,
+            other => get(other, seg, keys)?,
         };
     }
     Some(current)
 }
 
-fn json_field_holder<'a>(v: &'a Json, path: &[String]) -> Option<&'a Json> {
+fn json_field_holder<'a>(v: &'a Json, path: &[String], keys: JsonKeys) -> Option<&'a Json> {
     let first = path.first()?;
     let mut queue: VecDeque<&Json> = VecDeque::from([v]);
     while let Some(x) = queue.pop_front() {
         match x {
-            Json::Object(m) if m.contains_key(first) => return Some(x),
+            Json::Object(_) if get(x, first, keys).is_some() => return Some(x),
             Json::Object(m) => queue.extend(m.values()),
             Json::Array(a) => queue.extend(a.iter()),
             _ => {}
@@ -332,8 +365,8 @@ fn json_field_holder<'a>(v: &'a Json, path: &[String]) -> Option<&'a Json> {
     None
 }
 
-fn json_breadth_first<'a>(v: &'a Json, key: &str) -> Option<&'a Json> {
-    json_field_holder(v, &[key.to_owned()]).and_then(|h| h.get(key))
+fn json_breadth_first<'a>(v: &'a Json, key: &str, keys: JsonKeys) -> Option<&'a Json> {
+    json_field_holder(v, &[key.to_owned()], keys).and_then(|h| get(h, key, keys))
 }
 
 #[cfg(test)]

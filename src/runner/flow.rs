@@ -254,7 +254,7 @@ impl Flow {
 
     /// Whether `response` ends the poll, and the polled values (`State=Running`).
     pub fn poll_until(&self, poll: &Poll, response: &Response) -> (bool, String) {
-        let doc = Document::parse(response);
+        let doc = Document::parse_with(response, self.scenario.json_keys);
         let mut done = response.status < 400;
         let mut notes = Vec::new();
         for (q, m) in &poll.until {
@@ -283,7 +283,7 @@ impl Flow {
     /// Takes in the response a step got: checks it, captures from it, takes its session token,
     /// and keeps it for the links of later steps.
     pub fn observe(&mut self, step: &Step, response: &Response, link_type: Option<&str>) -> Observed {
-        let doc = Document::parse(response);
+        let doc = Document::parse_with(response, self.scenario.json_keys);
         let mut checks = self.checks(step, response, &doc, link_type);
         let (failed, mut tokens) = self.capture(step, response, &doc);
         checks.extend(failed);
@@ -326,7 +326,7 @@ impl Flow {
             let want = self.render(root).unwrap_or_default();
             let (passed, got) = doc.is_root(&want);
             let expected =
-                if matches!(doc, Document::Json(_)) { format!("\"Type\": \"{want}\"") } else { format!("<{want}>") };
+                if matches!(doc, Document::Json(..)) { format!("\"Type\": \"{want}\"") } else { format!("<{want}>") };
             let mut c = self.placed(check("root", passed, expected, got), at.root.unwrap_or(at.step));
             if !c.passed {
                 c.context = Some(excerpt(&body_text, 1, 3));

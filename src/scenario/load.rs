@@ -13,8 +13,8 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use super::template::Tpl;
 use super::{
-    Action, At, BUILTIN_VARS, Capture, CaptureSource, Expect, Fault, FaultError, Follow, JsonPath, Matcher, Poll,
-    Query, Scenario, Select, ServerPlan, Step, StepAt, ValueCheck, ValueKind, XPath, parse_duration,
+    Action, At, BUILTIN_VARS, Capture, CaptureSource, Expect, Fault, FaultError, Follow, JsonKeys, JsonPath, Matcher,
+    Poll, Query, Scenario, Select, ServerPlan, Step, StepAt, ValueCheck, ValueKind, XPath, parse_duration,
 };
 use crate::diagnostic::{Diagnostic, did_you_mean, yaml_diagnostic};
 use crate::yamlish::{Ordered, Place, Places, Scalar, Seg};
@@ -166,6 +166,18 @@ impl Source<'_> {
             finally.push(step);
         }
         let server = self.server(&whole.key("server"), raw.server, &names)?;
+        let json_keys = match raw.json_keys.as_deref() {
+            None | Some("exact") => JsonKeys::Exact,
+            Some("any-case") => JsonKeys::AnyCase,
+            Some(other) => {
+                return Err(self.error(
+                    &whole.key("json_keys"),
+                    other,
+                    format!("`{other}` is not a way to match JSON keys"),
+                    Some("write `exact` (the default) or `any-case` (EM 13 writes its JSON keys in camelCase)".into()),
+                ));
+            }
+        };
         let name = raw.name.unwrap_or_else(|| {
             Path::new(self.file).file_stem().map_or_else(|| "scenario".to_owned(), |s| s.to_string_lossy().into_owned())
         });
@@ -179,6 +191,7 @@ impl Source<'_> {
             steps,
             finally,
             server,
+            json_keys,
             checks: self.checks.take(),
         })
     }
@@ -705,6 +718,7 @@ struct RawScenario {
     finally: Vec<RawStep>,
     #[serde(default)]
     server: RawServer,
+    json_keys: Option<String>,
 }
 
 #[derive(Default, Deserialize)]

@@ -52,8 +52,20 @@ pub struct Scenario {
     pub finally: Vec<Step>,
     /// How `emtape serve --scenario` plays the server (ignored by `emtape run`).
     pub server: ServerPlan,
+    /// How field names meet JSON keys.
+    pub json_keys: JsonKeys,
     /// Values made of variables, checked by [`Scenario::check_values`] before anything runs.
     pub checks: Vec<ValueCheck>,
+}
+
+/// How the field names a scenario writes (`VmDisplayName`, `Result/Success`, `root: Task`) meet
+/// the keys of a JSON body: exactly (the default), or whatever their case, as a client robust to
+/// EM 13's camelCase JSON (`vmDisplayName`) reads them. XML and JSONPath are always exact.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum JsonKeys {
+    #[default]
+    Exact,
+    AnyCase,
 }
 
 /// A value made of variables (`interval: "{{poll_interval}}"`) that must be a duration, a URL

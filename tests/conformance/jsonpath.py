@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes tests/conformance/jsonpath.json: JSONPath expressions on EM documents (the JSON bodies
-of cassettes/reference/vm-restore-json.yaml) and RFC 9535's own example, with the values an RFC
+of cassettes/source/vm-restore-json.yaml.in, the PascalCase JSON of EM 12 and before) and RFC 9535's own example, with the values an RFC
 9535 implementation (PyPI jsonpath-rfc9535) selects, or "error" where it refuses the expression.
 Regenerate after changing the expressions or the reference cassette:
 
@@ -14,7 +14,7 @@ import yaml
 
 here = os.path.dirname(os.path.abspath(__file__))
 root = os.path.join(here, "..", "..")
-cassette = yaml.safe_load(open(os.path.join(root, "cassettes/reference/vm-restore-json.yaml")))
+cassette = yaml.safe_load(open(os.path.join(root, "cassettes/source/vm-restore-json.yaml.in")))
 bodies = {x["request"]["method"] + " " + x["request"]["uri"]: x["response"].get("body") for x in cassette["exchanges"]}
 docs = {
     "logon": json.loads(bodies["POST /api/sessionMngr/?v=v1_7"]),

@@ -9,8 +9,21 @@ use crate::support::*;
 
 const RELEASES: [&str; 2] = ["cassettes/reference", "tests/fixtures/em-9.5-2013"];
 
+/// The releases on tape, each a restore flow and an estate per representation.
+const SHIPPED: [&str; 5] =
+    ["cassettes/em-9.5", "cassettes/em-10", "cassettes/em-11", "cassettes/em-12", "cassettes/reference"];
+
 fn cassette(release: &str, json: bool) -> String {
     format!("{release}/vm-restore{}.yaml", if json { "-json" } else { "" })
+}
+
+fn estate(release: &str, json: bool) -> String {
+    format!("{release}/estate{}.yaml", if json { "-json" } else { "" })
+}
+
+/// The value at `path` in a JSON body, each key matched whatever its case (EM 13 writes camelCase).
+fn at<'a>(v: &'a serde_json::Value, path: &[&str]) -> &'a serde_json::Value {
+    path.iter().fold(v, |v, k| v.as_object().and_then(|m| member(m, k)).unwrap_or(&serde_json::Value::Null))
 }
 
 fn accept(json: bool) -> Vec<(&'static str, &'static str)> {
@@ -25,8 +38,8 @@ fn navigable(body: &str, json: bool) -> Vec<String> {
         fn walk(v: &serde_json::Value, out: &mut Vec<String>) {
             match v {
                 serde_json::Value::Object(m) => {
-                    if let Some(href) = m.get("Href").and_then(|h| h.as_str()) {
-                        match m.get("Rel").and_then(|r| r.as_str()) {
+                    if let Some(href) = member(m, "Href").and_then(|h| h.as_str()) {
+                        match member(m, "Rel").and_then(|r| r.as_str()) {
                             Some(rel) if !RELS.contains(&rel) => {}
                             _ => out.push(href.to_owned()),
                         }
@@ -90,12 +103,12 @@ async fn unanswered(base: &str, json: bool) -> (usize, Vec<String>) {
 }
 
 #[tokio::test]
-async fn every_link_the_mock_serves_answers_on_both_shipped_releases() {
-    for release in RELEASES {
+async fn every_link_of_every_releases_surface_answers_in_xml_and_json() {
+    for release in SHIPPED {
         for json in [false, true] {
-            let mock = Emtape::serve(&[&cassette(release, json)]);
+            let mock = Emtape::serve(&[&cassette(release, json), &estate(release, json)]);
             let (visited, failed) = unanswered(&mock.url, json).await;
-            assert!(visited > 60, "{release} json={json}: only {visited} links");
+            assert!(visited > 300, "{release} json={json}: only {visited} links");
             assert!(
                 failed.is_empty(),
                 "{release} json={json}: {} of {visited} unanswered:\n{}",
@@ -162,7 +175,7 @@ async fn restore_every_point(c: &Client, base: &str, json: bool) -> Vec<(String,
 fn names(body: &str, json: bool) -> Vec<String> {
     if json {
         let v: serde_json::Value = serde_json::from_str(body).unwrap();
-        v["Refs"].as_array().unwrap().iter().map(|r| r["Name"].as_str().unwrap().to_owned()).collect()
+        at(&v, &["Refs"]).as_array().unwrap().iter().map(|r| at(r, &["Name"]).as_str().unwrap().to_owned()).collect()
     } else {
         let root = emtape::xml::parse(body).unwrap();
         root.elements().map(|r| r.attribute("Name").unwrap().to_owned()).collect()
@@ -266,9 +279,31 @@ async fn an_id_no_listing_names_gets_ems_404_and_model_answers_need_a_session() 
     assert!(error["Message"].as_str().unwrap().starts_with("BackupServer with id 00000000"), "{error}");
     let anonymous = send(&c, "GET", &format!("{}/api/backupServers", mock.url), &[], "").await;
     assert_eq!(anonymous.status, 401);
-    let empty = get(&c, &format!("{}/api/jobs", mock.url), true, &token).await;
-    assert_eq!(empty.status, 200);
-    assert_eq!(text(&empty).trim(), r#"{"Refs": []}"#);
+}
+
+/// `/api/jobs` of a cassette holding only a restore flow was `{"Refs": []}`: a monitoring client
+/// read "0 jobs, all OK" from what nobody recorded. Without a recording it is EM's 404 saying
+/// what to record; with the estate it lists the estate's jobs.
+#[tokio::test]
+async fn a_collection_nobody_recorded_is_a_404_saying_what_to_record_not_an_empty_200() {
+    let restore_only = Emtape::serve(&["cassettes/reference/vm-restore-json.yaml"]);
+    let c = client();
+    let (token, _) = session(&c, &restore_only.url, true).await;
+    let jobs = get(&c, &format!("{}/api/jobs", restore_only.url), true, &token).await;
+    assert_eq!(jobs.status, 404, "{}", text(&jobs));
+    let error: serde_json::Value = serde_json::from_str(text(&jobs)).unwrap();
+    let message = at(&error, &["Message"]).as_str().unwrap();
+    assert!(message.starts_with("Nothing was recorded of /api/jobs"), "{message}");
+    assert!(message.contains("emtape crawl"), "{message}");
+
+    let built_in = Emtape::serve(&[]);
+    let (token, _) = session(&c, &built_in.url, true).await;
+    let jobs = get(&c, &format!("{}/api/jobs", built_in.url), true, &token).await;
+    assert_eq!(jobs.status, 200);
+    let v: serde_json::Value = serde_json::from_str(text(&jobs)).unwrap();
+    assert_eq!(at(&v, &["Refs"]).as_array().unwrap().len(), 4, "{v}");
+    let plans = get(&c, &format!("{}/api/failoverPlans", built_in.url), true, &token).await;
+    assert_eq!((plans.status, text(&plans).trim()), (200, r#"{"refs": []}"#), "recorded empty: the estate has none");
 }
 
 async fn query(c: &Client, base: &str, token: &str, json: bool, q: &str) -> emtape::http::Response {
@@ -289,8 +324,8 @@ async fn the_query_service_finds_a_vms_newest_point_and_pages_to_the_older() {
         assert!(!body.contains("f5fbed2b"), "{body}");
         if json {
             let v: serde_json::Value = serde_json::from_str(body).unwrap();
-            assert_eq!(v["Refs"]["Refs"].as_array().unwrap().len(), 1);
-            assert_eq!(v["PagingInfo"]["PagesCount"], 2);
+            assert_eq!(at(&v, &["Refs", "Refs"]).as_array().unwrap().len(), 1, "{v}");
+            assert_eq!(at(&v, &["PagingInfo", "PagesCount"]), 2);
         } else {
             assert!(body.contains("PagesCount=\"2\""), "{body}");
             assert!(body.contains("&amp;pageSize=1&amp;page=2"), "XML escapes & in links: {body}");
@@ -309,12 +344,17 @@ async fn query_filters_combine_with_and_or_parentheses_and_quotes() {
     let mock = Emtape::serve(&[]);
     let c = client();
     let (token, _) = session(&c, &mock.url, false).await;
-    let count = |body: &str| body.matches("<Ref ").count() + body.matches("<VmRestorePoint ").count();
+    let count = |body: &str| {
+        body.matches("<Ref ").count()
+            + body.matches("<VmRestorePoint ").count()
+            + body.matches("<BackupJobSession ").count()
+    };
     let cases = [
         ("type=vmrestorepoint", 4),
         ("type=VmRestorePoint&filter=VmDisplayName==ubuntu88,VmDisplayName==dc01", 3),
         ("type=VmRestorePoint&filter=VmDisplayName==ubuntu88;CreationTime>=%222025-10-20%22", 1),
-        ("type=VmRestorePoint&filter=(VmDisplayName==oracle03,VmDisplayName==dc01);Algorithm==Incremental", 2),
+        ("type=VmRestorePoint&filter=(VmDisplayName==oracle03,VmDisplayName==dc01);Algorithm==Full", 2),
+        ("type=VmRestorePoint&filter=(VmDisplayName==oracle03,VmDisplayName==dc01);Algorithm==Incremental", 0),
         ("type=VmRestorePoint&filter=name==\"ubuntu88@2025-10-19 20:03:51\"", 1),
         ("type=VmRestorePoint&filter=name==\"ubuntu88@2025-10-19+20:03:51\"", 1),
         ("type=VmRestorePoint&sortAsc=Name", 4),
@@ -323,7 +363,10 @@ async fn query_filters_combine_with_and_or_parentheses_and_quotes() {
         ("type=VmRestorePoint&filter=VmDisplayName==nosuchvm", 0),
         ("type=VmRestorePoint&format=Entities&filter=VmDisplayName==dc01", 1),
         ("type=BackupServer", 3),
-        ("type=Job", 0),
+        ("type=Job", 4),
+        ("type=BackupJobSession&filter=Result==Failed", 13),
+        ("type=BackupJobSession&filter=JobName==%22DC Backup%22;Result==Warning", 1),
+        ("type=Repository&filter=Capacity>500000000000", 3),
     ];
     for (q, expected) in cases {
         let q = q.replace(' ', "%20").replace('>', "%3E").replace('"', "%22");
@@ -431,7 +474,8 @@ async fn a_restore_session_a_restore_made_is_listed_once() {
     let c = client();
     let (token, _) = session(&c, &mock.url, false).await;
     let before = query(&c, &mock.url, &token, false, "type=RestoreSession").await;
-    assert_eq!(text(&before).matches("<Ref ").count(), 1);
+    let recorded = text(&before).matches("<Ref ").count();
+    assert_eq!(recorded, 3, "the restore flow's and two more of the estate: {}", text(&before));
     for point in ["6c958531-3177-4055-b0ce-dc4ef1ce6433", "92357047-d358-4326-8d6d-28bc619b2876"] {
         let url = format!("{}/api/vmRestorePoints/{point}?action=restore", mock.url);
         assert_eq!(send(&c, "POST", &url, &with_token(&[], &token), "").await.status, 202);
@@ -439,8 +483,8 @@ async fn a_restore_session_a_restore_made_is_listed_once() {
     let after = query(&c, &mock.url, &token, false, "type=RestoreSession").await;
     assert_eq!(
         text(&after).matches("<Ref ").count(),
-        2,
-        "the recorded one (restored again) and dc01's: {}",
+        recorded + 1,
+        "the recorded ones (one restored again) and dc01's new one: {}",
         text(&after)
     );
 }

@@ -64,7 +64,7 @@ async fn the_real_loop_records_both_representations_and_the_recording_replays() 
     let upstream_address = l.upstream.url.trim_start_matches("https://");
     assert!(!text.contains(upstream_address), "the recorded origin is a placeholder");
     assert!(text.contains("Href=\"{{origin}}/api/vmRestorePoints"), "links are stored with the placeholder");
-    assert!(text.contains("\"Href\": \"{{origin}}/api/vmRestorePoints"), "JSON links too");
+    assert!(text.contains("\"href\": \"{{origin}}/api/vmRestorePoints"), "JSON links too (EM 13's camelCase)");
     let loaded = Cassette::load(&l.cassette).unwrap();
     assert_eq!(loaded.cassette.to_yaml(), text, "the recorder writes the canonical form");
     drop(l.upstream);

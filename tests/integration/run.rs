@@ -405,12 +405,12 @@ steps:
     expect:
       status: 201
       body:
-        $.Links[*].Rel: Up
-        $.Links[*].Href: {exists: true}
-        $.Links[0].Rel: Up
+        $.links[*].rel: Up
+        $.links[*].href: {exists: true}
+        $.links[0].rel: Up
         //SessionId: {exists: true}
     capture:
-      rel: {field: "$.Links[*].Rel"}
+      rel: {field: "$.links[*].rel"}
 "#,
     )
     .unwrap();
@@ -418,8 +418,8 @@ steps:
     assert_eq!(code, 1, "{out}{err}");
     let failed: Vec<&str> =
         out.lines().map(str::trim).filter(|l| l.starts_with("body ") || l.starts_with("capture ")).collect();
-    assert_eq!(failed, ["body $.Links[*].Rel", "body //SessionId", "capture rel"], "{out}");
-    assert!(out.contains(r#""SessionId": "{session-id}""#), "an uncaptured session is still live: {out}");
+    assert_eq!(failed, ["body $.links[*].rel", "body //SessionId", "capture rel"], "{out}");
+    assert!(out.contains(r#""sessionId": "{session-id}""#), "an uncaptured session is still live: {out}");
     assert!(out.contains(r#"nodes: "Up", "Down", "Down", …; a check or capture compares one"#), "{out}");
     assert!(out.contains("an XPath reads XML and this body is JSON"), "{out}");
 }

@@ -169,6 +169,12 @@ pub struct Link {
     pub href: String,
 }
 
+/// The member a name names, whatever the case of its key: the test clients read JSON as a
+/// client robust to EM 13's camelCase keys does.
+pub fn member<'a>(m: &'a serde_json::Map<String, serde_json::Value>, name: &str) -> Option<&'a serde_json::Value> {
+    m.get(name).or_else(|| m.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v))
+}
+
 /// Every `Link` in a body, in document order.
 pub fn links(body: &str, json: bool) -> Vec<Link> {
     let mut out = Vec::new();
@@ -177,11 +183,11 @@ pub fn links(body: &str, json: bool) -> Vec<Link> {
             match v {
                 serde_json::Value::Object(m) => {
                     if let (Some(rel), Some(href)) =
-                        (m.get("Rel").and_then(|v| v.as_str()), m.get("Href").and_then(|v| v.as_str()))
+                        (member(m, "Rel").and_then(|v| v.as_str()), member(m, "Href").and_then(|v| v.as_str()))
                     {
                         out.push(Link {
                             rel: rel.into(),
-                            kind: m.get("Type").and_then(|v| v.as_str()).map(Into::into),
+                            kind: member(m, "Type").and_then(|v| v.as_str()).map(Into::into),
                             href: href.into(),
                         });
                     }
@@ -221,8 +227,7 @@ pub fn value(body: &str, json: bool, name: &str) -> Option<String> {
     if json {
         fn find(v: &serde_json::Value, name: &str) -> Option<String> {
             match v {
-                serde_json::Value::Object(m) => m
-                    .get(name)
+                serde_json::Value::Object(m) => member(m, name)
                     .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_owned))
                     .or_else(|| m.values().find_map(|v| find(v, name))),
                 serde_json::Value::Array(a) => a.iter().find_map(|v| find(v, name)),

@@ -1,0 +1,207 @@
+//! EM's lists: a body that lists resources (`EntityReferences` of `Ref`s, JSON `{"Refs": [...]}`,
+//! or entities such as `<BackupJobSessions>` / `{"BackupJobSessions": [...]}`), read into its
+//! items, each with its identity and its own text, so that an entity listed with
+//! `?format=Entity` can be answered alone.
+
+use serde_json::Value as Json;
+
+use super::{NAMESPACE, Repr};
+
+/// One resource a list holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Item {
+    pub href: String,
+    /// Its `Type`, as written (`BackupJobSessionReference` for a reference).
+    pub kind: String,
+    /// Whether it is a reference (`Ref`, `...Reference`) rather than an entity.
+    pub reference: bool,
+    /// The item alone, as a document of its own: XML with EM's namespace declared, or a JSON
+    /// object as written.
+    pub text: String,
+}
+
+/// The items of a list body, in order; `None` when the body is not a list (an entity, a
+/// service document, an error). A list with no items is `Some` of nothing.
+pub fn items(body: &str, repr: Repr) -> Option<Vec<Item>> {
+    match repr {
+        Repr::Xml => xml_items(body),
+        Repr::Json => json_items(body),
+    }
+}
+
+fn xml_items(body: &str) -> Option<Vec<Item>> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(body);
+    let mut depth = 0usize;
+    let mut root_seen = false;
+    let mut start = 0usize;
+    let mut current: Option<(String, String, bool)> = None;
+    let mut out = Vec::new();
+    let identity = |e: &quick_xml::events::BytesStart<'_>| -> Option<(String, String, bool)> {
+        let (mut href, mut kind) = (None, None);
+        for a in e.attributes().flatten() {
+            match a.key.local_name().as_ref() {
+                b"Href" => href = a.unescape_value().ok().map(|v| v.into_owned()),
+                b"Type" => kind = a.unescape_value().ok().map(|v| v.into_owned()),
+                _ => {}
+            }
+        }
+        let name = e.local_name();
+        let reference = matches!(name.as_ref(), b"Ref" | b"EntityRef");
+        let kind = kind?;
+        let reference = reference || kind.ends_with("Reference");
+        Some((href?, kind, reference))
+    };
+    loop {
+        let before = usize::try_from(reader.buffer_position()).unwrap_or(0);
+        match reader.read_event() {
+            Ok(Event::Start(e)) => {
+                if depth == 0 {
+                    if root_seen || e.attributes().flatten().any(|a| a.key.local_name().as_ref() == b"Href") {
+                        // A root with an Href is a resource (or a service), not a list.
+                        return None;
+                    }
+                    root_seen = true;
+                } else if depth == 1 {
+                    start = before;
+                    current = Some(identity(&e)?);
+                }
+                depth += 1;
+            }
+            Ok(Event::Empty(e)) => {
+                if depth == 0 {
+                    if e.attributes().flatten().any(|a| a.key.local_name().as_ref() == b"Href") {
+                        return None;
+                    }
+                    return Some(Vec::new());
+                }
+                if depth == 1 {
+                    let end = usize::try_from(reader.buffer_position()).unwrap_or(body.len());
+                    let (href, kind, reference) = identity(&e)?;
+                    out.push(Item { href, kind, reference, text: standalone(&body[before..end]) });
+                }
+            }
+            Ok(Event::End(_)) => {
+                depth = depth.saturating_sub(1);
+                if depth == 1 {
+                    let end = usize::try_from(reader.buffer_position()).unwrap_or(body.len());
+                    let (href, kind, reference) = current.take()?;
+                    out.push(Item { href, kind, reference, text: standalone(&body[start..end]) });
+                }
+            }
+            Ok(Event::Eof) => break,
+            Err(_) => return None,
+            Ok(_) => {}
+        }
+    }
+    root_seen.then_some(out)
+}
+
+/// An item's text as a document of its own: EM's namespace declared on it, where the list
+/// declared it for all.
+fn standalone(item: &str) -> String {
+    let item = item.trim_start();
+    if item.contains("xmlns=") {
+        return item.to_owned();
+    }
+    let name_end = item.find(|c: char| c.is_whitespace() || c == '>' || c == '/').unwrap_or(item.len());
+    format!("{} xmlns=\"{NAMESPACE}\"{}", &item[..name_end], &item[name_end..])
+}
+
+fn json_items(body: &str) -> Option<Vec<Item>> {
+    let value: Json = serde_json::from_str(body).ok()?;
+    let map = value.as_object()?;
+    // A list is an object whose one member is an array of resources (`Refs` or a plural).
+    if map.len() != 1 {
+        return None;
+    }
+    let (key, array) = map.iter().next()?;
+    let array = array.as_array()?;
+    let texts = array_texts(body, key)?;
+    if texts.len() != array.len() {
+        return None;
+    }
+    let mut out = Vec::with_capacity(array.len());
+    for (x, text) in array.iter().zip(texts) {
+        let m = x.as_object()?;
+        let href = super::links::text(m, "Href")?.to_owned();
+        let kind = super::links::text(m, "Type")?.to_owned();
+        let reference = key.eq_ignore_ascii_case("Refs") || kind.ends_with("Reference");
+        out.push(Item { href, kind, reference, text: text.to_owned() });
+    }
+    Some(out)
+}
+
+/// The texts of the items of the array under the root object's `key`, as written.
+fn array_texts<'a>(body: &'a str, key: &str) -> Option<Vec<&'a str>> {
+    let bytes = body.as_bytes();
+    let quoted = format!("\"{key}\"");
+    let at = body.find(&quoted)? + quoted.len();
+    let open = at + body[at..].find('[')?;
+    let mut out = Vec::new();
+    let (mut depth, mut i, mut item_start) = (0usize, open + 1, None);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'{' | b'[' => {
+                if depth == 0 {
+                    item_start = Some(i);
+                }
+                depth += 1;
+            }
+            b'}' | b']' if depth == 0 => return Some(out),
+            b'}' | b']' => {
+                depth -= 1;
+                if depth == 0 {
+                    out.push(&body[item_start.take()?..=i]);
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_entity_list_gives_each_entity_as_a_document_of_its_own() {
+        let xml = r#"<BackupJobSessions xmlns="http://www.veeam.com/ent/v1.0">
+  <BackupJobSession Href="h/1?format=Entity" Type="BackupJobSession" Name="a"><State>Stopped</State></BackupJobSession>
+  <BackupJobSession Href="h/2?format=Entity" Type="BackupJobSession" Name="b" />
+</BackupJobSessions>"#;
+        let found = items(xml, Repr::Xml).unwrap();
+        assert_eq!(found.len(), 2);
+        assert_eq!(
+            found[0].text,
+            r#"<BackupJobSession xmlns="http://www.veeam.com/ent/v1.0" Href="h/1?format=Entity" Type="BackupJobSession" Name="a"><State>Stopped</State></BackupJobSession>"#
+        );
+        assert!(!found[0].reference && found[1].href == "h/2?format=Entity");
+        assert!(crate::xml::parse(&found[0].text).is_ok());
+
+        let json = r#"{"backupJobSessions": [{"state": "Stopped", "links": [{"rel": "Up", "href": "x]"}], "href": "h/1", "type": "BackupJobSession"}, {"href": "h/2", "type": "BackupJobSession"}]}"#;
+        let found = items(json, Repr::Json).unwrap();
+        assert_eq!(found.len(), 2);
+        assert!(found[0].text.starts_with(r#"{"state""#) && found[0].text.ends_with(r#""BackupJobSession"}"#));
+        assert_eq!(found[1].text, r#"{"href": "h/2", "type": "BackupJobSession"}"#);
+    }
+
+    #[test]
+    fn references_empty_lists_and_entities_are_told_apart() {
+        let refs =
+            r#"<EntityReferences xmlns="urn:x"><Ref Type="JobReference" Href="h/1" Name="j" /></EntityReferences>"#;
+        assert!(items(refs, Repr::Xml).unwrap()[0].reference);
+        assert_eq!(items(r#"<EntityReferences xmlns="urn:x" />"#, Repr::Xml), Some(vec![]));
+        assert_eq!(items(r#"{"Refs": []}"#, Repr::Json), Some(vec![]));
+        assert_eq!(items(r#"<Job Href="h/1" Type="Job"><Links /></Job>"#, Repr::Xml), None);
+        assert_eq!(items(r#"{"Name": "j", "Href": "h/1", "Type": "Job"}"#, Repr::Json), None);
+    }
+}
