@@ -68,6 +68,15 @@ pub fn base64_decode(input: &str) -> Option<Vec<u8>> {
 /// The randomness comes from the standard library's per-process hash keys mixed with a counter
 /// and the clock: unpredictable enough for a mock's session ids, not meant for cryptography.
 pub fn random_uuid() -> String {
+    let mut b = random_bytes();
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+}
+
+/// 16 random bytes, from the same source as [`random_uuid`].
+pub fn random_bytes() -> [u8; 16] {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let state = std::collections::hash_map::RandomState::new();
     let mut words = [0u64; 2];
@@ -83,10 +92,7 @@ pub fn random_uuid() -> String {
     let mut b = [0u8; 16];
     b[..8].copy_from_slice(&words[0].to_be_bytes());
     b[8..].copy_from_slice(&words[1].to_be_bytes());
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+    b
 }
 
 /// Whether `s` has the shape of a UUID (8-4-4-4-12 hex digits, either case).

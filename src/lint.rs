@@ -354,7 +354,8 @@ fn dangling(mock: &Mock, repr: Repr, files: &[String], out: &mut Vec<Finding>) {
             ),
         });
     }
-    let logout = request("DELETE", &format!("/api/logonSessions/{}", session_id(&token)), repr, Some(&token));
+    let id = mock.session_id(&token).unwrap_or_default();
+    let logout = request("DELETE", &format!("/api/logonSessions/{id}"), repr, Some(&token));
     let _ = mock.respond(&logout);
 }
 
@@ -424,10 +425,6 @@ fn navigable(body: &str, repr: Repr, origin: &str) -> Vec<(String, String)> {
             Some((target, what))
         })
         .collect()
-}
-
-fn session_id(token: &str) -> String {
-    em::session_id_of(token).unwrap_or_default()
 }
 
 /// Where a cassette names the link `target`, or else the page that named it (a link only a

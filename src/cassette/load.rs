@@ -331,6 +331,7 @@ struct RawMeta {
     supported_versions: Vec<String>,
     recorded_at: Option<String>,
     recorded_with: Option<String>,
+    session_tokens: Option<String>,
     description: Option<String>,
 }
 
@@ -343,6 +344,7 @@ impl From<RawMeta> for Meta {
             supported_versions: m.supported_versions,
             recorded_at: m.recorded_at,
             recorded_with: m.recorded_with,
+            session_tokens: m.session_tokens,
             description: m.description,
         }
     }

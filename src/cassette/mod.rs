@@ -40,6 +40,9 @@ pub struct Meta {
     pub supported_versions: Vec<String>,
     pub recorded_at: Option<String>,
     pub recorded_with: Option<String>,
+    /// How the server minted session tokens: `session-id` (the id in base64, EM up to 12) or
+    /// `opaque` (EM 13); replay mints them alike. Without it, `product_version` decides.
+    pub session_tokens: Option<String>,
     pub description: Option<String>,
 }
 

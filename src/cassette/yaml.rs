@@ -36,7 +36,11 @@ pub(super) fn header(meta: &Meta) -> String {
                 out.push('\n');
             }
         }
-        for (key, value) in [("recorded_at", &meta.recorded_at), ("recorded_with", &meta.recorded_with)] {
+        for (key, value) in [
+            ("recorded_at", &meta.recorded_at),
+            ("recorded_with", &meta.recorded_with),
+            ("session_tokens", &meta.session_tokens),
+        ] {
             optional(&mut out, 2, key, value.as_deref());
         }
         if let Some(d) = &meta.description {

@@ -102,6 +102,8 @@ struct Armed {
 struct Watch {
     number: usize,
     token: String,
+    /// Its LogonSession id, as the logon named it (an opaque token names none).
+    session_id: Option<String>,
     repr: Repr,
     flow: Flow,
     started: Instant,
@@ -206,16 +208,14 @@ fn line(req: &Request) -> String {
 }
 
 /// A request line with the session's token and id out of it.
-fn scrubbed(text: String, token: &str) -> String {
-    em::Scrubber::for_session(token).scrub(&text)
+fn scrubbed(text: String, token: &str, id: Option<&str>) -> String {
+    em::Scrubber::for_session(token, id).scrub(&text)
 }
 
-/// Whether `path` is the LogonSession of the session `token` names.
-fn own_logon_session(path: &str, token: &str) -> bool {
-    let id = em::session_id_of(token).unwrap_or_default();
-    em::normalize_path(path)
-        .strip_prefix("/api/logonsessions/")
-        .is_some_and(|p| !id.is_empty() && p.eq_ignore_ascii_case(&id))
+/// Whether `path` is the LogonSession `id`.
+fn own_logon_session(path: &str, id: Option<&str>) -> bool {
+    let Some(id) = id.filter(|id| !id.is_empty()) else { return false };
+    em::normalize_path(path).strip_prefix("/api/logonsessions/").is_some_and(|p| p.eq_ignore_ascii_case(id))
 }
 
 fn problem(kind: ProblemKind, message: impl Into<String>) -> Problem {
@@ -477,7 +477,10 @@ impl Checker {
         let watch = &mut state.watches[w];
         watch.last_seen = self.clock.now();
         if let Some(how) = watch.ended {
-            if how == Ending::Expired && req.method == "DELETE" && own_logon_session(req.path(), &watch.token) {
+            if how == Ending::Expired
+                && req.method == "DELETE"
+                && own_logon_session(req.path(), watch.session_id.as_deref())
+            {
                 // Logging out after a 401, to be sure: a careful client's cleanup, not a misuse.
                 return plan;
             }
@@ -602,6 +605,7 @@ impl Checker {
             let mut w = Watch {
                 number: state.watches.len() + 1,
                 token: token.clone(),
+                session_id: em::session::logon_session_id(r),
                 repr: Repr::from_accept(&req.headers),
                 flow: self.new_flow(&req.origin),
                 started: self.clock.now(),
@@ -676,7 +680,7 @@ impl Checker {
         }
         let Some(wi) = plan.watch else { return };
         let w = &mut state.watches[wi];
-        let request = scrubbed(line(req), &w.token);
+        let request = scrubbed(line(req), &w.token, w.session_id.as_deref());
         // A POST sent again right after its connection dropped: on a real EM the first one may
         // have started (a second restore of the same VM), so a client must look before it
         // retries (GET /api/tasks, the restore sessions).
@@ -802,7 +806,7 @@ impl Checker {
                 problems: unrecovered
                     .into_iter()
                     .chain(w.problems.iter().cloned())
-                    .map(|p| Problem { kind: p.kind, message: scrubbed(p.message, &w.token) })
+                    .map(|p| Problem { kind: p.kind, message: scrubbed(p.message, &w.token, w.session_id.as_deref()) })
                     .collect(),
                 settled: settled(w),
             })
@@ -975,7 +979,7 @@ mod tests {
             let restore = send(&c, "POST", &format!("{point}?action=restore"), t).await;
             assert_eq!(restore.status, if attempt == 0 { 500 } else { 202 });
             if attempt == 0 {
-                let id = String::from_utf8(crate::codec::base64_decode(&token).unwrap()).unwrap();
+                let id = em::session::logon_session_id(&logon).unwrap();
                 send(&c, "DELETE", &format!("/api/logonSessions/{id}"), t).await;
                 let report = c.report();
                 assert_eq!(report.ended(), 0, "it may still log on again: {:?}", report.sessions[0]);

@@ -9,7 +9,7 @@ pub mod list;
 pub mod session;
 
 pub use links::Link;
-pub use session::{Scrubber, mint_token, session_id_of};
+pub use session::{Scrubber, TokenStyle, mint_token, session_id_of};
 
 use crate::http::{Headers, Response};
 use crate::xml::escape;

@@ -64,9 +64,85 @@ pub fn loggable(target: &str) -> String {
     }
 }
 
-/// A token for the LogonSession `id`, as EM up to 12 mints them: the base64 of the id.
-pub fn mint_token(id: &str) -> String {
-    base64_encode(id.as_bytes())
+/// How a release mints its session tokens.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TokenStyle {
+    /// EM up to 12: the base64 of the LogonSession id (48 characters).
+    #[default]
+    FromSessionId,
+    /// EM 13: 24 characters, the base64 of a new random GUID in .NET's byte order, unrelated
+    /// to the LogonSession id (the v13 documentation's `OsU6RL7OGkGKrPBGxKxURw==`).
+    Opaque,
+}
+
+impl TokenStyle {
+    /// How a cassette's `session_tokens` names it.
+    pub fn name(self) -> &'static str {
+        match self {
+            TokenStyle::FromSessionId => "session-id",
+            TokenStyle::Opaque => "opaque",
+        }
+    }
+
+    /// The style a cassette's meta says: `session_tokens`, or else its `product_version`.
+    pub fn of_meta(session_tokens: Option<&str>, product_version: Option<&str>) -> Option<TokenStyle> {
+        match session_tokens {
+            Some("opaque") => Some(TokenStyle::Opaque),
+            Some("session-id") => Some(TokenStyle::FromSessionId),
+            _ => product_version.map(TokenStyle::of_product_version),
+        }
+    }
+
+    /// The style of a live token whose LogonSession id is `id`.
+    pub fn of_token(token: &str, id: &str) -> TokenStyle {
+        match session_id_of(token) {
+            Some(made_of) if made_of.eq_ignore_ascii_case(id) => TokenStyle::FromSessionId,
+            _ => TokenStyle::Opaque,
+        }
+    }
+
+    /// The style of the release a cassette's `product_version` names (13 and later: opaque).
+    pub fn of_product_version(version: &str) -> TokenStyle {
+        match version.split('.').next().and_then(|major| major.parse::<u32>().ok()) {
+            Some(major) if major >= 13 => TokenStyle::Opaque,
+            _ => TokenStyle::FromSessionId,
+        }
+    }
+}
+
+/// A token for the LogonSession `id`, as a release of `style` mints them.
+pub fn mint_token(id: &str, style: TokenStyle) -> String {
+    match style {
+        TokenStyle::FromSessionId => base64_encode(id.as_bytes()),
+        TokenStyle::Opaque => {
+            let mut guid = crate::codec::random_bytes();
+            // Guid.ToByteArray(): version 4 in the high nibble of byte 7, the variant in byte 8.
+            guid[7] = (guid[7] & 0x0f) | 0x40;
+            guid[8] = (guid[8] & 0x3f) | 0x80;
+            base64_encode(&guid)
+        }
+    }
+}
+
+/// The `SessionId` a LogonSession body carries (XML, or JSON in either spelling of the key).
+pub fn session_id_in(body: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(body).ok()?;
+    let start = text.find("SessionId").or_else(|| text.find("sessionId"))?;
+    let rest = &text[start + "SessionId".len()..];
+    let rest = rest.trim_start_matches(['>', '"', ':', ' ']);
+    let id: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
+    (id.len() >= 8).then_some(id)
+}
+
+/// The LogonSession id a logon's answer names: its `Location` (`…/logonSessions/{id}`), or the
+/// `SessionId` of its body. A token names none by itself on EM 13.
+pub fn logon_session_id(response: &crate::http::Response) -> Option<String> {
+    let from_location = response.headers.get("location").and_then(|l| {
+        let at = l.to_ascii_lowercase().find("/logonsessions/")? + "/logonsessions/".len();
+        let id = l[at..].trim_end_matches('/');
+        (id.len() >= 8 && !id.contains('/')).then(|| id.to_owned())
+    });
+    from_location.or_else(|| session_id_in(&response.body))
 }
 
 /// The LogonSession id a token is made from, when it is made from one (EM up to 12: the base64
@@ -106,10 +182,11 @@ impl Scrubber {
         }
     }
 
-    /// A scrubber for one session's token.
-    pub fn for_session(token: &str) -> Scrubber {
+    /// A scrubber for one session: its token, and its LogonSession id (given, or made from a
+    /// token made from it).
+    pub fn for_session(token: &str, id: Option<&str>) -> Scrubber {
         let mut s = Scrubber::default();
-        s.session(token, None);
+        s.session(token, id);
         s
     }
 
@@ -160,7 +237,12 @@ mod tests {
 
     #[test]
     fn a_token_made_from_its_session_id_gives_the_id_and_an_opaque_one_none() {
-        let token = mint_token("d75b29ea-9b8d-4d77-a43d-d55225d1f748");
+        let opaque = mint_token("d75b29ea-9b8d-4d77-a43d-d55225d1f748", TokenStyle::Opaque);
+        assert_eq!((opaque.len(), &opaque[22..]), (24, "=="), "{opaque}");
+        assert_eq!(session_id_of(&opaque), None, "{opaque}");
+        assert_eq!(TokenStyle::of_product_version("13.0.1.1071"), TokenStyle::Opaque);
+        assert_eq!(TokenStyle::of_product_version("12.0.0.1420"), TokenStyle::FromSessionId);
+        let token = mint_token("d75b29ea-9b8d-4d77-a43d-d55225d1f748", TokenStyle::FromSessionId);
         assert_eq!(session_id_of(&token).as_deref(), Some("d75b29ea-9b8d-4d77-a43d-d55225d1f748"));
         assert_eq!(session_id_of("aW5mby4uLg=="), None, "too short to be an id");
         assert_eq!(session_id_of("x7Jk2mQpZr9TfWv0"), None, "opaque bytes are no id");
@@ -168,8 +250,8 @@ mod tests {
 
     #[test]
     fn a_session_is_hidden_by_token_and_id_in_one_pass() {
-        let token = mint_token("d75b29ea-9b8d-4d77-a43d-d55225d1f748");
-        let s = Scrubber::for_session(&token);
+        let token = mint_token("d75b29ea-9b8d-4d77-a43d-d55225d1f748", TokenStyle::FromSessionId);
+        let s = Scrubber::for_session(&token, None);
         assert_eq!(
             s.scrub(&format!("{token} /api/logonSessions/d75b29ea-9b8d-4d77-a43d-d55225d1f748")),
             "{session-token} /api/logonSessions/{session-id}"

@@ -127,13 +127,20 @@ impl Mock {
     pub fn new(cassettes: Vec<LoadedCassette>, options: MockOptions) -> Mock {
         let index = Index::build(&cassettes);
         let sources = cassettes.iter().map(|c| Source { name: c.name.clone() }).collect();
+        let style = cassettes
+            .iter()
+            .find_map(|c| {
+                let meta = &c.cassette.meta;
+                em::TokenStyle::of_meta(meta.session_tokens.as_deref(), meta.product_version.as_deref())
+            })
+            .unwrap_or_default();
         let model = Model::build(cassettes, options.clock.clone());
         Mock {
             sources,
             index,
             model,
             asked: Default::default(),
-            sessions: Sessions::new(options.session_timeout, options.max_sessions, options.clock.clone()),
+            sessions: Sessions::new(options.session_timeout, options.max_sessions, options.clock.clone(), style),
             options,
         }
     }
@@ -141,6 +148,11 @@ impl Mock {
     /// How many recorded exchanges it serves.
     pub fn exchange_count(&self) -> usize {
         self.index.entries.len()
+    }
+
+    /// The LogonSession id of a live session's token (opaque tokens name none themselves).
+    pub fn session_id(&self, token: &str) -> Option<String> {
+        self.sessions.session_id(token)
     }
 
     /// Number of sessions currently logged on.

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::clock::Clock;
 use crate::codec::random_uuid;
+use crate::em::TokenStyle;
 use crate::model::{Created, Task};
 
 /// Who is asking, as far as sessions go.
@@ -71,14 +72,16 @@ pub(crate) struct Sessions {
     idle_timeout: Duration,
     max_sessions: usize,
     clock: Arc<dyn Clock>,
+    /// How tokens are minted: as the release on tape mints them.
+    style: TokenStyle,
 }
 
 /// At the cap, a session idle this long gives way to a new logon.
 const GIVE_WAY_AFTER: Duration = Duration::from_secs(60);
 
 impl Sessions {
-    pub fn new(idle_timeout: Duration, max_sessions: usize, clock: Arc<dyn Clock>) -> Sessions {
-        Sessions { state: Mutex::new(State::default()), idle_timeout, max_sessions: max_sessions.max(1), clock }
+    pub fn new(idle_timeout: Duration, max_sessions: usize, clock: Arc<dyn Clock>, style: TokenStyle) -> Sessions {
+        Sessions { state: Mutex::new(State::default()), idle_timeout, max_sessions: max_sessions.max(1), clock, style }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -111,11 +114,11 @@ impl Sessions {
     }
 
     /// Starts a session standing in for recorded session `recorded`: a fresh id, and a token
-    /// that is its base64, as EM mints them. `Err` says why not: the live-session cap is
+    /// minted as the release on tape mints them (the id's base64, or opaque on EM 13). `Err` says why not: the live-session cap is
     /// reached and no session has sat idle long enough to give way.
     pub fn start(&self, recorded: u32) -> Result<LiveSession, String> {
         let id = random_uuid();
-        let live = LiveSession { token: crate::em::mint_token(&id), id, recorded };
+        let live = LiveSession { token: crate::em::mint_token(&id, self.style), id, recorded };
         let session = Session {
             live: live.clone(),
             last_seen: self.clock.now(),
@@ -167,6 +170,11 @@ impl Sessions {
             token.to_owned(),
             Session { live, last_seen: self.clock.now(), positions: HashMap::new(), work: Work::default() },
         );
+    }
+
+    /// The LogonSession id of a live session: what its token names, whatever the token looks like.
+    pub fn session_id(&self, token: &str) -> Option<String> {
+        self.lock().sessions.get(token).map(|s| s.live.id.clone())
     }
 
     pub fn end(&self, token: &str) {
@@ -221,7 +229,7 @@ mod tests {
     #[test]
     fn a_session_idle_past_the_timeout_on_the_mocks_clock_is_over() {
         let clock = Arc::new(ManualClock::default());
-        let sessions = Sessions::new(Duration::from_secs(900), 10, clock.clone());
+        let sessions = Sessions::new(Duration::from_secs(900), 10, clock.clone(), TokenStyle::Opaque);
         let live = sessions.start(1).unwrap();
         clock.advance(Duration::from_secs(899));
         assert!(matches!(sessions.caller(Some(&live.token)), Caller::Live(_)), "used within the timeout");

@@ -286,6 +286,9 @@ impl Recorder {
         let mut state = self.lock();
         let exchange = state.redactor.exchange(seq, sent, &uri, &response, &response.body, same.map(|p| p.seq));
         learn_meta(&mut state.learned, &exchange);
+        if let Some(style) = state.redactor.token_style {
+            state.learned.session_tokens.get_or_insert_with(|| style.name().to_owned());
+        }
         let written = state.writer.write(&exchange);
         if !state.wrote(written) {
             return names_origin;
@@ -378,8 +381,8 @@ fn supported_versions(text: &str) -> Vec<String> {
     fn json(v: &serde_json::Value, out: &mut Vec<String>) {
         match v {
             serde_json::Value::Object(m) => {
-                if let Some(serde_json::Value::Array(a)) = m.get("SupportedVersions") {
-                    out.extend(a.iter().filter_map(|x| x.get("Name")?.as_str().map(str::to_owned)));
+                if let Some(serde_json::Value::Array(a)) = em::links::member(m, "SupportedVersions") {
+                    out.extend(a.iter().filter_map(|x| em::links::text(x.as_object()?, "Name").map(str::to_owned)));
                 }
                 m.values().for_each(|x| json(x, out));
             }

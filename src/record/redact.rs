@@ -65,6 +65,8 @@ pub struct Redactor {
     first_session: u32,
     headers: Vec<String>,
     body_rules: Vec<(Regex, String)>,
+    /// How the server mints tokens, learnt from its first logon.
+    pub token_style: Option<em::TokenStyle>,
 }
 
 impl Redactor {
@@ -116,6 +118,7 @@ impl Redactor {
             first_session: 1,
             headers: config.headers.iter().map(|h| h.to_ascii_lowercase()).collect(),
             body_rules,
+            token_style: None,
         }
     }
 
@@ -137,7 +140,10 @@ impl Redactor {
             self.learn(token, None);
         }
         if let Some(token) = response_headers.get(em::SESSION_HEADER) {
-            let id = session_id_in(response_body);
+            let id = crate::em::session::session_id_in(response_body);
+            if let Some(id) = &id {
+                self.token_style.get_or_insert(em::TokenStyle::of_token(token.trim(), id));
+            }
             self.learn(token.trim(), id);
         }
         let request = RecordedRequest {
@@ -263,16 +269,6 @@ fn redact_groups(re: &Regex, text: &str) -> String {
     }
     out.push_str(&text[last..]);
     out
-}
-
-/// The `SessionId` a LogonSession body carries (XML or JSON).
-fn session_id_in(body: &[u8]) -> Option<String> {
-    let text = std::str::from_utf8(body).ok()?;
-    let start = text.find("SessionId")?;
-    let rest = &text[start + "SessionId".len()..];
-    let rest = rest.trim_start_matches(['>', '"', ':', ' ']);
-    let id: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
-    (id.len() >= 8).then_some(id)
 }
 
 fn replace_ignoring_case(text: &str, needle: &str, replacement: &str) -> String {

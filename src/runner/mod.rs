@@ -208,10 +208,11 @@ impl Runner<'_> {
         let observed = self.flow.observe(step, &response, link_type.as_deref());
         // A session the server opened is live whether the scenario captures its token or not.
         if let Some(token) = response.headers.get(crate::em::SESSION_HEADER) {
-            self.remember_session(token);
+            let id = crate::em::session::logon_session_id(&response);
+            self.remember_session(token, id.as_deref());
         }
         for token in &observed.tokens {
-            self.remember_session(token);
+            self.remember_session(token, None);
         }
         result.checks.extend(observed.checks);
         if result.checks.iter().any(|c| !c.passed) {
@@ -343,9 +344,9 @@ impl Runner<'_> {
         }
     }
 
-    fn remember_session(&mut self, token: &str) {
+    fn remember_session(&mut self, token: &str, id: Option<&str>) {
         if !self.secrets.knows(token) {
-            self.secrets.session(token, None);
+            self.secrets.session(token, id);
         }
     }
 

@@ -368,7 +368,7 @@ async fn stale_and_missing_tokens_are_reported() {
             send(&c, "POST", &format!("{}/api/sessionMngr", server.url()), &[("Authorization", "Basic eDp5")], "")
                 .await;
         let token = logon.headers.get("x-restsvcsessionid").unwrap().to_owned();
-        let id = String::from_utf8(emtape::codec::base64_decode(&token).unwrap()).unwrap();
+        let id = session_id(&logon);
         send(&c, "DELETE", &format!("{}/api/logonSessions/{id}", server.url()), &[("X-RestSvcSessionId", &token)], "")
             .await;
         let stale =

@@ -51,8 +51,7 @@ async fn a_crawl_of_the_mock_serves_back_every_link_it_saw_the_same_and_holds_no
     let mut compared = 0;
     for json in [false, true] {
         let accept = if json { "application/json" } else { "application/xml" };
-        let token = logon(&replay.url, &[("Accept", accept)]).await;
-        let id = String::from_utf8(emtape::codec::base64_decode(&token).unwrap()).unwrap();
+        let (token, id) = logon_session(&replay.url, &[("Accept", accept)]).await;
         for (i, x) in loaded.cassette.exchanges.iter().enumerate() {
             if x.request.method != "GET" || x.request.headers.get("accept") != Some(accept) {
                 continue;

@@ -18,15 +18,16 @@ const SECRETS: [&str; 6] = [BASIC_PASSWORD, QUERY_TOKEN, XML_PASSWORD, JSON_PASS
 
 const REDACT: &str = "headers: [X-Api-Key]\njson: [ApiSecret]\n";
 
-/// Every base64 string of a live session id (a UUID) in `text`.
+/// Every live session token in `text`: the base64 of a session id (a UUID, EM up to 12), or an
+/// opaque one (16 bytes in base64, EM 13).
 fn live_tokens(text: &str) -> Vec<String> {
-    let b64 = regex::Regex::new(r"[A-Za-z0-9+/]{48}").unwrap();
+    let b64 = regex::Regex::new(r"[A-Za-z0-9+/]{48}|[A-Za-z0-9+/]{22}==").unwrap();
     b64.find_iter(text)
         .map(|m| m.as_str().to_owned())
         .filter(|t| {
-            emtape::codec::base64_decode(t)
-                .and_then(|b| String::from_utf8(b).ok())
-                .is_some_and(|s| s.len() == 36 && s.matches('-').count() == 4)
+            emtape::codec::base64_decode(t).is_some_and(|b| {
+                b.len() == 16 || String::from_utf8(b).is_ok_and(|s| s.len() == 36 && s.matches('-').count() == 4)
+            })
         })
         .collect()
 }
@@ -80,7 +81,7 @@ async fn record_writes_no_planted_secret_and_no_live_token_anywhere() {
     send(&c, "POST", &restore, &[with[0], ("Content-Type", "application/xml")], &xml).await;
     let json = format!("{{\"Password\": \"{JSON_PASSWORD}\", \"ApiSecret\": \"{CUSTOM_FIELD}\"}}");
     send(&c, "POST", &restore, &[with[0], ("Content-Type", "application/json")], &json).await;
-    let session = emtape::codec::base64_decode(&token).map(|b| String::from_utf8(b).unwrap()).unwrap();
+    let session = session_id(&logon);
     send(&c, "DELETE", &format!("{}/api/logonSessions/{session}", proxy.url), &with, "").await;
     let (_, log) = proxy.stop();
     let recorded = std::fs::read_to_string(&cassette).unwrap();

@@ -151,10 +151,9 @@ async fn requests_without_a_valid_token_get_401() {
 #[tokio::test]
 async fn a_token_is_dead_after_logout() {
     let mock = Emtape::serve(&[]);
-    let token = logon(&mock.url, &[]).await;
+    let (token, id) = logon_session(&mock.url, &[]).await;
     let url = format!("{}/api/vmRestorePoints", mock.url);
     assert_eq!(send(&client(), "GET", &url, &[("X-RestSvcSessionId", &token)], "").await.status, 200);
-    let id = String::from_utf8(emtape::codec::base64_decode(&token).unwrap()).unwrap();
     let out = send(
         &client(),
         "DELETE",
@@ -691,8 +690,7 @@ fn zero_sessions_threads_or_connections_are_usage_errors() {
 #[tokio::test]
 async fn another_sessions_logon_session_is_a_404_that_says_why_and_echoes_no_id() {
     let mock = Emtape::serve(&["-v"]);
-    let (a, b) = (logon(&mock.url, &[]).await, logon(&mock.url, &[]).await);
-    let a_id = String::from_utf8(emtape::codec::base64_decode(&a).unwrap()).unwrap();
+    let ((a, a_id), b) = (logon_session(&mock.url, &[]).await, logon(&mock.url, &[]).await);
     let url = format!("{}/api/logonSessions/{a_id}", mock.url);
     for method in ["GET", "DELETE"] {
         let r = send(&client(), method, &url, &[("X-RestSvcSessionId", &b)], "").await;
