@@ -493,12 +493,27 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", value_parser = at_least_one)]
     pub threads: Option<usize>,
 
+    /// Only this user may log on (repeatable): a wrong password is EM's 401, the LogonSession
+    /// names the user, and a role (Portal Administrator, the default; Portal User; Restore
+    /// Operator) with a restore scope (VMs, comma-separated) limits what the session may do,
+    /// with EM's 403. Without --user or --users, any credentials log on
+    #[arg(long = "user", value_name = "NAME:PASSWORD[:ROLE[:VM,VM]]", value_parser = user_arg)]
+    pub users: Vec<crate::mock::User>,
+
+    /// Read the users from a YAML file: a list of {name, password, role, restore_scope}
+    #[arg(long = "users", value_name = "FILE")]
+    pub users_file: Option<PathBuf>,
+
     /// Print one line per request on stderr
     #[arg(short, long)]
     pub verbose: bool,
 
     #[command(flatten)]
     pub check: CheckArgs,
+}
+
+fn user_arg(text: &str) -> Result<crate::mock::User, String> {
+    crate::mock::User::parse_arg(text)
 }
 
 /// Checking clients against a scenario (`emtape serve --scenario`).

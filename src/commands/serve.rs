@@ -29,7 +29,12 @@ pub(super) fn serve(args: ServeArgs) -> Result<Exit, Failure> {
     let (tls, minted) = listen_tls(&args.tls)?;
     let check = check_options(&args.check)?;
     let plain = args.check.scenario.is_none();
+    let mut users = args.users.clone();
+    if let Some(file) = &args.users_file {
+        users.extend(crate::mock::users::load(file).map_err(|e| Failure::bad_input(e.to_string()))?);
+    }
     let options = MockOptions {
+        users: users.into(),
         session_timeout: Duration::from_secs(args.session_timeout),
         max_sessions: args.max_sessions,
         log_requests: args.verbose,

@@ -124,6 +124,33 @@ pub fn mint_token(id: &str, style: TokenStyle) -> String {
     }
 }
 
+/// A LogonSession body (or a list of them) naming `user` as its `UserName`, in XML or JSON of
+/// either key spelling.
+pub fn with_user_name(body: &str, user: &str) -> String {
+    let mut out = body.to_owned();
+    if let Some(start) = out.find("<UserName>").map(|i| i + "<UserName>".len()) {
+        if let Some(end) = out[start..].find("</UserName>").map(|e| start + e) {
+            out.replace_range(start..end, &crate::xml::escape(user));
+        }
+        return out;
+    }
+    for key in ["\"UserName\"", "\"userName\""] {
+        let Some(at) = out.find(key) else { continue };
+        let after = at + key.len();
+        let Some(open) = out[after..].find('"').map(|i| after + i) else { continue };
+        let mut end = open + 1;
+        let bytes = out.as_bytes();
+        while end < bytes.len() && bytes[end] != b'"' {
+            end += if bytes[end] == b'\\' { 2 } else { 1 };
+        }
+        if end < bytes.len() {
+            let quoted = serde_json::Value::String(user.to_owned()).to_string();
+            out.replace_range(open..=end, &quoted);
+        }
+    }
+    out
+}
+
 /// The `SessionId` a LogonSession body carries (XML, or JSON in either spelling of the key).
 pub fn session_id_in(body: &[u8]) -> Option<String> {
     let text = std::str::from_utf8(body).ok()?;

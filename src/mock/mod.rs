@@ -6,6 +6,7 @@ mod index;
 mod near_miss;
 mod render;
 mod sessions;
+pub mod users;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,6 +21,7 @@ use crate::http::{Headers, Request, Response, http_date};
 use crate::model::{Answer, Model, Step};
 use index::Index;
 use sessions::{Caller, LiveSession, Sessions};
+pub use users::{Role, User};
 
 /// Which of several recorded answers to give.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,6 +63,8 @@ pub struct MockOptions {
     pub latency: Option<Duration>,
     /// Where sessions and the model read the time.
     pub clock: Arc<dyn Clock>,
+    /// Who may log on; empty: anyone, with any credentials.
+    pub users: Arc<[User]>,
 }
 
 impl Default for MockOptions {
@@ -73,6 +77,7 @@ impl Default for MockOptions {
             running_polls: None,
             latency: None,
             clock: Arc::new(SystemClock),
+            users: Arc::from(Vec::new()),
         }
     }
 }
@@ -182,6 +187,11 @@ impl Mock {
         self.asked[usize::from(key.repr == Repr::Json)].store(true, Ordering::Relaxed);
         let token = em::session_token(&req.headers);
         let caller = self.sessions.caller(token);
+        if let Some(user) = caller.live().and_then(|s| self.user(s)) {
+            if !user.role.may_use(&key.path) {
+                return self.forbid(req, key.repr, &format!("{} ({}) may not use {}", user.name, user.role, key.path));
+            }
+        }
         if let Some(response) = self.own(req, &key, &caller, pick) {
             return response;
         }
@@ -207,6 +217,14 @@ impl Mock {
                 "logon needs credentials: send Authorization: Basic base64(user:password)",
             );
         }
+        let user = if first.needs_credentials && !self.options.users.is_empty() {
+            match self.account(&req.headers) {
+                Some(i) => Some(i),
+                None => return self.refuse(req, key.repr, WRONG_CREDENTIALS),
+            }
+        } else {
+            None
+        };
         let position = match pick {
             _ if members.len() == 1 => 0,
             Some(Pick::First) => 0,
@@ -217,13 +235,20 @@ impl Mock {
         entry.used.store(true, Ordering::Relaxed);
         let date = http_date();
         let opens = entry.logon.as_ref().filter(|_| entry.opens_session());
-        let started = match opens.map(|l| self.sessions.start(l.session)) {
+        let started = match opens.map(|l| self.sessions.start(l.session, user)) {
             Some(Err(why)) => return em::error(key.repr, 503, &why),
             Some(Ok(s)) => Some(s),
             None => None,
         };
-        let session = started.as_ref().or(caller.live()).map(|s| (s.id.as_str(), s.token.as_str()));
-        let response = entry.response.render(&Fill { origin: &req.origin, date: &date, session });
+        let live = started.as_ref().or(caller.live());
+        let session = live.map(|s| (s.id.as_str(), s.token.as_str()));
+        let mut response = entry.response.render(&Fill { origin: &req.origin, date: &date, session });
+        if let Some(user) = live.and_then(|s| self.user(s)) {
+            if opens.is_some() || key.path.starts_with("/api/logonsessions") {
+                response.body =
+                    em::session::with_user_name(&String::from_utf8_lossy(&response.body), &user.name).into();
+            }
+        }
         if entry.logout && response.status < 300 {
             if let Some(t) = caller.live() {
                 self.sessions.end(&t.token);
@@ -241,6 +266,25 @@ impl Mock {
             );
         }
         response
+    }
+
+    /// The user a Basic credential names with its password, among the mock's users.
+    fn account(&self, headers: &crate::http::Headers) -> Option<usize> {
+        let (name, password) = basic_credentials(headers)?;
+        self.options.users.iter().position(|u| u.name.eq_ignore_ascii_case(&name) && u.password_is(&password))
+    }
+
+    /// Who a live session logged on as, when the mock has users.
+    fn user(&self, live: &LiveSession) -> Option<&User> {
+        live.user.and_then(|i| self.options.users.get(i))
+    }
+
+    /// EM's 403 for what the caller's role may not do.
+    fn forbid(&self, req: &Request, repr: Repr, why: &str) -> Response {
+        if self.options.log_requests || self.options.log_misses {
+            log::info!("emtape: 403 {} {}: {why}", req.method, crate::em::session::loggable(&req.target));
+        }
+        em::error(repr, 403, "Access denied.")
     }
 
     /// Answers what the session model owns whatever the tape holds: actions (each POST starts
@@ -317,6 +361,15 @@ impl Mock {
 
     fn start_action(&self, req: &Request, key: &Key<'_>, live: &LiveSession) -> Response {
         let session = Some((live.id.as_str(), live.token.as_str()));
+        if let (Some(user), Some(vm)) = (self.user(live), self.model.vm_of(&key.path)) {
+            if !user.may_restore(&vm) {
+                let why = format!(
+                    "{} ({}) may not restore {vm}: it is not in the account's restore scope",
+                    user.name, user.role
+                );
+                return self.forbid(req, key.repr, &why);
+            }
+        }
         // The number is reserved under the sessions lock, the work done outside it: starting a
         // task derives bodies (and may wait for the catalog), and every other request needs
         // that lock.
@@ -382,6 +435,9 @@ impl Mock {
         let mut response = entry.response.render(&Fill { origin: &req.origin, date: &date, session });
         response.status = 200;
         response.reason = None;
+        if let Some(user) = self.user(live) {
+            response.body = em::session::with_user_name(&String::from_utf8_lossy(&response.body), &user.name).into();
+        }
         for name in ["location", "set-cookie", em::SESSION_HEADER] {
             response.headers.remove(name);
         }
@@ -684,14 +740,23 @@ impl Mock {
 
 /// The user of a request's `Authorization: Basic base64(user:password)`, if it has one.
 fn basic_user(headers: &crate::http::Headers) -> Option<String> {
+    basic_credentials(headers).map(|(user, _)| user)
+}
+
+/// The user and password of a request's `Authorization: Basic base64(user:password)`.
+fn basic_credentials(headers: &crate::http::Headers) -> Option<(String, String)> {
     let value = headers.get("authorization")?.trim();
     let (scheme, encoded) = value.split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
     }
     let decoded = String::from_utf8(crate::codec::base64_decode(encoded.trim())?).ok()?;
-    decoded.split_once(':').map(|(user, _)| user.to_owned()).filter(|u| !u.is_empty())
+    let (user, password) = decoded.split_once(':')?;
+    (!user.is_empty()).then(|| (user.to_owned(), password.to_owned()))
 }
+
+/// What a logon with credentials no user of the mock has gets (EM's words are not documented).
+const WRONG_CREDENTIALS: &str = "Logon failed: the user name or password is incorrect.";
 
 const NO_TOKEN: &str = "the request carries no session token (X-RestSvcSessionId header or cookie); log on first with POST /api/sessionMngr/?v=latest";
 

@@ -26,6 +26,8 @@ pub(crate) struct LiveSession {
     pub token: String,
     /// The recorded session it stands in for.
     pub recorded: u32,
+    /// Who logged on, when the mock has users: an index into them.
+    pub user: Option<usize>,
 }
 
 impl Caller {
@@ -116,9 +118,9 @@ impl Sessions {
     /// Starts a session standing in for recorded session `recorded`: a fresh id, and a token
     /// minted as the release on tape mints them (the id's base64, or opaque on EM 13). `Err` says why not: the live-session cap is
     /// reached and no session has sat idle long enough to give way.
-    pub fn start(&self, recorded: u32) -> Result<LiveSession, String> {
+    pub fn start(&self, recorded: u32, user: Option<usize>) -> Result<LiveSession, String> {
         let id = random_uuid();
-        let live = LiveSession { token: crate::em::mint_token(&id, self.style), id, recorded };
+        let live = LiveSession { token: crate::em::mint_token(&id, self.style), id, recorded, user };
         let session = Session {
             live: live.clone(),
             last_seen: self.clock.now(),
@@ -165,7 +167,7 @@ impl Sessions {
     /// A session with a token minted elsewhere.
     pub fn adopt(&self, token: &str, recorded: u32) {
         let id = crate::em::session_id_of(token).unwrap_or_else(random_uuid);
-        let live = LiveSession { id, token: token.to_owned(), recorded };
+        let live = LiveSession { id, token: token.to_owned(), recorded, user: None };
         self.lock().sessions.insert(
             token.to_owned(),
             Session { live, last_seen: self.clock.now(), positions: HashMap::new(), work: Work::default() },
@@ -230,7 +232,7 @@ mod tests {
     fn a_session_idle_past_the_timeout_on_the_mocks_clock_is_over() {
         let clock = Arc::new(ManualClock::default());
         let sessions = Sessions::new(Duration::from_secs(900), 10, clock.clone(), TokenStyle::Opaque);
-        let live = sessions.start(1).unwrap();
+        let live = sessions.start(1, None).unwrap();
         clock.advance(Duration::from_secs(899));
         assert!(matches!(sessions.caller(Some(&live.token)), Caller::Live(_)), "used within the timeout");
         clock.advance(Duration::from_secs(901));

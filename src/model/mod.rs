@@ -390,6 +390,18 @@ impl Model {
         all.iter().find(|a| a.repr == repr).or(all.first()).copied()
     }
 
+    /// The VM a restore point at `path` is of: its `VmDisplayName`, or its name's part before `@`.
+    pub fn vm_of(&self, path: &str) -> Option<String> {
+        let r = self.catalog().resources.get(path)?;
+        let from_entity = r.entity.iter().flatten().find_map(|s| {
+            let at = s.text.find("VmDisplayName").or_else(|| s.text.find("vmDisplayName"))? + "VmDisplayName".len();
+            let rest = s.text[at..].trim_start_matches(['"', '=', ':', ' ']);
+            let end = rest.find('"')?;
+            Some(rest[..end].to_owned())
+        });
+        from_entity.or_else(|| r.name.as_deref()?.split_once('@').map(|(vm, _)| vm.to_owned()))
+    }
+
     /// Whether a POST is a recorded action's.
     pub fn is_action(&self, path: &str, query: &[(String, String)]) -> bool {
         self.action(path, query, Repr::Xml).is_some()

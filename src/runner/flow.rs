@@ -332,7 +332,8 @@ impl Flow {
                 c.context = Some(excerpt(&body_text, 1, 3));
             }
             checks.push(c);
-        } else if let (Some(kind), true) = (link_type, expect.link_contract) {
+        } else if let (Some(kind), true, true) = (link_type, expect.link_contract, response.status < 400) {
+            // An error answer (an expected 403, say) is EM's `Error`, not what the link leads to.
             let outcome = doc.honours_link_type(kind);
             let got = doc.root_name().map_or_else(
                 || "(no body)".to_owned(),
