@@ -613,8 +613,15 @@ class Estate:
         self.collection(f"{rep.path}/vmReplicaPoints", "VmReplicaPoint", replica_points, entities=False)
         self.collection("/vmReplicaPoints", "VmReplicaPoint", replica_points)
 
-        # Restore sessions the estate remembers (the restore flow's own one is on its cassette).
-        restores = []
+        # Restore sessions: the restore flow's own one (as its cassette has it) and two older ones.
+        flow_restore = Res("RestoreSession", "/restoreSessions/ed8e95ca-6ec5-4a2d-978b-e1108c4130b6",
+                           "ubuntu88@2025-10-21 17:10:02", attrs=[("VmDisplayName", "ubuntu88")])
+        flow_restore.links = [bs1.ref(), ("Alternate", "RestoreSessionReference", flow_restore.href, flow_restore.name),
+                              ("Related", "VmRestorePointReference", points["vrp"][1].href, points["vrp"][1].name)]
+        flow_restore.fields = [("JobType", "RestoreVm"), ("CreationTimeUTC", "2025-10-21T17:10:02.017Z"),
+                               ("EndTimeUTC", "2025-10-21T17:16:41.803Z"), ("State", "Stopped"), ("Result", "Success"),
+                               ("Progress", 100)]
+        restores = [self.add(flow_restore)]
         for vm, point, t, minutes, result in [
             ("oracle03", points["vrp"][0], datetime(2025, 11, 3, 9, 12, 40, tzinfo=timezone.utc), 21, "Success"),
             ("dc01", points["vrp"][3], datetime(2025, 12, 7, 13, 5, 11, tzinfo=timezone.utc), 2, "Failed"),
@@ -629,6 +636,7 @@ class Estate:
                         ("Result", result), ("Progress", 100)]
             restores.append(self.add(r))
         self.restores = restores
+        self.collection("/restoreSessions", "RestoreSession", restores)
 
         # Agents: a protection group and the two computers it discovered.
         pg = Res("AgentProtectionGroup", f"/agents/protectionGroups/{uid_of('pg', '1')}", "Protection Group 1",
@@ -952,8 +960,6 @@ class Writer:
             self.add(f"/api{path}", self.refs(members))
             if entities:
                 self.add(f"/api{path}?format=Entity", self.entities(element or plural(kind), members))
-        for r in e.restores:
-            self.add(f"/api{r.path}?format=Entity", self.standalone(r))
         self.services()
         self.summary()
         return "".join(self.out)

@@ -17,8 +17,8 @@ use crate::mock::{Mock, MockOptions};
 /// What is wrong, where, and what to do.
 #[derive(Clone, Debug, Serialize)]
 pub struct Finding {
-    /// `dangling-link`, `unrecorded`, `secret`, `unparsable-body`, `not-a-placeholder`, `shadowed`,
-    /// `cassette-warning`.
+    /// `dangling-link`, `unrecorded`, `derived`, `secret`, `unparsable-body`, `not-a-placeholder`,
+    /// `shadowed`, `cassette-warning`.
     pub kind: &'static str,
     pub file: String,
     pub line: usize,
@@ -28,8 +28,16 @@ pub struct Finding {
 }
 
 /// Every kind of finding, for `--allow`.
-pub const KINDS: [&str; 7] =
-    ["dangling-link", "unrecorded", "secret", "unparsable-body", "not-a-placeholder", "shadowed", "cassette-warning"];
+pub const KINDS: [&str; 8] = [
+    "dangling-link",
+    "unrecorded",
+    "derived",
+    "secret",
+    "unparsable-body",
+    "not-a-placeholder",
+    "shadowed",
+    "cassette-warning",
+];
 
 /// Whether a value is only placeholders (or nothing).
 fn is_placeholder(v: &str) -> bool {
@@ -85,6 +93,25 @@ pub fn lint(cassettes: Vec<LoadedCassette>) -> Vec<Finding> {
     }
     for repr in [Repr::Xml, Repr::Json] {
         dangling(&mock, repr, &names, &mut findings);
+    }
+    // What the walk was answered with that no recording holds: serve answers it the same way.
+    let unrecorded = mock.unrecorded();
+    if !unrecorded.is_empty() {
+        let shown: Vec<String> = unrecorded.iter().take(5).map(|u| format!("{} ({})", u.request, u.note)).collect();
+        let more = if unrecorded.len() > 5 { format!("; and {} more", unrecorded.len() - 5) } else { String::new() };
+        findings.push(Finding {
+            kind: "derived",
+            file: names.first().cloned().unwrap_or_default(),
+            line: 1,
+            message: format!(
+                "{} {}{more}",
+                crate::report::check::unrecorded_heading(&unrecorded).trim_end_matches(':'),
+                shown.join("; ")
+            ),
+            hint: Some(
+                "record them (emtape crawl), or --allow derived when a derived or written answer is good enough".into(),
+            ),
+        });
     }
     // A model of a large EM takes a while to free; the answer need not wait for it.
     std::thread::spawn(move || drop((mock, cassettes)));

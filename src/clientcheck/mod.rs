@@ -822,6 +822,7 @@ impl Checker {
             sessions,
             unattributed: state.unattributed.clone(),
             reasons,
+            unrecorded: self.mock.unrecorded(),
         }
     }
 

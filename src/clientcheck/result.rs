@@ -85,6 +85,10 @@ pub struct ClientReport {
     pub unattributed: Vec<Problem>,
     /// Why the run failed beyond its sessions' own problems (too few sessions, a deadline).
     pub reasons: Vec<String>,
+    /// Answers the mock served that no recording holds as they are (derived from a sibling, or
+    /// written from listings): what the verdict rests on beside the tape.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unrecorded: Vec<crate::mock::Unrecorded>,
 }
 
 impl ClientReport {

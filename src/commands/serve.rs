@@ -169,9 +169,17 @@ fn strict(enabled: bool, mock: &Mock) -> Exit {
     if let Some(repr) = mock.unasked() {
         eprintln!("emtape: strict: no client asked for {}: its exchanges are not counted", repr.name());
     }
+    // An answer made from no recording of its own is a verdict on data nobody recorded.
+    let unrecorded = mock.unrecorded();
+    if !unrecorded.is_empty() {
+        eprintln!("emtape: strict: {}", crate::report::check::unrecorded_heading(&unrecorded));
+        for u in &unrecorded {
+            eprintln!("  {} ({}x): {}", u.request, u.count, u.note);
+        }
+    }
     if unused.is_empty() {
         eprintln!("emtape: strict: every recorded exchange was used");
-        return Exit::Success;
+        return if unrecorded.is_empty() { Exit::Success } else { Exit::Failed };
     }
     eprintln!("emtape: strict: {} recorded exchanges were never used:", unused.len());
     for line in unused {

@@ -8,8 +8,9 @@ mod render;
 mod sessions;
 pub mod users;
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::cassette::LoadedCassette;
@@ -97,7 +98,23 @@ pub struct Mock {
     asked: [AtomicBool; 2],
     sessions: Sessions,
     options: MockOptions,
+    /// Answers served that rest on no recording of their own, by request.
+    unrecorded: Mutex<BTreeMap<String, Unrecorded>>,
 }
+
+/// An answer the mock served that no recording holds as it is: what it rests on, and how it
+/// was made.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Unrecorded {
+    /// `GET /api/vmRestorePoints/{id}?format=Entity (JSON)`, its first target.
+    pub request: String,
+    pub basis: crate::model::Basis,
+    pub note: String,
+    pub count: usize,
+}
+
+/// Unrecorded answers remembered at most (distinct requests).
+const UNRECORDED_KEPT: usize = 10_000;
 
 /// The request reduced to what matching looks at.
 pub(crate) struct Key<'a> {
@@ -147,6 +164,7 @@ impl Mock {
             asked: Default::default(),
             sessions: Sessions::new(options.session_timeout, options.max_sessions, options.clock.clone(), style),
             options,
+            unrecorded: Mutex::default(),
         }
     }
 
@@ -194,6 +212,11 @@ impl Mock {
         }
         if let Some(response) = self.own(req, &key, &caller, pick) {
             return response;
+        }
+        // A collection the caller's session added to (a restore's RestoreSession) is answered
+        // as it is now, with the new member, not as it was recorded.
+        if key.method == "GET" && self.grew(&caller, &key.path) {
+            return self.model_answer(req, &key, &caller);
         }
         let Some(group) = self.find(&key, &caller) else {
             if let Some(refusal) = self.unsupported_version(req, &key) {
@@ -272,6 +295,12 @@ impl Mock {
     fn account(&self, headers: &crate::http::Headers) -> Option<usize> {
         let (name, password) = basic_credentials(headers)?;
         self.options.users.iter().position(|u| u.name.eq_ignore_ascii_case(&name) && u.password_is(&password))
+    }
+
+    /// Whether the caller's session created a member of the collection at `path`.
+    fn grew(&self, caller: &Caller, path: &str) -> bool {
+        let Some(live) = caller.live() else { return false };
+        self.sessions.with_work(&live.token, |w| w.created.iter().any(|c| c.is_in(path))).unwrap_or(false)
     }
 
     /// Who a live session logged on as, when the mock has users.
@@ -355,7 +384,7 @@ impl Mock {
             ),
             (None, _) => return None,
         };
-        let answer = Answer { status, repr, body, note };
+        let answer = Answer { status, repr, body, note, basis: crate::model::Basis::Assembled };
         Some(self.answer(req, answer, session))
     }
 
@@ -540,7 +569,27 @@ impl Mock {
             response
         };
         self.log(req, answer.repr, response.status, &answer.note);
+        if answer.basis.unrecorded() && response.status < 400 {
+            let request =
+                format!("{} {} ({})", req.method, crate::em::session::loggable(&req.target), answer.repr.name());
+            let mut seen = self.unrecorded.lock().unwrap_or_else(|e| e.into_inner());
+            let shape = crate::diff::link_template(&request);
+            if let Some(u) = seen.get_mut(&shape) {
+                u.count += 1;
+            } else if seen.len() < UNRECORDED_KEPT {
+                seen.insert(shape, Unrecorded { request, basis: answer.basis, note: answer.note.clone(), count: 1 });
+            }
+        }
         response
+    }
+
+    /// The answers served so far that rest on no recording of their own (derived from a
+    /// sibling, or written from listings), one per request shape, most made first.
+    pub fn unrecorded(&self) -> Vec<Unrecorded> {
+        let seen = self.unrecorded.lock().unwrap_or_else(|e| e.into_inner());
+        let mut all: Vec<Unrecorded> = seen.values().cloned().collect();
+        all.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.request.cmp(&b.request)));
+        all
     }
 
     fn log(&self, req: &Request, repr: Repr, status: u16, note: &str) {

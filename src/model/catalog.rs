@@ -37,6 +37,9 @@ pub(crate) struct Resource {
     pub entity_links: Option<Vec<Link>>,
     /// Recorded entity bodies, XML then JSON.
     pub entity: [Option<Sample>; 2],
+    /// Its entity's own Href is its plain path (a job's `ObjectInJob`, an account's roles): a
+    /// GET of the path answers the entity, not a reference.
+    pub plain_entity: bool,
 }
 
 impl Resource {
@@ -317,6 +320,9 @@ impl Catalog {
             }
             Some(links) => {
                 resource.entity_links.get_or_insert(links);
+                if !href.to_ascii_lowercase().contains("format=entity") {
+                    resource.plain_entity = true;
+                }
             }
             None => {}
         }

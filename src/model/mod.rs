@@ -26,6 +26,27 @@ use derive::Substitution;
 /// that leads nowhere).
 pub const NOT_RECORDED: &str = "Nothing was recorded of ";
 
+/// What an answer the tape did not hold as it is rests on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Basis {
+    /// Recorded data put together: a recorded entity answered alone, a list of recorded items,
+    /// a query over them, a service document of recorded links.
+    Assembled,
+    /// A recorded sibling's body with this resource's identity: its other values are the
+    /// sibling's, not recorded for it.
+    Derived,
+    /// Written from what listings say of it (identity and links): no recorded body at all.
+    Written,
+}
+
+impl Basis {
+    /// Whether a verdict resting on it rests on data nobody recorded.
+    pub fn unrecorded(self) -> bool {
+        self != Basis::Assembled
+    }
+}
+
 /// What the model answers with.
 #[derive(Clone, Debug)]
 pub struct Answer {
@@ -35,15 +56,16 @@ pub struct Answer {
     pub body: String,
     /// How it was made, for `-v`: "derived from … exchange 5".
     pub note: String,
+    pub basis: Basis,
 }
 
 impl Answer {
-    fn ok(repr: Repr, body: String, note: impl Into<String>) -> Answer {
-        Answer { status: 200, repr, body, note: note.into() }
+    fn ok(repr: Repr, body: String, note: impl Into<String>, basis: Basis) -> Answer {
+        Answer { status: 200, repr, body, note: note.into(), basis }
     }
 
     fn error(repr: Repr, status: u16, message: impl Into<String>) -> Answer {
-        Answer { status, repr, body: message.into(), note: "model".into() }
+        Answer { status, repr, body: message.into(), note: "model".into(), basis: Basis::Assembled }
     }
 }
 
@@ -52,6 +74,13 @@ impl Answer {
 pub struct Created {
     path: String,
     resource: Resource,
+}
+
+impl Created {
+    /// Whether it is a member of the collection at `path` (normalised).
+    pub fn is_in(&self, path: &str) -> bool {
+        parent(&self.path) == path
+    }
 }
 
 /// A recorded action that answered 202 with a Task: the template for every POST like it.
@@ -138,8 +167,8 @@ impl Task {
 /// Query fields of every resource of a type.
 type Fields = Arc<search::Table>;
 
-/// A body the model made, and how.
-type Made = Arc<(String, String)>;
+/// A body the model made, how (for `-v`), and what it rests on.
+type Made = Arc<(String, String, Basis)>;
 
 /// What starting an action gives: the task, the resource it creates, and the recorded
 /// exchanges it stands for.
@@ -261,7 +290,7 @@ impl Model {
     fn entity(&self, path: &str, r: &Resource, repr: Repr) -> Made {
         let slot = repr_index(repr);
         if let Some(sample) = &r.entity[slot] {
-            return Arc::new((sample.text.clone(), format!("recorded in {}", sample.origin)));
+            return Arc::new((sample.text.clone(), format!("recorded in {}", sample.origin), Basis::Assembled));
         }
         let key = (path.to_owned(), slot);
         if let Some(hit) = self.derived.read().ok().and_then(|d| d.get(&key).cloned()) {
@@ -276,9 +305,10 @@ impl Model {
             Some((s, sample)) => {
                 let mut sub = Substitution::default();
                 sub.identity(s, r);
-                (sub.apply_to(&sample.text, repr), format!("derived from {} ({} {})", sample.origin, s.kind, s.id()))
+                let note = format!("derived from {} ({} {})", sample.origin, s.kind, s.id());
+                (sub.apply_to(&sample.text, repr), note, Basis::Derived)
             }
-            None => (write::thin_entity(r, repr), format!("written from the {} listing", r.kind)),
+            None => (write::thin_entity(r, repr), format!("written from the {} listing", r.kind), Basis::Written),
         };
         let made = Arc::new(made);
         if let Ok(mut d) = self.derived.write() {
@@ -308,11 +338,12 @@ impl Model {
             return None;
         }
         if let Some(r) = self.resource(path, created) {
-            return Some(if wants_entity(query) {
+            return Some(if wants_entity(query) || r.plain_entity {
                 let made = self.entity(path, r, repr);
-                Answer::ok(repr, made.0.clone(), made.1.clone())
+                Answer::ok(repr, made.0.clone(), made.1.clone(), made.2)
             } else {
-                Answer::ok(repr, write::reference(r, repr, true), format!("written from the {} listing", r.kind))
+                let basis = if r.ref_links.is_some() { Basis::Assembled } else { Basis::Written };
+                Answer::ok(repr, write::reference(r, repr, true), format!("written from the {} listing", r.kind), basis)
             });
         }
         if let Some(c) = self.catalog().collection(path) {
@@ -332,19 +363,23 @@ impl Model {
                 ));
             }
             let entities = wants_entity(query);
+            // A list is as recorded as the least recorded of its items.
+            let mut basis = if c.recorded { Basis::Assembled } else { Basis::Derived };
             let items: Vec<String> = members
                 .iter()
                 .filter_map(|p| Some((p.as_str(), self.resource(p, created)?)))
                 .map(|(p, r)| {
                     if entities {
-                        write::as_item(&self.entity(p, r, repr).0, repr)
+                        let made = self.entity(p, r, repr);
+                        basis = basis.max(made.2);
+                        write::as_item(&made.0, repr)
                     } else {
                         write::reference(r, repr, false)
                     }
                 })
                 .collect();
             let note = format!("the {} collection as the recordings list it ({} known)", c.member, items.len());
-            return Some(Answer::ok(repr, write::list(&items, &c.member, entities, repr), note));
+            return Some(Answer::ok(repr, write::list(&items, &c.member, entities, repr), note, basis));
         }
         if let Some(s) = self.catalog().services.get(path) {
             let mut links = vec![Link {
@@ -365,7 +400,7 @@ impl Model {
                 }));
             }
             let body = write::service(&s.kind, &s.href, s.name.as_deref(), &links, repr);
-            return Some(Answer::ok(repr, body, format!("the {} service document", s.kind)));
+            return Some(Answer::ok(repr, body, format!("the {} service document", s.kind), Basis::Assembled));
         }
         let last = path.rsplit('/').next().unwrap_or_default();
         if is_id(last) {

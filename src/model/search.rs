@@ -272,7 +272,12 @@ impl Model {
         links.push(link("Last", pages));
         let paging = Paging { page, page_size: size, pages, links };
         let body = write::query_result(&shown, &kind, entities, &paging, repr);
-        Answer::ok(repr, body, format!("the query service: {total} {kind} matched, page {page} of {pages}"))
+        Answer::ok(
+            repr,
+            body,
+            format!("the query service: {total} {kind} matched, page {page} of {pages}"),
+            super::Basis::Assembled,
+        )
     }
 }
 

@@ -64,6 +64,16 @@ pub fn text(r: &ClientReport, style: Style) -> String {
         }
         out.push('\n');
     }
+    if !r.unrecorded.is_empty() {
+        let _ = writeln!(out, "{}", unrecorded_heading(&r.unrecorded));
+        for u in r.unrecorded.iter().take(10) {
+            let _ = writeln!(out, "  {} {}: {}", style.paint("33", "-"), u.request, u.note);
+        }
+        if r.unrecorded.len() > 10 {
+            let _ = writeln!(out, "  and {} more", r.unrecorded.len() - 10);
+        }
+        out.push('\n');
+    }
     if !r.reasons.is_empty() {
         let _ = writeln!(out, "the run failed because:");
         for reason in &r.reasons {
@@ -75,6 +85,18 @@ pub fn text(r: &ClientReport, style: Style) -> String {
     let verdict = if r.passed { style.paint("32;1", "PASSED") } else { style.paint("31;1", "FAILED") };
     let _ = writeln!(out, "{verdict}: {good} of {n} sessions met the contract");
     out
+}
+
+/// What a list of unrecorded answers is, in one line.
+pub fn unrecorded_heading(all: &[crate::mock::Unrecorded]) -> String {
+    let n = all.len();
+    format!(
+        "{n} answer{} rested on no recording of {} own (derived from a sibling, or written from listings); \
+         record {} to judge on EM's data:",
+        if n == 1 { "" } else { "s" },
+        if n == 1 { "its" } else { "their" },
+        if n == 1 { "it" } else { "them" },
+    )
 }
 
 /// JSON.

@@ -628,3 +628,28 @@ fn a_client_that_stops_at_an_expired_session_ends_it_and_its_cleanup_logout_is_n
     assert_eq!(ids, out.matches("/api/logonSessions/{session-id}").count(), "no raw session id: {out}");
     assert_eq!(status.code(), Some(1), "{out}");
 }
+
+/// A verdict says what it rests on: restoring the one recorded point of a restore-only cassette
+/// rests on the tape; the report lists what the mock had to make up (here: nothing), and with a
+/// point the tape does not hold, the derived answers it served.
+#[tokio::test]
+async fn the_report_names_the_answers_that_rested_on_no_recording() {
+    let tape_only =
+        check(config().cassette("cassettes/reference/vm-restore.yaml"), &[(false, Behaviour::Honest)]).await;
+    assert!(tape_only.passed && tape_only.unrecorded.is_empty(), "{:#?}", tape_only.unrecorded);
+    let server = MockServer::start(config().cassette("cassettes/reference/vm-restore.yaml")).await.unwrap();
+    client(server.url(), false, Behaviour::Honest).await;
+    let token = logon(server.url(), &[]).await;
+    let other = format!("{}/api/vmRestorePoints/92357047-d358-4326-8d6d-28bc619b2876?format=Entity", server.url());
+    assert_eq!(send(&client_for(server.url()), "GET", &other, &[("X-RestSvcSessionId", &token)], "").await.status, 200);
+    server.clients_done();
+    let r = server.stop().await;
+    assert_eq!(r.unrecorded.len(), 1, "{:#?}", r.unrecorded);
+    assert!(
+        r.unrecorded[0].note.starts_with("derived from cassettes/reference/vm-restore.yaml"),
+        "{:#?}",
+        r.unrecorded
+    );
+    let text = emtape::report::check::text(&r, emtape::report::Style { colour: false, times: false });
+    assert!(text.contains("1 answer rested on no recording of its own"), "{text}");
+}

@@ -79,7 +79,7 @@ fn an_exchange_another_cassette_always_answers_first_is_found_shadowed() {
         reference.replace("Name=\"dc01@2025-12-07 11:48:39\"", "Name=\"dc02@2025-12-07 11:48:39\""),
     )
     .unwrap();
-    let (code, out, err) = run(&["lint", dir.to_str().unwrap(), "--allow", "unrecorded"]);
+    let (code, out, err) = run(&["lint", dir.to_str().unwrap(), "--allow", "unrecorded", "--allow", "derived"]);
     assert_eq!(code, 1, "{out}{err}");
     assert!(
         out.contains("b.yaml:") && out.contains("shadowed: exchange 4 (GET /api/vmRestorePoints) is never served"),
@@ -170,7 +170,7 @@ async fn a_recorded_logon_refusal_is_replayed_as_ems_answer_and_lint_agrees() {
     let mock = Emtape::serve(&[both.to_str().unwrap()]);
     let r = send(&client(), "POST", &format!("{}/api/sessionMngr/?v=v1_7", mock.url), &basic, "").await;
     assert_eq!(r.status, 201, "{}", text(&r));
-    let (code, out, err) = run(&["lint", both.to_str().unwrap(), "--allow", "unrecorded"]);
+    let (code, out, err) = run(&["lint", both.to_str().unwrap(), "--allow", "unrecorded", "--allow", "derived"]);
     assert_eq!(code, 0, "{out}{err}");
 }
 
@@ -202,4 +202,16 @@ fn a_pasted_live_token_is_reported_as_its_secret_not_as_every_link_it_breaks() {
     assert_eq!(links[0]["line"], logon_line, "at the secret's line: {out}");
     assert_eq!(findings.len(), 4, "{out}");
     assert!(findings.iter().all(|f| f["line"].as_u64().unwrap() > 0), "no finding at line 0: {out}");
+}
+
+/// A restore flow recorded alone answers the other points of its listing by derivation (its
+/// one recorded point, another VM's identity): lint was clean. It says what rests on it.
+#[test]
+fn answers_made_from_no_recording_of_their_own_are_a_finding() {
+    let (code, out, _) = run(&["lint", "cassettes/reference/vm-restore.yaml", "--allow", "unrecorded"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("derived: ") && out.contains("answers rested on no recording of their own"), "{out}");
+    assert!(out.contains("derived from cassettes/reference/vm-restore.yaml exchange 5"), "{out}");
+    let (code, out, _) = run(&["lint", "cassettes/reference/", "--allow", "unrecorded"]);
+    assert_eq!(code, 0, "with the estate every answer is recorded: {out}");
 }

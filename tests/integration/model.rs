@@ -481,6 +481,9 @@ async fn a_restore_session_a_restore_made_is_listed_once() {
         assert_eq!(send(&c, "POST", &url, &with_token(&[], &token), "").await.status, 202);
     }
     let after = query(&c, &mock.url, &token, false, "type=RestoreSession").await;
+    // The recorded listing shows the new one to the session that made it.
+    let listed = get(&c, &format!("{}/api/restoreSessions", mock.url), false, &token).await;
+    assert_eq!(text(&listed).matches("<Ref ").count(), recorded + 1, "{}", text(&listed));
     assert_eq!(
         text(&after).matches("<Ref ").count(),
         recorded + 1,

@@ -404,6 +404,34 @@ async fn strict_exits_0_when_every_exchange_was_used() {
     assert!(stderr.contains("every recorded exchange was used"));
 }
 
+/// A client that opened another VM's point of a restore-only recording got the recorded
+/// point's values under the other's identity, and `--strict` called the run clean. An answer
+/// made from no recording of its own is listed, and fails `--strict`.
+#[tokio::test]
+async fn strict_lists_answers_derived_rather_than_recorded_and_exits_1() {
+    let mock = Emtape::serve(&["--strict", "cassettes/reference/vm-restore.yaml"]);
+    restore_flow(&client(), &mock.url, false).await;
+    let token = logon(&mock.url, &[]).await;
+    for path in [
+        "/api/logonSessions",
+        "/api/vmRestorePoints/6c958531-3177-4055-b0ce-dc4ef1ce6433",
+        "/api/backupServers/a490c017-2c1c-40ee-8bcf-73bcce6ab36f?format=Entity",
+        "/api/vmRestorePoints/92357047-d358-4326-8d6d-28bc619b2876?format=Entity",
+    ] {
+        send(&client(), "GET", &format!("{}{path}", mock.url), &[("X-RestSvcSessionId", &token)], "").await;
+    }
+    let (status, stderr) = mock.stop();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("every recorded exchange was used"), "{stderr}");
+    assert!(stderr.contains("1 answer rested on no recording of its own"), "{stderr}");
+    assert!(
+        stderr.contains(
+            "GET /api/vmRestorePoints/92357047-d358-4326-8d6d-28bc619b2876?format=Entity (XML) (1x): derived from"
+        ),
+        "{stderr}"
+    );
+}
+
 #[tokio::test]
 async fn a_body_over_the_limit_gets_413() {
     let mock = Emtape::serve(&["--max-body", "1000"]);
