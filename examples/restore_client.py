@@ -12,10 +12,14 @@ support?" section:
 Options that make it a worse client, to see what the matrix says of one:
     --read-vm-name   read the restore point's VmName element (EM 13 has it; older releases do not)
     --no-poll        never poll the restore Task (start it and go)
+    --json           speak JSON, reading the keys as EM 12 and before spell them (Links, Href):
+                     EM 13 spells them in camelCase, and this client, like the monitoring plugins
+                     written before it, does not know
 """
 
 import argparse
 import base64
+import json
 import os
 import ssl
 import sys
@@ -27,20 +31,79 @@ NS = "{http://www.veeam.com/ent/v1.0}"
 
 
 class Em:
-    def __init__(self, url, ca):
+    def __init__(self, url, ca, json_mode=False):
         self.url = url.rstrip("/")
         self.context = ssl.create_default_context(cafile=ca) if ca else None
         self.token = None
+        self.json = json_mode
 
     def call(self, method, href, headers=None):
         headers = dict(headers or {})
-        headers.setdefault("Accept", "application/xml")
+        headers.setdefault("Accept", "application/json" if self.json else "application/xml")
         if self.token:
             headers["X-RestSvcSessionId"] = self.token
         request = urllib.request.Request(href, method=method, headers=headers, data=b"" if method == "POST" else None)
         with urllib.request.urlopen(request, context=self.context, timeout=30) as response:
             body = response.read()
-            return response, (ET.fromstring(body) if body.strip() else None)
+            if not body.strip():
+                return response, None
+            return response, (Json(json.loads(body), f"{method} {href}") if self.json else ET.fromstring(body))
+
+
+class Json:
+    """A JSON answer read as EM 12 spells its keys; a key it lacks is the client's error."""
+
+    def __init__(self, value, where):
+        self.value, self.where = value, where
+
+    def __getitem__(self, key):
+        if key not in self.value:
+            sys.exit(f"error: the answer of {self.where} has no key {key!r} (it has: {', '.join(self.value)})")
+        v = self.value[key]
+        return Json(v, self.where) if isinstance(v, dict) else v
+
+
+def json_link(doc, rel, kind=None):
+    """The Href of the first link with this Rel (and Type) in a JSON answer or list item."""
+    doc["Links"]  # every EM resource has its links; a body without them is not what 12 sends
+
+    def links(v):
+        if isinstance(v, dict):
+            yield from v.get("Links") or []
+            for x in v.values():
+                yield from links(x)
+        elif isinstance(v, list):
+            for x in v:
+                yield from links(x)
+
+    for l in links(doc.value):
+        if l.get("Rel") == rel and (kind is None or l.get("Type") == kind):
+            return l["Href"]
+    sys.exit(f"error: no {rel} link{' of type ' + kind if kind else ''} in the answer of {doc.where}")
+
+
+def json_main(a, em, credentials):
+    _, root = em.call("GET", em.url + "/api/")
+    response, logon = em.call("POST", json_link(root, "Create", "LogonSession"), {"Authorization": "Basic " + credentials})
+    em.token = response.headers["X-RestSvcSessionId"]
+    try:
+        _, points = em.call("GET", json_link(logon, "Down", "VmRestorePointReferenceList"))
+        mine = [r for r in points["Refs"] if Json(r, points.where)["Name"].startswith(a.vm + "@")]
+        if not mine:
+            sys.exit(f"error: no restore point of {a.vm}")
+        newest = max(mine, key=lambda r: r["Name"])
+        _, point = em.call("GET", json_link(Json(newest, points.where), "Alternate", "VmRestorePoint"))
+        _, task = em.call("POST", json_link(point, "Restore"), {"Content-Type": "application/json"})
+        if not a.no_poll:
+            while task["State"] == "Running":
+                time.sleep(0.25)
+                _, task = em.call("GET", task["Href"])
+            if not task["Result"]["Success"]:
+                sys.exit("error: the restore failed")
+            _, session = em.call("GET", json_link(task, "Related", "RestoreSession"))
+            print(f"restore session {session['Name']}: {session['Result']}")
+    finally:
+        em.call("DELETE", json_link(logon, "Delete"))
 
 
 def link(element, rel, kind=None):
@@ -58,12 +121,15 @@ def main():
     p.add_argument("--vm", default="ubuntu88")
     p.add_argument("--read-vm-name", action="store_true")
     p.add_argument("--no-poll", action="store_true")
+    p.add_argument("--json", action="store_true")
     a = p.parse_args()
     if not a.url:
         sys.exit("error: give --url (or set EMTAPE_URL)")
-    em = Em(a.url, a.ca)
+    em = Em(a.url, a.ca, a.json)
 
     credentials = base64.b64encode(f"{a.user}:{os.environ.get('EM_PASSWORD', 'x')}".encode()).decode()
+    if a.json:
+        return json_main(a, em, credentials)
     _, root = em.call("GET", em.url + "/api/")
     response, logon = em.call("POST", link(root, "Create", "LogonSession"), {"Authorization": "Basic " + credentials})
     em.token = response.headers["X-RestSvcSessionId"]

@@ -99,6 +99,8 @@ pub(super) fn matrix(args: MatrixArgs) -> Result<Exit, Failure> {
         Some(command) => format!("client `{command}` checked against scenario {}", scenario.name),
         None => format!("scenario {}", scenario.name),
     };
+    let mut cells = cells;
+    matrix::explain_regressions(&mut cells).map_err(failure)?;
     let mut m = Matrix { check, cells, took: started.elapsed() };
     for c in &mut m.cells {
         c.expected_to_fail = expect_fail.contains(&c.release);

@@ -27,6 +27,9 @@ pub struct Change {
     pub change: String,
     /// The exchanges (requests) it shows in.
     pub seen_in: Vec<String>,
+    /// The representations it shows in (`XML`, `JSON`).
+    #[serde(skip)]
+    pub representations: Vec<&'static str>,
 }
 
 /// From one release to the next: its changes, breaking first.
@@ -103,6 +106,7 @@ pub fn changelog(releases: &[String]) -> Result<Changelog, MatrixError> {
             let report = crate::diff::diff_loaded(o, n, &[])?;
             for e in &report.exchanges {
                 let at = e.key.trim_end_matches(" (XML)").trim_end_matches(" (JSON)").to_owned();
+                let repr = if e.key.ends_with(" (JSON)") { "JSON" } else { "XML" };
                 for d in &e.drifts {
                     if !matches!(d.severity, Severity::Breaking | Severity::Additive) {
                         continue;
@@ -114,6 +118,9 @@ pub fn changelog(releases: &[String]) -> Result<Changelog, MatrixError> {
                             if !c.seen_in.contains(&at) {
                                 c.seen_in.push(at.clone());
                             }
+                            if !c.representations.contains(&repr) {
+                                c.representations.push(repr);
+                            }
                         }
                         None => {
                             if severity == Severity::Breaking {
@@ -121,7 +128,12 @@ pub fn changelog(releases: &[String]) -> Result<Changelog, MatrixError> {
                             } else {
                                 additive += 1;
                             }
-                            changes.push(Change { severity, change: words, seen_in: vec![at.clone()] });
+                            changes.push(Change {
+                                severity,
+                                change: words,
+                                seen_in: vec![at.clone()],
+                                representations: vec![repr],
+                            });
                         }
                     }
                 }

@@ -154,5 +154,23 @@ fn client_cell(release: &str, ran: Ran, report: &ClientReport, millis: f64) -> C
         details,
         millis,
         overhead_ms: None,
+        used: used(report),
     }
+}
+
+/// The requests of a check's sessions as the changelog names them (ids as `{id}`), with their
+/// representation.
+fn used(report: &ClientReport) -> Vec<(String, &'static str)> {
+    let mut out: Vec<(String, &'static str)> = Vec::new();
+    for s in &report.sessions {
+        let repr = if s.representation == "JSON" { "JSON" } else { "XML" };
+        for p in &s.requests {
+            let (method, target) = p.request.split_once(' ').unwrap_or(("GET", &p.request));
+            let shown = format!("{method} {}", crate::diff::link_template(target));
+            if !out.iter().any(|(r, x)| *r == shown && *x == repr) {
+                out.push((shown, repr));
+            }
+        }
+    }
+    out
 }

@@ -40,6 +40,55 @@ pub struct Cell {
     /// For a client: the mock's own time (start, check, stop), the client's excluded.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub overhead_ms: Option<f64>,
+    /// For a client: the requests it made (`GET /api/vmRestorePoints/{id}?format=Entity`) and in
+    /// which representations, to say which of a release's changes it met.
+    #[serde(skip)]
+    pub used: Vec<(String, &'static str)>,
+}
+
+/// For each client cell that failed where the release before passed: the breaking changes
+/// between the two releases on the requests the client made, as the cell's first details (a
+/// JSON client written against 12 meets 13's renamed keys). Reads the releases' cassettes.
+pub fn explain_regressions(cells: &mut [Cell]) -> Result<(), MatrixError> {
+    for i in 1..cells.len() {
+        let (before, now) = cells.split_at_mut(i);
+        let (prev, cell) = (&before[i - 1], &mut now[0]);
+        if cell.check != "client" || prev.check != "client" || cell.passed || !prev.passed {
+            continue;
+        }
+        let log = changelog(&[prev.release.clone(), cell.release.clone()])?;
+        let Some(step) = log.steps.first() else { continue };
+        // A client that never logged on made only the first requests every client makes.
+        let first = ["GET /api/", "POST /api/sessionMngr/?v={v}"];
+        let met: Vec<&Change> = step
+            .changes
+            .iter()
+            .filter(|c| c.severity == crate::diff::Severity::Breaking)
+            .filter(|c| match cell.used.is_empty() {
+                true => first.iter().any(|r| c.seen_in.iter().any(|s| s == r)),
+                false => cell
+                    .used
+                    .iter()
+                    .any(|(request, repr)| c.representations.contains(repr) && c.seen_in.contains(request)),
+            })
+            .collect();
+        if met.is_empty() {
+            continue;
+        }
+        let shown: Vec<&str> = met.iter().take(8).map(|c| c.change.as_str()).collect();
+        let more = if met.len() > 8 { format!(" and {} more", met.len() - 8) } else { String::new() };
+        cell.details.insert(
+            0,
+            format!(
+                "changed since {} on the client's requests: {}{more} (emtape matrix --diff --releases {},{})",
+                prev.release,
+                shown.join("; "),
+                prev.release,
+                cell.release
+            ),
+        );
+    }
+    Ok(())
 }
 
 /// What a cell says, in every report.

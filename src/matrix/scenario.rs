@@ -103,5 +103,6 @@ fn cell(release: &str, repr: Repr, report: &RunReport, millis: f64) -> Cell {
         details: Vec::new(),
         millis,
         overhead_ms: None,
+        used: Vec::new(),
     }
 }

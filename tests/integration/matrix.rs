@@ -83,6 +83,22 @@ fn a_client_that_reads_a_field_only_13_has_passes_on_13_and_fails_elsewhere_with
     assert!(out.contains("the mock's own time per release"), "{out}");
 }
 
+/// EM 13 spells its JSON keys in camelCase: a JSON client written against 12 breaks on it, as
+/// public monitoring plugins did. The matrix says so on 13's row, naming the renamed keys.
+#[test]
+fn a_json_client_written_against_12_fails_on_13_and_the_row_names_the_renamed_keys() {
+    let (code, out, err) = run(&["matrix", "--client", &format!("{CLIENT} --json"), "--releases", "11,12,13"]);
+    assert_eq!(code, 1, "{out}{err}");
+    for old in ["11", "12"] {
+        assert!(lines_of(&out, old).concat().contains("PASS"), "{out}");
+    }
+    let start = out.find("\n  13 ").unwrap();
+    let row = &out[start..out[start..].find("\n\n").map_or(out.len(), |e| start + e)];
+    assert!(row.contains("FAIL") && row.contains("has no key 'Links'"), "{row}");
+    assert!(row.contains("changed since 12 on the client's requests: JSON key renamed: Href -> href"), "{row}");
+    assert!(row.contains("Links -> links"), "{row}");
+}
+
 #[test]
 fn a_client_that_never_polls_fails_on_every_release_for_that_reason() {
     let (code, out, _) = run(&["matrix", "--client", &format!("{CLIENT} --no-poll")]);
