@@ -512,9 +512,9 @@ class Estate:
                 task_coll = "replicaTaskSessions" if replica else "taskSessions"
                 s.links = [j.server.ref(), ("Up", "JobReference", j.href, j.name),
                            ("Alternate", f"{kind}Reference", s.href, name)]
-                if j.jtype != "NasBackup":
-                    s.links.append(("Down", ("ReplicaTaskSessionReferenceList" if replica else "BackupTaskSessionReferenceList"),
-                                    f"{s.href}/{task_coll}", None))
+                # A NAS session lists no VM tasks [INF: its task list is there, empty].
+                s.links.append(("Down", ("ReplicaTaskSessionReferenceList" if replica else "BackupTaskSessionReferenceList"),
+                                f"{s.href}/{task_coll}", None))
                 s.links.append(("Stop", None, s.href + "?action=stop", None))
                 related = [p for p in self.points_by_session.get((j.name, stamp(start)), [])]
                 for rp in related:
@@ -551,9 +551,8 @@ class Estate:
                     self.add(t)
                     tasks.append(t)
                     (replica_tasks if replica else backup_tasks).append(t)
-                if j.jtype != "NasBackup":
-                    self.collection(f"{s.path}/{task_coll}", "ReplicaTaskSession" if replica else "BackupTaskSession",
-                                    tasks, entities=False)
+                self.collection(f"{s.path}/{task_coll}", "ReplicaTaskSession" if replica else "BackupTaskSession",
+                                tasks, entities=False)
             sessions_sub = f"{j.path}/{'replicaSessions' if replica else 'backupSessions'}"
             self.collection(sessions_sub, own[0].kind, own, entities=False)
         order = lambda xs: sorted(xs, key=lambda s: s.start, reverse=True)

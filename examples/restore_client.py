@@ -12,6 +12,8 @@ support?" section:
 Options that make it a worse client, to see what the matrix says of one:
     --read-vm-name   read the restore point's VmName element (EM 13 has it; older releases do not)
     --no-poll        never poll the restore Task (start it and go)
+    --first          restore the first point listed, whatever its VM (a valid choice: the
+                     scenario's VM is its default, not the contract)
     --json           speak JSON, reading the keys as EM 12 and before spell them (Links, Href):
                      EM 13 spells them in camelCase, and this client, like the monitoring plugins
                      written before it, does not know
@@ -122,6 +124,7 @@ def main():
     p.add_argument("--read-vm-name", action="store_true")
     p.add_argument("--no-poll", action="store_true")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--first", action="store_true")
     a = p.parse_args()
     if not a.url:
         sys.exit("error: give --url (or set EMTAPE_URL)")
@@ -135,10 +138,11 @@ def main():
     em.token = response.headers["X-RestSvcSessionId"]
     try:
         _, points = em.call("GET", link(logon, "Down", "VmRestorePointReferenceList"))
-        mine = [r for r in points.iter(NS + "Ref") if r.get("Name", "").startswith(a.vm + "@")]
-        if not mine:
+        listed = list(points.iter(NS + "Ref"))
+        mine = [r for r in listed if r.get("Name", "").startswith(a.vm + "@")]
+        if not mine and not (a.first and listed):
             sys.exit(f"error: no restore point of {a.vm}")
-        newest = max(mine, key=lambda r: r.get("Name"))
+        newest = listed[0] if a.first else max(mine, key=lambda r: r.get("Name"))
         _, point = em.call("GET", link(newest, "Alternate", "VmRestorePoint"))
         if a.read_vm_name:
             vm_name = point.find(NS + "VmName")

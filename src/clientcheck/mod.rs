@@ -22,7 +22,7 @@ use crate::em::{self, Repr};
 
 use crate::http::{Request, Response};
 use crate::mock::{Mock, Pick};
-use crate::runner::flow::{Flow, Target};
+use crate::runner::flow::{Choice, Flow, Target};
 use crate::scenario::{Action, Fault, FaultKind, FaultScope, Scenario, Step, parse_duration};
 use result::{ClientReport, Ending, Performed, Problem, ProblemKind, SessionReport};
 
@@ -125,6 +125,9 @@ struct Watch {
     answered: HashSet<usize>,
     ended: Option<Ending>,
     problems: Vec<Problem>,
+    /// What the client chose where the scenario selects.
+    choices: Vec<String>,
+    probes: Vec<String>,
 }
 
 /// An unauthenticated request before a logon (discovering the API), kept until a logon from
@@ -145,6 +148,10 @@ struct State {
     by_token: HashMap<String, usize>,
     pending: Vec<Pending>,
     unattributed: Vec<Problem>,
+    /// Token-less requests EM answered with 401, by client address: the first is a probe.
+    probed: HashMap<Option<IpAddr>, usize>,
+    /// Probes of no session (no token at all).
+    probes: Vec<String>,
 }
 
 /// The mock with a scenario watching its clients.
@@ -157,6 +164,9 @@ pub struct Checker {
     poll: Option<usize>,
     /// The scenario's poll timeout: a session polling past it is idle whatever its pace.
     poll_timeout: Option<Duration>,
+    /// Variables the client must keep to (`--var`, the scenario's `pinned:`); the others are
+    /// the client's to choose where the scenario selects.
+    pinned: HashSet<String>,
     /// The scenario's poll interval: the pace a polling client is expected to keep at least.
     poll_interval: Duration,
     faults: Vec<Armed>,
@@ -179,6 +189,16 @@ struct Plan {
     fault: Option<FaultKind>,
     pick: Option<Pick>,
     latency: Duration,
+    /// A request EM refuses without a live session (no token; a token of a session over): a
+    /// probe of the client's own error handling if EM's 401 answers it and it is the first.
+    probe: Option<Probe>,
+}
+
+/// A request sent without a live session.
+#[derive(Clone, Copy, Debug)]
+enum Probe {
+    NoToken,
+    After(Ending),
 }
 
 fn normalize(url: &str, origin: &str) -> String {
@@ -280,6 +300,8 @@ impl Checker {
             }
             faults.push(Armed { kind, step, scope });
         }
+        let pinned: HashSet<String> =
+            options.vars.iter().map(|(n, _)| n.clone()).chain(scenario.pinned.iter().cloned()).collect();
         let mut options = options;
         options.running_polls = options.running_polls.or(scenario.server.running_polls);
         options.latency = options.latency.or(scenario.server.latency);
@@ -294,6 +316,7 @@ impl Checker {
             poll,
             poll_timeout,
             poll_interval,
+            pinned,
             faults,
             options,
             state: Mutex::new(State::default()),
@@ -421,6 +444,26 @@ impl Checker {
     }
 
     /// Which step of the flow `req` is, for a session whose shadow flow is `flow`.
+    /// The `select` step among `candidates` whose items include the one the request takes:
+    /// the step, the choice, and whether the run allows it (`false`: only a pinned variable
+    /// rules it out).
+    fn choice_of(&self, flow: &Flow, req: &Request, candidates: &[usize]) -> Option<(usize, Choice, bool)> {
+        let wanted = normalize(&req.target, &req.origin);
+        for &i in candidates {
+            let Some((allowed, kept_out)) = flow.choices(&self.steps[i], &self.pinned) else { continue };
+            let hit = |c: &Choice| {
+                c.target.method.eq_ignore_ascii_case(&req.method) && normalize(&c.target.url, &req.origin) == wanted
+            };
+            if let Some(c) = allowed.into_iter().find(hit) {
+                return Some((i, c, true));
+            }
+            if let Some(c) = kept_out.into_iter().find(hit) {
+                return Some((i, c, false));
+            }
+        }
+        None
+    }
+
     fn step_of(&self, flow: &Flow, req: &Request, candidates: impl Iterator<Item = usize>) -> Option<(usize, Target)> {
         let wanted = normalize(&req.target, &req.origin);
         for i in candidates {
@@ -446,6 +489,7 @@ impl Checker {
             fault: None,
             pick: None,
             latency: self.options.latency.unwrap_or_default(),
+            probe: None,
         };
         let path = em::normalize_path(req.path());
         if req.method == "POST" && em::is_logon_path(&path) {
@@ -459,9 +503,8 @@ impl Checker {
             if let Some((i, _)) = self.step_of(&flow, req, 0..self.logon.unwrap_or(0)) {
                 plan.pending_step = Some(i);
             } else {
-                state
-                    .unattributed
-                    .push(problem(ProblemKind::MissingToken, format!("{} carried no session token", line(req))));
+                // Judged once answered: EM's 401 to a first try is the client probing.
+                plan.probe = Some(Probe::NoToken);
             }
             return plan;
         };
@@ -484,19 +527,44 @@ impl Checker {
                 // Logging out after a 401, to be sure: a careful client's cleanup, not a misuse.
                 return plan;
             }
-            let after = match how {
-                Ending::LoggedOut => "after logging out",
-                Ending::Expired => "after the server expired it",
-                Ending::Idle => "after sitting idle",
-                Ending::ClientExited => "after the client exited",
-            };
-            watch
-                .problems
-                .push(problem(ProblemKind::StaleToken, format!("{} used the session token {after}", line(req))));
+            plan.probe = Some(Probe::After(how));
             return plan;
         }
         let candidates: Vec<usize> = (watch.position..self.main).chain(self.main..self.steps.len()).collect();
-        match self.step_of(&watch.flow, req, candidates.into_iter()) {
+        let mut matched = self.step_of(&watch.flow, req, candidates.iter().copied());
+        // Where the scenario selects (which VM, which point), the choice is the client's: any
+        // item the step allows binds the step's open variables to what it says.
+        let chose = self
+            .choice_of(&watch.flow, req, &candidates)
+            .filter(|(k, ..)| matched.as_ref().is_none_or(|(m, _)| m == k));
+        if let Some((k, choice, allowed)) = chose {
+            let step = &self.steps[k].name;
+            let binds: Vec<String> = choice.binds.iter().map(|(n, v)| format!("{n}={v}")).collect();
+            let binds = if binds.is_empty() { String::new() } else { format!(" ({})", binds.join(", ")) };
+            if allowed {
+                watch.choices.push(format!("`{step}`: {}{binds}, the client's choice", choice.item));
+            } else {
+                let pins: Vec<String> = choice
+                    .binds
+                    .iter()
+                    .filter(|(n, _)| self.pinned.contains(n))
+                    .map(|(n, _)| format!("{n}={}", watch.flow.vars.get(n).map_or("", String::as_str)))
+                    .collect();
+                watch.problems.push(problem(
+                    ProblemKind::PinnedChoice,
+                    format!(
+                        "chose {} at `{step}`{binds}, which the run rules out: it pins {}",
+                        choice.item,
+                        pins.join(", ")
+                    ),
+                ));
+            }
+            for (n, v) in &choice.binds {
+                watch.flow.bind(n, v);
+            }
+            matched = Some((k, choice.target));
+        }
+        match matched {
             Some((k, target)) => {
                 if k < self.main {
                     if let Some((f, why)) = &watch.failed {
@@ -622,6 +690,8 @@ impl Checker {
                 answered: HashSet::new(),
                 ended: None,
                 problems: Vec::new(),
+                choices: Vec::new(),
+                probes: Vec::new(),
             };
             // Discovery requests from the same address, just before, were this client's.
             let ip = req.peer.map(|p| p.ip());
@@ -664,6 +734,46 @@ impl Checker {
             let n = state.watches.len();
             state.by_token.insert(token, n);
             state.watches.push(w);
+            return;
+        }
+        if let Some(probe) = plan.probe {
+            let refused = status == Some(401);
+            match probe {
+                Probe::NoToken => {
+                    let ip = req.peer.map(|p| p.ip());
+                    let n = state.probed.entry(ip).or_default();
+                    *n += 1;
+                    if refused && *n == 1 {
+                        let note = format!("{} without a session token: EM's 401", line(req));
+                        state.probes.push(note);
+                    } else {
+                        let why = if refused { ", again: a client that carries on without logging on" } else { "" };
+                        state.unattributed.push(problem(
+                            ProblemKind::MissingToken,
+                            format!("{} carried no session token{why}", line(req)),
+                        ));
+                    }
+                }
+                Probe::After(how) => {
+                    let Some(wi) = plan.watch else { return };
+                    let w = &mut state.watches[wi];
+                    let after = match how {
+                        Ending::LoggedOut => "after logging out",
+                        Ending::Expired => "after the server expired it",
+                        Ending::Idle => "after sitting idle",
+                        Ending::ClientExited => "after the client exited",
+                    };
+                    let request = scrubbed(line(req), &w.token, w.session_id.as_deref());
+                    if refused && w.probes.is_empty() && how == Ending::LoggedOut {
+                        w.probes.push(format!("{request} {after}: EM's 401, the session is over"));
+                    } else {
+                        w.problems.push(problem(
+                            ProblemKind::StaleToken,
+                            format!("{request} used the session token {after}"),
+                        ));
+                    }
+                }
+            }
             return;
         }
         if let Some(step) = plan.pending_step {
@@ -808,6 +918,8 @@ impl Checker {
                     .chain(w.problems.iter().cloned())
                     .map(|p| Problem { kind: p.kind, message: scrubbed(p.message, &w.token, w.session_id.as_deref()) })
                     .collect(),
+                choices: w.choices.clone(),
+                probes: w.probes.clone(),
                 settled: settled(w),
             })
             .collect();
@@ -821,6 +933,7 @@ impl Checker {
             passed: sessions.iter().all(|s| s.passed) && state.unattributed.is_empty() && reasons.is_empty(),
             sessions,
             unattributed: state.unattributed.clone(),
+            probes: state.probes.clone(),
             reasons,
             unrecorded: self.mock.unrecorded(),
         }

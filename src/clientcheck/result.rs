@@ -36,6 +36,8 @@ pub enum ProblemKind {
     /// A fault answered in place of a step, and the client gave up: it neither logged on
     /// again (an expired session) nor sent the request again.
     NotRecovered,
+    /// The client chose an item a variable the user pinned (`--var`, `pinned:`) rules out.
+    PinnedChoice,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -68,6 +70,13 @@ pub struct SessionReport {
     pub faults: Vec<String>,
     pub requests: Vec<Performed>,
     pub problems: Vec<Problem>,
+    /// What the client chose where the scenario selects (which VM, which point).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub choices: Vec<String>,
+    /// Requests it made to see how EM answers them (no token before logon, a token after
+    /// logout), answered with EM's 401 and then left alone: notes, not problems.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub probes: Vec<String>,
     /// Whether it counts as ended for `--until-complete`: it ended on the client's side, or a
     /// fault interrupted it (the server expired it, say) and the client, not recovering, went
     /// quiet for the idle time.
@@ -83,6 +92,10 @@ pub struct ClientReport {
     pub sessions: Vec<SessionReport>,
     /// Requests that belong to no session (no token, or a token this mock never issued).
     pub unattributed: Vec<Problem>,
+    /// Requests of no session the client sent to see EM refuse them (its first token-less
+    /// request, answered with EM's 401): notes, not problems.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub probes: Vec<String>,
     /// Why the run failed beyond its sessions' own problems (too few sessions, a deadline).
     pub reasons: Vec<String>,
     /// Answers the mock served that no recording holds as they are (derived from a sibling, or

@@ -55,6 +55,13 @@ impl MockServerConfig {
         self
     }
 
+    /// Pins a scenario variable: the client must keep to it where the scenario selects
+    /// (without it, which VM or point is the client's choice).
+    pub fn var(mut self, name: &str, value: &str) -> Self {
+        self.options.vars.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
     /// A session without requests this long has ended.
     pub fn idle(mut self, d: Duration) -> Self {
         self.options.idle = d;

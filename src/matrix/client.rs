@@ -154,6 +154,7 @@ fn client_cell(release: &str, ran: Ran, report: &ClientReport, millis: f64) -> C
         details,
         millis,
         overhead_ms: None,
+        choices: report.sessions.iter().flat_map(|s| s.choices.iter().cloned()).collect(),
         used: used(report),
     }
 }

@@ -33,6 +33,9 @@ pub struct Cell {
     /// Why it failed, in one line.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// What a passing client chose where the scenario selects (which VM, which point).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub choices: Vec<String>,
     /// Everything else that went wrong (the client check's problems, the client's stderr).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub details: Vec<String>,

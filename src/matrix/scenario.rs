@@ -103,6 +103,7 @@ fn cell(release: &str, repr: Repr, report: &RunReport, millis: f64) -> Cell {
         details: Vec::new(),
         millis,
         overhead_ms: None,
+        choices: Vec::new(),
         used: Vec::new(),
     }
 }

@@ -42,11 +42,17 @@ pub fn text(r: &ClientReport, style: Style) -> String {
         for f in &s.faults {
             let _ = writeln!(out, "  fault injected: {f}");
         }
+        for c in &s.choices {
+            let _ = writeln!(out, "  choice: {c}");
+        }
         for (i, p) in s.requests.iter().enumerate() {
             let status = p.status.map_or_else(|| "connection dropped".to_owned(), |c| c.to_string());
             let step = p.step.as_deref().unwrap_or("(not a step)");
             let fault = p.fault.as_deref().map(|f| format!("  [{f}]")).unwrap_or_default();
             let _ = writeln!(out, "  {:>2}. {step:<width$}  {} -> {status}{fault}", i + 1, p.request);
+        }
+        for p in &s.probes {
+            let _ = writeln!(out, "  probe: {p}");
         }
         if s.problems.is_empty() {
             let _ = writeln!(out, "  {}", style.paint("2", "no problems"));
@@ -56,6 +62,9 @@ pub fn text(r: &ClientReport, style: Style) -> String {
             }
         }
         out.push('\n');
+    }
+    for p in &r.probes {
+        let _ = writeln!(out, "probe: {p}");
     }
     if !r.unattributed.is_empty() {
         let _ = writeln!(out, "requests of no session:");

@@ -30,7 +30,7 @@ pub fn text(m: &Matrix, style: Style) -> String {
             c.release,
             c.check,
             c.summary,
-            c.reason.as_deref().unwrap_or("")
+            c.reason.as_deref().or(c.choices.first().map(String::as_str)).unwrap_or("")
         );
         if !c.passed {
             for d in c.details.iter().take(8) {

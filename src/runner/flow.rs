@@ -3,7 +3,7 @@
 //! checks of a response, and whether a poll is done. The client runner drives it with real
 //! requests; a mock that checks clients drives it with the responses it serves.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -41,6 +41,15 @@ pub(crate) struct Target {
     pub url: String,
     /// The Type of the link followed, when the step names one.
     pub link_type: Option<String>,
+}
+
+/// An item a checked client may choose at a `select` step: the target its link gives, its
+/// `Name`, and the variables choosing it binds.
+#[derive(Clone, Debug)]
+pub(crate) struct Choice {
+    pub target: Target,
+    pub item: String,
+    pub binds: Vec<(String, String)>,
 }
 
 /// What a response taught the flow.
@@ -106,9 +115,6 @@ impl Flow {
                     }
                     _ => Blocked::Skip(format!("step `{source_name}` has no response to follow a link from")),
                 })?;
-                let rel = self.render(&f.rel)?;
-                let kind = f.kind.as_ref().map(|k| self.render(k)).transpose()?;
-                let name = f.name.as_ref().map(|n| self.render(n)).transpose()?;
                 let item = match &step.select {
                     Some(select) => {
                         let from = match &select.from {
@@ -125,43 +131,122 @@ impl Flow {
                     Some((from, node)) => (*from, Some(*node)),
                     None => (seen, None),
                 };
-                let links = doc.links(at);
-                let wanted = |l: &&Link| {
-                    l.rel == rel
-                        && kind.as_ref().is_none_or(|k| l.kind.as_ref() == Some(k))
-                        && name.as_ref().is_none_or(|n| l.name.as_ref() == Some(n))
-                };
-                let Some(link) = links.iter().find(wanted) else {
-                    let wanted = match &kind {
-                        Some(k) => format!("Rel=\"{rel}\" Type=\"{k}\""),
-                        None => format!("Rel=\"{rel}\""),
-                    };
-                    let mut here: Vec<String> = links.iter().map(Link::describe).collect();
-                    here.dedup();
-                    let actual = if here.is_empty() {
-                        "no links at all".to_owned()
-                    } else {
-                        format!("links here: {}", here.join(", "))
-                    };
-                    let whose = if item.is_some() { "the selected item" } else { "the response" };
-                    return Err(Blocked::Fail(Box::new(self.placed(
-                        check(
-                            format!("link {wanted} in {whose} of `{source_name}`"),
-                            false,
-                            format!("a link {wanted}"),
-                            actual,
-                        ),
-                        step.at.request,
-                    ))));
-                };
-                let method = f.method.clone().unwrap_or_else(|| method_for_rel(&rel).to_owned());
-                Ok(Target {
-                    method,
-                    url: self.absolute(&link.href),
-                    link_type: link.kind.clone().filter(|_| kind.is_some()),
-                })
+                self.follow_in(step, f, source_name, doc, at)
             }
         }
+    }
+
+    /// The link `f` names in `doc` (under `at`, a selected item), as the step's target.
+    fn follow_in(
+        &self,
+        step: &Step,
+        f: &crate::scenario::Follow,
+        source_name: &str,
+        doc: &Document,
+        at: Option<Node<'_>>,
+    ) -> Result<Target, Blocked> {
+        let rel = self.render(&f.rel)?;
+        let kind = f.kind.as_ref().map(|k| self.render(k)).transpose()?;
+        let name = f.name.as_ref().map(|n| self.render(n)).transpose()?;
+        let links = doc.links(at);
+        let wanted = |l: &&Link| {
+            l.rel == rel
+                && kind.as_ref().is_none_or(|k| l.kind.as_ref() == Some(k))
+                && name.as_ref().is_none_or(|n| l.name.as_ref() == Some(n))
+        };
+        let Some(link) = links.iter().find(wanted) else {
+            let wanted = match &kind {
+                Some(k) => format!("Rel=\"{rel}\" Type=\"{k}\""),
+                None => format!("Rel=\"{rel}\""),
+            };
+            let mut here: Vec<String> = links.iter().map(Link::describe).collect();
+            here.dedup();
+            let actual =
+                if here.is_empty() { "no links at all".to_owned() } else { format!("links here: {}", here.join(", ")) };
+            let whose = if at.is_some() { "the selected item" } else { "the response" };
+            return Err(Blocked::Fail(Box::new(self.placed(
+                check(
+                    format!("link {wanted} in {whose} of `{source_name}`"),
+                    false,
+                    format!("a link {wanted}"),
+                    actual,
+                ),
+                step.at.request,
+            ))));
+        };
+        let method = f.method.clone().unwrap_or_else(|| method_for_rel(&rel).to_owned());
+        Ok(Target { method, url: self.absolute(&link.href), link_type: link.kind.clone().filter(|_| kind.is_some()) })
+    }
+
+    /// What a checked client may choose at a `select` step: each item the step allows once the
+    /// scenario's variables that are not `pinned` are left open (an item binds them to what it
+    /// says: `Name` `oracle03@…` matched against `^{{vm}}@` binds `vm` to `oracle03`), with the
+    /// target its link gives; and apart, the items only a pinned variable keeps out. `None`
+    /// for a step that selects nothing.
+    pub fn choices(&self, step: &Step, pinned: &HashSet<String>) -> Option<(Vec<Choice>, Vec<Choice>)> {
+        let (Some(select), Action::Follow(f)) = (&step.select, &step.action) else { return None };
+        let source_name = f.from.as_ref().or(self.previous.as_ref())?;
+        let seen = self.seen.get(source_name)?;
+        let from = match &select.from {
+            Some(n) => self.seen.get(n)?,
+            None => seen,
+        };
+        let declared = |v: &str| self.scenario.vars.iter().any(|(n, _)| n == v);
+        let (mut allowed, mut kept_out) = (Vec::new(), Vec::new());
+        for item in from.items(&select.items) {
+            let value = |q: &Query| from.query(q, Some(item)).into_iter().next();
+            // Open: the unpinned variables (the client's to choose); then also the pinned ones,
+            // to find the items only a pin keeps out.
+            let mut verdicts = Vec::new();
+            for open_pinned in [false, true] {
+                let open = |v: &str| declared(v) && (open_pinned || !pinned.contains(v));
+                let mut binds: Vec<(String, String)> = Vec::new();
+                let mut ok = true;
+                for (q, m) in &select.filters {
+                    let (tpl, regex_text) = match m {
+                        Matcher::Equals(t) => (t, false),
+                        Matcher::Matches(t) => (t, true),
+                        _ => {
+                            ok &= self.matches(m, value(q).as_deref()).is_ok_and(|(passed, _)| passed);
+                            continue;
+                        }
+                    };
+                    if !tpl.vars().any(open) {
+                        ok &= self.matches(m, value(q).as_deref()).is_ok_and(|(passed, _)| passed);
+                        continue;
+                    }
+                    let bound = value(q).and_then(|actual| {
+                        let (pattern, names) = tpl.open_pattern(&self.vars, &open, regex_text).ok()?;
+                        let caps = regex::Regex::new(&pattern).ok()?.captures(&actual)?;
+                        Some(
+                            names
+                                .into_iter()
+                                .zip(caps.iter().skip(1))
+                                .filter_map(|(n, c)| Some((n, c?.as_str().to_owned())))
+                                .collect::<Vec<_>>(),
+                        )
+                    });
+                    match bound {
+                        Some(b) => binds.extend(b),
+                        None => ok = false,
+                    }
+                }
+                verdicts.push(ok.then_some(binds));
+            }
+            let name = value(&Query::Field(vec!["Name".into()])).unwrap_or_default();
+            let Ok(target) = self.follow_in(step, f, source_name, from, Some(item)) else { continue };
+            match (verdicts[0].take(), verdicts[1].take()) {
+                (Some(binds), _) => allowed.push(Choice { target, item: name, binds }),
+                (None, Some(binds)) => kept_out.push(Choice { target, item: name, binds }),
+                (None, None) => {}
+            }
+        }
+        Some((allowed, kept_out))
+    }
+
+    /// Binds a variable for the steps to come (a checked client's choice).
+    pub fn bind(&mut self, var: &str, value: &str) {
+        self.vars.insert(var.to_owned(), value.to_owned());
     }
 
     fn select<'d>(&self, step: &Step, from: &'d Document) -> Result<Node<'d>, Blocked> {

@@ -178,6 +178,19 @@ impl Source<'_> {
                 ));
             }
         };
+        for (i, p) in raw.pinned.iter().enumerate() {
+            if !vars.iter().any(|(n, _)| n == p) {
+                let names = vars.iter().map(|(n, _)| n.as_str());
+                let hint = did_you_mean(p, names).map(|v| format!("did you mean `{v}`?"));
+                return Err(self.error(
+                    &whole.key("pinned").index(i),
+                    p,
+                    format!("`pinned: {p}` names no variable of the scenario"),
+                    hint,
+                ));
+            }
+        }
+        let pinned = raw.pinned;
         let name = raw.name.unwrap_or_else(|| {
             Path::new(self.file).file_stem().map_or_else(|| "scenario".to_owned(), |s| s.to_string_lossy().into_owned())
         });
@@ -192,6 +205,7 @@ impl Source<'_> {
             finally,
             server,
             json_keys,
+            pinned,
             checks: self.checks.take(),
         })
     }
@@ -719,6 +733,8 @@ struct RawScenario {
     #[serde(default)]
     server: RawServer,
     json_keys: Option<String>,
+    #[serde(default)]
+    pinned: Vec<String>,
 }
 
 #[derive(Default, Deserialize)]

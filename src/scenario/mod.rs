@@ -54,6 +54,9 @@ pub struct Scenario {
     pub server: ServerPlan,
     /// How field names meet JSON keys.
     pub json_keys: JsonKeys,
+    /// Variables a checked client must keep to (`pinned: [vm]`); the others' values are the
+    /// client's to choose where the scenario selects (which VM, which point).
+    pub pinned: Vec<String>,
     /// Values made of variables, checked by [`Scenario::check_values`] before anything runs.
     pub checks: Vec<ValueCheck>,
 }

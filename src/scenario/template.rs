@@ -98,6 +98,35 @@ impl Tpl {
     pub fn render(&self, vars: &HashMap<String, String>) -> Result<String, String> {
         self.render_with(vars, str::to_owned)
     }
+
+    /// A regular expression matching what this template renders to, the variables `open`
+    /// names left open, each a capture group (in the order returned); the others take their
+    /// values from `vars`. `regex_text`: its own text is a regex (a `matches:` template) rather
+    /// than literal text (an `equals` one, anchored whole).
+    pub fn open_pattern(
+        &self,
+        vars: &HashMap<String, String>,
+        open: &dyn Fn(&str) -> bool,
+        regex_text: bool,
+    ) -> Result<(String, Vec<String>), String> {
+        let mut pattern = String::new();
+        let mut names = Vec::new();
+        for p in &self.parts {
+            match p {
+                Piece::Text(t) if regex_text => pattern.push_str(t),
+                Piece::Text(t) => pattern.push_str(&regex::escape(t)),
+                Piece::Var(v) if open(v) => {
+                    pattern.push_str("(.+?)");
+                    names.push(v.clone());
+                }
+                Piece::Var(v) => match vars.get(v) {
+                    Some(value) => pattern.push_str(&regex::escape(value)),
+                    None => return Err(format!("variable `{v}` has no value yet")),
+                },
+            }
+        }
+        Ok(if regex_text { (pattern, names) } else { (format!("^{pattern}$"), names) })
+    }
 }
 
 #[cfg(test)]
@@ -120,6 +149,16 @@ mod tests {
         assert_eq!(t.render(&vars).unwrap(), "/api/sessionMngr/?v=latest&x=a.b");
         assert_eq!(t.render_with(&vars, |v| v.replace('.', "\\.")).unwrap(), "/api/sessionMngr/?v=latest&x=a\\.b");
         assert!(t.render(&HashMap::new()).unwrap_err().contains("api_version"));
+    }
+
+    #[test]
+    fn an_open_pattern_captures_the_open_variables() {
+        let vars = HashMap::from([("v".to_owned(), "a.b".to_owned())]);
+        let t = Tpl::parse("^{{vm}}@{{v}}").unwrap();
+        let (p, names) = t.open_pattern(&vars, &|n| n == "vm", true).unwrap();
+        assert_eq!((p.as_str(), names), ("^(.+?)@a\\.b", vec!["vm".to_owned()]));
+        let (p, _) = Tpl::parse("x.{{vm}}").unwrap().open_pattern(&vars, &|_| true, false).unwrap();
+        assert_eq!(p, "^x\\.(.+?)$");
     }
 
     #[test]

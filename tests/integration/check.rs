@@ -25,6 +25,8 @@ enum Behaviour {
     SlowPoller,
     /// Stops at the first fault: an expired session, a 500, a 503 or a dropped connection.
     GivesUpAtFault,
+    /// Restores the first point the listing names, whatever its VM.
+    FirstPoint,
 }
 
 const POLL_GAP: Duration = Duration::from_millis(40);
@@ -51,7 +53,9 @@ async fn client(base: &str, json: bool, b: Behaviour) {
     } else {
         let list =
             send(&c, "GET", &link(text(&logon), json, "Down", Some("VmRestorePointReferenceList")), &auth, "").await;
-        links(text(&list), json).into_iter().find(|l| l.rel == "Alternate" && l.href.contains("6c958531")).unwrap().href
+        let alternates = links(text(&list), json).into_iter().filter(|l| l.rel == "Alternate");
+        let mut alternates = alternates.filter(|l| b == Behaviour::FirstPoint || l.href.contains("6c958531"));
+        alternates.next().unwrap().href
     };
     let entity = send(&c, "GET", &entity_url, &auth, "").await;
     let restore_url = link(text(&entity), json, "Restore", None);
@@ -358,8 +362,11 @@ async fn the_task_runs_as_long_as_asked() {
     assert_eq!(polls, 5, "four Running answers, then Finished");
 }
 
+/// A client that checks its own error handling (a GET without a token, a GET after logout)
+/// failed the check. The first of each, answered with EM's 401, is a probe: a note. A client
+/// that goes on as if the 401 were nothing, sending more, has the problem.
 #[tokio::test]
-async fn stale_and_missing_tokens_are_reported() {
+async fn a_first_request_without_a_session_is_a_probe_and_carrying_on_is_the_problem() {
     let server = MockServer::start(config()).await.unwrap();
     client(server.url(), false, Behaviour::Honest).await;
     let token = {
@@ -371,22 +378,26 @@ async fn stale_and_missing_tokens_are_reported() {
         let id = session_id(&logon);
         send(&c, "DELETE", &format!("{}/api/logonSessions/{id}", server.url()), &[("X-RestSvcSessionId", &token)], "")
             .await;
-        let stale =
-            send(&c, "GET", &format!("{}/api/vmRestorePoints", server.url()), &[("X-RestSvcSessionId", &token)], "")
-                .await;
-        assert_eq!(stale.status, 401);
-        send(&c, "GET", &format!("{}/api/vmRestorePoints", server.url()), &[], "").await;
+        let points = format!("{}/api/vmRestorePoints", server.url());
+        for _ in 0..2 {
+            let stale = send(&c, "GET", &points, &[("X-RestSvcSessionId", &token)], "").await;
+            assert_eq!(stale.status, 401);
+            assert_eq!(send(&c, "GET", &points, &[], "").await.status, 401);
+        }
         token
     };
     let r = server.stop().await;
-    let stale = &r.sessions[1].problems;
-    assert!(
-        stale.iter().any(|p| p.kind == ProblemKind::StaleToken
-            && p.message == "GET /api/vmRestorePoints used the session token after logging out"),
-        "{stale:#?}"
-    );
+    let second = &r.sessions[1];
+    assert_eq!(second.probes, ["GET /api/vmRestorePoints after logging out: EM's 401, the session is over"]);
+    let stale: Vec<&str> =
+        second.problems.iter().filter(|p| p.kind == ProblemKind::StaleToken).map(|p| p.message.as_str()).collect();
+    assert_eq!(stale, ["GET /api/vmRestorePoints used the session token after logging out"]);
+    assert_eq!(r.probes, ["GET /api/vmRestorePoints without a session token: EM's 401"]);
     assert_eq!(r.unattributed.len(), 1);
-    assert_eq!(r.unattributed[0].message, "GET /api/vmRestorePoints carried no session token");
+    assert_eq!(
+        r.unattributed[0].message,
+        "GET /api/vmRestorePoints carried no session token, again: a client that carries on without logging on"
+    );
     let json = serde_json::to_string(&r).unwrap();
     assert!(!json.contains(&token), "the report never holds a token");
 }
@@ -652,4 +663,28 @@ async fn the_report_names_the_answers_that_rested_on_no_recording() {
     );
     let text = emtape::report::check::text(&r, emtape::report::Style { colour: false, times: false });
     assert!(text.contains("1 answer rested on no recording of its own"), "{text}");
+}
+
+/// A client restoring the first point it lists (oracle03's, a valid path of the documented
+/// flow) failed: the scenario's default `vm: ubuntu88` was taken for the contract. The choice is
+/// the client's, and the report names it; a VM pinned with --var is kept to, naming the pin.
+#[tokio::test]
+async fn a_client_choosing_another_point_than_the_scenarios_default_passes_and_a_pin_is_kept() {
+    let r = check(config(), &[(false, Behaviour::FirstPoint), (true, Behaviour::FirstPoint)]).await;
+    assert!(r.passed, "{r:#?}");
+    for s in &r.sessions {
+        assert_eq!(
+            s.choices,
+            ["`open the newest restore point`: oracle03@2025-11-02 13:42:25 (vm=oracle03), the client's choice"]
+        );
+    }
+    let pinned = config().var("vm", "ubuntu88");
+    let r = check(pinned, &[(false, Behaviour::FirstPoint)]).await;
+    assert!(!r.passed);
+    let problems: Vec<&str> = r.sessions[0].problems.iter().map(|p| p.message.as_str()).collect();
+    assert_eq!(
+        problems,
+        ["chose oracle03@2025-11-02 13:42:25 at `open the newest restore point` (vm=oracle03), which the run rules \
+          out: it pins vm=ubuntu88"]
+    );
 }

@@ -83,6 +83,26 @@ fn a_client_that_reads_a_field_only_13_has_passes_on_13_and_fails_elsewhere_with
     assert!(out.contains("the mock's own time per release"), "{out}");
 }
 
+/// A client restoring the first point it lists failed every release: the scenario's default VM
+/// was taken for the contract. It passes on all five, each row naming its choice; pinning the
+/// VM with --var fails it, naming the pin.
+#[test]
+fn a_client_restoring_the_first_listed_point_passes_every_release_unless_the_vm_is_pinned() {
+    let (code, out, err) = run(&["matrix", "--client", &format!("{CLIENT} --first")]);
+    assert_eq!(code, 0, "{out}{err}");
+    for release in ["9.5", "10", "11", "12", "13"] {
+        let row = lines_of(&out, release).concat();
+        assert!(
+            row.contains("PASS") && row.contains("oracle03@2025-11-02 13:42:25 (vm=oracle03), the client's choice"),
+            "{out}"
+        );
+    }
+    let (code, out, _) =
+        run(&["matrix", "--client", &format!("{CLIENT} --first"), "--var", "vm=ubuntu88", "--releases", "13"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(lines_of(&out, "13").concat().contains("which the run rules out: it pins vm=ubuntu88"), "{out}");
+}
+
 /// EM 13 spells its JSON keys in camelCase: a JSON client written against 12 breaks on it, as
 /// public monitoring plugins did. The matrix says so on 13's row, naming the renamed keys.
 #[test]
