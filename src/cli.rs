@@ -381,6 +381,27 @@ pub struct RecordArgs {
     #[arg(long, value_name = "N", value_parser = at_least_one)]
     pub threads: Option<usize>,
 
+    /// Compare every exchange, as it is recorded, with this cassette's answer to the same
+    /// request, by diff's rules: what drifted is said on stderr at once, and reported when stopped
+    #[arg(long, value_name = "CASSETTE", conflicts_with = "forward")]
+    pub compare: Option<PathBuf>,
+
+    /// With --compare: exit 1 when drift of this severity or worse was seen
+    #[arg(long, value_enum, default_value_t = FailOn::Breaking, requires = "compare")]
+    pub fail_on: FailOn,
+
+    /// With --compare: write the drift as JSON (diff's format) when stopped
+    #[arg(long, value_name = "FILE", requires = "compare")]
+    pub json: Option<PathBuf>,
+
+    /// With --compare: write the drift as JUnit XML when stopped
+    #[arg(long, value_name = "FILE", requires = "compare")]
+    pub junit: Option<PathBuf>,
+
+    /// With --compare: write the drift as one self-contained HTML page when stopped
+    #[arg(long, value_name = "FILE", requires = "compare")]
+    pub html: Option<PathBuf>,
+
     /// Print one line per request on stderr
     #[arg(short, long)]
     pub verbose: bool,

@@ -7,7 +7,7 @@ use super::serve::{announce, listen_tls, write_minted};
 use super::{Exit, Failure, output_folder, runtime, server_url, stop_signal};
 use crate::cassette::Cassette;
 use crate::cassette::template::Template;
-use crate::cli::{RecordArgs, RecordMode};
+use crate::cli::{FailOn, RecordArgs, RecordMode};
 use crate::http::client::Client;
 use crate::http::server::{Server, ServerOptions};
 use crate::http::tls::{self, Trust};
@@ -90,8 +90,21 @@ pub(super) fn record(args: RecordArgs) -> Result<Exit, Failure> {
                 Mode::Append,
             )
         }
-        _ => (Some(Arc::new(Recorder::create(&args.out, &upstream, &redact).map_err(cannot_write)?)), None, Mode::New),
+        _ => {
+            let recorder = Recorder::create(&args.out, &upstream, &redact).map_err(cannot_write)?;
+            let recorder = match &args.compare {
+                Some(path) => {
+                    let reference = Cassette::load(path).map_err(|e| Failure::bad_input(e.to_string()))?;
+                    recorder.comparing(reference)
+                }
+                None => recorder,
+            };
+            (Some(Arc::new(recorder)), None, Mode::New)
+        }
     };
+    if args.compare.is_some() && mode != Mode::New {
+        return Err(Failure::bad_input("--compare compares what a new recording records (--mode new)".to_owned()));
+    }
     let spool_dir =
         args.out.parent().filter(|p| !p.as_os_str().is_empty()).map_or_else(|| ".".into(), |p| p.to_owned());
     let proxy = Proxy {
@@ -128,8 +141,40 @@ pub(super) fn record(args: RecordArgs) -> Result<Exit, Failure> {
         );
         let proxy = Arc::new(proxy);
         server.run(proxy.clone(), ServerOptions { max_body: args.max_body }, stop).await;
-        summary(recorder.as_deref(), &proxy, &args.out, None)
+        let exit = summary(recorder.as_deref(), &proxy, &args.out, None)?;
+        match recorder.as_deref().and_then(Recorder::compared) {
+            Some(report) => compared(&args, &report, exit),
+            None => Ok(exit),
+        }
     })
+}
+
+/// `--compare`: the drift seen, on stdout as `diff` prints it and in the files asked for; exit
+/// 1 at `--fail-on`.
+fn compared(args: &RecordArgs, report: &crate::diff::DiffReport, exit: Exit) -> Result<Exit, Failure> {
+    use crate::diff::Severity;
+    let threshold = match args.fail_on {
+        FailOn::Breaking => Some(Severity::Breaking),
+        FailOn::Additive => Some(Severity::Additive),
+        FailOn::Any => Some(Severity::Cosmetic),
+        FailOn::Coverage => Some(Severity::Coverage),
+        FailOn::Never => None,
+    };
+    print!("{}", crate::report::diff::text(report, crate::report::Style::for_stdout()));
+    let write = |path: &std::path::Path, text: String| {
+        std::fs::write(path, text).map_err(|e| Failure::bad_input(format!("cannot write {}: {e}", path.display())))
+    };
+    let failed = threshold.is_some_and(|t| report.fails(t));
+    if let Some(path) = &args.json {
+        write(path, crate::report::diff::json(report))?;
+    }
+    if let Some(path) = &args.junit {
+        write(path, crate::report::diff::junit(report, threshold))?;
+    }
+    if let Some(path) = &args.html {
+        write(path, crate::report::html::diff(report, failed))?;
+    }
+    Ok(if failed { Exit::Failed } else { exit })
 }
 
 /// Completes the cassette and says what was recorded; nothing recorded while requests came is a

@@ -548,6 +548,11 @@ fn name_of(i: &Input) -> String {
     }
 }
 
+/// A report of drift found elsewhere (exchange by exchange, as `record --compare` finds it).
+pub fn report_of(old: String, new: String, exchanges: Vec<ExchangeDiff>, compared: usize) -> DiffReport {
+    report(old, new, exchanges, compared)
+}
+
 fn report(old: String, new: String, exchanges: Vec<ExchangeDiff>, compared: usize) -> DiffReport {
     let mut summary = Summary { exchanges: compared, ..Summary::default() };
     for d in exchanges.iter().flat_map(|e| &e.drifts) {
@@ -576,6 +581,11 @@ fn repr_of(c: &Cassette, i: usize) -> Option<Repr> {
 }
 
 /// What an exchange means: method, path template, representation.
+/// What a recorded exchange asks, as diff pairs exchanges: `GET /api/tasks/{id} (JSON)`.
+pub fn request_key(c: &Cassette, i: usize) -> String {
+    exchange_key(c, i)
+}
+
 fn exchange_key(c: &Cassette, i: usize) -> String {
     let e = &c.exchanges[i];
     let repr = repr_of(c, i).map_or(String::new(), |r| format!(" ({})", r.name()));

@@ -2,6 +2,7 @@
 //! each written whole and handed to the operating system before anyone is told it is recorded,
 //! so a recorder killed at any moment leaves a cassette that loads.
 
+pub mod compare;
 pub mod forward;
 pub mod proxy;
 pub mod redact;
@@ -15,7 +16,7 @@ use std::sync::Mutex;
 
 use bytes::Bytes;
 
-use crate::cassette::{Cassette, Exchange, Meta};
+use crate::cassette::{Cassette, Exchange, LoadedCassette, Meta};
 use crate::em;
 use crate::http::{Headers, Response, format_rfc3339};
 pub use redact::{RedactConfig, Redactor};
@@ -187,6 +188,8 @@ impl State {
 pub struct Recorder {
     state: Mutex<State>,
     origin: String,
+    /// A cassette each exchange is compared with as it is recorded (`--compare`).
+    compare: Option<compare::LiveCompare>,
 }
 
 impl Recorder {
@@ -213,7 +216,24 @@ impl Recorder {
             recorded: 0,
             error: None,
         };
-        Recorder { state: Mutex::new(state), origin: origin.trim_end_matches('/').to_owned() }
+        Recorder { state: Mutex::new(state), origin: origin.trim_end_matches('/').to_owned(), compare: None }
+    }
+
+    /// Compares every exchange recorded from now on with `reference`'s answer to it.
+    pub fn comparing(mut self, reference: LoadedCassette) -> Recorder {
+        self.compare = Some(compare::LiveCompare::new(reference));
+        self
+    }
+
+    /// The drift `--compare` found, as a `diff` report (none without `--compare`).
+    pub fn compared(&self) -> Option<crate::diff::DiffReport> {
+        self.compare.as_ref().map(|c| c.report(&format!("{} (live)", self.origin)))
+    }
+
+    fn observe(&self, exchange: &Exchange) {
+        if let Some(drift) = self.compare.as_ref().and_then(|c| c.observe(exchange)) {
+            log::info!("emtape: compare: {}", compare::line(&drift));
+        }
     }
 
     /// Continues the cassette at `path`, numbering after `last_seq`.
@@ -297,6 +317,9 @@ impl Recorder {
         if let Some(p) = remember {
             state.last_bodies.insert(key, p);
         }
+        // Compared outside the lock: the other clients' exchanges are recorded meanwhile.
+        drop(state);
+        self.observe(&exchange);
         names_origin
     }
 

@@ -433,3 +433,46 @@ fn an_out_file_in_a_folder_that_does_not_exist_is_refused_naming_it_before_anyth
         assert!(!dir.join("no").exists(), "{args:?} made the folder");
     }
 }
+
+/// Drift seen live: a client run through `record --compare` in front of EM 12, against EM 13's
+/// tape, is told at once and at the end what differs on its path (13's camelCase keys, the
+/// fields 13 added), as `matrix --diff` names them; against 12's own tape, nothing.
+#[tokio::test]
+async fn record_compare_names_the_drift_of_the_clients_path_and_nothing_against_its_own_release() {
+    let upstream = Emtape::serve(&["--release", "12"]);
+    let dir = temp_dir("record-compare");
+    for (reference, drifts) in
+        [("cassettes/reference/vm-restore-json.yaml", true), ("cassettes/em-12/vm-restore-json.yaml", false)]
+    {
+        let out = dir.join(format!("live-{drifts}.yaml"));
+        let json = dir.join(format!("drift-{drifts}.json"));
+        let recorder = Emtape::start(&[
+            "record",
+            "--listen",
+            "127.0.0.1:0",
+            "--upstream",
+            &upstream.url,
+            "--out",
+            out.to_str().unwrap(),
+            "--compare",
+            reference,
+            "--json",
+            json.to_str().unwrap(),
+        ]);
+        restore_flow(&client(), &recorder.url, true).await;
+        let (status, stdout, stderr) = recorder.stop_with_output();
+        let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        let breaking = report["summary"]["breaking"].as_u64().unwrap();
+        if drifts {
+            assert_eq!(status.code(), Some(1), "breaking drift fails at the default --fail-on: {stdout}{stderr}");
+            assert!(stderr.contains("emtape: compare: GET /api/vmRestorePoints (JSON)"), "said at once: {stderr}");
+            assert!(stdout.contains("JSON key renamed           uid -> UID"), "{stdout}");
+            assert!(stdout.contains("element removed") || stdout.contains("attribute removed"), "{stdout}");
+            assert!(breaking > 10, "{report}");
+        } else {
+            assert_eq!(status.code(), Some(0), "{stdout}{stderr}");
+            assert_eq!(breaking, 0, "{stdout}");
+            assert!(!stderr.contains("emtape: compare:"), "{stderr}");
+        }
+    }
+}
