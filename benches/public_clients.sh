@@ -46,7 +46,7 @@ if ! "$py" -c 'import veeam.client, veeam_exporter.veeam_api, lib.veeam, lib.url
   # SubjectAltNameWarning, gone in urllib3 2, hence urllib3<2. linuxfabrik-lib's lib.veeam and
   # lib.url only need httpx; its other dependencies (pywinrm, lxml, ...) serve other modules.
   "$py" -m pip install -q --no-deps veeam==0.1.5 veeam-exporter==1.1.0 linuxfabrik-lib==8.2.0
-  "$py" -m pip install -q 'requests>=2.31,<3' 'urllib3>=1.26,<2' 'PyYAML>=6' 'tenacity>=8' 'Jinja2>=3' \
+  "$py" -m pip install -q --no-warn-conflicts 'requests>=2.31,<3' 'urllib3>=1.26,<2' 'PyYAML>=6' 'tenacity>=8' 'Jinja2>=3' \
     'python-dateutil>=2.8' 'prometheus-client>=0.17' 'httpx[http2]>=0.26'
 fi
 "$py" -m pip list 2>/dev/null | grep -iE '^(veeam|veeam-exporter|linuxfabrik-lib|requests|urllib3|httpx|prometheus.client|jinja2|tenacity|pyyaml) ' \
@@ -66,20 +66,25 @@ for r in $releases; do
     sleep 0.1
   done
   if ! grep -q '^listening on ' "$d/serve.out" 2>/dev/null; then
-    echo "emtape serve --release $r did not start within 10 s: $(tail -3 "$d/serve.log")" | tee "$d/server-failed" >&2
+    echo "emtape serve --release $r did not start (it exited, or no "listening on" within 10 s): $(tail -3 "$d/serve.log")" | tee "$d/server-failed" >&2
     stop_server; continue
   fi
   url=$(sed -n 's/^listening on \(https:[^ ]*\).*/\1/p' "$d/serve.out" | head -1)
   echo "release $r: $url"
-  "$py" "$here/public_clients.py" probe "$url" "$d/cert.pem" > "$d/probe.json"
+  if ! "$py" "$here/public_clients.py" probe "$url" "$d/cert.pem" > "$d/probe.json"; then
+    echo "release $r: the probe (GET /api/, logon, /api/backupSessions) failed" | tee "$d/server-failed" >&2
+    stop_server; continue
+  fi
   now=wall
   [ "$clock" = wall ] || now=$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["estate_now"])' "$d/probe.json")
   for c in veeam exporter linuxfabrik; do
     n=$(lines "$d/serve.log")
+    # requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE override a Session's verify (veeam sets only
+    # that), and OpenSSL reads SSL_CERT_FILE: trust comes from the client's own setting alone.
     case $c in
-      veeam)       timeout 120 "$py" "$here/public_clients.py" veeam "$url" "$d/cert.pem" "$now" "$d/veeam.json" || true ;;
-      exporter)    timeout 240 "$py" "$here/public_clients.py" exporter "$url" "$d/cert.pem" "$now" "$d/exporter.json" "$d/exporter" || true ;;
-      linuxfabrik) SSL_CERT_FILE=$d/cert.pem timeout 120 "$py" "$here/public_clients.py" linuxfabrik "$url" "$d/cert.pem" "$d/linuxfabrik.json" || true ;;
+      veeam)       env -u REQUESTS_CA_BUNDLE -u CURL_CA_BUNDLE timeout 120 "$py" "$here/public_clients.py" veeam "$url" "$d/cert.pem" "$now" "$d/veeam.json" || true ;;
+      exporter)    env -u REQUESTS_CA_BUNDLE -u CURL_CA_BUNDLE timeout 240 "$py" "$here/public_clients.py" exporter "$url" "$d/cert.pem" "$now" "$d/exporter.json" "$d/exporter" || true ;;
+      linuxfabrik) env -u REQUESTS_CA_BUNDLE -u CURL_CA_BUNDLE SSL_CERT_FILE="$d/cert.pem" timeout 120 "$py" "$here/public_clients.py" linuxfabrik "$url" "$d/cert.pem" "$d/linuxfabrik.json" || true ;;
     esac
     slice "$d/serve.log" "$n" > "$d/$c.log"
   done
