@@ -10,7 +10,7 @@ pub mod result;
 mod server;
 mod shell;
 
-pub use server::{MockServer, MockServerConfig, StartError};
+pub use server::{MockServer, MockServerConfig, StartError, Times};
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
@@ -152,6 +152,8 @@ struct State {
     probed: HashMap<Option<IpAddr>, usize>,
     /// Probes of no session (no token at all).
     probes: Vec<String>,
+    /// Every request, as `METHOD /api/path/{id}?query` (ids templated, sessions hidden).
+    calls: Vec<String>,
 }
 
 /// The mock with a scenario watching its clients.
@@ -479,6 +481,7 @@ impl Checker {
         let mut guard = self.lock();
         let state = &mut *guard;
         self.sweep(state);
+        state.calls.push(format!("{} {}", req.method, crate::diff::link_template(&em::session::loggable(&req.target))));
         let mut plan = Plan {
             watch: None,
             unmatched: false,
@@ -958,6 +961,11 @@ impl Checker {
             .filter(|h| !h.recovered && !later(h))
             .map(|h| problem(ProblemKind::NotRecovered, unrecovered(h.kind, &self.steps[h.step].name, &h.method)))
             .collect()
+    }
+
+    /// Every request so far, as `METHOD /api/path/{id}?query` (ids templated).
+    pub fn calls(&self) -> Vec<String> {
+        self.lock().calls.clone()
     }
 
     /// Forgets every session, of the checker and of the mock.

@@ -21,6 +21,66 @@ pub struct MockServerConfig {
     /// Faults as written, parsed when the server starts.
     faults: Vec<String>,
     options: CheckOptions,
+    /// How many times each request is expected, checked when the server is dropped.
+    expectations: Vec<(String, Times)>,
+}
+
+/// How many times a request is expected: `1`, `2..=3`, `1..` (at least once), `..=2`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Times {
+    pub at_least: usize,
+    pub at_most: Option<usize>,
+}
+
+impl Times {
+    fn holds(self, n: usize) -> bool {
+        n >= self.at_least && self.at_most.is_none_or(|m| n <= m)
+    }
+}
+
+impl std::fmt::Display for Times {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.at_most {
+            Some(m) if m == self.at_least => write!(f, "{m} time{}", if m == 1 { "" } else { "s" }),
+            Some(m) => write!(f, "{} to {m} times", self.at_least),
+            None => write!(f, "at least {} time{}", self.at_least, if self.at_least == 1 { "" } else { "s" }),
+        }
+    }
+}
+
+impl From<usize> for Times {
+    fn from(n: usize) -> Times {
+        Times { at_least: n, at_most: Some(n) }
+    }
+}
+
+impl From<std::ops::RangeInclusive<usize>> for Times {
+    fn from(r: std::ops::RangeInclusive<usize>) -> Times {
+        Times { at_least: *r.start(), at_most: Some(*r.end()) }
+    }
+}
+
+impl From<std::ops::RangeFrom<usize>> for Times {
+    fn from(r: std::ops::RangeFrom<usize>) -> Times {
+        Times { at_least: r.start, at_most: None }
+    }
+}
+
+impl From<std::ops::RangeToInclusive<usize>> for Times {
+    fn from(r: std::ops::RangeToInclusive<usize>) -> Times {
+        Times { at_least: 0, at_most: Some(r.end) }
+    }
+}
+
+/// Whether a call (`GET /api/vmRestorePoints/{id}?format=Entity`) is the request an expectation
+/// names: the same method and path, ids as `{id}` or as written, with or without its query.
+fn names(expected: &str, call: &str) -> bool {
+    let normal = |s: &str| {
+        let (method, target) = s.trim().split_once(' ').unwrap_or(("GET", s.trim()));
+        (method.to_ascii_uppercase(), crate::diff::link_template(target.trim()).to_ascii_lowercase())
+    };
+    let ((em, et), (cm, ct)) = (normal(expected), normal(call));
+    em == cm && (et == ct || (!et.contains('?') && ct.split('?').next() == Some(et.as_str())))
 }
 
 impl MockServerConfig {
@@ -52,6 +112,15 @@ impl MockServerConfig {
     /// Polls closer together than this are too fast.
     pub fn poll_min_interval(mut self, d: Duration) -> Self {
         self.options.poll_min_interval = Some(d);
+        self
+    }
+
+    /// Expects the clients to send `request` (`GET /api/vmRestorePoints`, `POST
+    /// /api/vmRestorePoints/{id}?action=restore`; ids as `{id}` or as written; without a query,
+    /// any query) this many `times` (`1`, `2..=3`, `1..`). Checked when the server is dropped,
+    /// as wiremock does: an expectation not met panics, naming it and the calls there were.
+    pub fn expect(mut self, request: &str, times: impl Into<Times>) -> Self {
+        self.expectations.push((request.to_owned(), times.into()));
         self
     }
 
@@ -102,6 +171,7 @@ pub struct MockServer {
     checker: Arc<Checker>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
+    expectations: Vec<(String, Times)>,
 }
 
 impl MockServer {
@@ -126,7 +196,7 @@ impl MockServer {
         for fault in &config.faults {
             options.faults.push(fault.parse().map_err(|e: FaultError| err(format!("--fault {fault}: {e}")))?);
         }
-        let mock = Mock::new(cassettes, MockOptions::default());
+        let mock = Mock::new(cassettes, MockOptions { remember_matches: true, ..MockOptions::default() });
         let checker = Arc::new(Checker::new(mock, scenario, options).map_err(err)?);
         let server = Server::bind("127.0.0.1:0", None).await.map_err(|e| err(format!("cannot listen: {e}")))?;
         let url = server.base_url();
@@ -134,7 +204,7 @@ impl MockServer {
         let task = tokio::spawn(server.run(checker.clone(), ServerOptions::default(), async move {
             let _ = stopped.await;
         }));
-        Ok(MockServer { url, checker, stop: Some(stop), task: Some(task) })
+        Ok(MockServer { url, checker, stop: Some(stop), task: Some(task), expectations: config.expectations })
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -153,6 +223,35 @@ impl MockServer {
         self.checker.report()
     }
 
+    /// Every request the clients sent, as `METHOD /api/path/{id}?query` (ids templated).
+    pub fn calls(&self) -> Vec<String> {
+        self.checker.calls()
+    }
+
+    /// Each recorded exchange that answered something (`cassette:line, exchange N`), with the
+    /// requests it answered.
+    pub fn matched(&self) -> Vec<(String, Vec<String>)> {
+        self.checker.mock().matches()
+    }
+
+    /// Whether every expectation (`MockServerConfig::expect`) holds; `Err` names those that do
+    /// not, with the calls there were.
+    pub fn verify(&self) -> Result<(), String> {
+        let calls = self.calls();
+        let unmet: Vec<String> = self
+            .expectations
+            .iter()
+            .filter_map(|(request, times)| {
+                let n = calls.iter().filter(|c| names(request, c)).count();
+                (!times.holds(n)).then(|| format!("{request}: expected {times}, received {n}"))
+            })
+            .collect();
+        if unmet.is_empty() {
+            return Ok(());
+        }
+        Err(format!("{}\nthe calls were:\n  {}", unmet.join("\n"), calls.join("\n  ")))
+    }
+
     /// Stops serving and returns the final report.
     pub async fn stop(mut self) -> ClientReport {
         if let Some(stop) = self.stop.take() {
@@ -169,6 +268,12 @@ impl Drop for MockServer {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
+        }
+        // As wiremock: a test whose expectations were not met fails where the server goes.
+        if !std::thread::panicking() {
+            if let Err(why) = self.verify() {
+                panic!("emtape MockServer: expectations not met:\n{why}");
+            }
         }
     }
 }

@@ -66,6 +66,9 @@ pub struct MockOptions {
     pub clock: Arc<dyn Clock>,
     /// Who may log on; empty: anyone, with any credentials.
     pub users: Arc<[User]>,
+    /// Remember which requests each recorded exchange answered ([`Mock::matches`]): for tests
+    /// that ask, not for a long-running server.
+    pub remember_matches: bool,
 }
 
 impl Default for MockOptions {
@@ -79,6 +82,7 @@ impl Default for MockOptions {
             latency: None,
             clock: Arc::new(SystemClock),
             users: Arc::from(Vec::new()),
+            remember_matches: false,
         }
     }
 }
@@ -100,6 +104,8 @@ pub struct Mock {
     options: MockOptions,
     /// Answers served that rest on no recording of their own, by request.
     unrecorded: Mutex<BTreeMap<String, Unrecorded>>,
+    /// With `remember_matches`: the requests each recorded exchange answered, by entry.
+    matched: Mutex<BTreeMap<usize, Vec<String>>>,
 }
 
 /// An answer the mock served that no recording holds as it is: what it rests on, and how it
@@ -165,6 +171,7 @@ impl Mock {
             sessions: Sessions::new(options.session_timeout, options.max_sessions, options.clock.clone(), style),
             options,
             unrecorded: Mutex::default(),
+            matched: Mutex::default(),
         }
     }
 
@@ -256,6 +263,10 @@ impl Mock {
         };
         let entry = &self.index.entries[members[position]];
         entry.used.store(true, Ordering::Relaxed);
+        if self.options.remember_matches {
+            let request = format!("{} {}", req.method, crate::em::session::loggable(&req.target));
+            self.matched.lock().unwrap_or_else(|e| e.into_inner()).entry(members[position]).or_default().push(request);
+        }
         let date = http_date();
         let opens = entry.logon.as_ref().filter(|_| entry.opens_session());
         let started = match opens.map(|l| self.sessions.start(l.session, user)) {
@@ -581,6 +592,19 @@ impl Mock {
             }
         }
         response
+    }
+
+    /// With `remember_matches`: each recorded exchange that answered something (`cassette:line,
+    /// exchange N`), with the requests it answered, in the order of the tape.
+    pub fn matches(&self) -> Vec<(String, Vec<String>)> {
+        let matched = self.matched.lock().unwrap_or_else(|e| e.into_inner());
+        matched
+            .iter()
+            .map(|(i, requests)| {
+                let e = &self.index.entries[*i];
+                (format!("{}:{}, exchange {}", self.sources[e.source].name, e.line, e.seq), requests.clone())
+            })
+            .collect()
     }
 
     /// The answers served so far that rest on no recording of their own (derived from a

@@ -688,3 +688,35 @@ async fn a_client_choosing_another_point_than_the_scenarios_default_passes_and_a
           out: it pins vm=ubuntu88"]
     );
 }
+
+/// As wiremock-rs: a test says how often a request must come, and the server checks it when
+/// it goes; it also says which recording answered what.
+#[tokio::test]
+async fn expected_calls_are_checked_when_the_server_goes_and_matches_name_their_recordings() {
+    let server = MockServer::start(
+        config()
+            .expect("GET /api/vmRestorePoints", 1)
+            .expect("POST /api/vmRestorePoints/{id}?action=restore", 1..)
+            .expect("GET /api/tasks/{id}", 2..=10)
+            .expect("DELETE /api/jobs/{id}", 0),
+    )
+    .await
+    .unwrap();
+    client(server.url(), false, Behaviour::Honest).await;
+    assert_eq!(server.verify(), Ok(()));
+    let matched = server.matched();
+    let (recording, requests) =
+        matched.iter().find(|(_, requests)| requests.iter().any(|r| r == "GET /api/vmRestorePoints")).unwrap();
+    assert!(recording.starts_with("built-in cassettes/reference/vm-restore.yaml:"), "{recording}");
+    assert!(recording.ends_with(", exchange 4"), "{recording}");
+    assert_eq!(requests.len(), 1);
+    drop(server);
+}
+
+#[tokio::test]
+#[should_panic(expected = "GET /api/vmRestorePoints: expected 2 times, received 1")]
+async fn an_expectation_not_met_fails_the_test_when_the_server_goes() {
+    let server = MockServer::start(config().expect("GET /api/vmRestorePoints", 2)).await.unwrap();
+    client(server.url(), false, Behaviour::Honest).await;
+    drop(server);
+}
