@@ -17,6 +17,8 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+
 pub use crate::clock::{Clock, ManualClock, SystemClock};
 use crate::em::{self, Repr};
 
@@ -41,6 +43,8 @@ pub struct CheckOptions {
     pub idle: Duration,
     /// Scenario variables set from outside (`--var`).
     pub vars: Vec<(String, String)>,
+    /// Count the requests by what they ask ([`Checker::calls`]), for expectations.
+    pub count_calls: bool,
 }
 
 impl Default for CheckOptions {
@@ -52,6 +56,7 @@ impl Default for CheckOptions {
             poll_min_interval: None,
             idle: Duration::from_secs(30),
             vars: Vec::new(),
+            count_calls: false,
         }
     }
 }
@@ -128,6 +133,55 @@ struct Watch {
     /// What the client chose where the scenario selects.
     choices: Vec<String>,
     probes: Vec<String>,
+    /// Each step's target as the flow stands (method, normalised URL), until the flow moves on.
+    targets: HashMap<usize, Option<(String, String, Target)>>,
+    /// Each select step's choices as the flow stands (normalised URL, choice, allowed).
+    options: HashMap<usize, Vec<(String, Choice, bool)>>,
+    /// The last body answered to each request target, its URLs in `served` already: the same
+    /// answer again is compared (cheap), not read again (up to REQUESTS_KEPT targets).
+    read: HashMap<String, Bytes>,
+    /// Problems said already: a request outside the flow sent a thousand times is one problem.
+    said: HashSet<String>,
+    /// Requests outside the flow seen already (method and normalised URL).
+    outside: HashSet<String>,
+    /// Requests (raw target, methods) outside the flow and said already, while the flow and
+    /// what the session was given stand: the same request again is planned without a look.
+    quiet: HashMap<String, Vec<String>>,
+    /// Requests beyond the ones kept in `requests`.
+    more_requests: usize,
+}
+
+/// Requests of a session kept for its report; a client hammering the mock is counted beyond.
+const REQUESTS_KEPT: usize = 10_000;
+
+impl Watch {
+    /// Says a problem once.
+    fn problem(&mut self, p: Problem) {
+        if self.said.insert(p.message.clone()) {
+            self.problems.push(p);
+        }
+    }
+
+    /// The flow moved on (it took a response, or a choice bound a variable): its targets change.
+    fn moved(&mut self) {
+        self.targets.clear();
+        self.options.clear();
+        self.quiet.clear();
+    }
+
+    /// Takes in the URLs a response gave the session.
+    fn given(&mut self, urls: Vec<String>) {
+        let before = self.served.len();
+        self.served.extend(urls);
+        if self.served.len() > before {
+            // A URL given now may make a request said outside the flow a choice.
+            self.quiet.clear();
+        }
+    }
+
+    fn is_quiet(&self, req: &Request) -> bool {
+        self.quiet.get(&req.target).is_some_and(|methods| methods.contains(&req.method))
+    }
 }
 
 /// An unauthenticated request before a logon (discovering the API), kept until a logon from
@@ -152,9 +206,15 @@ struct State {
     probed: HashMap<Option<IpAddr>, usize>,
     /// Probes of no session (no token at all).
     probes: Vec<String>,
-    /// Every request, as `METHOD /api/path/{id}?query` (ids templated, sessions hidden).
-    calls: Vec<String>,
+    /// With `count_calls`: requests by `METHOD /api/path/{id}?query` (ids templated, sessions
+    /// hidden), in the order first seen, with how many came.
+    calls: Vec<(String, usize)>,
+    /// When idle sessions were last looked for: at most every SWEEP_EVERY, not per request.
+    swept: Option<Instant>,
 }
+
+/// How often requests look for idle sessions (idle limits are seconds).
+const SWEEP_EVERY: Duration = Duration::from_millis(50);
 
 /// The mock with a scenario watching its clients.
 pub struct Checker {
@@ -194,6 +254,10 @@ struct Plan {
     /// A request EM refuses without a live session (no token; a token of a session over): a
     /// probe of the client's own error handling if EM's 401 answers it and it is the first.
     probe: Option<Probe>,
+    /// A URL no response gave the session.
+    hand_built: bool,
+    /// The session's task is to fail (a task-failed fault fired on it).
+    task_failed: bool,
 }
 
 /// A request sent without a live session.
@@ -358,8 +422,11 @@ impl Checker {
     }
 
     /// Ends sessions that have been idle too long.
-    fn sweep(&self, state: &mut State) {
-        let now = self.clock.now();
+    fn sweep(&self, state: &mut State, now: Instant) {
+        if state.swept.is_some_and(|at| now.saturating_duration_since(at) < SWEEP_EVERY) {
+            return;
+        }
+        state.swept = Some(now);
         let mut ended = false;
         for w in state.watches.iter_mut().filter(|w| w.ended.is_none()) {
             let polling = self.poll.is_some_and(|p| w.position >= p) && !w.poll_done;
@@ -449,18 +516,24 @@ impl Checker {
     /// The `select` step among `candidates` whose items include the one the request takes:
     /// the step, the choice, and whether the run allows it (`false`: only a pinned variable
     /// rules it out).
-    fn choice_of(&self, flow: &Flow, req: &Request, candidates: &[usize]) -> Option<(usize, Choice, bool)> {
-        let wanted = normalize(&req.target, &req.origin);
+    fn choice_of(
+        &self,
+        w: &mut Watch,
+        req: &Request,
+        wanted: &str,
+        candidates: &[usize],
+    ) -> Option<(usize, Choice, bool)> {
         for &i in candidates {
-            let Some((allowed, kept_out)) = flow.choices(&self.steps[i], &self.pinned) else { continue };
-            let hit = |c: &Choice| {
-                c.target.method.eq_ignore_ascii_case(&req.method) && normalize(&c.target.url, &req.origin) == wanted
-            };
-            if let Some(c) = allowed.into_iter().find(hit) {
-                return Some((i, c, true));
-            }
-            if let Some(c) = kept_out.into_iter().find(hit) {
-                return Some((i, c, false));
+            // Worked out once per flow state: (normalised URL, choice, allowed).
+            let choices = w.options.entry(i).or_insert_with(|| {
+                let (allowed, kept_out) = w.flow.choices(&self.steps[i], &self.pinned).unwrap_or_default();
+                let tag = |ok: bool| move |c: Choice| (normalize(&c.target.url, &req.origin), c, ok);
+                allowed.into_iter().map(tag(true)).chain(kept_out.into_iter().map(tag(false))).collect()
+            });
+            let hit =
+                choices.iter().find(|(url, c, _)| c.target.method.eq_ignore_ascii_case(&req.method) && url == wanted);
+            if let Some((_, c, ok)) = hit {
+                return Some((i, c.clone(), *ok));
             }
         }
         None
@@ -477,11 +550,40 @@ impl Checker {
         None
     }
 
+    /// [`Checker::step_of`] for a session, each step's target worked out once per flow state.
+    fn session_step_of(
+        &self,
+        w: &mut Watch,
+        req: &Request,
+        wanted: &str,
+        candidates: &[usize],
+    ) -> Option<(usize, Target)> {
+        for &i in candidates {
+            let entry = w.targets.entry(i).or_insert_with(|| {
+                let target = w.flow.target(&self.steps[i]).ok()?;
+                Some((target.method.to_ascii_uppercase(), normalize(&target.url, &req.origin), target))
+            });
+            if let Some((method, url, target)) = entry {
+                if method.eq_ignore_ascii_case(&req.method) && url == wanted {
+                    return Some((i, target.clone()));
+                }
+            }
+        }
+        None
+    }
+
     fn plan(&self, req: &Request) -> Plan {
         let mut guard = self.lock();
         let state = &mut *guard;
-        self.sweep(state);
-        state.calls.push(format!("{} {}", req.method, crate::diff::link_template(&em::session::loggable(&req.target))));
+        let now = self.clock.now();
+        self.sweep(state, now);
+        if self.options.count_calls {
+            let call = format!("{} {}", req.method, crate::diff::link_template(&em::session::loggable(&req.target)));
+            match state.calls.iter_mut().find(|(c, _)| *c == call) {
+                Some((_, n)) => *n += 1,
+                None => state.calls.push((call, 1)),
+            }
+        }
         let mut plan = Plan {
             watch: None,
             unmatched: false,
@@ -493,9 +595,10 @@ impl Checker {
             pick: None,
             latency: self.options.latency.unwrap_or_default(),
             probe: None,
+            hand_built: false,
+            task_failed: false,
         };
-        let path = em::normalize_path(req.path());
-        if req.method == "POST" && em::is_logon_path(&path) {
+        if req.method == "POST" && em::is_logon_path(&em::normalize_path(req.path())) {
             plan.logon = true;
             plan.step = self.logon;
             return plan;
@@ -521,7 +624,7 @@ impl Checker {
         plan.watch = Some(w);
         let fired = &mut state.fired;
         let watch = &mut state.watches[w];
-        watch.last_seen = self.clock.now();
+        watch.last_seen = now;
         if let Some(how) = watch.ended {
             if how == Ending::Expired
                 && req.method == "DELETE"
@@ -533,13 +636,25 @@ impl Checker {
             plan.probe = Some(Probe::After(how));
             return plan;
         }
+        if watch.is_quiet(req) {
+            plan.unmatched = true;
+            return plan;
+        }
         let candidates: Vec<usize> = (watch.position..self.main).chain(self.main..self.steps.len()).collect();
-        let mut matched = self.step_of(&watch.flow, req, candidates.iter().copied());
+        let wanted = normalize(&req.target, &req.origin);
+        let mut matched = self.session_step_of(watch, req, &wanted, &candidates);
         // Where the scenario selects (which VM, which point), the choice is the client's: any
         // item the step allows binds the step's open variables to what it says.
-        let chose = self
-            .choice_of(&watch.flow, req, &candidates)
-            .filter(|(k, ..)| matched.as_ref().is_none_or(|(m, _)| m == k));
+        // Only a link the session was given can be a choice.
+        let given = watch.served.contains(&wanted);
+        let select = |k: &usize| self.steps[*k].select.is_some();
+        let chose = match &matched {
+            Some((k, _)) if !select(k) => None,
+            _ if !given => None,
+            _ => self
+                .choice_of(watch, req, &wanted, &candidates)
+                .filter(|(k, ..)| matched.as_ref().is_none_or(|(m, _)| m == k)),
+        };
         if let Some((k, choice, allowed)) = chose {
             let step = &self.steps[k].name;
             let binds: Vec<String> = choice.binds.iter().map(|(n, v)| format!("{n}={v}")).collect();
@@ -565,6 +680,7 @@ impl Checker {
             for (n, v) in &choice.binds {
                 watch.flow.bind(n, v);
             }
+            watch.moved();
             matched = Some((k, choice.target));
         }
         match matched {
@@ -629,16 +745,25 @@ impl Checker {
                     fired.insert(i);
                 }
                 plan.latency += self.steps[k].latency.unwrap_or_default();
+                plan.task_failed = watch.faults.contains(&FaultKind::TaskFailed);
                 plan.step = Some(k);
                 plan.target = Some(target);
             }
             None => {
                 plan.unmatched = true;
-                let url = normalize(&req.target, &req.origin);
+                let url = wanted;
+                // Said once per request: a client sending it again adds nothing to say.
+                if !watch.outside.insert(format!("{} {url}", req.method)) {
+                    if req.target.starts_with('/') && watch.quiet.len() < REQUESTS_KEPT {
+                        watch.quiet.entry(req.target.clone()).or_default().push(req.method.clone());
+                    }
+                    return plan;
+                }
                 // A query is built from the query service, not given as a link of its own.
                 let query = req.method == "GET"
-                    && em::is_query_path(&path)
+                    && em::is_query_path(&em::normalize_path(req.path()))
                     && watch.served.iter().any(|u| em::is_query_service_path(u.split('?').next().unwrap_or(u)));
+                plan.hand_built = !query && !watch.served.contains(&url);
                 let p = if query {
                     problem(
                         ProblemKind::OutsideFlow,
@@ -659,7 +784,7 @@ impl Checker {
                         format!("{} was built by hand: no response gave this URL to the session", line(req)),
                     )
                 };
-                watch.problems.push(p);
+                watch.problem(p);
             }
         }
         plan
@@ -695,6 +820,13 @@ impl Checker {
                 problems: Vec::new(),
                 choices: Vec::new(),
                 probes: Vec::new(),
+                targets: HashMap::new(),
+                options: HashMap::new(),
+                read: HashMap::new(),
+                said: HashSet::new(),
+                outside: HashSet::new(),
+                quiet: HashMap::new(),
+                more_requests: 0,
             };
             // Discovery requests from the same address, just before, were this client's.
             let ip = req.peer.map(|p| p.ip());
@@ -711,7 +843,7 @@ impl Checker {
             }
             for p in claimed {
                 w.flow.observe(&self.steps[p.step], &p.response, None);
-                w.served.extend(urls_in(&p.response, &req.origin));
+                w.given(urls_in(&p.response, &req.origin));
                 w.performed.insert(p.step);
                 w.requests.push(Performed {
                     step: Some(self.steps[p.step].name.clone()),
@@ -726,7 +858,7 @@ impl Checker {
                 w.performed.insert(l);
                 w.position = l + 1;
             }
-            w.served.extend(urls_in(r, &req.origin));
+            w.given(urls_in(r, &req.origin));
             w.requests.push(Performed {
                 step: self.logon.map(|l| self.steps[l].name.clone()),
                 request: line(req),
@@ -793,29 +925,44 @@ impl Checker {
         }
         let Some(wi) = plan.watch else { return };
         let w = &mut state.watches[wi];
-        let request = scrubbed(line(req), &w.token, w.session_id.as_deref());
-        // A POST sent again right after its connection dropped: on a real EM the first one may
-        // have started (a second restore of the same VM), so a client must look before it
-        // retries (GET /api/tasks, the restore sessions).
-        let retried = w.requests.last().is_some_and(|last| last.status.is_none() && last.request == request);
-        if retried && req.method == "POST" {
-            w.problems.push(problem(
-                ProblemKind::BlindRetry,
-                format!(
-                    "sent {request} again after its connection dropped without checking whether the first one \
-                     started (a real EM may now run two restores); look at GET /api/tasks first"
-                ),
-            ));
+        // Past REQUESTS_KEPT only POSTs are written out (a blind retry needs the line); a client
+        // hammering one URL must not pay for a line nobody keeps.
+        let keep = w.requests.len() < REQUESTS_KEPT;
+        if keep || req.method == "POST" {
+            let request = scrubbed(line(req), &w.token, w.session_id.as_deref());
+            // A POST sent again right after its connection dropped: on a real EM the first one may
+            // have started (a second restore of the same VM), so a client must look before it
+            // retries (GET /api/tasks, the restore sessions).
+            let retried = w.requests.last().is_some_and(|last| last.status.is_none() && last.request == request);
+            if retried && req.method == "POST" {
+                w.problems.push(problem(
+                    ProblemKind::BlindRetry,
+                    format!(
+                        "sent {request} again after its connection dropped without checking whether the first one \
+                         started (a real EM may now run two restores); look at GET /api/tasks first"
+                    ),
+                ));
+            }
+            if keep {
+                w.requests.push(Performed {
+                    step: plan.step.map(|k| self.steps[k].name.clone()),
+                    request,
+                    status,
+                    at_ms,
+                    fault: plan.fault.map(|k| k.name().to_owned()),
+                });
+            }
         }
-        w.requests.push(Performed {
-            step: plan.step.map(|k| self.steps[k].name.clone()),
-            request,
-            status,
-            at_ms,
-            fault: plan.fault.map(|k| k.name().to_owned()),
-        });
+        if !keep {
+            w.more_requests += 1;
+        }
         if let Some(r) = response {
-            w.served.extend(urls_in(r, &req.origin));
+            if w.read.get(&req.target) != Some(&r.body) {
+                w.given(urls_in(r, &req.origin));
+                if w.read.len() < REQUESTS_KEPT || w.read.contains_key(&req.target) {
+                    w.read.insert(req.target.clone(), r.body.clone());
+                }
+            }
         }
         match (plan.fault, plan.step) {
             (Some(kind), Some(k)) if kind.interrupts() => {
@@ -843,7 +990,7 @@ impl Checker {
         // A URL built by hand that still reached the resource a step leads to: the client
         // did that step (badly); the shadow flow takes the answer, to stay in step.
         let step = match (plan.step, response) {
-            (None, Some(r)) if plan.unmatched && r.status < 300 && req.method == "GET" => {
+            (None, Some(r)) if plan.hand_built && r.status < 300 && req.method == "GET" => {
                 let doc = crate::runner::document::Document::parse_with(r, self.scenario.json_keys);
                 (w.position..self.main).find(|i| match &self.steps[*i].action {
                     Action::Follow(f) => {
@@ -864,6 +1011,7 @@ impl Checker {
             w.poll_done = true;
         }
         let observed = w.flow.observe(step, r, plan.target.as_ref().and_then(|t| t.link_type.as_deref()));
+        w.moved();
         w.performed.insert(k);
         if k < self.main {
             w.position = w.position.max(k + 1);
@@ -881,8 +1029,9 @@ impl Checker {
     /// The report so far.
     pub fn report(&self) -> ClientReport {
         let mut state = self.lock();
-        self.sweep(&mut state);
         let now = self.clock.now();
+        state.swept = None;
+        self.sweep(&mut state, now);
         // A session a fault interrupted, its client not recovering in it (an expired session
         // never can), is over on the client's side only once the client has gone quiet without
         // a new logon; one that logs on again is counted by its next session.
@@ -963,8 +1112,9 @@ impl Checker {
             .collect()
     }
 
-    /// Every request so far, as `METHOD /api/path/{id}?query` (ids templated).
-    pub fn calls(&self) -> Vec<String> {
+    /// With `count_calls`: the requests so far by `METHOD /api/path/{id}?query` (ids
+    /// templated), with how many came.
+    pub fn calls(&self) -> Vec<(String, usize)> {
         self.lock().calls.clone()
     }
 

@@ -193,6 +193,7 @@ impl MockServer {
         }
         .map_err(|e| err(e.to_string()))?;
         let mut options = config.options;
+        options.count_calls = true;
         for fault in &config.faults {
             options.faults.push(fault.parse().map_err(|e: FaultError| err(format!("--fault {fault}: {e}")))?);
         }
@@ -223,8 +224,9 @@ impl MockServer {
         self.checker.report()
     }
 
-    /// Every request the clients sent, as `METHOD /api/path/{id}?query` (ids templated).
-    pub fn calls(&self) -> Vec<String> {
+    /// The requests the clients sent, as `METHOD /api/path/{id}?query` (ids templated), with
+    /// how many of each came, in the order first seen.
+    pub fn calls(&self) -> Vec<(String, usize)> {
         self.checker.calls()
     }
 
@@ -242,14 +244,15 @@ impl MockServer {
             .expectations
             .iter()
             .filter_map(|(request, times)| {
-                let n = calls.iter().filter(|c| names(request, c)).count();
+                let n: usize = calls.iter().filter(|(c, _)| names(request, c)).map(|(_, n)| n).sum();
                 (!times.holds(n)).then(|| format!("{request}: expected {times}, received {n}"))
             })
             .collect();
         if unmet.is_empty() {
             return Ok(());
         }
-        Err(format!("{}\nthe calls were:\n  {}", unmet.join("\n"), calls.join("\n  ")))
+        let listed: Vec<String> = calls.iter().map(|(c, n)| format!("{c} ({n}x)")).collect();
+        Err(format!("{}\nthe calls were:\n  {}", unmet.join("\n"), listed.join("\n  ")))
     }
 
     /// Stops serving and returns the final report.

@@ -86,8 +86,7 @@ impl Handler for Checker {
             }
         }
         let mut response = self.mock.respond_with(&req, plan.pick);
-        let task_failed = plan.watch.is_some_and(|w| self.lock().watches[w].faults.contains(&FaultKind::TaskFailed));
-        if task_failed && plan.step.is_some_and(|k| Some(k) >= self.poll) {
+        if plan.task_failed && plan.step.is_some_and(|k| Some(k) >= self.poll) {
             response = failed_task(response);
         }
         self.account(&req, &plan, Some(&response));

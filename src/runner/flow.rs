@@ -43,6 +43,24 @@ pub(crate) struct Target {
     pub link_type: Option<String>,
 }
 
+/// A regular expression compiled once: a client check asks the same few, request after request.
+fn compiled(pattern: &str) -> Result<Arc<regex::Regex>, String> {
+    use std::sync::{Mutex, OnceLock};
+    // Shared, not cloned: a clone of a Regex starts with cold caches of its own.
+    static CACHE: OnceLock<Mutex<HashMap<String, Arc<regex::Regex>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Mutex::default);
+    if let Some(re) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(pattern) {
+        return Ok(re.clone());
+    }
+    let re = Arc::new(regex::Regex::new(pattern).map_err(|e| e.to_string())?);
+    let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
+    if cache.len() >= 256 {
+        cache.clear();
+    }
+    cache.insert(pattern.to_owned(), re.clone());
+    Ok(re)
+}
+
 /// An item a checked client may choose at a `select` step: the target its link gives, its
 /// `Name`, and the variables choosing it binds.
 #[derive(Clone, Debug)]
@@ -217,7 +235,7 @@ impl Flow {
                     }
                     let bound = value(q).and_then(|actual| {
                         let (pattern, names) = tpl.open_pattern(&self.vars, &open, regex_text).ok()?;
-                        let caps = regex::Regex::new(&pattern).ok()?.captures(&actual)?;
+                        let caps = compiled(&pattern).ok()?.captures(&actual)?;
                         Some(
                             names
                                 .into_iter()
@@ -516,7 +534,7 @@ impl Flow {
             }
             Matcher::Matches(t) => {
                 let pattern = t.render_with(&self.vars, regex::escape).map_err(Blocked::Skip)?;
-                let re = regex::Regex::new(&pattern).map_err(|e| Blocked::Skip(e.to_string()))?;
+                let re = compiled(&pattern).map_err(Blocked::Skip)?;
                 (actual.is_some_and(|a| re.is_match(a)), format!("matches regex `{pattern}`"))
             }
             Matcher::OneOf(ts) => {
