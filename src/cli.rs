@@ -475,6 +475,10 @@ pub struct RunArgs {
     /// Seconds one request may take
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     pub timeout: u64,
+
+    /// With the built-in mock: what the run exercised of what the cassettes serve
+    #[command(flatten)]
+    pub coverage: CoverageArgs,
 }
 
 #[derive(Debug, Args)]
@@ -525,6 +529,9 @@ pub struct ServeArgs {
     #[arg(long = "users", value_name = "FILE")]
     pub users_file: Option<PathBuf>,
 
+    #[command(flatten)]
+    pub coverage: CoverageArgs,
+
     /// Print one line per request on stderr
     #[arg(short, long)]
     pub verbose: bool,
@@ -535,6 +542,30 @@ pub struct ServeArgs {
 
 fn user_arg(text: &str) -> Result<crate::mock::User, String> {
     crate::mock::User::parse_arg(text)
+}
+
+/// What the clients exercised of the served surface (`serve`, `run`).
+#[derive(Debug, Args, Default, Clone)]
+pub struct CoverageArgs {
+    /// When done, say what the requests exercised of what the cassettes serve: resource types,
+    /// links followed, actions, query types, representations, statuses, with counts and shares
+    #[arg(long)]
+    pub coverage: bool,
+
+    /// Write the coverage as JSON
+    #[arg(long, value_name = "FILE")]
+    pub coverage_json: Option<PathBuf>,
+
+    /// Write the coverage as one self-contained HTML page (the surface, its used parts marked)
+    #[arg(long, value_name = "FILE")]
+    pub coverage_html: Option<PathBuf>,
+}
+
+impl CoverageArgs {
+    /// Whether coverage is asked for at all.
+    pub fn wanted(&self) -> bool {
+        self.coverage || self.coverage_json.is_some() || self.coverage_html.is_some()
+    }
 }
 
 /// Checking clients against a scenario (`emtape serve --scenario`).

@@ -69,9 +69,13 @@ pub(super) fn run(args: RunArgs) -> Result<Exit, Failure> {
                     .await
                     .map_err(|e| Failure::network(format!("cannot start the built-in mock: {e}")))?;
                 let base = server.base_url();
-                let mock = Arc::new(Mock::new(cassettes, MockOptions { log_misses: true, ..MockOptions::default() }));
+                let coverage = args.coverage.wanted();
+                let mock = Arc::new(Mock::new(
+                    cassettes,
+                    MockOptions { log_misses: true, coverage, ..MockOptions::default() },
+                ));
                 let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-                let task = tokio::spawn(server.run(mock, ServerOptions::default(), async move {
+                let task = tokio::spawn(server.run(mock.clone(), ServerOptions::default(), async move {
                     let _ = stopped.await;
                 }));
                 let label = match &args.release {
@@ -79,7 +83,7 @@ pub(super) fn run(args: RunArgs) -> Result<Exit, Failure> {
                     None if args.cassettes.is_empty() => "reference cassettes".to_owned(),
                     None => names.join(", "),
                 };
-                (base.clone(), format!("{base} (built-in mock: {label})"), Some((stop, task)))
+                (base.clone(), format!("{base} (built-in mock: {label})"), Some((stop, task, mock)))
             }
             (None, None) => unreachable!("cassettes are loaded whenever there is no target"),
         };
@@ -104,9 +108,11 @@ pub(super) fn run(args: RunArgs) -> Result<Exit, Failure> {
             secret_names,
         };
         let report = runner::run(&scenario, options).await;
-        if let Some((stop, task)) = mock {
+        let mut served = None;
+        if let Some((stop, task, mock)) = mock {
             let _ = stop.send(());
             let _ = task.await;
+            served = Some(mock);
         }
         if let (Some(recorder), Some(path)) = (&recorder, &args.record) {
             match recorder.finish() {
@@ -118,6 +124,15 @@ pub(super) fn run(args: RunArgs) -> Result<Exit, Failure> {
         write_report(args.junit.as_deref(), &report::junit(&report))?;
         write_report(args.json.as_deref(), &report::json(&report))?;
         write_report(args.html.as_deref(), &report::html::run(&report))?;
+        match &served {
+            Some(mock) => super::serve::coverage(&args.coverage, mock, &format!("emtape run {}", report.scenario))?,
+            None if args.coverage.wanted() => {
+                eprintln!(
+                    "warning: --coverage: a --target's surface is not known to emtape; run against the built-in mock"
+                )
+            }
+            None => {}
+        }
         Ok(exit_for(&report))
     })
 }

@@ -35,6 +35,7 @@ pub(super) fn serve(args: ServeArgs) -> Result<Exit, Failure> {
     }
     let options = MockOptions {
         users: users.into(),
+        coverage: args.coverage.wanted(),
         session_timeout: Duration::from_secs(args.session_timeout),
         max_sessions: args.max_sessions,
         log_requests: args.verbose,
@@ -71,6 +72,7 @@ pub(super) fn serve(args: ServeArgs) -> Result<Exit, Failure> {
             eprintln!("emtape: serving {count} exchanges from {}", names.join(", "));
             let mock = Arc::new(mock);
             server.run(mock.clone(), server_options, signal).await;
+            coverage(&args.coverage, &mock, "emtape serve")?;
             return Ok(strict(args.strict, &mock));
         };
         let checker = Arc::new(Checker::new(mock, scenario, check).map_err(Failure::bad_input)?);
@@ -119,9 +121,23 @@ pub(super) fn serve(args: ServeArgs) -> Result<Exit, Failure> {
         write_file(args.check.junit.as_deref(), &crate::report::check::junit(&report))?;
         write_file(args.check.json.as_deref(), &crate::report::check::json(&report))?;
         write_file(args.check.html.as_deref(), &crate::report::html::check(&report))?;
+        coverage(&args.coverage, checker.mock(), &format!("emtape serve --scenario {}", report.scenario))?;
         let used = strict(args.strict, checker.mock());
         Ok(if report.passed && used == Exit::Success { Exit::Success } else { Exit::Failed })
     })
+}
+
+/// The coverage the flags ask for: text on stderr, JSON, HTML.
+pub(super) fn coverage(args: &crate::cli::CoverageArgs, mock: &Mock, what: &str) -> Result<(), Failure> {
+    if !args.wanted() {
+        return Ok(());
+    }
+    let c = mock.coverage();
+    if args.coverage {
+        eprint!("{}", c.text());
+    }
+    write_file(args.coverage_json.as_deref(), &serde_json::to_string_pretty(&c).unwrap_or_default())?;
+    write_file(args.coverage_html.as_deref(), &crate::report::html::coverage(&c, what))
 }
 
 fn write_file(path: Option<&Path>, text: &str) -> Result<(), Failure> {
@@ -157,6 +173,7 @@ fn check_options(args: &CheckArgs) -> Result<CheckOptions, Failure> {
         poll_min_interval: args.poll_min_interval.as_deref().map(|v| duration("--poll-min-interval", v)).transpose()?,
         idle: duration("--idle", &args.idle)?,
         vars: var_pairs(&args.vars)?,
+        count_calls: false,
     })
 }
 

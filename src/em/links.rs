@@ -126,6 +126,29 @@ pub fn hrefs(body: &str, repr: Repr, sample: Option<usize>) -> Vec<Found> {
     out
 }
 
+/// The method EM expects for a link's Rel: `Delete` is DELETE, `Edit` is PUT, actions
+/// (`Create`, `Restore`, `Start`, ...) are POST, everything else is GET.
+pub fn method_for_rel(rel: &str) -> &'static str {
+    match rel {
+        "Delete" => "DELETE",
+        "Edit" => "PUT",
+        "Create"
+        | "Restore"
+        | "Start"
+        | "Stop"
+        | "Retry"
+        | "Test"
+        | "Clone"
+        | "Failover"
+        | "Download"
+        | "VeeamZip"
+        | "QuickBackup"
+        | "ToggleScheduleEnabled"
+        | "ToggleRestoreScopesEnabled" => "POST",
+        _ => "GET",
+    }
+}
+
 /// The Rels of the links a client may follow with a GET (not `Edit`, `Delete`, actions).
 pub const GET_RELS: [&str; 8] = ["Down", "Up", "Alternate", "Related", "First", "Next", "Previous", "Last"];
 

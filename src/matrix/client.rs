@@ -84,8 +84,8 @@ pub async fn client_cells(
             let setup = Instant::now();
             let cassettes = release_cassettes(&release)?;
             let options = CheckOptions { vars: plan.vars, ..CheckOptions::default() };
-            let checker = Checker::new(Mock::new(cassettes, MockOptions::default()), scenario, options)
-                .map_err(MatrixError::Check)?;
+            let mock = Mock::new(cassettes, MockOptions { coverage: true, ..MockOptions::default() });
+            let checker = Checker::new(mock, scenario, options).map_err(MatrixError::Check)?;
             let checker = Arc::new(checker);
             let server = Running::start(checker.clone(), tls, &release).await?;
             let setup = setup.elapsed();
@@ -97,6 +97,7 @@ pub async fn client_cells(
             server.stop().await;
             let report = checker.report();
             let mut cell = client_cell(&release, ran, &report, client_ms);
+            cell.coverage = Some(checker.mock().coverage());
             cell.overhead_ms = Some((setup + teardown.elapsed()).as_secs_f64() * 1000.0);
             Ok((order, vec![cell]))
         });
@@ -155,6 +156,7 @@ fn client_cell(release: &str, ran: Ran, report: &ClientReport, millis: f64) -> C
         millis,
         overhead_ms: None,
         choices: report.sessions.iter().flat_map(|s| s.choices.iter().cloned()).collect(),
+        coverage: None,
         used: used(report),
     }
 }

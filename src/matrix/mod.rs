@@ -36,6 +36,9 @@ pub struct Cell {
     /// What a passing client chose where the scenario selects (which VM, which point).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub choices: Vec<String>,
+    /// What the check exercised of what the release's cassettes serve.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<crate::mock::coverage::Coverage>,
     /// Everything else that went wrong (the client check's problems, the client's stderr).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub details: Vec<String>,

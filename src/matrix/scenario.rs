@@ -41,10 +41,11 @@ pub async fn scenario_cells(
         let (gate, scenario, plan, release) = (gate.clone(), scenario.clone(), plan.clone(), release.clone());
         running.spawn(async move {
             let _permit = gate.acquire_owned().await;
-            let mock = Arc::new(Mock::new(cassettes, MockOptions::default()));
-            let server = Running::start(mock, None, &release).await?;
             let mut cells = Vec::new();
             for repr in &plan.representations {
+                let options = MockOptions { coverage: true, ..MockOptions::default() };
+                let mock = Arc::new(Mock::new(cassettes.clone(), options));
+                let server = Running::start(mock.clone(), None, &release).await?;
                 let mut vars = plan.vars.clone();
                 let given = |name: &str| plan.given.iter().any(|g| g == name);
                 if vars.contains_key("accept") && !given("accept") {
@@ -66,9 +67,11 @@ pub async fn scenario_cells(
                 let t = Instant::now();
                 let report = runner::run(&scenario, options).await;
                 let millis = t.elapsed().as_secs_f64() * 1000.0;
-                cells.push(cell(&release, *repr, &report, millis));
+                server.stop().await;
+                let mut c = cell(&release, *repr, &report, millis);
+                c.coverage = Some(mock.coverage());
+                cells.push(c);
             }
-            server.stop().await;
             Ok((order, cells))
         });
     }
@@ -104,6 +107,7 @@ fn cell(release: &str, repr: Repr, report: &RunReport, millis: f64) -> Cell {
         millis,
         overhead_ms: None,
         choices: Vec::new(),
+        coverage: None,
         used: Vec::new(),
     }
 }

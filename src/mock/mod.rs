@@ -2,6 +2,7 @@
 //! tokens at logon and checks them afterwards, rewrites links to the caller's own address,
 //! replays polling sequences per session, and explains every request it cannot match.
 
+pub mod coverage;
 mod index;
 mod near_miss;
 mod render;
@@ -69,6 +70,8 @@ pub struct MockOptions {
     /// Remember which requests each recorded exchange answered ([`Mock::matches`]): for tests
     /// that ask, not for a long-running server.
     pub remember_matches: bool,
+    /// Count what the requests exercise of what the cassettes serve ([`Mock::coverage`]).
+    pub coverage: bool,
 }
 
 impl Default for MockOptions {
@@ -83,6 +86,7 @@ impl Default for MockOptions {
             clock: Arc::new(SystemClock),
             users: Arc::from(Vec::new()),
             remember_matches: false,
+            coverage: false,
         }
     }
 }
@@ -106,6 +110,8 @@ pub struct Mock {
     unrecorded: Mutex<BTreeMap<String, Unrecorded>>,
     /// With `remember_matches`: the requests each recorded exchange answered, by entry.
     matched: Mutex<BTreeMap<usize, Vec<String>>>,
+    /// With `coverage`: what the requests exercised.
+    exercised: Mutex<coverage::Exercised>,
 }
 
 /// An answer the mock served that no recording holds as it is: what it rests on, and how it
@@ -172,6 +178,7 @@ impl Mock {
             options,
             unrecorded: Mutex::default(),
             matched: Mutex::default(),
+            exercised: Mutex::default(),
         }
     }
 
@@ -203,10 +210,66 @@ impl Mock {
     /// Answers one request; for a request recorded several times, `pick` chooses the first or
     /// the last recorded answer instead of the next one in the sequence.
     pub fn respond_with(&self, req: &Request, pick: Option<Pick>) -> Response {
+        let response = self.answer_with(req, pick);
+        if self.options.coverage && !req.path().starts_with("/__emtape/") {
+            self.exercise(req, &response);
+        }
+        response
+    }
+
+    /// Counts what a request exercised.
+    fn exercise(&self, req: &Request, response: &Response) {
+        let key = Key::of(req);
+        let asked = self.model.asked(&key.method.to_ascii_uppercase(), &key.path, &key.query);
+        let mut e = self.exercised.lock().unwrap_or_else(|e| e.into_inner());
+        e.requests += 1;
+        let count = |map: &mut BTreeMap<String, usize>, name: String| *map.entry(name).or_default() += 1;
+        if let Some(kind) = asked.kind {
+            count(&mut e.types, kind);
+        }
+        for l in asked.links {
+            count(&mut e.links, l);
+        }
+        for a in asked.actions {
+            count(&mut e.actions, a);
+        }
+        if let Some(q) = asked.query_type {
+            count(&mut e.query_types, q);
+        }
+        count(&mut e.reprs, key.repr.name().to_owned());
+        count(&mut e.statuses, format!("{}xx", response.status / 100));
+    }
+
+    /// What the requests so far exercised of what the cassettes serve (needs `coverage`).
+    pub fn coverage(&self) -> coverage::Coverage {
+        let surface = self.model.surface();
+        let e = self.exercised.lock().unwrap_or_else(|e| e.into_inner());
+        let mut reprs: BTreeMap<String, usize> = BTreeMap::new();
+        let mut statuses: BTreeMap<String, usize> = BTreeMap::new();
+        for entry in &self.index.entries {
+            if let Some(r) = entry.repr {
+                *reprs.entry(r.name().to_owned()).or_default() += 1;
+            }
+            *statuses.entry(format!("{}xx", entry.response.status() / 100)).or_default() += 1;
+        }
+        coverage::Coverage {
+            requests: e.requests,
+            dimensions: vec![
+                coverage::dimension("resource types", &surface.types, &e.types),
+                coverage::dimension("links followed", &surface.links, &e.links),
+                coverage::dimension("actions", &surface.actions, &e.actions),
+                coverage::dimension("query types", &surface.query_types, &e.query_types),
+                coverage::dimension("representations", &reprs, &e.reprs),
+                coverage::dimension("statuses", &statuses, &e.statuses),
+            ],
+        }
+    }
+
+    fn answer_with(&self, req: &Request, pick: Option<Pick>) -> Response {
         if req.method == "HEAD" {
             // GET's answer; the server sends its head only.
             let get = Request { method: "GET".to_owned(), ..req.clone() };
-            return self.respond_with(&get, pick);
+            return self.answer_with(&get, pick);
         }
         let key = Key::of(req);
         self.asked[usize::from(key.repr == Repr::Json)].store(true, Ordering::Relaxed);

@@ -104,6 +104,33 @@ pub(crate) struct Catalog {
     pub by_kind: HashMap<String, Vec<String>>,
     /// The recordings' JSON has camelCase keys (EM 13): what the model writes in JSON follows.
     pub camel_json: bool,
+    /// Every kind of link the recordings hold, by where it leads: how many, and a path it
+    /// leads to (for coverage).
+    pub link_uses: HashMap<LinkUse, (usize, String)>,
+}
+
+/// A kind of link by where it leads: Rel, Type, the path's shape (ids as `{}`), the method its
+/// Rel takes, its `action=`, and whether it asks for the entity.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct LinkUse {
+    pub rel: String,
+    pub kind: Option<String>,
+    pub shape: String,
+    pub method: &'static str,
+    pub action: String,
+    pub entity: bool,
+}
+
+impl LinkUse {
+    /// The kind of link a request for `path` with `query` by `method` would have followed.
+    pub fn key(
+        shape: String,
+        method: &'static str,
+        query: &[(String, String)],
+    ) -> (String, &'static str, String, bool) {
+        let value = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.to_ascii_lowercase());
+        (shape, method, value("action").unwrap_or_default(), value("format").is_some_and(|f| f == "entity"))
+    }
 }
 
 /// Types that are the session's own business, never listed from recordings.
@@ -256,6 +283,7 @@ impl Catalog {
     }
 
     fn learn_link(&mut self, link: &Link) {
+        self.count_link(link);
         let Some(kind) = link.kind.as_deref() else { return };
         if !matches!(link.rel.as_str(), "Down" | "Up" | "Alternate" | "Related") {
             return;
@@ -368,6 +396,21 @@ impl Catalog {
         c.member = member;
         c.members = members;
         c.recorded = true;
+    }
+
+    /// Counts a link by where it leads (links of every body: the logon's, the services', the
+    /// resources').
+    fn count_link(&mut self, link: &Link) {
+        let Some(path) = href_path(&link.href) else { return };
+        let query = link.href.split_once('?').map_or("", |(_, q)| q);
+        // A session placeholder (`{{session-id:1}}`) is an id like any other.
+        let plain: Vec<&str> =
+            path.split('/').map(|s| if s.starts_with("{{") && s.ends_with("}}") { "0" } else { s }).collect();
+        let (shape, method, action, entity) =
+            LinkUse::key(shape(&plain.join("/")), em::links::method_for_rel(&link.rel), &em::normalize_query(query));
+        let key = LinkUse { rel: link.rel.clone(), kind: link.kind.clone(), shape, method, action, entity };
+        let slot = self.link_uses.entry(key).or_insert_with(|| (0, path));
+        slot.0 += 1;
     }
 
     /// Files every resource under the collection one segment up, creating collections that no

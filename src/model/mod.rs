@@ -8,6 +8,8 @@ mod derive;
 pub(crate) mod query;
 mod search;
 pub(crate) mod spec;
+mod surface;
+pub use surface::{Asked, Surface};
 mod write;
 
 use std::collections::HashMap;
@@ -191,6 +193,7 @@ pub struct Model {
     fields: RwLock<HashMap<String, Fields>>,
     /// Where a new restore session's times come from.
     clock: Arc<dyn Clock>,
+    surface: OnceLock<surface::Surface>,
 }
 
 /// Types the query service knows (EM documentation, `query_type`).
@@ -271,6 +274,7 @@ impl Model {
             derived: RwLock::default(),
             fields: RwLock::default(),
             clock,
+            surface: OnceLock::new(),
         }
     }
 

@@ -596,3 +596,63 @@ pub fn matrix(m: &Matrix) -> String {
     .render()
     .unwrap_or_else(|e| format!("the report could not be written: {e}"))
 }
+
+struct CoverageItemView {
+    name: String,
+    served: usize,
+    used: usize,
+    class: &'static str,
+}
+
+struct CoverageDimensionView {
+    name: &'static str,
+    served: usize,
+    used: usize,
+    percent: f64,
+    items: Vec<CoverageItemView>,
+}
+
+#[derive(Template)]
+#[template(path = "coverage.html")]
+struct CoveragePage {
+    page: Page,
+    what: String,
+    requests: usize,
+    dimensions: Vec<CoverageDimensionView>,
+}
+
+/// Coverage (`serve --coverage-html`): per dimension of the surface, a box per part, used parts
+/// marked with their counts.
+pub fn coverage(c: &crate::mock::coverage::Coverage, what: &str) -> String {
+    let dimensions = c
+        .dimensions
+        .iter()
+        .map(|d| CoverageDimensionView {
+            name: d.name,
+            served: d.served,
+            used: d.used,
+            percent: d.percent,
+            items: d
+                .items
+                .iter()
+                .map(|i| CoverageItemView {
+                    name: i.name.clone(),
+                    served: i.served,
+                    used: i.used,
+                    class: match (i.served > 0, i.used > 0) {
+                        (true, true) => "used",
+                        (false, _) => "extra",
+                        (true, false) => "",
+                    },
+                })
+                .collect(),
+        })
+        .collect();
+    let page = CoveragePage {
+        page: Page::new(format!("coverage: {what}")),
+        what: what.to_owned(),
+        requests: c.requests,
+        dimensions,
+    };
+    page.render().unwrap_or_else(|e| format!("<!DOCTYPE html><p>the report could not be written: {e}</p>"))
+}

@@ -38,6 +38,16 @@ pub fn text(m: &Matrix, style: Style) -> String {
             }
         }
     }
+    let shares: Vec<f64> = cells.iter().filter_map(|c| c.coverage.as_ref().map(|v| v.share())).collect();
+    if let (Some(low), Some(high)) = (shares.iter().copied().reduce(f64::min), shares.iter().copied().reduce(f64::max))
+    {
+        let range = if low == high { format!("{low}%") } else { format!("{low}% to {high}%") };
+        let _ = writeln!(
+            out,
+            "\neach check used {range} of what its release serves (resource types, links, actions, query types, \
+             representations, statuses; --json has each cell's)"
+        );
+    }
     let passed = cells.iter().filter(|c| c.passed).count();
     let expected = cells.iter().filter(|c| c.verdict() == matrix::Verdict::FailedAsExpected).count();
     let _ = write!(out, "\n{passed} of {} cells passed", cells.len());

@@ -180,28 +180,7 @@ pub struct Follow {
     pub method: Option<String>,
 }
 
-/// The method EM expects for a link's Rel: `Delete` is DELETE, `Edit` is PUT, actions
-/// (`Create`, `Restore`, `Start`, ...) are POST, everything else is GET.
-pub fn method_for_rel(rel: &str) -> &'static str {
-    match rel {
-        "Delete" => "DELETE",
-        "Edit" => "PUT",
-        "Create"
-        | "Restore"
-        | "Start"
-        | "Stop"
-        | "Retry"
-        | "Test"
-        | "Clone"
-        | "Failover"
-        | "Download"
-        | "VeeamZip"
-        | "QuickBackup"
-        | "ToggleScheduleEnabled"
-        | "ToggleRestoreScopesEnabled" => "POST",
-        _ => "GET",
-    }
-}
+pub use crate::em::links::method_for_rel;
 
 /// Picks one item of a list (the newest restore point of a VM, say) as the place links are
 /// followed from.

@@ -163,6 +163,19 @@ fn the_client_check_report_names_each_sessions_problems() {
 }
 
 #[test]
+fn the_coverage_report_marks_the_used_parts_of_the_served_surface() {
+    let Some(browser) = chromium() else { return };
+    let page = temp_dir("html-coverage").join("coverage.html");
+    let (code, _, _) = run(&["run", "--var", "poll_interval=0s", "--coverage-html", page.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    let (dom, requests) = open(&browser, &page, "");
+    assert_eq!(by_id(&dom, "count-requests"), "10");
+    assert!(dom.contains("<li class=\"used\" title=\"served 1, used 3\">Task<b>3</b></li>"), "{dom}");
+    assert!(dom.contains(">BackupServer</li>"), "an unused part of the surface is shown too: {dom}");
+    assert!(requests.is_empty(), "{requests:?}");
+}
+
+#[test]
 fn a_hostile_body_renders_as_text_and_loads_nothing() {
     let Some(browser) = chromium() else { return };
     // A listener the hostile markup points at: nothing may ever connect to it.

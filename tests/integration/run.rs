@@ -549,3 +549,48 @@ fn an_http_target_that_speaks_tls_is_told_to_use_https_by_run_and_crawl() {
     assert_eq!(code, 3, "{out}");
     assert!(out.contains(&wanted), "{out}");
 }
+
+/// A map of what a run exercised of what the cassettes serve: the shipped scenario on the
+/// built-in EM uses its restore path (the restore point, the Task, the RestoreSession, the
+/// Restore action) and none of the monitoring surface, and says so in numbers.
+#[test]
+fn coverage_maps_what_the_shipped_scenario_exercised_of_the_served_surface() {
+    let dir = temp_dir("coverage");
+    let (json, html) = (dir.join("coverage.json"), dir.join("coverage.html"));
+    let (code, _, err) = run(&[
+        "run",
+        "--var",
+        "poll_interval=0s",
+        "--coverage",
+        "--coverage-json",
+        json.to_str().unwrap(),
+        "--coverage-html",
+        html.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("coverage of what the cassettes serve (10 requests):"), "{err}");
+    let c: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let dimension =
+        |name: &str| c["dimensions"].as_array().unwrap().iter().find(|d| d["name"] == name).unwrap().clone();
+    let used = |name: &str| -> Vec<String> {
+        dimension(name)["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i["used"].as_u64().unwrap() > 0)
+            .map(|i| i["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(used("actions"), ["Create LogonSession", "Delete LogonSession", "Restore VmRestorePoint"]);
+    assert!(used("resource types").contains(&"RestoreSession".to_owned()), "{c}");
+    assert!(used("links followed").contains(&"Down VmRestorePointReferenceList".to_owned()), "{c}");
+    assert_eq!(dimension("query types")["used"], 0);
+    assert!(dimension("resource types")["served"].as_u64().unwrap() > 30, "the estate is served: {c}");
+    let percent = dimension("actions")["percent"].as_f64().unwrap();
+    assert!(percent > 0.0 && percent < 50.0, "{percent}");
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(
+        page.contains("<li class=\"used\"") && page.contains("Restore VmRestorePoint"),
+        "the surface, used parts marked"
+    );
+}
