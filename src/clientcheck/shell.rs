@@ -1,6 +1,7 @@
 //! The socket side of the client check: answers requests (faults in place of steps, a failed
 //! Task rewritten into its answer, the admin endpoints) around the checking core, which decides.
 
+use super::result::ClientReport;
 use super::{Checker, line};
 use crate::em::{self, Repr};
 use crate::http::server::{Handler, Reply, RequestProblem};
@@ -21,20 +22,37 @@ impl Checker {
         })
     }
 
+    /// The checker's own endpoints: the report so far (`GET /__emtape/report`), the verdict
+    /// once the client is done (`POST /__emtape/finish`: sessions still open end as the client
+    /// exiting without logging out), `POST /__emtape/reset`; JSON, or the terminal's text to
+    /// `Accept: text/plain`. The mock's own (coverage) beside them.
     fn admin(&self, req: &Request) -> Reply {
+        let report = |r: ClientReport| {
+            let plain = req.headers.get("accept").is_some_and(|a| a.contains("text/plain"));
+            if plain {
+                let text = crate::report::check::text(&r, crate::report::Style { colour: false, times: true });
+                Response::new(200).header("Content-Type", "text/plain; charset=utf-8").body(text)
+            } else {
+                let body = serde_json::to_string_pretty(&r).unwrap_or_default();
+                Response::new(200).header("Content-Type", "application/json").body(body)
+            }
+        };
         match (req.method.as_str(), req.path().trim_end_matches('/')) {
-            ("GET", "/__emtape/report") => {
-                let body = serde_json::to_string_pretty(&self.report()).unwrap_or_default();
-                Response::new(200).header("Content-Type", "application/json").body(body).into()
+            ("GET", "/__emtape/report") => report(self.report()).into(),
+            ("POST", "/__emtape/finish") => {
+                self.client_exited();
+                report(self.report()).into()
             }
             ("POST", "/__emtape/reset") => {
                 self.reset();
                 Response::new(204).into()
             }
+            ("GET", "/__emtape/coverage") => self.mock.admin(req).into(),
             _ => Response::new(404)
                 .header("Content-Type", "text/plain; charset=utf-8")
                 .body(format!(
-                    "{} is not an emtape admin endpoint; there are GET /__emtape/report and POST /__emtape/reset\n",
+                    "{} is not an emtape admin endpoint; there are GET /__emtape/report, POST /__emtape/finish, \
+                     POST /__emtape/reset and GET /__emtape/coverage\n",
                     line(req)
                 ))
                 .into(),

@@ -794,8 +794,9 @@ impl Mock {
     }
 
     /// The mock's own endpoints, never confused with EM's: `POST /__emtape/reset` forgets every
-    /// session and task (a client report needs `serve --scenario`).
-    fn admin(&self, req: &Request) -> Response {
+    /// session and task, `GET /__emtape/coverage` says what was exercised so far (JSON; with
+    /// `--coverage`); a client report needs `serve --scenario`.
+    pub(crate) fn admin(&self, req: &Request) -> Response {
         let text = |status: u16, body: String| {
             Response::new(status).header("Content-Type", "text/plain; charset=utf-8").body(body)
         };
@@ -804,13 +805,20 @@ impl Mock {
                 self.reset();
                 Response::new(204)
             }
-            ("GET", "/__emtape/report") => {
+            ("GET", "/__emtape/report") | ("POST", "/__emtape/finish") => {
                 text(404, "no client report: this mock checks no clients (start serve with --scenario FILE)\n".into())
             }
+            ("GET", "/__emtape/coverage") if self.options.coverage => Response::new(200)
+                .header("Content-Type", "application/json")
+                .body(serde_json::to_string_pretty(&self.coverage()).unwrap_or_default()),
+            ("GET", "/__emtape/coverage") => text(
+                404,
+                "no coverage: this mock counts nothing (start serve with --coverage or --coverage-json FILE)\n".into(),
+            ),
             _ => text(
                 404,
                 format!(
-                    "{} {} is not an emtape admin endpoint; there is POST /__emtape/reset\n",
+                    "{} {} is not an emtape admin endpoint; there are POST /__emtape/reset and GET /__emtape/coverage\n",
                     req.method,
                     req.path()
                 ),

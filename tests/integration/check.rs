@@ -402,6 +402,28 @@ async fn a_first_request_without_a_session_is_a_probe_and_carrying_on_is_the_pro
     assert!(!json.contains(&token), "the report never holds a token");
 }
 
+#[tokio::test]
+async fn finishing_ends_the_open_sessions_as_the_client_exiting_and_gives_the_verdict_as_text() {
+    let mock = Emtape::serve(&["--scenario", "scenarios/vm-restore.yaml", "--coverage-json", "/dev/null"]);
+    let token = logon(&mock.url, &[]).await;
+    let c = client_for(&mock.url);
+    send(&c, "GET", &format!("{}/api/vmRestorePoints", mock.url), &[("X-RestSvcSessionId", &token)], "").await;
+    let plain = [("Accept", "text/plain")];
+    let verdict = send(&c, "POST", &format!("{}/__emtape/finish", mock.url), &plain, "").await;
+    assert_eq!(verdict.status, 200);
+    let said = text(&verdict);
+    assert!(said.contains("the client exited without logging out"), "{said}");
+    assert!(said.contains("FAILED: 0 of 1 sessions met the contract"), "{said}");
+    let coverage = send(&c, "GET", &format!("{}/__emtape/coverage", mock.url), &[], "").await;
+    let v: serde_json::Value = serde_json::from_str(text(&coverage)).unwrap();
+    assert_eq!(v["requests"], 2, "{v}");
+    assert_eq!(v["dimensions"][0]["name"], "resource types");
+    let plain_mock = Emtape::serve(&[]);
+    let none = send(&c, "GET", &format!("{}/__emtape/coverage", plain_mock.url), &[], "").await;
+    assert_eq!(none.status, 404);
+    assert!(text(&none).contains("start serve with --coverage"), "{}", text(&none));
+}
+
 fn client_for(_base: &str) -> Client {
     Client::new(None).with_timeout(Duration::from_secs(5))
 }
@@ -420,7 +442,7 @@ async fn the_admin_endpoints_report_and_reset() {
     assert_eq!(serde_json::from_str::<serde_json::Value>(text(&report)).unwrap()["sessions"], serde_json::json!([]));
     let unknown = send(&c, "GET", &format!("{}/__emtape/nope", mock.url), &[], "").await;
     assert_eq!(unknown.status, 404);
-    assert!(text(&unknown).contains("GET /__emtape/report and POST /__emtape/reset"));
+    assert!(text(&unknown).contains("GET /__emtape/report, POST /__emtape/finish, POST /__emtape/reset"));
     let em_path = send(&c, "GET", &format!("{}/api/__emtape/report", mock.url), &[], "").await;
     assert_eq!(em_path.status, 404, "only the top-level /__emtape/ is emtape's");
     assert!(
