@@ -571,7 +571,7 @@ impl CoverageArgs {
 /// Checking clients against a scenario (`emtape serve --scenario`).
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// Watch every client session against this scenario and report whether it met the contract
+    /// Watch every client session against this scenario and report whether it met the contract (`vm-restore` is the built-in one)
     #[arg(long, value_name = "FILE")]
     pub scenario: Option<PathBuf>,
 

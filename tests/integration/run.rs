@@ -42,6 +42,27 @@ fn with_no_scenario_the_built_in_one_runs() {
     assert!(out.starts_with("vm-restore (built-in scenarios/vm-restore.yaml) against http://127.0.0.1:"), "{out}");
 }
 
+#[test]
+fn the_built_in_scenario_answers_to_its_name_away_from_a_checkout() {
+    let elsewhere = temp_dir("builtin-scenario-elsewhere");
+    let bin = std::path::Path::new(BIN).canonicalize().unwrap();
+    for name in ["scenarios/vm-restore.yaml", "vm-restore"] {
+        let out = std::process::Command::new(&bin)
+            .args(["run", name, "--var", "poll_interval=0s"])
+            .current_dir(&elsewhere)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{name}: {text}{}", String::from_utf8_lossy(&out.stderr));
+        assert!(text.starts_with("vm-restore (built-in scenarios/vm-restore.yaml)"), "{text}");
+    }
+    let out = std::process::Command::new(&bin).args(["run", "vm-restre"]).current_dir(&elsewhere).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cannot read scenario vm-restre"),
+        "a typo is still an error"
+    );
+}
+
 /// A copy of the XML reference cassette with `from` replaced by `to` (each must occur).
 fn broken(name: &str, edits: &[(&str, &str)]) -> String {
     let mut text = std::fs::read_to_string("cassettes/reference/vm-restore.yaml").unwrap();
