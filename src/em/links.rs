@@ -277,6 +277,112 @@ fn xml_hrefs(body: &str, sample: usize, out: &mut Vec<Found>) {
     }
 }
 
+/// A resource a body names: an element with `Href` and `Type` that is not a `Link`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Named {
+    pub href: String,
+    pub kind: String,
+    pub name: Option<String>,
+    pub uid: Option<String>,
+    /// The links of its own `Links` element, when it has one.
+    pub links: Option<Vec<Link>>,
+    /// Written as a reference element (`Ref`, `EntityRef`).
+    pub reference: bool,
+    /// The body's root element.
+    pub root: bool,
+}
+
+/// What an XML body names, in document order: every link and every resource.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Seen {
+    Link(Link),
+    Resource(Named),
+}
+
+/// Every link and resource of an XML body in document order, each resource with its own links
+/// (the model's catalog reads bodies so). Streamed, no tree is built: a list of a hundred
+/// thousand items is read at the speed of the reader. `None` for a body that is not
+/// well-formed (its unbalanced tags, a bad escape), which names nothing.
+pub fn xml_seen(body: &str) -> Option<Vec<Seen>> {
+    use quick_xml::events::Event;
+    /// Per open element: the resource it is (its index in the output), or the resource whose
+    /// own `Links` it is.
+    struct Frame {
+        resource: Option<usize>,
+        links_of: Option<usize>,
+    }
+    let mut reader = quick_xml::Reader::from_str(body);
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut out: Vec<Seen> = Vec::new();
+    let mut roots = 0usize;
+    loop {
+        let (e, open) = match reader.read_event() {
+            Ok(Event::Start(e)) => (e, true),
+            Ok(Event::Empty(e)) => (e, false),
+            Ok(Event::End(_)) => {
+                stack.pop()?;
+                continue;
+            }
+            Ok(Event::Eof) => break,
+            Ok(Event::Text(t)) => {
+                t.unescape().ok()?;
+                continue;
+            }
+            Ok(_) => continue,
+            Err(_) => return None,
+        };
+        if stack.is_empty() {
+            roots += 1;
+        }
+        let (mut href, mut rel, mut kind, mut name, mut uid) = (None, None, None, None, None);
+        for a in e.attributes() {
+            let a = a.ok()?;
+            if a.key.prefix().is_some() {
+                continue;
+            }
+            let slot = match a.key.local_name().as_ref() {
+                b"Href" => &mut href,
+                b"Rel" => &mut rel,
+                b"Type" => &mut kind,
+                b"Name" => &mut name,
+                b"UID" => &mut uid,
+                _ => continue,
+            };
+            *slot = Some(a.unescape_value().ok()?.into_owned());
+        }
+        let local = e.local_name();
+        let mut frame = Frame { resource: None, links_of: None };
+        if local.as_ref() == b"Link" {
+            if let (Some(rel), Some(href)) = (rel, href) {
+                let link = Link { rel, kind, href, name };
+                if let Some(Seen::Resource(r)) = stack.last().and_then(|f| f.links_of).map(|i| &mut out[i]) {
+                    r.links.get_or_insert_with(Vec::new).push(link.clone());
+                }
+                out.push(Seen::Link(link));
+            }
+        } else if let (Some(href), Some(kind)) = (href, kind) {
+            let reference = matches!(local.as_ref(), b"Ref" | b"EntityRef");
+            let root = stack.is_empty();
+            frame.resource = Some(out.len());
+            out.push(Seen::Resource(Named { href, kind, name, uid, links: None, reference, root }));
+        } else if local.as_ref() == b"Links" {
+            // Only the first `Links` of a resource is its own.
+            if let Some(i) = stack.last().and_then(|f| f.resource) {
+                if let Seen::Resource(r) = &mut out[i] {
+                    if r.links.is_none() {
+                        r.links = Some(Vec::new());
+                        frame.links_of = Some(i);
+                    }
+                }
+            }
+        }
+        if open {
+            stack.push(frame);
+        }
+    }
+    (stack.is_empty() && roots == 1).then_some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -350,5 +456,53 @@ mod tests {
     fn a_body_cut_short_gives_the_links_before_the_cut() {
         let cut = &XML[..XML.find("<Ref Type=\"VmRestorePointReference\" Href=\"h/vmRestorePoints/2\"").unwrap() + 10];
         assert_eq!(hrefs(cut, Repr::Xml, None).len(), 3);
+    }
+
+    /// The tree walk the model's catalog did before it streamed: every `Link`, and every other
+    /// element with `Href` and `Type` with the links of its own `Links`.
+    fn seen_by_tree(e: &Element, root: bool, out: &mut Vec<Seen>) {
+        if let Some(href) = e.attribute("Href") {
+            if e.name == "Link" {
+                out.extend(Link::of_element(e).map(Seen::Link));
+            } else if let Some(kind) = e.attribute("Type") {
+                out.push(Seen::Resource(Named {
+                    href: href.to_owned(),
+                    kind: kind.to_owned(),
+                    name: e.attribute("Name").map(str::to_owned),
+                    uid: e.attribute("UID").map(str::to_owned),
+                    links: e.child("Links").map(|_| own_links_of_element(e)),
+                    reference: matches!(e.name.as_str(), "Ref" | "EntityRef"),
+                    root,
+                }));
+            }
+        }
+        for c in e.elements() {
+            seen_by_tree(c, false, out);
+        }
+    }
+
+    #[test]
+    fn streaming_a_body_sees_what_its_tree_holds_in_every_shipped_xml_body() {
+        let mut bodies = 0;
+        for (release, _) in crate::cassette::RELEASES {
+            for loaded in crate::cassette::release(release).unwrap().unwrap() {
+                for x in &loaded.cassette.exchanges {
+                    let crate::cassette::Body::Text { text, .. } = &x.response.body else { continue };
+                    let Ok(root) = crate::xml::parse(text) else { continue };
+                    let mut want = Vec::new();
+                    seen_by_tree(&root, true, &mut want);
+                    assert_eq!(xml_seen(text).as_ref(), Some(&want), "{} exchange {}", loaded.name, x.seq);
+                    bodies += 1;
+                }
+            }
+        }
+        assert!(bodies > 500, "{bodies} XML bodies");
+    }
+
+    #[test]
+    fn a_body_that_is_not_well_formed_names_nothing() {
+        for broken in ["<a><b></a>", "<a/><b/>", "<a Href=\"x&bogus;\" Type=\"T\"/>", "<a>", "<a>x &nope; y</a>"] {
+            assert_eq!(xml_seen(broken), None, "{broken}");
+        }
     }
 }

@@ -8,10 +8,9 @@ use std::collections::HashMap;
 use crate::cassette::{Body, LoadedCassette};
 use crate::codec::is_uuid;
 use crate::em::{self, Repr};
-use crate::xml;
 
 pub(crate) use crate::em::Link;
-use crate::em::links::{own_links_of_element, own_links_of_object};
+use crate::em::links::{Seen, own_links_of_object};
 
 /// An entity body recorded for a resource.
 #[derive(Clone, Debug)]
@@ -190,23 +189,34 @@ impl Catalog {
                 let (raw_path, raw_query) = uri.split_once('?').unwrap_or((uri, ""));
                 let entity_get = exchange.request.method == "GET"
                     && em::normalize_query(raw_query).iter().any(|(k, v)| k == "format" && v == "entity");
-                let sample = entity_get.then(|| Sample {
-                    text: text.clone(),
-                    origin: format!("{} exchange {}", cassette.name, exchange.seq),
-                });
+                // Made only for a body that is an entity (a listing's text is not one).
+                let sample = || {
+                    entity_get.then(|| Sample {
+                        text: text.clone(),
+                        origin: format!("{} exchange {}", cassette.name, exchange.seq),
+                    })
+                };
                 let path = em::normalize_path(raw_path);
                 let listed = (exchange.request.method == "GET").then(|| em::list::items(text, repr)).flatten();
                 match repr {
                     Repr::Xml => {
-                        if let Ok(root) = xml::parse(text) {
-                            catalog.learn_xml(&root, true, sample.map(|s| (path.clone(), s)));
+                        for seen in em::links::xml_seen(text).unwrap_or_default() {
+                            match seen {
+                                Seen::Link(link) => catalog.learn_link(&link),
+                                Seen::Resource(r) => {
+                                    let sample =
+                                        if r.root { sample().map(|s| (path.clone(), Repr::Xml, s)) } else { None };
+                                    let (name, uid) = (r.name.as_deref(), r.uid.as_deref());
+                                    catalog.learn_resource(&r.href, &r.kind, name, uid, r.links, r.reference, sample);
+                                }
+                            }
                         }
                     }
                     Repr::Json => {
                         json_bodies += 1;
                         camel_bodies += usize::from(em::json::is_camel(text));
                         if let Ok(value) = serde_json::from_str::<serde_json::Value>(text) {
-                            catalog.learn_json(&value, sample.map(|s| (path.clone(), s)));
+                            catalog.learn_json(&value, sample().map(|s| (path.clone(), s)));
                         }
                     }
                 }
@@ -222,31 +232,6 @@ impl Catalog {
         }
         catalog.gather_members();
         catalog
-    }
-
-    fn learn_xml(&mut self, e: &xml::Element, root: bool, sample: Option<(String, Sample)>) {
-        if let Some(href) = e.attribute("Href") {
-            if e.name == "Link" {
-                if let Some(link) = Link::of_element(e) {
-                    self.learn_link(&link);
-                }
-            } else if let Some(kind) = e.attribute("Type") {
-                let links = e.child("Links").map(|_| own_links_of_element(e));
-                let sample = if root { sample.clone() } else { None };
-                self.learn_resource(
-                    href,
-                    kind,
-                    e.attribute("Name"),
-                    e.attribute("UID"),
-                    links,
-                    matches!(e.name.as_str(), "Ref" | "EntityRef"),
-                    sample.map(|(p, s)| (p, Repr::Xml, s)),
-                );
-            }
-        }
-        for child in e.elements() {
-            self.learn_xml(child, false, None);
-        }
     }
 
     fn learn_json(&mut self, v: &serde_json::Value, sample: Option<(String, Sample)>) {
