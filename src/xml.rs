@@ -115,6 +115,56 @@ pub fn parse(text: &str) -> Result<Element, XmlError> {
     root.ok_or_else(|| fail(0, "no root element".into()))
 }
 
+/// Whether `text` parses as [`parse`] would take it, without building the tree: a listing of
+/// a hundred megabytes is checked at the reader's speed and nothing is kept. [`parse`] says why
+/// when it does not.
+pub fn well_formed(text: &str) -> bool {
+    let mut reader = NsReader::from_str(text);
+    reader.config_mut().trim_text(false);
+    let (mut depth, mut roots) = (0usize, 0usize);
+    let valid = |reader: &NsReader<&[u8]>, e: &BytesStart| {
+        let known = |ns: ResolveResult| !matches!(ns, ResolveResult::Unknown(_));
+        known(reader.resolve_element(e.name()).0)
+            && e.attributes().all(|a| {
+                a.is_ok_and(|a| {
+                    // As `element` reads them: declarations skipped, the rest resolved and unescaped.
+                    a.key.as_namespace_binding().is_some()
+                        || ((a.key.prefix().is_none() || known(reader.resolve_attribute(a.key).0))
+                            && a.unescape_value().is_ok())
+                })
+            })
+    };
+    loop {
+        match reader.read_event() {
+            Err(_) => return false,
+            Ok(Event::Start(e)) => {
+                if depth >= MAX_DEPTH || (depth == 0 && roots > 0) || !valid(&reader, &e) {
+                    return false;
+                }
+                roots += usize::from(depth == 0);
+                depth += 1;
+            }
+            Ok(Event::Empty(e)) => {
+                if (depth == 0 && roots > 0) || !valid(&reader, &e) {
+                    return false;
+                }
+                roots += usize::from(depth == 0);
+            }
+            Ok(Event::End(_)) => match depth.checked_sub(1) {
+                Some(d) => depth = d,
+                None => return false,
+            },
+            Ok(Event::Text(t)) => match t.unescape() {
+                Ok(s) if depth == 0 && !s.trim().is_empty() => return false,
+                Ok(_) => {}
+                Err(_) => return false,
+            },
+            Ok(Event::Eof) => return depth == 0 && roots == 1,
+            Ok(_) => {}
+        }
+    }
+}
+
 fn element(reader: &NsReader<&[u8]>, e: &BytesStart, line: usize) -> Result<Element, String> {
     let (ns, _) = reader.resolve_element(e.name());
     let namespace = resolved(ns, e.name().as_ref())?;
@@ -311,6 +361,11 @@ mod tests {
         #[test]
         fn the_parser_never_panics(text in "(<[a-zA-Z:]{0,4}( [a-z]{1,3}=\"[^\"]{0,4}\")?/?>|</[a-zA-Z:]{0,4}>|[^<]{0,6}|&[a-z#0-9]{0,4};){0,12}") {
             let _ = parse(&text);
+        }
+
+        #[test]
+        fn the_check_without_a_tree_agrees_with_the_parser(text in "(<[ab]{1,2}(:[ab])?( (xmlns(:[ab])?|[ab]:?[ab]?)=\"[a&;]{0,3}\")?/?>|</[ab]{1,2}(:[ab])?>|[ a&;<]{0,3}|&[a-z#0-9]{0,4};|<!-- x -->|<\\?xml version=\"1.0\"\\?>){0,10}") {
+            proptest::prop_assert_eq!(well_formed(&text), parse(&text).is_ok(), "{}", text);
         }
     }
 
