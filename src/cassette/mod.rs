@@ -225,6 +225,26 @@ impl Cassette {
         load::load_file(path)
     }
 
+    /// Reads and checks cassette files, several at once (one per core): an XML and a JSON
+    /// recording of a large EM load in the time of the larger. In the order given.
+    pub fn load_all(paths: &[std::path::PathBuf]) -> Vec<Result<LoadedCassette, CassetteError>> {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let mut out = Vec::with_capacity(paths.len());
+        for batch in paths.chunks(cores.max(1)) {
+            std::thread::scope(|scope| {
+                let running: Vec<_> = batch.iter().map(|p| scope.spawn(move || Cassette::load(p))).collect();
+                for (handle, path) in running.into_iter().zip(batch) {
+                    // A load that panicked is a bug; it is said as the file's error, not a crash.
+                    out.push(handle.join().unwrap_or_else(|_| {
+                        let reason = "emtape failed reading it (a bug: please report it)".to_owned();
+                        Err(CassetteError::Read { path: path.display().to_string(), reason })
+                    }));
+                }
+            });
+        }
+        out
+    }
+
     /// Parses cassette text; `name` is used in error messages.
     pub fn parse(name: &str, text: &str) -> Result<LoadedCassette, CassetteError> {
         load::parse(name, text)

@@ -229,9 +229,9 @@ pub(super) fn load_cassettes(paths: &[PathBuf]) -> Result<Vec<LoadedCassette>, F
     let loaded = if paths.is_empty() {
         cassette::reference().map_err(|e| Failure::bad_input(e.to_string()))?
     } else {
-        expand_dirs(paths)?
-            .iter()
-            .map(|p| Cassette::load(p).map_err(|e| Failure::bad_input(e.to_string())))
+        Cassette::load_all(&expand_dirs(paths)?)
+            .into_iter()
+            .map(|c| c.map_err(|e| Failure::bad_input(e.to_string())))
             .collect::<Result<_, _>>()?
     };
     for c in &loaded {
