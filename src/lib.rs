@@ -22,6 +22,7 @@ pub mod record;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod vbr;
 pub mod xml;
 pub mod yamlish;
 

@@ -324,6 +324,7 @@ fn null_as_empty<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawMeta {
+    api: Option<String>,
     product: Option<String>,
     product_version: Option<String>,
     api_version: Option<String>,
@@ -338,6 +339,7 @@ struct RawMeta {
 impl From<RawMeta> for Meta {
     fn from(m: RawMeta) -> Meta {
         Meta {
+            api: m.api,
             product: m.product,
             product_version: m.product_version,
             api_version: m.api_version,

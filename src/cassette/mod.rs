@@ -32,6 +32,8 @@ pub struct Cassette {
 /// What was recorded, from which product, when.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Meta {
+    /// Which API: `vbr` (Backup & Replication REST); EM's when absent.
+    pub api: Option<String>,
     pub product: Option<String>,
     pub product_version: Option<String>,
     /// The `v=` the flow logged on with (`v1_7`); also what `latest` means on replay.

@@ -13,14 +13,22 @@ const COMMENT: &str = "\
 # for logon session N, {{redacted}} for a secret that was never written down.
 ";
 
+const VBR_COMMENT: &str = "\
+# emtape cassette: HTTP exchanges recorded from Veeam Backup & Replication REST, replayed by
+# `emtape serve`. {{origin}} stands for the server's address, {{token:N}} and {{refresh-token:N}}
+# for the tokens of OAuth2 session N, {{redacted}} for a secret that was never written down.
+";
+
 pub(super) fn header(meta: &Meta) -> String {
-    let mut out = String::from(COMMENT);
+    let vbr = meta.api.as_deref().and_then(crate::vbr::Api::parse) == Some(crate::vbr::Api::Vbr);
+    let mut out = String::from(if vbr { VBR_COMMENT } else { COMMENT });
     out.push_str("format: ");
     out.push_str(FORMAT);
     out.push('\n');
     if *meta != Meta::default() {
         out.push_str("meta:\n");
         let fields = [
+            ("api", &meta.api),
             ("product", &meta.product),
             ("product_version", &meta.product_version),
             ("api_version", &meta.api_version),

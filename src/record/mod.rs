@@ -19,6 +19,7 @@ use bytes::Bytes;
 use crate::cassette::{Cassette, Exchange, LoadedCassette, Meta};
 use crate::em;
 use crate::http::{Headers, Response, format_rfc3339};
+use crate::vbr;
 pub use redact::{RedactConfig, Redactor};
 
 /// A request as it was sent to the recorded server; `url` may be absolute or a path.
@@ -386,6 +387,16 @@ pub fn written(n: u64, path: &Path) -> String {
 
 /// The API version of a logon and the versions the root document advertises.
 fn learn_meta(meta: &mut Meta, e: &Exchange) {
+    if meta.api.is_none() && vbr::Api::of_request(&e.request.uri, &e.request.headers) == Some(vbr::Api::Vbr) {
+        meta.api = Some(vbr::Api::Vbr.name().to_owned());
+        meta.product = Some(vbr::PRODUCT.to_owned());
+    }
+    if meta.api.as_deref() == Some(vbr::Api::Vbr.name()) {
+        if let Some(revision) = e.request.headers.get(vbr::API_VERSION_HEADER) {
+            meta.api_version.get_or_insert_with(|| revision.trim().to_owned());
+        }
+        return;
+    }
     let path = em::normalize_path(e.request.uri.split('?').next().unwrap_or(""));
     if em::is_logon_path(&path) && e.response.status < 300 {
         let query = em::normalize_query(e.request.uri.split_once('?').map_or("", |(_, q)| q));

@@ -14,6 +14,7 @@ use crate::cassette::{Body, Exchange, RecordedRequest, RecordedResponse};
 use crate::diagnostic::yaml_diagnostic;
 use crate::em;
 use crate::http::{HOP_BY_HOP, Headers, Response, canonical_name};
+use crate::vbr;
 
 /// What the user adds to the built-in redactions (`--redact FILE`).
 ///
@@ -55,6 +56,8 @@ use crate::em::session::{REDACTED, redact_query};
 struct Session {
     token: String,
     id: Option<String>,
+    /// The OAuth2 refresh token issued with it (VBR), written `{{refresh-token:N}}`.
+    refresh: Option<String>,
     number: u32,
 }
 
@@ -98,12 +101,13 @@ impl Redactor {
                 ));
             }
         }
-        let mut json_keys = vec!["Password".to_owned()];
-        json_keys.extend(config.json.iter().cloned());
-        for key in json_keys {
+        // Built-in names in any case (EM's `Password`, VBR's `password`, OAuth2's tokens); the
+        // user's as written.
+        let builtin = r#"(?i:password|client_secret|access_token|refresh_token)"#.to_owned();
+        for key in std::iter::once(builtin).chain(config.json.iter().map(|k| regex::escape(k))) {
             body_rules.push((
-                Regex::new(&format!(r#"("{}"\s*:\s*)"(?:[^"\\]|\\.)*""#, regex::escape(&key))).expect("escaped"),
-                format!("${{1}}\"{REDACTED}\""),
+                Regex::new(&format!(r#"("{key}"\s*:\s*)"((?:[^"\\]|\\.)*)""#)).expect("escaped"),
+                JSON_VALUE.to_owned(),
             ));
         }
         for r in &config.regex {
@@ -136,8 +140,14 @@ impl Redactor {
     ) -> Exchange {
         let (method, request_headers, request_body) = (sent.method, sent.headers, sent.body);
         let (status, reason, response_headers) = (head.status, head.reason.as_deref(), &head.headers);
-        if let Some(token) = em::session_token(request_headers) {
+        if let Some(token) = em::session_token(request_headers).or_else(|| vbr::bearer(request_headers)) {
             self.learn(token, None);
+        }
+        if let (Some(access), refresh) = vbr::tokens_in(response_body) {
+            self.learn(&access, None);
+            if let Some(s) = self.sessions.iter_mut().find(|s| s.token == access) {
+                s.refresh = s.refresh.take().or(refresh);
+            }
         }
         if let Some(token) = response_headers.get(em::SESSION_HEADER) {
             let id = crate::em::session::session_id_in(response_body);
@@ -150,7 +160,7 @@ impl Redactor {
             method: method.to_owned(),
             uri: redact_query(&self.text(uri)),
             headers: self.headers(request_headers, false),
-            body: self.body(request_body),
+            body: self.request_body(request_headers, request_body),
         };
         let response = RecordedResponse {
             status,
@@ -181,7 +191,7 @@ impl Redactor {
     pub fn assign(&mut self, token: &str, id: Option<String>, number: u32) {
         let decoded = crate::em::session_id_of(token);
         self.sessions.retain(|s| s.token != token);
-        self.sessions.push(Session { token: token.to_owned(), id: id.or(decoded), number });
+        self.sessions.push(Session { token: token.to_owned(), id: id.or(decoded), refresh: None, number });
     }
 
     /// New sessions are numbered from `first` on.
@@ -199,6 +209,9 @@ impl Redactor {
             }
             if let Some(id) = &s.id {
                 out = replace_ignoring_case(&out, id, &format!("{{{{session-id:{n}}}}}"));
+            }
+            if let Some(refresh) = s.refresh.as_ref().filter(|r| out.contains(r.as_str())) {
+                out = out.replace(refresh.as_str(), &format!("{{{{refresh-token:{n}}}}}"));
             }
         }
         for origin in &self.origins {
@@ -218,6 +231,10 @@ impl Redactor {
             }
             let value = if lower == "authorization" || lower == "proxy-authorization" {
                 match value.split_once(' ') {
+                    // A bearer token is a session's: `Bearer {{token:1}}` keeps which.
+                    Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && self.knows(token.trim()) => {
+                        format!("{scheme} {}", self.text(token.trim()))
+                    }
                     Some((scheme, _)) => format!("{scheme} {REDACTED}"),
                     None => REDACTED.to_owned(),
                 }
@@ -233,6 +250,26 @@ impl Redactor {
         out
     }
 
+    fn knows(&self, token: &str) -> bool {
+        self.sessions.iter().any(|s| s.token == token)
+    }
+
+    /// A request body; an OAuth2 form's secrets become the session's placeholders or are
+    /// redacted field by field.
+    fn request_body(&self, headers: &Headers, bytes: &[u8]) -> Body {
+        match Body::from_bytes(bytes) {
+            Body::Text { text, bom } if vbr::is_form(headers.get("content-type"), &text) => {
+                let known = |v: &str| self.knows_secret(v).then(|| self.text(v));
+                Body::Text { text: self.body_text(&vbr::redact_form(&text, known, REDACTED)), bom }
+            }
+            _ => self.body(bytes),
+        }
+    }
+
+    fn knows_secret(&self, value: &str) -> bool {
+        self.sessions.iter().any(|s| s.token == value || s.refresh.as_deref() == Some(value))
+    }
+
     fn body(&self, bytes: &[u8]) -> Body {
         match Body::from_bytes(bytes) {
             Body::Text { text, bom } => Body::Text { text: self.body_text(&text), bom },
@@ -245,7 +282,9 @@ impl Redactor {
         let mut text = self.text(text);
         for (re, replacement) in &self.body_rules {
             if re.is_match(&text) {
-                text = if replacement.is_empty() {
+                text = if replacement == JSON_VALUE {
+                    redact_json_values(re, &text)
+                } else if replacement.is_empty() {
                     redact_groups(re, &text)
                 } else {
                     re.replace_all(&text, replacement.as_str()).into_owned()
@@ -254,6 +293,18 @@ impl Redactor {
         }
         text
     }
+}
+
+/// The replacement of a JSON secret key's rule: its string value, unless it is a placeholder.
+const JSON_VALUE: &str = "\u{0}json";
+
+/// Replaces the value (group 2) of every match with the placeholder, unless it already is one.
+fn redact_json_values(re: &Regex, text: &str) -> String {
+    re.replace_all(text, |caps: &regex::Captures<'_>| {
+        let value = &caps[2];
+        if vbr::is_placeholder(value) { caps[0].to_owned() } else { format!("{}\"{REDACTED}\"", &caps[1]) }
+    })
+    .into_owned()
 }
 
 /// Replaces group 1 of every match with the placeholder, keeping the rest of the match.
@@ -368,6 +419,47 @@ mod tests {
         let later = r.exchange(2, &sent, uri, &Response::new(204), b"", None);
         assert_eq!(later.request.uri, "/api/logonSessions/{{session-id:1}}");
         assert_eq!(later.request.headers.get("cookie"), Some("X-RestSvcSessionId={{token:1}}"));
+    }
+
+    #[test]
+    fn vbr_oauth2_secrets_never_reach_the_cassette_and_tokens_keep_their_session() {
+        let mut r = Redactor::new("https://vbr.lab:9419", &RedactConfig::default());
+        let (access, refresh) = ("eyJhbGciOiJIUzI1NiJ9.e30.c2lnbmF0dXJl", "rt-7f3a9c0d2e4b");
+        let form = h(&[("Content-Type", "application/x-www-form-urlencoded"), ("x-api-version", "1.3-rev1")]);
+        let body = b"grant_type=password&username=CORP%5Cadmin&password=Hunter2%21";
+        let sent = Sent { method: "POST", url: "/api/oauth2/token", headers: &form, body };
+        let answer = format!(
+            r#"{{"access_token":"{access}","token_type":"bearer","refresh_token":"{refresh}","expires_in":899,"username":"CORP\\admin"}}"#
+        );
+        let logon = r.exchange(1, &sent, sent.url, &Response::new(200), answer.as_bytes(), None);
+        let bearer = h(&[("Authorization", &format!("Bearer {access}")), ("x-api-version", "1.3-rev1")]);
+        let sent = Sent { method: "GET", url: "/api/v1/restorePoints?limit=5", headers: &bearer, body: b"" };
+        let list = r.exchange(2, &sent, sent.url, &Response::new(200), br#"{"data":[],"password":"p"}"#, None);
+        let again = format!("grant_type=refresh_token&refresh_token={refresh}");
+        let sent = Sent { method: "POST", url: "/api/oauth2/token", headers: &form, body: again.as_bytes() };
+        let renewed = r.exchange(3, &sent, sent.url, &Response::new(200), br#"{"access_token":"second"}"#, None);
+        let bodies = |e: &Exchange| {
+            [e.request.body.as_text().unwrap_or("").to_owned(), e.response.body.as_text().unwrap_or("").to_owned()]
+        };
+        let (logon, renewed) = (bodies(&logon), bodies(&renewed));
+        assert_eq!(logon[0], "grant_type=password&username=CORP%5Cadmin&password={{redacted}}");
+        assert_eq!(
+            logon[1],
+            r#"{"access_token":"{{token:1}}","token_type":"bearer","refresh_token":"{{refresh-token:1}}","expires_in":899,"username":"CORP\\admin"}"#
+        );
+        assert_eq!(list.request.headers.get("authorization"), Some("Bearer {{token:1}}"));
+        assert_eq!(list.response.body.as_text(), Some(r#"{"data":[],"password":"{{redacted}}"}"#));
+        assert_eq!(
+            renewed,
+            ["grant_type=refresh_token&refresh_token={{refresh-token:1}}", r#"{"access_token":"{{token:2}}"}"#]
+        );
+        let text = crate::cassette::Cassette { meta: Default::default(), exchanges: vec![list] }.to_yaml();
+        for secret in [access, refresh, "Hunter2", "second", "\"p\""] {
+            assert!(
+                !text.contains(secret) && !logon.concat().contains(secret) && !renewed.concat().contains(secret),
+                "{secret}"
+            );
+        }
     }
 
     #[test]
