@@ -487,9 +487,15 @@ pub struct ServeArgs {
     #[arg(value_name = "CASSETTE")]
     pub cassettes: Vec<PathBuf>,
 
-    /// Serve this release on tape instead: 9.5, 10, 11, 12 or 13 (= reference)
+    /// Serve this release on tape instead: EM 9.5, 10, 11, 12 or 13 (= reference); VBR REST
+    /// vbr-1.1-rev0, vbr-1.2-rev1 or vbr-1.3-rev1
     #[arg(long, value_name = "NAME", conflicts_with = "cassettes")]
     pub release: Option<String>,
+
+    /// The API the cassettes hold: em (Enterprise Manager) or vbr (Backup & Replication REST)
+    /// [default: what the cassettes say, else em]
+    #[arg(long, value_name = "API", value_parser = api_arg)]
+    pub api: Option<crate::vbr::Api>,
 
     /// Address to listen on; port 0 picks a free port
     #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:9398", value_parser = listen_addr)]
@@ -538,6 +544,10 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub check: CheckArgs,
+}
+
+fn api_arg(text: &str) -> Result<crate::vbr::Api, String> {
+    crate::vbr::Api::parse(text).ok_or_else(|| format!("`{text}` is not an API emtape knows: em or vbr"))
 }
 
 fn user_arg(text: &str) -> Result<crate::mock::User, String> {

@@ -120,6 +120,8 @@ pub fn lint(cassettes: Vec<LoadedCassette>) -> Vec<Finding> {
 
 /// Secrets and bodies, exchange by exchange.
 fn scan(c: &LoadedCassette, out: &mut Vec<Finding>) {
+    let vbr = c.cassette.meta.api.as_deref().and_then(crate::vbr::Api::parse) == Some(crate::vbr::Api::Vbr);
+    let secret_name: fn(&str) -> bool = if vbr { crate::vbr::secret_name } else { secret_name };
     for (i, x) in c.cassette.exchanges.iter().enumerate() {
         let line = c.lines.get(i).copied().unwrap_or(0);
         let mut broken: Vec<Finding> = Vec::new();
@@ -178,8 +180,8 @@ fn scan(c: &LoadedCassette, out: &mut Vec<Finding>) {
                 secret(format!("exchange {}: the {which} body's {field} holds a secret", x.seq), "write `{{redacted}}`")
             };
             match c.parse_body(i, side) {
-                Some(Ok(Parsed::Xml(root))) => xml_secrets(&root, &mut found),
-                Some(Ok(Parsed::Json(value))) => json_secrets(&value, &mut found),
+                Some(Ok(Parsed::Xml(root))) => xml_secrets(&root, secret_name, &mut found),
+                Some(Ok(Parsed::Json(value))) => json_secrets(&value, secret_name, &mut found),
                 // The same check, and the same words, as `serve`'s warning at load.
                 Some(Err(d)) => broken.push(Finding {
                     kind: "unparsable-body",
@@ -195,7 +197,7 @@ fn scan(c: &LoadedCassette, out: &mut Vec<Finding>) {
     }
 }
 
-fn xml_secrets(e: &crate::xml::Element, found: &mut dyn FnMut(String)) {
+fn xml_secrets(e: &crate::xml::Element, secret_name: fn(&str) -> bool, found: &mut dyn FnMut(String)) {
     for a in &e.attributes {
         if secret_name(&a.name) && !redacted(&a.value) {
             found(format!("attribute {}/@{}", e.name, a.name));
@@ -205,11 +207,11 @@ fn xml_secrets(e: &crate::xml::Element, found: &mut dyn FnMut(String)) {
         found(format!("element <{}>", e.name));
     }
     for c in e.elements() {
-        xml_secrets(c, found);
+        xml_secrets(c, secret_name, found);
     }
 }
 
-fn json_secrets(v: &serde_json::Value, found: &mut dyn FnMut(String)) {
+fn json_secrets(v: &serde_json::Value, secret_name: fn(&str) -> bool, found: &mut dyn FnMut(String)) {
     match v {
         serde_json::Value::Object(map) => {
             for (k, x) in map {
@@ -218,10 +220,10 @@ fn json_secrets(v: &serde_json::Value, found: &mut dyn FnMut(String)) {
                         found(format!("\"{k}\""));
                     }
                 }
-                json_secrets(x, found);
+                json_secrets(x, secret_name, found);
             }
         }
-        serde_json::Value::Array(items) => items.iter().for_each(|x| json_secrets(x, found)),
+        serde_json::Value::Array(items) => items.iter().for_each(|x| json_secrets(x, secret_name, found)),
         _ => {}
     }
 }

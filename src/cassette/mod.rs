@@ -194,6 +194,13 @@ pub const RELEASES: [(&str, &[(&str, &str)]); 5] = [
     ("13", REFERENCE),
 ];
 
+/// The VBR REST revisions on tape, built in, oldest first; `cassettes/vbr.py` writes them.
+pub const VBR_RELEASES: [(&str, &[(&str, &str)]); 3] = [
+    ("vbr-1.1-rev0", &[("cassettes/vbr-1.1-rev0/vbr.yaml", include_str!("../../cassettes/vbr-1.1-rev0/vbr.yaml"))]),
+    ("vbr-1.2-rev1", &[("cassettes/vbr-1.2-rev1/vbr.yaml", include_str!("../../cassettes/vbr-1.2-rev1/vbr.yaml"))]),
+    ("vbr-1.3-rev1", &[("cassettes/vbr-1.3-rev1/vbr.yaml", include_str!("../../cassettes/vbr-1.3-rev1/vbr.yaml"))]),
+];
+
 /// What a release brought that its cassettes cannot show by themselves (the release before it
 /// is not on tape).
 pub fn release_note(name: &str) -> Option<&'static str> {
@@ -208,11 +215,16 @@ pub fn release_names() -> Vec<&'static str> {
     RELEASES.iter().map(|(n, _)| *n).collect()
 }
 
-/// Parses the built-in cassettes of a release (`9.5` … `13`, or `reference`); `None` for a
-/// release not on tape.
+/// The names `--release` takes for VBR REST: `vbr-1.1-rev0` ….
+pub fn vbr_release_names() -> Vec<&'static str> {
+    VBR_RELEASES.iter().map(|(n, _)| *n).collect()
+}
+
+/// Parses the built-in cassettes of a release (`9.5` … `13`, or `reference`; `vbr-1.3-rev1`);
+/// `None` for a release not on tape.
 pub fn release(name: &str) -> Option<Result<Vec<LoadedCassette>, CassetteError>> {
     let name = if name.eq_ignore_ascii_case("reference") { "13" } else { name };
-    let (_, files) = RELEASES.iter().find(|(n, _)| *n == name)?;
+    let (_, files) = RELEASES.iter().chain(VBR_RELEASES.iter()).find(|(n, _)| n.eq_ignore_ascii_case(name))?;
     Some(files.iter().map(|(file, text)| Cassette::parse(&format!("built-in {file}"), text)).collect())
 }
 

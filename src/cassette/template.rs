@@ -7,6 +7,7 @@
 //! | `{{date}}`         | the current HTTP date                                   |
 //! | `{{token:N}}`      | the session token of logon session N                    |
 //! | `{{session-id:N}}` | the id of logon session N (the token is its base64)     |
+//! | `{{refresh-token:N}}` | the OAuth2 refresh token of session N (VBR REST)     |
 //! | `{{redacted}}`     | a secret that was never written down; matches anything  |
 //!
 //! Any other `{{...}}` is ordinary text.
@@ -21,6 +22,7 @@ pub enum Part {
     Date,
     Token(u32),
     SessionId(u32),
+    RefreshToken(u32),
     Redacted,
 }
 
@@ -39,7 +41,7 @@ pub struct Fill<'a> {
     pub session: Option<(&'a str, &'a str)>,
 }
 
-pub const NAMES: [&str; 5] = ["origin", "date", "token", "session-id", "redacted"];
+pub const NAMES: [&str; 6] = ["origin", "date", "token", "session-id", "refresh-token", "redacted"];
 
 /// Parses the inside of `{{...}}`; `None` when it is not a placeholder.
 fn placeholder(inner: &str) -> Option<Part> {
@@ -53,6 +55,7 @@ fn placeholder(inner: &str) -> Option<Part> {
         ("redacted", None) => Part::Redacted,
         ("token", Some(n)) => Part::Token(n),
         ("session-id", Some(n)) => Part::SessionId(n),
+        ("refresh-token", Some(n)) => Part::RefreshToken(n),
         _ => return None,
     })
 }
@@ -143,6 +146,7 @@ impl Template {
                     Some((id, _)) => out.push_str(id),
                     None => push_placeholder(out, "session-id", *n),
                 },
+                Part::RefreshToken(n) => push_placeholder(out, "refresh-token", *n),
                 Part::Redacted => out.push_str("{{redacted}}"),
             }
         }

@@ -15,6 +15,7 @@ use crate::http::tls::{self, ServerTls};
 use crate::mock::{Mock, MockOptions};
 use crate::report::Style;
 use crate::scenario::{Scenario, parse_duration};
+use crate::vbr::{Api, VbrMock, VbrOptions};
 
 pub(super) fn serve(args: ServeArgs) -> Result<Exit, Failure> {
     let cassettes = match &args.release {
@@ -27,6 +28,9 @@ pub(super) fn serve(args: ServeArgs) -> Result<Exit, Failure> {
         eprintln!("warning: {}:{}:{}: {}", d.file, d.line, d.column, d.message);
     }
     let (tls, minted) = listen_tls(&args.tls)?;
+    if api_of(args.api, &cassettes)? == Api::Vbr {
+        return serve_vbr(args, cassettes, tls, minted);
+    }
     let check = check_options(&args.check)?;
     let plain = args.check.scenario.is_none();
     let mut users = args.users.clone();
@@ -127,6 +131,73 @@ pub(super) fn serve(args: ServeArgs) -> Result<Exit, Failure> {
     })
 }
 
+/// The API the cassettes hold: the one `--api` names, or the one they say (all alike).
+pub(super) fn api_of(named: Option<Api>, cassettes: &[LoadedCassette]) -> Result<Api, Failure> {
+    let said = |c: &LoadedCassette| c.cassette.meta.api.as_deref().and_then(Api::parse).unwrap_or_default();
+    let apis: Vec<(Api, &str)> = cassettes.iter().map(|c| (said(c), c.name.as_str())).collect();
+    if let Some(((a, first), (b, other))) = apis.iter().zip(apis.iter().skip(1)).find(|((a, _), (b, _))| a != b) {
+        return Err(Failure::bad_input(format!(
+            "{first} holds {} traffic and {other} {}: serve one API per mock",
+            a.title(),
+            b.title()
+        )));
+    }
+    let held = apis.first().map(|(a, _)| *a);
+    match (named, held) {
+        (Some(n), Some(h)) if n != h && cassettes.iter().any(|c| c.cassette.meta.api.is_some()) => {
+            Err(Failure::bad_input(format!(
+                "--api {}: the cassettes hold {} traffic (meta.api: {})",
+                n.name(),
+                h.title(),
+                h.name()
+            )))
+        }
+        (Some(n), _) => Ok(n),
+        (None, h) => Ok(h.unwrap_or_default()),
+    }
+}
+
+/// The mock VBR server (`serve` of VBR REST cassettes).
+fn serve_vbr(
+    args: ServeArgs,
+    cassettes: Vec<LoadedCassette>,
+    tls: Option<ServerTls>,
+    minted: Option<Minted>,
+) -> Result<Exit, Failure> {
+    if args.check.scenario.is_some() {
+        return Err(Failure::bad_input(
+            "--scenario: checking clients is for EM for now; run a VBR scenario against the mock with `emtape run`"
+                .to_owned(),
+        ));
+    }
+    let mut users = args.users.clone();
+    if let Some(file) = &args.users_file {
+        users.extend(crate::mock::users::load(file).map_err(|e| Failure::bad_input(e.to_string()))?);
+    }
+    let options = VbrOptions {
+        token_lifetime: Duration::from_secs(args.session_timeout),
+        running_polls: args.check.running_polls.unwrap_or(1),
+        users: users.into(),
+        log_requests: args.verbose,
+        log_misses: true,
+        ..VbrOptions::default()
+    };
+    runtime(args.threads)?.block_on(async move {
+        let server = Server::bind(&args.listen, tls)
+            .await
+            .map_err(|e| Failure::network(format!("cannot listen on {}: {e}", args.listen)))?;
+        write_minted(minted)?;
+        let names: Vec<String> = cassettes.iter().map(|c| c.name.clone()).collect();
+        let count: usize = cassettes.iter().map(|c| c.cassette.exchanges.len()).sum();
+        let mock = Arc::new(VbrMock::new(cassettes, options));
+        announce(&server.base_url());
+        let revisions = mock.revisions().join(", ");
+        eprintln!("emtape: serving VBR REST ({revisions}) from {count} exchanges of {}", names.join(", "));
+        server.run(mock, ServerOptions { max_body: args.max_body }, stop_signal()).await;
+        Ok(Exit::Success)
+    })
+}
+
 /// The coverage the flags ask for: text on stderr, JSON, HTML.
 pub(super) fn coverage(args: &crate::cli::CoverageArgs, mock: &Mock, what: &str) -> Result<(), Failure> {
     if !args.wanted() {
@@ -219,7 +290,12 @@ pub(super) fn load_release(name: &str) -> Result<Vec<LoadedCassette>, Failure> {
         None => {
             // Release numbers are too short for a did-you-mean (14 is one edit from 10): all are named.
             let names = cassette::release_names();
-            Err(Failure::bad_input(format!("--release {name}: no such release on tape; they are {}", names.join(", "))))
+            let vbr = cassette::vbr_release_names();
+            Err(Failure::bad_input(format!(
+                "--release {name}: no such release on tape; they are {} (EM) and {} (VBR REST)",
+                names.join(", "),
+                vbr.join(", ")
+            )))
         }
     }
 }

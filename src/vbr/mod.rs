@@ -3,7 +3,12 @@
 //! revisions, its error model, and how its traffic is told apart from Enterprise Manager's.
 //! Every other module asks here, as it asks [`crate::em`] about EM.
 
-use crate::http::Headers;
+pub mod mock;
+pub mod store;
+
+pub use mock::{VbrMock, VbrOptions};
+
+use crate::http::{Headers, Response};
 
 /// The product a VBR cassette's `meta.product` names.
 pub const PRODUCT: &str = "Veeam Backup & Replication";
@@ -29,6 +34,16 @@ pub const REVISIONS: [(&str, &str); 9] = [
     ("1.3-rev2", "13.1"),
 ];
 
+/// Whether `revision` (`1.3-rev1`) is `other` or later; an unparsable one is not.
+pub fn revision_at_least(revision: &str, other: &str) -> bool {
+    let parse = |r: &str| -> Option<(u32, u32, u32)> {
+        let (version, rev) = r.trim().split_once("-rev")?;
+        let (major, minor) = version.split_once('.')?;
+        Some((major.parse().ok()?, minor.parse().ok()?, rev.parse().ok()?))
+    };
+    matches!((parse(revision), parse(other)), (Some(a), Some(b)) if a >= b)
+}
+
 /// Which API a cassette holds; EM's unless it says otherwise.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Api {
@@ -45,6 +60,14 @@ impl Api {
         match self {
             Api::Em => "em",
             Api::Vbr => "vbr",
+        }
+    }
+
+    /// How messages name it.
+    pub fn title(self) -> &'static str {
+        match self {
+            Api::Em => "Enterprise Manager REST",
+            Api::Vbr => "VBR REST",
         }
     }
 
@@ -75,6 +98,14 @@ pub fn bearer(headers: &Headers) -> Option<&str> {
         let (scheme, token) = v.trim().split_once(' ')?;
         (scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty()).then(|| token.trim())
     })
+}
+
+/// Whether a field, header or parameter of this name holds a secret in VBR's traffic: EM's
+/// names ([`crate::em::session::secret_name`]) but `sessionId`, which here names a job's
+/// session, not a logon.
+pub fn secret_name(name: &str) -> bool {
+    let plain: String = name.chars().filter(|c| *c != '-' && *c != '_').collect::<String>().to_ascii_lowercase();
+    !plain.ends_with("sessionid") && crate::em::session::secret_name(name)
 }
 
 /// Names of the fields of an OAuth2 form whose values are secrets.
@@ -134,12 +165,82 @@ pub fn tokens_in(body: &[u8]) -> (Option<String>, Option<String>) {
     (get("access_token"), get("refresh_token"))
 }
 
+/// The `errorCode`s of the API's error model (the same ten in every revision).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorCode {
+    AccessDenied,
+    ExpiredToken,
+    InvalidToken,
+    InvalidUri,
+    MethodNotAllowed,
+    NotFound,
+    NotImplemented,
+    ServiceUnavailable,
+    UnexpectedContent,
+    UnknownError,
+}
+
+impl ErrorCode {
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorCode::AccessDenied => "AccessDenied",
+            ErrorCode::ExpiredToken => "ExpiredToken",
+            ErrorCode::InvalidToken => "InvalidToken",
+            ErrorCode::InvalidUri => "InvalidURI",
+            ErrorCode::MethodNotAllowed => "MethodNotAllowed",
+            ErrorCode::NotFound => "NotFound",
+            ErrorCode::NotImplemented => "NotImplemented",
+            ErrorCode::ServiceUnavailable => "ServiceUnavailable",
+            ErrorCode::UnexpectedContent => "UnexpectedContent",
+            ErrorCode::UnknownError => "UnknownError",
+        }
+    }
+}
+
+/// An answer in the API's error model: `{"errorCode": …, "message": …, "resourceId": …}`.
+pub fn error(status: u16, code: ErrorCode, message: &str, resource: Option<&str>) -> Response {
+    let mut body = serde_json::json!({"errorCode": code.name(), "message": message});
+    if let Some(id) = resource {
+        body["resourceId"] = id.into();
+    }
+    Response::new(status).header("Content-Type", "application/json; charset=utf-8").body(body.to_string())
+}
+
+/// The `message` of an error-model body, if `body` is one.
+pub fn error_message(body: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    v.get("errorCode")?;
+    Some(v.get("message")?.as_str()?.to_owned())
+}
+
+/// Seconds since 1970 of an RFC 3339 time (`2025-11-02T13:42:25.123+01:00`, `…Z`), zone applied.
+pub fn seconds(text: &str) -> Option<i64> {
+    let local = crate::http::parse_datetime_seconds(text)? as i64;
+    let rest = text.get(19..)?.trim_start_matches(|c: char| c == '.' || c.is_ascii_digit());
+    let offset = match rest.as_bytes().first() {
+        Some(sign @ (b'+' | b'-')) => {
+            let (h, m) = rest[1..].split_once(':').unwrap_or((rest.get(1..3)?, rest.get(3..5).unwrap_or("0")));
+            let secs = h.parse::<i64>().ok()? * 3600 + m.parse::<i64>().ok()? * 60;
+            if *sign == b'+' { secs } else { -secs }
+        }
+        _ => 0,
+    };
+    Some(local - offset)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn h(pairs: &[(&str, &str)]) -> Headers {
         pairs.iter().map(|(n, v)| ((*n).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn times_compare_across_zones() {
+        assert_eq!(seconds("2025-11-02T13:42:25+01:00"), seconds("2025-11-02T12:42:25Z"));
+        assert_eq!(seconds("2025-11-02T12:42:25.1234567-00:30"), seconds("2025-11-02T13:12:25Z"));
+        assert_eq!(seconds("yesterday"), None);
     }
 
     #[test]

@@ -19,3 +19,4 @@ mod secrets;
 mod serve;
 mod support;
 mod users;
+mod vbr;

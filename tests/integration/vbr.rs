@@ -1,0 +1,325 @@
+//! VBR REST (port 9419): the mock server of each shipped revision, its errors, its tokens, and a
+//! recording of it that replays.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use emtape::clock::ManualClock;
+use emtape::http::Request;
+use emtape::vbr::{VbrMock, VbrOptions};
+use serde_json::Value;
+
+use crate::support::*;
+
+fn json(r: &emtape::http::Response) -> Value {
+    serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("{e}: {}", text(r)))
+}
+
+/// A client of one revision: its token and its headers.
+struct Vbr {
+    base: String,
+    revision: &'static str,
+    token: String,
+}
+
+impl Vbr {
+    async fn log_on(base: &str, revision: &'static str) -> Vbr {
+        let form = "grant_type=password&username=TECH%5Crestore&password=secret";
+        let h = [("x-api-version", revision), ("Content-Type", "application/x-www-form-urlencoded")];
+        let r = send(&client(), "POST", &format!("{base}/api/oauth2/token"), &h, form).await;
+        assert_eq!(r.status, 200, "{}", text(&r));
+        let token = json(&r)["access_token"].as_str().unwrap().to_owned();
+        Vbr { base: base.to_owned(), revision, token }
+    }
+
+    async fn call(&self, method: &str, path: &str, body: &str) -> (u16, Value) {
+        let bearer = format!("Bearer {}", self.token);
+        let h = [
+            ("x-api-version", self.revision),
+            ("Authorization", bearer.as_str()),
+            ("Content-Type", "application/json"),
+        ];
+        let r = send(&client(), method, &format!("{}{path}", self.base), &h, body).await;
+        let v = if r.body.is_empty() { Value::Null } else { json(&r) };
+        (r.status, v)
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        let (status, v) = self.call("GET", path, "").await;
+        assert_eq!(status, 200, "GET {path}: {v}");
+        v
+    }
+
+    /// Polls a session until it stops: the states it went through.
+    async fn wait(&self, session: &str) -> (Vec<String>, Value) {
+        let mut states = Vec::new();
+        loop {
+            let s = self.get(&format!("/api/v1/sessions/{session}")).await;
+            states.push(s["state"].as_str().unwrap().to_owned());
+            if s["state"] == "Stopped" || states.len() > 10 {
+                return (states, s);
+            }
+        }
+    }
+}
+
+fn ids(list: &Value) -> Vec<String> {
+    list["data"].as_array().unwrap().iter().map(|x| x["id"].as_str().unwrap().to_owned()).collect()
+}
+
+#[tokio::test]
+async fn a_vbr_client_restores_a_vm_and_runs_instant_recovery_on_every_shipped_revision() {
+    for (revision, points, restore, ir, point_key) in [
+        ("1.1-rev0", "objectRestorePoints", "vmRestore/vmware/", "instantRecovery/vmware/vm", "objectRestorePointId"),
+        ("1.2-rev1", "restorePoints", "vmRestore/vSphere", "instantRecovery/vSphere/vm", "restorePointId"),
+        ("1.3-rev1", "restorePoints", "vmRestore/vSphere", "instantRecovery/vSphere/vm", "restorePointId"),
+    ] {
+        let em = Emtape::serve(&["--release", &format!("vbr-{revision}")]);
+        let c = Vbr::log_on(&em.url, revision).await;
+        let all = c.get(&format!("/api/v1/{points}")).await;
+        assert_eq!(all["pagination"]["total"], 35, "{revision}");
+        // Paging: two pages of 20 hold every point once.
+        let first = c.get(&format!("/api/v1/{points}?skip=0&limit=20")).await;
+        let second = c.get(&format!("/api/v1/{points}?skip=20&limit=20")).await;
+        assert_eq!((ids(&first).len(), ids(&second).len()), (20, 15));
+        assert_eq!(first["pagination"], serde_json::json!({"total": 35, "count": 20, "skip": 0, "limit": 20}));
+        let mut paged = [ids(&first), ids(&second)].concat();
+        paged.sort();
+        paged.dedup();
+        assert_eq!(paged.len(), 35);
+        // Filters and order, as the spec defines them.
+        let newest =
+            c.get(&format!("/api/v1/{points}?nameFilter=WIN*&orderColumn=CreationTime&orderAsc=false&limit=1")).await;
+        let point = &newest["data"][0];
+        assert_eq!((point["name"].as_str(), newest["pagination"]["total"].as_u64()), (Some("winsrv88"), Some(7)));
+        let later =
+            c.get(&format!("/api/v1/{points}?nameFilter=winsrv88&createdAfterFilter=2025-12-05T00:00:00Z")).await;
+        assert_eq!(later["pagination"]["total"], 2, "{revision}: {later}");
+        let objects = c.get("/api/v1/backupObjects").await;
+        let object = objects["data"].as_array().unwrap().iter().find(|o| o["name"] == "winsrv88").unwrap();
+        let of_object =
+            c.get(&format!("/api/v1/{points}?backupObjectIdFilter={}", object["id"].as_str().unwrap())).await;
+        assert_eq!(of_object["pagination"]["total"], 7);
+        // Every id a list names answers as its entity.
+        for backup in ids(&c.get("/api/v1/backups").await) {
+            c.get(&format!("/api/v1/backups/{backup}")).await;
+            for o in ids(&c.get(&format!("/api/v1/backups/{backup}/objects")).await) {
+                assert_eq!(c.get(&format!("/api/v1/backupObjects/{o}")).await["id"], o.as_str());
+            }
+        }
+        for p in ids(&all) {
+            c.get(&format!("/api/v1/{points}/{p}")).await;
+        }
+
+        // The entire VM restore: 201, a session that works, then stops with success.
+        let id = point["id"].as_str().unwrap();
+        let spec = format!(r#"{{"type":"OriginalLocation","{point_key}":"{id}","powerUp":true,"reason":"test"}}"#);
+        let (status, session) = c.call("POST", &format!("/api/v1/restore/{restore}"), &spec).await;
+        assert_eq!(
+            (status, session["state"].as_str(), session["sessionType"].as_str()),
+            (201, Some("Starting"), Some("RestoreVm"))
+        );
+        // The session model is the revision's: 1.1 names an activity, later ones a job.
+        assert_eq!(session.get("activityId").is_some(), revision == "1.1-rev0", "{session}");
+        let (states, done) = c.wait(session["id"].as_str().unwrap()).await;
+        assert_eq!(states, ["Working", "Stopped"]);
+        assert_eq!(done["result"]["result"], "Success");
+        let listed = c.get("/api/v1/sessions?typeFilter=RestoreVm").await;
+        assert_eq!(ids(&listed), [session["id"].as_str().unwrap()]);
+
+        // Instant recovery: mount, migrate; mount, unmount.
+        let base = format!("/api/v1/restore/{ir}");
+        assert_eq!(c.get(&base).await["pagination"]["total"], 0);
+        for then in ["migrate", "unmount"] {
+            let spec =
+                format!(r#"{{"type":"OriginalLocation","{point_key}":"{id}","secureRestore":{{}},"powerUp":true}}"#);
+            let (status, mounting) = c.call("POST", &base, &spec).await;
+            assert_eq!((status, mounting["sessionType"].as_str()), (201, Some("InstantRecovery")), "{mounting}");
+            let mount = mounting["resourceId"].as_str().unwrap().to_owned();
+            assert_eq!(c.get(&format!("{base}/{mount}")).await["state"], "Mounting");
+            c.wait(mounting["id"].as_str().unwrap()).await;
+            let mounted = c.get(&format!("{base}/{mount}")).await;
+            assert_eq!((mounted["state"].as_str(), mounted["vmName"].as_str()), (Some("Mounted"), Some("winsrv88")));
+            assert_eq!(mounted.get("jobName").is_some(), revision == "1.3-rev1", "{mounted}");
+            assert_eq!(ids(&c.get(&base).await), std::slice::from_ref(&mount));
+            let body = if then == "migrate" { r#"{"destinationHost":{"name":"esx02"}}"# } else { "" };
+            let (status, action) = c.call("POST", &format!("{base}/{mount}/{then}"), body).await;
+            assert_eq!(status, 200, "{action}");
+            assert_eq!(c.get(&format!("{base}/{mount}")).await["state"], "Dismounting");
+            let (_, stopped) = c.wait(action["id"].as_str().unwrap()).await;
+            assert_eq!(stopped["result"]["result"], "Success");
+            let (status, gone) = c.call("GET", &format!("{base}/{mount}"), "").await;
+            assert_eq!((status, gone["errorCode"].as_str()), (404, Some("NotFound")), "{gone}");
+        }
+
+        let (status, _) = c.call("POST", "/api/oauth2/logout", "").await;
+        assert_eq!(status, 200);
+        let (status, refused) = c.call("GET", "/api/v1/backups", "").await;
+        assert_eq!((status, refused["errorCode"].as_str()), (401, Some("InvalidToken")));
+    }
+}
+
+#[tokio::test]
+async fn requests_the_api_would_refuse_get_its_error_model_naming_what_is_wrong() {
+    let em = Emtape::serve(&["--release", "vbr-1.3-rev1"]);
+    let form = "grant_type=password&username=u&password=p";
+    let plain = [("Content-Type", "application/x-www-form-urlencoded")];
+    let r = send(&client(), "POST", &format!("{}/api/oauth2/token", em.url), &plain, form).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        json(&r),
+        serde_json::json!({"errorCode": "NotImplemented", "message": "Missing required header x-api-version. The following versions are supported: 1.3-rev1."})
+    );
+    let old = [("x-api-version", "1.1-rev0"), ("Content-Type", "application/x-www-form-urlencoded")];
+    let r = send(&client(), "POST", &format!("{}/api/oauth2/token", em.url), &old, form).await;
+    assert_eq!(
+        (r.status, json(&r)["message"].as_str()),
+        (400, Some("Unsupported RESTAPI version 1.1-rev0. The following versions are supported: 1.3-rev1."))
+    );
+    let h = [("x-api-version", "1.3-rev1")];
+    let r = send(&client(), "GET", &format!("{}/api/v1/backups", em.url), &h, "").await;
+    assert_eq!((r.status, json(&r)["errorCode"].as_str()), (401, Some("AccessDenied")));
+    let stranger = [("x-api-version", "1.3-rev1"), ("Authorization", "Bearer not-one-of-ours")];
+    let r = send(&client(), "GET", &format!("{}/api/v1/backups", em.url), &stranger, "").await;
+    assert_eq!((r.status, json(&r)["errorCode"].as_str()), (401, Some("InvalidToken")));
+    let r = send(
+        &client(),
+        "POST",
+        &format!("{}/api/oauth2/token", em.url),
+        &old[1..],
+        "grant_type=password&username=u&password=",
+    )
+    .await;
+    assert_eq!(r.status, 400, "the version is checked first");
+
+    let c = Vbr::log_on(&em.url, "1.3-rev1").await;
+    let missing = "0b6e7f1a-2c3d-4e5f-8a9b-0c1d2e3f4a5b";
+    let (status, e) = c.call("GET", &format!("/api/v1/restorePoints/{missing}"), "").await;
+    assert_eq!(status, 404);
+    assert_eq!(
+        e,
+        serde_json::json!({"errorCode": "NotFound", "message": format!("The restorePoint with ID {missing} was not found."), "resourceId": missing})
+    );
+    let spec = format!(r#"{{"type":"OriginalLocation","restorePointId":"{missing}"}}"#);
+    let (status, e) = c.call("POST", "/api/v1/restore/vmRestore/vSphere", &spec).await;
+    assert_eq!((status, e["resourceId"].as_str()), (404, Some(missing)), "{e}");
+    let (status, e) = c.call("POST", "/api/v1/restore/vmRestore/vSphere", "{not json").await;
+    assert_eq!((status, e["errorCode"].as_str()), (400, Some("UnexpectedContent")), "{e}");
+    let (status, e) = c.call("GET", "/api/v1/restorePoints?limit=ten", "").await;
+    assert_eq!((status, e["message"].as_str()), (400, Some("limit=ten is not a non-negative integer.")));
+    let (status, e) = c.call("GET", "/api/v1/replicas", "").await;
+    assert_eq!(status, 404);
+    let message = e["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("Nothing recorded answers GET /api/v1/replicas (what is recorded: /api/v1/backupObjects,"),
+        "{message}"
+    );
+    let (status, e) = c.call("POST", "/api/v1/jobs/x/start", "").await;
+    assert_eq!((status, e["errorCode"].as_str()), (404, Some("NotFound")), "{e}");
+}
+
+fn request(method: &str, target: &str, headers: &[(&str, &str)], body: &str) -> Request {
+    Request {
+        method: method.into(),
+        target: target.into(),
+        headers: crate::support::headers(headers),
+        body: body.to_owned().into(),
+        origin: "http://vbr".into(),
+        peer: None,
+    }
+}
+
+#[test]
+fn an_expired_access_token_is_refused_and_its_refresh_token_serves_once() {
+    let clock = Arc::new(ManualClock::default());
+    let cassettes = emtape::cassette::release("vbr-1.2-rev1").unwrap().unwrap();
+    let mock = VbrMock::new(cassettes, VbrOptions { clock: clock.clone(), ..VbrOptions::default() });
+    let form = [("x-api-version", "1.2-rev1")];
+    let r = mock.respond(&request("POST", "/api/oauth2/token", &form, "grant_type=password&username=u&password=p"));
+    let token: Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(token["expires_in"], 900);
+    let keys: Vec<&str> = token.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, ["access_token", "token_type", "refresh_token", "expires_in", ".issued", ".expires"]);
+    let bearer = format!("Bearer {}", token["access_token"].as_str().unwrap());
+    let get = |bearer: &str| {
+        mock.respond(&request(
+            "GET",
+            "/api/v1/serverInfo",
+            &[("x-api-version", "1.2-rev1"), ("Authorization", bearer)],
+            "",
+        ))
+        .status
+    };
+    assert_eq!(get(&bearer), 200);
+    clock.advance(Duration::from_secs(901));
+    let r = mock.respond(&request(
+        "GET",
+        "/api/v1/serverInfo",
+        &[("x-api-version", "1.2-rev1"), ("Authorization", &bearer)],
+        "",
+    ));
+    assert_eq!(
+        (r.status, serde_json::from_slice::<Value>(&r.body).unwrap()["errorCode"].clone()),
+        (401, "ExpiredToken".into())
+    );
+    let refresh = format!("grant_type=refresh_token&refresh_token={}", token["refresh_token"].as_str().unwrap());
+    let renewed = mock.respond(&request("POST", "/api/oauth2/token", &form, &refresh));
+    assert_eq!(renewed.status, 200);
+    let renewed: Value = serde_json::from_slice(&renewed.body).unwrap();
+    assert_eq!(get(&format!("Bearer {}", renewed["access_token"].as_str().unwrap())), 200);
+    let again = mock.respond(&request("POST", "/api/oauth2/token", &form, &refresh));
+    assert_eq!(again.status, 401, "a refresh token serves once");
+    let users: Arc<[emtape::mock::User]> = Arc::from(vec![emtape::mock::User::parse_arg("TECH\\ops:s3cret").unwrap()]);
+    let strict = VbrMock::new(
+        emtape::cassette::release("vbr-1.2-rev1").unwrap().unwrap(),
+        VbrOptions { users, ..VbrOptions::default() },
+    );
+    let wrong = strict.respond(&request(
+        "POST",
+        "/api/oauth2/token",
+        &form,
+        "grant_type=password&username=TECH%5Cops&password=nope",
+    ));
+    assert_eq!(wrong.status, 401);
+    let right = strict.respond(&request(
+        "POST",
+        "/api/oauth2/token",
+        &form,
+        "grant_type=password&username=tech%5Cops&password=s3cret",
+    ));
+    assert_eq!(right.status, 200);
+}
+
+#[tokio::test]
+async fn a_recording_in_front_of_the_vbr_mock_keeps_no_secret_and_replays_the_same_answers() {
+    let upstream = Emtape::serve(&["--release", "vbr-1.3-rev1"]);
+    let dir = temp_dir("vbr-record");
+    let out = dir.join("vbr.yaml");
+    let recorder = Emtape::start(&[
+        "record",
+        "--listen",
+        "127.0.0.1:0",
+        "--upstream",
+        &upstream.url,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let c = Vbr::log_on(&recorder.url, "1.3-rev1").await;
+    let listed = c.get("/api/v1/restorePoints?nameFilter=sql01&limit=3").await;
+    let info = c.get("/api/v1/serverInfo").await;
+    let (status, _) = c.call("POST", "/api/oauth2/logout", "").await;
+    assert_eq!(status, 200);
+    let token = c.token.clone();
+    drop(recorder.stop());
+    let cassette = std::fs::read_to_string(&out).unwrap();
+    assert!(!cassette.contains(&token) && !cassette.contains("password=secret"), "{cassette}");
+    assert!(cassette.contains("api: vbr") && cassette.contains("api_version: 1.3-rev1"), "{cassette}");
+    assert!(cassette.contains("Authorization: Bearer {{token:1}}"), "{cassette}");
+    let (code, lint, _) = run(&["lint", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "{lint}");
+
+    let replay = Emtape::serve(&[out.to_str().unwrap()]);
+    let again = Vbr::log_on(&replay.url, "1.3-rev1").await;
+    assert_eq!(again.get("/api/v1/restorePoints?nameFilter=sql01&limit=3").await, listed);
+    assert_eq!(again.get("/api/v1/serverInfo").await, info);
+}
