@@ -18,6 +18,7 @@ use crate::report::{self, Style};
 use crate::runner::result::{Outcome, RunReport};
 use crate::runner::{self, Credentials, RunOptions, Secret};
 use crate::scenario::{self, Scenario};
+use crate::vbr::{Api, VbrMock, VbrOptions};
 
 pub(super) fn run(args: RunArgs) -> Result<Exit, Failure> {
     for (flag, path) in
@@ -54,7 +55,7 @@ pub(super) fn run(args: RunArgs) -> Result<Exit, Failure> {
     };
     if args.target.is_some() && credentials.is_none() && needs_credentials(&scenario) {
         return Err(Failure::bad_input(
-            "this scenario logs on (a step has `auth: basic`); pass --user NAME --password-env VAR for the target",
+            "this scenario logs on (a step has `auth:`); pass --user NAME --password-env VAR for the target",
         ));
     }
     runtime(Some(1))?.block_on(async move {
@@ -70,14 +71,21 @@ pub(super) fn run(args: RunArgs) -> Result<Exit, Failure> {
                     .map_err(|e| Failure::network(format!("cannot start the built-in mock: {e}")))?;
                 let base = server.base_url();
                 let coverage = args.coverage.wanted();
-                let mock = Arc::new(Mock::new(
-                    cassettes,
-                    MockOptions { log_misses: true, coverage, ..MockOptions::default() },
-                ));
                 let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-                let task = tokio::spawn(server.run(mock.clone(), ServerOptions::default(), async move {
+                let stopped = async move {
                     let _ = stopped.await;
-                }));
+                };
+                let (task, mock) = if super::serve::api_of(None, &cassettes)? == Api::Vbr {
+                    let vbr =
+                        Arc::new(VbrMock::new(cassettes, VbrOptions { log_misses: true, ..VbrOptions::default() }));
+                    (tokio::spawn(server.run(vbr, ServerOptions::default(), stopped)), None)
+                } else {
+                    let mock = Arc::new(Mock::new(
+                        cassettes,
+                        MockOptions { log_misses: true, coverage, ..MockOptions::default() },
+                    ));
+                    (tokio::spawn(server.run(mock.clone(), ServerOptions::default(), stopped)), Some(mock))
+                };
                 let label = match &args.release {
                     Some(r) => format!("release {r} on tape"),
                     None if args.cassettes.is_empty() => "reference cassettes".to_owned(),
@@ -112,7 +120,7 @@ pub(super) fn run(args: RunArgs) -> Result<Exit, Failure> {
         if let Some((stop, task, mock)) = mock {
             let _ = stop.send(());
             let _ = task.await;
-            served = Some(mock);
+            served = mock;
         }
         if let (Some(recorder), Some(path)) = (&recorder, &args.record) {
             match recorder.finish() {
@@ -126,6 +134,9 @@ pub(super) fn run(args: RunArgs) -> Result<Exit, Failure> {
         write_report(args.html.as_deref(), &report::html::run(&report))?;
         match &served {
             Some(mock) => super::serve::coverage(&args.coverage, mock, &format!("emtape run {}", report.scenario))?,
+            None if args.coverage.wanted() && args.target.is_none() => {
+                eprintln!("warning: --coverage: not yet measured for VBR REST")
+            }
             None if args.coverage.wanted() => {
                 eprintln!(
                     "warning: --coverage: a --target's surface is not known to emtape; run against the built-in mock"
@@ -196,5 +207,5 @@ fn credentials(args: &RunArgs) -> Result<Option<Credentials>, Failure> {
 }
 
 fn needs_credentials(scenario: &Scenario) -> bool {
-    scenario.steps.iter().chain(&scenario.finally).any(|s| s.auth)
+    scenario.steps.iter().chain(&scenario.finally).any(|s| s.auth.is_some())
 }

@@ -336,7 +336,10 @@ impl Flow {
             headers.set(name, self.render(value)?);
         }
         if let Some(token) = &self.session {
-            headers.set(em::SESSION_HEADER, token.clone());
+            match self.scenario.api {
+                crate::vbr::Api::Em => headers.set(em::SESSION_HEADER, token.clone()),
+                crate::vbr::Api::Vbr => headers.set("Authorization", format!("Bearer {token}")),
+            }
         }
         Ok(headers)
     }

@@ -17,7 +17,7 @@ use crate::em::Scrubber;
 use crate::http::client::Client;
 use crate::http::{Headers, Response};
 use crate::record::{Recorder, Sent};
-use crate::scenario::{Scenario, Step};
+use crate::scenario::{Auth, Scenario, Step};
 use flow::{Blocked, Flow, check};
 use result::{Attempt, Outcome, Phase, RunReport, StepResult};
 
@@ -198,7 +198,12 @@ impl Runner<'_> {
         result.bodies = Some((shown_body(&body), shown_body(&response.body)));
         // Wrong credentials are one cause, said once: not a status, a root, a header and two
         // captures that all fail for it.
-        if let Some(refusal) = step.auth.then(|| crate::em::logon_refusal(&response)).flatten() {
+        let refusal = match step.auth {
+            Some(Auth::Basic) => crate::em::logon_refusal(&response),
+            Some(Auth::OAuth2) => crate::vbr::logon_refusal(&response),
+            None => None,
+        };
+        if let Some(refusal) = refusal {
             self.flow.refuse_logon(step, response.status);
             result.outcome = Outcome::Failed;
             result.message = Some(refusal);
@@ -213,6 +218,13 @@ impl Runner<'_> {
         }
         for token in &observed.tokens {
             self.remember_session(token, None);
+        }
+        // VBR's tokens are secrets whether the scenario captures them or not.
+        if let (Some(access), refresh) = crate::vbr::tokens_in(&response.body) {
+            self.remember_session(&access, None);
+            if let Some(r) = refresh {
+                self.secrets.secret(&r, "{refresh-token}");
+            }
         }
         result.checks.extend(observed.checks);
         if result.checks.iter().any(|c| !c.passed) {
@@ -230,16 +242,22 @@ impl Runner<'_> {
 
     fn request_parts(&self, step: &Step) -> Result<(Headers, Bytes), Blocked> {
         let mut headers = self.flow.headers(step)?;
-        if step.auth {
+        if let Some(auth) = step.auth {
             let Some(c) = &self.options.credentials else {
                 return Err(Blocked::Skip(
                     "the step logs on, and the run has no credentials (--user, --password-env)".into(),
                 ));
             };
-            headers.set(
-                "Authorization",
-                format!("Basic {}", base64_encode(format!("{}:{}", c.user, c.password.0).as_bytes())),
-            );
+            match auth {
+                Auth::Basic => headers.set(
+                    "Authorization",
+                    format!("Basic {}", base64_encode(format!("{}:{}", c.user, c.password.0).as_bytes())),
+                ),
+                Auth::OAuth2 => {
+                    headers.set("Content-Type", "application/x-www-form-urlencoded");
+                    return Ok((headers, Bytes::from(crate::vbr::password_grant(&c.user, &c.password.0))));
+                }
+            }
         }
         let body = match &step.body {
             Some(b) => {

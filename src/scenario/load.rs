@@ -13,10 +13,11 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use super::template::Tpl;
 use super::{
-    Action, At, BUILTIN_VARS, Capture, CaptureSource, Expect, Fault, FaultError, Follow, JsonKeys, JsonPath, Matcher,
-    Poll, Query, Scenario, Select, ServerPlan, Step, StepAt, ValueCheck, ValueKind, XPath, parse_duration,
+    Action, At, Auth, BUILTIN_VARS, Capture, CaptureSource, Expect, Fault, FaultError, Follow, JsonKeys, JsonPath,
+    Matcher, Poll, Query, Scenario, Select, ServerPlan, Step, StepAt, ValueCheck, ValueKind, XPath, parse_duration,
 };
 use crate::diagnostic::{Diagnostic, did_you_mean, yaml_diagnostic};
+use crate::vbr::Api;
 use crate::yamlish::{Ordered, Place, Places, Scalar, Seg};
 
 /// Why a scenario cannot run.
@@ -191,6 +192,17 @@ impl Source<'_> {
             }
         }
         let pinned = raw.pinned;
+        let api = match raw.api.as_deref() {
+            None => Api::Em,
+            Some(a) => Api::parse(a).ok_or_else(|| {
+                self.error(
+                    &whole.key("api"),
+                    a,
+                    format!("`api: {a}` is not an API emtape knows"),
+                    Some("write `em` (the default) or `vbr`".into()),
+                )
+            })?,
+        };
         let name = raw.name.unwrap_or_else(|| {
             Path::new(self.file).file_stem().map_or_else(|| "scenario".to_owned(), |s| s.to_string_lossy().into_owned())
         });
@@ -206,6 +218,7 @@ impl Source<'_> {
             server,
             json_keys,
             pinned,
+            api,
             checks: self.checks.take(),
         })
     }
@@ -423,14 +436,23 @@ impl Source<'_> {
             }
         };
         let auth = match raw.auth.as_deref() {
-            None => false,
-            Some("basic") => true,
+            None => None,
+            Some("basic") => Some(Auth::Basic),
+            Some("oauth2") if raw.body.is_none() => Some(Auth::OAuth2),
+            Some("oauth2") => {
+                return Err(self.error(
+                    &span.key("body"),
+                    "body",
+                    "a step with `auth: oauth2` sends the password grant as its body".to_owned(),
+                    Some("remove `body:`; the run's --user and password make the form".into()),
+                ));
+            }
             Some(other) => {
                 return Err(self.error(
                     &span.key("auth"),
                     other,
                     format!("`auth: {other}` is not known"),
-                    Some("the one kind is `auth: basic`".into()),
+                    Some("write `auth: basic` (EM's logon) or `auth: oauth2` (VBR's token, password grant)".into()),
                 ));
             }
         };
@@ -719,6 +741,7 @@ fn xpath_hint(text: &str) -> String {
 #[serde(deny_unknown_fields)]
 struct RawScenario {
     name: Option<String>,
+    api: Option<String>,
     description: Option<String>,
     #[serde(default)]
     vars: Ordered<Scalar>,

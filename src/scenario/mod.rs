@@ -54,6 +54,8 @@ pub struct Scenario {
     pub server: ServerPlan,
     /// How field names meet JSON keys.
     pub json_keys: JsonKeys,
+    /// Which API it drives: the session header and how `auth:` logs on follow.
+    pub api: crate::vbr::Api,
     /// Variables a checked client must keep to (`pinned: [vm]`); the others' values are the
     /// client's to choose where the scenario selects (which VM, which point).
     pub pinned: Vec<String>,
@@ -147,9 +149,11 @@ pub struct Step {
     pub select: Option<Select>,
     pub headers: Vec<(String, Tpl)>,
     pub body: Option<Tpl>,
-    /// Send `Authorization: Basic` with the run's credentials.
-    pub auth: bool,
-    /// From this step on, send this as the session token (`X-RestSvcSessionId`).
+    /// Log on with the run's credentials: EM's `Authorization: Basic`, or VBR's OAuth2
+    /// password grant.
+    pub auth: Option<Auth>,
+    /// From this step on, send this as the session token (EM: `X-RestSvcSessionId`; VBR:
+    /// `Authorization: Bearer`).
     pub session: Option<Tpl>,
     pub captures: Vec<(String, Capture)>,
     pub expect: Expect,
@@ -158,6 +162,15 @@ pub struct Step {
     pub latency: Option<Duration>,
     /// A fault to inject at this step when a mock checks clients.
     pub fault: Option<Fault>,
+}
+
+/// How a step logs on with the run's credentials.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Auth {
+    /// `Authorization: Basic` (EM's `POST /api/sessionMngr/`).
+    Basic,
+    /// A form `grant_type=password&username=…&password=…` (VBR's `POST /api/oauth2/token`).
+    OAuth2,
 }
 
 /// How the step's URL is found.

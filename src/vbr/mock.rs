@@ -367,7 +367,11 @@ impl VbrMock {
             && (self.store.lists.contains_key(parent)
                 || self.store.entities.keys().any(|k| k.starts_with(&format!("{parent}/"))))
         {
-            let kind = singular(parent.rsplit('/').next().unwrap_or(parent));
+            let kind = if parent.contains("/instantRecovery/") {
+                "mount"
+            } else {
+                singular(parent.rsplit('/').next().unwrap_or(parent))
+            };
             return error(404, ErrorCode::NotFound, &format!("The {kind} with ID {id} was not found."), Some(id));
         }
         let s = shape(path);

@@ -152,6 +152,36 @@ pub fn is_placeholder(value: &str) -> bool {
     value.starts_with("{{") && value.ends_with("}}") && !value[2..value.len() - 2].contains(['{', '}'])
 }
 
+/// The form of an OAuth2 password grant for `user` and `password`, percent-encoded.
+pub fn password_grant(user: &str, password: &str) -> String {
+    fn encode(v: &str) -> String {
+        v.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    }
+    format!("grant_type=password&username={}&password={}", encode(user), encode(password))
+}
+
+/// Why the token endpoint refused a logon, when it did: its status and the error model's
+/// code and message, with a hint.
+pub fn logon_refusal(response: &Response) -> Option<String> {
+    if response.status < 400 {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_slice(&response.body).unwrap_or_default();
+    let code = v.get("errorCode").and_then(|c| c.as_str()).unwrap_or("no errorCode");
+    let said = v.get("message").and_then(|m| m.as_str()).map(|m| format!(": {m}")).unwrap_or_default();
+    let hint = match response.status {
+        401 | 403 => "check --user / --password-env",
+        400 => "check the x-api-version the scenario sends (vars: api_version)",
+        _ => "the server could not issue a token",
+    };
+    Some(format!("logon refused ({} {code}{said}): {hint}", response.status))
+}
+
 /// The access and refresh tokens of a token endpoint's JSON answer.
 pub fn tokens_in(body: &[u8]) -> (Option<String>, Option<String>) {
     let text = match std::str::from_utf8(body) {

@@ -323,3 +323,50 @@ async fn a_recording_in_front_of_the_vbr_mock_keeps_no_secret_and_replays_the_sa
     assert_eq!(again.get("/api/v1/restorePoints?nameFilter=sql01&limit=3").await, listed);
     assert_eq!(again.get("/api/v1/serverInfo").await, info);
 }
+
+#[test]
+fn the_shipped_vbr_scenarios_pass_on_their_revisions_and_a_13_client_is_refused_by_12_0() {
+    for scenario in ["scenarios/vbr-vm-restore.yaml", "scenarios/vbr-instant-recovery.yaml"] {
+        for revision in ["1.2-rev1", "1.3-rev1"] {
+            let release = format!("vbr-{revision}");
+            let version = format!("api_version={revision}");
+            let args = ["run", scenario, "--release", &release, "--var", &version, "--var", "poll_interval=10ms"];
+            let (code, out, err) = run(&args);
+            assert_eq!(code, 0, "{scenario} on {revision}:\n{out}{err}");
+        }
+    }
+    // A failing token step shows its answer: the tokens in it as placeholders, never as issued.
+    let dir = temp_dir("vbr-run");
+    let scenario = dir.join("strict.yaml");
+    let text = std::fs::read_to_string("scenarios/vbr-vm-restore.yaml").unwrap();
+    std::fs::write(&scenario, text.replacen("token_type: bearer", "token_type: mac", 1)).unwrap();
+    let report = dir.join("report.json");
+    let (code, out, _) =
+        run(&["run", scenario.to_str().unwrap(), "--release", "vbr-1.3-rev1", "--json", report.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}");
+    let json = std::fs::read_to_string(&report).unwrap();
+    assert!(out.contains("{session-token}") && out.contains("{refresh-token}"), "{out}");
+    assert!(json.contains("{session-token}") && !json.contains("password=emtape"), "{json}");
+
+    let (code, out, _) = run(&["run", "scenarios/vbr-vm-restore.yaml", "--release", "vbr-1.1-rev0"]);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("logon refused (400 NotImplemented: Unsupported RESTAPI version 1.3-rev1. The following versions are supported: 1.1-rev0.): check the x-api-version the scenario sends (vars: api_version)"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_scenario_logging_on_with_oauth2_and_a_body_of_its_own_is_refused_at_load() {
+    let dir = temp_dir("vbr-scenario");
+    let path = dir.join("s.yaml");
+    std::fs::write(&path, "api: vbr\nsteps:\n- name: token\n  request: POST /api/oauth2/token\n  auth: oauth2\n  body: grant_type=password\n").unwrap();
+    let (code, _, err) = run(&["run", path.to_str().unwrap(), "--release", "vbr-1.3-rev1"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("a step with `auth: oauth2` sends the password grant as its body"), "{err}");
+    assert!(err.contains("s.yaml:6:"), "{err}");
+    std::fs::write(&path, "api: vrb\nsteps:\n- name: x\n  request: GET /api/v1/serverInfo\n").unwrap();
+    let (code, _, err) = run(&["run", path.to_str().unwrap(), "--release", "vbr-1.3-rev1"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("`api: vrb` is not an API emtape knows") && err.contains("s.yaml:1:"), "{err}");
+}
