@@ -79,13 +79,17 @@ pub enum DriftKind {
     OrderChanged,
     CharsetChanged,
     KeyRenamed,
+    PathRenamed,
+    RequestFieldRemoved,
+    RequestFieldAdded,
 }
 
 impl DriftKind {
     pub fn severity(self) -> Severity {
         use DriftKind::*;
         match self {
-            HeaderAdded | ElementAdded | AttributeAdded | EnumValueAdded | ItemAdded | LinkAdded => Severity::Additive,
+            HeaderAdded | ElementAdded | AttributeAdded | EnumValueAdded | ItemAdded | LinkAdded
+            | RequestFieldAdded => Severity::Additive,
             PrefixChanged | OrderChanged | CharsetChanged => Severity::Cosmetic,
             ExchangeRemoved | ExchangeAdded => Severity::Coverage,
             _ => Severity::Breaking,
@@ -99,7 +103,7 @@ impl DriftKind {
     }
 
     /// Every kind of drift.
-    pub const ALL: [DriftKind; 27] = [
+    pub const ALL: [DriftKind; 30] = [
         DriftKind::ExchangeRemoved,
         DriftKind::ExchangeAdded,
         DriftKind::StatusChanged,
@@ -127,6 +131,9 @@ impl DriftKind {
         DriftKind::OrderChanged,
         DriftKind::CharsetChanged,
         DriftKind::KeyRenamed,
+        DriftKind::PathRenamed,
+        DriftKind::RequestFieldRemoved,
+        DriftKind::RequestFieldAdded,
     ];
 
     /// In words, for reports.
@@ -160,6 +167,9 @@ impl DriftKind {
             OrderChanged => "element order changed",
             CharsetChanged => "content type parameters changed",
             KeyRenamed => "JSON key renamed",
+            PathRenamed => "path renamed",
+            RequestFieldRemoved => "request field no longer sent",
+            RequestFieldAdded => "request field now sent",
         }
     }
 
@@ -630,9 +640,31 @@ fn diff_cassettes(old: &LoadedCassette, new: &LoadedCassette, ignore: &[Ignore])
     };
     let mut out = Vec::new();
     let mut compared = 0;
-    for key in oorder.iter().chain(norder.iter().filter(|k| !og.contains_key(*k))) {
-        match (og.get(key), ng.get(key)) {
+    // An operation whose path changed in one segment (VBR 1.2's `objectRestorePoints` became
+    // `restorePoints`) is the same operation, moved: compared, with the move as a drift.
+    let renamed: BTreeMap<&String, &String> = renamed_paths(
+        oorder.iter().filter(|k| !ng.contains_key(*k)).collect(),
+        norder.iter().filter(|k| !og.contains_key(*k)).collect(),
+    );
+    let moved_to: BTreeSet<&String> = renamed.values().copied().collect();
+    let keys = oorder
+        .iter()
+        .map(|k| (k, renamed.get(k).copied().unwrap_or(k)))
+        .chain(norder.iter().filter(|k| !og.contains_key(*k) && !moved_to.contains(k)).map(|k| (k, k)));
+    for (key, new_key) in keys {
+        match (og.get(key), ng.get(new_key)) {
             (Some(o), Some(n)) => {
+                if key != new_key {
+                    let path = |k: &str| k.split(' ').nth(1).unwrap_or(k).to_owned();
+                    let moved = simple(DriftKind::PathRenamed, key, Some(path(key)), Some(path(new_key)));
+                    out.push(ExchangeDiff {
+                        key: key.clone(),
+                        old: None,
+                        new: None,
+                        drifts: vec![moved],
+                        bodies: None,
+                    });
+                }
                 compared += 1;
                 // Within a key, answers pair by status: a 404 for an id one client asked for is
                 // not a changed 200, it is an exchange the other recording does not hold.
@@ -853,8 +885,67 @@ fn diff_exchange(
             bodies = Some((ot.to_owned(), nt.to_owned()));
         }
     }
+    drifts.extend(request_fields(oe.request.body.as_text(), ne.request.body.as_text()));
     drifts.retain(|d| !ignore.iter().any(|i| d.path.starts_with("header ") && i.matches_header(&d.path)));
     Ok(ExchangeDiff { key: String::new(), old: None, new: None, drifts, bodies })
+}
+
+/// The fields a JSON request body sends that the other does not (`objectRestorePointId`
+/// became `restorePointId`): a server of the new version may refuse what an old client sends.
+fn request_fields(old: Option<&str>, new: Option<&str>) -> Vec<Drift> {
+    fn paths(v: &serde_json::Value, at: &str, out: &mut BTreeSet<String>) {
+        if let serde_json::Value::Object(m) = v {
+            for (k, x) in m {
+                let here = format!("{at}/{k}");
+                paths(x, &here, out);
+                out.insert(here);
+            }
+        }
+    }
+    let parse =
+        |t: Option<&str>| t.and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok()).filter(|v| v.is_object());
+    let (Some(o), Some(n)) = (parse(old), parse(new)) else { return Vec::new() };
+    let (mut op, mut np) = (BTreeSet::new(), BTreeSet::new());
+    paths(&o, "", &mut op);
+    paths(&n, "", &mut np);
+    let removed = op
+        .difference(&np)
+        .map(|p| simple(DriftKind::RequestFieldRemoved, &format!("request {p}"), Some(p.clone()), None));
+    let added = np
+        .difference(&op)
+        .map(|p| simple(DriftKind::RequestFieldAdded, &format!("request {p}"), None, Some(p.clone())));
+    removed.chain(added).collect()
+}
+
+/// Pairs keys only one side holds whose paths differ in one segment, not an id: same method,
+/// same representation, as many segments.
+fn renamed_paths<'a>(old: Vec<&'a String>, new: Vec<&'a String>) -> BTreeMap<&'a String, &'a String> {
+    let split = |k: &'a str| -> Option<(&'a str, Vec<&'a str>, &'a str)> {
+        let (method, rest) = k.split_once(' ')?;
+        let (path, repr) = rest.split_once(' ').unwrap_or((rest, ""));
+        Some((method, path.trim_end_matches('/').split('/').collect(), repr))
+    };
+    let mut out = BTreeMap::new();
+    let mut taken = BTreeSet::new();
+    for o in old {
+        let Some((om, os, or)) = split(o) else { continue };
+        let found = new.iter().find(|n| {
+            let Some((nm, ns, nr)) = split(n) else { return false };
+            let differ: Vec<usize> = (0..os.len().min(ns.len())).filter(|i| os[*i] != ns[*i]).collect();
+            !taken.contains(*n)
+                && om == nm
+                && or == nr
+                && os.len() == ns.len()
+                && differ.len() == 1
+                && !os[differ[0]].starts_with('{')
+                && !ns[differ[0]].starts_with('{')
+        });
+        if let Some(n) = found {
+            taken.insert(*n);
+            out.insert(o, *n);
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -370,3 +370,20 @@ fn a_scenario_logging_on_with_oauth2_and_a_body_of_its_own_is_refused_at_load() 
     assert_eq!(code, 2);
     assert!(err.contains("`api: vrb` is not an API emtape knows") && err.contains("s.yaml:1:"), "{err}");
 }
+
+#[test]
+fn the_diff_of_1_1_rev0_and_1_3_rev1_names_moved_paths_and_request_fields_no_longer_sent() {
+    let (code, out, err) = run(&["diff", "cassettes/vbr-1.1-rev0/vbr.yaml", "cassettes/vbr-1.3-rev1/vbr.yaml"]);
+    assert_eq!(code, 1, "breaking drift fails the diff:\n{out}{err}");
+    for line in [
+        "breaking  path renamed               /api/v1/objectRestorePoints -> /api/v1/restorePoints",
+        "breaking  path renamed               /api/v1/restore/vmRestore/vmware/ -> /api/v1/restore/vmRestore/vSphere",
+        "breaking  path renamed               /api/v1/restore/instantRecovery/vmware/vm/{id}/migrate -> /api/v1/restore/instantRecovery/vSphere/vm/{id}/migrate",
+        "breaking  request field no longer sent /objectRestorePointId",
+        "breaking  enum value changed         Job -> BackupJob",
+        "breaking  attribute removed          activityId=",
+    ] {
+        assert!(out.contains(line), "{line}\n{out}");
+    }
+    assert!(!out.contains("only in the"), "every exchange of the flow has its counterpart:\n{out}");
+}
