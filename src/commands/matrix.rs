@@ -13,10 +13,21 @@ use crate::em::Repr;
 use crate::matrix::{self, Ca, ClientPlan, Clients, Matrix, MatrixError, ScenarioPlan};
 use crate::report::{self, Style};
 use crate::scenario::{self, Scenario, parse_duration};
+use crate::vbr::Api;
 
 pub(super) fn matrix(args: MatrixArgs) -> Result<Exit, Failure> {
-    let known = cassette::release_names();
-    let canonical = |r: &str| if r.eq_ignore_ascii_case("reference") { "13".to_owned() } else { r.to_owned() };
+    let scenario = match &args.scenario {
+        Some(path) => Scenario::load(path),
+        None => Scenario::parse(&format!("built-in {}", scenario::VM_RESTORE.0), scenario::VM_RESTORE.1),
+    }
+    .map_err(|e| Failure::bad_input(e.to_string()))?;
+    // A VBR REST scenario (or VBR revisions named) runs across the VBR revisions on tape.
+    let vbr_names = cassette::vbr_release_names();
+    let vbr =
+        scenario.api == Api::Vbr || args.releases.iter().any(|r| vbr_names.iter().any(|n| n.eq_ignore_ascii_case(r)));
+    let known = if vbr { vbr_names } else { cassette::release_names() };
+    let canonical =
+        |r: &str| if r.eq_ignore_ascii_case("reference") { "13".to_owned() } else { r.to_ascii_lowercase() };
     let releases: Vec<String> = if args.releases.is_empty() {
         known.iter().map(|s| (*s).to_owned()).collect()
     } else {
@@ -26,7 +37,8 @@ pub(super) fn matrix(args: MatrixArgs) -> Result<Exit, Failure> {
     for r in releases.iter().chain(&expect_fail) {
         if !known.contains(&r.as_str()) {
             return Err(Failure::bad_input(format!(
-                "release {r} is not on tape; the releases are {}",
+                "release {r} is not on tape; the {} releases are {}",
+                if vbr { "VBR REST" } else { "EM" },
                 known.join(", ")
             )));
         }
@@ -49,11 +61,6 @@ pub(super) fn matrix(args: MatrixArgs) -> Result<Exit, Failure> {
         }
         return Ok(Exit::Success);
     }
-    let scenario = match &args.scenario {
-        Some(path) => Scenario::load(path),
-        None => Scenario::parse(&format!("built-in {}", scenario::VM_RESTORE.0), scenario::VM_RESTORE.1),
-    }
-    .map_err(|e| Failure::bad_input(e.to_string()))?;
     let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())).max(1);
     let threads = Some(jobs.min(releases.len().max(1)));
     let started = Instant::now();
@@ -84,6 +91,8 @@ pub(super) fn matrix(args: MatrixArgs) -> Result<Exit, Failure> {
         }
         None => {
             let representations = match args.repr {
+                // VBR REST speaks JSON only.
+                _ if vbr => vec![Repr::Json],
                 CrawlRepr::Xml => vec![Repr::Xml],
                 CrawlRepr::Json => vec![Repr::Json],
                 CrawlRepr::Both => vec![Repr::Xml, Repr::Json],

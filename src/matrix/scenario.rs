@@ -11,6 +11,7 @@ use crate::mock::{Mock, MockOptions};
 use crate::runner::result::{Outcome, RunReport};
 use crate::runner::{self, Credentials, RunOptions, Secret};
 use crate::scenario::Scenario;
+use crate::vbr::{Api, VbrMock, VbrOptions};
 
 /// How to run the scenario against each release.
 #[derive(Clone, Debug)]
@@ -42,12 +43,23 @@ pub async fn scenario_cells(
         running.spawn(async move {
             let _permit = gate.acquire_owned().await;
             let mut cells = Vec::new();
+            let vbr = cassettes.iter().any(|c| c.cassette.meta.api.as_deref().and_then(Api::parse) == Some(Api::Vbr));
             for repr in &plan.representations {
-                let options = MockOptions { coverage: true, ..MockOptions::default() };
-                let mock = Arc::new(Mock::new(cassettes.clone(), options));
-                let server = Running::start(mock.clone(), None, &release).await?;
-                let mut vars = plan.vars.clone();
                 let given = |name: &str| plan.given.iter().any(|g| g == name);
+                let mut vars = plan.vars.clone();
+                let (server, mock) = if vbr {
+                    // The scenario asks for the revision each server serves, as `accept` follows the column.
+                    let revision = cassettes.iter().find_map(|c| c.cassette.meta.api_version.clone());
+                    if let (Some(r), true) = (revision, vars.contains_key("api_version") && !given("api_version")) {
+                        vars.insert("api_version".into(), r);
+                    }
+                    let mock = Arc::new(VbrMock::new(cassettes.clone(), VbrOptions::default()));
+                    (Running::start(mock, None, &release).await?, None)
+                } else {
+                    let options = MockOptions { coverage: true, ..MockOptions::default() };
+                    let mock = Arc::new(Mock::new(cassettes.clone(), options));
+                    (Running::start(mock.clone(), None, &release).await?, Some(mock))
+                };
                 if vars.contains_key("accept") && !given("accept") {
                     vars.insert("accept".into(), repr.content_type().to_owned());
                 }
@@ -69,7 +81,7 @@ pub async fn scenario_cells(
                 let millis = t.elapsed().as_secs_f64() * 1000.0;
                 server.stop().await;
                 let mut c = cell(&release, *repr, &report, millis);
-                c.coverage = Some(mock.coverage());
+                c.coverage = mock.map(|m| m.coverage());
                 cells.push(c);
             }
             Ok((order, cells))
@@ -87,8 +99,14 @@ fn cell(release: &str, repr: Repr, report: &RunReport, millis: f64) -> Cell {
             .iter()
             .find(|c| !c.passed)
             .map(|c| {
-                let said = c.context.as_deref().and_then(crate::em::error_message);
-                let said = said.map(|m| format!(" (EM: {m})")).unwrap_or_default();
+                let em = c.context.as_deref().and_then(crate::em::error_message).map(|m| format!(" (EM: {m})"));
+                let vbr = || {
+                    c.context
+                        .as_deref()
+                        .and_then(|b| crate::vbr::error_message(b.as_bytes()))
+                        .map(|m| format!(" (VBR: {m})"))
+                };
+                let said = em.or_else(vbr).unwrap_or_default();
                 format!("{}: expected {}, got {}{said}", c.what, c.expected, c.actual)
             })
             .or_else(|| s.message.clone())

@@ -21,12 +21,14 @@ fn colour(c: &Cell) -> &'static str {
 pub fn text(m: &Matrix, style: Style) -> String {
     let cells = &m.cells;
     let mut out = format!("emtape matrix: {}, {} cells\n\n", m.check, cells.len());
-    let _ = writeln!(out, "  {:<8} {:<14} {:<6} {:<22} why", "release", "check", "result", "");
+    // VBR's revisions (`vbr-1.3-rev1`) are longer than EM's release numbers.
+    let w = cells.iter().map(|c| c.release.len()).max().unwrap_or(0).max(8);
+    let _ = writeln!(out, "  {:<w$} {:<14} {:<6} {:<22} why", "release", "check", "result", "");
     for c in cells {
         let painted = style.paint(colour(c), &format!("{:<6}", c.verdict().word()));
         let _ = writeln!(
             out,
-            "  {:<8} {:<14} {painted} {:<22} {}",
+            "  {:<w$} {:<14} {painted} {:<22} {}",
             c.release,
             c.check,
             c.summary,
@@ -34,7 +36,7 @@ pub fn text(m: &Matrix, style: Style) -> String {
         );
         if !c.passed {
             for d in c.details.iter().take(8) {
-                let _ = writeln!(out, "  {:<8} {:<14} {:<6} {:<22}   {d}", "", "", "", "");
+                let _ = writeln!(out, "  {:<w$} {:<14} {:<6} {:<22}   {d}", "", "", "", "");
             }
         }
     }
@@ -129,6 +131,16 @@ pub fn junit(m: &Matrix) -> String {
 }
 
 fn describe_release(f: &ReleaseFacts) -> String {
+    if f.supported_versions.is_empty() {
+        // VBR REST advertises no versions in a body: its revision is the header's.
+        return format!(
+            "{} (VBR {}, API {}; {})",
+            f.release,
+            f.product_version,
+            f.api_version,
+            f.representations.join(" and ")
+        );
+    }
     format!(
         "{} (EM {}, API {}; advertises {}; {})",
         f.release,

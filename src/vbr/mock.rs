@@ -375,14 +375,31 @@ impl VbrMock {
             return error(404, ErrorCode::NotFound, &format!("The {kind} with ID {id} was not found."), Some(id));
         }
         let s = shape(path);
-        let near: Vec<&str> = self.store.known.iter().filter(|k| shape(k) == s).map(String::as_str).take(3).collect();
-        let hint = if near.is_empty() {
-            let mut shapes: Vec<String> = self.store.known.iter().map(|k| shape(k)).collect();
-            shapes.sort();
-            shapes.dedup();
-            format!("what is recorded: {}", shapes.into_iter().take(12).collect::<Vec<_>>().join(", "))
-        } else {
-            format!("recorded alike: {}", near.join(", "))
+        let mut shapes: Vec<String> = self.store.known.iter().map(|k| shape(k)).collect();
+        shapes.sort();
+        shapes.dedup();
+        // The same place under another name (1.1's objectRestorePoints for restorePoints): one
+        // segment differs, and it ends alike.
+        let segments: Vec<&str> = s.split('/').collect();
+        let alike = |k: &str| -> usize {
+            let other: Vec<&str> = k.split('/').collect();
+            let differ: Vec<(&&str, &&str)> = other.iter().zip(&segments).filter(|(a, b)| a != b).collect();
+            match differ[..] {
+                [(a, b)] if other.len() == segments.len() => a
+                    .to_ascii_lowercase()
+                    .bytes()
+                    .rev()
+                    .zip(b.to_ascii_lowercase().bytes().rev())
+                    .take_while(|(x, y)| x == y)
+                    .count(),
+                _ => 0,
+            }
+        };
+        let moved: Vec<&String> =
+            shapes.iter().filter(|k| alike(k) >= 4).max_by_key(|k| alike(k)).into_iter().collect();
+        let hint = match moved.first() {
+            Some(m) => format!("recorded in its place: {m}"),
+            None => format!("what is recorded: {}", shapes.into_iter().take(12).collect::<Vec<_>>().join(", ")),
         };
         error(404, ErrorCode::NotFound, &format!("Nothing recorded answers GET {path} ({hint})."), None)
     }

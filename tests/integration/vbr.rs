@@ -387,3 +387,29 @@ fn the_diff_of_1_1_rev0_and_1_3_rev1_names_moved_paths_and_request_fields_no_lon
     }
     assert!(!out.contains("only in the"), "every exchange of the flow has its counterpart:\n{out}");
 }
+
+#[test]
+fn the_matrix_of_the_vbr_restore_fails_on_1_1_rev0_naming_where_the_restore_points_moved() {
+    let (code, out, err) = run(&["matrix", "scenarios/vbr-vm-restore.yaml", "--var", "poll_interval=10ms"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("vbr-1.2-rev1 scenario JSON  PASS   5/5 steps"), "{out}");
+    assert!(out.contains("vbr-1.3-rev1 scenario JSON  PASS   5/5 steps"), "{out}");
+    assert!(
+        out.contains("vbr-1.1-rev0 scenario JSON  FAIL   2/5 steps              find the newest restore point of the VM: status: expected 200, got 404 (VBR: Nothing recorded answers GET /api/v1/restorePoints (recorded in its place: /api/v1/objectRestorePoints).)"),
+        "{out}"
+    );
+    let args =
+        ["matrix", "scenarios/vbr-vm-restore.yaml", "--var", "poll_interval=10ms", "--expect-fail", "vbr-1.1-rev0"];
+    assert_eq!(run(&args).0, 0);
+    let (code, out, _) = run(&["matrix", "--diff", "--releases", "vbr-1.1-rev0,vbr-1.3-rev1"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("vbr-1.1-rev0 -> vbr-1.3-rev1 (VBR 13.0.1.180, API 1.3-rev1; JSON)"), "{out}");
+    assert!(out.contains("breaking path renamed: /api/v1/objectRestorePoints -> /api/v1/restorePoints"), "{out}");
+    assert!(out.contains("breaking request field no longer sent: /objectRestorePointId"), "{out}");
+    let (code, _, err) = run(&["matrix", "scenarios/vbr-vm-restore.yaml", "--releases", "12"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("release 12 is not on tape; the VBR REST releases are vbr-1.1-rev0, vbr-1.2-rev1, vbr-1.3-rev1"),
+        "{err}"
+    );
+}
