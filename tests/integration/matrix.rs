@@ -185,7 +185,7 @@ fn the_changelog_names_what_each_release_changed_and_nothing_about_data() {
 fn a_release_not_on_tape_is_refused_naming_those_that_are() {
     let (code, _, err) = run(&["matrix", "--releases", "14"]);
     assert_eq!(code, 2);
-    assert!(err.contains("release 14 is not on tape; the releases are 9.5, 10, 11, 12, 13"), "{err}");
+    assert!(err.contains("release 14 is not on tape; the EM releases are 9.5, 10, 11, 12, 13"), "{err}");
     for wrong in ["8", "14"] {
         let (code, _, err) = run(&["run", "--release", wrong]);
         assert_eq!(code, 2);
