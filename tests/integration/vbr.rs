@@ -413,3 +413,33 @@ fn the_matrix_of_the_vbr_restore_fails_on_1_1_rev0_naming_where_the_restore_poin
         "{err}"
     );
 }
+
+fn python_client(url: &str) -> (i32, String, String) {
+    let out = std::process::Command::new("python3")
+        .args(["examples/vbr_client.py", "--url", url, "--instant-recovery", "--interval", "0.01"])
+        .output()
+        .expect("python3 runs");
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
+}
+
+#[test]
+fn a_python_client_written_from_the_spec_restores_and_recovers_and_its_recording_replays_alike() {
+    let mock = Emtape::serve(&["--release", "vbr-1.3-rev1"]);
+    let (code, direct, err) = python_client(&mock.url);
+    assert_eq!(code, 0, "{direct}{err}");
+    assert!(direct.contains("restore of winsrv88: Success\n") && direct.contains("linbase01: Mounted\n"), "{direct}");
+    assert!(direct.ends_with("migration of linbase01 to esx01.tech.local: Success\nOK\n"), "{direct}");
+
+    let dir = temp_dir("vbr-python");
+    let out = dir.join("client.yaml");
+    let recorder =
+        Emtape::start(&["record", "--listen", "127.0.0.1:0", "--upstream", &mock.url, "--out", out.to_str().unwrap()]);
+    let (code, through, err) = python_client(&recorder.url);
+    assert_eq!((code, &through), (0, &direct), "{err}");
+    drop(recorder.stop());
+    drop(mock);
+    let replay = Emtape::serve(&[out.to_str().unwrap()]);
+    let (code, replayed, err) = python_client(&replay.url);
+    assert_eq!((code, &replayed), (0, &direct), "the recording gives the client the same verdicts: {err}");
+}
