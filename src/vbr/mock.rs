@@ -314,9 +314,12 @@ impl VbrMock {
         if let Some(mount) = self.mount(path) {
             return json_response(200, &Value::Object(mount));
         }
-        if let Some(items) = self.list(path) {
+        let started = self.started(path);
+        let recorded = self.store.list(path);
+        if recorded.is_some() || !started.is_empty() {
+            let items = recorded.into_iter().flatten().chain(&started).collect();
             return match page(&self.store, items, req.query()) {
-                Ok(body) => json_response(200, &body),
+                Ok(body) => Response::new(200).header("Content-Type", "application/json; charset=utf-8").body(body),
                 Err(message) => error(400, ErrorCode::UnexpectedContent, &message, None),
             };
         }
@@ -334,20 +337,15 @@ impl VbrMock {
         sessions || state.mounts.iter().any(|(l, _)| l == path || l == list)
     }
 
-    /// A list: recorded (or given by a relation), with the sessions and mounts started here.
-    fn list(&self, path: &str) -> Option<Vec<Value>> {
-        let mut items = self.store.list(path);
+    /// What the mock added to a list: the sessions and mounts started here.
+    fn started(&self, path: &str) -> Vec<Value> {
         let state = self.lock();
+        let mut out = Vec::new();
         if path == "/api/v1/sessions" {
-            let list = items.get_or_insert_with(Vec::new);
-            list.extend(state.sessions.iter().map(|s| Value::Object(s.model.clone())));
+            out.extend(state.sessions.iter().map(|s| Value::Object(s.model.clone())));
         }
-        for (list, mount) in &state.mounts {
-            if list == path {
-                items.get_or_insert_with(Vec::new).push(Value::Object(mount.clone()));
-            }
-        }
-        items
+        out.extend(state.mounts.iter().filter(|(l, _)| l == path).map(|(_, m)| Value::Object(m.clone())));
+        out
     }
 
     fn mount(&self, path: &str) -> Option<Map<String, Value>> {
@@ -594,7 +592,7 @@ fn not_allowed(method: &str, path: &str) -> Response {
 
 /// One page of a list, by the spec's query parameters: the `…Filter`s, `orderColumn` and
 /// `orderAsc`, `skip` and `limit`.
-fn page(store: &Store, mut items: Vec<Value>, query: &str) -> Result<Value, String> {
+fn page(store: &Store, mut items: Vec<&Value>, query: &str) -> Result<String, String> {
     let pairs: Vec<(String, String)> = query
         .split('&')
         .filter_map(|p| p.split_once('=').or(Some((p, ""))))
@@ -625,18 +623,30 @@ fn page(store: &Store, mut items: Vec<Value>, query: &str) -> Result<Value, Stri
     if let Some((_, column)) = pairs.iter().find(|(k, _)| k == "orderColumn") {
         let field = camel(column);
         let asc = pairs.iter().find(|(k, _)| k == "orderAsc").is_none_or(|(_, v)| !v.eq_ignore_ascii_case("false"));
-        items.sort_by(|a, b| {
-            let o = sort_key(a.get(&field)).cmp(&sort_key(b.get(&field)));
-            if asc { o } else { o.reverse() }
-        });
+        if asc {
+            items.sort_by_cached_key(|v| sort_key(v.get(&field)));
+        } else {
+            items.sort_by_cached_key(|v| std::cmp::Reverse(sort_key(v.get(&field))));
+        }
     }
     let total = items.len();
-    let data: Vec<Value> = items.into_iter().skip(skip).take(limit.unwrap_or(usize::MAX)).collect();
+    let data: Vec<&Value> = items.into_iter().skip(skip).take(limit.unwrap_or(usize::MAX)).collect();
     let mut pagination = json!({"total": total, "count": data.len(), "skip": skip});
     if let Some(l) = limit {
         pagination["limit"] = l.into();
     }
-    Ok(json!({"data": data, "pagination": pagination}))
+    // Written as it goes: the page's items are the recordings' own values, not copies.
+    let mut out = String::from("{\"data\":[");
+    for (i, item) in data.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&item.to_string());
+    }
+    out.push_str("],\"pagination\":");
+    out.push_str(&pagination.to_string());
+    out.push('}');
+    Ok(out)
 }
 
 fn matches_filter(store: &Store, item: &Value, field: &str, values: &[&str]) -> bool {

@@ -126,9 +126,9 @@ impl Store {
 
     /// A list a recording holds, or the one a relation gives: the restore points of a backup
     /// object are those the top-level list names with its id (`backupObjectId`, `backupId`).
-    pub fn list(&self, path: &str) -> Option<Vec<Value>> {
+    pub fn list(&self, path: &str) -> Option<Vec<&Value>> {
         if let Some(items) = self.lists.get(path) {
-            return Some(items.clone());
+            return Some(items.iter().collect());
         }
         // /api/v1/{parents}/{id}/{children}: the children whose `{parent}Id` is the id.
         let mut parts = path.rsplitn(3, '/');
@@ -139,7 +139,7 @@ impl Store {
         let top = format!("{}/{}", parent.rsplit_once('/')?.0, alias(child));
         let key = format!("{}Id", singular(parent.rsplit('/').next()?));
         let items = self.lists.get(&top)?;
-        Some(items.iter().filter(|x| x.get(&key).and_then(Value::as_str) == Some(id)).cloned().collect())
+        Some(items.iter().filter(|x| x.get(&key).and_then(Value::as_str) == Some(id)).collect())
     }
 
     /// Whether a list's item is a member of the `parent` whose id is `id`, by its `{parent}Id`
