@@ -17,7 +17,9 @@ Evidence, by tag:
 - [INF] inferred, no public evidence: the estate itself (names, ids, times), the restore's session
   name, what resourceId a restore session names (none), a mount's id being its session's id (the
   spec examples show it so, once), the result message texts, no Server header.
-Field order follows the schema's property order [SPEC]. Every id is a uuid5 of the estate's names,
+Field order follows the schema's property order [SPEC]. The 1.1 and 1.2 examples write
+`"parentSessionId": null`, which their schemas do not allow (not nullable): left out, as 1.3's
+examples leave it out. Every id is a uuid5 of the estate's names,
 so a rerun writes the same bytes; times are local (+01:00) as the examples write them [EX].
 """
 
@@ -99,8 +101,6 @@ class Estate:
                                "isCanceled": False},
                     "resourceId": backup_id, "resourceReference": f"/api/v1/backups/{backup_id}",
                 })
-                if not rev_at_least(rev, "1.3-rev0"):
-                    s["parentSessionId"] = None
                 s["usn"] = 0
                 if rev_at_least(rev, "1.2-rev0"):
                     s.update({"platformName": "VMware", "platformId": ZERO})
@@ -179,8 +179,6 @@ def restore_session(e, name, kind, created, state, progress, result, resource=No
               "result": {"result": result, "message": "", "isCanceled": False}})
     if resource:
         s.update({"resourceId": resource, "resourceReference": reference})
-    if not rev_at_least(rev, "1.3-rev0"):
-        s["parentSessionId"] = None
     s["usn"] = 0
     if rev_at_least(rev, "1.2-rev0"):
         s.update({"platformName": "VMware", "platformId": ZERO})

@@ -89,6 +89,8 @@ def main():
     p.add_argument("--instant-recovery", action="store_true", help="also mount, then migrate, --ir-vm")
     p.add_argument("--ir-vm", default="linbase01")
     p.add_argument("--host", default="esx01.tech.local", help="where the recovered VM migrates")
+    p.add_argument("--host-id", default="host-1008", help="its vSphere id")
+    p.add_argument("--vcenter", default="vcenter01.tech.local", help="the vCenter it is in")
     p.add_argument("--interval", type=float, default=0.2)
     args = p.parse_args()
     vbr = Vbr(args.url, args.ca, args.api_version)
@@ -112,7 +114,8 @@ def main():
             print(f"{mount['vmName']}: {mount['state']}")
             ok &= mount["state"] == "Mounted"
             _, migrating = vbr.call("POST", f"{base}/{mount['id']}/migrate", {
-                "destinationHost": {"platform": "VSphere", "type": "Host", "name": args.host},
+                "destinationHost": {"platform": "VSphere", "hostName": args.vcenter, "name": args.host, "type": "Host",
+                                    "objectId": args.host_id},
             })
             ok &= vbr.wait(migrating, f"migration of {args.ir_vm} to {args.host}", args.interval)
     finally:

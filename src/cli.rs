@@ -428,9 +428,15 @@ pub struct RunArgs {
     #[arg(long = "cassette", value_name = "FILE", conflicts_with = "target")]
     pub cassettes: Vec<PathBuf>,
 
-    /// The built-in mock is this release on tape: 9.5, 10, 11, 12 or 13 (= reference)
+    /// The built-in mock is this release on tape: 9.5, 10, 11, 12 or 13 (= reference), or VBR REST
+    /// vbr-1.1-rev0, vbr-1.2-rev1, vbr-1.3-rev1
     #[arg(long, value_name = "NAME", conflicts_with_all = ["target", "cassettes"])]
     pub release: Option<String>,
+
+    /// Check every JSON body sent and answered against this OpenAPI 3 document (the swagger.json
+    /// of a VBR install): a step fails naming each violation by its JSON pointer
+    #[arg(long, value_name = "FILE")]
+    pub spec: Option<PathBuf>,
 
     /// Set a scenario variable, like --var vm=sql01 or --var accept=application/json (repeatable)
     #[arg(long = "var", value_name = "NAME=VALUE")]
@@ -500,6 +506,11 @@ pub struct ServeArgs {
     /// Address to listen on; port 0 picks a free port
     #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:9398", value_parser = listen_addr)]
     pub listen: String,
+
+    /// VBR REST: check request bodies against this OpenAPI 3 document (a body that breaks it gets
+    /// 400 naming the JSON pointer) and warn of answers that break it
+    #[arg(long, value_name = "FILE")]
+    pub spec: Option<PathBuf>,
 
     #[command(flatten)]
     pub tls: ListenTls,

@@ -17,6 +17,7 @@ pub mod lint;
 pub mod matrix;
 pub mod mock;
 pub mod model;
+pub mod openapi;
 pub mod query;
 pub mod record;
 pub mod report;

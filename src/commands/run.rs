@@ -34,6 +34,10 @@ pub(super) fn run(args: RunArgs) -> Result<Exit, Failure> {
     }
     .map_err(|e| Failure::bad_input(e.to_string()))?;
     let vars = variables(&scenario, &args.vars)?;
+    let spec = match &args.spec {
+        Some(path) => Some(crate::openapi::Spec::load(path).map_err(|d| Failure::bad_input(d.to_string()))?),
+        None => None,
+    };
     let credentials = credentials(&args)?;
     let redact = match &args.redact {
         Some(p) => RedactConfig::load(p).map_err(Failure::bad_input)?,
@@ -114,6 +118,7 @@ pub(super) fn run(args: RunArgs) -> Result<Exit, Failure> {
             credentials,
             recorder: recorder.as_ref(),
             secret_names,
+            spec: spec.as_ref(),
         };
         let report = runner::run(&scenario, options).await;
         let mut served = None;

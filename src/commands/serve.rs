@@ -31,6 +31,9 @@ pub(super) fn serve(args: ServeArgs) -> Result<Exit, Failure> {
     if api_of(args.api, &cassettes)? == Api::Vbr {
         return serve_vbr(args, cassettes, tls, minted);
     }
+    if args.spec.is_some() {
+        return Err(Failure::bad_input("--spec: EM has no OpenAPI document; --spec checks VBR REST bodies".to_owned()));
+    }
     let check = check_options(&args.check)?;
     let plain = args.check.scenario.is_none();
     let mut users = args.users.clone();
@@ -174,7 +177,20 @@ fn serve_vbr(
     if let Some(file) = &args.users_file {
         users.extend(crate::mock::users::load(file).map_err(|e| Failure::bad_input(e.to_string()))?);
     }
+    let spec = match &args.spec {
+        Some(path) => Some(Arc::new(crate::openapi::Spec::load(path).map_err(|d| Failure::bad_input(d.to_string()))?)),
+        None => None,
+    };
+    if let Some(s) = &spec {
+        eprintln!(
+            "emtape: checking bodies against {} ({} operations, version {})",
+            s.file,
+            s.operation_count(),
+            s.version.as_deref().unwrap_or("?")
+        );
+    }
     let options = VbrOptions {
+        spec,
         token_lifetime: Duration::from_secs(args.session_timeout),
         running_polls: args.check.running_polls.unwrap_or(1),
         users: users.into(),

@@ -75,6 +75,7 @@ pub async fn scenario_cells(
                     credentials: Some(Credentials { user: "emtape".into(), password: Secret::new("emtape".into()) }),
                     recorder: None,
                     secret_names: Vec::new(),
+                    spec: None,
                 };
                 let t = Instant::now();
                 let report = runner::run(&scenario, options).await;

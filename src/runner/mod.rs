@@ -19,7 +19,7 @@ use crate::http::{Headers, Response};
 use crate::record::{Recorder, Sent};
 use crate::scenario::{Auth, Scenario, Step};
 use flow::{Blocked, Flow, check};
-use result::{Attempt, Outcome, Phase, RunReport, StepResult};
+use result::{Attempt, Check, Outcome, Phase, RunReport, StepResult};
 
 /// A password, kept out of every `Debug` and `Display`.
 #[derive(Clone)]
@@ -62,6 +62,8 @@ pub struct RunOptions<'a> {
     /// Header and body field names whose values are secrets besides the usual ones (a
     /// `--redact` file's `headers` and `json`): never shown in a report.
     pub secret_names: Vec<String>,
+    /// An OpenAPI document every JSON body sent and answered is checked against (`--spec`).
+    pub spec: Option<&'a crate::openapi::Spec>,
 }
 
 struct Runner<'a> {
@@ -151,6 +153,34 @@ fn skipped(step: &Step, phase: Phase, reason: String) -> StepResult {
     }
 }
 
+/// The bodies of an exchange against the OpenAPI document: a check for the request body (when
+/// it sent JSON) and one for the answer, each failing with every violation by its JSON pointer.
+fn spec_checks(spec: &crate::openapi::Spec, method: &str, url: &str, sent: &[u8], response: &Response) -> Vec<Check> {
+    let path = url.split_once("://").map_or(url, |(_, rest)| rest.find('/').map_or("/", |i| &rest[i..]));
+    let path = path.split('?').next().unwrap_or(path);
+    let json = |b: &[u8]| b.iter().find(|c| !c.is_ascii_whitespace()).is_some_and(|c| *c == b'{' || *c == b'[');
+    let request = json(sent).then(|| spec.check_request(method, path, sent)).flatten();
+    let answer =
+        json(&response.body).then(|| spec.check_response(method, path, response.status, &response.body)).flatten();
+    request
+        .into_iter()
+        .chain(answer)
+        .map(|c| {
+            let actual = if c.violations.is_empty() {
+                "as described".to_owned()
+            } else {
+                c.violations.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
+            };
+            check(
+                format!("spec {}", c.operation),
+                c.violations.is_empty(),
+                format!("the body {} describes", spec.file),
+                actual,
+            )
+        })
+        .collect()
+}
+
 impl Runner<'_> {
     async fn step(&mut self, step: &Step, phase: Phase) -> StepResult {
         let started = Instant::now();
@@ -227,6 +257,9 @@ impl Runner<'_> {
             }
         }
         result.checks.extend(observed.checks);
+        if let Some(spec) = self.options.spec {
+            result.checks.extend(spec_checks(spec, &method, &url, &body, &response));
+        }
         if result.checks.iter().any(|c| !c.passed) {
             result.outcome = Outcome::Failed;
         } else {

@@ -35,6 +35,9 @@ pub struct VbrOptions {
     /// Print why a request matched nothing on stderr.
     pub log_misses: bool,
     pub clock: Arc<dyn Clock>,
+    /// An OpenAPI document request bodies must meet (else 400) and answers are checked against
+    /// (a warning each): `serve --spec`.
+    pub spec: Option<Arc<crate::openapi::Spec>>,
 }
 
 impl Default for VbrOptions {
@@ -47,6 +50,7 @@ impl Default for VbrOptions {
             log_requests: false,
             log_misses: false,
             clock: Arc::new(SystemClock),
+            spec: None,
         }
     }
 }
@@ -134,7 +138,20 @@ impl VbrMock {
     }
 
     pub fn respond(&self, req: &Request) -> Response {
-        let response = self.answer(req);
+        let response = match self.refuse_body(req) {
+            Some(refused) => refused,
+            None => self.answer(req),
+        };
+        if let Some(spec) = &self.options.spec {
+            let json = response.body.first().is_some_and(|b| *b == b'{' || *b == b'[');
+            if let Some(c) =
+                json.then(|| spec.check_response(&req.method, req.path(), response.status, &response.body)).flatten()
+            {
+                for v in &c.violations {
+                    log::warn!("emtape: spec: the answer to {} breaks {}: {v}", c.operation, spec.file);
+                }
+            }
+        }
         if self.options.log_requests || (self.options.log_misses && response.status >= 400) {
             let why = super::error_message(&response.body).unwrap_or_default();
             log::info!(
@@ -175,6 +192,20 @@ impl VbrMock {
             "POST" | "PUT" | "DELETE" => self.act(req, &method, path),
             other => not_allowed(other, path),
         }
+    }
+
+    /// A JSON request body that breaks the OpenAPI document the mock was given: the API's 400,
+    /// naming every violation by its JSON pointer.
+    fn refuse_body(&self, req: &Request) -> Option<Response> {
+        let spec = self.options.spec.as_ref()?;
+        let json = req.body.iter().find(|b| !b.is_ascii_whitespace()).is_some_and(|b| *b == b'{' || *b == b'[');
+        let checked = json.then(|| spec.check_request(&req.method, plain(req.path()), &req.body)).flatten()?;
+        if checked.violations.is_empty() {
+            return None;
+        }
+        let said: Vec<String> = checked.violations.iter().map(ToString::to_string).collect();
+        let message = format!("The request body breaks {} ({}): {}", spec.file, checked.operation, said.join("; "));
+        Some(error(400, ErrorCode::UnexpectedContent, &message, None))
     }
 
     /// EM has no such header; VBR answers a request without one, or naming a revision it does

@@ -443,3 +443,49 @@ fn a_python_client_written_from_the_spec_restores_and_recovers_and_its_recording
     let (code, replayed, err) = python_client(&replay.url);
     assert_eq!((code, &replayed), (0, &direct), "the recording gives the client the same verdicts: {err}");
 }
+
+const SPEC: &str = "tests/fixtures/vbr-openapi-mini.json";
+
+#[test]
+fn run_checks_every_body_against_the_spec_given_and_names_each_violation_by_its_pointer() {
+    let args = ["run", "scenarios/vbr-vm-restore.yaml", "--release", "vbr-1.3-rev1", "--var", "poll_interval=10ms"];
+    let (code, out, err) = run(&[&args[..], &["--spec", SPEC]].concat());
+    assert_eq!(code, 0, "the shipped flow meets the document (whose restore spec is circular):\n{out}{err}");
+    let dir = temp_dir("vbr-spec");
+    let scenario = dir.join("typo.yaml");
+    let text = std::fs::read_to_string("scenarios/vbr-vm-restore.yaml").unwrap();
+    std::fs::write(&scenario, text.replace(r#""type": "OriginalLocation""#, r#""type": "Original""#)).unwrap();
+    let (code, out, _) = run(&["run", scenario.to_str().unwrap(), "--release", "vbr-1.3-rev1", "--spec", SPEC]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("spec POST /api/v1/restore/vmRestore/vSphere request"), "{out}");
+    assert!(
+        out.contains(r#"/type: "Original" is not one of OriginalLocation, Customized (#/components/schemas/EntireViVMRestoreSpec/properties/type)"#),
+        "{out}"
+    );
+    assert!(out.contains(r#"/type: "Original" names no schema of oneOf (OriginalLocation, Customized)"#), "{out}");
+
+    let broken = dir.join("broken.json");
+    std::fs::write(&broken, "{\n  \"openapi\": \"3.0.1\",\n  \"paths\": {\"/x\": }\n}\n").unwrap();
+    let (code, _, err) =
+        run(&["run", "scenarios/vbr-vm-restore.yaml", "--release", "vbr-1.3-rev1", "--spec", broken.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("broken.json:3:"), "{err}");
+}
+
+#[tokio::test]
+async fn serve_with_a_spec_refuses_a_request_body_that_breaks_it_naming_the_pointer() {
+    let em = Emtape::serve(&["--release", "vbr-1.3-rev1", "--spec", SPEC]);
+    let c = Vbr::log_on(&em.url, "1.3-rev1").await;
+    let (status, e) =
+        c.call("POST", "/api/v1/restore/vmRestore/vSphere", r#"{"type": "Customized", "powerUp": "yes"}"#).await;
+    assert_eq!((status, e["errorCode"].as_str()), (400, Some("UnexpectedContent")), "{e}");
+    let message = e["message"].as_str().unwrap();
+    for part in [
+        "The request body breaks tests/fixtures/vbr-openapi-mini.json (POST /api/v1/restore/vmRestore/vSphere request): ",
+        "(the body): `restorePointId` is required (#/components/schemas/EntireViVMRestoreSpec)",
+        "/powerUp: expected a boolean, found a string (#/components/schemas/EntireViVMRestoreSpec/properties/powerUp)",
+        "(the body): `destinationHost` is required (#/components/schemas/EntireViVMCustomizedRestoreSpec/allOf/1)",
+    ] {
+        assert!(message.contains(part), "{part}\n{message}");
+    }
+}

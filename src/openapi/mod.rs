@@ -1,0 +1,199 @@
+//! An OpenAPI 3.0 document the user gives (`--spec swagger.json`, the one in their VBR install):
+//! its operations by method and path template, and whether a request or response body is what
+//! the operation's schema says, each violation named by its JSON pointer. Veeam's documents
+//! hold circular `oneOf`/`allOf` (a model's `oneOf` names subtypes whose `allOf` names the
+//! model): [`schema`] walks them without looping.
+
+pub mod schema;
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::diagnostic::Diagnostic;
+pub use schema::Violation;
+
+/// A loaded OpenAPI document.
+#[derive(Debug)]
+pub struct Spec {
+    /// The file it came from, for messages.
+    pub file: String,
+    /// Its `info.version` (`1.3-rev1` for Veeam's), when it says.
+    pub version: Option<String>,
+    doc: Value,
+    operations: Vec<Operation>,
+}
+
+/// One method of one path.
+#[derive(Debug)]
+struct Operation {
+    method: String,
+    /// `/api/v1/restorePoints/{id}`, split; `None` for a parameter.
+    segments: Vec<Option<String>>,
+    /// `/paths/~1api~1v1~1restorePoints~1{id}/get`, a pointer into the document.
+    pointer: String,
+    template: String,
+}
+
+/// What a body was checked against, and what was wrong with it.
+#[derive(Debug)]
+pub struct Checked {
+    /// `GET /api/v1/restorePoints/{id} 200`: the operation and the answer it was checked as.
+    pub operation: String,
+    pub violations: Vec<Violation>,
+}
+
+impl Spec {
+    /// Reads a document (JSON, or YAML); a malformed one is named by file, line and column.
+    pub fn load(path: &Path) -> Result<Spec, Diagnostic> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Diagnostic::at(&file, "", 1, 1, format!("cannot read the OpenAPI document: {e}")))?;
+        Spec::parse(&file, &text)
+    }
+
+    pub fn parse(file: &str, text: &str) -> Result<Spec, Diagnostic> {
+        let doc: Value = if text.trim_start().starts_with('{') {
+            serde_json::from_str(text).map_err(|e| {
+                Diagnostic::at(file, text, e.line(), e.column(), format!("not an OpenAPI document: {e}"))
+            })?
+        } else {
+            serde_yaml::from_str(text).map_err(|e| crate::diagnostic::yaml_diagnostic(file, text, &e))?
+        };
+        let openapi = doc.get("openapi").and_then(Value::as_str);
+        if !openapi.is_some_and(|v| v.starts_with('3')) {
+            let said = match doc.get("swagger") {
+                Some(_) => "a Swagger 2.0 document: convert it to OpenAPI 3 (the VBR install serves 3.0)".to_owned(),
+                None => "no `openapi: 3.x` key".to_owned(),
+            };
+            return Err(Diagnostic::at(file, text, 1, 1, format!("not an OpenAPI 3 document: {said}")));
+        }
+        let Some(paths) = doc.get("paths").and_then(Value::as_object) else {
+            return Err(Diagnostic::at(file, text, 1, 1, "the OpenAPI document has no `paths`"));
+        };
+        let mut operations = Vec::new();
+        for (template, item) in paths {
+            let Some(item) = item.as_object() else { continue };
+            for method in ["get", "put", "post", "delete", "patch", "head", "options"] {
+                if item.contains_key(method) {
+                    operations.push(Operation {
+                        method: method.to_ascii_uppercase(),
+                        segments: split(template)
+                            .map(|s| (!(s.starts_with('{') && s.ends_with('}'))).then(|| s.to_owned()))
+                            .collect(),
+                        pointer: format!("/paths/{}/{method}", escape(template)),
+                        template: template.clone(),
+                    });
+                }
+            }
+        }
+        let version = doc.pointer("/info/version").and_then(Value::as_str).map(str::to_owned);
+        Ok(Spec { file: file.to_owned(), version, doc, operations })
+    }
+
+    /// The number of operations it defines.
+    pub fn operation_count(&self) -> usize {
+        self.operations.len()
+    }
+
+    /// The operation a request goes to: the template with the most literal segments that fits.
+    fn operation(&self, method: &str, path: &str) -> Option<&Operation> {
+        let parts: Vec<&str> = split(path).collect();
+        self.operations
+            .iter()
+            .filter(|o| o.method.eq_ignore_ascii_case(method) && o.segments.len() == parts.len())
+            .filter(|o| o.segments.iter().zip(&parts).all(|(s, p)| s.as_deref().is_none_or(|s| s == *p)))
+            .max_by_key(|o| o.segments.iter().filter(|s| s.is_some()).count())
+    }
+
+    /// Checks a JSON request body against the operation's `requestBody`; `None` when the
+    /// document knows no such operation or says nothing of a JSON body.
+    pub fn check_request(&self, method: &str, path: &str, body: &[u8]) -> Option<Checked> {
+        let op = self.operation(method, path)?;
+        let request = self.resolve(self.doc.pointer(&format!("{}/requestBody", op.pointer))?);
+        let schema = json_schema(request)?;
+        let shown = format!("{} {} request", op.method, op.template);
+        Some(Checked { violations: self.check_body(schema, body), operation: shown })
+    }
+
+    /// Checks a response body against the operation's answer for `status` (or its `default`).
+    pub fn check_response(&self, method: &str, path: &str, status: u16, body: &[u8]) -> Option<Checked> {
+        let op = self.operation(method, path)?;
+        let responses = self.doc.pointer(&format!("{}/responses", op.pointer))?.as_object()?;
+        let class = format!("{}XX", status / 100);
+        let response = [status.to_string(), class, "default".to_owned()].iter().find_map(|k| responses.get(k))?;
+        let schema = json_schema(self.resolve(response))?;
+        let shown = format!("{} {} {status}", op.method, op.template);
+        Some(Checked { violations: self.check_body(schema, body), operation: shown })
+    }
+
+    fn check_body(&self, schema: &Value, body: &[u8]) -> Vec<Violation> {
+        match serde_json::from_slice::<Value>(body) {
+            Ok(value) => schema::validate(&self.doc, schema, &value),
+            Err(e) => vec![Violation {
+                pointer: String::new(),
+                schema: String::new(),
+                message: format!("the body is not JSON: {e}"),
+            }],
+        }
+    }
+
+    /// A `$ref`'d object (a shared response, request body), followed.
+    fn resolve<'a>(&'a self, v: &'a Value) -> &'a Value {
+        let mut v = v;
+        for _ in 0..16 {
+            match v.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix('#')) {
+                Some(p) => match self.doc.pointer(p) {
+                    Some(next) => v = next,
+                    None => break,
+                },
+                None => break,
+            }
+        }
+        v
+    }
+}
+
+/// The schema of the JSON content of a request body or response.
+fn json_schema(v: &Value) -> Option<&Value> {
+    let content = v.get("content")?.as_object()?;
+    content.iter().find(|(k, _)| k.contains("json")).and_then(|(_, c)| c.get("schema"))
+}
+
+fn split(path: &str) -> impl Iterator<Item = &str> {
+    path.split('?').next().unwrap_or(path).trim_matches('/').split('/').filter(|s| !s.is_empty())
+}
+
+/// A JSON pointer's escaping of one token (`/` as `~1`, `~` as `~0`).
+pub fn escape(token: &str) -> String {
+    token.replace('~', "~0").replace('/', "~1")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DOC: &str = r##"{"openapi": "3.0.1", "info": {"version": "1.3-rev1"}, "paths": {
+        "/api/v1/jobs/{id}": {"get": {"responses": {"200": {"content": {"application/json": {"schema": {"type": "object", "required": ["id"]}}}}}}},
+        "/api/v1/jobs/states": {"get": {"responses": {"200": {"$ref": "#/components/responses/States"}}}}
+      }, "components": {"responses": {"States": {"content": {"application/json": {"schema": {"type": "array"}}}}}}}"##;
+
+    #[test]
+    fn a_literal_segment_beats_a_parameter_and_shared_responses_are_followed() {
+        let spec = Spec::parse("s.json", DOC).unwrap();
+        let states = spec.check_response("GET", "/api/v1/jobs/states", 200, b"{}").unwrap();
+        assert_eq!(states.operation, "GET /api/v1/jobs/states 200");
+        assert_eq!(states.violations[0].message, "expected an array, found an object");
+        let job = spec.check_response("GET", "/api/v1/jobs/5b1e", 200, b"{}").unwrap();
+        assert_eq!(job.violations[0].message, "`id` is required");
+        assert!(spec.check_response("GET", "/api/v1/nothing", 200, b"{}").is_none());
+    }
+
+    #[test]
+    fn a_malformed_document_is_named_by_line_and_column() {
+        let e = Spec::parse("swagger.json", "{\n  \"openapi\": \"3.0.1\",\n  \"paths\": {,}\n}").unwrap_err();
+        assert_eq!((e.file.as_str(), e.line, e.column), ("swagger.json", 3, 13), "{e}");
+        let e = Spec::parse("s.json", r#"{"swagger": "2.0", "paths": {}}"#).unwrap_err();
+        assert!(e.message.contains("Swagger 2.0"), "{e}");
+    }
+}
