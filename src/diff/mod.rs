@@ -4,6 +4,7 @@
 //! drift.
 
 mod compare;
+mod spec;
 mod tree;
 mod values;
 
@@ -82,6 +83,9 @@ pub enum DriftKind {
     PathRenamed,
     RequestFieldRemoved,
     RequestFieldAdded,
+    SpecViolation,
+    OperationRemoved,
+    OperationAdded,
 }
 
 impl DriftKind {
@@ -89,7 +93,7 @@ impl DriftKind {
         use DriftKind::*;
         match self {
             HeaderAdded | ElementAdded | AttributeAdded | EnumValueAdded | ItemAdded | LinkAdded
-            | RequestFieldAdded => Severity::Additive,
+            | RequestFieldAdded | OperationAdded => Severity::Additive,
             PrefixChanged | OrderChanged | CharsetChanged => Severity::Cosmetic,
             ExchangeRemoved | ExchangeAdded => Severity::Coverage,
             _ => Severity::Breaking,
@@ -103,7 +107,7 @@ impl DriftKind {
     }
 
     /// Every kind of drift.
-    pub const ALL: [DriftKind; 30] = [
+    pub const ALL: [DriftKind; 33] = [
         DriftKind::ExchangeRemoved,
         DriftKind::ExchangeAdded,
         DriftKind::StatusChanged,
@@ -134,6 +138,9 @@ impl DriftKind {
         DriftKind::PathRenamed,
         DriftKind::RequestFieldRemoved,
         DriftKind::RequestFieldAdded,
+        DriftKind::SpecViolation,
+        DriftKind::OperationRemoved,
+        DriftKind::OperationAdded,
     ];
 
     /// In words, for reports.
@@ -170,6 +177,9 @@ impl DriftKind {
             PathRenamed => "path renamed",
             RequestFieldRemoved => "request field no longer sent",
             RequestFieldAdded => "request field now sent",
+            SpecViolation => "breaks the document",
+            OperationRemoved => "operation not documented",
+            OperationAdded => "operation added",
         }
     }
 
@@ -425,6 +435,7 @@ pub enum DiffError {
 enum Input {
     Cassette(Box<LoadedCassette>),
     Body { name: String, text: String, json: bool },
+    Spec(Box<crate::openapi::Spec>),
 }
 
 /// Two folders of cassettes, file by file (by name); a file only one folder holds is coverage.
@@ -467,6 +478,13 @@ fn read(path: &Path) -> Result<Input, DiffError> {
     let text = String::from_utf8(bytes)
         .map_err(|_| DiffError::Read { path: name.clone(), reason: "not UTF-8 text".into() })?;
     let start = text.trim_start_matches('\u{feff}').trim_start();
+    // An OpenAPI document: `"openapi": "3…"` near its start (JSON), or `openapi:` (YAML).
+    let head = &start[..start.len().min(4096)];
+    if head.contains("\"openapi\"") || head.starts_with("openapi:") || head.contains("\nopenapi:") {
+        return crate::openapi::Spec::parse(&name, &text)
+            .map(|s| Input::Spec(Box::new(s)))
+            .map_err(|d| DiffError::Invalid(Box::new(d)));
+    }
     if start.starts_with('<') {
         Ok(Input::Body { name, text, json: false })
     } else if start.starts_with('{') || start.starts_with('[') {
@@ -547,6 +565,8 @@ pub fn diff_files(old: &Path, new: &Path, ignore: &[Ignore]) -> Result<DiffRepor
             Ok(report(on, nn, vec![exchange], 1))
         }
         (Input::Cassette(o), Input::Cassette(n)) => diff_cassettes(&o, &n, ignore),
+        (Input::Spec(o), Input::Spec(n)) => Ok(spec::documents(&o, &n)),
+        (Input::Cassette(c), Input::Spec(s)) | (Input::Spec(s), Input::Cassette(c)) => Ok(spec::recording(&s, &c)),
         (a, b) => Err(DiffError::Mismatch(name_of(&a), name_of(&b))),
     }
 }
@@ -555,6 +575,7 @@ fn name_of(i: &Input) -> String {
     match i {
         Input::Cassette(c) => c.name.clone(),
         Input::Body { name, .. } => name.clone(),
+        Input::Spec(s) => s.file.clone(),
     }
 }
 
@@ -645,6 +666,8 @@ fn diff_cassettes(old: &LoadedCassette, new: &LoadedCassette, ignore: &[Ignore])
     let renamed: BTreeMap<&String, &String> = renamed_paths(
         oorder.iter().filter(|k| !ng.contains_key(*k)).collect(),
         norder.iter().filter(|k| !og.contains_key(*k)).collect(),
+        // Recordings of one flow: the segment that reads most alike.
+        |o, n| 1.0 + o.bytes().rev().zip(n.bytes().rev()).take_while(|(a, b)| a.eq_ignore_ascii_case(b)).count() as f64,
     );
     let moved_to: BTreeSet<&String> = renamed.values().copied().collect();
     let keys = oorder
@@ -918,8 +941,12 @@ fn request_fields(old: Option<&str>, new: Option<&str>) -> Vec<Drift> {
 }
 
 /// Pairs keys only one side holds whose paths differ in one segment, not an id: same method,
-/// same representation, as many segments.
-fn renamed_paths<'a>(old: Vec<&'a String>, new: Vec<&'a String>) -> BTreeMap<&'a String, &'a String> {
+/// same representation, as many segments; of several, the one `score` rates highest (above 0).
+pub(super) fn renamed_paths<'a>(
+    old: Vec<&'a String>,
+    new: Vec<&'a String>,
+    score: impl Fn(&str, &str) -> f64,
+) -> BTreeMap<&'a String, &'a String> {
     let split = |k: &'a str| -> Option<(&'a str, Vec<&'a str>, &'a str)> {
         let (method, rest) = k.split_once(' ')?;
         let (path, repr) = rest.split_once(' ').unwrap_or((rest, ""));
@@ -929,7 +956,7 @@ fn renamed_paths<'a>(old: Vec<&'a String>, new: Vec<&'a String>) -> BTreeMap<&'a
     let mut taken = BTreeSet::new();
     for o in old {
         let Some((om, os, or)) = split(o) else { continue };
-        let found = new.iter().find(|n| {
+        let candidates = new.iter().filter(|n| {
             let Some((nm, ns, nr)) = split(n) else { return false };
             let differ: Vec<usize> = (0..os.len().min(ns.len())).filter(|i| os[*i] != ns[*i]).collect();
             !taken.contains(*n)
@@ -940,9 +967,10 @@ fn renamed_paths<'a>(old: Vec<&'a String>, new: Vec<&'a String>) -> BTreeMap<&'a
                 && !os[differ[0]].starts_with('{')
                 && !ns[differ[0]].starts_with('{')
         });
-        if let Some(n) = found {
-            taken.insert(*n);
-            out.insert(o, *n);
+        let best = candidates.map(|n| (score(o, n), *n)).filter(|(s, _)| *s > 0.0).max_by(|a, b| a.0.total_cmp(&b.0));
+        if let Some((_, n)) = best {
+            taken.insert(n);
+            out.insert(o, n);
         }
     }
     out

@@ -96,6 +96,41 @@ impl Spec {
         self.operations.len()
     }
 
+    /// Its operations: method and path template (`GET`, `/api/v1/restorePoints/{id}`).
+    pub fn operations(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.operations.iter().map(|o| (o.method.as_str(), o.template.as_str()))
+    }
+
+    /// The template of the operation a request goes to.
+    pub fn template_of(&self, method: &str, path: &str) -> Option<&str> {
+        self.operation(method, path).map(|o| o.template.as_str())
+    }
+
+    /// The document itself, where schemas' `$ref`s point.
+    pub fn document(&self) -> &Value {
+        &self.doc
+    }
+
+    /// The JSON schema of an operation's request body.
+    pub fn request_schema(&self, method: &str, template: &str) -> Option<&Value> {
+        let op = self.operations.iter().find(|o| o.method == method && o.template == template)?;
+        json_schema(self.resolve(self.doc.pointer(&format!("{}/requestBody", op.pointer))?))
+    }
+
+    /// The JSON schemas of an operation's successful answers, by status.
+    pub fn success_schemas(&self, method: &str, template: &str) -> Vec<(String, &Value)> {
+        let Some(op) = self.operations.iter().find(|o| o.method == method && o.template == template) else {
+            return Vec::new();
+        };
+        let responses = self.doc.pointer(&format!("{}/responses", op.pointer)).and_then(Value::as_object);
+        responses
+            .into_iter()
+            .flatten()
+            .filter(|(code, _)| code.starts_with('2'))
+            .filter_map(|(code, r)| Some((code.clone(), json_schema(self.resolve(r))?)))
+            .collect()
+    }
+
     /// The operation a request goes to: the template with the most literal segments that fits.
     fn operation(&self, method: &str, path: &str) -> Option<&Operation> {
         let parts: Vec<&str> = split(path).collect();

@@ -489,3 +489,40 @@ async fn serve_with_a_spec_refuses_a_request_body_that_breaks_it_naming_the_poin
         assert!(message.contains(part), "{part}\n{message}");
     }
 }
+
+#[test]
+fn diff_compares_two_documents_and_a_recording_with_a_document() {
+    let old = "tests/fixtures/vbr-openapi-mini-old.json";
+    let (code, out, err) = run(&["diff", old, SPEC]);
+    assert_eq!(code, 1, "{out}{err}");
+    for line in [
+        "breaking  path renamed               /api/v1/objectRestorePoints -> /api/v1/restorePoints",
+        "breaking  path renamed               /api/v1/restore/vmRestore/vmware/ -> /api/v1/restore/vmRestore/vSphere",
+        "breaking  request field no longer sent /objectRestorePointId",
+        "additive  request field now sent     /restorePointId",
+        "breaking  attribute removed          /activityId",
+        "breaking  enum value changed         Job -> BackupJob",
+    ] {
+        assert!(out.contains(line), "{line}\n{out}");
+    }
+    let (code, out, err) = run(&["diff", SPEC, "cassettes/vbr-1.3-rev1/vbr.yaml"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("breaking  operation not documented   GET /api/v1/serverInfo (JSON)"), "{out}");
+    assert!(!out.contains("breaks the document"), "the recorded bodies meet the document:\n{out}");
+    let (_, out, _) = run(&["diff", old, "cassettes/vbr-1.3-rev1/vbr.yaml"]);
+    assert!(out.contains("breaking  operation not documented   GET /api/v1/restorePoints (JSON)"), "{out}");
+    assert!(
+        out.contains("breaking  operation not documented   POST /api/v1/restore/vmRestore/vSphere (JSON)"),
+        "{out}"
+    );
+    // A body that breaks the document is named by its pointer and the schema it breaks.
+    let dir = temp_dir("vbr-spec-diff");
+    let cassette = dir.join("typo.yaml");
+    let text = std::fs::read_to_string("cassettes/vbr-1.3-rev1/vbr.yaml").unwrap();
+    std::fs::write(&cassette, text.replace(r#""platformName": "VMware""#, r#""platformName": "Vmware""#)).unwrap();
+    let (_, out, _) = run(&["diff", SPEC, cassette.to_str().unwrap()]);
+    assert!(
+        out.contains(r#"breaking  breaks the document        #/components/schemas/ObjectRestorePointModel/properties/platformName -> "Vmware" is not one of VMware, HyperV"#),
+        "{out}"
+    );
+}
