@@ -150,8 +150,9 @@ pub struct ExportArgs {
     pub har: PathBuf,
 
     /// The server's address in the HAR's URLs and bodies (the cassette's {{origin}})
-    #[arg(long, value_name = "URL", default_value = "https://em.example:9398")]
-    pub origin: String,
+    /// [default: https://em.example:9398, or https://vbr.example:9419 for a VBR REST cassette]
+    #[arg(long, value_name = "URL")]
+    pub origin: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -309,9 +310,14 @@ pub enum FailOn {
 
 #[derive(Debug, Args)]
 pub struct RecordArgs {
-    /// The EM to record, like https://em.example:9398
+    /// The EM to record, like https://em.example:9398 (or a VBR server, https://vbr:9419)
     #[arg(long, value_name = "URL", required_unless_present = "forward", conflicts_with = "forward")]
     pub upstream: Option<String>,
+
+    /// The API recorded: em or vbr (Backup & Replication REST) [default: what the traffic says:
+    /// x-api-version, /api/oauth2/ or /api/v1/ make it vbr]
+    #[arg(long, value_name = "API", value_parser = api_arg)]
+    pub api: Option<crate::vbr::Api>,
 
     /// Be a forward proxy instead, for clients that take a proxy (HTTPS_PROXY, HTTP_PROXY, curl -x):
     /// the EM named by --only is recorded, other hosts are passed through untouched

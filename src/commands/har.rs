@@ -69,7 +69,9 @@ pub(super) fn import(args: ImportArgs) -> Result<Exit, Failure> {
 
 pub(super) fn export(args: ExportArgs) -> Result<Exit, Failure> {
     let loaded = crate::cassette::Cassette::load(&args.cassette).map_err(|e| Failure::bad_input(e.to_string()))?;
-    let text = har::write(&loaded, &super::server_url("--origin", &args.origin)?);
+    let vbr = loaded.cassette.meta.api.as_deref().and_then(crate::vbr::Api::parse) == Some(crate::vbr::Api::Vbr);
+    let default = if vbr { "https://vbr.example:9419" } else { "https://em.example:9398" };
+    let text = har::write(&loaded, &super::server_url("--origin", args.origin.as_deref().unwrap_or(default))?);
     write(&args.har, &text)?;
     println!(
         "emtape export {} -> {}: {} entries",

@@ -92,6 +92,9 @@ pub(super) fn record(args: RecordArgs) -> Result<Exit, Failure> {
         }
         _ => {
             let recorder = Recorder::create(&args.out, &upstream, &redact).map_err(cannot_write)?;
+            if let Some(api) = args.api {
+                recorder.name_api(api);
+            }
             let recorder = match &args.compare {
                 Some(path) => {
                     let reference = Cassette::load(path).map_err(|e| Failure::bad_input(e.to_string()))?;

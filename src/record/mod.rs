@@ -206,6 +206,15 @@ impl Recorder {
         Ok(Recorder::with_writer(writer, origin, config, meta, 1))
     }
 
+    /// Says which API the cassette holds before any traffic does (`record --api vbr`).
+    pub fn name_api(&self, api: vbr::Api) {
+        let mut state = self.lock();
+        if api == vbr::Api::Vbr {
+            state.learned.api = Some(api.name().to_owned());
+            state.learned.product = Some(vbr::PRODUCT.to_owned());
+        }
+    }
+
     fn with_writer(writer: CassetteWriter, origin: &str, config: &RedactConfig, meta: Meta, next_seq: u64) -> Recorder {
         let state = State {
             redactor: Redactor::new(origin, config),

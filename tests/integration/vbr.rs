@@ -526,3 +526,58 @@ fn diff_compares_two_documents_and_a_recording_with_a_document() {
         "{out}"
     );
 }
+
+#[test]
+fn a_har_of_vbr_traffic_imports_without_its_tokens_or_password() {
+    let dir = temp_dir("vbr-har");
+    let har = dir.join("vbr.har");
+    let (code, out, err) = run(&["export", "cassettes/vbr-1.3-rev1/vbr.yaml", "--har", har.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    // A browser's capture holds what the server really sent.
+    let real = std::fs::read_to_string(&har)
+        .unwrap()
+        .replace("{{token:1}}", "eyJhbGciOiJSUzUxMiJ9.realtoken.sig")
+        .replace("{{refresh-token:1}}", "rt-0123456789abcdef")
+        .replace("{{redacted}}", "Secr3tPass");
+    assert!(real.contains("https://vbr.example:9419/api/v1/serverInfo"));
+    std::fs::write(&har, real).unwrap();
+    let cassette = dir.join("imported.yaml");
+    let (code, out, err) = run(&["import", har.to_str().unwrap(), "--out", cassette.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    let text = std::fs::read_to_string(&cassette).unwrap();
+    for secret in ["realtoken", "rt-0123456789abcdef", "Secr3tPass"] {
+        assert!(!text.contains(secret), "{secret} in\n{text}");
+    }
+    assert!(text.contains("  api: vbr\n") && text.contains("Authorization: Bearer {{token:1}}"), "{text}");
+    let (code, out, _) = run(&["diff", "cassettes/vbr-1.3-rev1/vbr.yaml", cassette.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("0 breaking, 0 additive, 0 cosmetic"), "{out}");
+}
+
+#[tokio::test]
+async fn record_api_vbr_names_the_api_before_the_traffic_does() {
+    let upstream = Emtape::serve(&["--release", "vbr-1.3-rev1"]);
+    let dir = temp_dir("vbr-record-api");
+    let out = dir.join("probe.yaml");
+    let path = out.to_str().unwrap();
+    let recorder = Emtape::start(&[
+        "record",
+        "--listen",
+        "127.0.0.1:0",
+        "--upstream",
+        &upstream.url,
+        "--out",
+        path,
+        "--api",
+        "vbr",
+    ]);
+    // A probe for the install's document says nothing of the API by itself.
+    let r = send(&client(), "GET", &format!("{}/swagger/v1.3-rev1/swagger.json", recorder.url), &[], "").await;
+    assert_eq!(r.status, 400, "{}", text(&r));
+    drop(recorder.stop());
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(text.contains("meta:\n  api: vbr\n  product: Veeam Backup & Replication\n"), "{text}");
+    let (code, _, err) = run(&["record", "--upstream", &upstream.url, "--out", path, "--api", "vmm"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("`vmm` is not an API emtape knows: em or vbr"), "{err}");
+}
