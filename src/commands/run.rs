@@ -20,6 +20,9 @@ use crate::runner::{self, Credentials, RunOptions, Secret};
 use crate::scenario::{self, Scenario};
 use crate::vbr::{Api, VbrMock, VbrOptions};
 
+/// The VBR REST revision a VBR scenario runs against when nothing else is named.
+const VBR_DEFAULT: &str = "vbr-1.3-rev1";
+
 pub(super) fn run(args: RunArgs) -> Result<Exit, Failure> {
     for (flag, path) in
         [("--record", &args.record), ("--junit", &args.junit), ("--json", &args.json), ("--html", &args.html)]
@@ -55,6 +58,8 @@ pub(super) fn run(args: RunArgs) -> Result<Exit, Failure> {
     let cassettes = match (&args.target, &args.release) {
         (Some(_), _) => None,
         (None, Some(name)) => Some(load_release(name)?),
+        // A VBR scenario with nothing named runs against the newest VBR revision on tape.
+        (None, None) if args.cassettes.is_empty() && scenario.api == Api::Vbr => Some(load_release(VBR_DEFAULT)?),
         (None, None) => Some(load_cassettes(&args.cassettes)?),
     };
     if args.target.is_some() && credentials.is_none() && needs_credentials(&scenario) {
@@ -92,6 +97,9 @@ pub(super) fn run(args: RunArgs) -> Result<Exit, Failure> {
                 };
                 let label = match &args.release {
                     Some(r) => format!("release {r} on tape"),
+                    None if args.cassettes.is_empty() && scenario.api == Api::Vbr => {
+                        format!("release {VBR_DEFAULT} on tape")
+                    }
                     None if args.cassettes.is_empty() => "reference cassettes".to_owned(),
                     None => names.join(", "),
                 };

@@ -20,6 +20,8 @@ use crate::vbr::{Api, VbrMock, VbrOptions};
 pub(super) fn serve(args: ServeArgs) -> Result<Exit, Failure> {
     let cassettes = match &args.release {
         Some(name) => load_release(name)?,
+        // `serve --api vbr` alone serves the newest VBR revision on tape.
+        None if args.cassettes.is_empty() && args.api == Some(Api::Vbr) => load_release("vbr-1.3-rev1")?,
         None => load_cassettes(&args.cassettes)?,
     };
     // A body that does not parse is served as recorded, but a client will choke on it: said
@@ -146,15 +148,17 @@ pub(super) fn api_of(named: Option<Api>, cassettes: &[LoadedCassette]) -> Result
         )));
     }
     let held = apis.first().map(|(a, _)| *a);
+    // A cassette says its API by `api:`, or EM's by naming the product.
+    let said_so = |c: &LoadedCassette| {
+        c.cassette.meta.api.is_some()
+            || c.cassette.meta.product.as_deref().is_some_and(|p| p.contains("Enterprise Manager"))
+    };
     match (named, held) {
-        (Some(n), Some(h)) if n != h && cassettes.iter().any(|c| c.cassette.meta.api.is_some()) => {
-            Err(Failure::bad_input(format!(
-                "--api {}: the cassettes hold {} traffic (meta.api: {})",
-                n.name(),
-                h.title(),
-                h.name()
-            )))
-        }
+        (Some(n), Some(h)) if n != h && cassettes.iter().any(said_so) => Err(Failure::bad_input(format!(
+            "--api {}: the cassettes hold {} traffic (their meta says so)",
+            n.name(),
+            h.title()
+        ))),
         (Some(n), _) => Ok(n),
         (None, h) => Ok(h.unwrap_or_default()),
     }

@@ -581,3 +581,22 @@ async fn record_api_vbr_names_the_api_before_the_traffic_does() {
     assert_eq!(code, 2);
     assert!(err.contains("`vmm` is not an API emtape knows: em or vbr"), "{err}");
 }
+
+#[test]
+fn a_vbr_scenario_or_api_alone_picks_the_newest_vbr_revision_and_em_cassettes_are_not_served_as_vbr() {
+    let (code, out, err) = run(&["run", "scenarios/vbr-vm-restore.yaml", "--var", "poll_interval=10ms"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("(built-in mock: release vbr-1.3-rev1 on tape)"), "{out}");
+    let em = Emtape::serve(&["--api", "vbr"]);
+    // Said on stderr just after `listening on`.
+    for _ in 0..100 {
+        if em.stderr().contains("from 24 exchanges") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(em.stderr().contains("serving VBR REST (1.3-rev1) from 24 exchanges"), "{}", em.stderr());
+    let (code, _, err) = run(&["serve", "--api", "vbr", "cassettes/reference/vm-restore.yaml"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--api vbr: the cassettes hold Enterprise Manager REST traffic"), "{err}");
+}
