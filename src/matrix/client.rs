@@ -13,6 +13,8 @@ use crate::clientcheck::{CheckOptions, Checker};
 use crate::http::tls;
 use crate::mock::{Mock, MockOptions};
 use crate::scenario::Scenario;
+use crate::vbr::mock::Heard;
+use crate::vbr::{Api, VbrMock, VbrOptions};
 
 /// How to run the user's client against each release.
 #[derive(Clone, Debug)]
@@ -83,6 +85,20 @@ pub async fn client_cells(
             let _permit = gate.acquire_owned().await;
             let setup = Instant::now();
             let cassettes = release_cassettes(&release)?;
+            if cassettes.iter().any(|c| c.cassette.meta.api.as_deref().and_then(Api::parse) == Some(Api::Vbr)) {
+                // VBR REST: no client check yet; the verdict is the client's, with every request
+                // the mock refused.
+                let mock = Arc::new(VbrMock::new(cassettes, VbrOptions { remember: true, ..VbrOptions::default() }));
+                let server = Running::start(mock.clone(), tls, &release).await?;
+                let setup = setup.elapsed();
+                let t = Instant::now();
+                let ran = run_client(&plan.command, &server.url, &ca, &release, plan.timeout, &clients).await;
+                let client_ms = t.elapsed().as_secs_f64() * 1000.0;
+                server.stop().await;
+                let mut cell = vbr_cell(&release, ran, &mock.heard(), client_ms);
+                cell.overhead_ms = Some(setup.as_secs_f64() * 1000.0);
+                return Ok((order, vec![cell]));
+            }
             let options = CheckOptions { vars: plan.vars, ..CheckOptions::default() };
             let mock = Mock::new(cassettes, MockOptions { coverage: true, ..MockOptions::default() });
             let checker = Checker::new(mock, scenario, options).map_err(MatrixError::Check)?;
@@ -109,6 +125,62 @@ pub async fn client_cells(
 fn tail(stderr: &str, lines: usize) -> Vec<String> {
     let all: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
     all[all.len().saturating_sub(lines)..].iter().map(|l| format!("stderr: {l}")).collect()
+}
+
+/// A VBR client's cell: it passed when it exited 0; the requests the mock refused are the
+/// details (the first is the reason when the client failed and said nothing).
+fn vbr_cell(release: &str, ran: Ran, heard: &[Heard], millis: f64) -> Cell {
+    let exit_ok = ran.code == Some(0);
+    let status = match (&ran.failed_to_start, ran.timed_out, ran.code) {
+        (Some(e), _, _) => format!("could not start: {e}"),
+        (None, true, _) => "timed out".to_owned(),
+        (None, false, Some(c)) => format!("exit {c}"),
+        (None, false, None) => "killed by a signal".to_owned(),
+    };
+    let refused: Vec<String> = heard
+        .iter()
+        .filter(|h| h.status >= 400)
+        .map(|h| {
+            format!(
+                "refused: {} -> {}{}",
+                h.request,
+                h.status,
+                h.message.as_deref().map(|m| format!(" {m}")).unwrap_or_default()
+            )
+        })
+        .collect();
+    let mut details = Vec::new();
+    let reason = if exit_ok {
+        None
+    } else {
+        let mut stderr = tail(&ran.stderr, 4);
+        let last = stderr.pop().map(|l| format!(": {}", l.trim_start_matches("stderr: ")));
+        details.extend(stderr);
+        Some(format!("the client failed ({status}){}", last.unwrap_or_default()))
+    };
+    details.extend(refused.iter().take(8).cloned());
+    let mut used: Vec<(String, &'static str)> = Vec::new();
+    for h in heard {
+        let (method, target) = h.request.split_once(' ').unwrap_or(("GET", &h.request));
+        let shown = format!("{method} {}", crate::diff::link_template(target));
+        if !used.iter().any(|(r, _)| *r == shown) {
+            used.push((shown, "JSON"));
+        }
+    }
+    Cell {
+        release: release.to_owned(),
+        check: "client".to_owned(),
+        passed: exit_ok,
+        expected_to_fail: false,
+        summary: format!("{status}, {} requests, {} refused", heard.len(), refused.len()),
+        reason,
+        details,
+        millis,
+        overhead_ms: None,
+        choices: Vec::new(),
+        coverage: None,
+        used,
+    }
 }
 
 fn client_cell(release: &str, ran: Ran, report: &ClientReport, millis: f64) -> Cell {

@@ -38,6 +38,19 @@ pub struct VbrOptions {
     /// An OpenAPI document request bodies must meet (else 400) and answers are checked against
     /// (a warning each): `serve --spec`.
     pub spec: Option<Arc<crate::openapi::Spec>>,
+    /// Remember every request and its answer ([`VbrMock::heard`]): for a matrix cell, not a
+    /// long-running server.
+    pub remember: bool,
+}
+
+/// A request the mock answered, as a report shows it.
+#[derive(Clone, Debug)]
+pub struct Heard {
+    /// `GET /api/v1/restorePoints?limit=1`, secrets redacted.
+    pub request: String,
+    pub status: u16,
+    /// The error model's message, for a refusal.
+    pub message: Option<String>,
 }
 
 impl Default for VbrOptions {
@@ -51,6 +64,7 @@ impl Default for VbrOptions {
             log_misses: false,
             clock: Arc::new(SystemClock),
             spec: None,
+            remember: false,
         }
     }
 }
@@ -98,6 +112,7 @@ pub struct VbrMock {
     revisions: Vec<String>,
     options: VbrOptions,
     state: Mutex<State>,
+    heard: Mutex<Vec<Heard>>,
 }
 
 impl VbrMock {
@@ -117,7 +132,18 @@ impl VbrMock {
                 }
             }
         }
-        VbrMock { store: Store::build(&cassettes), revisions, options, state: Mutex::default() }
+        VbrMock {
+            store: Store::build(&cassettes),
+            revisions,
+            options,
+            state: Mutex::default(),
+            heard: Mutex::default(),
+        }
+    }
+
+    /// The requests it answered, when asked to remember them.
+    pub fn heard(&self) -> Vec<Heard> {
+        self.heard.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// The revisions it serves.
@@ -150,6 +176,16 @@ impl VbrMock {
                 for v in &c.violations {
                     log::warn!("emtape: spec: the answer to {} breaks {}: {v}", c.operation, spec.file);
                 }
+            }
+        }
+        if self.options.remember {
+            let mut heard = self.heard.lock().unwrap_or_else(|e| e.into_inner());
+            if heard.len() < 10_000 {
+                heard.push(Heard {
+                    request: format!("{} {}", req.method, crate::em::session::loggable(&req.target)),
+                    status: response.status,
+                    message: super::error_message(&response.body),
+                });
             }
         }
         if self.options.log_requests || (self.options.log_misses && response.status >= 400) {

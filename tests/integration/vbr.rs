@@ -600,3 +600,16 @@ fn a_vbr_scenario_or_api_alone_picks_the_newest_vbr_revision_and_em_cassettes_ar
     assert_eq!(code, 2);
     assert!(err.contains("--api vbr: the cassettes hold Enterprise Manager REST traffic"), "{err}");
 }
+
+#[test]
+fn a_clients_revision_matrix_passes_where_its_revision_is_served_and_names_each_refusal() {
+    let client = "python3 examples/vbr_client.py --url {url} --instant-recovery --interval 0.01";
+    let (code, out, err) = run(&["matrix", "scenarios/vbr-vm-restore.yaml", "--client", client]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("vbr-1.3-rev1 client         PASS   exit 0, 14 requests, 0 refused"), "{out}");
+    assert!(
+        out.contains("vbr-1.2-rev1 client         FAIL   exit 1, 1 requests, 1 refused the client failed (exit 1): POST /api/oauth2/token: 400 NotImplemented: Unsupported RESTAPI version 1.3-rev1. The following versions are supported: 1.2-rev1."),
+        "{out}"
+    );
+    assert!(out.contains("refused: POST /api/oauth2/token -> 400 Unsupported RESTAPI version 1.3-rev1."), "{out}");
+}
