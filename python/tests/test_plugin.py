@@ -206,3 +206,23 @@ def test_python_m_emtape_is_the_binary():
     wrong = subprocess.run([sys.executable, "-m", "emtape", "--no-such-flag"], capture_output=True, text=True)
     assert wrong.returncode == 2 and "--no-such-flag" in wrong.stderr
     assert os.path.basename(emtape.find_emtape_bin()).startswith("emtape")
+
+
+def test_a_vbr_rest_revision_is_served_to_a_test(pytester):
+    pytester.makepyfile(
+        '''
+import pytest, requests
+
+@pytest.mark.emtape(release="vbr-1.3-rev1")
+def test_restore_points_of_a_vm(em):
+    h = {"x-api-version": "1.3-rev1"}
+    form = {"grant_type": "password", "username": "TECH\\\\restore", "password": "secret"}
+    token = requests.post(em.url + "/api/oauth2/token", data=form, headers=h).json()["access_token"]
+    h["Authorization"] = "Bearer " + token
+    points = requests.get(em.url + "/api/v1/restorePoints", params={"nameFilter": "sql01"}, headers=h).json()
+    assert points["pagination"]["total"] == 7
+    assert requests.get(em.url + "/api/v1/restorePoints", headers={"x-api-version": "1.2-rev1"}).status_code == 400
+'''
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
