@@ -59,12 +59,8 @@ pub(super) fn serve(args: ServeArgs) -> Result<Exit, Failure> {
         None => None,
     };
     runtime(args.threads)?.block_on(async move {
-        let server = Server::bind(&args.listen, tls)
-            .await
-            .map_err(|e| Failure::network(format!("cannot listen on {}: {e}", args.listen)))?;
-        write_minted(minted)?;
-        let names: Vec<String> = cassettes.iter().map(|c| c.name.clone()).collect();
-        let count: usize = cassettes.iter().map(|c| c.cassette.exchanges.len()).sum();
+        let server = bind(&args.listen, tls, minted).await?;
+        let (names, count) = described(&cassettes);
         let mock = Mock::new(cassettes, options);
         let shadowed = mock.shadowed();
         if let Some((file, line, _)) = shadowed.first() {
@@ -203,12 +199,8 @@ fn serve_vbr(
         ..VbrOptions::default()
     };
     runtime(args.threads)?.block_on(async move {
-        let server = Server::bind(&args.listen, tls)
-            .await
-            .map_err(|e| Failure::network(format!("cannot listen on {}: {e}", args.listen)))?;
-        write_minted(minted)?;
-        let names: Vec<String> = cassettes.iter().map(|c| c.name.clone()).collect();
-        let count: usize = cassettes.iter().map(|c| c.cassette.exchanges.len()).sum();
+        let server = bind(&args.listen, tls, minted).await?;
+        let (names, count) = described(&cassettes);
         let mock = Arc::new(VbrMock::new(cassettes, options));
         announce(&server.base_url());
         let revisions = mock.revisions().join(", ");
@@ -216,6 +208,19 @@ fn serve_vbr(
         server.run(mock, ServerOptions { max_body: args.max_body }, stop_signal()).await;
         Ok(Exit::Success)
     })
+}
+
+/// The socket a mock listens on; a certificate minted for it is written out once it does.
+async fn bind(listen: &str, tls: Option<ServerTls>, minted: Option<Minted>) -> Result<Server, Failure> {
+    let server =
+        Server::bind(listen, tls).await.map_err(|e| Failure::network(format!("cannot listen on {listen}: {e}")))?;
+    write_minted(minted)?;
+    Ok(server)
+}
+
+/// The cassettes' names and how many exchanges they hold, for the line that says what is served.
+fn described(cassettes: &[LoadedCassette]) -> (Vec<String>, usize) {
+    (cassettes.iter().map(|c| c.name.clone()).collect(), cassettes.iter().map(|c| c.cassette.exchanges.len()).sum())
 }
 
 /// The coverage the flags ask for: text on stderr, JSON, HTML.

@@ -127,16 +127,21 @@ fn tail(stderr: &str, lines: usize) -> Vec<String> {
     all[all.len().saturating_sub(lines)..].iter().map(|l| format!("stderr: {l}")).collect()
 }
 
-/// A VBR client's cell: it passed when it exited 0; the requests the mock refused are the
-/// details (the first is the reason when the client failed and said nothing).
-fn vbr_cell(release: &str, ran: Ran, heard: &[Heard], millis: f64) -> Cell {
-    let exit_ok = ran.code == Some(0);
-    let status = match (&ran.failed_to_start, ran.timed_out, ran.code) {
+/// How a client's run ended: `exit 0`, `timed out`, ….
+fn how_it_ended(ran: &Ran) -> String {
+    match (&ran.failed_to_start, ran.timed_out, ran.code) {
         (Some(e), _, _) => format!("could not start: {e}"),
         (None, true, _) => "timed out".to_owned(),
         (None, false, Some(c)) => format!("exit {c}"),
         (None, false, None) => "killed by a signal".to_owned(),
-    };
+    }
+}
+
+/// A VBR client's cell: it passed when it exited 0; the requests the mock refused are the
+/// details (the first is the reason when the client failed and said nothing).
+fn vbr_cell(release: &str, ran: Ran, heard: &[Heard], millis: f64) -> Cell {
+    let exit_ok = ran.code == Some(0);
+    let status = how_it_ended(&ran);
     let refused: Vec<String> = heard
         .iter()
         .filter(|h| h.status >= 400)
@@ -186,12 +191,7 @@ fn vbr_cell(release: &str, ran: Ran, heard: &[Heard], millis: f64) -> Cell {
 fn client_cell(release: &str, ran: Ran, report: &ClientReport, millis: f64) -> Cell {
     let mut details = Vec::new();
     let exit_ok = ran.code == Some(0);
-    let status = match (&ran.failed_to_start, ran.timed_out, ran.code) {
-        (Some(e), _, _) => format!("could not start: {e}"),
-        (None, true, _) => "timed out".to_owned(),
-        (None, false, Some(c)) => format!("exit {c}"),
-        (None, false, None) => "killed by a signal".to_owned(),
-    };
+    let status = how_it_ended(&ran);
     let problems: Vec<String> = report
         .reasons
         .iter()

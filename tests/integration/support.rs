@@ -72,6 +72,14 @@ impl Emtape {
         Emtape::start(&all)
     }
 
+    /// `emtape record --upstream UPSTREAM --out OUT EXTRA... --listen 127.0.0.1:0`.
+    pub fn record(upstream: &str, out: &std::path::Path, extra: &[&str]) -> Emtape {
+        let out = out.to_str().expect("a UTF-8 path");
+        let mut all = vec!["record", "--listen", "127.0.0.1:0", "--upstream", upstream, "--out", out];
+        all.extend_from_slice(extra);
+        Emtape::start(&all)
+    }
+
     pub fn stderr(&self) -> String {
         self.stderr.lock().unwrap().clone()
     }
