@@ -173,6 +173,12 @@ fn serve_vbr(
                 .to_owned(),
         ));
     }
+    // Said, not silently ignored.
+    for (given, flag) in [(args.coverage.wanted(), "--coverage"), (args.strict, "--strict")] {
+        if given {
+            eprintln!("warning: {flag} is not measured for VBR REST yet; it is ignored");
+        }
+    }
     let mut users = args.users.clone();
     if let Some(file) = &args.users_file {
         users.extend(crate::mock::users::load(file).map_err(|e| Failure::bad_input(e.to_string()))?);
