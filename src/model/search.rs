@@ -68,13 +68,11 @@ impl SortKey {
 /// A recorded entity's query fields: the root's attributes and simple child elements (XML), or
 /// the top-level values (JSON).
 fn parse_fields(text: &str) -> Vec<(String, String)> {
+    if let Some(fields) = xml_fields(text) {
+        return fields;
+    }
     let mut fields = Vec::new();
-    if let Ok(root) = crate::xml::parse(text) {
-        let attributes = root.attributes.iter().filter(|a| a.namespace.is_none());
-        fields.extend(attributes.map(|a| (a.name.to_ascii_lowercase(), a.value.clone())));
-        let simple = root.elements().filter(|e| e.elements().next().is_none());
-        fields.extend(simple.map(|e| (e.name.to_ascii_lowercase(), e.text())));
-    } else if let Ok(serde_json::Value::Object(map)) = serde_json::from_str(text) {
+    if let Ok(serde_json::Value::Object(map)) = serde_json::from_str(text) {
         for (k, v) in map {
             let text = match v {
                 serde_json::Value::String(s) => s,
@@ -86,6 +84,92 @@ fn parse_fields(text: &str) -> Vec<(String, String)> {
         }
     }
     fields
+}
+
+/// The XML side of [`parse_fields`], read as a stream: the query tables of a large EM hold
+/// every entity's fields, and a tree per entity made the first query of a type wait.
+/// `None` when the text is not XML.
+fn xml_fields(text: &str) -> Option<Vec<(String, String)>> {
+    use quick_xml::events::Event;
+    let trimmed = text.trim_start_matches('\u{feff}').trim_start();
+    if !trimmed.starts_with('<') {
+        return None;
+    }
+    let mut reader = quick_xml::Reader::from_str(trimmed);
+    let local = |name: &[u8]| {
+        let name = name.rsplit(|b| *b == b':').next().unwrap_or(name);
+        String::from_utf8_lossy(name).to_ascii_lowercase()
+    };
+    let mut fields = Vec::new();
+    let mut depth = 0usize;
+    // The child being read: its name, its text, and whether it has elements of its own.
+    let mut child: Option<(String, String, bool)> = None;
+    loop {
+        match reader.read_event() {
+            Ok(Event::Start(e)) => {
+                depth += 1;
+                match depth {
+                    1 => fields.extend(root_attributes(&e)),
+                    2 => child = Some((local(e.name().as_ref()), String::new(), false)),
+                    _ => {
+                        if let Some(c) = child.as_mut() {
+                            c.2 = true;
+                        }
+                    }
+                }
+            }
+            Ok(Event::Empty(e)) => match depth {
+                0 => {
+                    fields.extend(root_attributes(&e));
+                    return Some(fields);
+                }
+                1 => fields.push((local(e.name().as_ref()), String::new())),
+                _ => {
+                    if let Some(c) = child.as_mut() {
+                        c.2 = true;
+                    }
+                }
+            },
+            Ok(Event::Text(t)) if depth >= 2 => {
+                if let Some(c) = child.as_mut() {
+                    c.1.push_str(&t.unescape().ok()?);
+                }
+            }
+            Ok(Event::CData(t)) if depth >= 2 => {
+                if let Some(c) = child.as_mut() {
+                    c.1.push_str(&String::from_utf8_lossy(&t));
+                }
+            }
+            Ok(Event::End(_)) => {
+                if depth == 2 {
+                    if let Some((name, value, complex)) = child.take() {
+                        if !complex {
+                            fields.push((name, value.trim().to_owned()));
+                        }
+                    }
+                }
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    return Some(fields);
+                }
+            }
+            Ok(Event::Eof) => return (depth == 0 && !fields.is_empty()).then_some(fields),
+            Err(_) => return None,
+            Ok(_) => {}
+        }
+    }
+}
+
+/// A root element's own attributes (no namespace declarations, no prefixed ones).
+fn root_attributes(e: &quick_xml::events::BytesStart<'_>) -> Vec<(String, String)> {
+    e.attributes()
+        .flatten()
+        .filter(|a| a.key.as_namespace_binding().is_none() && a.key.prefix().is_none())
+        .filter_map(|a| {
+            let value = a.unescape_value().ok()?.into_owned();
+            Some((String::from_utf8_lossy(a.key.local_name().as_ref()).to_ascii_lowercase(), value))
+        })
+        .collect()
 }
 
 /// A query result before paging: path, the resource when a session created it (catalog ones
@@ -343,5 +427,46 @@ impl Table {
                 .then(|| find("vmname").or_else(|| self.columns.iter().position(|c| c == "name").map(Column::BeforeAt)))
                 .flatten()
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fields as a tree reads them: what the streaming reader must agree with.
+    fn tree_fields(text: &str) -> Vec<(String, String)> {
+        let root = crate::xml::parse(text).unwrap();
+        let mut fields: Vec<(String, String)> = root
+            .attributes
+            .iter()
+            .filter(|a| a.namespace.is_none())
+            .map(|a| (a.name.to_ascii_lowercase(), a.value.clone()))
+            .collect();
+        let simple = root.elements().filter(|e| e.elements().next().is_none());
+        fields.extend(simple.map(|e| (e.name.to_ascii_lowercase(), e.text())));
+        fields
+    }
+
+    #[test]
+    fn an_entitys_fields_read_as_a_stream_are_those_of_its_tree() {
+        let text = r#"<?xml version="1.0" encoding="utf-8"?>
+<VmRestorePoint Href="{{origin}}/api/vmRestorePoints/6c95" Type="VmRestorePoint" Name="ubuntu88@2025-11-02 13:42:25" UID="urn:veeam:VmRestorePoint:6c95" xmlns="http://www.veeam.com/ent/v1.0" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:nil="false">
+  <Links>
+    <Link Href="{{origin}}/api/backupServers/1" Type="BackupServerReference" Rel="Up" />
+  </Links>
+  <CreationTimeUTC>2025-11-02T13:42:25Z</CreationTimeUTC>
+  <VmName> ubuntu88 &amp; co </VmName>
+  <Empty/>
+  <PointType><![CDATA[Full]]></PointType>
+  <HierarchyObjRef>urn:VMware:Vm:7a2b.vm-1</HierarchyObjRef>
+</VmRestorePoint>"#;
+        assert_eq!(parse_fields(text), tree_fields(text));
+        assert_eq!(parse_fields(text)[4], ("creationtimeutc".to_owned(), "2025-11-02T13:42:25Z".to_owned()));
+        assert_eq!(
+            parse_fields(r#"{"Name": "x", "Size": 3, "Links": []}"#),
+            [("name".into(), "x".into()), ("size".into(), "3".into())]
+        );
+        assert_eq!(parse_fields("<broken><a>"), Vec::<(String, String)>::new());
     }
 }
