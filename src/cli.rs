@@ -157,9 +157,22 @@ pub struct ExportArgs {
 
 #[derive(Debug, Args)]
 pub struct CrawlArgs {
-    /// The EM to crawl, like https://em.example:9398
+    /// The EM to crawl, like https://em.example:9398 (or a VBR server with --api vbr)
     #[arg(long, value_name = "URL")]
     pub target: String,
+
+    /// The API crawled: em (following links) or vbr (Backup & Replication REST: every GET of
+    /// --spec, or those the newest revision on tape answers; lists, then each listed id)
+    #[arg(long, value_name = "API", value_parser = api_arg)]
+    pub api: Option<crate::vbr::Api>,
+
+    /// VBR: the OpenAPI document whose GET operations are crawled (the install's swagger.json)
+    #[arg(long, value_name = "FILE")]
+    pub spec: Option<PathBuf>,
+
+    /// VBR: the x-api-version every request sends [default: the --spec's version, else 1.3-rev1]
+    #[arg(long, value_name = "REVISION")]
+    pub api_version: Option<String>,
 
     /// User to log on as
     #[arg(long, value_name = "NAME")]

@@ -11,6 +11,51 @@ use crate::em::Repr;
 use crate::http::client::Client;
 use crate::http::tls::{self, Trust};
 use crate::record::{Recorder, RedactConfig};
+use crate::vbr::Api;
+use crate::vbr::crawl::VbrCrawl;
+
+/// `crawl --api vbr`: the VBR read surface, from its OpenAPI document or the revision on tape.
+fn crawl_vbr(
+    args: &CrawlArgs,
+    client: Arc<Client>,
+    recorder: Arc<Recorder>,
+    base: String,
+    password: String,
+) -> Result<Exit, Failure> {
+    let spec = match &args.spec {
+        Some(path) => Some(crate::openapi::Spec::load(path).map_err(|d| Failure::bad_input(d.to_string()))?),
+        None => None,
+    };
+    recorder.name_api(Api::Vbr);
+    let options = VbrCrawl {
+        base,
+        user: args.user.clone(),
+        password,
+        revision: args
+            .api_version
+            .clone()
+            .or_else(|| spec.as_ref().and_then(|s| s.version.clone()))
+            .unwrap_or_else(|| "1.3-rev1".into()),
+        templates: crate::vbr::crawl::templates_of(spec.as_ref()),
+        max_requests: args.max_requests,
+        sample: args.sample.max(1),
+    };
+    let crawled = runtime(None)?.block_on(crate::vbr::crawl::crawl(client, recorder.clone(), &options));
+    let written = recorder.finish().map_err(Failure::bad_input)?;
+    let crawled = crawled.map_err(|e| Failure::network(format!("crawl of {}: {e}", options.base)))?;
+    println!(
+        "emtape crawl {} -> {}: {}, {} recorded, {} refused",
+        options.base,
+        args.out.display(),
+        plural(crawled.requests, "request"),
+        plural(usize::try_from(written).unwrap_or(usize::MAX), "exchange"),
+        crawled.refused.len()
+    );
+    for r in crawled.refused.iter().take(10) {
+        println!("  refused: {r}");
+    }
+    Ok(Exit::Success)
+}
 
 pub(super) fn crawl(args: CrawlArgs) -> Result<Exit, Failure> {
     output_folder("--out", &args.out)?;
@@ -33,6 +78,9 @@ pub(super) fn crawl(args: CrawlArgs) -> Result<Exit, Failure> {
     let recorder = Recorder::create(&args.out, &base, &RedactConfig::default())
         .map_err(|e| Failure::bad_input(format!("cannot write the cassette {}: {e}", args.out.display())))?;
     let recorder = Arc::new(recorder);
+    if args.api == Some(Api::Vbr) {
+        return crawl_vbr(&args, client, recorder, base, password);
+    }
     let terminal = std::io::stderr().is_terminal();
     let options = CrawlOptions {
         base,

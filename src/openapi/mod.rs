@@ -101,6 +101,22 @@ impl Spec {
         self.operations.iter().map(|o| (o.method.as_str(), o.template.as_str()))
     }
 
+    /// Whether an operation takes a parameter of this name (its own or its path's).
+    pub fn takes_parameter(&self, method: &str, template: &str, name: &str) -> bool {
+        let Some(op) = self.operations.iter().find(|o| o.method == method && o.template == template) else {
+            return false;
+        };
+        let path = op.pointer.rsplit_once('/').map_or("", |(p, _)| p);
+        [format!("{}/parameters", op.pointer), format!("{path}/parameters")].iter().any(|at| {
+            self.doc
+                .pointer(at)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .any(|p| self.resolve(p).get("name").and_then(Value::as_str) == Some(name))
+        })
+    }
+
     /// The template of the operation a request goes to.
     pub fn template_of(&self, method: &str, path: &str) -> Option<&str> {
         self.operation(method, path).map(|o| o.template.as_str())

@@ -583,3 +583,52 @@ fn a_clients_revision_matrix_passes_where_its_revision_is_served_and_names_each_
     );
     assert!(out.contains("refused: POST /api/oauth2/token -> 400 Unsupported RESTAPI version 1.3-rev1."), "{out}");
 }
+
+#[tokio::test]
+async fn a_crawl_of_a_vbr_server_reads_its_lists_and_each_listed_id_and_replays() {
+    let mock = Emtape::serve(&["--release", "vbr-1.3-rev1"]);
+    let dir = temp_dir("vbr-crawl");
+    let out = dir.join("crawl.yaml");
+    let path = out.to_str().unwrap();
+    let out_text = std::process::Command::new(env!("CARGO_BIN_EXE_emtape"))
+        .args([
+            "crawl",
+            "--api",
+            "vbr",
+            "--target",
+            &mock.url,
+            "--user",
+            "TECH\\ops",
+            "--password-env",
+            "EMTAPE_VBR_PW",
+        ])
+        .args(["--out", path, "--sample", "3"])
+        .env("EMTAPE_VBR_PW", "s3cret-pw")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out_text.stdout).into_owned();
+    assert!(out_text.status.success(), "{said}{}", String::from_utf8_lossy(&out_text.stderr));
+    assert!(said.contains(": 20 requests, 20 exchanges recorded, 0 refused"), "{said}");
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(!text.contains("s3cret-pw") && text.contains("  api: vbr\n"), "{text}");
+    for uri in [
+        "/api/v1/backups?limit=3",
+        "/api/v1/backups/0df967cc-1b9f-55cd-90cc-fa8861dfb43a/objects?limit=3",
+        "/api/oauth2/logout",
+    ] {
+        assert!(text.contains(&format!("uri: {uri}\n")), "{uri}\n{text}");
+    }
+    let (code, lint, _) = run(&["lint", path]);
+    assert_eq!(code, 0, "{lint}");
+    let replay = Emtape::serve(&[path]);
+    let (c, r) = (Vbr::log_on(&mock.url, "1.3-rev1").await, Vbr::log_on(&replay.url, "1.3-rev1").await);
+    for p in
+        ["/api/v1/backups?limit=3", "/api/v1/serverInfo", "/api/v1/restorePoints/decad296-1c42-5f1e-a907-4f02674fd8b3"]
+    {
+        assert_eq!(c.get(p).await, r.get(p).await, "{p}");
+    }
+    // What the crawl did not read, the replay does not make up.
+    let all = ids(&c.get("/api/v1/restorePoints").await);
+    let unread = all.iter().find(|id| !text.contains(id.as_str())).expect("a point the crawl did not read");
+    assert_eq!(r.call("GET", &format!("/api/v1/restorePoints/{unread}"), "").await.0, 404);
+}
