@@ -87,6 +87,14 @@ impl Spec {
                 }
             }
         }
+        // A $ref to nowhere is the document's fault, said at load with where it is.
+        let mut dangling = Vec::new();
+        dangling_refs(&doc, &doc, "", &mut dangling);
+        if let Some((at, r)) = dangling.first() {
+            let more = if dangling.len() > 1 { format!(" (and {} more)", dangling.len() - 1) } else { String::new() };
+            let message = format!("the OpenAPI document's $ref {r} at #{at} names nothing in it{more}");
+            return Err(Diagnostic::at(file, text, 1, 1, message));
+        }
         let version = doc.pointer("/info/version").and_then(Value::as_str).map(str::to_owned);
         Ok(Spec { file: file.to_owned(), version, doc, operations })
     }
@@ -205,6 +213,30 @@ impl Spec {
     }
 }
 
+/// Every local `$ref` of `v` (at JSON pointer `at`) that names nothing in `doc`.
+fn dangling_refs(doc: &Value, v: &Value, at: &str, out: &mut Vec<(String, String)>) {
+    match v {
+        Value::Object(m) => {
+            if let Some(r) = m.get("$ref").and_then(Value::as_str) {
+                if let Some(p) = r.strip_prefix('#') {
+                    if doc.pointer(p).is_none() {
+                        out.push((format!("{at}/$ref"), r.to_owned()));
+                    }
+                }
+            }
+            for (k, x) in m {
+                dangling_refs(doc, x, &format!("{at}/{}", escape(k)), out);
+            }
+        }
+        Value::Array(a) => {
+            for (i, x) in a.iter().enumerate() {
+                dangling_refs(doc, x, &format!("{at}/{i}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
 /// The schema of the JSON content of a request body or response.
 fn json_schema(v: &Value) -> Option<&Value> {
     let content = v.get("content")?.as_object()?;
@@ -246,5 +278,11 @@ mod tests {
         assert_eq!((e.file.as_str(), e.line, e.column), ("swagger.json", 3, 13), "{e}");
         let e = Spec::parse("s.json", r#"{"swagger": "2.0", "paths": {}}"#).unwrap_err();
         assert!(e.message.contains("Swagger 2.0"), "{e}");
+        let e = Spec::parse("s.json", r##"{"openapi": "3.0.1", "paths": {"/x": {"get": {"responses": {"200": {"$ref": "#/components/responses/Gone"}}}}}}"##)
+            .unwrap_err();
+        assert_eq!(
+            e.message,
+            "the OpenAPI document's $ref #/components/responses/Gone at #/paths/~1x/get/responses/200/$ref names nothing in it"
+        );
     }
 }
