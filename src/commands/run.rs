@@ -20,6 +20,12 @@ use crate::runner::{self, Credentials, RunOptions, Secret};
 use crate::scenario::{self, Scenario};
 use crate::vbr::{Api, VbrMock, VbrOptions};
 
+/// The built-in mock a run went against.
+enum Served {
+    Em(Arc<Mock>),
+    Vbr(Arc<VbrMock>),
+}
+
 /// The VBR REST revision a VBR scenario runs against when nothing else is named.
 const VBR_DEFAULT: &str = "vbr-1.3-rev1";
 
@@ -38,7 +44,7 @@ pub(super) fn run(args: RunArgs) -> Result<Exit, Failure> {
     .map_err(|e| Failure::bad_input(e.to_string()))?;
     let vars = variables(&scenario, &args.vars)?;
     let spec = match &args.spec {
-        Some(path) => Some(crate::openapi::Spec::load(path).map_err(|d| Failure::bad_input(d.to_string()))?),
+        Some(path) => Some(Arc::new(crate::openapi::Spec::load(path).map_err(|d| Failure::bad_input(d.to_string()))?)),
         None => None,
     };
     let credentials = credentials(&args)?;
@@ -85,15 +91,16 @@ pub(super) fn run(args: RunArgs) -> Result<Exit, Failure> {
                     let _ = stopped.await;
                 };
                 let (task, mock) = if super::serve::api_of(None, &cassettes)? == Api::Vbr {
-                    let vbr =
-                        Arc::new(VbrMock::new(cassettes, VbrOptions { log_misses: true, ..VbrOptions::default() }));
-                    (tokio::spawn(server.run(vbr, ServerOptions::default(), stopped)), None)
+                    let options =
+                        VbrOptions { log_misses: true, coverage, spec: spec.clone(), ..VbrOptions::default() };
+                    let vbr = Arc::new(VbrMock::new(cassettes, options));
+                    (tokio::spawn(server.run(vbr.clone(), ServerOptions::default(), stopped)), Served::Vbr(vbr))
                 } else {
                     let mock = Arc::new(Mock::new(
                         cassettes,
                         MockOptions { log_misses: true, coverage, ..MockOptions::default() },
                     ));
-                    (tokio::spawn(server.run(mock.clone(), ServerOptions::default(), stopped)), Some(mock))
+                    (tokio::spawn(server.run(mock.clone(), ServerOptions::default(), stopped)), Served::Em(mock))
                 };
                 let label = match &args.release {
                     Some(r) => format!("release {r} on tape"),
@@ -126,14 +133,14 @@ pub(super) fn run(args: RunArgs) -> Result<Exit, Failure> {
             credentials,
             recorder: recorder.as_ref(),
             secret_names,
-            spec: spec.as_ref(),
+            spec: spec.as_deref(),
         };
         let report = runner::run(&scenario, options).await;
         let mut served = None;
         if let Some((stop, task, mock)) = mock {
             let _ = stop.send(());
             let _ = task.await;
-            served = mock;
+            served = Some(mock);
         }
         if let (Some(recorder), Some(path)) = (&recorder, &args.record) {
             match recorder.finish() {
@@ -146,10 +153,10 @@ pub(super) fn run(args: RunArgs) -> Result<Exit, Failure> {
         write_report(args.json.as_deref(), &report::json(&report))?;
         write_report(args.html.as_deref(), &report::html::run(&report))?;
         match &served {
-            Some(mock) => super::serve::coverage(&args.coverage, mock, &format!("emtape run {}", report.scenario))?,
-            None if args.coverage.wanted() && args.target.is_none() => {
-                eprintln!("warning: --coverage: not yet measured for VBR REST")
+            Some(Served::Em(mock)) => {
+                super::serve::coverage(&args.coverage, mock, &format!("emtape run {}", report.scenario))?
             }
+            Some(Served::Vbr(mock)) => super::serve::vbr_coverage(&args.coverage, mock)?,
             None if args.coverage.wanted() => {
                 eprintln!(
                     "warning: --coverage: a --target's surface is not known to emtape; run against the built-in mock"

@@ -5,6 +5,7 @@
 //! restores and instant recovery as sessions that progress to `Stopped`/`Success`, and answers
 //! everything else in the API's error model, saying what was recorded instead.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -41,7 +42,12 @@ pub struct VbrOptions {
     /// Remember every request and its answer ([`VbrMock::heard`]): for a matrix cell, not a
     /// long-running server.
     pub remember: bool,
+    /// Count what the requests exercise of what the cassettes serve ([`VbrMock::coverage`]).
+    pub coverage: bool,
 }
+
+/// Operations by name (`GET /api/v1/restorePoints/{id}`): how often, with which statuses.
+type Uses = BTreeMap<String, (u64, BTreeSet<u16>)>;
 
 /// A request the mock answered, as a report shows it.
 #[derive(Clone, Debug)]
@@ -65,6 +71,7 @@ impl Default for VbrOptions {
             clock: Arc::new(SystemClock),
             spec: None,
             remember: false,
+            coverage: false,
         }
     }
 }
@@ -113,6 +120,8 @@ pub struct VbrMock {
     options: VbrOptions,
     state: Mutex<State>,
     heard: Mutex<Vec<Heard>>,
+    /// Of the operations on tape, and of the `--spec` document's.
+    used: Mutex<(Uses, Uses)>,
 }
 
 impl VbrMock {
@@ -138,7 +147,23 @@ impl VbrMock {
             options,
             state: Mutex::default(),
             heard: Mutex::default(),
+            used: Mutex::default(),
         }
+    }
+
+    /// What the requests so far exercised, when asked to count.
+    pub fn coverage(&self) -> super::coverage::Coverage {
+        let mut recorded: BTreeSet<String> = BTreeSet::new();
+        recorded.insert(format!("POST {TOKEN_PATH}"));
+        recorded.insert(format!("POST {LOGOUT_PATH}"));
+        let gets =
+            self.store.lists.keys().chain(self.store.entities.keys()).chain(self.store.exact.keys().map(|(_, t)| t));
+        recorded.extend(gets.map(|p| format!("GET {}", operation(p.split('?').next().unwrap_or(p)))));
+        recorded.extend(self.store.actions.keys().map(|(m, p)| format!("{m} {}", p.replace("{}", "{id}"))));
+        let documented: Option<BTreeSet<String>> =
+            self.options.spec.as_ref().map(|s| s.operations().map(|(m, t)| format!("{m} {t}")).collect());
+        let used = self.used.lock().unwrap_or_else(|e| e.into_inner());
+        super::coverage::Coverage::new(self.revisions.clone(), &recorded, documented.as_ref(), &used.0, &used.1)
     }
 
     /// The requests it answered, when asked to remember them.
@@ -175,6 +200,20 @@ impl VbrMock {
             {
                 for v in &c.violations {
                     log::warn!("emtape: spec: the answer to {} breaks {}: {v}", c.operation, spec.file);
+                }
+            }
+        }
+        if self.options.coverage {
+            let op = format!("{} {}", req.method.to_ascii_uppercase(), operation(req.path()));
+            let documented = self.options.spec.as_ref().and_then(|s| s.template_of(&req.method, plain(req.path())));
+            let documented = documented.map(|t| format!("{} {t}", req.method.to_ascii_uppercase()));
+            let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
+            let (tape, spec) = &mut *used;
+            for (uses, key) in [(tape, Some(op)), (spec, documented)] {
+                if let Some(key) = key {
+                    let entry = uses.entry(key).or_default();
+                    entry.0 += 1;
+                    entry.1.insert(response.status);
                 }
             }
         }
@@ -641,6 +680,11 @@ impl VbrMock {
             }
         }
     }
+}
+
+/// An operation's path as coverage names it: ids as `{id}`.
+fn operation(path: &str) -> String {
+    shape(plain(path)).replace("{}", "{id}")
 }
 
 /// The restore point a restore spec names (`restorePointId`; 1.1: `objectRestorePointId`).

@@ -3,6 +3,7 @@
 //! revisions, its error model, and how its traffic is told apart from Enterprise Manager's.
 //! Every other module asks here, as it asks [`crate::em`] about EM.
 
+pub mod coverage;
 pub mod crawl;
 pub mod mock;
 pub mod store;

@@ -632,3 +632,24 @@ async fn a_crawl_of_a_vbr_server_reads_its_lists_and_each_listed_id_and_replays(
     let unread = all.iter().find(|id| !text.contains(id.as_str())).expect("a point the crawl did not read");
     assert_eq!(r.call("GET", &format!("/api/v1/restorePoints/{unread}"), "").await.0, 404);
 }
+
+#[test]
+fn coverage_of_a_vbr_run_counts_the_operations_on_tape_and_in_the_document() {
+    let dir = temp_dir("vbr-coverage");
+    let json = dir.join("coverage.json");
+    let args = ["run", "scenarios/vbr-vm-restore.yaml", "--var", "poll_interval=10ms", "--coverage", "--spec", SPEC];
+    let (code, out, err) = run(&[&args[..], &["--coverage-json", json.to_str().unwrap()]].concat());
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        err.contains("emtape: VBR REST coverage (1.3-rev1)\n  operations on tape     5 of 18 used (27.8%)\n"),
+        "{err}"
+    );
+    assert!(err.contains("    used       2x 200    GET /api/v1/sessions/{id}\n"), "{err}");
+    assert!(
+        err.contains("    unused               POST /api/v1/restore/instantRecovery/vSphere/vm/{id}/migrate\n"),
+        "{err}"
+    );
+    assert!(err.contains("  operations documented  3 of 3 used (100%)\n"), "{err}");
+    let c: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!((c["recorded"]["used"].as_u64(), c["recorded"]["total"].as_u64()), (Some(5), Some(18)));
+}
