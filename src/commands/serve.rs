@@ -44,7 +44,7 @@ pub(super) fn serve(args: ServeArgs) -> Result<Exit, Failure> {
     }
     let options = MockOptions {
         users: users.into(),
-        coverage: args.coverage.wanted(),
+        coverage: args.coverage.wanted() || args.strict,
         session_timeout: Duration::from_secs(args.session_timeout),
         max_sessions: args.max_sessions,
         log_requests: args.verbose,
@@ -173,10 +173,6 @@ fn serve_vbr(
                 .to_owned(),
         ));
     }
-    // Said, not silently ignored.
-    if args.strict {
-        eprintln!("warning: --strict is not measured for VBR REST yet; it is ignored");
-    }
     let mut users = args.users.clone();
     if let Some(file) = &args.users_file {
         users.extend(crate::mock::users::load(file).map_err(|e| Failure::bad_input(e.to_string()))?);
@@ -195,7 +191,7 @@ fn serve_vbr(
     }
     let options = VbrOptions {
         spec,
-        coverage: args.coverage.wanted(),
+        coverage: args.coverage.wanted() || args.strict,
         token_lifetime: Duration::from_secs(args.session_timeout),
         running_polls: args.check.running_polls.unwrap_or(1),
         users: users.into(),
@@ -212,7 +208,7 @@ fn serve_vbr(
         eprintln!("emtape: serving VBR REST ({revisions}) from {count} exchanges of {}", names.join(", "));
         server.run(mock.clone(), ServerOptions { max_body: args.max_body }, stop_signal()).await;
         vbr_coverage(&args.coverage, &mock)?;
-        Ok(Exit::Success)
+        Ok(vbr_strict(args.strict, &mock))
     })
 }
 
@@ -227,6 +223,26 @@ async fn bind(listen: &str, tls: Option<ServerTls>, minted: Option<Minted>) -> R
 /// The cassettes' names and how many exchanges they hold, for the line that says what is served.
 fn described(cassettes: &[LoadedCassette]) -> (Vec<String>, usize) {
     (cassettes.iter().map(|c| c.name.clone()).collect(), cassettes.iter().map(|c| c.cassette.exchanges.len()).sum())
+}
+
+/// With `--strict`, the operations on tape no request used (VBR answers are made from the
+/// tape per operation, so the operation, not the exchange, is what goes unused); `Failed` if any.
+fn vbr_strict(enabled: bool, mock: &VbrMock) -> Exit {
+    if !enabled {
+        return Exit::Success;
+    }
+    let c = mock.coverage();
+    let unused: Vec<&str> =
+        c.recorded.operations.iter().filter(|u| u.count == 0).map(|u| u.operation.as_str()).collect();
+    if unused.is_empty() {
+        eprintln!("emtape: strict: every operation on tape was used");
+        return Exit::Success;
+    }
+    eprintln!("emtape: strict: {} of {} operations on tape were never used:", unused.len(), c.recorded.total);
+    for op in unused {
+        eprintln!("  {op}");
+    }
+    Exit::Failed
 }
 
 /// A VBR mock's coverage as the flags ask for it: text on stderr, JSON (HTML not yet).

@@ -653,3 +653,17 @@ fn coverage_of_a_vbr_run_counts_the_operations_on_tape_and_in_the_document() {
     let c: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!((c["recorded"]["used"].as_u64(), c["recorded"]["total"].as_u64()), (Some(5), Some(18)));
 }
+
+#[tokio::test]
+async fn serve_strict_of_vbr_lists_the_operations_on_tape_no_request_used() {
+    let em = Emtape::serve(&["--release", "vbr-1.3-rev1", "--strict"]);
+    let c = Vbr::log_on(&em.url, "1.3-rev1").await;
+    c.get("/api/v1/serverInfo").await;
+    let (status, err) = em.stop();
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("emtape: strict: 16 of 18 operations on tape were never used:\n  GET /api/v1/backupObjects\n"),
+        "{err}"
+    );
+    assert!(!err.contains("  GET /api/v1/serverInfo\n") && !err.contains("  POST /api/oauth2/token\n"), "{err}");
+}
