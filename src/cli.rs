@@ -13,7 +13,8 @@ Exit codes:
   3  a network or TLS failure
   130  stopped with Ctrl-C before it was done (crawl: what was answered is on tape)";
 
-/// Record-and-replay contract testing for the Veeam Backup Enterprise Manager REST API.
+/// Record-and-replay contract testing for the Veeam Backup Enterprise Manager REST API (and the
+/// Backup & Replication REST API: --api vbr, --release vbr-1.3-rev1).
 #[derive(Debug, Parser)]
 #[command(name = "emtape", version, propagate_version = true, max_term_width = 100, after_help = EXIT_CODES)]
 pub struct Cli {
@@ -25,9 +26,9 @@ pub struct Cli {
 pub enum Command {
     /// Run a scenario (the VM restore flow) against a server, checking the contract at each step
     Run(RunArgs),
-    /// Serve cassettes as a mock Enterprise Manager that any client can run the restore flow against
+    /// Serve cassettes as a mock Enterprise Manager (or VBR REST server) that any client can run the restore flow against
     Serve(ServeArgs),
-    /// Record a client's exchanges with a real EM into a cassette, through a reverse proxy
+    /// Record a client's exchanges with a real EM (or VBR server) into a cassette, through a reverse proxy
     Record(RecordArgs),
     /// Compare two recordings (cassettes, or two XML or JSON bodies) for contract drift
     Diff(DiffArgs),
