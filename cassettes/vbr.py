@@ -152,7 +152,7 @@ class Tape:
             lines.append("    - Content-Type: application/json")
         lines.append(f"    - X-Api-Version: {self.rev}")
         if bearer:
-            lines.append('    - Authorization: "Bearer {{token:1}}"')
+            lines.append('    - Authorization: Bearer {{token:1}}')
         if form is not None:
             lines.append(f"    body: {form}")
         elif request is not None:
