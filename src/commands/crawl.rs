@@ -39,6 +39,8 @@ fn crawl_vbr(
         templates: crate::vbr::crawl::templates_of(spec.as_ref()),
         max_requests: args.max_requests,
         sample: args.sample.max(1),
+        concurrency: args.concurrency.max(1),
+        rate: args.rate,
     };
     let crawled = runtime(None)?.block_on(crate::vbr::crawl::crawl(client, recorder.clone(), &options));
     let written = recorder.finish().map_err(Failure::bad_input)?;

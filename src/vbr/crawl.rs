@@ -30,6 +30,29 @@ pub struct VbrCrawl {
     pub max_requests: usize,
     /// Items per list: the page asked for (`limit`) and the ids opened.
     pub sample: usize,
+    /// Requests in flight at once.
+    pub concurrency: usize,
+    /// At most this many requests per second.
+    pub rate: Option<f64>,
+}
+
+/// Spaces requests out to the rate asked for, whoever sends them.
+struct Gate {
+    next: tokio::sync::Mutex<tokio::time::Instant>,
+    gap: Option<std::time::Duration>,
+}
+
+impl Gate {
+    async fn pass(&self) {
+        let Some(gap) = self.gap else { return };
+        let at = {
+            let mut next = self.next.lock().await;
+            let at = (*next).max(tokio::time::Instant::now());
+            *next = at + gap;
+            at
+        };
+        tokio::time::sleep_until(at).await;
+    }
 }
 
 /// What a crawl did.
@@ -68,16 +91,19 @@ pub fn templates_of(spec: Option<&Spec>) -> Vec<(String, bool)> {
 /// Crawls a VBR server: token, lists, entities and sub-lists, logout.
 pub async fn crawl(client: Arc<Client>, recorder: Arc<Recorder>, options: &VbrCrawl) -> Result<Crawled, String> {
     let mut done = Crawled::default();
+    let gap = options.rate.filter(|r| *r > 0.0).map(|r| std::time::Duration::from_secs_f64(1.0 / r));
+    let gate = Arc::new(Gate { next: tokio::sync::Mutex::new(tokio::time::Instant::now()), gap });
     let mut headers = Headers::new();
     headers.push("Accept", "application/json");
     headers.push(API_VERSION_HEADER, options.revision.clone());
     let mut form = headers.clone();
     form.push("Content-Type", "application/x-www-form-urlencoded");
     let grant = password_grant(&options.user, &options.password);
-    let token =
-        send(&client, &recorder, &mut done, "POST", &format!("{}{TOKEN_PATH}", options.base), &form, grant).await?;
-    let Some(access) = super::tokens_in(&token.body).0 else {
-        let said = super::logon_refusal(&token).unwrap_or_else(|| "the answer holds no access_token".into());
+    let url = format!("{}{TOKEN_PATH}", options.base);
+    let token = send(client.clone(), recorder.clone(), gate.clone(), "POST", url, form, grant).await?;
+    done.count(&token);
+    let Some(access) = super::tokens_in(&token.1.body).0 else {
+        let said = super::logon_refusal(&token.1).unwrap_or_else(|| "the answer holds no access_token".into());
         return Err(format!("{TOKEN_PATH}: {said}"));
     };
     headers.push("Authorization", format!("Bearer {access}"));
@@ -88,16 +114,31 @@ pub async fn crawl(client: Arc<Client>, recorder: Arc<Recorder>, options: &VbrCr
     let mut ids: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (template, listing) in templates {
         let listing = *listing;
-        for path in fill(template, &ids) {
-            if done.requests >= options.max_requests {
-                break;
+        let room = options.max_requests.saturating_sub(done.requests);
+        let paths: Vec<String> = fill(template, &ids).into_iter().take(room).collect();
+        // `concurrency` at a time; answered in any order, read in the paths' order.
+        let mut answers = Vec::new();
+        for chunk in paths.chunks(options.concurrency.max(1)) {
+            let mut running = tokio::task::JoinSet::new();
+            for (i, path) in chunk.iter().enumerate() {
+                let limit = if listing { format!("?limit={}", options.sample) } else { String::new() };
+                let url = format!("{}{path}{limit}", options.base);
+                let (client, recorder, gate, headers) =
+                    (client.clone(), recorder.clone(), gate.clone(), headers.clone());
+                running
+                    .spawn(async move { (i, send(client, recorder, gate, "GET", url, headers, String::new()).await) });
             }
-            let url = if listing {
-                format!("{}{path}?limit={}", options.base, options.sample)
-            } else {
-                format!("{}{path}", options.base)
-            };
-            let r = send(&client, &recorder, &mut done, "GET", &url, &headers, String::new()).await?;
+            let mut batch = Vec::new();
+            while let Some(joined) = running.join_next().await {
+                let (i, answer) = joined.map_err(|e| format!("a request failed: {e}"))?;
+                batch.push((i, answer?));
+            }
+            batch.sort_by_key(|(i, _)| *i);
+            answers.extend(batch.into_iter().map(|(_, a)| a));
+        }
+        for (path, answer) in paths.iter().zip(&answers) {
+            done.count(answer);
+            let r = &answer.1;
             if !listing || r.status != 200 {
                 continue;
             }
@@ -110,13 +151,25 @@ pub async fn crawl(client: Arc<Client>, recorder: Arc<Recorder>, options: &VbrCr
                 .filter_map(|x| x.get("id").and_then(Value::as_str).map(str::to_owned))
                 .take(options.sample)
                 .collect();
-            ids.entry(super::store::shape(&path).replace("{}", "{id}")).or_default().extend(found);
+            ids.entry(super::store::shape(path).replace("{}", "{id}")).or_default().extend(found);
         }
     }
-    let _ =
-        send(&client, &recorder, &mut done, "POST", &format!("{}{LOGOUT_PATH}", options.base), &headers, String::new())
-            .await;
+    let url = format!("{}{LOGOUT_PATH}", options.base);
+    if let Ok(answer) = send(client, recorder, gate, "POST", url, headers, String::new()).await {
+        done.count(&answer);
+    }
     Ok(done)
+}
+
+impl Crawled {
+    /// Counts an answer, and a refusal with what the server said.
+    fn count(&mut self, (shown, r): &(String, crate::http::Response)) {
+        self.requests += 1;
+        if r.status >= 400 {
+            let said = super::error_message(&r.body).unwrap_or_default();
+            self.refused.push(format!("{shown} -> {} {said}", r.status));
+        }
+    }
 }
 
 /// The paths a template stands for: itself when it takes no parameter, else one per id of the
@@ -133,22 +186,19 @@ fn fill(template: &str, ids: &BTreeMap<String, Vec<String>>) -> Vec<String> {
     ids.get(list).map(|found| found.iter().map(|id| format!("{list}/{id}{rest}")).collect()).unwrap_or_default()
 }
 
+/// One request, recorded: the answer, and the request as reports show it.
 async fn send(
-    client: &Client,
-    recorder: &Recorder,
-    done: &mut Crawled,
-    method: &str,
-    url: &str,
-    headers: &Headers,
+    client: Arc<Client>,
+    recorder: Arc<Recorder>,
+    gate: Arc<Gate>,
+    method: &'static str,
+    url: String,
+    headers: Headers,
     body: String,
-) -> Result<crate::http::Response, String> {
+) -> Result<(String, crate::http::Response), String> {
+    gate.pass().await;
     let body = Bytes::from(body);
-    let response = client.send(method, url, headers, body.clone()).await.map_err(|e| e.to_string())?;
-    recorder.record(&Sent { method, url, headers, body: &body }, &response);
-    done.requests += 1;
-    if response.status >= 400 {
-        let said = super::error_message(&response.body).unwrap_or_default();
-        done.refused.push(format!("{method} {} -> {} {said}", crate::em::session::loggable(url), response.status));
-    }
-    Ok(response)
+    let response = client.send(method, &url, &headers, body.clone()).await.map_err(|e| e.to_string())?;
+    recorder.record(&Sent { method, url: &url, headers: &headers, body: &body }, &response);
+    Ok((format!("{method} {}", crate::em::session::loggable(&url)), response))
 }
