@@ -67,6 +67,16 @@ pub(super) fn record(args: RecordArgs) -> Result<Exit, Failure> {
             for w in &loaded.warnings {
                 eprintln!("warning: {w}");
             }
+            // The recorder replays with EM's mock; a VBR cassette would be answered as EM.
+            if loaded.cassette.meta.api.as_deref().and_then(crate::vbr::Api::parse) == Some(crate::vbr::Api::Vbr) {
+                return Err(Failure::bad_input(format!(
+                    "--mode {}: {} holds VBR REST traffic, which the recorder does not replay yet; replay it with \
+                     `emtape serve {}`, or record anew (--mode new)",
+                    if args.mode == RecordMode::Append { "append" } else { "replay-only" },
+                    args.out.display(),
+                    args.out.display()
+                )));
+            }
             Some(loaded)
         }
     };

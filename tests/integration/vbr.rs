@@ -667,3 +667,18 @@ async fn serve_strict_of_vbr_lists_the_operations_on_tape_no_request_used() {
     );
     assert!(!err.contains("  GET /api/v1/serverInfo\n") && !err.contains("  POST /api/oauth2/token\n"), "{err}");
 }
+
+#[test]
+fn record_append_to_a_vbr_cassette_is_refused_and_leaves_it_as_it_was() {
+    let dir = temp_dir("vbr-append");
+    let out = dir.join("vbr.yaml");
+    let before = std::fs::read_to_string("cassettes/vbr-1.3-rev1/vbr.yaml").unwrap();
+    std::fs::write(&out, &before).unwrap();
+    for mode in ["append", "replay-only"] {
+        let (code, _, err) =
+            run(&["record", "--upstream", "http://127.0.0.1:9", "--out", out.to_str().unwrap(), "--mode", mode]);
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains("holds VBR REST traffic, which the recorder does not replay yet"), "{err}");
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), before);
+    }
+}
