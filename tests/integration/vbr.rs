@@ -316,6 +316,25 @@ fn the_shipped_vbr_scenarios_pass_on_their_revisions_and_a_13_client_is_refused_
             assert_eq!(code, 0, "{scenario} on {revision}:\n{out}{err}");
         }
     }
+    // A 1.1 client (its paths and its restore spec's key as 1.1 names them) on 1.1-rev0.
+    let old = [
+        "run",
+        "scenarios/vbr-vm-restore.yaml",
+        "--release",
+        "vbr-1.1-rev0",
+        "--var",
+        "api_version=1.1-rev0",
+        "--var",
+        "points=objectRestorePoints",
+        "--var",
+        "vm_restore=vmRestore/vmware/",
+        "--var",
+        "point_key=objectRestorePointId",
+        "--var",
+        "poll_interval=10ms",
+    ];
+    let (code, out, err) = run(&old);
+    assert_eq!(code, 0, "{out}{err}");
     // A failing token step shows its answer: the tokens in it as placeholders, never as issued.
     let dir = temp_dir("vbr-run");
     let scenario = dir.join("strict.yaml");
