@@ -333,6 +333,11 @@ pub struct RecordArgs {
     #[arg(long, value_name = "API", value_parser = api_arg)]
     pub api: Option<crate::vbr::Api>,
 
+    /// Check every exchange against this OpenAPI 3 document as it is recorded (the install's
+    /// swagger.json): each violation said on stderr by its JSON pointer
+    #[arg(long, value_name = "FILE")]
+    pub spec: Option<PathBuf>,
+
     /// Be a forward proxy instead, for clients that take a proxy (HTTPS_PROXY, HTTP_PROXY, curl -x):
     /// the EM named by --only is recorded, other hosts are passed through untouched
     #[arg(long, requires = "only")]

@@ -59,6 +59,11 @@ pub(super) fn record(args: RecordArgs) -> Result<Exit, Failure> {
             "neither the system trust store nor --upstream-ca holds its CA: pass the CA with --upstream-ca (or add it to the system store), or --insecure-upstream",
         );
     let (listen, minted) = listen_tls(&args.tls)?;
+    // Read before anything is written: a bad document leaves the cassette as it was.
+    let spec = match &args.spec {
+        Some(path) => Some(Arc::new(crate::openapi::Spec::load(path).map_err(|d| Failure::bad_input(d.to_string()))?)),
+        None => None,
+    };
     let existing = match args.mode {
         RecordMode::New => None,
         RecordMode::Append if !args.out.exists() => None,
@@ -105,6 +110,10 @@ pub(super) fn record(args: RecordArgs) -> Result<Exit, Failure> {
             if let Some(api) = args.api {
                 recorder.name_api(api);
             }
+            let recorder = match spec {
+                Some(spec) => recorder.checking(spec),
+                None => recorder,
+            };
             let recorder = match &args.compare {
                 Some(path) => {
                     let reference = Cassette::load(path).map_err(|e| Failure::bad_input(e.to_string()))?;

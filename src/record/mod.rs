@@ -191,6 +191,8 @@ pub struct Recorder {
     origin: String,
     /// A cassette each exchange is compared with as it is recorded (`--compare`).
     compare: Option<compare::LiveCompare>,
+    /// An OpenAPI document every exchange is checked against as it is recorded (`--spec`).
+    spec: Option<std::sync::Arc<crate::openapi::Spec>>,
 }
 
 impl Recorder {
@@ -226,12 +228,24 @@ impl Recorder {
             recorded: 0,
             error: None,
         };
-        Recorder { state: Mutex::new(state), origin: origin.trim_end_matches('/').to_owned(), compare: None }
+        Recorder {
+            state: Mutex::new(state),
+            origin: origin.trim_end_matches('/').to_owned(),
+            compare: None,
+            spec: None,
+        }
     }
 
     /// Compares every exchange recorded from now on with `reference`'s answer to it.
     pub fn comparing(mut self, reference: LoadedCassette) -> Recorder {
         self.compare = Some(compare::LiveCompare::new(reference));
+        self
+    }
+
+    /// Checks every exchange recorded from now on against an OpenAPI document, saying each
+    /// violation (by its JSON pointer) as it is recorded.
+    pub fn checking(mut self, spec: std::sync::Arc<crate::openapi::Spec>) -> Recorder {
+        self.spec = Some(spec);
         self
     }
 
@@ -243,6 +257,29 @@ impl Recorder {
     fn observe(&self, exchange: &Exchange) {
         if let Some(drift) = self.compare.as_ref().and_then(|c| c.observe(exchange)) {
             log::info!("emtape: compare: {}", compare::line(&drift));
+        }
+        if let Some(spec) = &self.spec {
+            let (method, path) = (&exchange.request.method, exchange.request.uri.split('?').next().unwrap_or(""));
+            let json = |t: &str| matches!(em::Repr::sniff(t), Some(em::Repr::Json));
+            let request = exchange
+                .request
+                .body
+                .as_text()
+                .filter(|t| json(t))
+                .and_then(|t| spec.check_request(method, path, t.as_bytes()));
+            let status = exchange.response.status;
+            let answer = exchange.response.body.as_text().filter(|t| json(t));
+            let answer = answer.and_then(|t| spec.check_response(method, path, status, t.as_bytes()));
+            for checked in request.into_iter().chain(answer) {
+                for v in &checked.violations {
+                    log::warn!(
+                        "emtape: spec: exchange {}, {} breaks {}: {v}",
+                        exchange.seq,
+                        checked.operation,
+                        spec.file
+                    );
+                }
+            }
         }
     }
 

@@ -701,3 +701,37 @@ fn record_append_to_a_vbr_cassette_is_refused_and_leaves_it_as_it_was() {
         assert_eq!(std::fs::read_to_string(&out).unwrap(), before);
     }
 }
+
+#[tokio::test]
+async fn record_with_a_spec_says_each_violation_as_it_records_and_a_bad_spec_touches_nothing() {
+    let upstream = Emtape::serve(&["--release", "vbr-1.3-rev1"]);
+    let dir = temp_dir("vbr-record-spec");
+    let out = dir.join("vbr.yaml");
+    let recorder = Emtape::record(&upstream.url, &out, &["--spec", SPEC]);
+    let c = Vbr::log_on(&recorder.url, "1.3-rev1").await;
+    let spec =
+        r#"{"type": "OriginalLocation", "restorePointId": "9c754f28-219a-5c25-934d-c91b3282da38", "powerUp": "yes"}"#;
+    let (status, session) = c.call("POST", "/api/v1/restore/vmRestore/vSphere", spec).await;
+    assert_eq!(status, 201);
+    c.get(&format!("/api/v1/sessions/{}", session["id"].as_str().unwrap())).await;
+    let (_, err) = recorder.stop();
+    assert!(
+        err.contains("emtape: spec: exchange 2, POST /api/v1/restore/vmRestore/vSphere request breaks tests/fixtures/vbr-openapi-mini.json: /powerUp: expected a boolean, found a string"),
+        "{err}"
+    );
+    let cassette = std::fs::read_to_string(&out).unwrap();
+    let broken = dir.join("broken.json");
+    std::fs::write(&broken, "{\"openapi\": \"3.0.1\", \"paths\": ").unwrap();
+    let (code, _, err) = run(&[
+        "record",
+        "--upstream",
+        &upstream.url,
+        "--out",
+        out.to_str().unwrap(),
+        "--spec",
+        broken.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("broken.json:1:"), "{err}");
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), cassette, "the cassette is left as it was");
+}
