@@ -20,22 +20,6 @@ pub const API_VERSION_HEADER: &str = "x-api-version";
 pub const TOKEN_PATH: &str = "/api/oauth2/token";
 /// Where a client gives its tokens back.
 pub const LOGOUT_PATH: &str = "/api/oauth2/logout";
-/// The port a VBR server listens on by default.
-pub const DEFAULT_PORT: u16 = 9419;
-
-/// The revisions of the API, oldest first, and the product versions that serve them.
-pub const REVISIONS: [(&str, &str); 9] = [
-    ("1.0-rev1", "11"),
-    ("1.1-rev0", "12.0"),
-    ("1.1-rev1", "12.1"),
-    ("1.1-rev2", "12.2"),
-    ("1.2-rev0", "12.3"),
-    ("1.2-rev1", "12.3"),
-    ("1.3-rev0", "13.0"),
-    ("1.3-rev1", "13.0"),
-    ("1.3-rev2", "13.1"),
-];
-
 /// Whether `revision` (`1.3-rev1`) is `other` or later; an unparsable one is not.
 pub fn revision_at_least(revision: &str, other: &str) -> bool {
     let parse = |r: &str| -> Option<(u32, u32, u32)> {
