@@ -156,8 +156,7 @@ impl VbrMock {
         let mut recorded: BTreeSet<String> = BTreeSet::new();
         recorded.insert(format!("POST {TOKEN_PATH}"));
         recorded.insert(format!("POST {LOGOUT_PATH}"));
-        let gets =
-            self.store.lists.keys().chain(self.store.entities.keys()).chain(self.store.exact.keys().map(|(_, t)| t));
+        let gets = self.store.lists.keys().chain(self.store.entities.keys()).chain(self.store.exact.keys());
         recorded.extend(gets.map(|p| format!("GET {}", operation(p.split('?').next().unwrap_or(p)))));
         recorded.extend(self.store.actions.keys().map(|(m, p)| format!("{m} {}", p.replace("{}", "{id}"))));
         let documented: Option<BTreeSet<String>> =
@@ -405,7 +404,7 @@ impl VbrMock {
         let target = if req.query().is_empty() { path.to_owned() } else { format!("{path}?{}", req.query()) };
         // What was recorded for this very request answers as recorded, unless what it lists
         // has changed here since.
-        if let Some(r) = self.store.exact.get(&("GET".to_owned(), target)) {
+        if let Some(r) = self.store.exact.get(&target) {
             if !self.changed(path) {
                 return Response::new(r.status)
                     .header("Content-Type", "application/json; charset=utf-8")
@@ -434,7 +433,7 @@ impl VbrMock {
         }
         // A document recorded without a query answers whatever query it is asked with, as the
         // server ignores parameters it does not take (`/api/v1/serverInfo?limit=3`).
-        if let Some(r) = self.store.exact.get(&("GET".to_owned(), path.to_owned())).filter(|r| r.status < 300) {
+        if let Some(r) = self.store.exact.get(path).filter(|r| r.status < 300) {
             return Response::new(r.status)
                 .header("Content-Type", "application/json; charset=utf-8")
                 .body(r.body.clone());
@@ -543,7 +542,7 @@ impl VbrMock {
         };
         // A restore names its restore point; it must be one the server has.
         if let Some((key, id)) = restore_point_of(&spec) {
-            if !self.store.entities.keys().any(|p| p.ends_with(&format!("estorePoints/{id}"))) {
+            if self.store.restore_point(&id).is_none() {
                 return error(404, ErrorCode::NotFound, &format!("{key}: no restore point with ID {id}."), Some(&id));
             }
         }
@@ -652,8 +651,7 @@ impl VbrMock {
     /// names the job and the restore point's time.
     fn add_mount(&self, path: &str, spec: &Value, session: &Map<String, Value>, revision: &str) {
         let point = restore_point_of(spec).map(|(_, id)| id).unwrap_or_default();
-        let entity =
-            self.store.entities.iter().find(|(p, _)| p.ends_with(&format!("estorePoints/{point}"))).map(|(_, v)| v);
+        let entity = self.store.restore_point(&point);
         let field = |v: Option<&Value>, k: &str| {
             v.and_then(|e| e.get(k)).and_then(Value::as_str).unwrap_or_default().to_owned()
         };

@@ -33,8 +33,8 @@ pub struct Store {
     pub actions: HashMap<(String, String), Recorded>,
     /// The token endpoint's answer, as a model for the ones the mock mints.
     pub token: Option<Map<String, Value>>,
-    /// Every recorded GET answer, by method and path with query.
-    pub exact: HashMap<(String, String), Recorded>,
+    /// Every recorded GET answer, by path with query.
+    pub exact: HashMap<String, Recorded>,
     /// Paths of every list and entity, as recorded (for explanations).
     pub known: Vec<String>,
 }
@@ -76,7 +76,7 @@ impl Store {
                     continue;
                 }
                 let target = if query.is_empty() { path.clone() } else { format!("{path}?{query}") };
-                store.exact.entry(("GET".into(), target)).or_insert(recorded);
+                store.exact.entry(target).or_insert(recorded);
                 let value = (e.response.status == 200).then(|| serde_json::from_str::<Value>(body).ok()).flatten();
                 match value {
                     Some(Value::Object(mut m)) if m.get("data").is_some_and(Value::is_array) => {
@@ -122,6 +122,13 @@ impl Store {
                 list.push(item);
             }
         }
+    }
+
+    /// The restore point of this id (1.2 on: `restorePoints`; 1.1: `objectRestorePoints`).
+    pub fn restore_point(&self, id: &str) -> Option<&Value> {
+        ["/api/v1/restorePoints", "/api/v1/objectRestorePoints"]
+            .iter()
+            .find_map(|list| self.entities.get(&format!("{list}/{id}")))
     }
 
     /// A list a recording holds, or the one a relation gives: the restore points of a backup
