@@ -165,9 +165,12 @@ impl Spec {
             .max_by_key(|o| o.segments.iter().filter(|s| s.is_some()).count())
     }
 
-    /// Checks a JSON request body against the operation's `requestBody`; `None` when the
-    /// document knows no such operation or says nothing of a JSON body.
+    /// Checks a JSON request body against the operation's `requestBody`; `None` when the body
+    /// is not JSON, or the document knows no such operation or says nothing of a JSON body.
     pub fn check_request(&self, method: &str, path: &str, body: &[u8]) -> Option<Checked> {
+        if !looks_like_json(body) {
+            return None;
+        }
         let op = self.operation(method, path)?;
         let request = self.resolve(self.doc.pointer(&format!("{}/requestBody", op.pointer))?);
         let schema = json_schema(request)?;
@@ -175,8 +178,12 @@ impl Spec {
         Some(Checked { violations: self.check_body(schema, body), operation: shown })
     }
 
-    /// Checks a response body against the operation's answer for `status` (or its `default`).
+    /// Checks a JSON response body against the operation's answer for `status` (or its
+    /// `default`); `None` as for [`Spec::check_request`].
     pub fn check_response(&self, method: &str, path: &str, status: u16, body: &[u8]) -> Option<Checked> {
+        if !looks_like_json(body) {
+            return None;
+        }
         let op = self.operation(method, path)?;
         let responses = self.doc.pointer(&format!("{}/responses", op.pointer))?.as_object()?;
         let class = format!("{}XX", status / 100);
@@ -184,6 +191,16 @@ impl Spec {
         let schema = json_schema(self.resolve(response))?;
         let shown = format!("{} {} {status}", op.method, op.template);
         Some(Checked { violations: self.check_body(schema, body), operation: shown })
+    }
+
+    /// Both bodies of an exchange, each checked when it is JSON and the document describes it.
+    /// `path` may carry a query.
+    pub fn check_exchange(&self, method: &str, path: &str, sent: &[u8], status: u16, answer: &[u8]) -> Vec<Checked> {
+        let path = path.split('?').next().unwrap_or(path);
+        self.check_request(method, path, sent)
+            .into_iter()
+            .chain(self.check_response(method, path, status, answer))
+            .collect()
     }
 
     fn check_body(&self, schema: &Value, body: &[u8]) -> Vec<Violation> {
@@ -235,6 +252,11 @@ fn dangling_refs(doc: &Value, v: &Value, at: &str, out: &mut Vec<(String, String
         }
         _ => {}
     }
+}
+
+/// Whether a body starts as JSON does (`{` or `[`, after white space).
+fn looks_like_json(body: &[u8]) -> bool {
+    body.iter().find(|b| !b.is_ascii_whitespace()).is_some_and(|b| *b == b'{' || *b == b'[')
 }
 
 /// The schema of the JSON content of a request body or response.

@@ -259,18 +259,12 @@ impl Recorder {
             log::info!("emtape: compare: {}", compare::line(&drift));
         }
         if let Some(spec) = &self.spec {
-            let (method, path) = (&exchange.request.method, exchange.request.uri.split('?').next().unwrap_or(""));
-            let json = |t: &str| matches!(em::Repr::sniff(t), Some(em::Repr::Json));
-            let request = exchange
-                .request
-                .body
-                .as_text()
-                .filter(|t| json(t))
-                .and_then(|t| spec.check_request(method, path, t.as_bytes()));
-            let status = exchange.response.status;
-            let answer = exchange.response.body.as_text().filter(|t| json(t));
-            let answer = answer.and_then(|t| spec.check_response(method, path, status, t.as_bytes()));
-            for checked in request.into_iter().chain(answer) {
+            let (request, response) = (&exchange.request, &exchange.response);
+            let (sent, answer) =
+                (request.body.as_text().unwrap_or_default(), response.body.as_text().unwrap_or_default());
+            let checked =
+                spec.check_exchange(&request.method, &request.uri, sent.as_bytes(), response.status, answer.as_bytes());
+            for checked in checked {
                 for v in &checked.violations {
                     log::warn!(
                         "emtape: spec: exchange {}, {} breaks {}: {v}",

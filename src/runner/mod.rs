@@ -157,14 +157,8 @@ fn skipped(step: &Step, phase: Phase, reason: String) -> StepResult {
 /// it sent JSON) and one for the answer, each failing with every violation by its JSON pointer.
 fn spec_checks(spec: &crate::openapi::Spec, method: &str, url: &str, sent: &[u8], response: &Response) -> Vec<Check> {
     let path = url.split_once("://").map_or(url, |(_, rest)| rest.find('/').map_or("/", |i| &rest[i..]));
-    let path = path.split('?').next().unwrap_or(path);
-    let json = |b: &[u8]| b.iter().find(|c| !c.is_ascii_whitespace()).is_some_and(|c| *c == b'{' || *c == b'[');
-    let request = json(sent).then(|| spec.check_request(method, path, sent)).flatten();
-    let answer =
-        json(&response.body).then(|| spec.check_response(method, path, response.status, &response.body)).flatten();
-    request
+    spec.check_exchange(method, path, sent, response.status, &response.body)
         .into_iter()
-        .chain(answer)
         .map(|c| {
             let actual = if c.violations.is_empty() {
                 "as described".to_owned()
