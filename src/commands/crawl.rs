@@ -22,10 +22,7 @@ fn crawl_vbr(
     base: String,
     password: String,
 ) -> Result<Exit, Failure> {
-    let spec = match &args.spec {
-        Some(path) => Some(crate::openapi::Spec::load(path).map_err(|d| Failure::bad_input(d.to_string()))?),
-        None => None,
-    };
+    let spec = super::load_spec(args.spec.as_deref())?;
     recorder.name_api(Api::Vbr);
     let options = VbrCrawl {
         base,
@@ -36,7 +33,7 @@ fn crawl_vbr(
             .clone()
             .or_else(|| spec.as_ref().and_then(|s| s.version.clone()))
             .unwrap_or_else(|| "1.3-rev1".into()),
-        templates: crate::vbr::crawl::templates_of(spec.as_ref()),
+        templates: crate::vbr::crawl::templates_of(spec.as_deref()),
         max_requests: args.max_requests,
         sample: args.sample.max(1),
         concurrency: args.concurrency.max(1),

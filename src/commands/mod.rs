@@ -193,3 +193,11 @@ pub(crate) fn stop_signal() -> impl std::future::Future<Output = ()> {
 pub(crate) fn plural(n: usize, noun: &str) -> String {
     format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }
+
+/// The OpenAPI document a `--spec` names, read (a bad one is bad input, with its place).
+pub(super) fn load_spec(
+    path: Option<&std::path::Path>,
+) -> Result<Option<std::sync::Arc<crate::openapi::Spec>>, Failure> {
+    path.map(|p| crate::openapi::Spec::load(p).map(std::sync::Arc::new).map_err(|d| Failure::bad_input(d.to_string())))
+        .transpose()
+}

@@ -60,10 +60,7 @@ pub(super) fn record(args: RecordArgs) -> Result<Exit, Failure> {
         );
     let (listen, minted) = listen_tls(&args.tls)?;
     // Read before anything is written: a bad document leaves the cassette as it was.
-    let spec = match &args.spec {
-        Some(path) => Some(Arc::new(crate::openapi::Spec::load(path).map_err(|d| Failure::bad_input(d.to_string()))?)),
-        None => None,
-    };
+    let spec = super::load_spec(args.spec.as_deref())?;
     let existing = match args.mode {
         RecordMode::New => None,
         RecordMode::Append if !args.out.exists() => None,

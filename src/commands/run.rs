@@ -43,10 +43,7 @@ pub(super) fn run(args: RunArgs) -> Result<Exit, Failure> {
     }
     .map_err(|e| Failure::bad_input(e.to_string()))?;
     let vars = variables(&scenario, &args.vars)?;
-    let spec = match &args.spec {
-        Some(path) => Some(Arc::new(crate::openapi::Spec::load(path).map_err(|d| Failure::bad_input(d.to_string()))?)),
-        None => None,
-    };
+    let spec = super::load_spec(args.spec.as_deref())?;
     let credentials = credentials(&args)?;
     let redact = match &args.redact {
         Some(p) => RedactConfig::load(p).map_err(Failure::bad_input)?,

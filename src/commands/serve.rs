@@ -38,10 +38,7 @@ pub(super) fn serve(args: ServeArgs) -> Result<Exit, Failure> {
     }
     let check = check_options(&args.check)?;
     let plain = args.check.scenario.is_none();
-    let mut users = args.users.clone();
-    if let Some(file) = &args.users_file {
-        users.extend(crate::mock::users::load(file).map_err(|e| Failure::bad_input(e.to_string()))?);
-    }
+    let users = users_of(&args)?;
     let options = MockOptions {
         users: users.into(),
         coverage: args.coverage.wanted() || args.strict,
@@ -132,6 +129,15 @@ pub(super) fn serve(args: ServeArgs) -> Result<Exit, Failure> {
     })
 }
 
+/// Who may log on: `--user` flags and the `--users` file.
+fn users_of(args: &ServeArgs) -> Result<Vec<crate::mock::User>, Failure> {
+    let mut users = args.users.clone();
+    if let Some(file) = &args.users_file {
+        users.extend(crate::mock::users::load(file).map_err(|e| Failure::bad_input(e.to_string()))?);
+    }
+    Ok(users)
+}
+
 /// The API the cassettes hold: the one `--api` names, or the one they say (all alike).
 pub(super) fn api_of(named: Option<Api>, cassettes: &[LoadedCassette]) -> Result<Api, Failure> {
     let said = |c: &LoadedCassette| c.cassette.meta.api.as_deref().and_then(Api::parse).unwrap_or_default();
@@ -173,14 +179,8 @@ fn serve_vbr(
                 .to_owned(),
         ));
     }
-    let mut users = args.users.clone();
-    if let Some(file) = &args.users_file {
-        users.extend(crate::mock::users::load(file).map_err(|e| Failure::bad_input(e.to_string()))?);
-    }
-    let spec = match &args.spec {
-        Some(path) => Some(Arc::new(crate::openapi::Spec::load(path).map_err(|d| Failure::bad_input(d.to_string()))?)),
-        None => None,
-    };
+    let users = users_of(&args)?;
+    let spec = super::load_spec(args.spec.as_deref())?;
     if let Some(s) = &spec {
         eprintln!(
             "emtape: checking bodies against {} ({} operations, version {})",
@@ -245,16 +245,21 @@ fn vbr_strict(enabled: bool, mock: &VbrMock) -> Exit {
     Exit::Failed
 }
 
+/// A coverage's text on stderr (`--coverage`) and JSON to its file (`--coverage-json`).
+fn text_and_json(args: &crate::cli::CoverageArgs, text: &str, c: &impl serde::Serialize) -> Result<(), Failure> {
+    if args.coverage {
+        eprint!("{text}");
+    }
+    write_file(args.coverage_json.as_deref(), &serde_json::to_string_pretty(c).unwrap_or_default())
+}
+
 /// A VBR mock's coverage as the flags ask for it: text on stderr, JSON (HTML not yet).
 pub(super) fn vbr_coverage(args: &crate::cli::CoverageArgs, mock: &VbrMock) -> Result<(), Failure> {
     if !args.wanted() {
         return Ok(());
     }
     let c = mock.coverage();
-    if args.coverage {
-        eprint!("{}", c.text());
-    }
-    write_file(args.coverage_json.as_deref(), &serde_json::to_string_pretty(&c).unwrap_or_default())?;
+    text_and_json(args, &c.text(), &c)?;
     if args.coverage_html.is_some() {
         eprintln!("warning: --coverage-html: not yet for VBR REST; --coverage-json has it all");
     }
@@ -267,10 +272,7 @@ pub(super) fn coverage(args: &crate::cli::CoverageArgs, mock: &Mock, what: &str)
         return Ok(());
     }
     let c = mock.coverage();
-    if args.coverage {
-        eprint!("{}", c.text());
-    }
-    write_file(args.coverage_json.as_deref(), &serde_json::to_string_pretty(&c).unwrap_or_default())?;
+    text_and_json(args, &c.text(), &c)?;
     write_file(args.coverage_html.as_deref(), &crate::report::html::coverage(&c, what))
 }
 
