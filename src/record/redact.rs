@@ -67,7 +67,7 @@ pub struct Redactor {
     sessions: Vec<Session>,
     first_session: u32,
     headers: Vec<String>,
-    body_rules: Vec<(Regex, String)>,
+    body_rules: Vec<(Regex, Replace)>,
     /// How the server mints tokens, learnt from its first logon.
     pub token_style: Option<em::TokenStyle>,
 }
@@ -91,13 +91,13 @@ impl Redactor {
             if let Some(attr) = name.strip_prefix('@') {
                 body_rules.push((
                     Regex::new(&format!(r#"(\b{attr}\s*=\s*")[^"]*(")"#)).expect("escaped"),
-                    format!("${{1}}{REDACTED}${{2}}"),
+                    Replace::With(format!("${{1}}{REDACTED}${{2}}")),
                 ));
             } else {
                 body_rules.push((
                     Regex::new(&format!(r"(<(?:[\w.-]+:)?{name}(?:\s[^>]*)?>)[^<]*(</(?:[\w.-]+:)?{name}\s*>)"))
                         .expect("escaped"),
-                    format!("${{1}}{REDACTED}${{2}}"),
+                    Replace::With(format!("${{1}}{REDACTED}${{2}}")),
                 ));
             }
         }
@@ -107,12 +107,13 @@ impl Redactor {
         for key in std::iter::once(builtin).chain(config.json.iter().map(|k| regex::escape(k))) {
             body_rules.push((
                 Regex::new(&format!(r#"("{key}"\s*:\s*)"((?:[^"\\]|\\.)*)""#)).expect("escaped"),
-                JSON_VALUE.to_owned(),
+                Replace::JsonValue,
             ));
         }
         for r in &config.regex {
             if let Ok(re) = Regex::new(r) {
-                let replacement = if re.captures_len() > 1 { String::new() } else { REDACTED.to_owned() };
+                let replacement =
+                    if re.captures_len() > 1 { Replace::Group } else { Replace::With(REDACTED.to_owned()) };
                 body_rules.push((re, replacement));
             }
         }
@@ -282,12 +283,10 @@ impl Redactor {
         let mut text = self.text(text);
         for (re, replacement) in &self.body_rules {
             if re.is_match(&text) {
-                text = if replacement == JSON_VALUE {
-                    redact_json_values(re, &text)
-                } else if replacement.is_empty() {
-                    redact_groups(re, &text)
-                } else {
-                    re.replace_all(&text, replacement.as_str()).into_owned()
+                text = match replacement {
+                    Replace::JsonValue => redact_json_values(re, &text),
+                    Replace::Group => redact_groups(re, &text),
+                    Replace::With(with) => re.replace_all(&text, with.as_str()).into_owned(),
                 };
             }
         }
@@ -295,8 +294,15 @@ impl Redactor {
     }
 }
 
-/// The replacement of a JSON secret key's rule: its string value, unless it is a placeholder.
-const JSON_VALUE: &str = "\u{0}json";
+/// What a body rule puts in place of what it matches.
+enum Replace {
+    /// This text (`$1` and `$2` for the groups kept).
+    With(String),
+    /// Group 1 becomes the placeholder, the rest of the match stays (a user's regex with a group).
+    Group,
+    /// A JSON secret key's string value (group 2) becomes the placeholder, unless it is one.
+    JsonValue,
+}
 
 /// Replaces the value (group 2) of every match with the placeholder, unless it already is one.
 fn redact_json_values(re: &Regex, text: &str) -> String {
