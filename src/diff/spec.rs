@@ -82,14 +82,8 @@ pub fn documents(old: &Spec, new: &Spec) -> DiffReport {
     // (at least half), then whose moved segment ends most alike.
     let fields_of = |s: &Spec, key: &str| -> BTreeSet<String> {
         let Some((m, t)) = key.split_once(' ') else { return BTreeSet::new() };
-        let mut fields = BTreeMap::new();
-        for (_, schema) in s.success_schemas(m, t) {
-            collect(s.document(), schema, "", &mut fields, &mut Vec::new());
-        }
-        if let Some(schema) = s.request_schema(m, t) {
-            collect(s.document(), schema, "/request", &mut fields, &mut Vec::new());
-        }
-        fields.into_keys().collect()
+        let (answers, requests) = operation_fields(s, m, t);
+        answers.into_keys().chain(requests.into_keys().map(|k| format!("/request{k}"))).collect()
     };
     let alike = |o: &str, n: &str| -> f64 {
         let (a, b) = (fields_of(old, o), fields_of(new, n));
@@ -118,27 +112,30 @@ pub fn documents(old: &Spec, new: &Spec) -> DiffReport {
         if o != n {
             drifts.push(simple(DriftKind::PathRenamed, &name(&o), Some(o.1.clone()), Some(n.1.clone())));
         }
-        let answers = |s: &Spec, (m, t): &(String, String)| -> BTreeMap<String, Option<Vec<String>>> {
-            let mut fields = BTreeMap::new();
-            for (_, schema) in s.success_schemas(m, t) {
-                collect(s.document(), schema, "", &mut fields, &mut Vec::new());
-            }
-            fields
-        };
-        compare(&answers(old, &o), &answers(new, &n), false, &mut drifts);
-        let requests = |s: &Spec, (m, t): &(String, String)| -> BTreeMap<String, Option<Vec<String>>> {
-            let mut fields = BTreeMap::new();
-            if let Some(schema) = s.request_schema(m, t) {
-                collect(s.document(), schema, "", &mut fields, &mut Vec::new());
-            }
-            fields
-        };
-        compare(&requests(old, &o), &requests(new, &n), true, &mut drifts);
+        let ((old_answers, old_requests), (new_answers, new_requests)) =
+            (operation_fields(old, &o.0, &o.1), operation_fields(new, &n.0, &n.1));
+        compare(&old_answers, &new_answers, false, &mut drifts);
+        compare(&old_requests, &new_requests, true, &mut drifts);
         if !drifts.is_empty() {
             out.push(ExchangeDiff { key: name(&o), old: None, new: None, drifts, bodies: None });
         }
     }
     report(old.file.clone(), new.file.clone(), out, compared)
+}
+
+/// Field paths (with their enum values) of an operation: of its successful answers, and of
+/// its request body.
+type Fields = BTreeMap<String, Option<Vec<String>>>;
+
+fn operation_fields(s: &Spec, method: &str, template: &str) -> (Fields, Fields) {
+    let (mut answers, mut requests) = (BTreeMap::new(), BTreeMap::new());
+    for (_, schema) in s.success_schemas(method, template) {
+        collect(s.document(), schema, "", &mut answers, &mut Vec::new());
+    }
+    if let Some(schema) = s.request_schema(method, template) {
+        collect(s.document(), schema, "", &mut requests, &mut Vec::new());
+    }
+    (answers, requests)
 }
 
 fn compare(
