@@ -139,21 +139,19 @@ def em(request: pytest.FixtureRequest):
         port=int(options.get("port", 0)),
         cwd=str(request.config.rootpath),
     )
-    try:
-        server.start()
-    except EmtapeError as e:
-        pytest.fail(f"emtape: {e}", pytrace=False)
-    try:
-        yield server
-    finally:
-        _keep_coverage(request.config, server)
-        server.stop()
+    yield from _serving(request.config, server)
 
 
 @pytest.fixture(scope="session")
 def em_session(request: pytest.FixtureRequest):
     """One built-in mock EM (the reference release) for the whole session."""
     server = Server(cwd=str(request.config.rootpath))
+    yield from _serving(request.config, server)
+
+
+def _serving(config: pytest.Config, server: Server):
+    """Starts the server (failing the test with emtape's words if it cannot), yields it, keeps its
+    coverage and stops it."""
     try:
         server.start()
     except EmtapeError as e:
@@ -161,7 +159,7 @@ def em_session(request: pytest.FixtureRequest):
     try:
         yield server
     finally:
-        _keep_coverage(request.config, server)
+        _keep_coverage(config, server)
         server.stop()
 
 
