@@ -155,7 +155,11 @@ fn vbr_cell(release: &str, ran: Ran, heard: &[Heard], millis: f64) -> Cell {
         })
         .collect();
     let mut details = Vec::new();
-    let reason = if exit_ok {
+    // Exit 0 with nothing asked of the mock is no evidence the client works.
+    let silent = heard.is_empty();
+    let reason = if exit_ok && silent {
+        Some("the client exited 0 without a request to the mock".to_owned())
+    } else if exit_ok {
         None
     } else {
         let mut stderr = tail(&ran.stderr, 4);
@@ -175,7 +179,7 @@ fn vbr_cell(release: &str, ran: Ran, heard: &[Heard], millis: f64) -> Cell {
     Cell {
         release: release.to_owned(),
         check: "client".to_owned(),
-        passed: exit_ok,
+        passed: exit_ok && !silent,
         expected_to_fail: false,
         summary: format!("{status}, {} requests, {} refused", heard.len(), refused.len()),
         reason,

@@ -621,6 +621,17 @@ fn a_clients_revision_matrix_passes_where_its_revision_is_served_and_names_each_
     assert!(out.contains("refused: POST /api/oauth2/token -> 400 Unsupported RESTAPI version 1.3-rev1."), "{out}");
 }
 
+#[test]
+fn a_client_that_exits_0_without_asking_the_mock_anything_does_not_pass() {
+    let (code, out, err) =
+        run(&["matrix", "scenarios/vbr-vm-restore.yaml", "--client", "true", "--releases", "vbr-1.3-rev1"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("FAIL   exit 0, 0 requests, 0 refused the client exited 0 without a request to the mock"),
+        "{out}"
+    );
+}
+
 #[tokio::test]
 async fn a_crawl_of_a_vbr_server_reads_its_lists_and_each_listed_id_and_replays() {
     let mock = Emtape::serve(&["--release", "vbr-1.3-rev1"]);
