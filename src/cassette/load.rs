@@ -6,6 +6,7 @@ use std::path::Path;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 
+use super::blocks;
 use super::template::suspicious_placeholders;
 use super::{Body, Cassette, Exchange, FORMAT, Meta, RecordedRequest, RecordedResponse};
 use crate::codec::base64_decode;
@@ -190,14 +191,14 @@ pub(super) fn parse(name: &str, text: &str) -> Result<LoadedCassette, CassetteEr
 /// saying where it started).
 fn parse_raw(name: &str, text: &str) -> Result<(RawCassette, Option<usize>), CassetteError> {
     let last = text.rfind("\n- seq:").map(|i| i + 1);
-    let without_last = |cut: usize| serde_yaml::from_str::<RawCassette>(&text[..cut]).ok().map(|raw| (raw, Some(cut)));
+    let without_last = |cut: usize| blocks::from_str::<RawCassette>(&text[..cut]).ok().map(|raw| (raw, Some(cut)));
     // The recorder writes whole lines: a file of its own that stops mid-line was cut short.
     if !text.ends_with('\n') && text.contains("\n  recorded_with: emtape") {
         if let Some(parsed) = last.and_then(without_last) {
             return Ok(parsed);
         }
     }
-    match serde_yaml::from_str::<RawCassette>(text) {
+    match blocks::from_str::<RawCassette>(text) {
         Ok(raw) => Ok((raw, None)),
         Err(e) => {
             let torn = last.filter(|cut| {
@@ -390,6 +391,7 @@ struct RawRequest {
     #[serde(default)]
     headers: HeaderList,
     body_encoding: Option<BodyEncoding>,
+    #[serde(default, deserialize_with = "blocks::body")]
     body: Option<String>,
 }
 
@@ -424,6 +426,7 @@ struct RawResponse {
     #[serde(default)]
     headers: HeaderList,
     body_encoding: Option<BodyEncoding>,
+    #[serde(default, deserialize_with = "blocks::body")]
     body: Option<String>,
     body_same_as: Option<u64>,
 }
@@ -545,5 +548,37 @@ mod tests {
         assert_eq!(exchange_lines(text, 2), [3, 6]);
         assert_eq!(exchange_lines("format: x\nexchanges:\n- seq: 1\n  a: b\n- seq: 2\n", 2), [3, 5]);
         assert_eq!(exchange_lines("format: x\nexchanges: [{seq: 1}]\n", 1), [2], "never line 0");
+    }
+
+    fn shipped(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap().map(Result::unwrap) {
+            let path = entry.path();
+            if path.is_dir() {
+                shipped(&path, out);
+            } else if path.extension().is_some_and(|e| e == "yaml") {
+                out.push(path);
+            }
+        }
+    }
+
+    #[test]
+    fn every_shipped_cassette_reads_the_same_with_its_bodies_lifted() {
+        let mut paths = Vec::new();
+        shipped(&Path::new(env!("CARGO_MANIFEST_DIR")).join("cassettes"), &mut paths);
+        assert!(paths.len() >= 10, "{paths:?}");
+        let exchanges = |raw: RawCassette| -> Vec<Exchange> {
+            raw.exchanges
+                .into_iter()
+                .map(|e| Exchange { seq: e.seq, request: e.request.0, response: e.response.0 })
+                .collect()
+        };
+        for path in paths {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let lifted =
+                blocks::lifted_parse::<RawCassette>(&text).unwrap_or_else(|| panic!("{} not lifted", path.display()));
+            let parsed = serde_yaml::from_str::<RawCassette>(&text).unwrap();
+            assert_eq!(lifted.meta.description, parsed.meta.description, "{}", path.display());
+            assert_eq!(exchanges(lifted), exchanges(parsed), "{}", path.display());
+        }
     }
 }

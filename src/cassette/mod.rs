@@ -7,6 +7,7 @@
 //! [`Cassette::to_yaml`] writes the one canonical form, so loading and saving a cassette gives
 //! back the same bytes.
 
+mod blocks;
 mod bodies;
 mod load;
 pub mod template;
