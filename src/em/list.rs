@@ -109,7 +109,11 @@ fn standalone(item: &str) -> String {
 }
 
 fn json_items(body: &str) -> Option<Vec<Item>> {
-    let value: Json = serde_json::from_str(body).ok()?;
+    json_items_of(body, &serde_json::from_str(body).ok()?)
+}
+
+/// The items of a JSON list body already parsed as `value`.
+pub fn json_items_of(body: &str, value: &Json) -> Option<Vec<Item>> {
     let map = value.as_object()?;
     // A list is an object whose one member is an array of resources (`Refs` or a plural).
     if map.len() != 1 {

@@ -165,11 +165,12 @@ pub fn normalize_path(path: &str) -> String {
     let mut out = String::with_capacity(path.len());
     for segment in path.split('/').filter(|s| !s.is_empty()) {
         out.push('/');
-        out.extend(segment.chars().map(|c| c.to_ascii_lowercase()));
+        out.push_str(segment);
     }
     if out.is_empty() {
         out.push('/');
     }
+    out.make_ascii_lowercase();
     out
 }
 

@@ -47,6 +47,19 @@ impl Resource {
         self.href.rsplit('/').next().unwrap_or_default()
     }
 
+    /// What a later sighting adds: whatever this one did not say yet.
+    fn absorb(&mut self, later: Resource) {
+        let Resource { name, uid, ref_links, entity_links, entity, plain_entity, .. } = later;
+        self.name = self.name.take().or(name);
+        self.uid = self.uid.take().or(uid);
+        self.ref_links = self.ref_links.take().or(ref_links);
+        self.entity_links = self.entity_links.take().or(entity_links);
+        self.plain_entity |= plain_entity;
+        for (ours, theirs) in self.entity.iter_mut().zip(entity) {
+            *ours = ours.take().or(theirs);
+        }
+    }
+
     /// The links a reference to it carries: those recorded on a `Ref`, or else the entity's
     /// `Up` links and an `Alternate` to the entity.
     pub fn reference_links(&self) -> Vec<Link> {
@@ -172,59 +185,117 @@ fn list_member(kind: &str) -> Option<&str> {
     kind.strip_suffix("ReferenceList").or_else(|| kind.strip_suffix("List")).filter(|k| !k.is_empty())
 }
 
-impl Catalog {
-    pub fn build(cassettes: &[LoadedCassette]) -> Catalog {
-        let mut catalog = Catalog::default();
-        let (mut json_bodies, mut camel_bodies) = (0usize, 0usize);
-        let mut lists = Vec::new();
-        for cassette in cassettes {
-            for (i, exchange) in cassette.cassette.exchanges.iter().enumerate() {
-                let status = exchange.response.status;
-                if !(200..300).contains(&status) {
-                    continue;
-                }
-                let Body::Text { text, .. } = cassette.cassette.response_body(i) else { continue };
-                let repr = exchange.response_repr();
-                let uri = &exchange.request.uri;
-                let (raw_path, raw_query) = uri.split_once('?').unwrap_or((uri, ""));
-                let entity_get = exchange.request.method == "GET"
-                    && em::normalize_query(raw_query).iter().any(|(k, v)| k == "format" && v == "entity");
-                // Made only for a body that is an entity (a listing's text is not one).
-                let sample = || {
-                    entity_get.then(|| Sample {
-                        text: text.clone(),
-                        origin: format!("{} exchange {}", cassette.name, exchange.seq),
-                    })
-                };
-                let path = em::normalize_path(raw_path);
-                let listed = (exchange.request.method == "GET").then(|| em::list::items(text, repr)).flatten();
-                match repr {
-                    Repr::Xml => {
-                        for seen in em::links::xml_seen(text).unwrap_or_default() {
-                            match seen {
-                                Seen::Link(link) => catalog.learn_link(&link),
-                                Seen::Resource(r) => {
-                                    let sample =
-                                        if r.root { sample().map(|s| (path.clone(), Repr::Xml, s)) } else { None };
-                                    let (name, uid) = (r.name.as_deref(), r.uid.as_deref());
-                                    catalog.learn_resource(&r.href, &r.kind, name, uid, r.links, r.reference, sample);
-                                }
+/// What one stretch of the recordings says, learned on a thread of its own. Stretches are
+/// merged in the order of the recordings, so what is seen first wins as if read in one go.
+#[derive(Default)]
+struct Part {
+    catalog: Catalog,
+    /// Recorded listings, learned once every body has been read: (path, href, items, repr, origin).
+    lists: Vec<(String, String, Vec<em::list::Item>, Repr, String)>,
+    json_bodies: usize,
+    camel_bodies: usize,
+}
+
+impl Part {
+    fn learn(exchanges: &[(&LoadedCassette, usize)]) -> Part {
+        let mut part = Part::default();
+        for &(cassette, i) in exchanges {
+            let exchange = &cassette.cassette.exchanges[i];
+            let status = exchange.response.status;
+            if !(200..300).contains(&status) {
+                continue;
+            }
+            let Body::Text { text, .. } = cassette.cassette.response_body(i) else { continue };
+            let repr = exchange.response_repr();
+            let uri = &exchange.request.uri;
+            let (raw_path, raw_query) = uri.split_once('?').unwrap_or((uri, ""));
+            let entity_get = exchange.request.method == "GET"
+                && em::normalize_query(raw_query).iter().any(|(k, v)| k == "format" && v == "entity");
+            // Made only for a body that is an entity (a listing's text is not one).
+            let sample = || {
+                entity_get.then(|| Sample {
+                    text: text.clone(),
+                    origin: format!("{} exchange {}", cassette.name, exchange.seq),
+                })
+            };
+            let path = em::normalize_path(raw_path);
+            let get = exchange.request.method == "GET";
+            let mut listed = None;
+            match repr {
+                Repr::Xml => {
+                    listed = get.then(|| em::list::items(text, repr)).flatten();
+                    for seen in em::links::xml_seen(text).unwrap_or_default() {
+                        match seen {
+                            Seen::Link(link) => part.catalog.learn_link(&link),
+                            Seen::Resource(r) => {
+                                let sample = if r.root { sample().map(|s| (path.clone(), Repr::Xml, s)) } else { None };
+                                let (name, uid) = (r.name.as_deref(), r.uid.as_deref());
+                                part.catalog.learn_resource(&r.href, &r.kind, name, uid, r.links, r.reference, sample);
                             }
                         }
                     }
-                    Repr::Json => {
-                        json_bodies += 1;
-                        camel_bodies += usize::from(em::json::is_camel(text));
-                        if let Ok(value) = serde_json::from_str::<serde_json::Value>(text) {
-                            catalog.learn_json(&value, sample().map(|s| (path.clone(), s)));
-                        }
+                }
+                Repr::Json => {
+                    part.json_bodies += 1;
+                    part.camel_bodies += usize::from(em::json::is_camel(text));
+                    if let Ok(value) = serde_json::from_str::<serde_json::Value>(text) {
+                        listed = get.then(|| em::list::json_items_of(text, &value)).flatten();
+                        part.catalog.learn_json(&value, sample().map(|s| (path.clone(), s)));
                     }
                 }
-                if let Some(items) = listed {
-                    let origin = format!("{} exchange {}", cassette.name, exchange.seq);
-                    lists.push((path, format!("{{{{origin}}}}{raw_path}"), items, repr, origin));
-                }
             }
+            if let Some(items) = listed {
+                let origin = format!("{} exchange {}", cassette.name, exchange.seq);
+                part.lists.push((path, format!("{{{{origin}}}}{raw_path}"), items, repr, origin));
+            }
+        }
+        part
+    }
+}
+
+/// The exchanges cut into up to `n` stretches of about as many response body bytes each.
+fn stretches<'a, 'c>(exchanges: &'a [(&'c LoadedCassette, usize)], n: usize) -> Vec<&'a [(&'c LoadedCassette, usize)]> {
+    let size = |&(c, i): &(&LoadedCassette, usize)| match c.cassette.response_body(i) {
+        Body::Text { text, .. } => text.len() + 1,
+        _ => 1,
+    };
+    let total: usize = exchanges.iter().map(size).sum();
+    let share = total.div_ceil(n.max(1)).max(1);
+    let (mut out, mut start, mut bytes) = (Vec::new(), 0, 0);
+    for (i, exchange) in exchanges.iter().enumerate() {
+        bytes += size(exchange);
+        if bytes >= share * (out.len() + 1) {
+            out.push(&exchanges[start..=i]);
+            start = i + 1;
+        }
+    }
+    if start < exchanges.len() || out.is_empty() {
+        out.push(&exchanges[start..]);
+    }
+    out
+}
+
+impl Catalog {
+    pub fn build(cassettes: &[LoadedCassette]) -> Catalog {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        Catalog::build_in(cassettes, cores)
+    }
+
+    /// Built from up to `threads` stretches of the recordings learned at once.
+    fn build_in(cassettes: &[LoadedCassette], threads: usize) -> Catalog {
+        let exchanges: Vec<(&LoadedCassette, usize)> =
+            cassettes.iter().flat_map(|c| (0..c.cassette.exchanges.len()).map(move |i| (c, i))).collect();
+        let parts: Vec<Part> = std::thread::scope(|scope| {
+            let learning: Vec<_> =
+                stretches(&exchanges, threads).into_iter().map(|s| scope.spawn(move || Part::learn(s))).collect();
+            learning.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+        });
+        let mut catalog = Catalog::default();
+        let (mut json_bodies, mut camel_bodies, mut lists) = (0, 0, Vec::new());
+        for part in parts {
+            catalog.absorb(part.catalog);
+            (json_bodies, camel_bodies) = (json_bodies + part.json_bodies, camel_bodies + part.camel_bodies);
+            lists.extend(part.lists);
         }
         catalog.camel_json = camel_bodies * 2 > json_bodies;
         for (path, href, items, repr, origin) in lists {
@@ -232,6 +303,34 @@ impl Catalog {
         }
         catalog.gather_members();
         catalog
+    }
+
+    /// Takes in what a later stretch learned: resources, collections, shapes and services it
+    /// names first are added, and what a known resource lacked is filled in.
+    fn absorb(&mut self, later: Catalog) {
+        let Catalog { mut resources, order, collections, shapes, services, link_uses, .. } = later;
+        for path in order {
+            let Some(theirs) = resources.remove(&path) else { continue };
+            match self.resources.entry(path) {
+                std::collections::hash_map::Entry::Occupied(ours) => ours.into_mut().absorb(theirs),
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    self.order.push(slot.key().clone());
+                    slot.insert(theirs);
+                }
+            }
+        }
+        for (path, c) in collections {
+            self.collections.entry(path).or_insert(c);
+        }
+        for (shape, member) in shapes {
+            self.shapes.entry(shape).or_insert(member);
+        }
+        for (path, service) in services {
+            self.services.entry(path).or_insert(service);
+        }
+        for (key, (count, path)) in link_uses {
+            self.link_uses.entry(key).or_insert((0, path)).0 += count;
+        }
     }
 
     fn learn_json(&mut self, v: &serde_json::Value, sample: Option<(String, Sample)>) {
@@ -389,10 +488,11 @@ impl Catalog {
         let Some(path) = href_path(&link.href) else { return };
         let query = link.href.split_once('?').map_or("", |(_, q)| q);
         // A session placeholder (`{{session-id:1}}`) is an id like any other.
-        let plain: Vec<&str> =
-            path.split('/').map(|s| if s.starts_with("{{") && s.ends_with("}}") { "0" } else { s }).collect();
+        let placeholder = |s: &str| s.starts_with("{{") && s.ends_with("}}");
+        let shape =
+            path.split('/').map(|s| if is_id(s) || placeholder(s) { "{}" } else { s }).collect::<Vec<_>>().join("/");
         let (shape, method, action, entity) =
-            LinkUse::key(shape(&plain.join("/")), em::links::method_for_rel(&link.rel), &em::normalize_query(query));
+            LinkUse::key(shape, em::links::method_for_rel(&link.rel), &em::normalize_query(query));
         let key = LinkUse { rel: link.rel.clone(), kind: link.kind.clone(), shape, method, action, entity };
         let slot = self.link_uses.entry(key).or_insert_with(|| (0, path));
         slot.0 += 1;
@@ -453,5 +553,83 @@ pub(crate) fn repr_index(repr: Repr) -> usize {
     match repr {
         Repr::Xml => 0,
         Repr::Json => 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Everything a catalog holds, in a stable order.
+    fn described(c: &Catalog) -> String {
+        let sorted = |m: Vec<String>| {
+            let mut m = m;
+            m.sort();
+            m.join("\n")
+        };
+        [
+            format!("{:?}", c.order),
+            sorted(c.order.iter().map(|p| format!("{p} {:?}", c.resources[p])).collect()),
+            sorted(c.collections.iter().map(|(k, v)| format!("{k} {v:?}")).collect()),
+            sorted(c.shapes.iter().map(|(k, v)| format!("{k} {v}")).collect()),
+            sorted(c.services.iter().map(|(k, v)| format!("{k} {v:?}")).collect()),
+            sorted(c.samples.iter().map(|(k, v)| format!("{k} {v:?}")).collect()),
+            sorted(c.by_kind.iter().map(|(k, v)| format!("{k} {v:?}")).collect()),
+            sorted(c.link_uses.iter().map(|(k, v)| format!("{k:?} {v:?}")).collect()),
+            c.camel_json.to_string(),
+        ]
+        .join("\n--\n")
+    }
+
+    /// Four recordings that say different things of one backup server and one collection.
+    fn conflicting() -> LoadedCassette {
+        let id = "a490c017-2c1c-40ee-8bcf-73bcce6ab36f";
+        let mut text = "format: emtape/cassette-v1\nexchanges:\n".to_owned();
+        for (seq, (name, uid, list)) in [
+            (None, None, "X"),
+            (Some("first"), None, "BackupServer"),
+            (Some("second"), Some("u2"), "Y"),
+            (None, Some("u3"), "Z"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let name = name.map(|n| format!(" Name=\"{n}\"")).unwrap_or_default();
+            let uid = uid.map(|u| format!(" UID=\"{u}\"")).unwrap_or_default();
+            let rel = if seq == 3 { "Alternate" } else { "Down" };
+            text.push_str(&format!(
+                "- seq: {}\n  request:\n    method: GET\n    uri: /api/backupServers\n  response:\n    status: 200\n    \
+                 headers:\n    - Content-Type: application/xml\n    body: |\n      <EntityReferences>\n        \
+                 <Ref Type=\"BackupServerReference\" Href=\"{{{{origin}}}}/api/backupServers/{id}\"{name}{uid}>\n          \
+                 <Links><Link Href=\"{{{{origin}}}}/api/backupServers/{id}/jobs\" Type=\"{list}List\" Rel=\"{rel}\"/></Links>\n        \
+                 </Ref>\n      </EntityReferences>\n",
+                seq + 1
+            ));
+        }
+        crate::cassette::Cassette::parse("conflicting.yaml", &text).unwrap()
+    }
+
+    #[test]
+    fn what_is_seen_first_wins_whatever_the_stretch_it_is_learned_in() {
+        let cassettes = [conflicting()];
+        let whole = Catalog::build_in(&cassettes, 1);
+        let server = &whole.resources["/api/backupservers/a490c017-2c1c-40ee-8bcf-73bcce6ab36f"];
+        assert_eq!((server.name.as_deref(), server.uid.as_deref()), (Some("first"), Some("u2")));
+        assert_eq!(whole.collections["/api/backupservers/a490c017-2c1c-40ee-8bcf-73bcce6ab36f/jobs"].member, "X");
+        for threads in [2, 3, 4] {
+            assert_eq!(described(&Catalog::build_in(&cassettes, threads)), described(&whole), "in {threads}");
+        }
+    }
+
+    #[test]
+    fn a_catalog_learned_in_stretches_is_the_one_learned_in_one_go() {
+        for name in ["9.5", "12", "13"] {
+            let cassettes = crate::cassette::release(name).unwrap().unwrap();
+            let whole = described(&Catalog::build_in(&cassettes, 1));
+            assert!(whole.len() > 10_000, "{name}: {}", whole.len());
+            for threads in [2, 3, 7, 1000] {
+                assert_eq!(described(&Catalog::build_in(&cassettes, threads)), whole, "{name} in {threads}");
+            }
+        }
     }
 }
