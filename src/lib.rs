@@ -18,6 +18,7 @@ pub mod matrix;
 pub mod mock;
 pub mod model;
 pub mod openapi;
+mod parallel;
 pub mod query;
 pub mod record;
 pub mod report;

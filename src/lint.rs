@@ -57,31 +57,9 @@ fn redacted(v: &str) -> bool {
 /// Lints cassettes as one served set.
 pub fn lint(cassettes: Vec<LoadedCassette>) -> Vec<Finding> {
     let names: Vec<String> = cassettes.iter().map(|c| c.name.clone()).collect();
-    // The mock's model builds on a thread of its own: the files are scanned meanwhile.
-    let mock = Mock::new(cassettes.clone(), MockOptions::default());
-    let mut findings = Vec::new();
-    for c in &cassettes {
-        for w in &c.warnings {
-            let kind = if w.message.contains("not a placeholder") { "not-a-placeholder" } else { "cassette-warning" };
-            findings.push(Finding {
-                kind,
-                file: w.file.clone(),
-                line: w.line,
-                message: w.message.clone(),
-                hint: w.hint.clone(),
-            });
-        }
-        if c.cassette.exchanges.is_empty() {
-            findings.push(Finding {
-                kind: "cassette-warning",
-                file: c.name.clone(),
-                line: 1,
-                message: "the cassette holds no exchanges: it answers nothing".into(),
-                hint: Some("record into it (emtape record, crawl or import), or remove it".into()),
-            });
-        }
-        scan(c, &mut findings);
-    }
+    // The files are scanned on every core before the mock takes them (no copy of them).
+    let mut findings: Vec<Finding> = crate::parallel::map(&cassettes, findings_of).into_iter().flatten().collect();
+    let mock = Mock::new(cassettes, MockOptions::default());
     for (file, line, message) in mock.shadowed() {
         findings.push(Finding {
             kind: "shadowed",
@@ -114,8 +92,34 @@ pub fn lint(cassettes: Vec<LoadedCassette>) -> Vec<Finding> {
         });
     }
     // A model of a large EM takes a while to free; the answer need not wait for it.
-    std::thread::spawn(move || drop((mock, cassettes)));
+    std::thread::spawn(move || drop(mock));
     findings
+}
+
+/// What one file says of itself: its warnings, and its secrets and bodies.
+fn findings_of(c: &LoadedCassette) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for w in &c.warnings {
+        let kind = if w.message.contains("not a placeholder") { "not-a-placeholder" } else { "cassette-warning" };
+        out.push(Finding {
+            kind,
+            file: w.file.clone(),
+            line: w.line,
+            message: w.message.clone(),
+            hint: w.hint.clone(),
+        });
+    }
+    if c.cassette.exchanges.is_empty() {
+        out.push(Finding {
+            kind: "cassette-warning",
+            file: c.name.clone(),
+            line: 1,
+            message: "the cassette holds no exchanges: it answers nothing".into(),
+            hint: Some("record into it (emtape record, crawl or import), or remove it".into()),
+        });
+    }
+    scan(c, &mut out);
+    out
 }
 
 /// Secrets and bodies, exchange by exchange.

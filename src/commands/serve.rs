@@ -26,7 +26,7 @@ pub(super) fn serve(args: ServeArgs) -> Result<Exit, Failure> {
     };
     // A body that does not parse is served as recorded, but a client will choke on it: said
     // at start, as `emtape lint` reports it.
-    for d in cassettes.iter().flat_map(LoadedCassette::unparsable_bodies) {
+    for d in crate::parallel::map(&cassettes, LoadedCassette::unparsable_bodies).into_iter().flatten() {
         eprintln!("warning: {}:{}:{}: {}", d.file, d.line, d.column, d.message);
     }
     let (tls, minted) = listen_tls(&args.tls)?;

@@ -232,6 +232,16 @@ fn xml_hrefs(body: &str, sample: usize, out: &mut Vec<Found>) {
         if stack.last().is_some_and(|f| f.skipped) {
             return true;
         }
+        // An item past the sample is skipped before any of its attributes is read.
+        let link = e.local_name().as_ref() == b"Link";
+        if !link && stack.last().is_some_and(|f| f.items >= sample) {
+            let has_href = e.attributes().flatten().any(|a| a.key.local_name().as_ref() == b"Href");
+            if let (true, Some(parent)) = (has_href, stack.last_mut()) {
+                parent.items += 1;
+                return true;
+            }
+            return false;
+        }
         let (mut href, mut rel, mut kind, mut name) = (None, None, None, None);
         for a in e.attributes().flatten() {
             let value = || a.unescape_value().map(|v| v.into_owned()).ok();
@@ -244,7 +254,6 @@ fn xml_hrefs(body: &str, sample: usize, out: &mut Vec<Found>) {
             }
         }
         let Some(href) = href else { return false };
-        let link = e.local_name().as_ref() == b"Link";
         if !link {
             if let Some(parent) = stack.last_mut() {
                 parent.items += 1;

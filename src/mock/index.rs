@@ -295,8 +295,8 @@ pub(crate) struct Index {
 
 impl Index {
     pub fn build(cassettes: &[LoadedCassette]) -> Index {
-        let mut entries = Vec::new();
-        for (source, cassette) in cassettes.iter().enumerate() {
+        let sources: Vec<(usize, &LoadedCassette)> = cassettes.iter().enumerate().collect();
+        let mut entries: Vec<Entry> = crate::parallel::map(&sources, |&(source, cassette)| {
             let mut bodies = HashMap::new();
             // A recorded 401 is evidence of the session rules (a token used after logout), not
             // data: the mock's own session rules answer those requests. A logon's 401 is EM's
@@ -308,8 +308,11 @@ impl Index {
             // Sequences replay in arrival order; a recorder serving concurrent clients writes
             // exchanges as they complete.
             compiled.sort_by_key(|e| e.seq);
-            entries.extend(compiled);
-        }
+            compiled
+        })
+        .into_iter()
+        .flatten()
+        .collect();
         // Credentials are redacted, so a refused logon and a successful one of the same request
         // cannot be told apart: the one that logs on answers, and the refusal stays evidence.
         let outranked: Vec<bool> =
