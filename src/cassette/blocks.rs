@@ -12,6 +12,7 @@
 
 use std::cell::RefCell;
 use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer};
 
@@ -19,7 +20,7 @@ use serde::{Deserialize, Deserializer};
 struct Lifted {
     /// What every marker starts with; unique to this parse and absent from the text.
     prefix: String,
-    texts: Vec<Option<String>>,
+    texts: Vec<Option<Arc<str>>>,
     /// A marker was read that names no block, or names one a second time.
     stray: bool,
 }
@@ -47,9 +48,7 @@ pub(super) fn lifted_parse<T: serde::de::DeserializeOwned>(text: &str) -> Option
     if texts.is_empty() {
         return None;
     }
-    LIFTED.with(|l| {
-        *l.borrow_mut() = Some(Lifted { prefix, texts: texts.into_iter().map(Some).collect(), stray: false })
-    });
+    LIFTED.with(|l| *l.borrow_mut() = Some(Lifted { prefix, texts, stray: false }));
     let parsed = serde_yaml::from_str::<T>(&skeleton);
     let lifted = LIFTED.with(|l| l.borrow_mut().take())?;
     let complete = !lifted.stray && lifted.texts.iter().all(Option::is_none);
@@ -57,17 +56,17 @@ pub(super) fn lifted_parse<T: serde::de::DeserializeOwned>(text: &str) -> Option
 }
 
 /// A `body` field: the text of a lifted block when it holds a marker, else as written.
-pub(super) fn body<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+pub(super) fn body<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Arc<str>>, D::Error> {
     let Some(written) = Option::<String>::deserialize(d)? else { return Ok(None) };
     Ok(Some(LIFTED.with(|l| {
         let mut guard = l.borrow_mut();
-        let Some(lifted) = guard.as_mut() else { return written };
-        let Some(n) = written.strip_prefix(&lifted.prefix) else { return written };
+        let Some(lifted) = guard.as_mut() else { return written.into() };
+        let Some(n) = written.strip_prefix(&lifted.prefix) else { return written.into() };
         match n.parse::<usize>().ok().and_then(|n| lifted.texts.get_mut(n)).and_then(Option::take) {
             Some(text) => text,
             None => {
                 lifted.stray = true;
-                written
+                written.into()
             }
         }
     })))
@@ -76,7 +75,7 @@ pub(super) fn body<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D:
 /// The skeleton and the lifted texts; `None` when a block is written in a way this reader
 /// leaves to the YAML parser (a comment or folding on its header, tabs or carriage returns,
 /// blank lines longer than its indentation before its text, a file ending inside one).
-fn split(text: &str, prefix: &str) -> Option<(String, Vec<String>)> {
+fn split(text: &str, prefix: &str) -> Option<(String, Vec<Option<Arc<str>>>)> {
     if text.contains('\r') || !text.ends_with('\n') {
         return None;
     }
@@ -108,7 +107,7 @@ fn split(text: &str, prefix: &str) -> Option<(String, Vec<String>)> {
         skeleton.push_str(&texts.len().to_string());
         skeleton.push_str("\"\n");
         (i..end).for_each(|_| skeleton.push('\n'));
-        texts.push(block);
+        texts.push(Some(block.into()));
         i = end;
     }
     Some((skeleton, texts))
@@ -203,7 +202,7 @@ mod tests {
     #[derive(Debug, PartialEq, Deserialize)]
     struct Doc {
         #[serde(default, deserialize_with = "body")]
-        body: Option<String>,
+        body: Option<Arc<str>>,
         #[serde(default)]
         description: Option<String>,
         #[serde(default)]
@@ -213,7 +212,7 @@ mod tests {
     #[derive(Debug, PartialEq, Deserialize)]
     struct Item {
         #[serde(default, deserialize_with = "body")]
-        body: Option<String>,
+        body: Option<Arc<str>>,
         #[serde(default)]
         uri: Option<String>,
     }

@@ -2,6 +2,7 @@
 //! column, what was expected, and a hint where one helps.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -371,11 +372,12 @@ enum BodyEncoding {
     Base64,
 }
 
-fn body(encoding: Option<BodyEncoding>, body: Option<String>) -> Result<Body, String> {
+fn body(encoding: Option<BodyEncoding>, body: Option<Arc<str>>) -> Result<Body, String> {
     Ok(match (encoding.unwrap_or(BodyEncoding::Utf8), body) {
         (BodyEncoding::Utf8, None) | (BodyEncoding::Base64, None) => Body::Empty,
-        (BodyEncoding::Utf8, Some(t)) => Body::text(t),
-        (BodyEncoding::Utf8Bom, t) => Body::Text { text: t.unwrap_or_default(), bom: true },
+        (BodyEncoding::Utf8, Some(t)) if t.is_empty() => Body::Empty,
+        (BodyEncoding::Utf8, Some(text)) => Body::Text { text, bom: false },
+        (BodyEncoding::Utf8Bom, t) => Body::Text { text: t.unwrap_or_else(|| "".into()), bom: true },
         (BodyEncoding::Base64, Some(t)) => {
             let bytes = base64_decode(&t).ok_or("`body` is not valid base64, as `body_encoding: base64` says it is")?;
             if bytes.is_empty() { Body::Empty } else { Body::Binary(bytes) }
@@ -392,7 +394,7 @@ struct RawRequest {
     headers: HeaderList,
     body_encoding: Option<BodyEncoding>,
     #[serde(default, deserialize_with = "blocks::body")]
-    body: Option<String>,
+    body: Option<Arc<str>>,
 }
 
 #[derive(Deserialize)]
@@ -427,7 +429,7 @@ struct RawResponse {
     headers: HeaderList,
     body_encoding: Option<BodyEncoding>,
     #[serde(default, deserialize_with = "blocks::body")]
-    body: Option<String>,
+    body: Option<Arc<str>>,
     body_same_as: Option<u64>,
 }
 

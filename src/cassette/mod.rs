@@ -86,7 +86,7 @@ pub enum Body {
     #[default]
     Empty,
     /// UTF-8 text; `bom` when the bytes began with a UTF-8 byte order mark (kept out of the text).
-    Text { text: String, bom: bool },
+    Text { text: std::sync::Arc<str>, bom: bool },
     /// Bytes that are not UTF-8.
     Binary(Vec<u8>),
 }
@@ -101,8 +101,8 @@ impl Body {
         }
         match std::str::from_utf8(bytes) {
             Ok(s) => match s.strip_prefix(BOM) {
-                Some(rest) => Body::Text { text: rest.to_owned(), bom: true },
-                None => Body::Text { text: s.to_owned(), bom: false },
+                Some(rest) => Body::Text { text: rest.into(), bom: true },
+                None => Body::Text { text: s.into(), bom: false },
             },
             Err(_) => Body::Binary(bytes.to_vec()),
         }
@@ -110,7 +110,7 @@ impl Body {
 
     pub fn text(text: impl Into<String>) -> Body {
         let text = text.into();
-        if text.is_empty() { Body::Empty } else { Body::Text { text, bom: false } }
+        if text.is_empty() { Body::Empty } else { Body::Text { text: text.into(), bom: false } }
     }
 
     /// The bytes on the wire.

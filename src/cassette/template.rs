@@ -12,6 +12,8 @@
 //!
 //! Any other `{{...}}` is ordinary text.
 
+use std::sync::Arc;
+
 use crate::diagnostic::did_you_mean;
 
 /// One piece of a template.
@@ -24,6 +26,31 @@ pub enum Part {
     SessionId(u32),
     RefreshToken(u32),
     Redacted,
+}
+
+impl Part {
+    fn render_into(&self, fill: &Fill<'_>, out: &mut String) {
+        match self {
+            Part::Text(t) => out.push_str(t),
+            Part::Origin => out.push_str(fill.origin),
+            Part::Date => out.push_str(fill.date),
+            Part::Token(n) => match fill.session {
+                Some((_, token)) => out.push_str(token),
+                None => push_placeholder(out, "token", *n),
+            },
+            Part::SessionId(n) => match fill.session {
+                Some((id, _)) => out.push_str(id),
+                None => push_placeholder(out, "session-id", *n),
+            },
+            Part::RefreshToken(n) => push_placeholder(out, "refresh-token", *n),
+            Part::Redacted => out.push_str("{{redacted}}"),
+        }
+    }
+
+    /// Whether filling it needs anything besides the origin.
+    fn varies_per_request(&self) -> bool {
+        matches!(self, Part::Token(_) | Part::SessionId(_) | Part::Date)
+    }
 }
 
 /// Text with placeholders, parsed once.
@@ -115,7 +142,7 @@ impl Template {
 
     /// Whether filling it needs anything besides the origin (so it cannot be cached per origin).
     pub fn varies_per_request(&self) -> bool {
-        self.parts.iter().any(|p| matches!(p, Part::Token(_) | Part::SessionId(_) | Part::Date))
+        self.parts.iter().any(Part::varies_per_request)
     }
 
     /// The logon session numbers it mentions.
@@ -134,21 +161,7 @@ impl Template {
 
     pub fn render_into(&self, fill: &Fill<'_>, out: &mut String) {
         for part in &self.parts {
-            match part {
-                Part::Text(t) => out.push_str(t),
-                Part::Origin => out.push_str(fill.origin),
-                Part::Date => out.push_str(fill.date),
-                Part::Token(n) => match fill.session {
-                    Some((_, token)) => out.push_str(token),
-                    None => push_placeholder(out, "token", *n),
-                },
-                Part::SessionId(n) => match fill.session {
-                    Some((id, _)) => out.push_str(id),
-                    None => push_placeholder(out, "session-id", *n),
-                },
-                Part::RefreshToken(n) => push_placeholder(out, "refresh-token", *n),
-                Part::Redacted => out.push_str("{{redacted}}"),
-            }
+            part.render_into(fill, out);
         }
     }
 
@@ -180,6 +193,43 @@ impl Template {
             }
         }
         go(&self.parts, actual, fold, session)
+    }
+}
+
+/// A text with placeholders that stays where it is (a cassette's body, shared with the
+/// cassette): only the placeholders are kept, by their place in it.
+#[derive(Clone, Debug)]
+pub struct SharedTemplate {
+    text: Arc<str>,
+    /// (start, end, placeholder), in order.
+    holes: Vec<(usize, usize, Part)>,
+}
+
+impl SharedTemplate {
+    pub fn parse(text: Arc<str>) -> SharedTemplate {
+        let holes = spans(&text).filter_map(|(start, end, inner)| Some((start, end, placeholder(inner)?))).collect();
+        SharedTemplate { text, holes }
+    }
+
+    /// Whether the template is plain text.
+    pub fn is_literal(&self) -> bool {
+        self.holes.is_empty()
+    }
+
+    /// Whether filling it needs anything besides the origin (so it cannot be cached per origin).
+    pub fn varies_per_request(&self) -> bool {
+        self.holes.iter().any(|(_, _, p)| p.varies_per_request())
+    }
+
+    pub fn render_into(&self, fill: &Fill<'_>, out: &mut String) {
+        out.reserve(self.text.len());
+        let mut last = 0;
+        for (start, end, part) in &self.holes {
+            out.push_str(&self.text[last..*start]);
+            part.render_into(fill, out);
+            last = *end;
+        }
+        out.push_str(&self.text[last..]);
     }
 }
 
@@ -228,6 +278,19 @@ mod tests {
         let t = Template::parse("X-RestSvcSessionId={{token:1}}; Path=/api; {{date}} {{origin}}");
         let fill = Fill { origin: "http://127.0.0.1:1", date: "D", session: Some(("id", "tok")) };
         assert_eq!(t.render(&fill), "X-RestSvcSessionId=tok; Path=/api; D http://127.0.0.1:1");
+    }
+
+    #[test]
+    fn a_shared_template_renders_as_its_text_parsed_would() {
+        for text in ["{{origin}}/api/x {{token:2}} {{other}} {{date}}", "", "plain", "{{origin}}", "a{{redacted}}b{{"] {
+            let fill = Fill { origin: "http://o:1", date: "D", session: Some(("id", "tok")) };
+            let shared = SharedTemplate::parse(text.into());
+            let mut out = String::new();
+            shared.render_into(&fill, &mut out);
+            assert_eq!(out, Template::parse(text).render(&fill), "{text}");
+            assert_eq!(shared.is_literal(), Template::parse(text).is_literal(), "{text}");
+            assert_eq!(shared.varies_per_request(), Template::parse(text).varies_per_request(), "{text}");
+        }
     }
 
     #[test]

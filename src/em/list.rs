@@ -15,9 +15,8 @@ pub struct Item {
     pub kind: String,
     /// Whether it is a reference (`Ref`, `...Reference`) rather than an entity.
     pub reference: bool,
-    /// The item alone, as a document of its own: XML with EM's namespace declared, or a JSON
-    /// object as written.
-    pub text: String,
+    /// Where its text stands in the list's body.
+    pub at: std::ops::Range<usize>,
 }
 
 /// The items of a list body, in order; `None` when the body is not a list (an entity, a
@@ -78,7 +77,7 @@ fn xml_items(body: &str) -> Option<Vec<Item>> {
                 if depth == 1 {
                     let end = usize::try_from(reader.buffer_position()).unwrap_or(body.len());
                     let (href, kind, reference) = identity(&e)?;
-                    out.push(Item { href, kind, reference, text: standalone(&body[before..end]) });
+                    out.push(Item { href, kind, reference, at: trimmed(body, before..end) });
                 }
             }
             Ok(Event::End(_)) => {
@@ -86,7 +85,7 @@ fn xml_items(body: &str) -> Option<Vec<Item>> {
                 if depth == 1 {
                     let end = usize::try_from(reader.buffer_position()).unwrap_or(body.len());
                     let (href, kind, reference) = current.take()?;
-                    out.push(Item { href, kind, reference, text: standalone(&body[start..end]) });
+                    out.push(Item { href, kind, reference, at: trimmed(body, start..end) });
                 }
             }
             Ok(Event::Eof) => break,
@@ -97,15 +96,28 @@ fn xml_items(body: &str) -> Option<Vec<Item>> {
     root_seen.then_some(out)
 }
 
-/// An item's text as a document of its own: EM's namespace declared on it, where the list
-/// declared it for all.
-fn standalone(item: &str) -> String {
-    let item = item.trim_start();
-    if item.contains("xmlns=") {
-        return item.to_owned();
+impl Item {
+    /// The item alone, as a document of its own: XML with EM's namespace declared (where the
+    /// list declared it for all), or a JSON object as written. `body` is the list's.
+    pub fn text<'a>(&self, body: &'a str, repr: Repr) -> std::borrow::Cow<'a, str> {
+        standalone(body, self.at.clone(), repr)
+    }
+}
+
+/// The item of a list `body` written at `at`, as a document of its own (see [`Item::text`]).
+pub fn standalone(body: &str, at: std::ops::Range<usize>, repr: Repr) -> std::borrow::Cow<'_, str> {
+    let item = body.get(at).unwrap_or_default();
+    if repr == Repr::Json || item.contains("xmlns=") {
+        return item.into();
     }
     let name_end = item.find(|c: char| c.is_whitespace() || c == '>' || c == '/').unwrap_or(item.len());
-    format!("{} xmlns=\"{NAMESPACE}\"{}", &item[..name_end], &item[name_end..])
+    format!("{} xmlns=\"{NAMESPACE}\"{}", &item[..name_end], &item[name_end..]).into()
+}
+
+/// `range` of `body` without the white space it starts with.
+fn trimmed(body: &str, range: std::ops::Range<usize>) -> std::ops::Range<usize> {
+    let text = &body[range.clone()];
+    range.start + text.len() - text.trim_start().len()..range.end
 }
 
 fn json_items(body: &str) -> Option<Vec<Item>> {
@@ -131,13 +143,13 @@ pub fn json_items_of(body: &str, value: &Json) -> Option<Vec<Item>> {
         let href = super::links::text(m, "Href")?.to_owned();
         let kind = super::links::text(m, "Type")?.to_owned();
         let reference = key.eq_ignore_ascii_case("Refs") || kind.ends_with("Reference");
-        out.push(Item { href, kind, reference, text: text.to_owned() });
+        out.push(Item { href, kind, reference, at: text });
     }
     Some(out)
 }
 
-/// The texts of the items of the array under the root object's `key`, as written.
-fn array_texts<'a>(body: &'a str, key: &str) -> Option<Vec<&'a str>> {
+/// Where the items of the array under the root object's `key` are written.
+fn array_texts(body: &str, key: &str) -> Option<Vec<std::ops::Range<usize>>> {
     let bytes = body.as_bytes();
     let quoted = format!("\"{key}\"");
     let at = body.find(&quoted)? + quoted.len();
@@ -162,7 +174,7 @@ fn array_texts<'a>(body: &'a str, key: &str) -> Option<Vec<&'a str>> {
             b'}' | b']' => {
                 depth -= 1;
                 if depth == 0 {
-                    out.push(&body[item_start.take()?..=i]);
+                    out.push(item_start.take()?..i + 1);
                 }
             }
             _ => {}
@@ -185,17 +197,18 @@ mod tests {
         let found = items(xml, Repr::Xml).unwrap();
         assert_eq!(found.len(), 2);
         assert_eq!(
-            found[0].text,
+            found[0].text(xml, Repr::Xml),
             r#"<BackupJobSession xmlns="http://www.veeam.com/ent/v1.0" Href="h/1?format=Entity" Type="BackupJobSession" Name="a"><State>Stopped</State></BackupJobSession>"#
         );
         assert!(!found[0].reference && found[1].href == "h/2?format=Entity");
-        assert!(crate::xml::parse(&found[0].text).is_ok());
+        assert!(crate::xml::parse(&found[0].text(xml, Repr::Xml)).is_ok());
 
         let json = r#"{"backupJobSessions": [{"state": "Stopped", "links": [{"rel": "Up", "href": "x]"}], "href": "h/1", "type": "BackupJobSession"}, {"href": "h/2", "type": "BackupJobSession"}]}"#;
         let found = items(json, Repr::Json).unwrap();
         assert_eq!(found.len(), 2);
-        assert!(found[0].text.starts_with(r#"{"state""#) && found[0].text.ends_with(r#""BackupJobSession"}"#));
-        assert_eq!(found[1].text, r#"{"href": "h/2", "type": "BackupJobSession"}"#);
+        let text = found[0].text(json, Repr::Json);
+        assert!(text.starts_with(r#"{"state""#) && text.ends_with(r#""BackupJobSession"}"#));
+        assert_eq!(found[1].text(json, Repr::Json), r#"{"href": "h/2", "type": "BackupJobSession"}"#);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
 
-use crate::cassette::template::{Fill, Template};
+use crate::cassette::template::{Fill, SharedTemplate, Template};
 use crate::cassette::{Body, RecordedResponse};
 use crate::http::{Headers, Response};
 
@@ -24,8 +24,8 @@ pub(crate) struct Rendered {
 
 pub(crate) enum BodySource {
     Fixed(Bytes),
-    PerOrigin { template: Template, bom: bool, cache: RwLock<Vec<(Box<str>, Bytes)>> },
-    PerRequest { template: Template, bom: bool },
+    PerOrigin { template: SharedTemplate, bom: bool, cache: RwLock<Vec<(Box<str>, Bytes)>> },
+    PerRequest { template: SharedTemplate, bom: bool },
 }
 
 const BOM: &[u8] = "\u{feff}".as_bytes();
@@ -36,7 +36,7 @@ impl BodySource {
             Body::Empty => BodySource::Fixed(Bytes::new()),
             Body::Binary(b) => BodySource::Fixed(Bytes::from(b.clone())),
             Body::Text { text, bom } => {
-                let template = Template::parse(text);
+                let template = SharedTemplate::parse(text.clone());
                 if template.is_literal() {
                     BodySource::Fixed(Bytes::from(body.to_bytes()))
                 } else if template.varies_per_request() {
@@ -93,7 +93,7 @@ impl Rendered {
     }
 }
 
-fn render_body(template: &Template, bom: bool, fill: &Fill<'_>) -> Bytes {
+fn render_body(template: &SharedTemplate, bom: bool, fill: &Fill<'_>) -> Bytes {
     let mut text = String::new();
     template.render_into(fill, &mut text);
     if bom {

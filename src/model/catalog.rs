@@ -3,7 +3,9 @@
 //! entity bodies recorded for it; every collection a link names, with the type of its members;
 //! and every service document a link names.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::cassette::{Body, LoadedCassette};
 use crate::codec::is_uuid;
@@ -12,13 +14,29 @@ use crate::em::{self, Repr};
 pub(crate) use crate::em::Link;
 use crate::em::links::{Seen, own_links_of_object};
 
-/// An entity body recorded for a resource.
+/// An entity body recorded for a resource: a body of its own, or an item of a recorded list.
 #[derive(Clone, Debug)]
 pub(crate) struct Sample {
-    /// The body text, placeholders and all.
-    pub text: String,
+    /// The recorded body, placeholders and all, shared with the cassette it comes from.
+    body: Arc<str>,
+    /// Where the entity stands in `body` when `body` is a list of them.
+    item: Option<(std::ops::Range<usize>, Repr)>,
     /// Which cassette and exchange it comes from, for `-v`.
     pub origin: String,
+}
+
+impl Sample {
+    pub fn whole(body: Arc<str>, origin: String) -> Sample {
+        Sample { body, item: None, origin }
+    }
+
+    /// The entity text (an item of a list, as a document of its own).
+    pub fn text(&self) -> Cow<'_, str> {
+        match &self.item {
+            None => Cow::Borrowed(&self.body),
+            Some((at, repr)) => em::list::standalone(&self.body, at.clone(), *repr),
+        }
+    }
 }
 
 /// One resource the recordings name.
@@ -185,13 +203,23 @@ fn list_member(kind: &str) -> Option<&str> {
     kind.strip_suffix("ReferenceList").or_else(|| kind.strip_suffix("List")).filter(|k| !k.is_empty())
 }
 
+/// A recorded listing: where, what it lists, and its body.
+struct List {
+    path: String,
+    href: String,
+    items: Vec<em::list::Item>,
+    body: Arc<str>,
+    repr: Repr,
+    origin: String,
+}
+
 /// What one stretch of the recordings says, learned on a thread of its own. Stretches are
 /// merged in the order of the recordings, so what is seen first wins as if read in one go.
 #[derive(Default)]
 struct Part {
     catalog: Catalog,
-    /// Recorded listings, learned once every body has been read: (path, href, items, repr, origin).
-    lists: Vec<(String, String, Vec<em::list::Item>, Repr, String)>,
+    /// Recorded listings, learned once every body has been read.
+    lists: Vec<List>,
     json_bodies: usize,
     camel_bodies: usize,
 }
@@ -213,10 +241,7 @@ impl Part {
                 && em::normalize_query(raw_query).iter().any(|(k, v)| k == "format" && v == "entity");
             // Made only for a body that is an entity (a listing's text is not one).
             let sample = || {
-                entity_get.then(|| Sample {
-                    text: text.clone(),
-                    origin: format!("{} exchange {}", cassette.name, exchange.seq),
-                })
+                entity_get.then(|| Sample::whole(text.clone(), format!("{} exchange {}", cassette.name, exchange.seq)))
             };
             let path = em::normalize_path(raw_path);
             let get = exchange.request.method == "GET";
@@ -246,7 +271,8 @@ impl Part {
             }
             if let Some(items) = listed {
                 let origin = format!("{} exchange {}", cassette.name, exchange.seq);
-                part.lists.push((path, format!("{{{{origin}}}}{raw_path}"), items, repr, origin));
+                let href = format!("{{{{origin}}}}{raw_path}");
+                part.lists.push(List { path, href, items, body: text.clone(), repr, origin });
             }
         }
         part
@@ -298,8 +324,8 @@ impl Catalog {
             lists.extend(part.lists);
         }
         catalog.camel_json = camel_bodies * 2 > json_bodies;
-        for (path, href, items, repr, origin) in lists {
-            catalog.learn_list(path, href, items, repr, origin);
+        for list in lists {
+            catalog.learn_list(list);
         }
         catalog.gather_members();
         catalog
@@ -448,15 +474,19 @@ impl Catalog {
 
     /// What a recorded listing says: the collection at `path` holds exactly its items, and an
     /// entity listed (`?format=Entity`, a job's includes) is that resource's recorded entity.
-    fn learn_list(&mut self, path: String, href: String, items: Vec<em::list::Item>, repr: Repr, origin: String) {
+    fn learn_list(&mut self, list: List) {
+        let List { path, href, items, body, repr, origin } = list;
         let mut members = Vec::with_capacity(items.len());
         let mut kind = None;
         for item in items {
             let Some(member) = href_path(&item.href) else { continue };
             if !item.reference {
                 if let Some(r) = self.resources.get_mut(&member) {
-                    r.entity[repr_index(repr)]
-                        .get_or_insert(Sample { text: item.text, origin: format!("{origin} (an item of its list)") });
+                    r.entity[repr_index(repr)].get_or_insert_with(|| Sample {
+                        body: body.clone(),
+                        item: Some((item.at, repr)),
+                        origin: format!("{origin} (an item of its list)"),
+                    });
                 }
             }
             kind.get_or_insert_with(|| item.kind.strip_suffix("Reference").unwrap_or(&item.kind).to_owned());

@@ -103,7 +103,7 @@ impl Substitution {
         let hierarchy_ref = |text: &str| {
             field_value(text, "HierarchyObjRef").map(|at| text[at].trim().to_owned()).filter(|v| !v.is_empty())
         };
-        let Some(recorded) = from.entity.iter().flatten().find_map(|s| hierarchy_ref(&s.text)) else { return };
+        let Some(recorded) = from.entity.iter().flatten().find_map(|s| hierarchy_ref(&s.text())) else { return };
         let Some((prefix, tail)) = recorded.rsplit_once('-').filter(|(_, t)| t.chars().all(|c| c.is_ascii_digit()))
         else {
             return;

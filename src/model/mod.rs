@@ -294,7 +294,7 @@ impl Model {
     fn entity(&self, path: &str, r: &Resource, repr: Repr) -> Made {
         let slot = repr_index(repr);
         if let Some(sample) = &r.entity[slot] {
-            return Arc::new((sample.text.clone(), format!("recorded in {}", sample.origin), Basis::Assembled));
+            return Arc::new((sample.text().into_owned(), format!("recorded in {}", sample.origin), Basis::Assembled));
         }
         let key = (path.to_owned(), slot);
         if let Some(hit) = self.derived.read().ok().and_then(|d| d.get(&key).cloned()) {
@@ -310,7 +310,7 @@ impl Model {
                 let mut sub = Substitution::default();
                 sub.identity(s, r);
                 let note = format!("derived from {} ({} {})", sample.origin, s.kind, s.id());
-                (sub.apply_to(&sample.text, repr), note, Basis::Derived)
+                (sub.apply_to(&sample.text(), repr), note, Basis::Derived)
             }
             None => (write::thin_entity(r, repr), format!("written from the {} listing", r.kind), Basis::Written),
         };
@@ -433,8 +433,9 @@ impl Model {
     pub fn vm_of(&self, path: &str) -> Option<String> {
         let r = self.catalog().resources.get(path)?;
         let from_entity = r.entity.iter().flatten().find_map(|s| {
-            let at = s.text.find("VmDisplayName").or_else(|| s.text.find("vmDisplayName"))? + "VmDisplayName".len();
-            let rest = s.text[at..].trim_start_matches(['"', '=', ':', ' ']);
+            let text = s.text();
+            let at = text.find("VmDisplayName").or_else(|| text.find("vmDisplayName"))? + "VmDisplayName".len();
+            let rest = text[at..].trim_start_matches(['"', '=', ':', ' ']);
             let end = rest.find('"')?;
             Some(rest[..end].to_owned())
         });
@@ -505,12 +506,11 @@ impl Model {
             for slot in 0..2 {
                 let repr = if slot == 0 { Repr::Xml } else { Repr::Json };
                 let text = match &recorded.entity[slot] {
-                    Some(s) => Some(s.text.clone()),
+                    Some(s) => Some(s.text().into_owned()),
                     None => Some(self.entity(related, recorded, repr).0.clone()),
                 };
-                resource.entity[slot] = text.map(|t| catalog::Sample {
-                    text: sub.apply_to(&t, repr),
-                    origin: format!("the restore of {}", target.id()),
+                resource.entity[slot] = text.map(|t| {
+                    catalog::Sample::whole(sub.apply_to(&t, repr).into(), format!("the restore of {}", target.id()))
                 });
             }
             Some(Created { path: href_path(&resource.href)?, resource })
@@ -567,8 +567,9 @@ fn shift_times(sub: &mut Substitution, recorded: &Resource, now: u64) {
     let Some((_, time)) = recorded.name.as_deref().and_then(|n| n.split_once('@')) else { return };
     let Some(start) = parse_datetime_seconds(time) else { return };
     if let Some(sample) = recorded.entity.iter().flatten().next() {
-        if let Some(at) = sample.text.find("EndTimeUTC") {
-            let after = &sample.text[at..];
+        let text = sample.text();
+        if let Some(at) = text.find("EndTimeUTC") {
+            let after = &text[at..];
             if let Some(end) = after.char_indices().find_map(|(i, _)| {
                 let s = after.get(i..i + 19)?;
                 parse_datetime_seconds(s).map(|secs| (s.to_owned(), secs))
@@ -603,7 +604,7 @@ fn actions_of(source: usize, cassette: &LoadedCassette) -> Vec<Action> {
         query.retain(|(k, _)| k != "v");
         let task_path = format!("/api/tasks/{}", task_id.to_ascii_lowercase());
         let token = em::session_token(&x.request.headers);
-        let mut steps = vec![text.clone()];
+        let mut steps = vec![text.to_string()];
         let mut seqs = vec![(source, x.seq)];
         for (j, poll) in exchanges.iter().enumerate().skip(i + 1) {
             let same_session = em::session_token(&poll.request.headers) == token;
@@ -613,7 +614,7 @@ fn actions_of(source: usize, cassette: &LoadedCassette) -> Vec<Action> {
             }
             if poll.request.method == "GET" && poll_path == task_path && same_session && poll.response.status == 200 {
                 if let Body::Text { text, .. } = cassette.cassette.response_body(j) {
-                    steps.push(text.clone());
+                    steps.push(text.to_string());
                     seqs.push((source, poll.seq));
                 }
             }

@@ -186,7 +186,7 @@ impl Model {
     fn fields_of(&self, r: &Resource, sibling: &Sibling<'_>) -> Vec<(String, String)> {
         let own = r.entity.iter().flatten().next();
         let mut fields = match (own, sibling) {
-            (Some(sample), _) => parse_fields(&sample.text),
+            (Some(sample), _) => parse_fields(&sample.text()),
             (None, Some((s, theirs))) => {
                 let mut sub = Substitution::default();
                 sub.identity(s, r);
@@ -217,7 +217,7 @@ impl Model {
         let catalog = self.catalog();
         let path = catalog.samples.get(kind)?.iter().flatten().next()?;
         let r = catalog.resources.get(path)?;
-        Some((r, parse_fields(&r.entity.iter().flatten().next()?.text)))
+        Some((r, parse_fields(&r.entity.iter().flatten().next()?.text())))
     }
 
     /// The query fields of every resource of a type, in catalog order; computed once.

@@ -261,7 +261,7 @@ impl Redactor {
         match Body::from_bytes(bytes) {
             Body::Text { text, bom } if vbr::is_form(headers.get("content-type"), &text) => {
                 let known = |v: &str| self.knows_secret(v).then(|| self.text(v));
-                Body::Text { text: self.body_text(&vbr::redact_form(&text, known, REDACTED)), bom }
+                Body::Text { text: self.body_text(&vbr::redact_form(&text, known, REDACTED)).into(), bom }
             }
             _ => self.body(bytes),
         }
@@ -273,7 +273,7 @@ impl Redactor {
 
     fn body(&self, bytes: &[u8]) -> Body {
         match Body::from_bytes(bytes) {
-            Body::Text { text, bom } => Body::Text { text: self.body_text(&text), bom },
+            Body::Text { text, bom } => Body::Text { text: self.body_text(&text).into(), bom },
             other => other,
         }
     }

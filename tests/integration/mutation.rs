@@ -165,7 +165,7 @@ fn damaged_bodies_parse_and_diff_without_a_panic() {
         .iter()
         .flat_map(|f| Cassette::load(std::path::Path::new(f)).unwrap().cassette.exchanges)
         .filter_map(|x| match x.response.body {
-            Body::Text { text, .. } if !text.is_empty() => Some(text),
+            Body::Text { text, .. } if !text.is_empty() => Some(text.to_string()),
             _ => None,
         })
         .collect();
