@@ -59,9 +59,12 @@ pub fn text<'a>(m: &'a Map<String, Json>, key: &str) -> Option<&'a str> {
 /// The member EM names `key`, PascalCase or camelCase.
 pub fn member<'a>(m: &'a Map<String, Json>, key: &str) -> Option<&'a Json> {
     m.get(key).or_else(|| {
-        let mut chars = key.chars();
-        let first = chars.next()?;
-        m.get(&format!("{}{}", first.to_ascii_lowercase(), chars.as_str()))
+        // Spelled on the stack: this runs for every member of every JSON body a model reads.
+        let mut camel = [0u8; 64];
+        let camel = camel.get_mut(..key.len())?;
+        camel.copy_from_slice(key.as_bytes());
+        camel.first_mut()?.make_ascii_lowercase();
+        m.get(std::str::from_utf8(camel).ok()?)
     })
 }
 
