@@ -197,18 +197,25 @@ impl Template {
 }
 
 /// A text with placeholders that stays where it is (a cassette's body, shared with the
-/// cassette): only the placeholders are kept, by their place in it.
+/// cassette): only where its placeholders stand is kept (a large listing has one per link).
 #[derive(Clone, Debug)]
 pub struct SharedTemplate {
     text: Arc<str>,
-    /// (start, end, placeholder), in order.
-    holes: Vec<(usize, usize, Part)>,
+    /// (start, end) of each placeholder, `{{` to `}}`, in order.
+    holes: Vec<(usize, usize)>,
+    varies_per_request: bool,
 }
 
 impl SharedTemplate {
     pub fn parse(text: Arc<str>) -> SharedTemplate {
-        let holes = spans(&text).filter_map(|(start, end, inner)| Some((start, end, placeholder(inner)?))).collect();
-        SharedTemplate { text, holes }
+        let mut varies_per_request = false;
+        let holes = spans(&text)
+            .filter_map(|(start, end, inner)| {
+                varies_per_request |= placeholder(inner)?.varies_per_request();
+                Some((start, end))
+            })
+            .collect();
+        SharedTemplate { text, holes, varies_per_request }
     }
 
     /// Whether the template is plain text.
@@ -218,16 +225,19 @@ impl SharedTemplate {
 
     /// Whether filling it needs anything besides the origin (so it cannot be cached per origin).
     pub fn varies_per_request(&self) -> bool {
-        self.holes.iter().any(|(_, _, p)| p.varies_per_request())
+        self.varies_per_request
     }
 
     pub fn render_into(&self, fill: &Fill<'_>, out: &mut String) {
         out.reserve(self.text.len());
         let mut last = 0;
-        for (start, end, part) in &self.holes {
-            out.push_str(&self.text[last..*start]);
-            part.render_into(fill, out);
-            last = *end;
+        for &(start, end) in &self.holes {
+            out.push_str(&self.text[last..start]);
+            match placeholder(&self.text[start + 2..end - 2]) {
+                Some(part) => part.render_into(fill, out),
+                None => out.push_str(&self.text[start..end]),
+            }
+            last = end;
         }
         out.push_str(&self.text[last..]);
     }
