@@ -49,9 +49,9 @@ pub(crate) struct Resource {
     pub name: Option<String>,
     pub uid: Option<String>,
     /// The links its reference (a listing's `Ref`, an `EntityRef`) carries.
-    pub ref_links: Option<Vec<Link>>,
+    pub ref_links: Option<Links>,
     /// The links its entity carries, when an entity was recorded.
-    pub entity_links: Option<Vec<Link>>,
+    pub entity_links: Option<Links>,
     /// Recorded entity bodies, XML then JSON.
     pub entity: [Option<Sample>; 2],
     /// Its entity's own Href is its plain path (a job's `ObjectInJob`, an account's roles): a
@@ -82,10 +82,10 @@ impl Resource {
     /// `Up` links and an `Alternate` to the entity.
     pub fn reference_links(&self) -> Vec<Link> {
         if let Some(links) = &self.ref_links {
-            return links.clone();
+            return links.to_vec();
         }
-        let mut links: Vec<Link> =
-            self.entity_links.iter().flatten().filter(|l| l.rel == "Up" && l.kind.is_some()).cloned().collect();
+        let mut links: Vec<Link> = self.entity_links.as_ref().map(Links::to_vec).unwrap_or_default();
+        links.retain(|l| l.rel == "Up" && l.kind.is_some());
         links.push(Link {
             rel: "Alternate".into(),
             kind: Some(self.kind.clone()),
@@ -93,6 +93,78 @@ impl Resource {
             name: self.name.clone(),
         });
         links
+    }
+}
+
+/// Links as the catalog keeps them: each string shared with every other link of the same
+/// stretch that says the same (the `Up` link to the backup server is in every task session's
+/// reference, the one to its job session in each of that session's tasks).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Links(Box<[KeptLink]>);
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct KeptLink {
+    rel: Arc<str>,
+    kind: Option<Arc<str>>,
+    href: Arc<str>,
+    name: Option<Arc<str>>,
+}
+
+impl Links {
+    fn keep(links: Vec<Link>, strings: &mut Strings) -> Links {
+        let mut kept = |s: String| strings.get(s);
+        Links(
+            links
+                .into_iter()
+                .map(|l| KeptLink {
+                    rel: kept(l.rel),
+                    kind: l.kind.map(&mut kept),
+                    href: kept(l.href),
+                    name: l.name.map(&mut kept),
+                })
+                .collect(),
+        )
+    }
+
+    pub fn to_vec(&self) -> Vec<Link> {
+        self.0
+            .iter()
+            .map(|l| Link {
+                rel: l.rel.to_string(),
+                kind: l.kind.as_deref().map(str::to_owned),
+                href: l.href.to_string(),
+                name: l.name.as_deref().map(str::to_owned),
+            })
+            .collect()
+    }
+
+    /// The same links with their Hrefs and Names rewritten by `rewrite`.
+    pub fn rewritten(&self, rewrite: impl Fn(&str) -> String) -> Links {
+        Links(
+            self.0
+                .iter()
+                .map(|l| KeptLink {
+                    href: rewrite(&l.href).into(),
+                    name: l.name.as_deref().map(|n| rewrite(n).into()),
+                    ..l.clone()
+                })
+                .collect(),
+        )
+    }
+}
+
+/// One copy of each string kept many times.
+#[derive(Default)]
+struct Strings(std::collections::HashSet<Arc<str>>);
+
+impl Strings {
+    fn get(&mut self, s: String) -> Arc<str> {
+        if let Some(kept) = self.0.get(s.as_str()) {
+            return kept.clone();
+        }
+        let kept: Arc<str> = s.into();
+        self.0.insert(kept.clone());
+        kept
     }
 }
 
@@ -134,6 +206,8 @@ pub(crate) struct Catalog {
     pub by_kind: HashMap<String, Vec<String>>,
     /// The recordings' JSON has camelCase keys (EM 13): what the model writes in JSON follows.
     pub camel_json: bool,
+    /// The strings its links share.
+    strings: Strings,
     /// Every kind of link the recordings hold, by where it leads: how many, and a path it
     /// leads to (for coverage).
     pub link_uses: HashMap<LinkUse, (usize, String)>,
@@ -453,11 +527,14 @@ impl Catalog {
             resource.uid = uid.map(str::to_owned);
         }
         match links {
-            Some(links) if is_ref => {
-                resource.ref_links.get_or_insert(links);
+            Some(links) if is_ref && resource.ref_links.is_none() => {
+                resource.ref_links = Some(Links::keep(links, &mut self.strings));
             }
+            Some(_) if is_ref => {}
             Some(links) => {
-                resource.entity_links.get_or_insert(links);
+                if resource.entity_links.is_none() {
+                    resource.entity_links = Some(Links::keep(links, &mut self.strings));
+                }
                 if !href.to_ascii_lowercase().contains("format=entity") {
                     resource.plain_entity = true;
                 }

@@ -490,19 +490,8 @@ impl Model {
             resource.href = sub.apply(&recorded.href);
             resource.name = recorded.name.as_ref().map(|n| sub.apply(n));
             resource.uid = recorded.uid.as_ref().map(|u| sub.apply(u));
-            let links = |l: &Option<Vec<Link>>| {
-                l.as_ref().map(|v| {
-                    v.iter()
-                        .map(|x| Link {
-                            href: sub.apply(&x.href),
-                            name: x.name.as_ref().map(|n| sub.apply(n)),
-                            ..x.clone()
-                        })
-                        .collect()
-                })
-            };
-            resource.ref_links = links(&recorded.ref_links);
-            resource.entity_links = links(&recorded.entity_links);
+            resource.ref_links = recorded.ref_links.as_ref().map(|l| l.rewritten(|s| sub.apply(s)));
+            resource.entity_links = recorded.entity_links.as_ref().map(|l| l.rewritten(|s| sub.apply(s)));
             for slot in 0..2 {
                 let repr = if slot == 0 { Repr::Xml } else { Repr::Json };
                 let text = match &recorded.entity[slot] {
