@@ -148,6 +148,31 @@ pub fn json_items_of(body: &str, value: &Json) -> Option<Vec<Item>> {
     Some(out)
 }
 
+/// The items of a JSON list body already read as `node` (see [`json_items_of`]).
+pub fn json_items_of_node(body: &str, node: &super::node::Node) -> Option<Vec<Item>> {
+    use super::node::Node;
+    let Node::Object(root) = node else { return None };
+    // A list is an object whose one member is an array of resources (`Refs` or a plural).
+    if root.len != 1 {
+        return None;
+    }
+    let key = root.first.as_deref()?;
+    let [Node::Array(array)] = root.children.as_slice() else { return None };
+    let texts = array_texts(body, key)?;
+    if texts.len() != array.len() {
+        return None;
+    }
+    let mut out = Vec::with_capacity(array.len());
+    for (x, at) in array.iter().zip(texts) {
+        let Node::Object(m) = x else { return None };
+        let href = m.text("Href")?.to_owned();
+        let kind = m.text("Type")?.to_owned();
+        let reference = key.eq_ignore_ascii_case("Refs") || kind.ends_with("Reference");
+        out.push(Item { href, kind, reference, at });
+    }
+    Some(out)
+}
+
 /// Where the items of the array under the root object's `key` are written.
 fn array_texts(body: &str, key: &str) -> Option<Vec<std::ops::Range<usize>>> {
     let bytes = body.as_bytes();

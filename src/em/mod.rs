@@ -6,6 +6,7 @@
 pub mod json;
 pub mod links;
 pub mod list;
+pub mod node;
 pub mod session;
 
 pub use links::Link;

@@ -299,7 +299,9 @@ struct Part {
 }
 
 impl Part {
-    fn learn(exchanges: &[(&LoadedCassette, usize)]) -> Part {
+    /// `nodes`: JSON bodies read as [`em::node::Node`]s (else as whole values, as a body with
+    /// a name twice always is).
+    fn learn(exchanges: &[(&LoadedCassette, usize)], nodes: bool) -> Part {
         let mut part = Part::default();
         for &(cassette, i) in exchanges {
             let exchange = &cassette.cassette.exchanges[i];
@@ -337,9 +339,18 @@ impl Part {
                 Repr::Json => {
                     part.json_bodies += 1;
                     part.camel_bodies += usize::from(em::json::is_camel(text));
-                    if let Ok(value) = serde_json::from_str::<serde_json::Value>(text) {
-                        listed = get.then(|| em::list::json_items_of(text, &value)).flatten();
-                        part.catalog.learn_json(&value, sample().map(|s| (path.clone(), s)));
+                    match em::node::parse(text) {
+                        Ok(Some(node)) if nodes => {
+                            listed = get.then(|| em::list::json_items_of_node(text, &node)).flatten();
+                            part.catalog.learn_node(&node, sample().map(|s| (path.clone(), s)));
+                        }
+                        Ok(_) => {
+                            if let Ok(value) = serde_json::from_str::<serde_json::Value>(text) {
+                                listed = get.then(|| em::list::json_items_of(text, &value)).flatten();
+                                part.catalog.learn_json(&value, sample().map(|s| (path.clone(), s)));
+                            }
+                        }
+                        Err(_) => {}
                     }
                 }
             }
@@ -378,16 +389,18 @@ fn stretches<'a, 'c>(exchanges: &'a [(&'c LoadedCassette, usize)], n: usize) -> 
 impl Catalog {
     pub fn build(cassettes: &[LoadedCassette]) -> Catalog {
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-        Catalog::build_in(cassettes, cores)
+        Catalog::build_in(cassettes, cores, true)
     }
 
     /// Built from up to `threads` stretches of the recordings learned at once.
-    fn build_in(cassettes: &[LoadedCassette], threads: usize) -> Catalog {
+    fn build_in(cassettes: &[LoadedCassette], threads: usize, nodes: bool) -> Catalog {
         let exchanges: Vec<(&LoadedCassette, usize)> =
             cassettes.iter().flat_map(|c| (0..c.cassette.exchanges.len()).map(move |i| (c, i))).collect();
         let parts: Vec<Part> = std::thread::scope(|scope| {
-            let learning: Vec<_> =
-                stretches(&exchanges, threads).into_iter().map(|s| scope.spawn(move || Part::learn(s))).collect();
+            let learning: Vec<_> = stretches(&exchanges, threads)
+                .into_iter()
+                .map(|s| scope.spawn(move || Part::learn(s, nodes)))
+                .collect();
             learning.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
         });
         let mut catalog = Catalog::default();
@@ -430,6 +443,30 @@ impl Catalog {
         }
         for (key, (count, path)) in link_uses {
             self.link_uses.entry(key).or_insert((0, path)).0 += count;
+        }
+    }
+
+    /// What a JSON body read as a [`em::node::Node`] names: as [`Catalog::learn_json`] reads the
+    /// whole value.
+    fn learn_node(&mut self, node: &em::node::Node, sample: Option<(String, Sample)>) {
+        use em::node::Node;
+        match node {
+            Node::Object(o) => {
+                if let Some(href) = o.text("Href") {
+                    if let Some(link) = o.link() {
+                        self.learn_link(&link);
+                    } else if let Some(kind) = o.text("Type") {
+                        let is_ref = kind.ends_with("Reference");
+                        let sample = sample.map(|(p, s)| (p, Repr::Json, s));
+                        self.learn_resource(href, kind, o.text("Name"), o.text("UID"), o.links(), is_ref, sample);
+                    }
+                }
+                for child in &o.children {
+                    self.learn_node(child, None);
+                }
+            }
+            Node::Array(items) => items.iter().for_each(|i| self.learn_node(i, None)),
+            Node::Text(_) | Node::Other => {}
         }
     }
 
@@ -719,12 +756,22 @@ mod tests {
     #[test]
     fn what_is_seen_first_wins_whatever_the_stretch_it_is_learned_in() {
         let cassettes = [conflicting()];
-        let whole = Catalog::build_in(&cassettes, 1);
+        let whole = Catalog::build_in(&cassettes, 1, true);
         let server = &whole.resources["/api/backupservers/a490c017-2c1c-40ee-8bcf-73bcce6ab36f"];
         assert_eq!((server.name.as_deref(), server.uid.as_deref()), (Some("first"), Some("u2")));
         assert_eq!(whole.collections["/api/backupservers/a490c017-2c1c-40ee-8bcf-73bcce6ab36f/jobs"].member, "X");
         for threads in [2, 3, 4] {
-            assert_eq!(described(&Catalog::build_in(&cassettes, threads)), described(&whole), "in {threads}");
+            assert_eq!(described(&Catalog::build_in(&cassettes, threads, true)), described(&whole), "in {threads}");
+        }
+    }
+
+    #[test]
+    fn json_bodies_read_as_nodes_teach_what_their_whole_values_teach() {
+        for name in crate::cassette::release_names() {
+            let cassettes = crate::cassette::release(name).unwrap().unwrap();
+            assert!(cassettes.iter().any(|c| c.name.contains("json")), "{name}");
+            let nodes = described(&Catalog::build_in(&cassettes, 1, true));
+            assert_eq!(nodes, described(&Catalog::build_in(&cassettes, 1, false)), "{name}");
         }
     }
 
@@ -732,10 +779,10 @@ mod tests {
     fn a_catalog_learned_in_stretches_is_the_one_learned_in_one_go() {
         for name in ["9.5", "12", "13"] {
             let cassettes = crate::cassette::release(name).unwrap().unwrap();
-            let whole = described(&Catalog::build_in(&cassettes, 1));
+            let whole = described(&Catalog::build_in(&cassettes, 1, true));
             assert!(whole.len() > 10_000, "{name}: {}", whole.len());
             for threads in [2, 3, 7, 1000] {
-                assert_eq!(described(&Catalog::build_in(&cassettes, threads)), whole, "{name} in {threads}");
+                assert_eq!(described(&Catalog::build_in(&cassettes, threads, true)), whole, "{name} in {threads}");
             }
         }
     }
