@@ -192,14 +192,14 @@ pub(super) fn parse(name: &str, text: &str) -> Result<LoadedCassette, CassetteEr
 /// saying where it started).
 fn parse_raw(name: &str, text: &str) -> Result<(RawCassette, Option<usize>), CassetteError> {
     let last = text.rfind("\n- seq:").map(|i| i + 1);
-    let without_last = |cut: usize| blocks::from_str::<RawCassette>(&text[..cut]).ok().map(|raw| (raw, Some(cut)));
+    let without_last = |cut: usize| blocks::from_str(&text[..cut], by_exchange).ok().map(|raw| (raw, Some(cut)));
     // The recorder writes whole lines: a file of its own that stops mid-line was cut short.
     if !text.ends_with('\n') && text.contains("\n  recorded_with: emtape") {
         if let Some(parsed) = last.and_then(without_last) {
             return Ok(parsed);
         }
     }
-    match blocks::from_str::<RawCassette>(text) {
+    match blocks::from_str(text, by_exchange) {
         Ok(raw) => Ok((raw, None)),
         Err(e) => {
             let torn = last.filter(|cut| {
@@ -213,6 +213,48 @@ fn parse_raw(name: &str, text: &str) -> Result<(RawCassette, Option<usize>), Cas
             }
         }
     }
+}
+
+/// A cassette's YAML read one exchange at a time (the YAML parser holds every event of what
+/// it reads: a whole large cassette's would be half its size again), when its exchanges are
+/// the last key, as the recorder writes them; otherwise read whole.
+fn by_exchange(text: &str) -> Result<RawCassette, serde_yaml::Error> {
+    let Some((head, items)) = exchange_items(text) else { return serde_yaml::from_str(text) };
+    let mut raw: RawCassette = serde_yaml::from_str(head)?;
+    if !raw.exchanges.is_empty() {
+        return serde_yaml::from_str(text);
+    }
+    for item in items {
+        let mut one: Vec<RawExchange> = serde_yaml::from_str(item)?;
+        match (one.pop(), one.is_empty()) {
+            (Some(exchange), true) => raw.exchanges.push(exchange),
+            _ => return serde_yaml::from_str(text),
+        }
+    }
+    Ok(raw)
+}
+
+/// The text up to a last top-level `exchanges:` and each item of its list (`- ` at the start
+/// of a line); `None` when anything else follows at the start of a line.
+fn exchange_items(text: &str) -> Option<(&str, Vec<&str>)> {
+    let list = text.match_indices("\nexchanges:\n").last()?.0 + "\nexchanges:\n".len();
+    let mut items = Vec::new();
+    let mut start = None;
+    let mut at = list;
+    for line in text[list..].split_inclusive('\n') {
+        if line.starts_with("- ") {
+            if let Some(s) = start {
+                items.push(&text[s..at]);
+            }
+            start = Some(at);
+        } else if !(line.starts_with([' ', '#', '\n']) || line.is_empty()) || (start.is_none() && line.starts_with(' '))
+        {
+            return None;
+        }
+        at += line.len();
+    }
+    items.extend(start.map(|s| &text[s..]));
+    Some((&text[..list], items))
 }
 
 fn find_line(text: &str, prefix: &str) -> Option<usize> {
@@ -564,6 +606,18 @@ mod tests {
     }
 
     #[test]
+    fn exchanges_are_read_one_by_one_only_when_they_are_the_last_key() {
+        let text = "format: x\n# c\nexchanges:\n- seq: 1\n  request: {}\n# between\n\n- seq: 2\n";
+        let (head, items) = exchange_items(text).unwrap();
+        assert_eq!(head, "format: x\n# c\nexchanges:\n");
+        assert_eq!(items, ["- seq: 1\n  request: {}\n# between\n\n", "- seq: 2\n"]);
+        assert_eq!(exchange_items("format: x\nexchanges:\n- seq: 1\nmeta: {}\n"), None);
+        assert_eq!(exchange_items("format: x\nexchanges:\n  - seq: 1\n"), None);
+        assert_eq!(exchange_items("format: x\nexchanges:\n- seq: 1\n---\n"), None);
+        assert_eq!(exchange_items("format: x\nexchanges: []\n"), None);
+    }
+
+    #[test]
     fn every_shipped_cassette_reads_the_same_with_its_bodies_lifted() {
         let mut paths = Vec::new();
         shipped(&Path::new(env!("CARGO_MANIFEST_DIR")).join("cassettes"), &mut paths);
@@ -576,8 +630,15 @@ mod tests {
         };
         for path in paths {
             let text = std::fs::read_to_string(&path).unwrap();
+            let count = exchange_items(&text).map(|(_, items)| items.len());
+            assert_eq!(
+                count,
+                Some(serde_yaml::from_str::<RawCassette>(&text).unwrap().exchanges.len()),
+                "{}",
+                path.display()
+            );
             let lifted =
-                blocks::lifted_parse::<RawCassette>(&text).unwrap_or_else(|| panic!("{} not lifted", path.display()));
+                blocks::lifted_parse(&text, by_exchange).unwrap_or_else(|| panic!("{} not lifted", path.display()));
             let parsed = serde_yaml::from_str::<RawCassette>(&text).unwrap();
             assert_eq!(lifted.meta.description, parsed.meta.description, "{}", path.display());
             assert_eq!(exchanges(lifted), exchanges(parsed), "{}", path.display());
