@@ -120,11 +120,15 @@ pub fn hrefs(body: &str, repr: Repr, sample: Option<usize>) -> Vec<Found> {
     let mut out = Vec::new();
     match repr {
         Repr::Xml => xml_hrefs(body, sample, &mut out),
-        Repr::Json => {
-            if let Ok(v) = serde_json::from_str::<Json>(body) {
-                json_hrefs(&v, sample, Place::Root, &mut out);
+        Repr::Json => match super::node::parse(body) {
+            Ok(Some(node)) => node_hrefs(&node, sample, Place::Root, &mut out),
+            Ok(None) => {
+                if let Ok(v) = serde_json::from_str::<Json>(body) {
+                    json_hrefs(&v, sample, Place::Root, &mut out);
+                }
             }
-        }
+            Err(_) => {}
+        },
     }
     out
 }
@@ -215,6 +219,42 @@ fn json_hrefs(v: &Json, sample: usize, place: Place, out: &mut Vec<Found>) {
             }
         }
         _ => {}
+    }
+}
+
+/// [`json_hrefs`] of a body read as a [`super::node::Node`] (only the members it reads kept).
+fn node_hrefs(v: &super::node::Node, sample: usize, place: Place, out: &mut Vec<Found>) {
+    use super::node::Node;
+    match v {
+        Node::Object(m) => {
+            if let Some(href) = m.text("Href") {
+                out.push(Found {
+                    href: href.to_owned(),
+                    rel: m.text("Rel").map(str::to_owned),
+                    kind: m.text("Type").map(str::to_owned),
+                    name: m.text("Name").map(str::to_owned),
+                    root: place == Place::RootLinks && m.text("Rel").is_some(),
+                });
+            }
+            for (i, x) in m.children.iter().enumerate() {
+                let links = place == Place::Root && matches!(x, Node::Array(_)) && m.links_children.contains(&i);
+                node_hrefs(x, sample, if links { Place::RootLinks } else { Place::Inside }, out);
+            }
+        }
+        Node::Array(a) => {
+            let mut items = 0;
+            for x in a {
+                let item = matches!(x, Node::Object(m) if m.text("Href").is_some() && m.text("Rel").is_none());
+                if item {
+                    items += 1;
+                    if items > sample {
+                        continue;
+                    }
+                }
+                node_hrefs(x, sample, if place == Place::RootLinks { place } else { Place::Inside }, out);
+            }
+        }
+        Node::Text(_) | Node::Other => {}
     }
 }
 
@@ -509,6 +549,38 @@ mod tests {
             }
         }
         assert!(bodies > 500, "{bodies} XML bodies");
+    }
+
+    #[test]
+    fn a_json_body_read_for_its_names_gives_the_hrefs_of_its_whole_value_in_every_shipped_json_body() {
+        let mut bodies = 0;
+        for (release, _) in crate::cassette::RELEASES {
+            for loaded in crate::cassette::release(release).unwrap().unwrap() {
+                for x in &loaded.cassette.exchanges {
+                    let crate::cassette::Body::Text { text, .. } = &x.response.body else { continue };
+                    let Ok(value) = serde_json::from_str::<Json>(text) else { continue };
+                    for sample in [0, 1, 3, usize::MAX] {
+                        let mut want = Vec::new();
+                        json_hrefs(&value, sample, Place::Root, &mut want);
+                        let got = hrefs(text, Repr::Json, Some(sample));
+                        assert_eq!(got, want, "{} exchange {} sample {sample}", loaded.name, x.seq);
+                    }
+                    bodies += 1;
+                }
+            }
+        }
+        assert!(bodies > 500, "{bodies} JSON bodies");
+    }
+
+    #[test]
+    fn only_the_roots_own_links_are_root_links_in_json_of_any_spelling() {
+        let body = r#"{"href": "r", "type": "T", "LINKS": [{"rel": "Up", "href": "a"}], "other": [{"rel": "X", "href": "b"}],
+                       "inner": {"links": [{"rel": "Y", "href": "c"}]}}"#;
+        let rels: Vec<String> = root_links(body, Repr::Json).into_iter().map(|l| l.rel).collect();
+        assert_eq!(rels, ["Up"]);
+        let mut whole = Vec::new();
+        json_hrefs(&serde_json::from_str(body).unwrap(), usize::MAX, Place::Root, &mut whole);
+        assert_eq!(hrefs(body, Repr::Json, None), whole);
     }
 
     #[test]

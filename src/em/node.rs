@@ -29,6 +29,8 @@ pub struct Object {
     named: [[Option<Member>; 2]; 6],
     /// The object's and array's values of its members, in order.
     pub children: Vec<Node>,
+    /// Which of `children` are under a name that is `Links` in any case.
+    pub links_children: Vec<usize>,
     /// How many members it has.
     pub len: usize,
     /// The name of its first member, kept for the root only (a list's one member names it).
@@ -180,6 +182,9 @@ impl<'de> Visitor<'de> for Seed<'_> {
                 Node::Text(t) => Member::Text(t),
                 Node::Other => Member::Other,
                 child => {
+                    if key.eq_ignore_ascii_case("links") {
+                        object.links_children.push(object.children.len());
+                    }
                     object.children.push(child);
                     Member::Child(object.children.len() - 1)
                 }
