@@ -28,7 +28,7 @@ thread_local! {
     static LIFTED: RefCell<Option<Lifted>> = const { RefCell::new(None) };
 }
 
-/// The YAML reading of a text (or of a skeleton: the same lines, bodies lifted out).
+/// A YAML reading: of a whole text, or of a skeleton (its bodies lifted out).
 pub(super) type Reading<T> = fn(&str) -> Result<T, serde_yaml::Error>;
 
 /// Parses `text` as YAML into `T`, lifting literal `body:` blocks out first when that reads

@@ -630,16 +630,11 @@ mod tests {
         };
         for path in paths {
             let text = std::fs::read_to_string(&path).unwrap();
+            let parsed = serde_yaml::from_str::<RawCassette>(&text).unwrap();
             let count = exchange_items(&text).map(|(_, items)| items.len());
-            assert_eq!(
-                count,
-                Some(serde_yaml::from_str::<RawCassette>(&text).unwrap().exchanges.len()),
-                "{}",
-                path.display()
-            );
+            assert_eq!(count, Some(parsed.exchanges.len()), "{}", path.display());
             let lifted =
                 blocks::lifted_parse(&text, by_exchange).unwrap_or_else(|| panic!("{} not lifted", path.display()));
-            let parsed = serde_yaml::from_str::<RawCassette>(&text).unwrap();
             assert_eq!(lifted.meta.description, parsed.meta.description, "{}", path.display());
             assert_eq!(exchanges(lifted), exchanges(parsed), "{}", path.display());
         }

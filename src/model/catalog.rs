@@ -564,14 +564,11 @@ impl Catalog {
             resource.uid = uid.map(str::to_owned);
         }
         match links {
-            Some(links) if is_ref && resource.ref_links.is_none() => {
-                resource.ref_links = Some(Links::keep(links, &mut self.strings));
+            Some(links) if is_ref => {
+                resource.ref_links.get_or_insert_with(|| Links::keep(links, &mut self.strings));
             }
-            Some(_) if is_ref => {}
             Some(links) => {
-                if resource.entity_links.is_none() {
-                    resource.entity_links = Some(Links::keep(links, &mut self.strings));
-                }
+                resource.entity_links.get_or_insert_with(|| Links::keep(links, &mut self.strings));
                 if !href.to_ascii_lowercase().contains("format=entity") {
                     resource.plain_entity = true;
                 }
