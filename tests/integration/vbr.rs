@@ -317,42 +317,28 @@ fn the_shipped_vbr_scenarios_pass_on_their_revisions_and_a_13_client_is_refused_
         }
     }
     // A 1.1 client (its paths and its restore spec's key as 1.1 names them) on 1.1-rev0.
-    let old = [
-        "run",
-        "scenarios/vbr-vm-restore.yaml",
-        "--release",
-        "vbr-1.1-rev0",
-        "--var",
-        "api_version=1.1-rev0",
-        "--var",
-        "points=objectRestorePoints",
-        "--var",
-        "vm_restore=vmRestore/vmware/",
-        "--var",
-        "point_key=objectRestorePointId",
-        "--var",
-        "poll_interval=10ms",
-    ];
-    let (code, out, err) = run(&old);
-    assert_eq!(code, 0, "{out}{err}");
-    let old_ir = [
-        "run",
-        "scenarios/vbr-instant-recovery.yaml",
-        "--release",
-        "vbr-1.1-rev0",
-        "--var",
-        "api_version=1.1-rev0",
-        "--var",
-        "points=objectRestorePoints",
-        "--var",
-        "mounts=instantRecovery/vmware/vm",
-        "--var",
-        "point_key=objectRestorePointId",
-        "--var",
-        "poll_interval=10ms",
-    ];
-    let (code, out, err) = run(&old_ir);
-    assert_eq!(code, 0, "{out}{err}");
+    for (scenario, path) in [
+        ("scenarios/vbr-vm-restore.yaml", "vm_restore=vmRestore/vmware/"),
+        ("scenarios/vbr-instant-recovery.yaml", "mounts=instantRecovery/vmware/vm"),
+    ] {
+        let (code, out, err) = run(&[
+            "run",
+            scenario,
+            "--release",
+            "vbr-1.1-rev0",
+            "--var",
+            "api_version=1.1-rev0",
+            "--var",
+            "points=objectRestorePoints",
+            "--var",
+            path,
+            "--var",
+            "point_key=objectRestorePointId",
+            "--var",
+            "poll_interval=10ms",
+        ]);
+        assert_eq!(code, 0, "{scenario}:\n{out}{err}");
+    }
     // A failing token step shows its answer: the tokens in it as placeholders, never as issued.
     let dir = temp_dir("vbr-run");
     let scenario = dir.join("strict.yaml");
