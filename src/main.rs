@@ -6,6 +6,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// mimalloc, for the allocation-heavy model of a large estate (see Cargo.toml).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The library never prints; its diagnostics are `log` records, which the binary writes to
 /// stderr as they are (`emtape: ...`). The crawl's progress rewrites one line on a terminal.
 struct Stderr {
