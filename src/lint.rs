@@ -183,8 +183,18 @@ fn scan(c: &LoadedCassette, out: &mut Vec<Finding>) {
             let mut found = |field: String| {
                 secret(format!("exchange {}: the {which} body's {field} holds a secret", x.seq), "write `{{redacted}}`")
             };
+            // XML is read as it streams past: a tree of every body of a large estate is most of
+            // lint's time. A body that does not read is parsed, to say where.
+            let streamed = match c.body_as(i, side) {
+                Some((text, Repr::Xml)) => xml_secrets(text, secret_name, &mut found),
+                _ => false,
+            };
+            if streamed {
+                continue;
+            }
             match c.parse_body(i, side) {
-                Some(Ok(Parsed::Xml(root))) => xml_secrets(&root, secret_name, &mut found),
+                // Read above: the stream takes every document the parser takes.
+                Some(Ok(Parsed::Xml(_))) => {}
                 Some(Ok(Parsed::Json(value))) => json_secrets(&value, secret_name, &mut found),
                 // The same check, and the same words, as `serve`'s warning at load.
                 Some(Err(d)) => broken.push(Finding {
@@ -201,18 +211,57 @@ fn scan(c: &LoadedCassette, out: &mut Vec<Finding>) {
     }
 }
 
-fn xml_secrets(e: &crate::xml::Element, secret_name: fn(&str) -> bool, found: &mut dyn FnMut(String)) {
-    for a in &e.attributes {
-        if secret_name(&a.name) && !redacted(&a.value) {
-            found(format!("attribute {}/@{}", e.name, a.name));
+/// The secrets of an XML body read as it streams past, as its tree would show them: an
+/// attribute with a secret's name, and an element with one that holds text and no elements.
+/// False when the body does not read (nothing is reported then).
+fn xml_secrets(text: &str, secret_name: fn(&str) -> bool, found: &mut dyn FnMut(String)) -> bool {
+    /// An element being read: its name and text are kept only when its name is a secret's.
+    struct Open {
+        secret: Option<(String, String)>,
+        has_elements: bool,
+    }
+    let mut open: Vec<Open> = Vec::new();
+    // Reported once the body has read to its end, so that a body that does not read reports
+    // nothing (as its tree, which is never built, would not).
+    let mut seen: Vec<String> = Vec::new();
+    let read = crate::xml::walk(text, &mut |step| match step {
+        crate::xml::Step::Open(e, empty) => {
+            let name = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
+            for a in e.attributes().flatten() {
+                if a.key.as_namespace_binding().is_some() {
+                    continue;
+                }
+                let attribute = String::from_utf8_lossy(a.key.local_name().as_ref()).into_owned();
+                if secret_name(&attribute) && !a.unescape_value().is_ok_and(|v| redacted(&v)) {
+                    seen.push(format!("attribute {name}/@{attribute}"));
+                }
+            }
+            if let Some(parent) = open.last_mut() {
+                parent.has_elements = true;
+            }
+            // An empty element has no text: nothing to redact.
+            if !empty {
+                let secret = secret_name(&name).then(|| (name, String::new()));
+                open.push(Open { secret, has_elements: false });
+            }
         }
+        crate::xml::Step::Text(t) => {
+            if let Some(Open { secret: Some((_, text)), .. }) = open.last_mut() {
+                text.push_str(t);
+            }
+        }
+        crate::xml::Step::Close => {
+            if let Some(Open { secret: Some((name, text)), has_elements: false }) = open.pop() {
+                if !redacted(&text) {
+                    seen.push(format!("element <{name}>"));
+                }
+            }
+        }
+    });
+    if read {
+        seen.into_iter().for_each(found);
     }
-    if secret_name(&e.name) && e.elements().next().is_none() && !redacted(&e.text()) {
-        found(format!("element <{}>", e.name));
-    }
-    for c in e.elements() {
-        xml_secrets(c, secret_name, found);
-    }
+    read
 }
 
 fn json_secrets(v: &serde_json::Value, secret_name: fn(&str) -> bool, found: &mut dyn FnMut(String)) {
@@ -499,6 +548,77 @@ fn locate(files: &[String], path: &str) -> Option<(String, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The secrets of a body as its tree shows them (what lint read before it streamed).
+    fn tree_secrets(e: &crate::xml::Element, out: &mut Vec<String>) {
+        for a in &e.attributes {
+            if secret_name(&a.name) && !redacted(&a.value) {
+                out.push(format!("attribute {}/@{}", e.name, a.name));
+            }
+        }
+        if secret_name(&e.name) && e.elements().next().is_none() && !redacted(&e.text()) {
+            out.push(format!("element <{}>", e.name));
+        }
+        e.elements().for_each(|c| tree_secrets(c, out));
+    }
+
+    fn streamed(text: &str) -> Option<Vec<String>> {
+        let mut out = Vec::new();
+        xml_secrets(text, secret_name, &mut |s| out.push(s)).then_some(out)
+    }
+
+    /// A small document of secret-named and other elements and attributes, with text written
+    /// in pieces (comments, CDATA, entities) and values redacted or not.
+    fn document() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let name = prop::sample::select(vec!["Password", "x:ApiKey", "Name", "Link", "client_secret", "Data"]);
+        let value =
+            prop::sample::select(vec!["", "{{redacted}}", "hunter2", " {{token:1}} ", "a&amp;b", "Basic {{redacted}}"]);
+        let text = prop::sample::select(vec![
+            "",
+            "hunter2",
+            "{{redacted}}",
+            "  ",
+            "<!-- c -->",
+            "<![CDATA[s3cret]]>",
+            "{{red<!-- -->acted}}",
+            "&lt;x&gt;",
+        ]);
+        // Attributes of an element have names of their own.
+        let names = vec!["Password", "x:ApiKey", "Name", "client_secret", "Href"];
+        let attributes = (prop::sample::subsequence(names, 0..3), prop::collection::vec(value, 3))
+            .prop_map(|(n, v)| n.iter().zip(v).map(|(n, v)| format!(" {n}=\"{v}\"")).collect::<String>());
+        let leaf =
+            (name.clone(), attributes.clone(), prop::collection::vec(text.clone(), 0..3)).prop_map(|(n, a, t)| {
+                if t.is_empty() { format!("<{n}{a}/>") } else { format!("<{n}{a}>{}</{n}>", t.concat()) }
+            });
+        // Text between elements too: an element that holds elements is no secret's value.
+        leaf.prop_recursive(3, 24, 4, move |inner| {
+            let child = prop_oneof![3 => inner, 1 => text.clone().prop_map(str::to_owned)];
+            (name.clone(), attributes.clone(), prop::collection::vec(child, 0..4))
+                .prop_map(|(n, a, c)| format!("<{n}{a}>{}</{n}>", c.concat()))
+        })
+        .prop_map(|body| format!("<Root xmlns:x=\"urn:x\">{body}</Root>"))
+    }
+
+    proptest::proptest! {
+        /// Read as it streams past, a body reports the secrets its tree holds, in its order.
+        #[test]
+        fn a_streamed_body_reports_the_secrets_its_tree_holds(text in document()) {
+            let root = crate::xml::parse(&text).unwrap();
+            let mut want = Vec::new();
+            tree_secrets(&root, &mut want);
+            proptest::prop_assert_eq!(streamed(&text), Some(want));
+        }
+    }
+
+    #[test]
+    fn a_body_that_does_not_read_reports_no_secret_and_is_left_to_the_parser() {
+        for broken in ["<Root><Password>hunter2</Password>", "<Root><Password>x</Root>", "<a/><b/>", "<y:P/>"] {
+            assert_eq!(streamed(broken), None, "{broken}");
+            assert!(crate::xml::parse(broken).is_err(), "{broken}");
+        }
+    }
 
     #[test]
     fn placeholders_are_not_secrets() {

@@ -119,6 +119,22 @@ pub fn parse(text: &str) -> Result<Element, XmlError> {
 /// a hundred megabytes is checked at the reader's speed and nothing is kept. [`parse`] says why
 /// when it does not.
 pub fn well_formed(text: &str) -> bool {
+    walk(text, &mut |_| {})
+}
+
+/// What [`walk`] shows of a document as it reads it.
+pub enum Step<'a> {
+    /// An element starts; `true` when it is empty (`<a/>`: no [`Step::Close`] follows).
+    Open(&'a BytesStart<'a>, bool),
+    /// Text in an element, unescaped (CDATA as it is).
+    Text(&'a str),
+    /// The element last opened ends.
+    Close,
+}
+
+/// Reads `text` as [`parse`] would take it, without building the tree, showing `visit` each
+/// step; false (where `parse` fails) as soon as the text is not a document `parse` takes.
+pub fn walk(text: &str, visit: &mut dyn FnMut(Step<'_>)) -> bool {
     let mut reader = NsReader::from_str(text);
     reader.config_mut().trim_text(false);
     let (mut depth, mut roots) = (0usize, 0usize);
@@ -143,22 +159,29 @@ pub fn well_formed(text: &str) -> bool {
                 }
                 roots += usize::from(depth == 0);
                 depth += 1;
+                visit(Step::Open(&e, false));
             }
             Ok(Event::Empty(e)) => {
                 if (depth == 0 && roots > 0) || !valid(&reader, &e) {
                     return false;
                 }
                 roots += usize::from(depth == 0);
+                visit(Step::Open(&e, true));
             }
             Ok(Event::End(_)) => match depth.checked_sub(1) {
-                Some(d) => depth = d,
+                Some(d) => {
+                    depth = d;
+                    visit(Step::Close);
+                }
                 None => return false,
             },
             Ok(Event::Text(t)) => match t.unescape() {
                 Ok(s) if depth == 0 && !s.trim().is_empty() => return false,
+                Ok(s) if depth > 0 => visit(Step::Text(&s)),
                 Ok(_) => {}
                 Err(_) => return false,
             },
+            Ok(Event::CData(c)) if depth > 0 => visit(Step::Text(&String::from_utf8_lossy(&c))),
             Ok(Event::Eof) => return depth == 0 && roots == 1,
             Ok(_) => {}
         }

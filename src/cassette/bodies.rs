@@ -58,18 +58,25 @@ impl LoadedCassette {
     /// Whether body `side` of exchange `index` parses as [`parse_body`](Self::parse_body) would
     /// take it (a body it does not read parses).
     fn body_parses(&self, index: usize, side: Side) -> bool {
+        match self.body_as(index, side) {
+            Some((text, Repr::Xml)) => crate::xml::well_formed(text),
+            Some((text, Repr::Json)) => serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok(),
+            None => true,
+        }
+    }
+
+    /// Body `side` of exchange `index` and what [`parse_body`](Self::parse_body) reads it as;
+    /// `None` where it reads nothing.
+    pub fn body_as(&self, index: usize, side: Side) -> Option<(&str, Repr)> {
         let x = &self.cassette.exchanges[index];
         let (body, headers) = match side {
             Side::Request => (&x.request.body, &x.request.headers),
-            Side::Response if x.response.body_same_as.is_some() => return true,
+            Side::Response if x.response.body_same_as.is_some() => return None,
             Side::Response => (&x.response.body, &x.response.headers),
         };
-        let Body::Text { text, .. } = body else { return true };
-        match headers.get("content-type").and_then(Repr::from_content_type).or_else(|| Repr::sniff(text)) {
-            Some(Repr::Xml) => crate::xml::well_formed(text),
-            Some(Repr::Json) => serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok(),
-            None => true,
-        }
+        let Body::Text { text, .. } = body else { return None };
+        let repr = headers.get("content-type").and_then(Repr::from_content_type).or_else(|| Repr::sniff(text))?;
+        Some((text, repr))
     }
 
     /// A problem at `line:column` of the text of a body of exchange `index`, placed where the

@@ -24,9 +24,15 @@ pub const SECRET_NAMES: [&str; 10] = [
 
 /// Whether a field, header or parameter of this name holds a secret.
 pub fn secret_name(name: &str) -> bool {
-    // `X-Api-Key`, `api_key` and `ApiKey` are one name.
-    let plain: String = name.chars().filter(|c| *c != '-' && *c != '_').collect::<String>().to_ascii_lowercase();
-    SECRET_NAMES.iter().any(|s| plain == *s || plain.ends_with(s))
+    SECRET_NAMES.iter().any(|s| plain_ends_with(name, s))
+}
+
+/// Whether `name` without its `-` and `_`, in lower case, ends with `suffix` (lower case, ASCII):
+/// `X-Api-Key`, `api_key` and `ApiKey` are one name. Read from the end, with nothing made: lint
+/// asks it of every element and attribute name of every body.
+pub(crate) fn plain_ends_with(name: &str, suffix: &str) -> bool {
+    let mut plain = name.bytes().rev().filter(|b| *b != b'-' && *b != b'_').map(|b| b.to_ascii_lowercase());
+    suffix.bytes().rev().all(|c| plain.next() == Some(c))
 }
 
 /// A request target with the values of its secret-named query parameters (`?token=…`,
@@ -261,6 +267,19 @@ impl Scrubber {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// Read from the end without making the plain name, a name is a secret's exactly when
+        /// its plain name (no `-`, `_`, lower case) is or ends with one.
+        #[test]
+        fn a_name_read_from_its_end_is_a_secret_when_its_plain_name_is(
+            name in "[-_a-zA-Z\u{e9}\u{130}]{0,14}(Password|passwd|PWD|Secret|api[-_]?key|Token|Session[-_]Id)?",
+        ) {
+            let plain: String = name.chars().filter(|c| *c != '-' && *c != '_').collect::<String>().to_ascii_lowercase();
+            let made = SECRET_NAMES.iter().any(|s| plain == *s || plain.ends_with(s));
+            proptest::prop_assert_eq!(secret_name(&name), made, "{}", name);
+        }
+    }
 
     #[test]
     fn a_token_made_from_its_session_id_gives_the_id_and_an_opaque_one_none() {

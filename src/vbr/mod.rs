@@ -90,8 +90,7 @@ pub fn bearer(headers: &Headers) -> Option<&str> {
 /// names ([`crate::em::session::secret_name`]) but `sessionId`, which here names a job's
 /// session, not a logon.
 pub fn secret_name(name: &str) -> bool {
-    let plain: String = name.chars().filter(|c| *c != '-' && *c != '_').collect::<String>().to_ascii_lowercase();
-    !plain.ends_with("sessionid") && crate::em::session::secret_name(name)
+    !crate::em::session::plain_ends_with(name, "sessionid") && crate::em::session::secret_name(name)
 }
 
 /// Names of the fields of an OAuth2 form whose values are secrets.
