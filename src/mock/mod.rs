@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::cassette::LoadedCassette;
-use crate::cassette::template::{Fill, Template};
+use crate::cassette::template::{Fill, fill_text};
 use crate::clock::{Clock, SystemClock};
 use crate::em::{self, Repr};
 use crate::http::server::{Handler, Reply, RequestProblem};
@@ -515,10 +515,10 @@ impl Mock {
                 let fill = Fill { origin: &req.origin, date: &date, session };
                 let mut response = Response::new(status);
                 for (name, value) in &headers {
-                    response.headers.push(name.clone(), Template::parse(value).render(&fill));
+                    response.headers.push(name.clone(), fill_text(value, &fill));
                 }
                 response.headers.set("Content-Type", repr.content_type());
-                response.body = Template::parse(&body).render(&fill).into();
+                response.body = fill_text(&body, &fill).into();
                 self.log(req, key.repr, response.status, &note);
                 response
             }
@@ -636,9 +636,8 @@ impl Mock {
                 Response::new(answer.status).header("Server", "Microsoft-HTTPAPI/2.0").header("Date", date.clone());
             if !answer.body.is_empty() {
                 let fill = Fill { origin: &req.origin, date: &date, session };
-                response = response
-                    .header("Content-Type", answer.repr.content_type())
-                    .body(Template::parse(&answer.body).render(&fill));
+                response =
+                    response.header("Content-Type", answer.repr.content_type()).body(fill_text(&answer.body, &fill));
             }
             response
         };

@@ -214,6 +214,16 @@ pub(crate) struct Paging {
     pub links: Vec<Link>,
 }
 
+/// Every line of `items` indented by `indent`, each with its line break.
+fn indented(items: &[String], indent: &str, out: &mut String) {
+    out.reserve(items.iter().map(|i| i.len() + indent.len() * 8).sum());
+    for line in items.iter().flat_map(|i| i.lines()) {
+        out.push_str(indent);
+        out.push_str(line);
+        out.push('\n');
+    }
+}
+
 pub(crate) fn query_result(items: &[String], member: &str, entities: bool, paging: &Paging, repr: Repr) -> String {
     match repr {
         Repr::Xml => {
@@ -221,19 +231,11 @@ pub(crate) fn query_result(items: &[String], member: &str, entities: bool, pagin
             if entities {
                 let p = plural(member);
                 let _ = writeln!(out, "  <Entities>\n    <{p}>");
-                for item in items {
-                    for line in item.lines() {
-                        let _ = writeln!(out, "    {line}");
-                    }
-                }
+                indented(items, "    ", &mut out);
                 let _ = writeln!(out, "    </{p}>\n  </Entities>");
             } else {
                 out.push_str("  <Refs>\n");
-                for item in items {
-                    for line in item.lines() {
-                        let _ = writeln!(out, "  {line}");
-                    }
-                }
+                indented(items, "  ", &mut out);
                 out.push_str("  </Refs>\n");
             }
             let _ = writeln!(
@@ -246,20 +248,31 @@ pub(crate) fn query_result(items: &[String], member: &str, entities: bool, pagin
             out
         }
         Repr::Json => {
-            let inner = format!("[{}]", items.join(",\n"));
-            let body = if entities {
-                let p = plural(member);
-                format!("\"Entities\": {{\"{p}\": {{\"{p}\": {inner}}}}}")
+            // Written once into one buffer: the answer can be tens of megabytes.
+            let mut out = String::with_capacity(items.iter().map(|i| i.len() + 2).sum::<usize>() + 256);
+            let p = plural(member);
+            let (open, close) = if entities {
+                (format!("{{\"Entities\": {{\"{p}\": {{\"{p}\": ["), "]}}")
             } else {
-                format!("\"Refs\": {{\"Refs\": {inner}}}")
+                ("{\"Refs\": {\"Refs\": [".to_owned(), "]}")
             };
-            format!(
-                "{{{body}, \"PagingInfo\": {{\"Links\": {}, \"PageNum\": {}, \"PageSize\": {}, \"PagesCount\": {}}}}}\n",
+            out.push_str(&open);
+            for (n, item) in items.iter().enumerate() {
+                if n > 0 {
+                    out.push_str(",\n");
+                }
+                out.push_str(item);
+            }
+            out.push_str(close);
+            let _ = writeln!(
+                out,
+                ", \"PagingInfo\": {{\"Links\": {}, \"PageNum\": {}, \"PageSize\": {}, \"PagesCount\": {}}}}}",
                 json_links(&paging.links),
                 paging.page,
                 paging.page_size,
                 paging.pages
-            )
+            );
+            out
         }
     }
 }
