@@ -29,6 +29,7 @@ fn severities(path: &std::path::Path) -> Result<std::collections::BTreeMap<Strin
 }
 
 pub(super) fn diff(args: DiffArgs) -> Result<Exit, Failure> {
+    super::small_pages();
     let ignore: Vec<Ignore> = args.ignore.iter().map(|p| Ignore::new(p)).collect();
     let mut report = diff::diff_files(&args.old, &args.new, &ignore).map_err(|e| Failure::bad_input(e.to_string()))?;
     if report.summary.exchanges == 0 && report.exchanges.is_empty() {

@@ -9,6 +9,7 @@ use crate::cli::{LintArgs, LintFormat};
 use crate::lint::{self, KINDS};
 
 pub(super) fn lint(args: LintArgs) -> Result<Exit, Failure> {
+    super::small_pages();
     for kind in &args.allow {
         if !KINDS.contains(&kind.as_str()) {
             let hint = crate::diagnostic::did_you_mean(kind, KINDS)

@@ -18,6 +18,7 @@ use crate::scenario::{Scenario, parse_duration};
 use crate::vbr::{Api, VbrMock, VbrOptions};
 
 pub(super) fn serve(args: ServeArgs) -> Result<Exit, Failure> {
+    super::small_pages();
     let cassettes = match &args.release {
         Some(name) => load_release(name)?,
         // `serve --api vbr` alone serves the newest VBR revision on tape.
