@@ -209,8 +209,10 @@ pub(crate) struct Catalog {
     /// The strings its links share.
     strings: Strings,
     /// Every kind of link the recordings hold, by where it leads: how many, and a path it
-    /// leads to (for coverage).
-    pub link_uses: HashMap<LinkUse, (usize, String)>,
+    /// leads to (for coverage); keyed by a text that says the kind (see `count_link`).
+    link_uses: HashMap<String, (LinkUse, usize, String)>,
+    /// The key text `count_link` writes, kept from link to link.
+    said: String,
 }
 
 /// A kind of link by where it leads: Rel, Type, the path's shape (ids as `{}`), the method its
@@ -235,6 +237,31 @@ impl LinkUse {
         let value = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.to_ascii_lowercase());
         (shape, method, value("action").unwrap_or_default(), value("format").is_some_and(|f| f == "entity"))
     }
+}
+
+/// The `action=` of a link's query and whether it asks `format=entity`, as [`LinkUse::key`]
+/// reads them from [`em::normalize_query`]; a query with nothing to decode is read in place.
+fn action_and_entity(query: &str) -> (Cow<'_, str>, bool) {
+    if query.contains(['%', '+']) {
+        let (_, _, action, entity) = LinkUse::key(String::new(), "", &em::normalize_query(query));
+        return (Cow::Owned(action), entity);
+    }
+    let lower = |s: &str| s.bytes().map(|b| b.to_ascii_lowercase()).collect::<Vec<u8>>();
+    let (mut action, mut format): (Option<&str>, Option<&str>) = (None, None);
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let slot = match k {
+            _ if k.eq_ignore_ascii_case("action") => &mut action,
+            _ if k.eq_ignore_ascii_case("format") => &mut format,
+            _ => continue,
+        };
+        // Of a name given twice, the least value (normalize_query sorts the pairs).
+        if slot.is_none_or(|s| lower(v) < lower(s)) {
+            *slot = Some(v);
+        }
+    }
+    let action = action.map_or(Cow::Borrowed(""), |a| Cow::Owned(a.to_ascii_lowercase()));
+    (action, format.is_some_and(|f| f.eq_ignore_ascii_case("entity")))
 }
 
 /// Types that are the session's own business, never listed from recordings.
@@ -275,6 +302,14 @@ fn strip_href_query(href: &str) -> &str {
 /// The member type of a list type: `VmRestorePointReferenceList` → `VmRestorePoint`.
 fn list_member(kind: &str) -> Option<&str> {
     kind.strip_suffix("ReferenceList").or_else(|| kind.strip_suffix("List")).filter(|k| !k.is_empty())
+}
+
+/// What names a resource where it is seen: its Href and type, and its name and UID if given.
+struct Named<'a> {
+    href: &'a str,
+    kind: &'a str,
+    name: Option<&'a str>,
+    uid: Option<&'a str>,
 }
 
 /// A recorded listing: where, what it lists, and its body.
@@ -441,8 +476,8 @@ impl Catalog {
         for (path, service) in services {
             self.services.entry(path).or_insert(service);
         }
-        for (key, (count, path)) in link_uses {
-            self.link_uses.entry(key).or_insert((0, path)).0 += count;
+        for (said, (kind, count, path)) in link_uses {
+            self.link_uses.entry(said).or_insert((kind, 0, path)).1 += count;
         }
     }
 
@@ -504,28 +539,32 @@ impl Catalog {
     }
 
     fn learn_link(&mut self, link: &Link) {
-        self.count_link(link);
+        let Some(path) = href_path(&link.href) else { return };
+        self.count_link(link, &path);
         let Some(kind) = link.kind.as_deref() else { return };
         if !matches!(link.rel.as_str(), "Down" | "Up" | "Alternate" | "Related") {
             return;
         }
-        let Some(path) = href_path(&link.href) else { return };
         let last = path.rsplit('/').next().unwrap_or_default();
         if let Some(member) = list_member(kind) {
             if member == "LogonSession" {
                 return;
             }
-            self.collections.entry(path.clone()).or_insert_with(|| Collection {
-                href: strip_href_query(&link.href).to_owned(),
-                member: member.to_owned(),
-                members: Vec::new(),
-                recorded: false,
-            });
-            self.shapes.entry(shape(&path)).or_insert_with(|| member.to_owned());
+            if let std::collections::hash_map::Entry::Vacant(slot) = self.collections.entry(path) {
+                let shape = shape(slot.key());
+                slot.insert(Collection {
+                    href: strip_href_query(&link.href).to_owned(),
+                    member: member.to_owned(),
+                    members: Vec::new(),
+                    recorded: false,
+                });
+                self.shapes.entry(shape).or_insert_with(|| member.to_owned());
+            }
         } else if is_id(last) {
             let kind = kind.strip_suffix("Reference").unwrap_or(kind);
-            self.learn_resource(&link.href, kind, link.name.as_deref(), None, None, false, None);
-        } else if !SESSION_KINDS.contains(&kind) && path != "/api" {
+            let named = Named { href: &link.href, kind, name: link.name.as_deref(), uid: None };
+            self.learn_resource_at(path, named, None, false, None);
+        } else if !SESSION_KINDS.contains(&kind) && path != "/api" && !self.services.contains_key(&path) {
             self.services.entry(path).or_insert_with(|| Service {
                 href: strip_href_query(&link.href).to_owned(),
                 kind: kind.to_owned(),
@@ -545,18 +584,35 @@ impl Catalog {
         is_ref: bool,
         sample: Option<(String, Repr, Sample)>,
     ) {
+        let Some(path) = href_path(href) else { return };
+        self.learn_resource_at(path, Named { href, kind, name, uid }, links, is_ref, sample);
+    }
+
+    /// [`Catalog::learn_resource`] of a resource whose Href's path is `path`.
+    fn learn_resource_at(
+        &mut self,
+        path: String,
+        named: Named<'_>,
+        links: Option<Vec<Link>>,
+        is_ref: bool,
+        sample: Option<(String, Repr, Sample)>,
+    ) {
+        let Named { href, kind, name, uid } = named;
         let kind = kind.strip_suffix("Reference").unwrap_or(kind);
         if SESSION_KINDS.contains(&kind) || list_member(kind).is_some() {
             return;
         }
-        let Some(path) = href_path(href) else { return };
         if !path.rsplit('/').next().is_some_and(is_id) {
             return;
         }
-        let resource = self.resources.entry(path.clone()).or_insert_with(|| {
+        // Looked up before it is made: most sightings are of a resource known already.
+        if !self.resources.contains_key(&path) {
             self.order.push(path.clone());
-            Resource { href: strip_href_query(href).to_owned(), kind: kind.to_owned(), ..Resource::default() }
-        });
+            let made =
+                Resource { href: strip_href_query(href).to_owned(), kind: kind.to_owned(), ..Resource::default() };
+            self.resources.insert(path.clone(), made);
+        }
+        let Some(resource) = self.resources.get_mut(&path) else { return };
         if resource.name.is_none() {
             resource.name = name.map(str::to_owned);
         }
@@ -581,6 +637,11 @@ impl Catalog {
                 slot.get_or_insert(sample);
             }
         }
+    }
+
+    /// Every kind of link the recordings hold: how many, and a path one of them leads to.
+    pub fn link_uses(&self) -> impl Iterator<Item = (&LinkUse, usize, &str)> {
+        self.link_uses.values().map(|(kind, n, path)| (kind, *n, path.as_str()))
     }
 
     /// What a recorded listing says: the collection at `path` holds exactly its items, and an
@@ -624,19 +685,44 @@ impl Catalog {
     }
 
     /// Counts a link by where it leads (links of every body: the logon's, the services', the
-    /// resources').
-    fn count_link(&mut self, link: &Link) {
-        let Some(path) = href_path(&link.href) else { return };
+    /// resources'), `path` being its Href's. A kind seen before is counted without making its
+    /// key: it is looked up by a text that says the same (rel, type, shape, action, entity).
+    fn count_link(&mut self, link: &Link, path: &str) {
         let query = link.href.split_once('?').map_or("", |(_, q)| q);
         // A session placeholder (`{{session-id:1}}`) is an id like any other.
         let placeholder = |s: &str| s.starts_with("{{") && s.ends_with("}}");
-        let shape =
-            path.split('/').map(|s| if is_id(s) || placeholder(s) { "{}" } else { s }).collect::<Vec<_>>().join("/");
-        let (shape, method, action, entity) =
-            LinkUse::key(shape, em::links::method_for_rel(&link.rel), &em::normalize_query(query));
-        let key = LinkUse { rel: link.rel.clone(), kind: link.kind.clone(), shape, method, action, entity };
-        let slot = self.link_uses.entry(key).or_insert_with(|| (0, path));
-        slot.0 += 1;
+        let mut said = std::mem::take(&mut self.said);
+        said.clear();
+        let (action, entity) = action_and_entity(query);
+        for part in [link.rel.as_str(), link.kind.as_deref().unwrap_or("\u{0}"), action.as_ref()] {
+            said.push_str(part);
+            said.push('\u{1f}');
+        }
+        said.push(if entity { 'e' } else { '-' });
+        let shape_at = said.len();
+        for (n, segment) in path.split('/').enumerate() {
+            if n > 0 {
+                said.push('/');
+            }
+            said.push_str(if is_id(segment) || placeholder(segment) { "{}" } else { segment });
+        }
+        match self.link_uses.get_mut(said.as_str()) {
+            Some((_, count, _)) => *count += 1,
+            None => {
+                let method = em::links::method_for_rel(&link.rel);
+                let shape = said[shape_at..].to_owned();
+                let kind = LinkUse {
+                    rel: link.rel.clone(),
+                    kind: link.kind.clone(),
+                    shape,
+                    method,
+                    action: action.into_owned(),
+                    entity,
+                };
+                self.link_uses.insert(said.clone(), (kind, 1, path.to_owned()));
+            }
+        }
+        self.said = said;
     }
 
     /// Files every resource under the collection one segment up, creating collections that no
@@ -700,6 +786,22 @@ pub(crate) fn repr_index(repr: Repr) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// A link's action and whether it asks for the entity, read in place, are what the
+        /// normalised query says: names in any case, names given twice, escapes and `+`.
+        #[test]
+        fn a_query_read_in_place_names_the_action_and_format_its_normal_form_does(
+            parts in proptest::collection::vec(proptest::sample::select(vec![
+                "action=", "Action=", "format=", "FORMAT=", "Entity", "entity", "ENTITY", "restore", "Restore",
+                "%41", "+", "&", "=", "x", "filter=A",
+            ]), 0..10),
+        ) {
+            let query = parts.concat();
+            let (_, _, action, entity) = LinkUse::key(String::new(), "", &em::normalize_query(&query));
+            proptest::prop_assert_eq!(action_and_entity(&query), (Cow::Owned(action), entity), "{}", query);
+        }
+    }
 
     /// Everything a catalog holds, in a stable order.
     fn described(c: &Catalog) -> String {

@@ -64,7 +64,7 @@ impl Surface {
         for kind in ["EnterpriseManager", "LogonSession"] {
             s.types.entry(kind.to_owned()).or_insert(1);
         }
-        for (u, (n, sample)) in &catalog.link_uses {
+        for (u, n, sample) in catalog.link_uses() {
             let name = if u.method == "GET" {
                 match &u.kind {
                     Some(k) => format!("{} {k}", u.rel),
