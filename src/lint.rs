@@ -226,12 +226,13 @@ fn xml_secrets(text: &str, secret_name: fn(&str) -> bool, found: &mut dyn FnMut(
     let mut seen: Vec<String> = Vec::new();
     let read = crate::xml::walk(text, &mut |step| match step {
         crate::xml::Step::Open(e, empty) => {
-            let name = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
+            // Borrowed from the body (it is text): a name is made only for a secret's element.
+            let name = String::from_utf8_lossy(e.local_name().into_inner());
             for a in e.attributes().flatten() {
                 if a.key.as_namespace_binding().is_some() {
                     continue;
                 }
-                let attribute = String::from_utf8_lossy(a.key.local_name().as_ref()).into_owned();
+                let attribute = String::from_utf8_lossy(a.key.local_name().into_inner());
                 if secret_name(&attribute) && !a.unescape_value().is_ok_and(|v| redacted(&v)) {
                     seen.push(format!("attribute {name}/@{attribute}"));
                 }
@@ -241,7 +242,7 @@ fn xml_secrets(text: &str, secret_name: fn(&str) -> bool, found: &mut dyn FnMut(
             }
             // An empty element has no text: nothing to redact.
             if !empty {
-                let secret = secret_name(&name).then(|| (name, String::new()));
+                let secret = secret_name(&name).then(|| (name.into_owned(), String::new()));
                 open.push(Open { secret, has_elements: false });
             }
         }

@@ -564,7 +564,7 @@ impl Catalog {
             let kind = kind.strip_suffix("Reference").unwrap_or(kind);
             let named = Named { href: &link.href, kind, name: link.name.as_deref(), uid: None };
             self.learn_resource_at(path, named, None, false, None);
-        } else if !SESSION_KINDS.contains(&kind) && path != "/api" && !self.services.contains_key(&path) {
+        } else if !SESSION_KINDS.contains(&kind) && path != "/api" {
             self.services.entry(path).or_insert_with(|| Service {
                 href: strip_href_query(&link.href).to_owned(),
                 kind: kind.to_owned(),
