@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::cassette::template::{Fill, Template};
+use crate::cassette::template::{Fill, fill_text};
 use crate::cassette::{Body, LoadedCassette};
 use crate::codec::base64_decode;
 use crate::http::{Headers, Response};
@@ -159,7 +159,7 @@ fn content(b: &Body, mime: &str, fill: &Fill<'_>) -> Value {
     match b {
         Body::Empty => json!({"size": 0, "mimeType": mime}),
         Body::Text { text, .. } => {
-            let text = Template::parse(text).render(fill);
+            let text = fill_text(text, fill);
             json!({"size": text.len(), "mimeType": mime, "text": text})
         }
         Body::Binary(bytes) => {
@@ -175,14 +175,14 @@ pub fn write(c: &LoadedCassette, origin: &str) -> String {
     let date = crate::http::format_http_date(0);
     let fill = Fill { origin, date: &date, session: None };
     let render_headers =
-        |h: &Headers| -> Headers { h.iter().map(|(n, v)| (n.to_owned(), Template::parse(v).render(&fill))).collect() };
+        |h: &Headers| -> Headers { h.iter().map(|(n, v)| (n.to_owned(), fill_text(v, &fill))).collect() };
     let entries: Vec<Value> = c
         .cassette
         .exchanges
         .iter()
         .enumerate()
         .map(|(i, x)| {
-            let url = format!("{origin}{}", Template::parse(&x.request.uri).render(&fill));
+            let url = format!("{origin}{}", fill_text(&x.request.uri, &fill));
             let query: Vec<Value> = url
                 .split_once('?')
                 .map(|(_, q)| q.split('&').filter(|p| !p.is_empty()).collect::<Vec<_>>())
@@ -207,7 +207,7 @@ pub fn write(c: &LoadedCassette, origin: &str) -> String {
                 "bodySize": 0,
             });
             if let Body::Text { text, .. } = &x.request.body {
-                let text = Template::parse(text).render(&fill);
+                let text = fill_text(text, &fill);
                 request["bodySize"] = json!(text.len());
                 request["postData"] = json!({"mimeType": mime(&request_headers), "text": text});
             }
