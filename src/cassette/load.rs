@@ -95,7 +95,12 @@ impl LoadedCassette {
 
 pub(super) fn load_file(path: &Path) -> Result<LoadedCassette, CassetteError> {
     let name = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| CassetteError::Read { path: name.clone(), reason: e.to_string() })?;
+    let unreadable = |e: std::io::Error| CassetteError::Read { path: name.clone(), reason: e.to_string() };
+    let file = std::fs::File::open(path).map_err(unreadable)?;
+    if let Some(loaded) = streamed(&name, std::io::BufReader::with_capacity(1 << 20, file)).map_err(unreadable)? {
+        return Ok(loaded);
+    }
+    let bytes = std::fs::read(path).map_err(unreadable)?;
     let text = String::from_utf8(bytes).map_err(|e| {
         let offset = e.utf8_error().valid_up_to();
         let before = String::from_utf8_lossy(&e.as_bytes()[..offset]).into_owned();
@@ -106,10 +111,103 @@ pub(super) fn load_file(path: &Path) -> Result<LoadedCassette, CassetteError> {
                 .with_hint("bodies that are not UTF-8 belong in `body` with `body_encoding: base64`"),
         ))
     })?;
-    parse(&name, &text)
+    whole(&name, &text)
 }
 
 pub(super) fn parse(name: &str, text: &str) -> Result<LoadedCassette, CassetteError> {
+    match streamed(name, text.as_bytes()) {
+        Ok(Some(loaded)) => Ok(loaded),
+        _ => whole(name, text),
+    }
+}
+
+/// A cassette read an exchange at a time, as the recorder writes them (the exchanges the last
+/// key, each item at the start of a line), holding no more of the file's text than one
+/// exchange: a large cassette's text is never in memory whole. `None` for anything that needs
+/// the whole text (an error or a warning to place in it, a cut-off file, a cassette written
+/// another way), which [`whole`] then reads as if this had not been tried.
+fn streamed(name: &str, reader: impl std::io::BufRead) -> std::io::Result<Option<LoadedCassette>> {
+    let mut lines = WholeLines { reader, buffer: Vec::new() };
+    let mut head = String::new();
+    loop {
+        match lines.next()? {
+            Some("") | None => return Ok(None),
+            Some(line) => head.push_str(line),
+        }
+        if head.ends_with("\nexchanges:\n") || head == "exchanges:\n" {
+            break;
+        }
+    }
+    let Ok(raw) = serde_yaml::from_str::<RawCassette>(&head) else { return Ok(None) };
+    if raw.format != FORMAT || !raw.exchanges.is_empty() {
+        return Ok(None);
+    }
+    let mut read = head.matches('\n').count();
+    let (mut exchanges, mut starts, mut bodies) = (Vec::new(), Vec::new(), Vec::new());
+    let mut seqs = std::collections::HashSet::new();
+    // The item being read, and the line it starts on.
+    let (mut item, mut start) = (String::new(), 0);
+    loop {
+        let Some(line) = lines.next()? else { return Ok(None) };
+        if line.is_empty() || line.starts_with("- ") {
+            if !item.is_empty() {
+                let Some(exchange) = one_exchange(&item, &mut seqs) else { return Ok(None) };
+                let places = body_places(&item, &[1]).pop().unwrap_or_default();
+                bodies.push(places.map(|at| at.map(|at| BodyAt { line: at.line + start - 1, ..at })));
+                exchanges.push(exchange);
+                starts.push(start);
+                item.clear();
+            }
+            if line.is_empty() {
+                break;
+            }
+            start = read + 1;
+        } else if !line.starts_with([' ', '#', '\n']) || (item.is_empty() && line.starts_with(' ')) {
+            return Ok(None);
+        }
+        read += 1;
+        if start > 0 {
+            item.push_str(line);
+        }
+    }
+    let cassette = Cassette { meta: raw.meta.into(), exchanges };
+    Ok(Some(LoadedCassette { name: name.to_owned(), cassette, lines: starts, warnings: Vec::new(), bodies }))
+}
+
+/// The lines of a text read through a buffer, each with its line break.
+struct WholeLines<R> {
+    reader: R,
+    buffer: Vec<u8>,
+}
+
+impl<R: std::io::BufRead> WholeLines<R> {
+    /// The next line; `Some("")` at the end, `None` for one that is not UTF-8 or that the end
+    /// cuts short.
+    fn next(&mut self) -> std::io::Result<Option<&str>> {
+        self.buffer.clear();
+        self.reader.read_until(b'\n', &mut self.buffer)?;
+        let whole = self.buffer.is_empty() || self.buffer.ends_with(b"\n");
+        Ok(std::str::from_utf8(&self.buffer).ok().filter(|_| whole))
+    }
+}
+
+/// One item of the exchanges' list, when it is an exchange that loads without a word to say:
+/// a seq not seen before, a `body_same_as` naming one seen, no mistyped placeholder.
+fn one_exchange(item: &str, seqs: &mut std::collections::HashSet<u64>) -> Option<Exchange> {
+    let read: blocks::Reading<Vec<RawExchange>> = |s| serde_yaml::from_str(s);
+    let mut one = blocks::from_str(item, read).ok()?;
+    let raw = one.pop().filter(|_| one.is_empty())?;
+    let target_seen = raw.response.0.body_same_as.is_none_or(|target| seqs.contains(&target));
+    let suspicious = [&raw.request.0.body, &raw.response.0.body]
+        .into_iter()
+        .any(|b| b.as_text().is_some_and(|t| !suspicious_placeholders(t).is_empty()));
+    (seqs.insert(raw.seq) && target_seen && !suspicious).then_some(())?;
+    Some(Exchange { seq: raw.seq, request: raw.request.0, response: raw.response.0 })
+}
+
+/// A cassette read from its whole text: every way YAML may write one, and every problem
+/// placed in it.
+fn whole(name: &str, text: &str) -> Result<LoadedCassette, CassetteError> {
     let invalid = |d: Diagnostic| CassetteError::Invalid(Box::new(d));
     if text.trim().is_empty() {
         return Err(invalid(
@@ -615,6 +713,47 @@ mod tests {
         assert_eq!(exchange_items("format: x\nexchanges:\n  - seq: 1\n"), None);
         assert_eq!(exchange_items("format: x\nexchanges:\n- seq: 1\n---\n"), None);
         assert_eq!(exchange_items("format: x\nexchanges: []\n"), None);
+    }
+
+    /// The parts of a loaded cassette that say what it holds and where.
+    fn said(c: &LoadedCassette) -> String {
+        let warnings: Vec<_> = c.warnings.iter().map(|w| format!("{}:{}: {}", w.line, w.column, w.message)).collect();
+        format!("{:#?}\nlines {:?}\nbodies {:?}\nwarnings {warnings:?}", c.cassette, c.lines, c.bodies)
+    }
+
+    #[test]
+    fn a_cassette_read_an_exchange_at_a_time_is_the_one_read_whole() {
+        let mut paths = Vec::new();
+        shipped(&Path::new(env!("CARGO_MANIFEST_DIR")).join("cassettes"), &mut paths);
+        for path in paths {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let streamed = streamed("c.yaml", text.as_bytes()).unwrap();
+            let streamed = streamed.unwrap_or_else(|| panic!("{} was not read an exchange at a time", path.display()));
+            assert_eq!(said(&streamed), said(&whole("c.yaml", &text).unwrap()), "{}", path.display());
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever lies between and inside the exchanges, reading them one at a time gives what
+        /// reading the whole text gives, or leaves it to that reading.
+        #[test]
+        fn reading_exchanges_one_at_a_time_never_differs_from_reading_the_whole_text(
+            parts in proptest::collection::vec(proptest::sample::select(vec![
+                "- seq: 1\n  request:\n    method: GET\n    uri: /api/\n  response:\n    status: 200\n    body: |\n      <A>\n        <B/>\n      </A>\n",
+                "- seq: 2\n  request:\n    method: POST\n    uri: /b\n    body: '{\"a\": 1}'\n  response:\n    status: 201\n    body_same_as: 1\n",
+                "- seq: 3\n  request: {method: GET, uri: /c}\n  response:\n    status: 200\n    body: |-\n      x {{orign}}\n",
+                "- seq: 1\n  request:\n    method: GET\n    uri: /d\n  response:\n    status: 204\n",
+                "# a comment\n", "\n", "  # indented comment\n", "meta: {}\n", "  - seq: 9\n", "- seq: 4\n  response: {}\n",
+                "- seq: 5\n  request:\n    method: GET\n    uri: /e\n  response:\n    status: 200\n    body: |\n      a\n\n      b\n    headers:\n    - A: b\n",
+            ]), 0..6),
+            end in proptest::sample::select(vec!["", "- seq: 6\n  request:\n    method: GET\n    uri: /f\n  response:\n    status: 2"]),
+        ) {
+            let text = format!("format: {FORMAT}\nmeta:\n  product_version: 13.0\nexchanges:\n{}{end}", parts.concat());
+            if let Some(streamed) = streamed("c.yaml", text.as_bytes()).unwrap() {
+                let whole = whole("c.yaml", &text).map(|c| said(&c)).map_err(|e| e.to_string());
+                proptest::prop_assert_eq!(Ok(said(&streamed)), whole, "{}", text);
+            }
+        }
     }
 
     #[test]
