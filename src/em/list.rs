@@ -173,6 +173,32 @@ pub fn json_items_of_node(body: &str, node: &super::node::Node) -> Option<Vec<It
     Some(out)
 }
 
+/// The one member's name and the places of the items of a JSON body that is exactly a list of
+/// objects (`{"Refs": [{...}, ...]}`), found without reading it into a tree, so that a large
+/// listing can be read an item at a time; `None` for any other body.
+pub fn json_listing(body: &str) -> Option<(&str, Vec<std::ops::Range<usize>>)> {
+    let ws = |s: &str| s.trim_start_matches([' ', '\t', '\n', '\r']).len();
+    let skip = |at: usize| body.len() - ws(&body[at..]);
+    let after = |at: usize, c: u8| (body.as_bytes().get(skip(at)) == Some(&c)).then(|| skip(at) + 1);
+    let key_at = after(0, b'{').and_then(|at| after(at, b'"'))?;
+    let key = &body[key_at..key_at + body[key_at..].find('"')?];
+    if key.bytes().any(|b| b == b'\\' || b < 0x20) {
+        return None;
+    }
+    let open = after(key_at + key.len() + 1, b':').and_then(|at| after(at, b'['))?;
+    let items = array_texts(body, key)?;
+    let mut at = open;
+    for (n, item) in items.iter().enumerate() {
+        let gap = if n == 0 { Some(at) } else { after(at, b',') }?;
+        if skip(gap) != item.start || body.as_bytes()[item.start] != b'{' {
+            return None;
+        }
+        at = item.end;
+    }
+    let end = after(at, b']').and_then(|at| after(at, b'}'))?;
+    (skip(end) == body.len()).then_some((key, items))
+}
+
 /// Where the items of the array under the root object's `key` are written.
 fn array_texts(body: &str, key: &str) -> Option<Vec<std::ops::Range<usize>>> {
     let bytes = body.as_bytes();
@@ -234,6 +260,32 @@ mod tests {
         let text = found[0].text(json, Repr::Json);
         assert!(text.starts_with(r#"{"state""#) && text.ends_with(r#""BackupJobSession"}"#));
         assert_eq!(found[1].text(json, Repr::Json), r#"{"href": "h/2", "type": "BackupJobSession"}"#);
+    }
+
+    #[test]
+    fn a_listing_is_found_in_place_only_when_it_is_exactly_one_array_of_objects() {
+        let body = " {\n \"Refs\" : [ {\"Href\": \"a\", \"Type\": \"T\"},\n{\"Href\": \"]\"} ] }\n";
+        let (key, places) = json_listing(body).unwrap();
+        assert_eq!(key, "Refs");
+        let texts: Vec<&str> = places.iter().map(|at| &body[at.clone()]).collect();
+        assert_eq!(texts, [r#"{"Href": "a", "Type": "T"}"#, r#"{"Href": "]"}"#]);
+        assert_eq!(json_listing(r#"{"Refs": []}"#), Some(("Refs", vec![])));
+        for not_one in [
+            r#"{"Refs": [{}], "More": 1}"#,
+            r#"{"Refs": [{}] } x"#,
+            r#"{"Refs": [{} {}]}"#,
+            r#"{"Refs": [{},, {}]}"#,
+            r#"{"Refs": [, {}]}"#,
+            r#"{"Refs": [{}, ]}"#,
+            r#"{"Refs": ["a", {}]}"#,
+            r#"{"Refs": [[{}]]}"#,
+            r#"{"Re\u0066s": [{}]}"#,
+            r#"{"Refs": {"a": [{}]}}"#,
+            r#"[{"Refs": [{}]}]"#,
+            r#"{"Refs": [{}]"#,
+        ] {
+            assert_eq!(json_listing(not_one), None, "{not_one}");
+        }
     }
 
     #[test]

@@ -191,7 +191,9 @@ pub(crate) struct Service {
 
 #[derive(Default)]
 pub(crate) struct Catalog {
-    pub resources: HashMap<String, Resource>,
+    /// Boxed: a resource is large, and the table is grown and merged while the stretches are
+    /// learned (a table of them inline was two copies of every resource at once).
+    pub resources: HashMap<String, Box<Resource>>,
     /// Resource paths in the order first seen.
     pub order: Vec<String>,
     pub collections: HashMap<String, Collection>,
@@ -374,18 +376,23 @@ impl Part {
                 Repr::Json => {
                     part.json_bodies += 1;
                     part.camel_bodies += usize::from(em::json::is_camel(text));
-                    match em::node::parse(text) {
-                        Ok(Some(node)) if nodes => {
-                            listed = get.then(|| em::list::json_items_of_node(text, &node)).flatten();
-                            part.catalog.learn_node(&node, sample().map(|s| (path.clone(), s)));
-                        }
-                        Ok(_) => {
-                            if let Ok(value) = serde_json::from_str::<serde_json::Value>(text) {
-                                listed = get.then(|| em::list::json_items_of(text, &value)).flatten();
-                                part.catalog.learn_json(&value, sample().map(|s| (path.clone(), s)));
+                    let listing = if nodes { part.catalog.learn_listing(text) } else { None };
+                    if let Some(items) = listing {
+                        listed = get.then_some(items);
+                    } else {
+                        match em::node::parse(text) {
+                            Ok(Some(node)) if nodes => {
+                                listed = get.then(|| em::list::json_items_of_node(text, &node)).flatten();
+                                part.catalog.learn_node(&node, sample().map(|s| (path.clone(), s)));
                             }
+                            Ok(_) => {
+                                if let Ok(value) = serde_json::from_str::<serde_json::Value>(text) {
+                                    listed = get.then(|| em::list::json_items_of(text, &value)).flatten();
+                                    part.catalog.learn_json(&value, sample().map(|s| (path.clone(), s)));
+                                }
+                            }
+                            Err(_) => {}
                         }
-                        Err(_) => {}
                     }
                 }
             }
@@ -460,7 +467,7 @@ impl Catalog {
         for path in order {
             let Some(theirs) = resources.remove(&path) else { continue };
             match self.resources.entry(path) {
-                std::collections::hash_map::Entry::Occupied(ours) => ours.into_mut().absorb(theirs),
+                std::collections::hash_map::Entry::Occupied(ours) => ours.into_mut().absorb(*theirs),
                 std::collections::hash_map::Entry::Vacant(slot) => {
                     self.order.push(slot.key().clone());
                     slot.insert(theirs);
@@ -479,6 +486,27 @@ impl Catalog {
         for (said, (kind, count, path)) in link_uses {
             self.link_uses.entry(said).or_insert((kind, 0, path)).1 += count;
         }
+    }
+
+    /// What a JSON listing names, read an item at a time: one item's tree at once, where the
+    /// whole body's would be some times its size (every task session's entity is listed in
+    /// one). Learned apart and taken in once every item has read as [`Catalog::learn_node`]
+    /// reads it; `None`, with nothing learned, for a body that is not a listing of such items.
+    fn learn_listing(&mut self, body: &str) -> Option<Vec<em::list::Item>> {
+        use em::node::Node;
+        let (key, places) = em::list::json_listing(body)?;
+        let mut learned = Catalog::default();
+        let mut items = Vec::with_capacity(places.len());
+        for at in places {
+            let Ok(Some(node)) = em::node::parse(&body[at.clone()]) else { return None };
+            let Node::Object(o) = &node else { return None };
+            let (href, kind) = (o.text("Href")?.to_owned(), o.text("Type")?.to_owned());
+            let reference = key.eq_ignore_ascii_case("Refs") || kind.ends_with("Reference");
+            learned.learn_node(&node, None);
+            items.push(em::list::Item { href, kind, reference, at });
+        }
+        self.absorb(learned);
+        Some(items)
     }
 
     /// What a JSON body read as a [`em::node::Node`] names: as [`Catalog::learn_json`] reads the
@@ -610,7 +638,7 @@ impl Catalog {
             self.order.push(path.clone());
             let made =
                 Resource { href: strip_href_query(href).to_owned(), kind: kind.to_owned(), ..Resource::default() };
-            self.resources.insert(path.clone(), made);
+            self.resources.insert(path.clone(), Box::new(made));
         }
         let Some(resource) = self.resources.get_mut(&path) else { return };
         if resource.name.is_none() {

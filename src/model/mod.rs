@@ -286,7 +286,11 @@ impl Model {
     }
 
     fn resource<'a>(&'a self, path: &str, created: &'a [Created]) -> Option<&'a Resource> {
-        created.iter().find(|c| c.path == path).map(|c| &c.resource).or_else(|| self.catalog().resources.get(path))
+        created
+            .iter()
+            .find(|c| c.path == path)
+            .map(|c| &c.resource)
+            .or_else(|| self.catalog().resources.get(path).map(Box::as_ref))
     }
 
     /// The entity body of `r` in `repr`: recorded, derived from a recorded sibling, or written
@@ -502,7 +506,7 @@ impl Model {
                     catalog::Sample::whole(sub.apply_to(&t, repr).into(), format!("the restore of {}", target.id()))
                 });
             }
-            Some(Created { path: href_path(&resource.href)?, resource })
+            Some(Created { path: href_path(&resource.href)?, resource: *resource })
         });
         // The same action recorded in the other representation answers polls in it: its own
         // recorded task id, target and RestoreSession map to this task's.

@@ -322,7 +322,7 @@ impl Model {
             .iter()
             .skip((page - 1).saturating_mul(size))
             .take(size)
-            .filter_map(|(path, r, _)| Some((*path, r.or_else(|| catalog.resources.get(*path))?)))
+            .filter_map(|(path, r, _)| Some((*path, r.or_else(|| catalog.resources.get(*path).map(Box::as_ref))?)))
             .map(|(path, r)| {
                 if entities {
                     write::as_item(&self.entity(path, r, repr).0, repr)
