@@ -351,11 +351,21 @@ pub enum Seen {
     Resource(Named),
 }
 
-/// Every link and resource of an XML body in document order, each resource with its own links
-/// (the model's catalog reads bodies so). Streamed, no tree is built: a list of a hundred
-/// thousand items is read at the speed of the reader. `None` for a body that is not
-/// well-formed (its unbalanced tags, a bad escape), which names nothing.
+/// Every link and resource of an XML body in document order, each resource with its own links.
+/// `None` for a body that is not well-formed (its unbalanced tags, a bad escape), which names
+/// nothing.
 pub fn xml_seen(body: &str) -> Option<Vec<Seen>> {
+    let mut out = Vec::new();
+    xml_seen_each(body, &mut |seen| out.push(seen))?;
+    Some(out)
+}
+
+/// What [`xml_seen`] gives, handed to `each` as soon as it is whole (a resource once its
+/// element has closed, with its links): a list of a hundred thousand items is read at the speed
+/// of the reader, holding one item's at a time. Streamed, no tree is built. `None` when the
+/// body turns out not to be well-formed, after what came before was handed over: a caller that
+/// must learn nothing from such a body keeps what it is handed apart until then.
+pub fn xml_seen_each(body: &str, each: &mut impl FnMut(Seen)) -> Option<()> {
     use quick_xml::events::Event;
     /// Per open element: the resource it is (its index in the output), or the resource whose
     /// own `Links` it is.
@@ -365,14 +375,20 @@ pub fn xml_seen(body: &str) -> Option<Vec<Seen>> {
     }
     let mut reader = quick_xml::Reader::from_str(body);
     let mut stack: Vec<Frame> = Vec::new();
+    // What is seen and not yet handed over, and how many open elements point into it.
     let mut out: Vec<Seen> = Vec::new();
+    let mut pointing = 0usize;
     let mut roots = 0usize;
     loop {
+        if pointing == 0 {
+            out.drain(..).for_each(&mut *each);
+        }
         let (e, open) = match reader.read_event() {
             Ok(Event::Start(e)) => (e, true),
             Ok(Event::Empty(e)) => (e, false),
             Ok(Event::End(_)) => {
-                stack.pop()?;
+                let frame = stack.pop()?;
+                pointing -= usize::from(frame.resource.is_some() || frame.links_of.is_some());
                 continue;
             }
             Ok(Event::Eof) => break,
@@ -429,15 +445,36 @@ pub fn xml_seen(body: &str) -> Option<Vec<Seen>> {
             }
         }
         if open {
+            pointing += usize::from(frame.resource.is_some() || frame.links_of.is_some());
             stack.push(frame);
         }
     }
-    (stack.is_empty() && roots == 1).then_some(out)
+    (stack.is_empty() && roots == 1).then_some(())?;
+    out.into_iter().for_each(each);
+    Some(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_listing_is_handed_over_an_item_at_a_time_before_its_end_is_read() {
+        let body = r#"<EntityReferences>
+  <Ref Type="VmReference" Href="h/vms/1"><Links><Link Rel="Up" Href="h/x"/></Links></Ref>
+  <Ref Type="VmReference" Href="h/vms/2"/>
+  <broken"#;
+        let mut handed = Vec::new();
+        assert_eq!(xml_seen_each(body, &mut |s| handed.push(s)), None);
+        let hrefs: Vec<_> = handed
+            .iter()
+            .map(|s| match s {
+                Seen::Link(l) => format!("link {}", l.href),
+                Seen::Resource(r) => format!("{} with {} links", r.href, r.links.as_ref().map_or(0, Vec::len)),
+            })
+            .collect();
+        assert_eq!(hrefs, ["h/vms/1 with 1 links", "link h/x", "h/vms/2 with 0 links"]);
+    }
 
     const XML: &str = r#"<EntityReferences xmlns="http://www.veeam.com/ent/v1.0">
   <Links><Link Rel="Delete" Href="h/logonSessions/1" /></Links>

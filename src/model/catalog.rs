@@ -362,16 +362,7 @@ impl Part {
             match repr {
                 Repr::Xml => {
                     listed = get.then(|| em::list::items(text, repr)).flatten();
-                    for seen in em::links::xml_seen(text).unwrap_or_default() {
-                        match seen {
-                            Seen::Link(link) => part.catalog.learn_link(&link),
-                            Seen::Resource(r) => {
-                                let sample = if r.root { sample().map(|s| (path.clone(), Repr::Xml, s)) } else { None };
-                                let (name, uid) = (r.name.as_deref(), r.uid.as_deref());
-                                part.catalog.learn_resource(&r.href, &r.kind, name, uid, r.links, r.reference, sample);
-                            }
-                        }
-                    }
+                    part.catalog.learn_xml(text, || sample().map(|s| (path.clone(), Repr::Xml, s)));
                 }
                 Repr::Json => {
                     part.json_bodies += 1;
@@ -485,6 +476,26 @@ impl Catalog {
         }
         for (said, (kind, count, path)) in link_uses {
             self.link_uses.entry(said).or_insert((kind, 0, path)).1 += count;
+        }
+    }
+
+    /// What an XML body names, as it streams past ([`em::links::xml_seen_each`]): learned apart
+    /// and taken in once the body has read to its end, so that one that is not well-formed
+    /// teaches nothing. `sample`: the body as its root resource's entity, when it is one.
+    fn learn_xml(&mut self, body: &str, sample: impl FnOnce() -> Option<(String, Repr, Sample)>) {
+        let mut learned = Catalog { strings: std::mem::take(&mut self.strings), ..Catalog::default() };
+        let mut sample = Some(sample);
+        let read = em::links::xml_seen_each(body, &mut |seen| match seen {
+            Seen::Link(link) => learned.learn_link(&link),
+            Seen::Resource(r) => {
+                let sample = if r.root { sample.take().and_then(|s| s()) } else { None };
+                let (name, uid) = (r.name.as_deref(), r.uid.as_deref());
+                learned.learn_resource(&r.href, &r.kind, name, uid, r.links, r.reference, sample);
+            }
+        });
+        self.strings = std::mem::take(&mut learned.strings);
+        if read.is_some() {
+            self.absorb(learned);
         }
     }
 
@@ -900,6 +911,43 @@ mod tests {
             let nodes = described(&Catalog::build_in(&cassettes, 1, true));
             assert_eq!(nodes, described(&Catalog::build_in(&cassettes, 1, false)), "{name}");
         }
+    }
+
+    #[test]
+    fn xml_bodies_learned_as_they_stream_teach_what_they_teach_read_whole_and_broken_ones_nothing() {
+        let streamed_and_whole = |body: &str| {
+            let mut streamed = Catalog::default();
+            streamed.learn_xml(body, || None);
+            let mut whole = Catalog::default();
+            for seen in em::links::xml_seen(body).unwrap_or_default() {
+                match seen {
+                    Seen::Link(link) => whole.learn_link(&link),
+                    Seen::Resource(r) => {
+                        let (name, uid) = (r.name.as_deref(), r.uid.as_deref());
+                        whole.learn_resource(&r.href, &r.kind, name, uid, r.links, r.reference, None);
+                    }
+                }
+            }
+            (described(&streamed), described(&whole))
+        };
+        let mut bodies = 0;
+        for name in ["9.5", "12", "13"] {
+            for cassette in crate::cassette::release(name).unwrap().unwrap() {
+                for i in 0..cassette.cassette.exchanges.len() {
+                    let Some((body, Repr::Xml)) = cassette.body_as(i, crate::cassette::Side::Response) else {
+                        continue;
+                    };
+                    let (streamed, whole) = streamed_and_whole(body);
+                    assert_eq!(streamed, whole, "{} exchange {i}", cassette.name);
+                    bodies += 1;
+                }
+            }
+        }
+        assert!(bodies > 100, "{bodies}");
+        let broken = "<EntityReferences><Ref Type=\"VmReference\" Href=\"{{origin}}/api/vms/1\"/></EntityReference>";
+        let (streamed, whole) = streamed_and_whole(broken);
+        assert_eq!(streamed, whole);
+        assert_eq!(streamed, described(&Catalog::default()), "a broken body teaches nothing");
     }
 
     #[test]
