@@ -6,7 +6,7 @@ use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
 
-use crate::cassette::template::{Fill, SharedTemplate, Template};
+use crate::cassette::template::{Fill, SharedTemplate, Template, fill_text};
 use crate::cassette::{Body, RecordedResponse};
 use crate::http::{Headers, Response};
 
@@ -24,8 +24,18 @@ pub(crate) struct Rendered {
 
 pub(crate) enum BodySource {
     Fixed(Bytes),
-    PerOrigin { template: SharedTemplate, bom: bool, cache: RwLock<Vec<(Box<str>, Bytes)>> },
-    PerRequest { template: SharedTemplate, bom: bool },
+    /// Filled with the caller's address alone: filled once per address, then served from
+    /// memory. Its placeholders are found again when it is filled, not kept (a large listing
+    /// has one per link, and most bodies are never asked for).
+    PerOrigin {
+        text: Arc<str>,
+        bom: bool,
+        cache: RwLock<Vec<(Box<str>, Bytes)>>,
+    },
+    PerRequest {
+        template: SharedTemplate,
+        bom: bool,
+    },
 }
 
 const BOM: &[u8] = "\u{feff}".as_bytes();
@@ -42,7 +52,7 @@ impl BodySource {
                 } else if template.varies_per_request() {
                     BodySource::PerRequest { template, bom: *bom }
                 } else {
-                    BodySource::PerOrigin { template, bom: *bom, cache: RwLock::new(Vec::new()) }
+                    BodySource::PerOrigin { text: text.clone(), bom: *bom, cache: RwLock::new(Vec::new()) }
                 }
             }
         })
@@ -74,14 +84,18 @@ impl Rendered {
     fn body(&self, fill: &Fill<'_>) -> Bytes {
         match &*self.body {
             BodySource::Fixed(b) => b.clone(),
-            BodySource::PerRequest { template, bom } => render_body(template, *bom, fill),
-            BodySource::PerOrigin { template, bom, cache } => {
+            BodySource::PerRequest { template, bom } => {
+                let mut text = String::new();
+                template.render_into(fill, &mut text);
+                with_bom(text, *bom)
+            }
+            BodySource::PerOrigin { text, bom, cache } => {
                 if let Ok(cached) = cache.read() {
                     if let Some((_, b)) = cached.iter().find(|(o, _)| **o == *fill.origin) {
                         return b.clone();
                     }
                 }
-                let body = render_body(template, *bom, fill);
+                let body = with_bom(fill_text(text, fill), *bom);
                 if let Ok(mut cached) = cache.write() {
                     if cached.len() < CACHED_ORIGINS && !cached.iter().any(|(o, _)| **o == *fill.origin) {
                         cached.push((fill.origin.into(), body.clone()));
@@ -93,9 +107,7 @@ impl Rendered {
     }
 }
 
-fn render_body(template: &SharedTemplate, bom: bool, fill: &Fill<'_>) -> Bytes {
-    let mut text = String::new();
-    template.render_into(fill, &mut text);
+fn with_bom(text: String, bom: bool) -> Bytes {
     if bom {
         let mut out = Vec::with_capacity(text.len() + BOM.len());
         out.extend_from_slice(BOM);
