@@ -21,13 +21,13 @@ pub(crate) struct Sample {
     body: Arc<str>,
     /// Where the entity stands in `body` when `body` is a list of them.
     item: Option<(std::ops::Range<usize>, Repr)>,
-    /// Which cassette and exchange it comes from, for `-v`.
-    pub origin: String,
+    /// Which cassette and exchange it comes from, for `-v` (shared by a list's items).
+    pub origin: Arc<str>,
 }
 
 impl Sample {
     pub fn whole(body: Arc<str>, origin: String) -> Sample {
-        Sample { body, item: None, origin }
+        Sample { body, item: None, origin: origin.into() }
     }
 
     /// The entity text (an item of a list, as a document of its own).
@@ -314,14 +314,41 @@ struct Named<'a> {
     uid: Option<&'a str>,
 }
 
-/// A recorded listing: where, what it lists, and its body.
+/// A recorded listing: where, what it lists, and its body. Kept until every stretch has been
+/// read, so only what `learn_list` needs of each item.
 struct List {
     path: String,
     href: String,
-    items: Vec<em::list::Item>,
+    /// The type of its first item that names one of this server's paths, as written.
+    kind: Option<String>,
+    items: Vec<ListItem>,
     body: Arc<str>,
     repr: Repr,
     origin: String,
+}
+
+/// An item of a recorded listing that names one of this server's paths.
+struct ListItem {
+    /// The normalised path its Href names.
+    path: String,
+    /// Where its text stands in the list's body.
+    at: std::ops::Range<usize>,
+    reference: bool,
+}
+
+impl List {
+    fn new(path: String, href: String, items: Vec<em::list::Item>, body: Arc<str>, repr: Repr, origin: String) -> List {
+        let mut kind = None;
+        let items = items
+            .into_iter()
+            .filter_map(|item| {
+                let path = href_path(&item.href)?;
+                kind.get_or_insert(item.kind);
+                Some(ListItem { path, at: item.at, reference: item.reference })
+            })
+            .collect();
+        List { path, href, kind, items, body, repr, origin }
+    }
 }
 
 /// What one stretch of the recordings says, learned on a thread of its own. Stretches are
@@ -390,7 +417,7 @@ impl Part {
             if let Some(items) = listed {
                 let origin = format!("{} exchange {}", cassette.name, exchange.seq);
                 let href = format!("{{{{origin}}}}{raw_path}");
-                part.lists.push(List { path, href, items, body: text.clone(), repr, origin });
+                part.lists.push(List::new(path, href, items, text.clone(), repr, origin));
             }
         }
         part
@@ -686,22 +713,21 @@ impl Catalog {
     /// What a recorded listing says: the collection at `path` holds exactly its items, and an
     /// entity listed (`?format=Entity`, a job's includes) is that resource's recorded entity.
     fn learn_list(&mut self, list: List) {
-        let List { path, href, items, body, repr, origin } = list;
+        let List { path, href, kind, items, body, repr, origin } = list;
+        let kind = kind.map(|k| k.strip_suffix("Reference").map_or(k.clone(), str::to_owned));
+        let origin: Arc<str> = format!("{origin} (an item of its list)").into();
         let mut members = Vec::with_capacity(items.len());
-        let mut kind = None;
         for item in items {
-            let Some(member) = href_path(&item.href) else { continue };
             if !item.reference {
-                if let Some(r) = self.resources.get_mut(&member) {
+                if let Some(r) = self.resources.get_mut(&item.path) {
                     r.entity[repr_index(repr)].get_or_insert_with(|| Sample {
                         body: body.clone(),
                         item: Some((item.at, repr)),
-                        origin: format!("{origin} (an item of its list)"),
+                        origin: origin.clone(),
                     });
                 }
             }
-            kind.get_or_insert_with(|| item.kind.strip_suffix("Reference").unwrap_or(&item.kind).to_owned());
-            members.push(member);
+            members.push(item.path);
         }
         if self.collections.get(&path).is_some_and(|c| c.recorded) {
             return;
