@@ -472,29 +472,33 @@ fn diff_dirs(old: &Path, new: &Path, ignore: &[Ignore]) -> Result<DiffReport, Di
     Ok(report(old.display().to_string(), new.display().to_string(), exchanges, compared))
 }
 
+/// A file to compare, told apart by how it begins: an OpenAPI document, a body (XML or JSON), or
+/// a cassette, which is read an exchange at a time (a large one's text is never held whole).
 fn read(path: &Path) -> Result<Input, DiffError> {
+    use std::io::Read as _;
     let name = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| DiffError::Read { path: name.clone(), reason: e.to_string() })?;
+    let unreadable = |e: std::io::Error| DiffError::Read { path: name.clone(), reason: e.to_string() };
+    let mut head = Vec::with_capacity(4096);
+    std::fs::File::open(path).and_then(|f| f.take(4096).read_to_end(&mut head)).map_err(unreadable)?;
+    let head = String::from_utf8_lossy(&head);
+    let start = head.trim_start_matches('\u{feff}').trim_start();
+    let spec = start.contains("\"openapi\"") || start.starts_with("openapi:") || start.contains("\nopenapi:");
+    if !(spec || start.starts_with(['<', '{', '['])) {
+        return Cassette::load(path).map(|c| Input::Cassette(Box::new(c))).map_err(|e| match e {
+            crate::cassette::CassetteError::Invalid(d) => DiffError::Invalid(d),
+            crate::cassette::CassetteError::Read { reason, .. } => DiffError::Read { path: name.clone(), reason },
+        });
+    }
+    let bytes = std::fs::read(path).map_err(unreadable)?;
     let text = String::from_utf8(bytes)
         .map_err(|_| DiffError::Read { path: name.clone(), reason: "not UTF-8 text".into() })?;
-    let start = text.trim_start_matches('\u{feff}').trim_start();
-    // An OpenAPI document: `"openapi": "3…"` near its start (JSON), or `openapi:` (YAML).
-    let head = &start[..start.len().min(4096)];
-    if head.contains("\"openapi\"") || head.starts_with("openapi:") || head.contains("\nopenapi:") {
+    if spec {
         return crate::openapi::Spec::parse(&name, &text)
             .map(|s| Input::Spec(Box::new(s)))
             .map_err(|d| DiffError::Invalid(Box::new(d)));
     }
-    if start.starts_with('<') {
-        Ok(Input::Body { name, text, json: false })
-    } else if start.starts_with('{') || start.starts_with('[') {
-        Ok(Input::Body { name, text, json: true })
-    } else {
-        Cassette::parse(&name, &text).map(|c| Input::Cassette(Box::new(c))).map_err(|e| match e {
-            crate::cassette::CassetteError::Invalid(d) => DiffError::Invalid(d),
-            other => DiffError::Read { path: name, reason: other.to_string() },
-        })
-    }
+    let json = !start.starts_with('<');
+    Ok(Input::Body { name, text, json })
 }
 
 fn parse<'a>(name: &str, text: &'a str, json: bool) -> Result<Tree<'a>, DiffError> {
