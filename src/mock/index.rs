@@ -50,12 +50,13 @@ pub(crate) struct Logon {
 
 impl Entry {
     /// `bodies` holds the compiled response bodies of the cassette so far, by seq, so that
-    /// `body_same_as` shares one.
+    /// `body_same_as` shares one; `headers` the header lists compiled so far, shared alike.
     pub fn compile(
         source: usize,
         cassette: &LoadedCassette,
         index: usize,
         bodies: &mut HashMap<u64, Arc<BodySource>>,
+        headers: &mut HashMap<crate::http::Headers, Arc<[(String, Template)]>>,
     ) -> Entry {
         let exchange: &Exchange = &cassette.cassette.exchanges[index];
         let response_body = cassette.cassette.response_body(index);
@@ -106,7 +107,7 @@ impl Entry {
             repr,
             session,
             body: BodyMatcher::compile(&request.body, request.headers.get("content-type")),
-            response: Rendered::compile(&exchange.response, compiled),
+            response: Rendered::compile(&exchange.response, compiled, headers),
             used: AtomicBool::new(false),
         }
     }
@@ -297,12 +298,12 @@ impl Index {
     pub fn build(cassettes: &[LoadedCassette]) -> Index {
         let sources: Vec<(usize, &LoadedCassette)> = cassettes.iter().enumerate().collect();
         let mut entries: Vec<Entry> = crate::parallel::map(&sources, |&(source, cassette)| {
-            let mut bodies = HashMap::new();
+            let (mut bodies, mut headers) = (HashMap::new(), HashMap::new());
             // A recorded 401 is evidence of the session rules (a token used after logout), not
             // data: the mock's own session rules answer those requests. A logon's 401 is EM's
             // answer to the credentials sent, and is kept.
             let mut compiled: Vec<Entry> = (0..cassette.cassette.exchanges.len())
-                .map(|i| Entry::compile(source, cassette, i, &mut bodies))
+                .map(|i| Entry::compile(source, cassette, i, &mut bodies, &mut headers))
                 .filter(|e| e.status() != 401 || e.logon.is_some())
                 .collect();
             // Sequences replay in arrival order; a recorder serving concurrent clients writes

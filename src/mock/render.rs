@@ -2,6 +2,7 @@
 //! session and the date. A body that depends only on the address is rendered once per address
 //! and then served from memory, so link rewriting costs nothing on the hot path.
 
+use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
@@ -17,7 +18,8 @@ const CACHED_ORIGINS: usize = 16;
 pub(crate) struct Rendered {
     status: u16,
     reason: Option<String>,
-    headers: Vec<(String, Template)>,
+    /// Shared by every response recorded with the same headers (most of a cassette's).
+    headers: Arc<[(String, Template)]>,
     /// Shared by every exchange whose body is `body_same_as` this one.
     body: Arc<BodySource>,
 }
@@ -60,13 +62,23 @@ impl BodySource {
 }
 
 impl Rendered {
-    pub fn compile(response: &RecordedResponse, body: Arc<BodySource>) -> Rendered {
-        Rendered {
-            status: response.status,
-            reason: response.reason.clone(),
-            headers: response.headers.iter().map(|(n, v)| (n.to_owned(), Template::parse(v))).collect(),
-            body,
-        }
+    /// `headers`: the header lists compiled so far, so that responses recorded with the same
+    /// headers share one.
+    pub fn compile(
+        response: &RecordedResponse,
+        body: Arc<BodySource>,
+        headers: &mut HashMap<Headers, Arc<[(String, Template)]>>,
+    ) -> Rendered {
+        let compiled = match headers.get(&response.headers) {
+            Some(shared) => shared.clone(),
+            None => {
+                let compiled: Arc<[(String, Template)]> =
+                    response.headers.iter().map(|(n, v)| (n.to_owned(), Template::parse(v))).collect();
+                headers.insert(response.headers.clone(), compiled.clone());
+                compiled
+            }
+        };
+        Rendered { status: response.status, reason: response.reason.clone(), headers: compiled, body }
     }
 
     pub fn status(&self) -> u16 {
@@ -75,7 +87,7 @@ impl Rendered {
 
     pub fn render(&self, fill: &Fill<'_>) -> Response {
         let mut headers = Headers::new();
-        for (name, value) in &self.headers {
+        for (name, value) in self.headers.iter() {
             headers.push(name.clone(), value.render(fill));
         }
         Response { status: self.status, reason: self.reason.clone(), headers, body: self.body(fill) }
