@@ -506,45 +506,55 @@ impl Catalog {
         }
     }
 
-    /// What an XML body names, as it streams past ([`em::links::xml_seen_each`]): learned apart
-    /// and taken in once the body has read to its end, so that one that is not well-formed
-    /// teaches nothing. `sample`: the body as its root resource's entity, when it is one.
+    /// What an XML body names, as it streams past ([`em::links::xml_seen_each`]), learned apart
+    /// so that one that is not well-formed teaches nothing. `sample`: the body as its root
+    /// resource's entity, when it is one.
     fn learn_xml(&mut self, body: &str, sample: impl FnOnce() -> Option<(String, Repr, Sample)>) {
-        let mut learned = Catalog { strings: std::mem::take(&mut self.strings), ..Catalog::default() };
         let mut sample = Some(sample);
-        let read = em::links::xml_seen_each(body, &mut |seen| match seen {
-            Seen::Link(link) => learned.learn_link(&link),
-            Seen::Resource(r) => {
-                let sample = if r.root { sample.take().and_then(|s| s()) } else { None };
-                let (name, uid) = (r.name.as_deref(), r.uid.as_deref());
-                learned.learn_resource(&r.href, &r.kind, name, uid, r.links, r.reference, sample);
-            }
+        self.learn_apart(|learned| {
+            em::links::xml_seen_each(body, &mut |seen| match seen {
+                Seen::Link(link) => learned.learn_link(&link),
+                Seen::Resource(r) => {
+                    let sample = if r.root { sample.take().and_then(|s| s()) } else { None };
+                    let (name, uid) = (r.name.as_deref(), r.uid.as_deref());
+                    learned.learn_resource(&r.href, &r.kind, name, uid, r.links, r.reference, sample);
+                }
+            })
         });
-        self.strings = std::mem::take(&mut learned.strings);
-        if read.is_some() {
-            self.absorb(learned);
-        }
     }
 
     /// What a JSON listing names, read an item at a time: one item's tree at once, where the
     /// whole body's would be some times its size (every task session's entity is listed in
-    /// one). Learned apart and taken in once every item has read as [`Catalog::learn_node`]
-    /// reads it; `None`, with nothing learned, for a body that is not a listing of such items.
+    /// one). Learned apart, each item as [`Catalog::learn_node`] reads it; `None`, with nothing
+    /// learned, for a body that is not a listing of such items.
     fn learn_listing(&mut self, body: &str) -> Option<Vec<em::list::Item>> {
         use em::node::Node;
         let (key, places) = em::list::json_listing(body)?;
-        let mut learned = Catalog::default();
-        let mut items = Vec::with_capacity(places.len());
-        for at in places {
-            let Ok(Some(node)) = em::node::parse(&body[at.clone()]) else { return None };
-            let Node::Object(o) = &node else { return None };
-            let (href, kind) = (o.text("Href")?.to_owned(), o.text("Type")?.to_owned());
-            let reference = key.eq_ignore_ascii_case("Refs") || kind.ends_with("Reference");
-            learned.learn_node(&node, None);
-            items.push(em::list::Item { href, kind, reference, at });
+        self.learn_apart(|learned| {
+            let mut items = Vec::with_capacity(places.len());
+            for at in places {
+                let Ok(Some(node)) = em::node::parse(&body[at.clone()]) else { return None };
+                let Node::Object(o) = &node else { return None };
+                let (href, kind) = (o.text("Href")?.to_owned(), o.text("Type")?.to_owned());
+                let reference = key.eq_ignore_ascii_case("Refs") || kind.ends_with("Reference");
+                learned.learn_node(&node, None);
+                items.push(em::list::Item { href, kind, reference, at });
+            }
+            Some(items)
+        })
+    }
+
+    /// What `learn` teaches a catalog of its own (sharing this one's strings), taken in only
+    /// when it reads to its end (`Some`): a body read as it streams may turn out broken after
+    /// part of it was learned.
+    fn learn_apart<T>(&mut self, learn: impl FnOnce(&mut Catalog) -> Option<T>) -> Option<T> {
+        let mut learned = Catalog { strings: std::mem::take(&mut self.strings), ..Catalog::default() };
+        let read = learn(&mut learned);
+        self.strings = std::mem::take(&mut learned.strings);
+        if read.is_some() {
+            self.absorb(learned);
         }
-        self.absorb(learned);
-        Some(items)
+        read
     }
 
     /// What a JSON body read as a [`em::node::Node`] names: as [`Catalog::learn_json`] reads the
@@ -714,7 +724,7 @@ impl Catalog {
     /// entity listed (`?format=Entity`, a job's includes) is that resource's recorded entity.
     fn learn_list(&mut self, list: List) {
         let List { path, href, kind, items, body, repr, origin } = list;
-        let kind = kind.map(|k| k.strip_suffix("Reference").map_or(k.clone(), str::to_owned));
+        let kind = kind.map(|k| k.strip_suffix("Reference").unwrap_or(&k).to_owned());
         let origin: Arc<str> = format!("{origin} (an item of its list)").into();
         let mut members = Vec::with_capacity(items.len());
         for item in items {
