@@ -110,6 +110,30 @@ fn spans(s: &str) -> impl Iterator<Item = (usize, usize, &str)> {
     })
 }
 
+/// What filling a text takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Needs {
+    /// Nothing: it has no placeholder.
+    Nothing,
+    /// The caller's address alone.
+    Origin,
+    /// More than the address (the session, the date): filled for each request.
+    Request,
+}
+
+/// What filling `s` takes, found without parsing it into a template.
+pub fn needs(s: &str) -> Needs {
+    let mut needs = Needs::Nothing;
+    for (_, _, inner) in spans(s) {
+        match placeholder(inner) {
+            Some(part) if part.varies_per_request() => return Needs::Request,
+            Some(_) => needs = Needs::Origin,
+            None => {}
+        }
+    }
+    needs
+}
+
 /// `s` with its placeholders filled: what `Template::parse(s).render(fill)` gives, without
 /// the template (a model's answer is filled once; its text need not be cut into parts first).
 pub fn fill_text(s: &str, fill: &Fill<'_>) -> String {
@@ -216,35 +240,31 @@ impl Template {
 }
 
 /// A text with placeholders that stays where it is (a cassette's body, shared with the
-/// cassette): only where its placeholders stand is kept (a large listing has one per link).
+/// cassette), filled for every request (see [`needs`]): only where its placeholders stand is
+/// kept.
 #[derive(Clone, Debug)]
 pub struct SharedTemplate {
     text: Arc<str>,
     /// (start, end) of each placeholder, `{{` to `}}`, in order.
     holes: Vec<(usize, usize)>,
-    varies_per_request: bool,
 }
 
 impl SharedTemplate {
     pub fn parse(text: Arc<str>) -> SharedTemplate {
-        let mut varies_per_request = false;
-        let holes = spans(&text)
-            .filter_map(|(start, end, inner)| {
-                varies_per_request |= placeholder(inner)?.varies_per_request();
-                Some((start, end))
-            })
-            .collect();
-        SharedTemplate { text, holes, varies_per_request }
+        let holes = spans(&text).filter(|(_, _, inner)| placeholder(inner).is_some()).map(|(s, e, _)| (s, e)).collect();
+        SharedTemplate { text, holes }
     }
 
     /// Whether the template is plain text.
+    #[cfg(test)]
     pub fn is_literal(&self) -> bool {
         self.holes.is_empty()
     }
 
     /// Whether filling it needs anything besides the origin (so it cannot be cached per origin).
+    #[cfg(test)]
     pub fn varies_per_request(&self) -> bool {
-        self.varies_per_request
+        self.holes.iter().any(|&(s, e)| placeholder(&self.text[s + 2..e - 2]).is_some_and(|p| p.varies_per_request()))
     }
 
     pub fn render_into(&self, fill: &Fill<'_>, out: &mut String) {
@@ -327,6 +347,12 @@ mod tests {
             shared.render_into(&fill, &mut out);
             assert_eq!(out, Template::parse(text).render(&fill), "{text}");
             assert_eq!(fill_text(text, &fill), out, "{text}");
+            let needs = match (shared.is_literal(), shared.varies_per_request()) {
+                (true, _) => Needs::Nothing,
+                (false, false) => Needs::Origin,
+                (false, true) => Needs::Request,
+            };
+            assert_eq!(super::needs(text), needs, "{text}");
             assert_eq!(shared.is_literal(), Template::parse(text).is_literal(), "{text}");
             assert_eq!(shared.varies_per_request(), Template::parse(text).varies_per_request(), "{text}");
         }

@@ -7,7 +7,7 @@ use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
 
-use crate::cassette::template::{Fill, SharedTemplate, Template, fill_text};
+use crate::cassette::template::{Fill, Needs, SharedTemplate, Template, fill_text, needs};
 use crate::cassette::{Body, RecordedResponse};
 use crate::http::{Headers, Response};
 
@@ -47,16 +47,13 @@ impl BodySource {
         Arc::new(match body {
             Body::Empty => BodySource::Fixed(Bytes::new()),
             Body::Binary(b) => BodySource::Fixed(Bytes::from(b.clone())),
-            Body::Text { text, bom } => {
-                let template = SharedTemplate::parse(text.clone());
-                if template.is_literal() {
-                    BodySource::Fixed(Bytes::from(body.to_bytes()))
-                } else if template.varies_per_request() {
-                    BodySource::PerRequest { template, bom: *bom }
-                } else {
+            Body::Text { text, bom } => match needs(text) {
+                Needs::Nothing => BodySource::Fixed(Bytes::from(body.to_bytes())),
+                Needs::Request => BodySource::PerRequest { template: SharedTemplate::parse(text.clone()), bom: *bom },
+                Needs::Origin => {
                     BodySource::PerOrigin { text: text.clone(), bom: *bom, cache: RwLock::new(Vec::new()) }
                 }
-            }
+            },
         })
     }
 }
