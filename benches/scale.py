@@ -3,7 +3,11 @@
     scale.py BIN DIR_13 DIR_12 SCALE
 (benches/scale.sh builds, generates and calls this). Figures are printed as RESULT lines and a
 table; a goal that is not met says FAIL. Peak RSS is VmHWM (serve) or GNU time's maximum
-resident set size (lint, diff)."""
+resident set size (lint, diff, pack).
+
+The estates are generated as YAML cassettes and packed (`emtape pack`, the form for an estate
+this size: the bodies stay on disk); serve, lint and diff read the packs, and serve's start is
+also measured on the YAML for comparison."""
 
 import base64
 import http.client
@@ -24,8 +28,8 @@ def figure(name, value, unit, goal, ok):
     print(f"RESULT bench=scale scale={SCALE} figure={name} value={value} unit={unit} goal={goal!r} met={ok}", flush=True)
 
 
-def cassettes(d):
-    return [os.path.join(d, "estate.yaml"), os.path.join(d, "estate-json.yaml")]
+def cassettes(d, ext="emtape"):
+    return [os.path.join(d, f"estate.{ext}"), os.path.join(d, f"estate-json.{ext}")]
 
 
 def timed(cmd):
@@ -75,7 +79,14 @@ def ms(f, n):
     return statistics.median(times)
 
 
-em = Em(cassettes(E13))
+for d in [E13, E12]:
+    for yaml in cassettes(d, "yaml"):
+        seconds, rss, out = timed([BIN, "pack", yaml])
+        assert out.returncode == 0, out.stderr
+        if d == E13 and yaml.endswith("estate.yaml"):
+            figure("pack_xml_s", round(seconds, 2), "s", "(once per recording)", True)
+            figure("pack_peak_rss_mb", round(rss), "MB", "(for the record)", True)
+
 # The first answer of an entity nobody recorded alone: a task session of the middle job.
 ids = {}
 with open(os.path.join(E13, "estate.yaml")) as f:
@@ -83,6 +94,15 @@ with open(os.path.join(E13, "estate.yaml")) as f:
 for coll in ["backupTaskSessions", "vmRestorePoints", "jobs", "backupSessions", "restorePoints", "backupFiles"]:
     ids[coll] = sorted(set(re.findall(rf'/api/{coll}/([0-9a-f-]{{36}})"', head)))[:500]
 first = ids["backupTaskSessions"][len(ids["backupTaskSessions"]) // 2]
+em = Em(cassettes(E13, "yaml"))
+status, body = em.get(f"/api/backupTaskSessions/{first}?format=Entity")
+yaml_first_ms = (time.perf_counter() - em.t0) * 1000
+assert status == 200, body[:300]
+figure("yaml_serve_first_entity_ms", round(yaml_first_ms), "ms", "(the YAML, for the record)", True)
+figure("yaml_serve_listening_ms", round(em.listening * 1000), "ms", "(the YAML, for the record)", True)
+figure("yaml_serve_peak_rss_mb", round(em.rss_mb()), "MB", "(the YAML, for the record)", True)
+em.stop()
+em = Em(cassettes(E13))
 status, body = em.get(f"/api/backupTaskSessions/{first}?format=Entity")
 first_ms = (time.perf_counter() - em.t0) * 1000
 assert status == 200, body[:300]
@@ -132,7 +152,7 @@ em.stop()
 seconds, rss, _ = timed([BIN, "lint", *cassettes(E13)])
 figure("lint_s", round(seconds, 2), "s", "< 5", seconds < 5)
 figure("lint_peak_rss_mb", round(rss), "MB", "(for the record)", True)
-seconds, rss, _ = timed([BIN, "diff", "--fail-on", "never", os.path.join(E12, "estate.yaml"), os.path.join(E13, "estate.yaml")])
+seconds, rss, _ = timed([BIN, "diff", "--fail-on", "never", os.path.join(E12, "estate.emtape"), os.path.join(E13, "estate.emtape")])
 figure("diff_s", round(seconds, 2), "s", "< 10", seconds < 10)
 figure("diff_peak_rss_mb", round(rss), "MB", "< 2048", rss < 2048)
 

@@ -36,6 +36,8 @@ pub enum Command {
     Fmt(FmtArgs),
     /// Check cassettes are closed (every link served answers) and clean (no secret, every body parses)
     Lint(LintArgs),
+    /// Pack a large cassette: serve reads its response bodies from the file as it answers, instead of holding them in memory
+    Pack(PackArgs),
     /// Record a release's whole read surface: follow every link a client may GET, breadth-first, GET only
     Crawl(CrawlArgs),
     /// Check a scenario or a client (--client) against every release on tape, or show what changed (--diff)
@@ -691,6 +693,17 @@ pub struct ListenTls {
     /// The private key (PEM) for --tls-cert
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PackArgs {
+    /// The cassette to pack (a recorded YAML cassette, or a pack to write again)
+    #[arg(value_name = "CASSETTE")]
+    pub cassette: PathBuf,
+
+    /// Where to write the pack [default: the cassette's path ending in .emtape]
+    #[arg(short, long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -156,8 +156,12 @@ fn pairs(headers: &Headers) -> Vec<Value> {
 }
 
 fn content(b: &Body, mime: &str, fill: &Fill<'_>) -> Value {
-    match b {
-        Body::Empty => json!({"size": 0, "mimeType": mime}),
+    let b = match b.read() {
+        Ok(b) => b,
+        Err(e) => return json!({"size": 0, "mimeType": mime, "comment": e.to_string()}),
+    };
+    match &*b {
+        Body::Empty | Body::Placed(_) => json!({"size": 0, "mimeType": mime}),
         Body::Text { text, .. } => {
             let text = fill_text(text, fill);
             json!({"size": text.len(), "mimeType": mime, "text": text})
@@ -216,6 +220,7 @@ pub fn write(c: &LoadedCassette, origin: &str) -> String {
                 Body::Empty => 0,
                 Body::Text { text, .. } => text.len(),
                 Body::Binary(b) => b.len(),
+                Body::Placed(p) => p.len(),
             };
             json!({
                 "startedDateTime": started,

@@ -39,6 +39,8 @@ pub struct LoadedCassette {
     /// `cassette.exchanges` ([`Side`] as the index); `None` for a body not written (or not
     /// found).
     pub bodies: Vec<[Option<BodyAt>; 2]>,
+    /// The pack it was read from, whose response bodies it leaves there.
+    pub pack: Option<Arc<super::pack::PackFile>>,
 }
 
 /// Which body of an exchange.
@@ -81,6 +83,17 @@ impl BodyAt {
 }
 
 impl LoadedCassette {
+    /// The cassette with every placed body read into memory.
+    pub fn into_memory(mut self) -> Result<LoadedCassette, CassetteError> {
+        for exchange in &mut self.cassette.exchanges {
+            if let Body::Placed(p) = &exchange.response.body {
+                exchange.response.body = Body::Text { text: p.text()?.into(), bom: p.bom() };
+            }
+        }
+        self.pack = None;
+        Ok(self)
+    }
+
     /// Where `line:column` of a body of exchange `index` is in the file: a response stored
     /// once and referred to (`body_same_as`) is where it is stored. `None` when not known.
     pub fn body_position(&self, index: usize, side: Side, line: usize, column: usize) -> Option<(usize, usize)> {
@@ -97,6 +110,12 @@ pub(super) fn load_file(path: &Path) -> Result<LoadedCassette, CassetteError> {
     let name = path.display().to_string();
     let unreadable = |e: std::io::Error| CassetteError::Read { path: name.clone(), reason: e.to_string() };
     let file = std::fs::File::open(path).map_err(unreadable)?;
+    let mut head = [0; 32];
+    let read = std::io::Read::read(&mut &file, &mut head).map_err(unreadable)?;
+    if super::pack::is_pack(&head[..read]) {
+        return super::pack::load(path, file);
+    }
+    std::io::Seek::rewind(&mut &file).map_err(unreadable)?;
     if let Some(loaded) = streamed(&name, std::io::BufReader::with_capacity(1 << 20, file)).map_err(unreadable)? {
         return Ok(loaded);
     }
@@ -171,7 +190,14 @@ fn streamed(name: &str, reader: impl std::io::BufRead) -> std::io::Result<Option
         }
     }
     let cassette = Cassette { meta: raw.meta.into(), exchanges };
-    Ok(Some(LoadedCassette { name: name.to_owned(), cassette, lines: starts, warnings: Vec::new(), bodies }))
+    Ok(Some(LoadedCassette {
+        name: name.to_owned(),
+        cassette,
+        lines: starts,
+        warnings: Vec::new(),
+        bodies,
+        pack: None,
+    }))
 }
 
 /// The lines of a text read through a buffer, each with its line break.
@@ -283,7 +309,7 @@ fn whole(name: &str, text: &str) -> Result<LoadedCassette, CassetteError> {
             .collect(),
     };
     let bodies = body_places(text, &lines);
-    Ok(LoadedCassette { name: name.to_owned(), cassette, lines, warnings, bodies })
+    Ok(LoadedCassette { name: name.to_owned(), cassette, lines, warnings, bodies, pack: None })
 }
 
 /// Parses the YAML, leaving out a last exchange that a killed recorder left unfinished (and
@@ -570,6 +596,8 @@ struct RawResponse {
     body_encoding: Option<BodyEncoding>,
     #[serde(default, deserialize_with = "blocks::body")]
     body: Option<Arc<str>>,
+    /// In a pack: where the body is, after the YAML.
+    body_at: Option<(u64, u64)>,
     body_same_as: Option<u64>,
 }
 
@@ -589,17 +617,25 @@ impl TryFrom<RawResponse> for Resp {
                 return Err("`reason` must be one line".to_owned());
             }
         }
-        if r.body_same_as.is_some() && (r.body.is_some() || r.body_encoding.is_some()) {
-            return Err(
-                "`body_same_as` refers to another exchange's body; it cannot go with `body` or `body_encoding`"
-                    .to_owned(),
-            );
+        if r.body_same_as.is_some() && (r.body.is_some() || r.body_encoding.is_some() || r.body_at.is_some()) {
+            return Err("`body_same_as` refers to another exchange's body; it cannot go with `body`, `body_at` or \
+                 `body_encoding`"
+                .to_owned());
         }
+        let body = match (r.body_at, r.body_encoding) {
+            (None, _) => body(r.body_encoding, r.body)?,
+            (Some(_), _) if r.body.is_some() => return Err("a body is in `body` or at `body_at`, not both".to_owned()),
+            (Some((at, len)), None | Some(BodyEncoding::Utf8)) => super::pack::placed(at, len, false)?,
+            (Some((at, len)), Some(BodyEncoding::Utf8Bom)) => super::pack::placed(at, len, true)?,
+            (Some(_), Some(BodyEncoding::Base64)) => {
+                return Err("a pack places text bodies; a base64 one is written in `body`".to_owned());
+            }
+        };
         Ok(Resp(RecordedResponse {
             status: r.status,
             reason: r.reason,
             headers: r.headers.0,
-            body: body(r.body_encoding, r.body)?,
+            body,
             body_same_as: r.body_same_as,
         }))
     }

@@ -10,6 +10,7 @@
 mod blocks;
 mod bodies;
 mod load;
+pub mod pack;
 pub mod template;
 mod yaml;
 
@@ -89,6 +90,9 @@ pub enum Body {
     Text { text: std::sync::Arc<str>, bom: bool },
     /// Bytes that are not UTF-8.
     Binary(Vec<u8>),
+    /// A response body left in its pack, UTF-8 text read by place: only a cassette loaded with
+    /// [`Cassette::load_placed`] has them, for those who read bodies with [`Body::read`].
+    Placed(std::sync::Arc<pack::Placed>),
 }
 
 const BOM: &str = "\u{feff}";
@@ -113,10 +117,18 @@ impl Body {
         if text.is_empty() { Body::Empty } else { Body::Text { text: text.into(), bom: false } }
     }
 
-    /// The bytes on the wire.
+    /// The body in memory: itself, or a placed body read from its pack.
+    pub fn read(&self) -> Result<std::borrow::Cow<'_, Body>, CassetteError> {
+        match self {
+            Body::Placed(p) => Ok(std::borrow::Cow::Owned(Body::Text { text: p.text()?.into(), bom: p.bom() })),
+            _ => Ok(std::borrow::Cow::Borrowed(self)),
+        }
+    }
+
+    /// The bytes on the wire; empty for a placed body, which is [read](Body::read) first.
     pub fn to_bytes(&self) -> Vec<u8> {
         match self {
-            Body::Empty => Vec::new(),
+            Body::Empty | Body::Placed(_) => Vec::new(),
             Body::Text { text, bom } => {
                 let mut out = Vec::with_capacity(text.len() + 3);
                 if *bom {
@@ -129,12 +141,13 @@ impl Body {
         }
     }
 
-    /// The text, without any byte order mark; `None` for binary bodies.
+    /// The text, without any byte order mark; `None` for binary bodies and placed ones (which
+    /// are [read](Body::read) first).
     pub fn as_text(&self) -> Option<&str> {
         match self {
             Body::Empty => Some(""),
             Body::Text { text, .. } => Some(text),
-            Body::Binary(_) => None,
+            Body::Binary(_) | Body::Placed(_) => None,
         }
     }
 
@@ -235,19 +248,27 @@ pub fn reference() -> Result<Vec<LoadedCassette>, CassetteError> {
 }
 
 impl Cassette {
-    /// Reads and checks a cassette file.
+    /// Reads and checks a cassette file (or a pack, its bodies read into memory).
     pub fn load(path: &Path) -> Result<LoadedCassette, CassetteError> {
+        load::load_file(path)?.into_memory()
+    }
+
+    /// Reads and checks a cassette file; a pack's response bodies are left in it, as
+    /// [`Body::Placed`].
+    pub fn load_placed(path: &Path) -> Result<LoadedCassette, CassetteError> {
         load::load_file(path)
     }
 
     /// Reads and checks cassette files, several at once (one per core): an XML and a JSON
-    /// recording of a large EM load in the time of the larger. In the order given.
-    pub fn load_all(paths: &[std::path::PathBuf]) -> Vec<Result<LoadedCassette, CassetteError>> {
+    /// recording of a large EM load in the time of the larger. In the order given. `placed`:
+    /// as [`Cassette::load_placed`] does, else as [`Cassette::load`].
+    pub fn load_all(paths: &[std::path::PathBuf], placed: bool) -> Vec<Result<LoadedCassette, CassetteError>> {
+        let load = if placed { Cassette::load_placed } else { Cassette::load };
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         let mut out = Vec::with_capacity(paths.len());
         for batch in paths.chunks(cores.max(1)) {
             std::thread::scope(|scope| {
-                let running: Vec<_> = batch.iter().map(|p| scope.spawn(move || Cassette::load(p))).collect();
+                let running: Vec<_> = batch.iter().map(|p| scope.spawn(move || load(p))).collect();
                 for (handle, path) in running.into_iter().zip(batch) {
                     // A load that panicked is a bug; it is said as the file's error, not a crash.
                     out.push(handle.join().unwrap_or_else(|_| {

@@ -60,6 +60,11 @@ pub(super) fn header(meta: &Meta) -> String {
 }
 
 pub(super) fn exchange(e: &Exchange, out: &mut String) {
+    exchange_with(e, out, |out| body(out, &e.response.body));
+}
+
+/// An exchange, its response body (unless it is `body_same_as` another's) written by `response_body`.
+pub(super) fn exchange_with(e: &Exchange, out: &mut String, response_body: impl FnOnce(&mut String)) {
     let _ = writeln!(out, "- seq: {}", e.seq);
     out.push_str("  request:\n");
     key_scalar(out, 4, "method", &e.request.method);
@@ -74,7 +79,7 @@ pub(super) fn exchange(e: &Exchange, out: &mut String) {
         Some(seq) => {
             let _ = writeln!(out, "    body_same_as: {seq}");
         }
-        None => body(out, &e.response.body),
+        None => response_body(out),
     }
 }
 
@@ -92,9 +97,10 @@ fn headers(out: &mut String, headers: &Headers) {
     }
 }
 
-fn body(out: &mut String, body: &Body) {
+pub(super) fn body(out: &mut String, body: &Body) {
     match body {
         Body::Empty => {}
+        Body::Placed(p) => body_at(out, p.at(), p.len() as u64, p.bom()),
         Body::Text { text, bom } => {
             if *bom {
                 out.push_str("    body_encoding: utf-8-bom\n");
@@ -111,6 +117,14 @@ fn body(out: &mut String, body: &Body) {
             }
         }
     }
+}
+
+/// A response body in a pack, named by where it is.
+pub(super) fn body_at(out: &mut String, at: u64, len: u64, bom: bool) {
+    if bom {
+        out.push_str("    body_encoding: utf-8-bom\n");
+    }
+    let _ = writeln!(out, "    body_at: [{at}, {len}]");
 }
 
 fn indent(out: &mut String, n: usize) {

@@ -7,6 +7,12 @@ use crate::cli::FmtArgs;
 pub(super) fn fmt(args: FmtArgs) -> Result<Exit, Failure> {
     let mut unformatted = 0;
     for path in &super::serve::expand_dirs(&args.cassettes)? {
+        if crate::cassette::pack::is_pack_file(path) {
+            return Err(Failure::bad_input(format!(
+                "{}: a pack, which `emtape pack` writes; fmt formats YAML cassettes",
+                path.display()
+            )));
+        }
         let loaded = Cassette::load(path).map_err(|e| Failure::bad_input(e.to_string()))?;
         let canonical = loaded.cassette.to_yaml();
         let current = std::fs::read_to_string(path).unwrap_or_default();

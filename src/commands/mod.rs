@@ -6,6 +6,7 @@ mod fmt;
 mod har;
 mod lint;
 mod matrix;
+mod pack;
 mod record;
 mod run;
 mod serve;
@@ -62,6 +63,7 @@ pub fn run(cli: Cli) -> Result<Exit, Failure> {
         Command::Diff(args) => diff::diff(args),
         Command::Fmt(args) => fmt::fmt(args),
         Command::Lint(args) => lint::lint(args),
+        Command::Pack(args) => pack::pack(args),
         Command::Crawl(args) => crawl::crawl(args),
         Command::Import(args) => har::import(args),
         Command::Export(args) => har::export(args),

@@ -64,6 +64,13 @@ pub(super) fn record(args: RecordArgs) -> Result<Exit, Failure> {
     let existing = match args.mode {
         RecordMode::New => None,
         RecordMode::Append if !args.out.exists() => None,
+        RecordMode::Append if crate::cassette::pack::is_pack_file(&args.out) => {
+            return Err(Failure::bad_input(format!(
+                "--mode append: {} is a pack, which `emtape pack` writes whole; record into a YAML cassette and pack \
+                 it again",
+                args.out.display()
+            )));
+        }
         RecordMode::Append | RecordMode::ReplayOnly => {
             let loaded = Cassette::load(&args.out).map_err(|e| Failure::bad_input(e.to_string()))?;
             for w in &loaded.warnings {

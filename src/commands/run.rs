@@ -63,7 +63,7 @@ pub(super) fn run(args: RunArgs) -> Result<Exit, Failure> {
         (None, Some(name)) => Some(load_release(name)?),
         // A VBR scenario with nothing named runs against the newest VBR revision on tape.
         (None, None) if args.cassettes.is_empty() && scenario.api == Api::Vbr => Some(load_release(VBR_DEFAULT)?),
-        (None, None) => Some(load_cassettes(&args.cassettes)?),
+        (None, None) => Some(load_cassettes(&args.cassettes, true)?),
     };
     if args.target.is_some() && credentials.is_none() && needs_credentials(&scenario) {
         return Err(Failure::bad_input(
@@ -90,6 +90,12 @@ pub(super) fn run(args: RunArgs) -> Result<Exit, Failure> {
                 let (task, mock) = if super::serve::api_of(None, &cassettes)? == Api::Vbr {
                     let options =
                         VbrOptions { log_misses: true, coverage, spec: spec.clone(), ..VbrOptions::default() };
+                    // VBR REST answers from bodies in memory: a pack of it is read whole.
+                    let cassettes = cassettes
+                        .into_iter()
+                        .map(crate::cassette::LoadedCassette::into_memory)
+                        .collect::<Result<_, _>>();
+                    let cassettes = cassettes.map_err(|e| Failure::bad_input(e.to_string()))?;
                     let vbr = Arc::new(VbrMock::new(cassettes, options));
                     (tokio::spawn(server.run(vbr.clone(), ServerOptions::default(), stopped)), Served::Vbr(vbr))
                 } else {

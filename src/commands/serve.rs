@@ -23,7 +23,7 @@ pub(super) fn serve(args: ServeArgs) -> Result<Exit, Failure> {
         Some(name) => load_release(name)?,
         // `serve --api vbr` alone serves the newest VBR revision on tape.
         None if args.cassettes.is_empty() && args.api == Some(Api::Vbr) => load_release("vbr-1.3-rev1")?,
-        None => load_cassettes(&args.cassettes)?,
+        None => load_cassettes(&args.cassettes, true)?,
     };
     // A body that does not parse is served as recorded, but a client will choke on it: said
     // at start, as `emtape lint` reports it.
@@ -32,7 +32,9 @@ pub(super) fn serve(args: ServeArgs) -> Result<Exit, Failure> {
     }
     let (tls, minted) = listen_tls(&args.tls)?;
     if api_of(args.api, &cassettes)? == Api::Vbr {
-        return serve_vbr(args, cassettes, tls, minted);
+        // VBR REST answers from bodies in memory: a pack of it is read whole.
+        let cassettes = cassettes.into_iter().map(LoadedCassette::into_memory).collect::<Result<_, _>>();
+        return serve_vbr(args, cassettes.map_err(|e| Failure::bad_input(e.to_string()))?, tls, minted);
     }
     if args.spec.is_some() {
         return Err(Failure::bad_input("--spec: EM has no OpenAPI document; --spec checks VBR REST bodies".to_owned()));
@@ -367,11 +369,12 @@ pub(super) fn load_release(name: &str) -> Result<Vec<LoadedCassette>, Failure> {
 }
 
 /// The named cassettes, or the built-in reference ones. Warnings go to stderr.
-pub(super) fn load_cassettes(paths: &[PathBuf]) -> Result<Vec<LoadedCassette>, Failure> {
+/// `placed`: a pack's response bodies are left in it (for the mock, which reads them by place).
+pub(super) fn load_cassettes(paths: &[PathBuf], placed: bool) -> Result<Vec<LoadedCassette>, Failure> {
     let loaded = if paths.is_empty() {
         cassette::reference().map_err(|e| Failure::bad_input(e.to_string()))?
     } else {
-        Cassette::load_all(&expand_dirs(paths)?)
+        Cassette::load_all(&expand_dirs(paths)?, placed)
             .into_iter()
             .map(|c| c.map_err(|e| Failure::bad_input(e.to_string())))
             .collect::<Result<_, _>>()?

@@ -192,6 +192,8 @@ impl BodyMatcher {
             Body::Empty => return BodyMatcher::Any,
             Body::Binary(b) => return BodyMatcher::Bytes(b.clone()),
             Body::Text { text, .. } => text,
+            // A pack places response bodies only: a request's is always in memory.
+            Body::Placed(_) => return BodyMatcher::Bytes(Vec::new()),
         };
         let kind = content_type.and_then(Repr::from_content_type).or_else(|| Repr::sniff(text));
         match kind {

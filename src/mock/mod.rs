@@ -99,6 +99,8 @@ struct Source {
 /// Replays cassettes as an EM server would answer.
 pub struct Mock {
     sources: Vec<Source>,
+    /// The packs whose bodies are read by place: each answer is made while they are as loaded.
+    packs: Vec<Arc<crate::cassette::pack::PackFile>>,
     index: Index,
     model: Model,
     /// Whether any request asked for XML, for JSON: `--strict` counts an exchange of a
@@ -161,6 +163,7 @@ impl Mock {
     pub fn new(cassettes: Vec<LoadedCassette>, options: MockOptions) -> Mock {
         let index = Index::build(&cassettes);
         let sources = cassettes.iter().map(|c| Source { name: c.name.clone() }).collect();
+        let packs = cassettes.iter().filter_map(|c| c.pack.clone()).collect();
         let style = cassettes
             .iter()
             .find_map(|c| {
@@ -171,6 +174,7 @@ impl Mock {
         let model = Model::build(cassettes, options.clock.clone());
         Mock {
             sources,
+            packs,
             index,
             model,
             asked: Default::default(),
@@ -210,7 +214,15 @@ impl Mock {
     /// Answers one request; for a request recorded several times, `pick` chooses the first or
     /// the last recorded answer instead of the next one in the sequence.
     pub fn respond_with(&self, req: &Request, pick: Option<Pick>) -> Response {
-        let response = self.answer_with(req, pick);
+        // A body read by place from a pack written over meanwhile would be another's bytes.
+        let changed = || self.packs.iter().find_map(|p| p.unchanged().err());
+        if let Some(e) = changed() {
+            return render::unreadable(&e);
+        }
+        let mut response = self.answer_with(req, pick);
+        if let Some(e) = changed() {
+            response = render::unreadable(&e);
+        }
         if self.options.coverage && !req.path().starts_with("/__emtape/") {
             self.exercise(req, &response);
         }

@@ -7,8 +7,9 @@ use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
 
+use crate::cassette::pack::Placed;
 use crate::cassette::template::{Fill, Needs, SharedTemplate, Template, fill_text, needs};
-use crate::cassette::{Body, RecordedResponse};
+use crate::cassette::{Body, CassetteError, RecordedResponse};
 use crate::http::{Headers, Response};
 
 /// Addresses remembered per response; more than this (a client sending many `Host` values)
@@ -38,6 +39,9 @@ pub(crate) enum BodySource {
         template: SharedTemplate,
         bom: bool,
     },
+    /// Left in its pack: read by place and filled at each answer, never kept (a pack is served
+    /// so that its bodies are not all in memory).
+    Placed(Arc<Placed>),
 }
 
 const BOM: &[u8] = "\u{feff}".as_bytes();
@@ -46,6 +50,7 @@ impl BodySource {
     pub fn compile(body: &Body) -> Arc<BodySource> {
         Arc::new(match body {
             Body::Empty => BodySource::Fixed(Bytes::new()),
+            Body::Placed(p) => BodySource::Placed(p.clone()),
             Body::Binary(b) => BodySource::Fixed(Bytes::from(b.clone())),
             Body::Text { text, bom } => match needs(text) {
                 Needs::Nothing => BodySource::Fixed(Bytes::from(body.to_bytes())),
@@ -87,11 +92,27 @@ impl Rendered {
         for (name, value) in self.headers.iter() {
             headers.push(name.clone(), value.render(fill));
         }
-        Response { status: self.status, reason: self.reason.clone(), headers, body: self.body(fill) }
+        match self.body(fill) {
+            Ok(body) => Response { status: self.status, reason: self.reason.clone(), headers, body },
+            Err(e) => unreadable(&e),
+        }
     }
 
-    fn body(&self, fill: &Fill<'_>) -> Bytes {
-        match &*self.body {
+    fn body(&self, fill: &Fill<'_>) -> Result<Bytes, CassetteError> {
+        Ok(match &*self.body {
+            BodySource::Placed(placed) => {
+                let text = placed.text()?;
+                let filled = match needs(&text) {
+                    Needs::Nothing => text,
+                    Needs::Origin => fill_text(&text, fill),
+                    Needs::Request => {
+                        let mut out = String::with_capacity(text.len());
+                        Template::parse(&text).render_into(fill, &mut out);
+                        out
+                    }
+                };
+                with_bom(filled, placed.bom())
+            }
             BodySource::Fixed(b) => b.clone(),
             BodySource::PerRequest { template, bom } => {
                 let mut text = String::new();
@@ -101,7 +122,7 @@ impl Rendered {
             BodySource::PerOrigin { text, bom, cache } => {
                 if let Ok(cached) = cache.read() {
                     if let Some((_, b)) = cached.iter().find(|(o, _)| **o == *fill.origin) {
-                        return b.clone();
+                        return Ok(b.clone());
                     }
                 }
                 let body = with_bom(fill_text(text, fill), *bom);
@@ -112,8 +133,15 @@ impl Rendered {
                 }
                 body
             }
-        }
+        })
     }
+}
+
+/// The answer when what was recorded cannot be read (a pack written over while served).
+pub(crate) fn unreadable(e: &CassetteError) -> Response {
+    Response::new(500)
+        .header("Content-Type", "text/plain; charset=utf-8")
+        .body(format!("emtape: the recorded answer cannot be read: {e}\n"))
 }
 
 fn with_bom(text: String, bom: bool) -> Bytes {

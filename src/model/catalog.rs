@@ -7,6 +7,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::cassette::pack::Placed;
 use crate::cassette::{Body, LoadedCassette};
 use crate::codec::is_uuid;
 use crate::em::{self, Repr};
@@ -18,23 +19,58 @@ use crate::em::links::{Seen, own_links_of_object};
 #[derive(Clone, Debug)]
 pub(crate) struct Sample {
     /// The recorded body, placeholders and all, shared with the cassette it comes from.
-    body: Arc<str>,
+    body: Recorded,
     /// Where the entity stands in `body` when `body` is a list of them.
     item: Option<(std::ops::Range<usize>, Repr)>,
     /// Which cassette and exchange it comes from, for `-v` (shared by a list's items).
     pub origin: Arc<str>,
 }
 
+/// A recorded body as the catalog keeps it: shared with the cassette in memory, or left in its
+/// pack and read by place (a listing's item alone).
+#[derive(Clone, Debug)]
+enum Recorded {
+    Memory(Arc<str>),
+    Placed(Arc<Placed>),
+}
+
+impl Recorded {
+    fn of(body: &Body, text: &Arc<str>) -> Recorded {
+        match body {
+            Body::Placed(p) => Recorded::Placed(p.clone()),
+            _ => Recorded::Memory(text.clone()),
+        }
+    }
+}
+
 impl Sample {
     pub fn whole(body: Arc<str>, origin: String) -> Sample {
-        Sample { body, item: None, origin: origin.into() }
+        Sample { body: Recorded::Memory(body), item: None, origin: origin.into() }
     }
 
-    /// The entity text (an item of a list, as a document of its own).
+    /// The entity text (an item of a list, as a document of its own). Empty when its pack can
+    /// no longer be read, which the mock checks before and after it answers (see
+    /// [`crate::cassette::pack::PackFile::unchanged`]).
     pub fn text(&self) -> Cow<'_, str> {
-        match &self.item {
-            None => Cow::Borrowed(&self.body),
-            Some((at, repr)) => em::list::standalone(&self.body, at.clone(), *repr),
+        match (&self.body, &self.item) {
+            (Recorded::Memory(body), None) => Cow::Borrowed(body),
+            (Recorded::Memory(body), Some((at, repr))) => em::list::standalone(body, at.clone(), *repr),
+            (Recorded::Placed(placed), item) => {
+                let read = match item {
+                    None => placed.text(),
+                    Some((at, _)) => placed.text_of(at.clone()),
+                };
+                match (read, item) {
+                    (Ok(text), None) => Cow::Owned(text),
+                    (Ok(text), Some((_, repr))) => {
+                        Cow::Owned(em::list::standalone(&text, 0..text.len(), *repr).into_owned())
+                    }
+                    (Err(e), _) => {
+                        log::warn!("{e}");
+                        Cow::Borrowed("")
+                    }
+                }
+            }
         }
     }
 }
@@ -322,7 +358,7 @@ struct List {
     /// The type of its first item that names one of this server's paths, as written.
     kind: Option<String>,
     items: Vec<ListItem>,
-    body: Arc<str>,
+    body: Recorded,
     repr: Repr,
     origin: String,
 }
@@ -337,7 +373,7 @@ struct ListItem {
 }
 
 impl List {
-    fn new(path: String, href: String, items: Vec<em::list::Item>, body: Arc<str>, repr: Repr, origin: String) -> List {
+    fn new(path: String, href: String, items: Vec<em::list::Item>, body: Recorded, repr: Repr, origin: String) -> List {
         let mut kind = None;
         let items = items
             .into_iter()
@@ -373,7 +409,10 @@ impl Part {
             if !(200..300).contains(&status) {
                 continue;
             }
-            let Body::Text { text, .. } = cassette.cassette.response_body(i) else { continue };
+            let recorded = cassette.cassette.response_body(i);
+            // A body its pack no longer gives teaches nothing; the mock says why when it answers.
+            let Ok(read) = recorded.read() else { continue };
+            let Body::Text { text, .. } = &*read else { continue };
             let repr = exchange.response_repr();
             let uri = &exchange.request.uri;
             let (raw_path, raw_query) = uri.split_once('?').unwrap_or((uri, ""));
@@ -381,7 +420,11 @@ impl Part {
                 && em::normalize_query(raw_query).iter().any(|(k, v)| k == "format" && v == "entity");
             // Made only for a body that is an entity (a listing's text is not one).
             let sample = || {
-                entity_get.then(|| Sample::whole(text.clone(), format!("{} exchange {}", cassette.name, exchange.seq)))
+                entity_get.then(|| Sample {
+                    body: Recorded::of(recorded, text),
+                    item: None,
+                    origin: format!("{} exchange {}", cassette.name, exchange.seq).into(),
+                })
             };
             let path = em::normalize_path(raw_path);
             let get = exchange.request.method == "GET";
@@ -417,7 +460,7 @@ impl Part {
             if let Some(items) = listed {
                 let origin = format!("{} exchange {}", cassette.name, exchange.seq);
                 let href = format!("{{{{origin}}}}{raw_path}");
-                part.lists.push(List::new(path, href, items, text.clone(), repr, origin));
+                part.lists.push(List::new(path, href, items, Recorded::of(recorded, text), repr, origin));
             }
         }
         part
@@ -428,6 +471,7 @@ impl Part {
 fn stretches<'a, 'c>(exchanges: &'a [(&'c LoadedCassette, usize)], n: usize) -> Vec<&'a [(&'c LoadedCassette, usize)]> {
     let size = |&(c, i): &(&LoadedCassette, usize)| match c.cassette.response_body(i) {
         Body::Text { text, .. } => text.len() + 1,
+        Body::Placed(p) => p.len() + 1,
         _ => 1,
     };
     let total: usize = exchanges.iter().map(size).sum();

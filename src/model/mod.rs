@@ -588,7 +588,8 @@ fn actions_of(source: usize, cassette: &LoadedCassette) -> Vec<Action> {
         if x.request.method != "POST" || x.response.status != 202 {
             continue;
         }
-        let Body::Text { text, .. } = cassette.cassette.response_body(i) else { continue };
+        let Ok(body) = cassette.cassette.response_body(i).read() else { continue };
+        let Body::Text { text, .. } = &*body else { continue };
         let repr = x.response_repr();
         let Some(task_id) = task_id(text) else { continue };
         let (raw_path, raw_query) = x.request.uri.split_once('?').unwrap_or((&x.request.uri, ""));
@@ -606,7 +607,7 @@ fn actions_of(source: usize, cassette: &LoadedCassette) -> Vec<Action> {
                 break;
             }
             if poll.request.method == "GET" && poll_path == task_path && same_session && poll.response.status == 200 {
-                if let Body::Text { text, .. } = cassette.cassette.response_body(j) {
+                if let Ok(Body::Text { text, .. }) = cassette.cassette.response_body(j).read().as_deref() {
                     steps.push(text.to_string());
                     seqs.push((source, poll.seq));
                 }

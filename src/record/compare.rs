@@ -93,6 +93,7 @@ fn alone(name: &str, meta: crate::cassette::Meta, exchange: Exchange, line: usiz
         lines: vec![line],
         warnings: Vec::new(),
         bodies: vec![[None, None]],
+        pack: None,
     }
 }
 

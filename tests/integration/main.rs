@@ -13,6 +13,7 @@ mod lint;
 mod matrix;
 mod model;
 mod mutation;
+mod pack;
 mod record;
 mod run;
 mod secrets;

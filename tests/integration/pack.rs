@@ -1,0 +1,118 @@
+//! `emtape pack`: a cassette whose response bodies serve reads by place, answering as the
+//! cassette does.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::support::*;
+
+const REFERENCE: [&str; 4] = ["vm-restore.yaml", "vm-restore-json.yaml", "estate.yaml", "estate-json.yaml"];
+
+/// The reference cassettes copied to `dir`, and each packed beside its copy.
+fn packed_reference(dir: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    let (mut yamls, mut packs) = (Vec::new(), Vec::new());
+    for name in REFERENCE {
+        let yaml = dir.join(name);
+        std::fs::copy(Path::new("cassettes/reference").join(name), &yaml).unwrap();
+        let (code, _, err) = run(&["pack", yaml.to_str().unwrap()]);
+        assert_eq!(code, 0, "{err}");
+        assert!(err.contains("response bodies") && err.contains("emtape serve"), "{err}");
+        packs.push(yaml.with_extension("emtape"));
+        yamls.push(yaml);
+    }
+    (yamls, packs)
+}
+
+/// Every link of the mock at `url`, followed one at a time, every listed item opened.
+fn crawled(url: &str, out: &Path) -> String {
+    let out_arg = out.to_str().unwrap();
+    let args = ["crawl", "--target", url, "--user", "a", "--password-env", "EMTAPE_TEST_PW", "--out", out_arg];
+    let sampling = ["--concurrency", "1", "--sample", "1000", "--max-requests", "5000"];
+    let done = Command::new(BIN).args(args).args(sampling).env("EMTAPE_TEST_PW", "pw").output().unwrap();
+    assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+    std::fs::read_to_string(out).unwrap().lines().filter(|l| !l.contains("recorded_at")).collect::<Vec<_>>().join("\n")
+}
+
+fn strs(paths: &[PathBuf]) -> Vec<&str> {
+    paths.iter().map(|p| p.to_str().unwrap()).collect()
+}
+
+#[tokio::test]
+async fn packs_of_the_reference_cassettes_serve_every_link_as_the_cassettes_do() {
+    let dir = temp_dir("pack-reference");
+    let (yamls, packs) = packed_reference(&dir);
+    let from_yaml = Emtape::serve(&strs(&yamls));
+    let from_packs = Emtape::serve(&strs(&packs));
+    let (a, b) = (crawled(&from_yaml.url, &dir.join("a.yaml")), crawled(&from_packs.url, &dir.join("b.yaml")));
+    assert!(a.matches("- seq:").count() > 1000, "{}", a.matches("- seq:").count());
+    assert!(a == b, "the packs' crawl differs from the cassettes'");
+    for json in [false, true] {
+        let flow = restore_flow(&client(), &from_packs.url, json).await;
+        assert_eq!(flow.task_states.last().map(String::as_str), Some("Finished"));
+        assert_eq!(flow.restore_session_state, "Stopped");
+    }
+}
+
+#[tokio::test]
+async fn a_pack_written_over_while_served_is_answered_500_saying_so() {
+    let dir = temp_dir("pack-over");
+    let (_, packs) = packed_reference(&dir);
+    let mock = Emtape::serve(&strs(&packs));
+    let root = send(&client(), "GET", &format!("{}/api/", mock.url), &[], "").await;
+    assert_eq!(root.status, 200);
+    // Written over in place, as `cp` does: the same length, other bytes.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let estate = &packs[2];
+    let bytes = std::fs::read(estate).unwrap();
+    std::fs::OpenOptions::new().write(true).open(estate).unwrap().write_all(&bytes).unwrap();
+    let after = send(&client(), "GET", &format!("{}/api/", mock.url), &[], "").await;
+    assert_eq!(after.status, 500);
+    let said = text(&after);
+    assert!(said.contains("estate.emtape") && said.contains("written over after it was loaded"), "{said}");
+}
+
+#[test]
+fn pack_refuses_a_broken_cassette_and_its_own_path_writing_nothing() {
+    let dir = temp_dir("pack-refuses");
+    let broken = dir.join("broken.yaml");
+    std::fs::write(&broken, "format: emtape/cassette-v1\nexchanges:\n- seq: 1\n  request: [\n").unwrap();
+    let (code, _, err) = run(&["pack", broken.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("broken.yaml:"), "{err}");
+    let yaml = dir.join("estate.yaml");
+    std::fs::copy("cassettes/reference/estate.yaml", &yaml).unwrap();
+    let (code, _, err) = run(&["pack", yaml.to_str().unwrap(), "--out", yaml.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("that is the cassette itself"), "{err}");
+    assert_eq!(std::fs::read(&yaml).unwrap(), std::fs::read("cassettes/reference/estate.yaml").unwrap());
+    let names: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+}
+
+#[test]
+fn fmt_and_record_append_leave_a_pack_as_it_is() {
+    let dir = temp_dir("pack-untouched");
+    let (_, packs) = packed_reference(&dir);
+    let pack = packs[0].to_str().unwrap();
+    let before = std::fs::read(pack).unwrap();
+    let (code, _, err) = run(&["fmt", pack]);
+    assert_eq!(code, 2);
+    assert!(err.contains("a pack, which `emtape pack` writes"), "{err}");
+    let upstream = Emtape::serve(&[]);
+    let args = ["record", "--listen", "127.0.0.1:0", "--upstream", &upstream.url, "--out", pack, "--mode", "append"];
+    let (code, _, err) = run(&args);
+    assert_eq!(code, 2);
+    assert!(err.contains("is a pack"), "{err}");
+    assert_eq!(std::fs::read(pack).unwrap(), before);
+}
+
+#[test]
+fn lint_and_diff_read_a_pack_as_its_cassette() {
+    let dir = temp_dir("pack-lint-diff");
+    let (yamls, packs) = packed_reference(&dir);
+    let (code, out, err) = run(&["lint", packs[2].to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = run(&["diff", yamls[2].to_str().unwrap(), packs[2].to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+}
