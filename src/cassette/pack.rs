@@ -6,7 +6,7 @@
 //! answered, and a listing's item without the rest of the listing.
 //!
 //! ```text
-//! # emtape-pack v1 skeleton=00000000000000041022 bodies=00000000000000912340
+//! # emtape-pack v1 skeleton=00000000000000041022 bodies=00000000000000912340 catalog=00000000000000203112
 //! # emtape cassette: ...
 //! format: emtape/cassette-v1
 //! exchanges:
@@ -14,11 +14,14 @@
 //!   ...
 //!     body_at: [0, 1234]
 //! <the bodies, each at its offset from the end of the YAML>
+//! <the catalog: what the bodies name, learned when the pack was written>
 //! ```
 //!
 //! The first line says how long the YAML is (that line included) and how many bytes of bodies
-//! follow, so a pack cut short or written over is known as such. The YAML is an ordinary
-//! cassette but for `body_at`, read by the cassette reader with its positions.
+//! and of catalog follow, so a pack cut short or written over is known as such. The YAML is an
+//! ordinary cassette but for `body_at`, read by the cassette reader with its positions. The
+//! catalog is the mock's ([`crate::model`]), stored so that serving a pack need not read every
+//! body to learn it again.
 
 use std::cell::RefCell;
 use std::fs::File;
@@ -30,8 +33,12 @@ use super::load::{CassetteError, LoadedCassette};
 use super::{Body, Cassette, yaml};
 
 const MAGIC: &str = "# emtape-pack v1 ";
-/// The first line's length: the magic and two 20-digit counts.
-const HEADER_LEN: usize = MAGIC.len() + "skeleton=".len() + 20 + " bodies=".len() + 20 + 1;
+/// The first line's length: the magic and three 20-digit counts.
+const HEADER_LEN: usize = MAGIC.len() + "skeleton=".len() + 20 + " bodies=".len() + 20 + " catalog=".len() + 20 + 1;
+
+/// The name a pack's cassette goes by while its catalog is learned for storing (the pack has
+/// another name by the time it is read).
+pub const OWN_NAME: &str = "{{pack}}";
 
 /// Whether a file that begins with `head` is a pack.
 pub fn is_pack(head: &[u8]) -> bool {
@@ -50,6 +57,8 @@ pub struct PackFile {
     file: File,
     /// Where the bodies start: the YAML's length.
     base: u64,
+    bodies: u64,
+    catalog: u64,
     /// The file as it was when it was loaded: its bodies are read by place only while it is.
     stamp: Stamp,
 }
@@ -89,6 +98,15 @@ impl PackFile {
         }
     }
 
+    /// The catalog stored after the bodies; `None` when there is none.
+    pub fn stored_catalog(&self) -> Result<Option<Vec<u8>>, CassetteError> {
+        if self.catalog == 0 {
+            return Ok(None);
+        }
+        let len = usize::try_from(self.catalog).map_err(|_| self.error("its catalog is too large"))?;
+        self.read(self.bodies, len).map(Some)
+    }
+
     fn error(&self, reason: &str) -> CassetteError {
         CassetteError::Read { path: self.name.clone(), reason: reason.to_owned() }
     }
@@ -111,6 +129,16 @@ pub struct Placed {
 }
 
 impl Placed {
+    /// The body at `at` of `pack`'s bodies, `len` bytes long.
+    pub fn in_pack(pack: &Arc<PackFile>, at: u64, len: u64, bom: bool) -> Result<Placed, String> {
+        let bodies = pack.bodies;
+        let end = at.checked_add(len).filter(|end| *end <= bodies).ok_or_else(|| {
+            format!("`body_at: [{at}, {len}]` runs past the pack's {bodies} bytes of bodies: the file is damaged")
+        })?;
+        let len = usize::try_from(end - at).map_err(|_| format!("`body_at: [{at}, {len}]` is too large"))?;
+        Ok(Placed { pack: pack.clone(), at, len, bom })
+    }
+
     /// Its length in bytes, without any byte order mark.
     pub fn len(&self) -> usize {
         self.len
@@ -166,43 +194,43 @@ impl PartialEq for Placed {
 impl Eq for Placed {}
 
 thread_local! {
-    /// The pack whose YAML is being read, and how many bytes of bodies it has: what `body_at`
-    /// refers to.
-    static READING: RefCell<Option<(Arc<PackFile>, u64)>> = const { RefCell::new(None) };
+    /// The pack whose YAML is being read: what `body_at` refers to.
+    static READING: RefCell<Option<Arc<PackFile>>> = const { RefCell::new(None) };
 }
 
 /// A `body_at: [offset, length]` of the YAML being read.
 pub(super) fn placed(at: u64, len: u64, bom: bool) -> Result<Body, String> {
     READING.with(|r| {
-        let Some((pack, bodies)) = r.borrow().clone() else {
+        let Some(pack) = r.borrow().clone() else {
             return Err(
                 "`body_at` places a body in a pack (`emtape pack` writes them); a cassette writes it in `body`"
                     .to_owned(),
             );
         };
-        let end = at.checked_add(len).filter(|end| *end <= bodies).ok_or_else(|| {
-            format!("`body_at: [{at}, {len}]` runs past the pack's {bodies} bytes of bodies: the file is damaged")
-        })?;
-        let len = usize::try_from(end - at).map_err(|_| format!("`body_at: [{at}, {len}]` is too large"))?;
-        Ok(if len == 0 { Body::Empty } else { Body::Placed(Arc::new(Placed { pack, at, len, bom })) })
+        let placed = Placed::in_pack(&pack, at, len, bom)?;
+        Ok(if placed.is_empty() { Body::Empty } else { Body::Placed(Arc::new(placed)) })
     })
 }
 
 /// Loads a pack: its YAML read as a cassette is, its response bodies left in the file.
 pub(super) fn load(path: &Path, file: File) -> Result<LoadedCassette, CassetteError> {
-    let name = path.display().to_string();
+    load_named(path.display().to_string(), file)
+}
+
+fn load_named(name: String, file: File) -> Result<LoadedCassette, CassetteError> {
     let unreadable = |reason: String| CassetteError::Read { path: name.clone(), reason };
     let mut header = [0; HEADER_LEN];
     read_exact_at(&file, &mut header, 0).map_err(|_| unreadable("a pack too short for its first line".to_owned()))?;
-    let (skeleton, bodies) = counts(&header).ok_or_else(|| {
-        unreadable("its first line is not `# emtape-pack v1 skeleton=N bodies=N` (20 digits each)".to_owned())
+    let [skeleton, bodies, catalog] = counts(&header).ok_or_else(|| {
+        unreadable("its first line is not `# emtape-pack v1 skeleton=N bodies=N catalog=N` (20 digits each)".to_owned())
     })?;
     let stamp = Stamp::of(&file).map_err(|e| unreadable(e.to_string()))?;
-    if skeleton.checked_add(bodies) != Some(stamp.len) {
+    let total = skeleton.checked_add(bodies).and_then(|n| n.checked_add(catalog));
+    if total != Some(stamp.len) {
         return Err(unreadable(format!(
-            "its first line says {} bytes ({skeleton} of YAML, {bodies} of bodies), and the file has {}: it was cut \
-             short or added to",
-            skeleton.saturating_add(bodies),
+            "its first line says {} bytes ({skeleton} of YAML, {bodies} of bodies, {catalog} of catalog), and the \
+             file has {}: it was cut short or added to",
+            total.map_or_else(|| "more than 2^64".to_owned(), |t| t.to_string()),
             stamp.len
         )));
     }
@@ -210,8 +238,8 @@ pub(super) fn load(path: &Path, file: File) -> Result<LoadedCassette, CassetteEr
     let mut text = vec![0; yaml_len];
     read_exact_at(&file, &mut text, 0).map_err(|e| unreadable(e.to_string()))?;
     let text = String::from_utf8(text).map_err(|_| unreadable("its YAML is not UTF-8 text".to_owned()))?;
-    let pack = Arc::new(PackFile { name: name.clone(), file, base: skeleton, stamp });
-    READING.with(|r| *r.borrow_mut() = Some((pack.clone(), bodies)));
+    let pack = Arc::new(PackFile { name: name.clone(), file, base: skeleton, bodies, catalog, stamp });
+    READING.with(|r| *r.borrow_mut() = Some(pack.clone()));
     let loaded = Cassette::parse(&name, &text);
     READING.with(|r| *r.borrow_mut() = None);
     let mut loaded = loaded?;
@@ -222,6 +250,21 @@ pub(super) fn load(path: &Path, file: File) -> Result<LoadedCassette, CassetteEr
 #[cfg(unix)]
 fn read_exact_at(file: &File, buffer: &mut [u8], at: u64) -> std::io::Result<()> {
     std::os::unix::fs::FileExt::read_exact_at(file, buffer, at)
+}
+
+#[cfg(unix)]
+fn write_all_at(file: &File, buffer: &[u8], at: u64) -> std::io::Result<()> {
+    std::os::unix::fs::FileExt::write_all_at(file, buffer, at)
+}
+
+#[cfg(windows)]
+fn write_all_at(file: &File, mut buffer: &[u8], mut at: u64) -> std::io::Result<()> {
+    while !buffer.is_empty() {
+        let n = std::os::windows::fs::FileExt::seek_write(file, buffer, at)?;
+        buffer = &buffer[n..];
+        at += n as u64;
+    }
+    Ok(())
 }
 
 #[cfg(windows)]
@@ -238,14 +281,20 @@ fn read_exact_at(file: &File, mut buffer: &mut [u8], mut at: u64) -> std::io::Re
     Ok(())
 }
 
-fn counts(header: &[u8]) -> Option<(u64, u64)> {
+fn counts(header: &[u8]) -> Option<[u64; 3]> {
     let line = std::str::from_utf8(header).ok()?.strip_prefix(MAGIC)?.strip_suffix('\n')?;
-    let (skeleton, bodies) = line.split_once(' ')?;
-    let number = |s: &str, key: &str| -> Option<u64> {
-        let digits = s.strip_prefix(key)?;
+    let mut fields = line.split(' ');
+    let mut number = |key: &str| -> Option<u64> {
+        let digits = fields.next()?.strip_prefix(key)?;
         (digits.len() == 20 && digits.bytes().all(|b| b.is_ascii_digit())).then(|| digits.parse().ok())?
     };
-    Some((number(skeleton, "skeleton=")?, number(bodies, "bodies=")?))
+    Some([number("skeleton=")?, number("bodies=")?, number("catalog=")?])
+}
+
+fn header(skeleton: u64, bodies: u64, catalog: u64) -> String {
+    let line = format!("{MAGIC}skeleton={skeleton:020} bodies={bodies:020} catalog={catalog:020}\n");
+    debug_assert_eq!(line.len(), HEADER_LEN);
+    line
 }
 
 /// What [`write`] wrote.
@@ -255,12 +304,19 @@ pub struct Packed {
     /// Response bodies placed, and their bytes.
     pub bodies: usize,
     pub body_bytes: u64,
+    pub catalog_bytes: u64,
     pub file_bytes: u64,
 }
 
 /// Writes `loaded` as a pack at `out`: to a file beside it, renamed over `out` once whole, so
 /// that `out` is never half written and whoever has the old one open keeps reading it.
-pub fn write(loaded: &LoadedCassette, out: &Path) -> Result<Packed, CassetteError> {
+/// `catalog`: what to store after the bodies, made from the pack as written so far (loaded as
+/// [`OWN_NAME`], its bodies placed).
+pub fn write(
+    loaded: &LoadedCassette,
+    out: &Path,
+    catalog: impl FnOnce(&LoadedCassette) -> Vec<u8>,
+) -> Result<Packed, CassetteError> {
     let cassette = &loaded.cassette;
     // The YAML, each response body named by where it will be.
     let mut yaml = yaml::header(&cassette.meta);
@@ -284,15 +340,15 @@ pub fn write(loaded: &LoadedCassette, out: &Path) -> Result<Packed, CassetteErro
             offset += place.map_or(0, |(len, _)| len as u64);
         }
     }
-    let header = format!("{MAGIC}skeleton={:020} bodies={offset:020}\n", HEADER_LEN + yaml.len());
-    debug_assert_eq!(header.len(), HEADER_LEN);
+    let skeleton = (HEADER_LEN + yaml.len()) as u64;
     let failed = |e: std::io::Error| CassetteError::Read { path: out.display().to_string(), reason: e.to_string() };
     let dir = out.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let file_name = out.file_name().map_or_else(|| "pack".into(), |n| n.to_string_lossy().into_owned());
     let partial = dir.join(format!(".{file_name}.{}.partial", std::process::id()));
+    let mut catalog_bytes = 0;
     let written = (|| {
         let mut file = std::io::BufWriter::with_capacity(1 << 20, File::create(&partial)?);
-        file.write_all(header.as_bytes())?;
+        file.write_all(header(skeleton, offset, 0).as_bytes())?;
         file.write_all(yaml.as_bytes())?;
         for body in &placed {
             match body {
@@ -301,7 +357,13 @@ pub fn write(loaded: &LoadedCassette, out: &Path) -> Result<Packed, CassetteErro
                 Body::Empty | Body::Binary(_) => {}
             }
         }
-        file.into_inner().map_err(std::io::IntoInnerError::into_error)?.sync_all()?;
+        let mut file = file.into_inner().map_err(std::io::IntoInnerError::into_error)?;
+        // The pack as written so far, its bodies placed: what the catalog is learned from.
+        let stored = catalog(&load_named(OWN_NAME.to_owned(), File::open(&partial)?).map_err(std::io::Error::other)?);
+        catalog_bytes = stored.len() as u64;
+        file.write_all(&stored)?;
+        write_all_at(&file, header(skeleton, offset, catalog_bytes).as_bytes(), 0)?;
+        file.sync_all()?;
         std::fs::rename(&partial, out)
     })();
     if let Err(e) = written {
@@ -312,7 +374,8 @@ pub fn write(loaded: &LoadedCassette, out: &Path) -> Result<Packed, CassetteErro
         exchanges: cassette.exchanges.len(),
         bodies: placed.len(),
         body_bytes: offset,
-        file_bytes: (HEADER_LEN + yaml.len()) as u64 + offset,
+        catalog_bytes,
+        file_bytes: skeleton + offset + catalog_bytes,
     })
 }
 
@@ -331,7 +394,7 @@ mod tests {
     fn packed(name: &str, yaml: &str) -> std::path::PathBuf {
         let dir = dir(name);
         let out = dir.join("c.emtape");
-        write(&Cassette::parse("c.yaml", yaml).unwrap(), &out).unwrap();
+        write(&Cassette::parse("c.yaml", yaml).unwrap(), &out, |_| Vec::new()).unwrap();
         out
     }
 
@@ -356,7 +419,7 @@ mod tests {
         for (i, (name, text)) in paths.into_iter().enumerate() {
             let original = Cassette::parse(name, text).unwrap();
             let out = dir.join(format!("{i}.emtape"));
-            let packed = write(&original, &out).unwrap();
+            let packed = write(&original, &out, |_| Vec::new()).unwrap();
             assert_eq!(packed.file_bytes, std::fs::metadata(&out).unwrap().len(), "{name}");
             assert_eq!(Cassette::load(&out).unwrap().cassette, original.cassette, "{name}");
             let placed = Cassette::load_placed(&out).unwrap();
@@ -366,7 +429,7 @@ mod tests {
             assert_eq!(bodies, packed.bodies, "{name}");
             // Packed again from its placed self: the same bytes.
             let again = dir.join(format!("{i}-again.emtape"));
-            write(&placed, &again).unwrap();
+            write(&placed, &again, |_| Vec::new()).unwrap();
             assert_eq!(std::fs::read(&again).unwrap(), std::fs::read(&out).unwrap(), "{name}");
         }
     }
@@ -443,7 +506,8 @@ mod tests {
     fn a_pack_written_again_leaves_the_one_open_readable() {
         let path = packed("again", SMALL);
         let loaded = Cassette::load_placed(&path).unwrap();
-        write(&Cassette::parse("other.yaml", &SMALL.replace("<Items>", "<Other>")).unwrap(), &path).unwrap();
+        write(&Cassette::parse("other.yaml", &SMALL.replace("<Items>", "<Other>")).unwrap(), &path, |_| Vec::new())
+            .unwrap();
         let Body::Placed(p) = &loaded.cassette.exchanges[0].response.body else { panic!("not placed") };
         assert!(p.text().unwrap().starts_with("<Items>"));
         let leftovers: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().collect();

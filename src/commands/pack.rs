@@ -21,16 +21,19 @@ pub(super) fn pack(args: PackArgs) -> Result<Exit, Failure> {
     for w in loaded.warnings.iter().chain(&LoadedCassette::unparsable_bodies(&loaded)) {
         eprintln!("warning: {w}");
     }
-    let packed = pack::write(&loaded, &out).map_err(|e| Failure::bad_input(e.to_string()))?;
+    let packed =
+        pack::write(&loaded, &out, crate::model::stored_catalog).map_err(|e| Failure::bad_input(e.to_string()))?;
     let mb = |bytes: u64| format!("{:.1} MB", bytes as f64 / 1e6);
     eprintln!(
-        "packed {} exchanges of {} into {}: {} response bodies ({}) after {} of YAML; serve it with `emtape serve {}`",
+        "packed {} exchanges of {} into {}: {} of YAML, {} response bodies ({}), {} of catalog; serve it with \
+         `emtape serve {}`",
         packed.exchanges,
         input.display(),
         out.display(),
+        mb(packed.file_bytes - packed.body_bytes - packed.catalog_bytes),
         packed.bodies,
         mb(packed.body_bytes),
-        mb(packed.file_bytes - packed.body_bytes),
+        mb(packed.catalog_bytes),
         out.display()
     );
     Ok(Exit::Success)

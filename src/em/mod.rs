@@ -23,7 +23,7 @@ pub const NAMESPACE: &str = "http://www.veeam.com/ent/v1.0";
 pub const AUTHENTICATE: &str = "Basic Realm=RestSvc";
 
 /// The two representations EM serves.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Repr {
     Xml,
     Json,

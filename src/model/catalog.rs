@@ -7,6 +7,8 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
+
 use crate::cassette::pack::Placed;
 use crate::cassette::{Body, LoadedCassette};
 use crate::codec::is_uuid;
@@ -16,19 +18,21 @@ pub(crate) use crate::em::Link;
 use crate::em::links::{Seen, own_links_of_object};
 
 /// An entity body recorded for a resource: a body of its own, or an item of a recorded list.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct Sample {
     /// The recorded body, placeholders and all, shared with the cassette it comes from.
     body: Recorded,
     /// Where the entity stands in `body` when `body` is a list of them.
     item: Option<(std::ops::Range<usize>, Repr)>,
     /// Which cassette and exchange it comes from, for `-v` (shared by a list's items).
+    #[serde(deserialize_with = "stored::origin")]
     pub origin: Arc<str>,
 }
 
 /// A recorded body as the catalog keeps it: shared with the cassette in memory, or left in its
 /// pack and read by place (a listing's item alone).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(try_from = "stored::Body", into = "stored::Body")]
 enum Recorded {
     Memory(Arc<str>),
     Placed(Arc<Placed>),
@@ -76,7 +80,7 @@ impl Sample {
 }
 
 /// One resource the recordings name.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub(crate) struct Resource {
     /// As written, `{{origin}}/api/vmRestorePoints/6c95…`, without query.
     pub href: String,
@@ -135,14 +139,19 @@ impl Resource {
 /// Links as the catalog keeps them: each string shared with every other link of the same
 /// stretch that says the same (the `Up` link to the backup server is in every task session's
 /// reference, the one to its job session in each of that session's tasks).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Links(Box<[KeptLink]>);
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Stored in a pack, its strings are numbers in a table of the part's, shared again when read.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 struct KeptLink {
+    #[serde(serialize_with = "stored::share", deserialize_with = "stored::shared")]
     rel: Arc<str>,
+    #[serde(serialize_with = "stored::share_option", deserialize_with = "stored::shared_option")]
     kind: Option<Arc<str>>,
+    #[serde(serialize_with = "stored::share", deserialize_with = "stored::shared")]
     href: Arc<str>,
+    #[serde(serialize_with = "stored::share_option", deserialize_with = "stored::shared_option")]
     name: Option<Arc<str>>,
 }
 
@@ -205,7 +214,7 @@ impl Strings {
 }
 
 /// A collection a link names.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct Collection {
     pub href: String,
     /// The type of its members, `VmRestorePoint`.
@@ -218,14 +227,14 @@ pub(crate) struct Collection {
 }
 
 /// A service document a link names (`QueryService`, `Report`, …).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct Service {
     pub href: String,
     pub kind: String,
     pub name: Option<String>,
 }
 
-#[derive(Default)]
+#[derive(Default, Serialize, Deserialize)]
 pub(crate) struct Catalog {
     /// Boxed: a resource is large, and the table is grown and merged while the stretches are
     /// learned (a table of them inline was two copies of every resource at once).
@@ -245,17 +254,19 @@ pub(crate) struct Catalog {
     /// The recordings' JSON has camelCase keys (EM 13): what the model writes in JSON follows.
     pub camel_json: bool,
     /// The strings its links share.
+    #[serde(skip)]
     strings: Strings,
     /// Every kind of link the recordings hold, by where it leads: how many, and a path it
     /// leads to (for coverage); keyed by a text that says the kind (see `count_link`).
     link_uses: HashMap<String, (LinkUse, usize, String)>,
     /// The key text `count_link` writes, kept from link to link.
+    #[serde(skip)]
     said: String,
 }
 
 /// A kind of link by where it leads: Rel, Type, the path's shape (ids as `{}`), the method its
 /// Rel takes, its `action=`, and whether it asks for the entity.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub(crate) struct LinkUse {
     pub rel: String,
     pub kind: Option<String>,
@@ -352,6 +363,7 @@ struct Named<'a> {
 
 /// A recorded listing: where, what it lists, and its body. Kept until every stretch has been
 /// read, so only what `learn_list` needs of each item.
+#[derive(Serialize, Deserialize)]
 struct List {
     path: String,
     href: String,
@@ -360,10 +372,12 @@ struct List {
     items: Vec<ListItem>,
     body: Recorded,
     repr: Repr,
+    #[serde(deserialize_with = "stored::origin")]
     origin: String,
 }
 
 /// An item of a recorded listing that names one of this server's paths.
+#[derive(Serialize, Deserialize)]
 struct ListItem {
     /// The normalised path its Href names.
     path: String,
@@ -388,8 +402,9 @@ impl List {
 }
 
 /// What one stretch of the recordings says, learned on a thread of its own. Stretches are
-/// merged in the order of the recordings, so what is seen first wins as if read in one go.
-#[derive(Default)]
+/// merged in the order of the recordings, so what is seen first wins as if read in one go. A
+/// pack stores the part its cassette makes (see [`stored`]).
+#[derive(Default, Serialize, Deserialize)]
 struct Part {
     catalog: Catalog,
     /// Recorded listings, learned once every body has been read.
@@ -467,6 +482,170 @@ impl Part {
     }
 }
 
+/// A catalog part stored in a pack (`emtape pack`): the part its cassette makes, learned when
+/// it was packed, so that serving it reads the part instead of every body. A part is stored
+/// with the version of emtape that wrote it and read back only by the same one: another
+/// learns it from the bodies, as for a cassette.
+pub(crate) mod stored {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::{Part, Placed, Recorded};
+    use crate::cassette::LoadedCassette;
+    use crate::cassette::pack::{self, PackFile};
+
+    /// What a stored part begins with: which emtape wrote it (bump the number with any change to
+    /// what a part holds).
+    const WRITTEN_BY: &str = concat!("emtape ", env!("CARGO_PKG_VERSION"), " catalog part 3");
+
+    /// The part of `cassette` (a pack being written, loaded as [`pack::OWN_NAME`]), stored.
+    pub(crate) fn part_of(cassette: &LoadedCassette) -> Vec<u8> {
+        let exchanges: Vec<_> = (0..cassette.cassette.exchanges.len()).map(|i| (cassette, i)).collect();
+        let part = Part::learn(&exchanges, true);
+        // The texts its links share, each once: the links name them by number.
+        let (mut table, mut numbers) = (Vec::new(), HashMap::new());
+        for resource in part.catalog.resources.values() {
+            for link in resource.ref_links.iter().chain(&resource.entity_links).flat_map(|l| l.0.iter()) {
+                for text in
+                    [Some(&link.rel), link.kind.as_ref(), Some(&link.href), link.name.as_ref()].into_iter().flatten()
+                {
+                    numbers.entry(Arc::as_ptr(text).cast::<u8>()).or_insert_with(|| {
+                        table.push(&**text);
+                        table.len() as u32 - 1
+                    });
+                }
+            }
+        }
+        WRITING.with(|w| *w.borrow_mut() = numbers);
+        let written = postcard::to_stdvec(&(WRITTEN_BY, &table)).and_then(|head| postcard::to_extend(&part, head));
+        WRITING.with(|w| w.borrow_mut().clear());
+        // Without one, serving the pack learns its catalog from the bodies.
+        written.map_err(|e| log::warn!("the catalog was not stored: {e}")).unwrap_or_default()
+    }
+
+    /// The part stored in `cassette`'s pack; `None` for a cassette, or a part written by another
+    /// emtape or no longer readable.
+    pub(super) fn part_in(cassette: &LoadedCassette) -> Option<Part> {
+        let pack = cassette.pack.as_ref()?;
+        let bytes = pack.stored_catalog().map_err(|e| log::warn!("{e}")).ok()??;
+        let unreadable = |e: postcard::Error| {
+            log::warn!("{}: its stored catalog is not readable ({e}); learning it from the bodies", pack.name());
+        };
+        let ((by, table), rest) = postcard::take_from_bytes::<(&str, Vec<&str>)>(&bytes).map_err(unreadable).ok()?;
+        if by != WRITTEN_BY {
+            return None;
+        }
+        let table = table.into_iter().map(Arc::from).collect();
+        READING.with(|r| *r.borrow_mut() = Some((pack.clone(), table)));
+        let read = postcard::from_bytes::<Part>(rest);
+        READING.with(|r| *r.borrow_mut() = None);
+        read.map_err(unreadable).ok()
+    }
+
+    thread_local! {
+        /// While a part is written: the number of each text its links share, by address.
+        static WRITING: RefCell<HashMap<*const u8, u32>> = RefCell::new(HashMap::new());
+        /// The pack whose part is being read, and the texts its links share, by number.
+        static READING: RefCell<Option<Reading>> = const { RefCell::new(None) };
+    }
+
+    type Reading = (Arc<PackFile>, Vec<Arc<str>>);
+
+    /// A recorded body as stored: a body of the pack by place.
+    #[derive(Serialize, Deserialize)]
+    pub(super) enum Body {
+        Memory(String),
+        Placed { at: u64, len: u64, bom: bool },
+    }
+
+    impl From<Recorded> for Body {
+        fn from(r: Recorded) -> Body {
+            match r {
+                Recorded::Memory(text) => Body::Memory(text.to_string()),
+                Recorded::Placed(p) => Body::Placed { at: p.at(), len: p.len() as u64, bom: p.bom() },
+            }
+        }
+    }
+
+    impl TryFrom<Body> for Recorded {
+        type Error = String;
+
+        fn try_from(b: Body) -> Result<Recorded, String> {
+            match b {
+                Body::Memory(text) => Ok(Recorded::Memory(text.into())),
+                Body::Placed { at, len, bom } => READING.with(|r| match r.borrow().as_ref() {
+                    Some((pack, _)) => Ok(Recorded::Placed(Arc::new(Placed::in_pack(pack, at, len, bom)?))),
+                    None => Err("a placed body read outside its pack".to_owned()),
+                }),
+            }
+        }
+    }
+
+    /// A text links share, by its number in the part's table.
+    pub(super) fn share<S: Serializer>(text: &Arc<str>, s: S) -> Result<S::Ok, S::Error> {
+        match WRITING.with(|w| w.borrow().get(&Arc::as_ptr(text).cast::<u8>()).copied()) {
+            Some(number) => number.serialize(s),
+            None => Err(serde::ser::Error::custom("a link's text is not in its part's table")),
+        }
+    }
+
+    pub(super) fn share_option<S: Serializer>(text: &Option<Arc<str>>, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Share<'a>(#[serde(serialize_with = "share")] &'a Arc<str>);
+        text.as_ref().map(Share).serialize(s)
+    }
+
+    pub(super) fn shared<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<str>, D::Error> {
+        let number = u32::deserialize(d)?;
+        READING.with(|r| r.borrow().as_ref().and_then(|(_, table)| table.get(number as usize).cloned())).ok_or_else(
+            || serde::de::Error::custom(format!("text {number} of the part's table, which has no such text")),
+        )
+    }
+
+    pub(super) fn shared_option<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Arc<str>>, D::Error> {
+        #[derive(Deserialize)]
+        struct Shared(#[serde(deserialize_with = "shared")] Arc<str>);
+        Ok(Option::<Shared>::deserialize(d)?.map(|s| s.0))
+    }
+
+    /// Where a sample or listing was recorded: the pack, by the name it has now.
+    pub(super) fn origin<'de, D: Deserializer<'de>, T: From<String>>(d: D) -> Result<T, D::Error> {
+        let text = String::deserialize(d)?;
+        Ok(READING
+            .with(|r| match (r.borrow().as_ref(), text.strip_prefix(pack::OWN_NAME)) {
+                (Some((pack, _)), Some(rest)) => format!("{}{rest}", pack.name()),
+                _ => text,
+            })
+            .into())
+    }
+
+    /// A kind of link as stored: its method a text.
+    #[derive(Deserialize)]
+    pub(super) struct LinkUse {
+        rel: String,
+        kind: Option<String>,
+        shape: String,
+        method: String,
+        action: String,
+        entity: bool,
+    }
+
+    // By hand: a derived one would ask the bytes to outlive the program, for `method`.
+    impl<'de> Deserialize<'de> for super::LinkUse {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<super::LinkUse, D::Error> {
+            let l = LinkUse::deserialize(d)?;
+            let method = ["GET", "POST", "PUT", "DELETE", "PATCH"]
+                .into_iter()
+                .find(|m| *m == l.method)
+                .ok_or_else(|| serde::de::Error::custom(format!("`{}` is not a method a link takes", l.method)))?;
+            Ok(super::LinkUse { rel: l.rel, kind: l.kind, shape: l.shape, method, action: l.action, entity: l.entity })
+        }
+    }
+}
+
 /// The exchanges cut into up to `n` stretches of about as many response body bytes each.
 fn stretches<'a, 'c>(exchanges: &'a [(&'c LoadedCassette, usize)], n: usize) -> Vec<&'a [(&'c LoadedCassette, usize)]> {
     let size = |&(c, i): &(&LoadedCassette, usize)| match c.cassette.response_body(i) {
@@ -493,17 +672,51 @@ fn stretches<'a, 'c>(exchanges: &'a [(&'c LoadedCassette, usize)], n: usize) -> 
 impl Catalog {
     pub fn build(cassettes: &[LoadedCassette]) -> Catalog {
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-        Catalog::build_in(cassettes, cores, true)
+        Catalog::build_in(cassettes, cores, true, true)
     }
 
-    /// Built from up to `threads` stretches of the recordings learned at once.
-    fn build_in(cassettes: &[LoadedCassette], threads: usize, nodes: bool) -> Catalog {
-        let exchanges: Vec<(&LoadedCassette, usize)> =
-            cassettes.iter().flat_map(|c| (0..c.cassette.exchanges.len()).map(move |i| (c, i))).collect();
+    /// Built from up to `threads` stretches of the recordings learned at once, and (`stored`)
+    /// the parts packs store read instead of learned.
+    fn build_in(cassettes: &[LoadedCassette], threads: usize, nodes: bool, stored: bool) -> Catalog {
+        // In the order of the recordings: a pack's stored part, or the exchanges of the
+        // cassettes up to the next one, learned in stretches.
+        enum Job<'a, 'c> {
+            Stored(&'c LoadedCassette),
+            Learn(&'a [(&'c LoadedCassette, usize)]),
+        }
+        let runs: Vec<Vec<(&LoadedCassette, usize)>> = {
+            let mut runs = vec![Vec::new()];
+            for c in cassettes {
+                if stored && c.pack.is_some() {
+                    runs.push(Vec::new());
+                } else if let Some(run) = runs.last_mut() {
+                    run.extend((0..c.cassette.exchanges.len()).map(|i| (c, i)));
+                }
+            }
+            runs
+        };
+        let mut jobs = Vec::new();
+        let mut packs = cassettes.iter().filter(|c| stored && c.pack.is_some());
+        for (n, run) in runs.iter().enumerate() {
+            if n > 0 {
+                jobs.extend(packs.next().map(Job::Stored));
+            }
+            if !run.is_empty() {
+                jobs.extend(stretches(run, threads).into_iter().map(Job::Learn));
+            }
+        }
         let parts: Vec<Part> = std::thread::scope(|scope| {
-            let learning: Vec<_> = stretches(&exchanges, threads)
+            let learning: Vec<_> = jobs
                 .into_iter()
-                .map(|s| scope.spawn(move || Part::learn(s, nodes)))
+                .map(|job| {
+                    scope.spawn(move || match job {
+                        Job::Learn(stretch) => Part::learn(stretch, nodes),
+                        Job::Stored(c) => stored::part_in(c).unwrap_or_else(|| {
+                            let exchanges: Vec<_> = (0..c.cassette.exchanges.len()).map(|i| (c, i)).collect();
+                            Part::learn(&exchanges, nodes)
+                        }),
+                    })
+                })
                 .collect();
             learning.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
         });
@@ -525,6 +738,12 @@ impl Catalog {
     /// Takes in what a later stretch learned: resources, collections, shapes and services it
     /// names first are added, and what a known resource lacked is filled in.
     fn absorb(&mut self, later: Catalog) {
+        let empty = [self.resources.len(), self.collections.len(), self.shapes.len(), self.services.len()];
+        if empty == [0; 4] && self.link_uses.is_empty() {
+            // The first part (a pack's stored one, most often) is taken as it is.
+            *self = later;
+            return;
+        }
         let Catalog { mut resources, order, collections, shapes, services, link_uses, .. } = later;
         for path in order {
             let Some(theirs) = resources.remove(&path) else { continue };
@@ -974,12 +1193,16 @@ mod tests {
     #[test]
     fn what_is_seen_first_wins_whatever_the_stretch_it_is_learned_in() {
         let cassettes = [conflicting()];
-        let whole = Catalog::build_in(&cassettes, 1, true);
+        let whole = Catalog::build_in(&cassettes, 1, true, true);
         let server = &whole.resources["/api/backupservers/a490c017-2c1c-40ee-8bcf-73bcce6ab36f"];
         assert_eq!((server.name.as_deref(), server.uid.as_deref()), (Some("first"), Some("u2")));
         assert_eq!(whole.collections["/api/backupservers/a490c017-2c1c-40ee-8bcf-73bcce6ab36f/jobs"].member, "X");
         for threads in [2, 3, 4] {
-            assert_eq!(described(&Catalog::build_in(&cassettes, threads, true)), described(&whole), "in {threads}");
+            assert_eq!(
+                described(&Catalog::build_in(&cassettes, threads, true, true)),
+                described(&whole),
+                "in {threads}"
+            );
         }
     }
 
@@ -988,8 +1211,8 @@ mod tests {
         for name in crate::cassette::release_names() {
             let cassettes = crate::cassette::release(name).unwrap().unwrap();
             assert!(cassettes.iter().any(|c| c.name.contains("json")), "{name}");
-            let nodes = described(&Catalog::build_in(&cassettes, 1, true));
-            assert_eq!(nodes, described(&Catalog::build_in(&cassettes, 1, false)), "{name}");
+            let nodes = described(&Catalog::build_in(&cassettes, 1, true, true));
+            assert_eq!(nodes, described(&Catalog::build_in(&cassettes, 1, false, true)), "{name}");
         }
     }
 
@@ -1034,11 +1257,63 @@ mod tests {
     fn a_catalog_learned_in_stretches_is_the_one_learned_in_one_go() {
         for name in ["9.5", "12", "13"] {
             let cassettes = crate::cassette::release(name).unwrap().unwrap();
-            let whole = described(&Catalog::build_in(&cassettes, 1, true));
+            let whole = described(&Catalog::build_in(&cassettes, 1, true, true));
             assert!(whole.len() > 10_000, "{name}: {}", whole.len());
             for threads in [2, 3, 7, 1000] {
-                assert_eq!(described(&Catalog::build_in(&cassettes, threads, true)), whole, "{name} in {threads}");
+                assert_eq!(
+                    described(&Catalog::build_in(&cassettes, threads, true, true)),
+                    whole,
+                    "{name} in {threads}"
+                );
             }
         }
+    }
+
+    /// The releases' cassettes, each packed into `dir` with its catalog.
+    fn packed(name: &str, dir: &std::path::Path) -> Vec<LoadedCassette> {
+        let mut packs = Vec::new();
+        for (i, c) in crate::cassette::release(name).unwrap().unwrap().iter().enumerate() {
+            let out = dir.join(format!("{i}.emtape"));
+            crate::cassette::pack::write(c, &out, stored::part_of).unwrap();
+            packs.push(crate::cassette::Cassette::load_placed(&out).unwrap());
+        }
+        packs
+    }
+
+    #[test]
+    fn a_packs_stored_catalog_is_the_one_its_bodies_teach() {
+        let dir = std::env::temp_dir().join(format!("emtape-catalog-stored-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for name in ["9.5", "12", "13"] {
+            let packs = packed(name, &dir);
+            assert!(packs.iter().all(|p| stored::part_in(p).is_some()), "{name}: a stored part is read");
+            let learned = described(&Catalog::build_in(&packs, 2, true, false));
+            assert!(learned.contains(".emtape exchange"), "{name}: origins name the pack");
+            assert_eq!(described(&Catalog::build_in(&packs, 2, true, true)), learned, "{name}");
+            // A cassette before, between and after packs: learned in its place.
+            let yaml = crate::cassette::release(name).unwrap().unwrap();
+            let mixed = [yaml[0].clone(), packs[1].clone(), yaml[2].clone(), packs[3].clone()];
+            let all_learned = described(&Catalog::build_in(&mixed, 3, true, false));
+            assert_eq!(described(&Catalog::build_in(&mixed, 3, true, true)), all_learned, "{name} mixed");
+        }
+    }
+
+    #[test]
+    fn a_catalog_stored_by_another_emtape_is_learned_from_the_bodies() {
+        let dir = std::env::temp_dir().join(format!("emtape-catalog-other-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let count = packed("13", &dir).len();
+        let path = dir.join("2.emtape");
+        let mut bytes = std::fs::read(&path).unwrap();
+        let at = bytes.windows(13).rposition(|w| w == b"catalog part ").unwrap();
+        bytes[at] = b'C';
+        std::fs::write(&path, bytes).unwrap();
+        let packs: Vec<_> = (0..count)
+            .map(|i| crate::cassette::Cassette::load_placed(&dir.join(format!("{i}.emtape"))).unwrap())
+            .collect();
+        assert!(stored::part_in(&packs[2]).is_none());
+        assert!(stored::part_in(&packs[1]).is_some());
+        let learned = described(&Catalog::build_in(&packs, 2, true, false));
+        assert_eq!(described(&Catalog::build_in(&packs, 2, true, true)), learned);
     }
 }
