@@ -176,8 +176,18 @@ fn scan(c: &LoadedCassette, out: &mut Vec<Finding>) {
                 Side::Response if x.response.body_same_as.is_some() => continue,
                 Side::Response => &x.response.body,
             };
+            // A pack's body is read from it, one at a time.
+            let body = match body.read() {
+                Ok(body) => body,
+                Err(e) => {
+                    let message = format!("exchange {}: {e}", x.seq);
+                    broken.push(Finding { kind: "cassette-warning", file: c.name.clone(), line, message, hint: None });
+                    continue;
+                }
+            };
+            let crate::cassette::Body::Text { text, .. } = &*body else { continue };
             let which = side.name();
-            if body.as_text().is_some_and(|t| t.contains("PRIVATE KEY-----")) {
+            if text.contains("PRIVATE KEY-----") {
                 secret(format!("exchange {}: the {which} body holds a private key", x.seq), "remove it");
             }
             let mut found = |field: String| {
@@ -185,14 +195,14 @@ fn scan(c: &LoadedCassette, out: &mut Vec<Finding>) {
             };
             // XML is read as it streams past: a tree of every body of a large estate is most of
             // lint's time. A body that does not read is parsed, to say where.
-            let streamed = match c.body_as(i, side) {
-                Some((text, Repr::Xml)) => xml_secrets(text, secret_name, &mut found),
+            let streamed = match c.text_as(i, side, text) {
+                Some(Repr::Xml) => xml_secrets(text, secret_name, &mut found),
                 _ => false,
             };
             if streamed {
                 continue;
             }
-            match c.parse_body(i, side) {
+            match c.parse_text(i, side, text) {
                 // Read above: the stream takes every document the parser takes.
                 Some(Ok(Parsed::Xml(_))) => {}
                 Some(Ok(Parsed::Json(value))) => json_secrets(&value, secret_name, &mut found),

@@ -17,13 +17,18 @@ impl LoadedCassette {
     /// text begins): `None` for no text body, a body that is neither XML nor JSON, or a response
     /// stored once and referred to (`body_same_as`), which is parsed where it is stored.
     pub fn parse_body(&self, index: usize, side: Side) -> Option<Result<Parsed, Diagnostic>> {
+        let (text, _) = self.body_as(index, side)?;
+        self.parse_text(index, side, text)
+    }
+
+    /// `text`, body `side` of exchange `index` (read from its pack, when it is placed), parsed
+    /// as [`parse_body`](Self::parse_body) parses a body in memory.
+    pub fn parse_text(&self, index: usize, side: Side, text: &str) -> Option<Result<Parsed, Diagnostic>> {
         let x = &self.cassette.exchanges[index];
-        let (body, headers) = match side {
-            Side::Request => (&x.request.body, &x.request.headers),
-            Side::Response if x.response.body_same_as.is_some() => return None,
-            Side::Response => (&x.response.body, &x.response.headers),
+        let headers = match side {
+            Side::Request => &x.request.headers,
+            Side::Response => &x.response.headers,
         };
-        let Body::Text { text, .. } = body else { return None };
         let declared = headers.get("content-type").and_then(Repr::from_content_type);
         let repr = declared.or_else(|| Repr::sniff(text))?;
         let (line, column, reason) = match repr {
@@ -67,16 +72,26 @@ impl LoadedCassette {
 
     /// Body `side` of exchange `index` and what [`parse_body`](Self::parse_body) reads it as;
     /// `None` where it reads nothing.
+    /// A body placed in a pack reads nothing (see [`text_as`](Self::text_as)).
     pub fn body_as(&self, index: usize, side: Side) -> Option<(&str, Repr)> {
         let x = &self.cassette.exchanges[index];
-        let (body, headers) = match side {
-            Side::Request => (&x.request.body, &x.request.headers),
+        let body = match side {
+            Side::Request => &x.request.body,
             Side::Response if x.response.body_same_as.is_some() => return None,
-            Side::Response => (&x.response.body, &x.response.headers),
+            Side::Response => &x.response.body,
         };
         let Body::Text { text, .. } = body else { return None };
-        let repr = headers.get("content-type").and_then(Repr::from_content_type).or_else(|| Repr::sniff(text))?;
-        Some((text, repr))
+        Some((text, self.text_as(index, side, text)?))
+    }
+
+    /// What [`parse_body`](Self::parse_body) reads `text`, body `side` of exchange `index`, as.
+    pub fn text_as(&self, index: usize, side: Side, text: &str) -> Option<Repr> {
+        let x = &self.cassette.exchanges[index];
+        let headers = match side {
+            Side::Request => &x.request.headers,
+            Side::Response => &x.response.headers,
+        };
+        headers.get("content-type").and_then(Repr::from_content_type).or_else(|| Repr::sniff(text))
     }
 
     /// A problem at `line:column` of the text of a body of exchange `index`, placed where the

@@ -33,7 +33,7 @@ pub(super) fn lint(args: LintArgs) -> Result<Exit, Failure> {
     let mut count = 0;
     let mut findings: Vec<lint::Finding> = Vec::new();
     for set in sets.values() {
-        let cassettes = load_cassettes(set, false)?;
+        let cassettes = load_cassettes(set, true)?;
         count += cassettes.len();
         findings.extend(lint::lint(cassettes).into_iter().filter(|f| !args.allow.iter().any(|a| a == f.kind)));
     }

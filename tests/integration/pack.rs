@@ -116,3 +116,32 @@ fn lint_and_diff_read_a_pack_as_its_cassette() {
     let (code, out, err) = run(&["diff", yamls[2].to_str().unwrap(), packs[2].to_str().unwrap()]);
     assert_eq!(code, 0, "{out}{err}");
 }
+
+#[test]
+fn lint_finds_in_a_pack_what_it_finds_in_its_cassette() {
+    let dir = temp_dir("pack-lint-findings");
+    let yaml = dir.join("flawed.yaml");
+    // A secret in a body, and a body that does not parse.
+    let flawed = std::fs::read_to_string("cassettes/reference/estate-json.yaml").unwrap().replacen(
+        "\"links\": ",
+        "\"password\": \"hunter2\", \"links\": ",
+        1,
+    );
+    let last = flawed.rfind("\"refs\": ").unwrap();
+    let flawed = format!("{}\"refs\" {}", &flawed[..last], &flawed[last + "\"refs\": ".len()..]);
+    std::fs::write(&yaml, flawed).unwrap();
+    let (code, _, err) = run(&["pack", yaml.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let findings = |path: &Path| {
+        let (code, out, err) = run(&["lint", "--format", "json", path.to_str().unwrap()]);
+        assert_eq!(code, 1, "{out}{err}");
+        let all: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+        let mut said: Vec<String> = all.iter().map(|f| format!("{} {}", f["kind"], f["message"])).collect();
+        said.sort();
+        said
+    };
+    let said = findings(&yaml);
+    assert!(said.iter().any(|f| f.contains("secret") && f.contains("password")), "{said:?}");
+    assert!(said.iter().any(|f| f.contains("unparsable-body")), "{said:?}");
+    assert_eq!(findings(&yaml.with_extension("emtape")), said);
+}
