@@ -484,7 +484,8 @@ fn read(path: &Path) -> Result<Input, DiffError> {
     let start = head.trim_start_matches('\u{feff}').trim_start();
     let spec = start.contains("\"openapi\"") || start.starts_with("openapi:") || start.contains("\nopenapi:");
     if !(spec || start.starts_with(['<', '{', '['])) {
-        return Cassette::load(path).map(|c| Input::Cassette(Box::new(c))).map_err(|e| match e {
+        // A pack's bodies stay in it: a diff reads the few it compares.
+        return Cassette::load_placed(path).map(|c| Input::Cassette(Box::new(c))).map_err(|e| match e {
             crate::cassette::CassetteError::Invalid(d) => DiffError::Invalid(d),
             crate::cassette::CassetteError::Read { reason, .. } => DiffError::Read { path: name.clone(), reason },
         });
@@ -608,11 +609,10 @@ fn repr_of(c: &Cassette, i: usize) -> Option<Repr> {
     if body.is_empty() {
         return None;
     }
-    e.response
-        .headers
-        .get("content-type")
-        .and_then(Repr::from_content_type)
-        .or_else(|| body.as_text().and_then(Repr::sniff))
+    e.response.headers.get("content-type").and_then(Repr::from_content_type).or_else(|| {
+        let read = body.read().ok()?;
+        read.as_text().and_then(Repr::sniff)
+    })
 }
 
 /// What an exchange means: method, path template, representation.
@@ -766,7 +766,7 @@ fn diff_cassettes(old: &LoadedCassette, new: &LoadedCassette, ignore: &[Ignore])
 /// Whether exchange `i`'s response body gives `field` the value `value` (`<State>Finished<`,
 /// `State="Finished"`, `"State": "Finished"`), by its text.
 fn answers(c: &Cassette, i: usize, field: &str, value: &str) -> bool {
-    let body = c.response_body(i);
+    let Ok(body) = c.response_body(i).read() else { return false };
     let Some(text) = body.as_text() else { return false };
     let word = |ch: Option<char>| ch.is_some_and(|ch| ch.is_alphanumeric() || ch == '_');
     text.match_indices(value).any(|(at, _)| {
@@ -834,6 +834,11 @@ fn renamed_keys(old: &str, new: &str) -> BTreeMap<String, String> {
     out
 }
 
+/// The response body of exchange `i`, read from its pack when it is placed.
+fn response_body(c: &LoadedCassette, i: usize) -> Result<std::borrow::Cow<'_, crate::cassette::Body>, DiffError> {
+    c.cassette.response_body(i).read().map_err(|e| DiffError::Read { path: c.name.clone(), reason: e.to_string() })
+}
+
 fn diff_exchange(
     old: &LoadedCassette,
     i: usize,
@@ -884,7 +889,7 @@ fn diff_exchange(
             _ => {}
         }
     }
-    let (ob, nb) = (old.cassette.response_body(i), new.cassette.response_body(j));
+    let (ob, nb) = (response_body(old, i)?, response_body(new, j)?);
     let (ot, nt) = (ob.as_text().unwrap_or(""), nb.as_text().unwrap_or(""));
     let (orepr, nrepr) = (repr_of(&old.cassette, i), repr_of(&new.cassette, j));
     let mut bodies = None;

@@ -41,7 +41,11 @@ pub fn recording(spec: &Spec, c: &LoadedCassette) -> DiffReport {
         for v in spec.check_request(method, path, sent).map(|c| c.violations).unwrap_or_default() {
             drifts.push(violation(&format!("request {}", v.pointer), &v));
         }
-        let answer = c.cassette.response_body(i).as_text().unwrap_or_default().as_bytes();
+        let read = c.cassette.response_body(i).read();
+        if let Err(e) = &read {
+            drifts.push(simple(DriftKind::SpecViolation, "(the body)", None, Some(format!("cannot be read: {e}"))));
+        }
+        let answer = read.as_ref().ok().and_then(|b| b.as_text()).unwrap_or_default().as_bytes();
         for v in spec.check_response(method, path, e.response.status, answer).map(|c| c.violations).unwrap_or_default()
         {
             drifts.push(violation(&v.pointer, &v));

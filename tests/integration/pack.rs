@@ -108,6 +108,32 @@ fn fmt_and_record_append_leave_a_pack_as_it_is() {
 }
 
 #[test]
+fn diff_of_two_packs_reports_what_diff_of_their_cassettes_does() {
+    let dir = temp_dir("pack-diff");
+    let mut reports = Vec::new();
+    for ext in ["yaml", "emtape"] {
+        let mut files = Vec::new();
+        for (release, from) in [("12", "cassettes/em-12/estate.yaml"), ("13", "cassettes/reference/estate.yaml")] {
+            let yaml = dir.join(format!("{release}.yaml"));
+            std::fs::copy(from, &yaml).unwrap();
+            if ext == "emtape" {
+                assert_eq!(run(&["pack", yaml.to_str().unwrap()]).0, 0);
+            }
+            files.push(yaml.with_extension(ext));
+        }
+        let (old, new) = (files[0].to_str().unwrap(), files[1].to_str().unwrap());
+        let (code, out, err) = run(&["diff", "--format", "json", "--fail-on", "never", old, new]);
+        assert_eq!(code, 0, "{err}");
+        // The files' names, and where each exchange is in them (a pack's lines are its YAML's),
+        // differ: what drifted may not.
+        let drift: Vec<&str> = out.lines().filter(|l| !l.contains(old) && !l.contains(new)).collect();
+        reports.push(drift.join("\n"));
+    }
+    assert!(reports[0].contains("\"drifts\""), "{}", reports[0]);
+    assert!(reports[0] == reports[1], "the packs' report differs from the cassettes'");
+}
+
+#[test]
 fn lint_and_diff_read_a_pack_as_its_cassette() {
     let dir = temp_dir("pack-lint-diff");
     let (yamls, packs) = packed_reference(&dir);
