@@ -196,6 +196,8 @@ pub struct Model {
     derived: RwLock<HashMap<(String, usize), Made>>,
     /// Query fields of every resource of a type, by type.
     fields: RwLock<HashMap<String, Fields>>,
+    /// The catalog rows the latest queries matched, in order (see [`search::Matched`]).
+    matched: search::Matched,
     /// Where a new restore session's times come from.
     clock: Arc<dyn Clock>,
     surface: OnceLock<surface::Surface>,
@@ -278,6 +280,7 @@ impl Model {
             actions,
             derived: RwLock::default(),
             fields: RwLock::default(),
+            matched: search::Matched::default(),
             clock,
             surface: OnceLock::new(),
         }

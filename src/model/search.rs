@@ -277,51 +277,80 @@ impl Model {
 
         let table = self.kind_fields(&kind);
         let paths = catalog.by_kind.get(&kind).map_or(&[][..], Vec::as_slice);
+        let sort = query_value(q, "sortasc").map(|f| (f, false)).or(query_value(q, "sortdesc").map(|f| (f, true)));
+        let mine: Vec<&Created> =
+            created.iter().filter(|c| c.resource.kind == kind && !catalog.resources.contains_key(&c.path)).collect();
         let extra: Vec<Vec<Option<String>>> = {
             let sibling = self.sibling(&kind);
-            let mine = created.iter().filter(|c| c.resource.kind == kind && !catalog.resources.contains_key(&c.path));
-            mine.map(|c| table.row(self.fields_of(&c.resource, &sibling))).collect()
+            mine.iter().map(|c| table.row(self.fields_of(&c.resource, &sibling))).collect()
         };
-        // Catalog resources are looked up only for the page shown, not for every row.
-        let mut items: Vec<Item<'_>> =
-            paths.iter().zip(table.rows.iter()).map(|(p, f)| (p.as_str(), None, f.as_slice())).collect();
-        let made =
-            created.iter().filter(|c| c.resource.kind == kind && !catalog.resources.contains_key(&c.path)).zip(&extra);
-        items.extend(made.map(|(c, f)| (c.path.as_str(), Some(&c.resource), f.as_slice())));
-        if let Some(filter) = &filter {
-            let mut columns = Vec::new();
-            for field in filter.fields() {
-                match table.column(field) {
-                    Some(c) => columns.push((field, c)),
-                    None if table.rows.is_empty() => {}
-                    None => return bad(format!("Unknown field {field} for type {kind}.")),
-                }
+        // The rows a filter and sort give are kept for the next page of the same query; a type
+        // with resources made since (a restore's session) is matched anew each time.
+        let key = (
+            kind.clone(),
+            query_value(q, "filter").unwrap_or_default().to_owned(),
+            sort.map(|(f, d)| (f.to_owned(), d)),
+        );
+        let kept = if mine.is_empty() { self.matched.get(&key) } else { None };
+        // The page's rows (of `size`, `skip` passed), of `total` matched.
+        let size_of = |total: usize| page_size.unwrap_or(total.max(DEFAULT_PAGE_SIZE));
+        let skip_of = |total: usize| (page - 1).saturating_mul(size_of(total));
+        let (rows, total): (Vec<Item<'_>>, usize) = match kept {
+            Some(rows) => {
+                let shown = rows.iter().skip(skip_of(rows.len())).take(size_of(rows.len()));
+                let shown = shown.map(|&i| (paths[i as usize].as_str(), None, table.rows[i as usize].as_slice()));
+                (shown.collect(), rows.len())
             }
-            items.retain(|(_, _, row)| {
-                let row: &[Option<String>] = row;
-                filter.matches(&|name| columns.iter().find(|(f, _)| *f == name).and_then(|(_, c)| c.get(row)))
-            });
-        }
-        let sort = query_value(q, "sortasc").map(|f| (f, false)).or(query_value(q, "sortdesc").map(|f| (f, true)));
-        if let Some((field, descending)) = sort {
-            let column = table.column(field);
-            let mut keyed: Vec<(SortKey, _)> =
-                items.into_iter().map(|item| (SortKey::of(column.and_then(|c| c.get(item.2))), item)).collect();
-            keyed.sort_by(|(a, _), (b, _)| match (a, b) {
-                (SortKey::Missing, _) | (_, SortKey::Missing) => a.cmp(b),
-                _ if descending => b.cmp(a),
-                _ => a.cmp(b),
-            });
-            items = keyed.into_iter().map(|(_, item)| item).collect();
-        }
+            None => {
+                // Catalog resources are looked up only for the page shown, not for every row.
+                let mut items: Vec<(Option<u32>, Item<'_>)> = paths
+                    .iter()
+                    .zip(table.rows.iter())
+                    .enumerate()
+                    .map(|(i, (p, f))| (u32::try_from(i).ok(), (p.as_str(), None, f.as_slice())))
+                    .collect();
+                items.extend(
+                    mine.iter().zip(&extra).map(|(c, f)| (None, (c.path.as_str(), Some(&c.resource), f.as_slice()))),
+                );
+                if let Some(filter) = &filter {
+                    let mut columns = Vec::new();
+                    for field in filter.fields() {
+                        match table.column(field) {
+                            Some(c) => columns.push((field, c)),
+                            None if table.rows.is_empty() => {}
+                            None => return bad(format!("Unknown field {field} for type {kind}.")),
+                        }
+                    }
+                    items.retain(|(_, (_, _, row))| {
+                        let row: &[Option<String>] = row;
+                        filter.matches(&|name| columns.iter().find(|(f, _)| *f == name).and_then(|(_, c)| c.get(row)))
+                    });
+                }
+                if let Some((field, descending)) = sort {
+                    let column = table.column(field);
+                    let mut keyed: Vec<(SortKey, _)> = items
+                        .into_iter()
+                        .map(|item| (SortKey::of(column.and_then(|c| c.get(item.1.2))), item))
+                        .collect();
+                    keyed.sort_by(|(a, _), (b, _)| match (a, b) {
+                        (SortKey::Missing, _) | (_, SortKey::Missing) => a.cmp(b),
+                        _ if descending => b.cmp(a),
+                        _ => a.cmp(b),
+                    });
+                    items = keyed.into_iter().map(|(_, item)| item).collect();
+                }
+                if mine.is_empty() {
+                    self.matched.keep(key, items.iter().filter_map(|(i, _)| *i).collect());
+                }
+                let total = items.len();
+                (items.into_iter().skip(skip_of(total)).take(size_of(total)).map(|(_, item)| item).collect(), total)
+            }
+        };
 
-        let total = items.len();
-        let size = page_size.unwrap_or(total.max(DEFAULT_PAGE_SIZE));
+        let size = size_of(total);
         let pages = total.div_ceil(size).max(1);
-        let shown: Vec<String> = items
+        let shown: Vec<String> = rows
             .iter()
-            .skip((page - 1).saturating_mul(size))
-            .take(size)
             .filter_map(|(path, r, _)| Some((*path, r.or_else(|| catalog.resources.get(*path).map(Box::as_ref))?)))
             .map(|(path, r)| {
                 if entities {
@@ -362,6 +391,32 @@ impl Model {
             format!("the query service: {total} {kind} matched, page {page} of {pages}"),
             super::Basis::Assembled,
         )
+    }
+}
+
+/// What a query matched: (type, filter, sort) and the catalog rows it gave, in order.
+type MatchedRows = ((String, String, Option<(String, bool)>), Arc<Vec<u32>>);
+
+/// The rows the latest queries matched, so that the next page of a query is read from them
+/// rather than filtering and sorting every resource of its type again (a client paging through
+/// 500,000 task sessions asks the same query for each page). A few are kept, the latest first.
+#[derive(Default)]
+pub(crate) struct Matched(std::sync::Mutex<std::collections::VecDeque<MatchedRows>>);
+
+/// Queries whose matches are kept.
+const MATCHED_KEPT: usize = 16;
+
+impl Matched {
+    fn get(&self, key: &(String, String, Option<(String, bool)>)) -> Option<Arc<Vec<u32>>> {
+        let kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        kept.iter().find(|(k, _)| k == key).map(|(_, rows)| rows.clone())
+    }
+
+    fn keep(&self, key: (String, String, Option<(String, bool)>), rows: Vec<u32>) {
+        let mut kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        kept.retain(|(k, _)| *k != key);
+        kept.push_front((key, Arc::new(rows)));
+        kept.truncate(MATCHED_KEPT);
     }
 }
 

@@ -123,7 +123,13 @@ async fn every_link_of_every_releases_surface_answers_in_xml_and_json() {
 /// name) per point, asserting the flow at each step.
 async fn restore_every_point(c: &Client, base: &str, json: bool) -> Vec<(String, String)> {
     let (token, logon) = session(c, base, json).await;
-    let list_url = link(&logon, json, "Down", Some("VmRestorePointReferenceList"));
+    restore_every_point_in(c, json, &token, &logon).await
+}
+
+/// [`restore_every_point`] in the session of `token`, whose LogonSession body is `logon`.
+async fn restore_every_point_in(c: &Client, json: bool, token: &str, logon: &str) -> Vec<(String, String)> {
+    let token = token.to_owned();
+    let list_url = link(logon, json, "Down", Some("VmRestorePointReferenceList"));
     let list = get(c, &list_url, json, &token).await;
     assert_eq!(list.status, 200);
     let refs: Vec<(String, String)> = links(text(&list), json)
@@ -308,6 +314,29 @@ async fn a_collection_nobody_recorded_is_a_404_saying_what_to_record_not_an_empt
 
 async fn query(c: &Client, base: &str, token: &str, json: bool, q: &str) -> emtape::http::Response {
     get(c, &format!("{base}/api/query?{q}"), json, token).await
+}
+
+#[tokio::test]
+async fn a_query_asked_again_after_restores_counts_the_restore_sessions_they_made() {
+    let mock = Emtape::serve(&[]);
+    let c = client();
+    let (token, logon) = session(&c, &mock.url, false).await;
+    let q = "type=RestoreSession&sortDesc=CreationTime&pageSize=1000";
+    let sessions = |body: &str| body.matches("<Ref ").count();
+    let before = query(&c, &mock.url, &token, false, q).await;
+    assert_eq!(before.status, 200, "{}", text(&before));
+    let recorded = sessions(text(&before));
+    assert!(recorded > 0, "{}", text(&before));
+    assert_eq!(sessions(text(&query(&c, &mock.url, &token, false, q).await)), recorded, "asked again, the same");
+    let done = restore_every_point_in(&c, false, &token, &logon).await;
+    let after = query(&c, &mock.url, &token, false, q).await;
+    assert!(sessions(text(&after)) > recorded, "{}", text(&after));
+    for (_, name) in &done {
+        assert!(text(&after).contains(&format!("Name=\"{name}\"")), "{name} in {}", text(&after));
+    }
+    // Another session made none: it is answered what was recorded.
+    let (other, _) = session(&c, &mock.url, false).await;
+    assert_eq!(sessions(text(&query(&c, &mock.url, &other, false, q).await)), recorded);
 }
 
 #[tokio::test]
