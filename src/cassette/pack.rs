@@ -115,7 +115,7 @@ impl PackFile {
         self.unchanged()?;
         let mut buffer = vec![0; len];
         read_exact_at(&self.file, &mut buffer, self.base + at)
-            .map_err(|e| self.error(&format!("the body at bytes {at}..{} of its bodies: {e}", at + len as u64)))?;
+            .map_err(|e| self.error(&format!("bytes {at}..{} after its YAML: {e}", at + len as u64)))?;
         Ok(buffer)
     }
 }
