@@ -21,6 +21,8 @@ use crate::yamlish::Scalar;
 pub enum CassetteError {
     #[error("cannot read cassette {path}: {reason}")]
     Read { path: String, reason: String },
+    #[error("cannot write {path}: {reason}")]
+    Write { path: String, reason: String },
     #[error("invalid cassette: {0}")]
     Invalid(Box<Diagnostic>),
 }

@@ -341,7 +341,7 @@ pub fn write(
         }
     }
     let skeleton = (HEADER_LEN + yaml.len()) as u64;
-    let failed = |e: std::io::Error| CassetteError::Read { path: out.display().to_string(), reason: e.to_string() };
+    let failed = |e: std::io::Error| CassetteError::Write { path: out.display().to_string(), reason: e.to_string() };
     let dir = out.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let file_name = out.file_name().map_or_else(|| "pack".into(), |n| n.to_string_lossy().into_owned());
     let partial = dir.join(format!(".{file_name}.{}.partial", std::process::id()));

@@ -487,7 +487,8 @@ fn read(path: &Path) -> Result<Input, DiffError> {
         // A pack's bodies stay in it: a diff reads the few it compares.
         return Cassette::load_placed(path).map(|c| Input::Cassette(Box::new(c))).map_err(|e| match e {
             crate::cassette::CassetteError::Invalid(d) => DiffError::Invalid(d),
-            crate::cassette::CassetteError::Read { reason, .. } => DiffError::Read { path: name.clone(), reason },
+            crate::cassette::CassetteError::Read { reason, .. }
+            | crate::cassette::CassetteError::Write { reason, .. } => DiffError::Read { path: name.clone(), reason },
         });
     }
     let bytes = std::fs::read(path).map_err(unreadable)?;

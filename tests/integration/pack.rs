@@ -86,6 +86,10 @@ fn pack_refuses_a_broken_cassette_and_its_own_path_writing_nothing() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("that is the cassette itself"), "{err}");
     assert_eq!(std::fs::read(&yaml).unwrap(), std::fs::read("cassettes/reference/estate.yaml").unwrap());
+    let nowhere = dir.join("no-such-folder").join("estate.emtape");
+    let (code, _, err) = run(&["pack", yaml.to_str().unwrap(), "--out", nowhere.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains(&format!("cannot write {}", nowhere.display())), "{err}");
     let names: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(names.len(), 2, "{names:?}");
 }
