@@ -228,8 +228,9 @@ impl Model {
         let catalog = self.catalog();
         let sibling = self.sibling(kind);
         let paths = catalog.by_kind.get(kind).map_or(&[][..], Vec::as_slice);
-        let all: Vec<Vec<(String, String)>> =
-            paths.iter().filter_map(|p| catalog.resources.get(p)).map(|r| self.fields_of(r, &sibling)).collect();
+        // On every core: a large estate's entities are read from its packs one by one.
+        let all = crate::parallel::map(paths, |p| catalog.resources.get(p).map(|r| self.fields_of(r, &sibling)));
+        let all: Vec<Vec<(String, String)>> = all.into_iter().flatten().collect();
         let all = Arc::new(Table::new(all));
         if let Ok(mut f) = self.fields.write() {
             f.insert(kind.to_owned(), all.clone());
