@@ -25,11 +25,7 @@ impl LoadedCassette {
     /// as [`parse_body`](Self::parse_body) parses a body in memory.
     pub fn parse_text(&self, index: usize, side: Side, text: &str) -> Option<Result<Parsed, Diagnostic>> {
         let x = &self.cassette.exchanges[index];
-        let headers = match side {
-            Side::Request => &x.request.headers,
-            Side::Response => &x.response.headers,
-        };
-        let declared = headers.get("content-type").and_then(Repr::from_content_type);
+        let declared = self.declared(index, side);
         let repr = declared.or_else(|| Repr::sniff(text))?;
         let (line, column, reason) = match repr {
             Repr::Xml => match crate::xml::parse(text) {
@@ -86,12 +82,17 @@ impl LoadedCassette {
 
     /// What [`parse_body`](Self::parse_body) reads `text`, body `side` of exchange `index`, as.
     pub fn text_as(&self, index: usize, side: Side, text: &str) -> Option<Repr> {
+        self.declared(index, side).or_else(|| Repr::sniff(text))
+    }
+
+    /// What the Content-Type of body `side` of exchange `index` says it is.
+    fn declared(&self, index: usize, side: Side) -> Option<Repr> {
         let x = &self.cassette.exchanges[index];
         let headers = match side {
             Side::Request => &x.request.headers,
             Side::Response => &x.response.headers,
         };
-        headers.get("content-type").and_then(Repr::from_content_type).or_else(|| Repr::sniff(text))
+        headers.get("content-type").and_then(Repr::from_content_type)
     }
 
     /// A problem at `line:column` of the text of a body of exchange `index`, placed where the

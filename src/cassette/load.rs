@@ -88,8 +88,8 @@ impl LoadedCassette {
     /// The cassette with every placed body read into memory.
     pub fn into_memory(mut self) -> Result<LoadedCassette, CassetteError> {
         for exchange in &mut self.cassette.exchanges {
-            if let Body::Placed(p) = &exchange.response.body {
-                exchange.response.body = Body::Text { text: p.text()?.into(), bom: p.bom() };
+            if let Body::Placed(_) = &exchange.response.body {
+                exchange.response.body = exchange.response.body.read()?.into_owned();
             }
         }
         self.pack = None;

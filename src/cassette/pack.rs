@@ -329,16 +329,15 @@ pub fn write(
             Body::Placed(p) => Some((p.len(), p.bom())),
             Body::Empty | Body::Binary(_) => None,
         };
+        // Called only for a body of its own (not `body_same_as` another's).
         yaml::exchange_with(exchange, &mut yaml, |out| match place {
-            Some((len, bom)) if exchange.response.body_same_as.is_none() => {
+            Some((len, bom)) => {
                 yaml::body_at(out, offset, len as u64, bom);
+                offset += len as u64;
                 placed.push(body);
             }
-            _ => yaml::body(out, body),
+            None => yaml::body(out, body),
         });
-        if exchange.response.body_same_as.is_none() {
-            offset += place.map_or(0, |(len, _)| len as u64);
-        }
     }
     let skeleton = (HEADER_LEN + yaml.len()) as u64;
     let failed = |e: std::io::Error| CassetteError::Write { path: out.display().to_string(), reason: e.to_string() };
@@ -351,10 +350,8 @@ pub fn write(
         file.write_all(header(skeleton, offset, 0).as_bytes())?;
         file.write_all(yaml.as_bytes())?;
         for body in &placed {
-            match body {
-                Body::Text { text, .. } => file.write_all(text.as_bytes())?,
-                Body::Placed(p) => file.write_all(p.text().map_err(std::io::Error::other)?.as_bytes())?,
-                Body::Empty | Body::Binary(_) => {}
+            if let Body::Text { text, .. } = &*body.read().map_err(std::io::Error::other)? {
+                file.write_all(text.as_bytes())?;
             }
         }
         let mut file = file.into_inner().map_err(std::io::IntoInnerError::into_error)?;

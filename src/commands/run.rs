@@ -90,13 +90,7 @@ pub(super) fn run(args: RunArgs) -> Result<Exit, Failure> {
                 let (task, mock) = if super::serve::api_of(None, &cassettes)? == Api::Vbr {
                     let options =
                         VbrOptions { log_misses: true, coverage, spec: spec.clone(), ..VbrOptions::default() };
-                    // VBR REST answers from bodies in memory: a pack of it is read whole.
-                    let cassettes = cassettes
-                        .into_iter()
-                        .map(crate::cassette::LoadedCassette::into_memory)
-                        .collect::<Result<_, _>>();
-                    let cassettes = cassettes.map_err(|e| Failure::bad_input(e.to_string()))?;
-                    let vbr = Arc::new(VbrMock::new(cassettes, options));
+                    let vbr = Arc::new(VbrMock::new(super::serve::in_memory(cassettes)?, options));
                     (tokio::spawn(server.run(vbr.clone(), ServerOptions::default(), stopped)), Served::Vbr(vbr))
                 } else {
                     let mock = Arc::new(Mock::new(

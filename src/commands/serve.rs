@@ -32,9 +32,7 @@ pub(super) fn serve(args: ServeArgs) -> Result<Exit, Failure> {
     }
     let (tls, minted) = listen_tls(&args.tls)?;
     if api_of(args.api, &cassettes)? == Api::Vbr {
-        // VBR REST answers from bodies in memory: a pack of it is read whole.
-        let cassettes = cassettes.into_iter().map(LoadedCassette::into_memory).collect::<Result<_, _>>();
-        return serve_vbr(args, cassettes.map_err(|e| Failure::bad_input(e.to_string()))?, tls, minted);
+        return serve_vbr(args, in_memory(cassettes)?, tls, minted);
     }
     if args.spec.is_some() {
         return Err(Failure::bad_input("--spec: EM has no OpenAPI document; --spec checks VBR REST bodies".to_owned()));
@@ -366,6 +364,12 @@ pub(super) fn load_release(name: &str) -> Result<Vec<LoadedCassette>, Failure> {
             )))
         }
     }
+}
+
+/// The cassettes with their packs' bodies read into memory: VBR REST answers from bodies in
+/// memory.
+pub(super) fn in_memory(cassettes: Vec<LoadedCassette>) -> Result<Vec<LoadedCassette>, Failure> {
+    cassettes.into_iter().map(|c| c.into_memory().map_err(|e| Failure::bad_input(e.to_string()))).collect()
 }
 
 /// The named cassettes, or the built-in reference ones. Warnings go to stderr.

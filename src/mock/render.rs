@@ -105,11 +105,7 @@ impl Rendered {
                 let filled = match needs(&text) {
                     Needs::Nothing => text,
                     Needs::Origin => fill_text(&text, fill),
-                    Needs::Request => {
-                        let mut out = String::with_capacity(text.len());
-                        Template::parse(&text).render_into(fill, &mut out);
-                        out
-                    }
+                    Needs::Request => Template::parse(&text).render(fill),
                 };
                 with_bom(filled, placed.bom())
             }

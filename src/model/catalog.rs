@@ -679,28 +679,24 @@ impl Catalog {
     /// the parts packs store read instead of learned.
     fn build_in(cassettes: &[LoadedCassette], threads: usize, nodes: bool, stored: bool) -> Catalog {
         // In the order of the recordings: a pack's stored part, or the exchanges of the
-        // cassettes up to the next one, learned in stretches.
+        // cassettes up to the next one, learned in stretches. Each run of exchanges follows the
+        // pack that ends the one before it.
         enum Job<'a, 'c> {
             Stored(&'c LoadedCassette),
             Learn(&'a [(&'c LoadedCassette, usize)]),
         }
-        let runs: Vec<Vec<(&LoadedCassette, usize)>> = {
-            let mut runs = vec![Vec::new()];
-            for c in cassettes {
-                if stored && c.pack.is_some() {
-                    runs.push(Vec::new());
-                } else if let Some(run) = runs.last_mut() {
-                    run.extend((0..c.cassette.exchanges.len()).map(|i| (c, i)));
-                }
+        type Run<'c> = (Option<&'c LoadedCassette>, Vec<(&'c LoadedCassette, usize)>);
+        let mut runs: Vec<Run<'_>> = vec![(None, Vec::new())];
+        for c in cassettes {
+            if stored && c.pack.is_some() {
+                runs.push((Some(c), Vec::new()));
+            } else if let Some((_, run)) = runs.last_mut() {
+                run.extend((0..c.cassette.exchanges.len()).map(|i| (c, i)));
             }
-            runs
-        };
+        }
         let mut jobs = Vec::new();
-        let mut packs = cassettes.iter().filter(|c| stored && c.pack.is_some());
-        for (n, run) in runs.iter().enumerate() {
-            if n > 0 {
-                jobs.extend(packs.next().map(Job::Stored));
-            }
+        for (pack, run) in &runs {
+            jobs.extend(pack.map(Job::Stored));
             if !run.is_empty() {
                 jobs.extend(stretches(run, threads).into_iter().map(Job::Learn));
             }

@@ -10,12 +10,12 @@ mod search;
 pub(crate) mod spec;
 mod surface;
 pub use surface::{Asked, Surface};
+mod write;
 
 /// What a pack stores of the catalog its cassette makes (see [`crate::cassette::pack`]).
 pub fn stored_catalog(pack: &crate::cassette::LoadedCassette) -> Vec<u8> {
     catalog::stored::part_of(pack)
 }
-mod write;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, RwLock};

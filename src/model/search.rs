@@ -395,8 +395,11 @@ impl Model {
     }
 }
 
-/// What a query matched: (type, filter, sort) and the catalog rows it gave, in order.
-type MatchedRows = ((String, String, Option<(String, bool)>), Arc<Vec<u32>>);
+/// A query as its matches are kept: type, filter, and sort (field, descending).
+type QueryKey = (String, String, Option<(String, bool)>);
+
+/// What a query matched: the catalog rows it gave, in order.
+type MatchedRows = (QueryKey, Arc<Vec<u32>>);
 
 /// The rows the latest queries matched, so that the next page of a query is read from them
 /// rather than filtering and sorting every resource of its type again (a client paging through
@@ -408,12 +411,12 @@ pub(crate) struct Matched(std::sync::Mutex<std::collections::VecDeque<MatchedRow
 const MATCHED_KEPT: usize = 16;
 
 impl Matched {
-    fn get(&self, key: &(String, String, Option<(String, bool)>)) -> Option<Arc<Vec<u32>>> {
+    fn get(&self, key: &QueryKey) -> Option<Arc<Vec<u32>>> {
         let kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
         kept.iter().find(|(k, _)| k == key).map(|(_, rows)| rows.clone())
     }
 
-    fn keep(&self, key: (String, String, Option<(String, bool)>), rows: Vec<u32>) {
+    fn keep(&self, key: QueryKey, rows: Vec<u32>) {
         let mut kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
         kept.retain(|(k, _)| *k != key);
         kept.push_front((key, Arc::new(rows)));
