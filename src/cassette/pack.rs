@@ -98,13 +98,19 @@ impl PackFile {
         }
     }
 
-    /// The catalog stored after the bodies; `None` when there is none.
-    pub fn stored_catalog(&self) -> Result<Option<Vec<u8>>, CassetteError> {
-        if self.catalog == 0 {
-            return Ok(None);
+    /// How many bytes of catalog are stored after the bodies (none: 0).
+    pub fn catalog_len(&self) -> u64 {
+        self.catalog
+    }
+
+    /// `len` bytes of its stored catalog from `at`.
+    pub fn read_catalog(&self, at: u64, len: usize) -> Result<Vec<u8>, CassetteError> {
+        if at.checked_add(len as u64).is_none_or(|end| end > self.catalog) {
+            let end = at.saturating_add(len as u64);
+            let reason = format!("its catalog's bytes {at}..{end} run past its {} bytes", self.catalog);
+            return Err(self.error(&reason));
         }
-        let len = usize::try_from(self.catalog).map_err(|_| self.error("its catalog is too large"))?;
-        self.read(self.bodies, len).map(Some)
+        self.read(self.bodies + at, len)
     }
 
     fn error(&self, reason: &str) -> CassetteError {

@@ -146,13 +146,42 @@ pub(crate) struct Links(Box<[KeptLink]>);
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 struct KeptLink {
     #[serde(serialize_with = "stored::share", deserialize_with = "stored::shared")]
-    rel: Arc<str>,
+    rel: Text,
     #[serde(serialize_with = "stored::share_option", deserialize_with = "stored::shared_option")]
-    kind: Option<Arc<str>>,
+    kind: Option<Text>,
     #[serde(serialize_with = "stored::share", deserialize_with = "stored::shared")]
-    href: Arc<str>,
+    href: Text,
     #[serde(serialize_with = "stored::share_option", deserialize_with = "stored::shared_option")]
-    name: Option<Arc<str>>,
+    name: Option<Text>,
+}
+
+/// A text links share, one pointer wide: a link is four of them, and a large estate's
+/// resources carry millions of links (an `Arc<str>` is two pointers).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Text(Arc<String>);
+
+impl Text {
+    fn new(text: String) -> Text {
+        Text(Arc::new(text))
+    }
+
+    /// Where it is kept: the same for every link that shares it.
+    fn address(&self) -> *const u8 {
+        Arc::as_ptr(&self.0).cast()
+    }
+}
+
+impl std::ops::Deref for Text {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for Text {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
 }
 
 impl Links {
@@ -189,8 +218,8 @@ impl Links {
             self.0
                 .iter()
                 .map(|l| KeptLink {
-                    href: rewrite(&l.href).into(),
-                    name: l.name.as_deref().map(|n| rewrite(n).into()),
+                    href: Text::new(rewrite(&l.href)),
+                    name: l.name.as_deref().map(|n| Text::new(rewrite(n))),
                     ..l.clone()
                 })
                 .collect(),
@@ -200,18 +229,23 @@ impl Links {
 
 /// One copy of each string kept many times.
 #[derive(Default)]
-struct Strings(std::collections::HashSet<Arc<str>>);
+struct Strings(std::collections::HashSet<Text>);
 
 impl Strings {
-    fn get(&mut self, s: String) -> Arc<str> {
+    fn get(&mut self, s: String) -> Text {
         if let Some(kept) = self.0.get(s.as_str()) {
             return kept.clone();
         }
-        let kept: Arc<str> = s.into();
+        let kept = Text::new(s);
         self.0.insert(kept.clone());
         kept
     }
 }
+
+/// A resource's normalised path, kept once and shared by the tables that name it (a large
+/// estate has a million resources, each in a table by path, in the order, its type's list and
+/// its collection's members).
+pub(crate) type Path = Arc<str>;
 
 /// A collection a link names.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -220,7 +254,7 @@ pub(crate) struct Collection {
     /// The type of its members, `VmRestorePoint`.
     pub member: String,
     /// Normalised paths of its known members, in the order first seen.
-    pub members: Vec<String>,
+    pub members: Vec<Path>,
     /// A recording listed it: its members are those of that listing (none, if it was empty),
     /// not only what other bodies happen to name.
     pub recorded: bool,
@@ -234,13 +268,13 @@ pub(crate) struct Service {
     pub name: Option<String>,
 }
 
-#[derive(Default, Serialize, Deserialize)]
+#[derive(Default)]
 pub(crate) struct Catalog {
     /// Boxed: a resource is large, and the table is grown and merged while the stretches are
     /// learned (a table of them inline was two copies of every resource at once).
-    pub resources: HashMap<String, Box<Resource>>,
+    pub resources: HashMap<Path, Box<Resource>>,
     /// Resource paths in the order first seen.
-    pub order: Vec<String>,
+    pub order: Vec<Path>,
     pub collections: HashMap<String, Collection>,
     /// Collections by shape (ids replaced by `{}`), for sub-collections of resources no link
     /// named directly: `/api/vmrestorepoints/{}/mounts`.
@@ -248,19 +282,17 @@ pub(crate) struct Catalog {
     pub services: HashMap<String, Service>,
     /// The first resource of each type with a recorded entity, per representation (XML, JSON):
     /// the sibling others of its type are derived from.
-    pub samples: HashMap<String, [Option<String>; 2]>,
+    pub samples: HashMap<String, [Option<Path>; 2]>,
     /// Resource paths by type, in the order first seen.
-    pub by_kind: HashMap<String, Vec<String>>,
+    pub by_kind: HashMap<String, Vec<Path>>,
     /// The recordings' JSON has camelCase keys (EM 13): what the model writes in JSON follows.
     pub camel_json: bool,
     /// The strings its links share.
-    #[serde(skip)]
     strings: Strings,
     /// Every kind of link the recordings hold, by where it leads: how many, and a path it
     /// leads to (for coverage); keyed by a text that says the kind (see `count_link`).
     link_uses: HashMap<String, (LinkUse, usize, String)>,
     /// The key text `count_link` writes, kept from link to link.
-    #[serde(skip)]
     said: String,
 }
 
@@ -404,7 +436,7 @@ impl List {
 /// What one stretch of the recordings says, learned on a thread of its own. Stretches are
 /// merged in the order of the recordings, so what is seen first wins as if read in one go. A
 /// pack stores the part its cassette makes (see [`stored`]).
-#[derive(Default, Serialize, Deserialize)]
+#[derive(Default)]
 struct Part {
     catalog: Catalog,
     /// Recorded listings, learned once every body has been read.
@@ -493,56 +525,182 @@ pub(crate) mod stored {
 
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-    use super::{Part, Placed, Recorded};
+    use super::{Collection, Part, Path, Placed, Recorded, Service, Text};
     use crate::cassette::LoadedCassette;
     use crate::cassette::pack::{self, PackFile};
 
     /// What a stored part begins with: which emtape wrote it (bump the number with any change to
     /// what a part holds).
-    const WRITTEN_BY: &str = concat!("emtape ", env!("CARGO_PKG_VERSION"), " catalog part 3");
+    const WRITTEN_BY: &str = concat!("emtape ", env!("CARGO_PKG_VERSION"), " catalog part 4");
+
+    /// How many resources, texts or listings a frame holds: a part is read a frame at a time,
+    /// so reading it holds what it has read and one frame, not every byte of it (a large
+    /// estate's part is hundreds of MB).
+    const FRAME: usize = if cfg!(test) { 7 } else { 8192 };
+
+    /// What a part is stored as: frames, each its length (8 bytes, little-endian) and its
+    /// postcard bytes. The first says who wrote it ([`WRITTEN_BY`]); texts come before the
+    /// links that name them by number.
+    #[derive(Serialize, Deserialize)]
+    enum Frame<T, R, L> {
+        /// How many resources and listings follow, for the tables to be made to size.
+        Head {
+            resources: usize,
+            lists: usize,
+            json_bodies: usize,
+            camel_bodies: usize,
+            camel_json: bool,
+        },
+        Tables(Box<Tables>),
+        /// The next texts of the part's table.
+        Texts(Vec<T>),
+        /// Resources in the order first seen.
+        Resources(Vec<(Path, R)>),
+        Lists(Vec<L>),
+    }
+
+    /// A catalog's tables but its resources (small beside them).
+    #[derive(Default, Serialize, Deserialize)]
+    struct Tables {
+        collections: HashMap<String, Collection>,
+        shapes: HashMap<String, String>,
+        services: HashMap<String, Service>,
+        samples: HashMap<String, [Option<Path>; 2]>,
+        by_kind: HashMap<String, Vec<Path>>,
+        link_uses: HashMap<String, (super::LinkUse, usize, String)>,
+    }
 
     /// The part of `cassette` (a pack being written, loaded as [`pack::OWN_NAME`]), stored.
     pub(crate) fn part_of(cassette: &LoadedCassette) -> Vec<u8> {
         let exchanges: Vec<_> = (0..cassette.cassette.exchanges.len()).map(|i| (cassette, i)).collect();
         let part = Part::learn(&exchanges, true);
+        // Without one, serving the pack learns its catalog from the bodies.
+        frames(part).map_err(|e| log::warn!("the catalog was not stored: {e}")).unwrap_or_default()
+    }
+
+    /// One frame more at the end of `out`.
+    fn frame(out: &mut Vec<u8>, frame: &impl Serialize) -> postcard::Result<()> {
+        let at = out.len();
+        out.extend([0; 8]);
+        *out = postcard::to_extend(frame, std::mem::take(out))?;
+        let len = (out.len() - at - 8) as u64;
+        out[at..at + 8].copy_from_slice(&len.to_le_bytes());
+        Ok(())
+    }
+
+    fn frames(part: Part) -> postcard::Result<Vec<u8>> {
+        type Out<'a> = Frame<&'a str, &'a super::Resource, &'a super::List>;
+        let Part { catalog, lists, json_bodies, camel_bodies } = part;
+        let super::Catalog { resources, order, collections, shapes, services, samples, by_kind, link_uses, .. } =
+            catalog;
         // The texts its links share, each once: the links name them by number.
         let (mut table, mut numbers) = (Vec::new(), HashMap::new());
-        for resource in part.catalog.resources.values() {
+        for resource in resources.values() {
             for link in resource.ref_links.iter().chain(&resource.entity_links).flat_map(|l| l.0.iter()) {
                 for text in
                     [Some(&link.rel), link.kind.as_ref(), Some(&link.href), link.name.as_ref()].into_iter().flatten()
                 {
-                    numbers.entry(Arc::as_ptr(text).cast::<u8>()).or_insert_with(|| {
+                    numbers.entry(text.address()).or_insert_with(|| {
                         table.push(&**text);
                         table.len() as u32 - 1
                     });
                 }
             }
         }
+        let mut out = Vec::new();
+        frame(&mut out, &WRITTEN_BY)?;
+        let head = Out::Head {
+            resources: order.len(),
+            lists: lists.len(),
+            json_bodies,
+            camel_bodies,
+            camel_json: catalog.camel_json,
+        };
+        frame(&mut out, &head)?;
+        frame(&mut out, &Out::Tables(Box::new(Tables { collections, shapes, services, samples, by_kind, link_uses })))?;
+        for texts in table.chunks(FRAME) {
+            frame(&mut out, &Out::Texts(texts.to_vec()))?;
+        }
         WRITING.with(|w| *w.borrow_mut() = numbers);
-        let written = postcard::to_stdvec(&(WRITTEN_BY, &table)).and_then(|head| postcard::to_extend(&part, head));
+        let written = order.chunks(FRAME).try_for_each(|paths| {
+            let resources = paths.iter().filter_map(|p| Some((p.clone(), &**resources.get(p)?))).collect();
+            frame(&mut out, &Out::Resources(resources))
+        });
         WRITING.with(|w| w.borrow_mut().clear());
-        // Without one, serving the pack learns its catalog from the bodies.
-        written.map_err(|e| log::warn!("the catalog was not stored: {e}")).unwrap_or_default()
+        written?;
+        // Listings by as many items as a frame of resources holds (one may list half a million).
+        let mut listed = Vec::new();
+        for (n, list) in lists.iter().enumerate() {
+            listed.push(list);
+            if listed.iter().map(|l| l.items.len().max(1)).sum::<usize>() >= FRAME || n + 1 == lists.len() {
+                frame(&mut out, &Out::Lists(std::mem::take(&mut listed)))?;
+            }
+        }
+        Ok(out)
     }
 
     /// The part stored in `cassette`'s pack; `None` for a cassette, or a part written by another
     /// emtape or no longer readable.
     pub(super) fn part_in(cassette: &LoadedCassette) -> Option<Part> {
         let pack = cassette.pack.as_ref()?;
-        let bytes = pack.stored_catalog().map_err(|e| log::warn!("{e}")).ok()??;
-        let unreadable = |e: postcard::Error| {
+        let unreadable = |e: String| {
             log::warn!("{}: its stored catalog is not readable ({e}); learning it from the bodies", pack.name());
         };
-        let ((by, table), rest) = postcard::take_from_bytes::<(&str, Vec<&str>)>(&bytes).map_err(unreadable).ok()?;
-        if by != WRITTEN_BY {
+        let mut frames = frames_in(pack);
+        let by = frames.next()?.map_err(unreadable).ok()?;
+        if postcard::from_bytes::<&str>(&by).ok() != Some(WRITTEN_BY) {
             return None;
         }
-        let table = table.into_iter().map(Arc::from).collect();
-        READING.with(|r| *r.borrow_mut() = Some((pack.clone(), table)));
-        let read = postcard::from_bytes::<Part>(rest);
+        READING.with(|r| *r.borrow_mut() = Some((pack.clone(), Vec::new())));
+        let read = frames.try_fold(Part::default(), |mut part, bytes| {
+            let frame: Frame<String, Box<super::Resource>, super::List> =
+                postcard::from_bytes(&bytes?).map_err(|e| e.to_string())?;
+            let c = &mut part.catalog;
+            match frame {
+                Frame::Head { resources, lists, json_bodies, camel_bodies, camel_json } => {
+                    c.resources.reserve(resources);
+                    c.order.reserve(resources);
+                    part.lists.reserve(lists);
+                    (part.json_bodies, part.camel_bodies, c.camel_json) = (json_bodies, camel_bodies, camel_json);
+                }
+                Frame::Tables(t) => {
+                    (c.collections, c.shapes, c.services) = (t.collections, t.shapes, t.services);
+                    (c.samples, c.by_kind, c.link_uses) = (t.samples, t.by_kind, t.link_uses);
+                }
+                Frame::Texts(texts) => READING.with(|r| {
+                    if let Some((_, table)) = r.borrow_mut().as_mut() {
+                        table.extend(texts.into_iter().map(Text::new));
+                    }
+                }),
+                Frame::Resources(resources) => {
+                    for (path, resource) in resources {
+                        c.order.push(path.clone());
+                        c.resources.insert(path, resource);
+                    }
+                }
+                Frame::Lists(lists) => part.lists.extend(lists),
+            }
+            Ok(part)
+        });
         READING.with(|r| *r.borrow_mut() = None);
         read.map_err(unreadable).ok()
+    }
+
+    /// The frames of `pack`'s stored part, each read as it is asked for.
+    fn frames_in(pack: &PackFile) -> impl Iterator<Item = Result<Vec<u8>, String>> + '_ {
+        let mut at = 0;
+        std::iter::from_fn(move || {
+            (at < pack.catalog_len()).then(|| {
+                let len = pack.read_catalog(at, 8).map_err(|e| e.to_string())?;
+                let len = u64::from_le_bytes(len.try_into().unwrap_or_default());
+                let bytes = usize::try_from(len)
+                    .map_err(|_| format!("a frame of {len} bytes"))
+                    .and_then(|n| pack.read_catalog(at + 8, n).map_err(|e| e.to_string()));
+                // A frame that cannot be read ends them: it is the last one asked for.
+                at = if bytes.is_ok() { at + 8 + len } else { u64::MAX };
+                bytes
+            })
+        })
     }
 
     thread_local! {
@@ -552,7 +710,7 @@ pub(crate) mod stored {
         static READING: RefCell<Option<Reading>> = const { RefCell::new(None) };
     }
 
-    type Reading = (Arc<PackFile>, Vec<Arc<str>>);
+    type Reading = (Arc<PackFile>, Vec<Text>);
 
     /// A recorded body as stored: a body of the pack by place.
     #[derive(Serialize, Deserialize)]
@@ -585,29 +743,29 @@ pub(crate) mod stored {
     }
 
     /// A text links share, by its number in the part's table.
-    pub(super) fn share<S: Serializer>(text: &Arc<str>, s: S) -> Result<S::Ok, S::Error> {
-        match WRITING.with(|w| w.borrow().get(&Arc::as_ptr(text).cast::<u8>()).copied()) {
+    pub(super) fn share<S: Serializer>(text: &Text, s: S) -> Result<S::Ok, S::Error> {
+        match WRITING.with(|w| w.borrow().get(&text.address()).copied()) {
             Some(number) => number.serialize(s),
             None => Err(serde::ser::Error::custom("a link's text is not in its part's table")),
         }
     }
 
-    pub(super) fn share_option<S: Serializer>(text: &Option<Arc<str>>, s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn share_option<S: Serializer>(text: &Option<Text>, s: S) -> Result<S::Ok, S::Error> {
         #[derive(Serialize)]
-        struct Share<'a>(#[serde(serialize_with = "share")] &'a Arc<str>);
+        struct Share<'a>(#[serde(serialize_with = "share")] &'a Text);
         text.as_ref().map(Share).serialize(s)
     }
 
-    pub(super) fn shared<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<str>, D::Error> {
+    pub(super) fn shared<'de, D: Deserializer<'de>>(d: D) -> Result<Text, D::Error> {
         let number = u32::deserialize(d)?;
         READING.with(|r| r.borrow().as_ref().and_then(|(_, table)| table.get(number as usize).cloned())).ok_or_else(
             || serde::de::Error::custom(format!("text {number} of the part's table, which has no such text")),
         )
     }
 
-    pub(super) fn shared_option<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Arc<str>>, D::Error> {
+    pub(super) fn shared_option<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Text>, D::Error> {
         #[derive(Deserialize)]
-        struct Shared(#[serde(deserialize_with = "shared")] Arc<str>);
+        struct Shared(#[serde(deserialize_with = "shared")] Text);
         Ok(Option::<Shared>::deserialize(d)?.map(|s| s.0))
     }
 
@@ -941,13 +1099,14 @@ impl Catalog {
             return;
         }
         // Looked up before it is made: most sightings are of a resource known already.
-        if !self.resources.contains_key(&path) {
-            self.order.push(path.clone());
+        if !self.resources.contains_key(path.as_str()) {
+            let kept: Path = path.as_str().into();
+            self.order.push(kept.clone());
             let made =
                 Resource { href: strip_href_query(href).to_owned(), kind: kind.to_owned(), ..Resource::default() };
-            self.resources.insert(path.clone(), Box::new(made));
+            self.resources.insert(kept, Box::new(made));
         }
-        let Some(resource) = self.resources.get_mut(&path) else { return };
+        let Some(resource) = self.resources.get_mut(path.as_str()) else { return };
         if resource.name.is_none() {
             resource.name = name.map(str::to_owned);
         }
@@ -987,8 +1146,13 @@ impl Catalog {
         let origin: Arc<str> = format!("{origin} (an item of its list)").into();
         let mut members = Vec::with_capacity(items.len());
         for item in items {
-            if !item.reference {
-                if let Some(r) = self.resources.get_mut(&item.path) {
+            // The member is the resource's own path where it is one of the catalog's.
+            let (member, resource) = match self.resources.get_key_value(item.path.as_str()) {
+                Some((kept, _)) => (kept.clone(), true),
+                None => (Path::from(item.path), false),
+            };
+            if !item.reference && resource {
+                if let Some(r) = self.resources.get_mut(&member) {
                     r.entity[repr_index(repr)].get_or_insert_with(|| Sample {
                         body: body.clone(),
                         item: Some((item.at, repr)),
@@ -996,7 +1160,7 @@ impl Catalog {
                     });
                 }
             }
-            members.push(item.path);
+            members.push(member);
         }
         if self.collections.get(&path).is_some_and(|c| c.recorded) {
             return;
@@ -1309,6 +1473,33 @@ mod tests {
             .collect();
         assert!(stored::part_in(&packs[2]).is_none());
         assert!(stored::part_in(&packs[1]).is_some());
+        let learned = described(&Catalog::build_in(&packs, 2, true, false));
+        assert_eq!(described(&Catalog::build_in(&packs, 2, true, true)), learned);
+    }
+
+    #[test]
+    fn a_stored_part_with_a_damaged_frame_is_learned_from_the_bodies() {
+        let dir = std::env::temp_dir().join(format!("emtape-catalog-frame-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let count = packed("12", &dir).len();
+        let path = dir.join("1.emtape");
+        let pack = crate::cassette::Cassette::load_placed(&path).unwrap();
+        let stored = pack.pack.as_ref().unwrap().catalog_len() as usize;
+        let mut bytes = std::fs::read(&path).unwrap();
+        // The fifth frame made one byte longer than it is: it and the ones after it misread.
+        let mut at = bytes.len() - stored;
+        for _ in 0..4 {
+            at += 8 + u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap()) as usize;
+        }
+        assert!(at < bytes.len(), "the part has more than four frames");
+        let len = u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap());
+        bytes[at..at + 8].copy_from_slice(&(len + 1).to_le_bytes());
+        std::fs::write(&path, bytes).unwrap();
+        let packs: Vec<_> = (0..count)
+            .map(|i| crate::cassette::Cassette::load_placed(&dir.join(format!("{i}.emtape"))).unwrap())
+            .collect();
+        assert!(stored::part_in(&packs[1]).is_none());
+        assert!(stored::part_in(&packs[0]).is_some());
         let learned = described(&Catalog::build_in(&packs, 2, true, false));
         assert_eq!(described(&Catalog::build_in(&packs, 2, true, true)), learned);
     }

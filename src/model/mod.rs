@@ -314,7 +314,7 @@ impl Model {
         }
         let sibling = self.catalog().samples.get(&r.kind).and_then(|s| s[slot].as_ref()).and_then(|p| {
             let s = &self.catalog().resources[p];
-            (p != path).then_some(())?;
+            (**p != *path).then_some(())?;
             Some((s, s.entity[slot].as_ref()?))
         });
         let made = match sibling {
@@ -363,9 +363,8 @@ impl Model {
             });
         }
         if let Some(c) = self.catalog().collection(path) {
-            let extra =
-                created.iter().filter(|x| parent(&x.path) == path && !c.members.contains(&x.path)).map(|x| &x.path);
-            let members: Vec<&String> = c.members.iter().chain(extra).collect();
+            let extra = created.iter().filter(|x| parent(&x.path) == path && !c.members.iter().any(|m| **m == *x.path));
+            let members: Vec<&str> = c.members.iter().map(|m| &**m).chain(extra.map(|x| x.path.as_str())).collect();
             if members.is_empty() && !c.recorded {
                 // Never an empty 200 for what nobody recorded: a client would read it as "none".
                 let what = if c.member.is_empty() { "it".to_owned() } else { format!("its {}s", c.member) };
@@ -383,7 +382,7 @@ impl Model {
             let mut basis = if c.recorded { Basis::Assembled } else { Basis::Derived };
             let items: Vec<String> = members
                 .iter()
-                .filter_map(|p| Some((p.as_str(), self.resource(p, created)?)))
+                .filter_map(|p| Some((&**p, self.resource(p, created)?)))
                 .map(|(p, r)| {
                     if entities {
                         let made = self.entity(p, r, repr);
@@ -473,7 +472,7 @@ impl Model {
     ) -> Option<Result<Started, Answer>> {
         let action = self.action(path, query, repr)?;
         let Some(target) = self.catalog().resources.get(path) else {
-            let kind = self.catalog().resources.get(&action.target).map_or("resource", |r| r.kind.as_str());
+            let kind = self.catalog().resources.get(action.target.as_str()).map_or("resource", |r| r.kind.as_str());
             let last = path.rsplit('/').next().unwrap_or_default();
             return Some(Err(Answer::error(repr, 404, format!("{kind} with id {last} was not found."))));
         };
@@ -484,14 +483,14 @@ impl Model {
         }
         let task_id = format!("task-{number}");
         let mut sub = Substitution::default();
-        if let Some(recorded) = self.catalog().resources.get(&action.target) {
+        if let Some(recorded) = self.catalog().resources.get(action.target.as_str()) {
             if action.target != path {
                 sub.identity(recorded, target);
             }
         }
         sub.push(&action.task_id, &task_id);
         let created = action.related.as_ref().and_then(|related| {
-            let recorded = self.catalog().resources.get(related)?;
+            let recorded = self.catalog().resources.get(related.as_str())?;
             let fresh = repeat || action.target != path;
             let new_id = if fresh { random_uuid() } else { recorded.id().to_owned() };
             sub.push(recorded.id(), &new_id);
@@ -530,14 +529,14 @@ impl Model {
                 continue;
             }
             let mut theirs = sub.clone();
-            if let Some(recorded) = self.catalog().resources.get(&a.target) {
+            if let Some(recorded) = self.catalog().resources.get(a.target.as_str()) {
                 if a.target != path {
                     theirs.identity(recorded, target);
                 }
             }
             theirs.push(&a.task_id, &task_id);
             if let (Some(related), Some(new_id)) = (a.related.as_ref(), new_related.as_deref()) {
-                if let Some(recorded) = self.catalog().resources.get(related) {
+                if let Some(recorded) = self.catalog().resources.get(related.as_str()) {
                     theirs.push(recorded.id(), new_id);
                 }
             }

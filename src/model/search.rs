@@ -279,8 +279,10 @@ impl Model {
         let table = self.kind_fields(&kind);
         let paths = catalog.by_kind.get(&kind).map_or(&[][..], Vec::as_slice);
         let sort = query_value(q, "sortasc").map(|f| (f, false)).or(query_value(q, "sortdesc").map(|f| (f, true)));
-        let mine: Vec<&Created> =
-            created.iter().filter(|c| c.resource.kind == kind && !catalog.resources.contains_key(&c.path)).collect();
+        let mine: Vec<&Created> = created
+            .iter()
+            .filter(|c| c.resource.kind == kind && !catalog.resources.contains_key(c.path.as_str()))
+            .collect();
         let extra: Vec<Vec<Option<String>>> = {
             let sibling = self.sibling(&kind);
             mine.iter().map(|c| table.row(self.fields_of(&c.resource, &sibling))).collect()
@@ -299,7 +301,7 @@ impl Model {
         let (rows, total): (Vec<Item<'_>>, usize) = match kept {
             Some(rows) => {
                 let shown = rows.iter().skip(skip_of(rows.len())).take(size_of(rows.len()));
-                let shown = shown.map(|&i| (paths[i as usize].as_str(), None, table.rows[i as usize].as_slice()));
+                let shown = shown.map(|&i| (&*paths[i as usize], None, table.rows[i as usize].as_slice()));
                 (shown.collect(), rows.len())
             }
             None => {
@@ -308,7 +310,7 @@ impl Model {
                     .iter()
                     .zip(table.rows.iter())
                     .enumerate()
-                    .map(|(i, (p, f))| (u32::try_from(i).ok(), (p.as_str(), None, f.as_slice())))
+                    .map(|(i, (p, f))| (u32::try_from(i).ok(), (&**p, None, f.as_slice())))
                     .collect();
                 items.extend(
                     mine.iter().zip(&extra).map(|(c, f)| (None, (c.path.as_str(), Some(&c.resource), f.as_slice()))),
