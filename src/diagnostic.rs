@@ -4,7 +4,7 @@
 use std::fmt;
 
 /// A problem at a position in a user's file. Lines and columns count from 1.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Diagnostic {
     pub message: String,
     pub file: String,

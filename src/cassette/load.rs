@@ -62,7 +62,7 @@ impl Side {
 }
 
 /// Where a body's text is written in the cassette file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct BodyAt {
     /// The line of the body's first line (a literal block, `body: |`), or of its `body:` key.
     pub line: usize,

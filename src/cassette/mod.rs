@@ -32,7 +32,7 @@ pub struct Cassette {
 }
 
 /// What was recorded, from which product, when.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Meta {
     /// Which API: `vbr` (Backup & Replication REST); EM's when absent.
     pub api: Option<String>,
@@ -51,7 +51,7 @@ pub struct Meta {
 }
 
 /// One request and the response it got.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Exchange {
     /// Order of arrival while recording, from 1.
     pub seq: u64,
@@ -59,7 +59,7 @@ pub struct Exchange {
     pub response: RecordedResponse,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RecordedRequest {
     pub method: String,
     /// Path and query, as sent.
@@ -68,7 +68,7 @@ pub struct RecordedRequest {
     pub body: Body,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RecordedResponse {
     pub status: u16,
     /// Only when it differs from the standard phrase.

@@ -6,7 +6,7 @@
 //! answered, and a listing's item without the rest of the listing.
 //!
 //! ```text
-//! # emtape-pack v1 skeleton=00000000000000041022 bodies=00000000000000912340 catalog=00000000000000203112
+//! # emtape-pack v2 skeleton=00000000000000041022 bodies=00000000000000912340 catalog=00000000000000203112 loaded=00000000000000012345
 //! # emtape cassette: ...
 //! format: emtape/cassette-v1
 //! exchanges:
@@ -15,13 +15,17 @@
 //!     body_at: [0, 1234]
 //! <the bodies, each at its offset from the end of the YAML>
 //! <the catalog: what the bodies name, learned when the pack was written>
+//! <the YAML as read: what the cassette reader made of it, stored>
 //! ```
 //!
-//! The first line says how long the YAML is (that line included) and how many bytes of bodies
-//! and of catalog follow, so a pack cut short or written over is known as such. The YAML is an
-//! ordinary cassette but for `body_at`, read by the cassette reader with its positions. The
-//! catalog is the mock's ([`crate::model`]), stored so that serving a pack need not read every
-//! body to learn it again.
+//! The first line says how long the YAML is (that line included) and how many bytes of bodies,
+//! of catalog and of the YAML as read follow, so a pack cut short or written over is known as
+//! such. The YAML is an ordinary cassette but for `body_at`, read by the cassette reader with its
+//! positions. The catalog is the mock's ([`crate::model`]), stored so that serving a pack need
+//! not read every body to learn it again; the YAML as read, so that loading a pack need not
+//! parse its YAML (seconds for a large estate's). Both are read only by the emtape that wrote
+//! them; another reads the YAML and the bodies. A pack of the first version (`v1`, without the
+//! YAML as read) is read as it was.
 
 use std::cell::RefCell;
 use std::fs::File;
@@ -32,9 +36,12 @@ use std::sync::Arc;
 use super::load::{CassetteError, LoadedCassette};
 use super::{Body, Cassette, yaml};
 
-const MAGIC: &str = "# emtape-pack v1 ";
-/// The first line's length: the magic and three 20-digit counts.
-const HEADER_LEN: usize = MAGIC.len() + "skeleton=".len() + 20 + " bodies=".len() + 20 + " catalog=".len() + 20 + 1;
+const MAGIC: &str = "# emtape-pack v2 ";
+/// The first line's length: the magic and four 20-digit counts.
+const HEADER_LEN: usize = V1_LEN + " loaded=".len() + 20;
+/// A pack of the first version: three counts.
+const MAGIC_V1: &str = "# emtape-pack v1 ";
+const V1_LEN: usize = MAGIC.len() + "skeleton=".len() + 20 + " bodies=".len() + 20 + " catalog=".len() + 20 + 1;
 
 /// The name a pack's cassette goes by while its catalog is learned for storing (the pack has
 /// another name by the time it is read).
@@ -42,7 +49,7 @@ pub const OWN_NAME: &str = "{{pack}}";
 
 /// Whether a file that begins with `head` is a pack.
 pub fn is_pack(head: &[u8]) -> bool {
-    head.starts_with(MAGIC.as_bytes())
+    head.starts_with(MAGIC.as_bytes()) || head.starts_with(MAGIC_V1.as_bytes())
 }
 
 /// Whether the file at `path` is a pack (`false` when it cannot be read).
@@ -59,6 +66,8 @@ pub struct PackFile {
     base: u64,
     bodies: u64,
     catalog: u64,
+    /// The YAML as read, after the catalog.
+    loaded: u64,
     /// The file as it was when it was loaded: its bodies are read by place only while it is.
     stamp: Stamp,
 }
@@ -103,14 +112,33 @@ impl PackFile {
         self.catalog
     }
 
-    /// `len` bytes of its stored catalog from `at`.
-    pub fn read_catalog(&self, at: u64, len: usize) -> Result<Vec<u8>, CassetteError> {
-        if at.checked_add(len as u64).is_none_or(|end| end > self.catalog) {
-            let end = at.saturating_add(len as u64);
-            let reason = format!("its catalog's bytes {at}..{end} run past its {} bytes", self.catalog);
-            return Err(self.error(&reason));
-        }
-        self.read(self.bodies + at, len)
+    /// The frames of its stored catalog, each read as it is asked for.
+    pub fn catalog_frames(&self) -> impl Iterator<Item = Result<Vec<u8>, String>> + '_ {
+        self.frames(self.bodies, self.catalog)
+    }
+
+    /// The frames of the `len` bytes from `start` (from the end of the YAML). A frame that
+    /// cannot be read is the last one given.
+    fn frames(&self, start: u64, len: u64) -> impl Iterator<Item = Result<Vec<u8>, String>> + '_ {
+        let mut at = 0;
+        std::iter::from_fn(move || {
+            (at < len).then(|| {
+                let read = |from: u64, n: u64| {
+                    let end = from.saturating_add(n);
+                    let n = usize::try_from(n).ok().filter(|_| end <= len);
+                    let n = n.ok_or_else(|| format!("a frame at bytes {from}..{end} runs past its {len} bytes"))?;
+                    self.read(start + from, n).map_err(|e| e.to_string())
+                };
+                let frame = read(at, 8).and_then(|n| {
+                    let n = u64::from_le_bytes(n.try_into().unwrap_or_default());
+                    read(at + 8, n).inspect(|_| at += 8 + n)
+                });
+                if frame.is_err() {
+                    at = len;
+                }
+                frame
+            })
+        })
     }
 
     fn error(&self, reason: &str) -> CassetteError {
@@ -225,30 +253,44 @@ pub(super) fn load(path: &Path, file: File) -> Result<LoadedCassette, CassetteEr
 
 fn load_named(name: String, file: File) -> Result<LoadedCassette, CassetteError> {
     let unreadable = |reason: String| CassetteError::Read { path: name.clone(), reason };
-    let mut header = [0; HEADER_LEN];
+    let mut header = [0; V1_LEN];
     read_exact_at(&file, &mut header, 0).map_err(|_| unreadable("a pack too short for its first line".to_owned()))?;
-    let [skeleton, bodies, catalog] = counts(&header).ok_or_else(|| {
-        unreadable("its first line is not `# emtape-pack v1 skeleton=N bodies=N catalog=N` (20 digits each)".to_owned())
+    let counts = if header.starts_with(MAGIC_V1.as_bytes()) {
+        counts(&header, MAGIC_V1).map(|[skeleton, bodies, catalog]| [skeleton, bodies, catalog, 0])
+    } else {
+        let mut header = [0; HEADER_LEN];
+        read_exact_at(&file, &mut header, 0).ok().and_then(|()| counts(&header, MAGIC))
+    };
+    let [skeleton, bodies, catalog, loaded] = counts.ok_or_else(|| {
+        unreadable(
+            "its first line is not `# emtape-pack v2 skeleton=N bodies=N catalog=N loaded=N` (20 digits each)"
+                .to_owned(),
+        )
     })?;
     let stamp = Stamp::of(&file).map_err(|e| unreadable(e.to_string()))?;
-    let total = skeleton.checked_add(bodies).and_then(|n| n.checked_add(catalog));
+    let total = skeleton.checked_add(bodies).and_then(|n| n.checked_add(catalog)).and_then(|n| n.checked_add(loaded));
     if total != Some(stamp.len) {
         return Err(unreadable(format!(
-            "its first line says {} bytes ({skeleton} of YAML, {bodies} of bodies, {catalog} of catalog), and the \
-             file has {}: it was cut short or added to",
+            "its first line says {} bytes ({skeleton} of YAML, {bodies} of bodies, {catalog} of catalog, {loaded} \
+             of the YAML as read), and the file has {}: it was cut short or added to",
             total.map_or_else(|| "more than 2^64".to_owned(), |t| t.to_string()),
             stamp.len
         )));
     }
-    let yaml_len = usize::try_from(skeleton).map_err(|_| unreadable("its YAML is too large".to_owned()))?;
-    let mut text = vec![0; yaml_len];
-    read_exact_at(&file, &mut text, 0).map_err(|e| unreadable(e.to_string()))?;
-    let text = String::from_utf8(text).map_err(|_| unreadable("its YAML is not UTF-8 text".to_owned()))?;
-    let pack = Arc::new(PackFile { name: name.clone(), file, base: skeleton, bodies, catalog, stamp });
+    let pack = Arc::new(PackFile { name: name.clone(), file, base: skeleton, bodies, catalog, loaded, stamp });
     READING.with(|r| *r.borrow_mut() = Some(pack.clone()));
-    let loaded = Cassette::parse(&name, &text);
+    let read = stored::loaded(&pack).map_or_else(
+        || {
+            let yaml_len = usize::try_from(skeleton).map_err(|_| unreadable("its YAML is too large".to_owned()))?;
+            let mut text = vec![0; yaml_len];
+            read_exact_at(&pack.file, &mut text, 0).map_err(|e| unreadable(e.to_string()))?;
+            let text = String::from_utf8(text).map_err(|_| unreadable("its YAML is not UTF-8 text".to_owned()))?;
+            Cassette::parse(&name, &text)
+        },
+        Ok,
+    );
     READING.with(|r| *r.borrow_mut() = None);
-    let mut loaded = loaded?;
+    let mut loaded = read?;
     loaded.pack = Some(pack);
     Ok(loaded)
 }
@@ -287,18 +329,21 @@ fn read_exact_at(file: &File, mut buffer: &mut [u8], mut at: u64) -> std::io::Re
     Ok(())
 }
 
-fn counts(header: &[u8]) -> Option<[u64; 3]> {
-    let line = std::str::from_utf8(header).ok()?.strip_prefix(MAGIC)?.strip_suffix('\n')?;
+/// The counts of a first line that begins with `magic`: three (v1) or four.
+fn counts<const N: usize>(header: &[u8], magic: &str) -> Option<[u64; N]> {
+    let line = std::str::from_utf8(header).ok()?.strip_prefix(magic)?.strip_suffix('\n')?;
     let mut fields = line.split(' ');
-    let mut number = |key: &str| -> Option<u64> {
+    let mut numbers = [0; N];
+    for (key, number) in ["skeleton=", "bodies=", "catalog=", "loaded="].into_iter().zip(&mut numbers) {
         let digits = fields.next()?.strip_prefix(key)?;
-        (digits.len() == 20 && digits.bytes().all(|b| b.is_ascii_digit())).then(|| digits.parse().ok())?
-    };
-    Some([number("skeleton=")?, number("bodies=")?, number("catalog=")?])
+        *number = (digits.len() == 20 && digits.bytes().all(|b| b.is_ascii_digit())).then(|| digits.parse().ok())??;
+    }
+    fields.next().is_none().then_some(numbers)
 }
 
-fn header(skeleton: u64, bodies: u64, catalog: u64) -> String {
-    let line = format!("{MAGIC}skeleton={skeleton:020} bodies={bodies:020} catalog={catalog:020}\n");
+fn header(skeleton: u64, bodies: u64, catalog: u64, loaded: u64) -> String {
+    let line =
+        format!("{MAGIC}skeleton={skeleton:020} bodies={bodies:020} catalog={catalog:020} loaded={loaded:020}\n");
     debug_assert_eq!(line.len(), HEADER_LEN);
     line
 }
@@ -311,6 +356,8 @@ pub struct Packed {
     pub bodies: usize,
     pub body_bytes: u64,
     pub catalog_bytes: u64,
+    /// The YAML as read, stored.
+    pub loaded_bytes: u64,
     pub file_bytes: u64,
 }
 
@@ -350,10 +397,10 @@ pub fn write(
     let dir = out.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let file_name = out.file_name().map_or_else(|| "pack".into(), |n| n.to_string_lossy().into_owned());
     let partial = dir.join(format!(".{file_name}.{}.partial", std::process::id()));
-    let mut catalog_bytes = 0;
+    let (mut catalog_bytes, mut loaded_bytes) = (0, 0);
     let written = (|| {
         let mut file = std::io::BufWriter::with_capacity(1 << 20, File::create(&partial)?);
-        file.write_all(header(skeleton, offset, 0).as_bytes())?;
+        file.write_all(header(skeleton, offset, 0, 0).as_bytes())?;
         file.write_all(yaml.as_bytes())?;
         for body in &placed {
             if let Body::Text { text, .. } = &*body.read().map_err(std::io::Error::other)? {
@@ -362,10 +409,15 @@ pub fn write(
         }
         let mut file = file.into_inner().map_err(std::io::IntoInnerError::into_error)?;
         // The pack as written so far, its bodies placed: what the catalog is learned from.
-        let stored = catalog(&load_named(OWN_NAME.to_owned(), File::open(&partial)?).map_err(std::io::Error::other)?);
+        let own = load_named(OWN_NAME.to_owned(), File::open(&partial)?).map_err(std::io::Error::other)?;
+        let stored = catalog(&own);
         catalog_bytes = stored.len() as u64;
         file.write_all(&stored)?;
-        write_all_at(&file, header(skeleton, offset, catalog_bytes).as_bytes(), 0)?;
+        drop(stored);
+        let read = stored::of(&own);
+        loaded_bytes = read.len() as u64;
+        file.write_all(&read)?;
+        write_all_at(&file, header(skeleton, offset, catalog_bytes, loaded_bytes).as_bytes(), 0)?;
         file.sync_all()?;
         std::fs::rename(&partial, out)
     })();
@@ -378,8 +430,162 @@ pub fn write(
         bodies: placed.len(),
         body_bytes: offset,
         catalog_bytes,
-        file_bytes: skeleton + offset + catalog_bytes,
+        loaded_bytes,
+        file_bytes: skeleton + offset + catalog_bytes + loaded_bytes,
     })
+}
+
+/// Adds a frame to a section of them ([`PackFile::catalog_frames`]): its length (8 bytes,
+/// little-endian) and its postcard bytes, so that a section is read a frame at a time.
+pub fn put_frame(out: &mut Vec<u8>, frame: &impl serde::Serialize) -> postcard::Result<()> {
+    let at = out.len();
+    out.extend([0; 8]);
+    *out = postcard::to_extend(frame, std::mem::take(out))?;
+    let len = (out.len() - at - 8) as u64;
+    out[at..at + 8].copy_from_slice(&len.to_le_bytes());
+    Ok(())
+}
+
+/// The YAML as read (a [`LoadedCassette`] but its name and pack), stored after the catalog in
+/// frames of exchanges.
+mod stored {
+    use std::borrow::Cow;
+    use std::sync::Arc;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::{Body, LoadedCassette, OWN_NAME, PackFile, put_frame};
+    use crate::cassette::load::BodyAt;
+    use crate::cassette::{Cassette, Exchange, Meta};
+    use crate::diagnostic::Diagnostic;
+
+    /// Which emtape wrote it (bump the number with any change to what a loaded cassette holds).
+    const WRITTEN_BY: &str = concat!("emtape ", env!("CARGO_PKG_VERSION"), " loaded 1");
+
+    /// Exchanges a frame holds.
+    const FRAME: usize = if cfg!(test) { 3 } else { 8192 };
+
+    #[derive(Serialize, Deserialize)]
+    enum Frame<M, W, E> {
+        Head {
+            meta: M,
+            exchanges: usize,
+            warnings: W,
+        },
+        /// Exchanges in order, each with the line it starts on and where its bodies are written.
+        Exchanges(Vec<(E, usize, [Option<BodyAt>; 2])>),
+    }
+
+    /// `loaded` (the pack being written, as read), stored; nothing when it cannot be.
+    pub(super) fn of(loaded: &LoadedCassette) -> Vec<u8> {
+        let mut out = Vec::new();
+        let written = (|| {
+            put_frame(&mut out, &WRITTEN_BY)?;
+            let exchanges = &loaded.cassette.exchanges;
+            let head = Frame::<_, _, &Exchange>::Head {
+                meta: &loaded.cassette.meta,
+                exchanges: exchanges.len(),
+                warnings: &loaded.warnings,
+            };
+            put_frame(&mut out, &head)?;
+            for (n, chunk) in exchanges.chunks(FRAME).enumerate() {
+                let first = n * FRAME;
+                let each = chunk.iter().enumerate().map(|(i, e)| {
+                    let at = first + i;
+                    (e, loaded.lines.get(at).copied().unwrap_or(0), loaded.bodies.get(at).copied().unwrap_or_default())
+                });
+                put_frame(&mut out, &Frame::<&Meta, &[Diagnostic], _>::Exchanges(each.collect()))?;
+            }
+            Ok::<_, postcard::Error>(())
+        })();
+        match written {
+            Ok(()) => out,
+            Err(e) => {
+                // Without it, loading the pack reads its YAML.
+                log::warn!("the YAML as read was not stored: {e}");
+                Vec::new()
+            }
+        }
+    }
+
+    /// The cassette `pack` stores as read; `None` when it stores none, or one another emtape
+    /// wrote, or one that cannot be read (its YAML is read instead).
+    pub(super) fn loaded(pack: &Arc<PackFile>) -> Option<LoadedCassette> {
+        let mut frames = pack.frames(pack.bodies + pack.catalog, pack.loaded);
+        let by = frames.next()?.ok()?;
+        if postcard::from_bytes::<&str>(&by).ok() != Some(WRITTEN_BY) {
+            return None;
+        }
+        let mut loaded = LoadedCassette {
+            name: pack.name.clone(),
+            cassette: Cassette::default(),
+            lines: Vec::new(),
+            warnings: Vec::new(),
+            bodies: Vec::new(),
+            pack: None,
+        };
+        let read = frames.try_for_each(|bytes| {
+            match postcard::from_bytes(&bytes?).map_err(|e| e.to_string())? {
+                Frame::<Meta, Vec<Diagnostic>, Exchange>::Head { meta, exchanges, warnings } => {
+                    loaded.cassette.meta = meta;
+                    loaded.cassette.exchanges.reserve(exchanges);
+                    loaded.lines.reserve(exchanges);
+                    loaded.bodies.reserve(exchanges);
+                    loaded.warnings = warnings;
+                }
+                Frame::Exchanges(exchanges) => {
+                    for (exchange, line, bodies) in exchanges {
+                        loaded.cassette.exchanges.push(exchange);
+                        loaded.lines.push(line);
+                        loaded.bodies.push(bodies);
+                    }
+                }
+            }
+            Ok::<_, String>(())
+        });
+        if let Err(e) = read {
+            log::warn!("{}: the YAML as read is not readable ({e}); reading the YAML", pack.name);
+            return None;
+        }
+        for d in &mut loaded.warnings {
+            if d.file == OWN_NAME {
+                d.file.clone_from(&pack.name);
+            }
+        }
+        Some(loaded)
+    }
+
+    /// A body as stored: in the YAML as read, a response body is one of the pack's by place.
+    #[derive(Serialize, Deserialize)]
+    enum Stored<'a> {
+        Empty,
+        Text { text: Cow<'a, str>, bom: bool },
+        Binary(Cow<'a, [u8]>),
+        Placed { at: u64, len: u64, bom: bool },
+    }
+
+    impl Serialize for Body {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            match self {
+                Body::Empty => Stored::Empty,
+                Body::Text { text, bom } => Stored::Text { text: Cow::Borrowed(text), bom: *bom },
+                Body::Binary(bytes) => Stored::Binary(Cow::Borrowed(bytes)),
+                Body::Placed(p) => Stored::Placed { at: p.at, len: p.len as u64, bom: p.bom },
+            }
+            .serialize(s)
+        }
+    }
+
+    impl<'de> Deserialize<'de> for Body {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Body, D::Error> {
+            Ok(match Stored::deserialize(d)? {
+                Stored::Empty => Body::Empty,
+                Stored::Text { text, bom } => Body::Text { text: text.into(), bom },
+                Stored::Binary(bytes) => Body::Binary(bytes.into_owned()),
+                Stored::Placed { at, len, bom } => super::placed(at, len, bom).map_err(serde::de::Error::custom)?,
+            })
+        }
+    }
 }
 
 #[cfg(test)]
@@ -437,6 +643,86 @@ mod tests {
         }
     }
 
+    /// A copy of the pack at `path` whose YAML as read is marked as another emtape's: loading it
+    /// reads its YAML.
+    fn as_another_emtapes(path: &Path) -> std::path::PathBuf {
+        let mut bytes = std::fs::read(path).unwrap();
+        let at = bytes.windows(9).rposition(|w| w == b" loaded 1").unwrap();
+        bytes[at + 1] = b'L';
+        let other = path.with_extension("other.emtape");
+        std::fs::write(&other, bytes).unwrap();
+        other
+    }
+
+    #[test]
+    fn a_pack_loads_as_its_yaml_reads() {
+        let dir = dir("as-read");
+        let mut paths: Vec<(&str, &str)> = vec![("small.yaml", SMALL)];
+        for (_, files) in crate::cassette::RELEASES.iter() {
+            paths.extend(files.iter().copied());
+        }
+        // A cassette with a warning: a placeholder written as no recording writes one.
+        let warned = SMALL.replace("body: |\n      in\n", "body: |\n      {{origni}}\n");
+        assert_ne!(warned, SMALL);
+        paths.push(("warned.yaml", &warned));
+        for (i, (name, text)) in paths.into_iter().enumerate() {
+            let out = dir.join(format!("{i}.emtape"));
+            write(&Cassette::parse(name, text).unwrap(), &out, |_| Vec::new()).unwrap();
+            let stored = Cassette::load_placed(&out).unwrap();
+            let yaml = Cassette::load_placed(&as_another_emtapes(&out)).unwrap();
+            let other = out.with_extension("other.emtape").display().to_string();
+            let said = |l: &LoadedCassette| {
+                let text = format!("{:?} {:?} {:?} {:?}", l.cassette, l.lines, l.warnings, l.bodies);
+                text.replace(&l.name, "PACK")
+            };
+            assert_eq!(said(&stored), said(&yaml).replace(&other, "PACK"), "{name}");
+            assert_eq!(stored.name, out.display().to_string());
+            if name == "warned.yaml" {
+                assert!(!stored.warnings.is_empty() && stored.warnings[0].file == stored.name, "{:?}", stored.warnings);
+            }
+        }
+    }
+
+    #[test]
+    fn a_pack_whose_yaml_as_read_is_damaged_is_read_from_its_yaml() {
+        let path = packed("as-read-damaged", SMALL);
+        let whole = std::fs::read(&path).unwrap();
+        let stored = Cassette::load_placed(&path).unwrap();
+        // The last frame's length one byte more than there is.
+        let at = whole.len() - stored.pack.as_ref().unwrap().loaded as usize;
+        let mut frames = Vec::new();
+        let mut next = at;
+        while next < whole.len() {
+            frames.push(next);
+            next += 8 + u64::from_le_bytes(whole[next..next + 8].try_into().unwrap()) as usize;
+        }
+        let last = *frames.last().unwrap();
+        let mut bytes = whole.clone();
+        let len = u64::from_le_bytes(bytes[last..last + 8].try_into().unwrap());
+        bytes[last..last + 8].copy_from_slice(&(len + 1).to_le_bytes());
+        std::fs::write(&path, &bytes).unwrap();
+        let read = Cassette::load_placed(&path).unwrap();
+        assert_eq!(format!("{:?}", read.cassette), format!("{:?}", stored.cassette));
+        assert!(stored::loaded(read.pack.as_ref().unwrap()).is_none());
+    }
+
+    #[test]
+    fn a_pack_of_the_first_version_is_read_from_its_yaml() {
+        let path = packed("v1", SMALL);
+        let bytes = std::fs::read(&path).unwrap();
+        let head = std::str::from_utf8(&bytes[..HEADER_LEN]).unwrap();
+        let [skeleton, bodies, catalog, loaded] = counts::<4>(head.as_bytes(), MAGIC).unwrap();
+        let skeleton = skeleton - (HEADER_LEN - V1_LEN) as u64;
+        let first = format!("{MAGIC_V1}skeleton={skeleton:020} bodies={bodies:020} catalog={catalog:020}\n");
+        let v1 = [first.as_bytes(), &bytes[HEADER_LEN..bytes.len() - loaded as usize]].concat();
+        let old = path.with_extension("v1.emtape");
+        std::fs::write(&old, v1).unwrap();
+        assert!(is_pack_file(&old));
+        let read = Cassette::load(&old).unwrap();
+        assert_eq!(read.cassette, Cassette::parse("c.yaml", SMALL).unwrap().cassette);
+        assert!(Cassette::load_placed(&old).unwrap().pack.is_some_and(|p| p.loaded == 0));
+    }
+
     #[test]
     fn a_listing_item_is_read_alone_from_its_place() {
         let loaded = Cassette::load_placed(&packed("item", SMALL)).unwrap();
@@ -466,17 +752,20 @@ mod tests {
         assert!(error(&path).contains("too short for its first line"), "{}", error(&path));
         std::fs::write(&path, whole.clone().into_iter().map(|b| if b == b'=' { b':' } else { b }).collect::<Vec<_>>())
             .unwrap();
-        assert!(error(&path).contains("is not `# emtape-pack v1"), "{}", error(&path));
+        assert!(error(&path).contains("is not `# emtape-pack v2"), "{}", error(&path));
     }
 
     #[test]
     fn a_body_placed_past_the_bodies_is_refused_at_its_line() {
         let path = packed("past", SMALL);
-        let text = String::from_utf8(std::fs::read(&path).unwrap()).unwrap();
-        let damaged = text.replacen("body_at: [0, ", "body_at: [9, ", 1);
+        let text = std::fs::read(&path).unwrap();
+        let at = text.windows(13).position(|w| w == b"body_at: [0, ").unwrap();
+        let damaged = [&text[..at], b"body_at: [9, ", &text[at + 13..]].concat();
         std::fs::write(&path, damaged).unwrap();
+        // Its YAML read (the YAML as read is stored as the YAML was).
+        let path = as_another_emtapes(&path);
         let said = error(&path);
-        assert!(said.contains("c.emtape:") && said.contains("runs past the pack's"), "{said}");
+        assert!(said.contains("c.other.emtape:") && said.contains("runs past the pack's"), "{said}");
     }
 
     #[test]

@@ -25,12 +25,13 @@ pub(super) fn pack(args: PackArgs) -> Result<Exit, Failure> {
         pack::write(&loaded, &out, crate::model::stored_catalog).map_err(|e| Failure::bad_input(e.to_string()))?;
     let mb = |bytes: u64| format!("{:.1} MB", bytes as f64 / 1e6);
     eprintln!(
-        "packed {} exchanges of {} into {}: {} of YAML, {} response bodies ({}), {} of catalog; serve it with \
-         `emtape serve {}`",
+        "packed {} exchanges of {} into {}: {} of YAML ({} as read), {} response bodies ({}), {} of catalog; \
+         serve it with `emtape serve {}`",
         packed.exchanges,
         input.display(),
         out.display(),
-        mb(packed.file_bytes - packed.body_bytes - packed.catalog_bytes),
+        mb(packed.file_bytes - packed.body_bytes - packed.catalog_bytes - packed.loaded_bytes),
+        mb(packed.loaded_bytes),
         packed.bodies,
         mb(packed.body_bytes),
         mb(packed.catalog_bytes),

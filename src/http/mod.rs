@@ -13,7 +13,7 @@ use bytes::Bytes;
 pub use date::{format_http_date, format_rfc3339, http_date, parse_datetime_seconds};
 
 /// Header fields in the order they were sent, duplicates kept. Names compare case-insensitively.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Headers(Vec<(String, String)>);
 
 impl Headers {

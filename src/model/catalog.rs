@@ -527,7 +527,7 @@ pub(crate) mod stored {
 
     use super::{Collection, Part, Path, Placed, Recorded, Service, Text};
     use crate::cassette::LoadedCassette;
-    use crate::cassette::pack::{self, PackFile};
+    use crate::cassette::pack::{self, PackFile, put_frame};
 
     /// What a stored part begins with: which emtape wrote it (bump the number with any change to
     /// what a part holds).
@@ -538,9 +538,8 @@ pub(crate) mod stored {
     /// estate's part is hundreds of MB).
     const FRAME: usize = if cfg!(test) { 7 } else { 8192 };
 
-    /// What a part is stored as: frames, each its length (8 bytes, little-endian) and its
-    /// postcard bytes. The first says who wrote it ([`WRITTEN_BY`]); texts come before the
-    /// links that name them by number.
+    /// What a part is stored as: frames ([`pack::put_frame`]). The first says who wrote it
+    /// ([`WRITTEN_BY`]); texts come before the links that name them by number.
     #[derive(Serialize, Deserialize)]
     enum Frame<T, R, L> {
         /// How many resources and listings follow, for the tables to be made to size.
@@ -578,16 +577,6 @@ pub(crate) mod stored {
         frames(part).map_err(|e| log::warn!("the catalog was not stored: {e}")).unwrap_or_default()
     }
 
-    /// One frame more at the end of `out`.
-    fn frame(out: &mut Vec<u8>, frame: &impl Serialize) -> postcard::Result<()> {
-        let at = out.len();
-        out.extend([0; 8]);
-        *out = postcard::to_extend(frame, std::mem::take(out))?;
-        let len = (out.len() - at - 8) as u64;
-        out[at..at + 8].copy_from_slice(&len.to_le_bytes());
-        Ok(())
-    }
-
     fn frames(part: Part) -> postcard::Result<Vec<u8>> {
         type Out<'a> = Frame<&'a str, &'a super::Resource, &'a super::List>;
         let Part { catalog, lists, json_bodies, camel_bodies } = part;
@@ -608,7 +597,7 @@ pub(crate) mod stored {
             }
         }
         let mut out = Vec::new();
-        frame(&mut out, &WRITTEN_BY)?;
+        put_frame(&mut out, &WRITTEN_BY)?;
         let head = Out::Head {
             resources: order.len(),
             lists: lists.len(),
@@ -616,15 +605,18 @@ pub(crate) mod stored {
             camel_bodies,
             camel_json: catalog.camel_json,
         };
-        frame(&mut out, &head)?;
-        frame(&mut out, &Out::Tables(Box::new(Tables { collections, shapes, services, samples, by_kind, link_uses })))?;
+        put_frame(&mut out, &head)?;
+        put_frame(
+            &mut out,
+            &Out::Tables(Box::new(Tables { collections, shapes, services, samples, by_kind, link_uses })),
+        )?;
         for texts in table.chunks(FRAME) {
-            frame(&mut out, &Out::Texts(texts.to_vec()))?;
+            put_frame(&mut out, &Out::Texts(texts.to_vec()))?;
         }
         WRITING.with(|w| *w.borrow_mut() = numbers);
         let written = order.chunks(FRAME).try_for_each(|paths| {
             let resources = paths.iter().filter_map(|p| Some((p.clone(), &**resources.get(p)?))).collect();
-            frame(&mut out, &Out::Resources(resources))
+            put_frame(&mut out, &Out::Resources(resources))
         });
         WRITING.with(|w| w.borrow_mut().clear());
         written?;
@@ -633,7 +625,7 @@ pub(crate) mod stored {
         for (n, list) in lists.iter().enumerate() {
             listed.push(list);
             if listed.iter().map(|l| l.items.len().max(1)).sum::<usize>() >= FRAME || n + 1 == lists.len() {
-                frame(&mut out, &Out::Lists(std::mem::take(&mut listed)))?;
+                put_frame(&mut out, &Out::Lists(std::mem::take(&mut listed)))?;
             }
         }
         Ok(out)
@@ -646,7 +638,7 @@ pub(crate) mod stored {
         let unreadable = |e: String| {
             log::warn!("{}: its stored catalog is not readable ({e}); learning it from the bodies", pack.name());
         };
-        let mut frames = frames_in(pack);
+        let mut frames = pack.catalog_frames();
         let by = frames.next()?.map_err(unreadable).ok()?;
         if postcard::from_bytes::<&str>(&by).ok() != Some(WRITTEN_BY) {
             return None;
@@ -684,23 +676,6 @@ pub(crate) mod stored {
         });
         READING.with(|r| *r.borrow_mut() = None);
         read.map_err(unreadable).ok()
-    }
-
-    /// The frames of `pack`'s stored part, each read as it is asked for.
-    fn frames_in(pack: &PackFile) -> impl Iterator<Item = Result<Vec<u8>, String>> + '_ {
-        let mut at = 0;
-        std::iter::from_fn(move || {
-            (at < pack.catalog_len()).then(|| {
-                let len = pack.read_catalog(at, 8).map_err(|e| e.to_string())?;
-                let len = u64::from_le_bytes(len.try_into().unwrap_or_default());
-                let bytes = usize::try_from(len)
-                    .map_err(|_| format!("a frame of {len} bytes"))
-                    .and_then(|n| pack.read_catalog(at + 8, n).map_err(|e| e.to_string()));
-                // A frame that cannot be read ends them: it is the last one asked for.
-                at = if bytes.is_ok() { at + 8 + len } else { u64::MAX };
-                bytes
-            })
-        })
     }
 
     thread_local! {
@@ -1487,7 +1462,9 @@ mod tests {
         let stored = pack.pack.as_ref().unwrap().catalog_len() as usize;
         let mut bytes = std::fs::read(&path).unwrap();
         // The fifth frame made one byte longer than it is: it and the ones after it misread.
-        let mut at = bytes.len() - stored;
+        let head = String::from_utf8_lossy(&bytes[..bytes.iter().position(|b| *b == b'\n').unwrap()]).into_owned();
+        let loaded: usize = head.rsplit("loaded=").next().unwrap().parse().unwrap();
+        let mut at = bytes.len() - loaded - stored;
         for _ in 0..4 {
             at += 8 + u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap()) as usize;
         }
