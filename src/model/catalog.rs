@@ -1228,9 +1228,9 @@ impl Catalog {
 
     /// The collection at `path`: a known one, or an empty one of a known shape under a known
     /// resource (`/api/vmrestorepoints/{id}/mounts` for a point no recording opened).
-    pub fn collection(&self, path: &str) -> Option<Collection> {
+    pub fn collection(&self, path: &str) -> Option<Cow<'_, Collection>> {
         if let Some(c) = self.collections.get(path) {
-            return Some(c.clone());
+            return Some(Cow::Borrowed(c));
         }
         let member = self.shapes.get(&shape(path))?;
         let owner = self.resources.get(parent(path))?;
@@ -1240,12 +1240,12 @@ impl Catalog {
             .values()
             .find_map(|c| c.href.rsplit('/').next().filter(|l| l.eq_ignore_ascii_case(last)).map(str::to_owned))
             .unwrap_or_else(|| last.to_owned());
-        Some(Collection {
+        Some(Cow::Owned(Collection {
             href: format!("{}/{written}", owner.href),
             member: member.clone(),
             members: Vec::new(),
             recorded: false,
-        })
+        }))
     }
 }
 

@@ -404,9 +404,9 @@ impl Model {
                 name: None,
             }];
             if s.kind == "QueryService" {
-                let mut kinds: Vec<&str> = self.catalog().resources.values().map(|r| r.kind.as_str()).collect();
+                // Every type a resource has (not a walk through a million resources per request).
+                let mut kinds: Vec<&str> = self.catalog().by_kind.keys().map(String::as_str).collect();
                 kinds.sort_unstable();
-                kinds.dedup();
                 links.extend(kinds.into_iter().map(|k| Link {
                     rel: "Down".into(),
                     kind: Some("QueryResult".into()),
