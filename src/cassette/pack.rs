@@ -414,7 +414,7 @@ pub fn write(
         catalog_bytes = stored.len() as u64;
         file.write_all(&stored)?;
         drop(stored);
-        let read = stored::of(&own);
+        let read = stored::of(&own, yaml.as_bytes());
         loaded_bytes = read.len() as u64;
         file.write_all(&read)?;
         write_all_at(&file, header(skeleton, offset, catalog_bytes, loaded_bytes).as_bytes(), 0)?;
@@ -460,29 +460,33 @@ mod stored {
     use crate::diagnostic::Diagnostic;
 
     /// Which emtape wrote it (bump the number with any change to what a loaded cassette holds).
-    const WRITTEN_BY: &str = concat!("emtape ", env!("CARGO_PKG_VERSION"), " loaded 1");
+    const WRITTEN_BY: &str = concat!("emtape ", env!("CARGO_PKG_VERSION"), " loaded 2");
 
     /// Exchanges a frame holds.
     const FRAME: usize = if cfg!(test) { 3 } else { 8192 };
 
     #[derive(Serialize, Deserialize)]
     enum Frame<M, W, E> {
-        Head {
-            meta: M,
-            exchanges: usize,
-            warnings: W,
-        },
+        /// `yaml`: the SHA-256 of the YAML it was read from (after the first line): a pack
+        /// whose YAML was edited since is read from its YAML.
+        Head { yaml: [u8; 32], meta: M, exchanges: usize, warnings: W },
         /// Exchanges in order, each with the line it starts on and where its bodies are written.
         Exchanges(Vec<(E, usize, [Option<BodyAt>; 2])>),
     }
 
-    /// `loaded` (the pack being written, as read), stored; nothing when it cannot be.
-    pub(super) fn of(loaded: &LoadedCassette) -> Vec<u8> {
+    fn digest(yaml: &[u8]) -> [u8; 32] {
+        let digest = ring::digest::digest(&ring::digest::SHA256, yaml);
+        digest.as_ref().try_into().unwrap_or_default()
+    }
+
+    /// `loaded` (the pack being written, as read from `yaml`), stored; nothing when it cannot be.
+    pub(super) fn of(loaded: &LoadedCassette, yaml: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
         let written = (|| {
             put_frame(&mut out, &WRITTEN_BY)?;
             let exchanges = &loaded.cassette.exchanges;
             let head = Frame::<_, _, &Exchange>::Head {
+                yaml: digest(yaml),
                 meta: &loaded.cassette.meta,
                 exchanges: exchanges.len(),
                 warnings: &loaded.warnings,
@@ -526,7 +530,13 @@ mod stored {
         };
         let read = frames.try_for_each(|bytes| {
             match postcard::from_bytes(&bytes?).map_err(|e| e.to_string())? {
-                Frame::<Meta, Vec<Diagnostic>, Exchange>::Head { meta, exchanges, warnings } => {
+                Frame::<Meta, Vec<Diagnostic>, Exchange>::Head { yaml, meta, exchanges, warnings } => {
+                    let len = usize::try_from(pack.base).unwrap_or(usize::MAX).saturating_sub(super::HEADER_LEN);
+                    let mut text = vec![0; len];
+                    super::read_exact_at(&pack.file, &mut text, super::HEADER_LEN as u64).map_err(|e| e.to_string())?;
+                    if digest(&text) != yaml {
+                        return Err("its YAML was edited after it was packed".to_owned());
+                    }
                     loaded.cassette.meta = meta;
                     loaded.cassette.exchanges.reserve(exchanges);
                     loaded.lines.reserve(exchanges);
@@ -647,7 +657,7 @@ mod tests {
     /// reads its YAML.
     fn as_another_emtapes(path: &Path) -> std::path::PathBuf {
         let mut bytes = std::fs::read(path).unwrap();
-        let at = bytes.windows(9).rposition(|w| w == b" loaded 1").unwrap();
+        let at = bytes.windows(8).rposition(|w| w == b" loaded ").unwrap();
         bytes[at + 1] = b'L';
         let other = path.with_extension("other.emtape");
         std::fs::write(&other, bytes).unwrap();
@@ -703,6 +713,18 @@ mod tests {
         std::fs::write(&path, &bytes).unwrap();
         let read = Cassette::load_placed(&path).unwrap();
         assert_eq!(format!("{:?}", read.cassette), format!("{:?}", stored.cassette));
+        assert!(stored::loaded(read.pack.as_ref().unwrap()).is_none());
+    }
+
+    #[test]
+    fn a_pack_whose_yaml_was_edited_after_packing_is_read_from_its_yaml() {
+        let path = packed("edited", SMALL);
+        let bytes = std::fs::read(&path).unwrap();
+        let at = bytes.windows(11).position(|w| w == b"status: 200").unwrap();
+        let edited = [&bytes[..at], b"status: 404", &bytes[at + 11..]].concat();
+        std::fs::write(&path, edited).unwrap();
+        let read = Cassette::load_placed(&path).unwrap();
+        assert_eq!(read.cassette.exchanges[0].response.status, 404);
         assert!(stored::loaded(read.pack.as_ref().unwrap()).is_none());
     }
 
