@@ -18,7 +18,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::cassette::{Cassette, LoadedCassette, Side};
+use crate::cassette::{Body, Cassette, LoadedCassette, Side};
 use crate::diagnostic::Diagnostic;
 use crate::em::Repr;
 use compare::Comparer;
@@ -224,9 +224,26 @@ pub struct ExchangeDiff {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub new: Option<String>,
     pub drifts: Vec<Drift>,
-    /// The compared bodies' texts, for snippets (not serialised).
+    /// The compared bodies, for snippets (not serialised).
     #[serde(skip)]
-    pub bodies: Option<(String, String)>,
+    pub bodies: Option<Compared>,
+}
+
+/// Two compared bodies, kept for showing them: shared with the recordings, not copied (every
+/// body of two large estates is gigabytes); a pack's are read again when shown.
+#[derive(Clone, Debug)]
+pub struct Compared(Body, Body);
+
+impl Compared {
+    pub fn texts(text: (String, String)) -> Compared {
+        Compared(Body::text(text.0), Body::text(text.1))
+    }
+
+    /// The two texts, old and new; `None` when a pack can no longer give them.
+    pub fn read(&self) -> Option<(String, String)> {
+        let text = |b: &Body| b.read().ok().map(|b| b.as_text().unwrap_or_default().to_owned());
+        Some((text(&self.0)?, text(&self.1)?))
+    }
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -567,7 +584,7 @@ pub fn diff_files(old: &Path, new: &Path, ignore: &[Ignore]) -> Result<DiffRepor
             drop((ot_tree, nt_tree));
             let key = format!("body ({})", if oj { "JSON" } else { "XML" });
             let exchange =
-                ExchangeDiff { key, old: Some(on.clone()), new: Some(nn.clone()), drifts, bodies: Some((ot, nt)) };
+                ExchangeDiff { key, old: Some(on.clone()), new: Some(nn.clone()), drifts, bodies: Some(Compared::texts((ot, nt))) };
             Ok(report(on, nn, vec![exchange], 1))
         }
         (Input::Cassette(o), Input::Cassette(n)) => diff_cassettes(&o, &n, ignore),
@@ -915,7 +932,8 @@ fn diff_exchange(
             let mut c = Comparer { old: &otree, new: &ntree, ignore, drifts: Vec::new(), different_resources: false };
             c.roots();
             drifts.extend(c.drifts);
-            bodies = Some((ot.to_owned(), nt.to_owned()));
+            let recorded = |c: &LoadedCassette, i: usize| c.cassette.response_body(i).clone();
+            bodies = Some(Compared(recorded(old, i), recorded(new, j)));
         }
     }
     drifts.extend(request_fields(oe.request.body.as_text(), ne.request.body.as_text()));

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use crate::diff::{DiffReport, Drift, DriftKind, ExchangeDiff, Severity};
+use crate::diff::{DiffReport, Drift, DriftKind, Severity};
 
 use super::Style;
 use super::junit::{Case, Suite, Verdict};
@@ -77,8 +77,8 @@ pub(crate) fn items_line(g: &Group<'_>) -> Option<String> {
 }
 
 /// The lines around a drift, old and new, as a small coloured diff.
-fn snippet(e: &ExchangeDiff, d: &Drift, style: Style) -> Option<String> {
-    let (old, new) = e.bodies.as_ref()?;
+fn snippet(bodies: Option<&(String, String)>, d: &Drift, style: Style) -> Option<String> {
+    let (old, new) = bodies?;
     // A removed or added thing is its first line; a change shows a little context.
     let n = if d.old_line.is_some() && d.new_line.is_some() { 3 } else { 1 };
     let take = |text: &str, line: Option<usize>| {
@@ -132,6 +132,8 @@ pub fn text(r: &DiffReport, style: Style) -> String {
     for e in r.exchanges.iter().filter(|e| !e.drifts.is_empty()) {
         let _ = writeln!(out, "{}", style.paint("1", &e.key));
         let mut snippets = 0;
+        // Read once for the exchange's snippets, and only if one is shown.
+        let mut bodies = None;
         for g in groups(&e.drifts) {
             let d = g.first;
             let kind = if d.kind.is_link() { "link" } else { "schema" };
@@ -153,7 +155,8 @@ pub fn text(r: &DiffReport, style: Style) -> String {
                 let _ = writeln!(out, "      {}", style.paint("2", &items));
             }
             if snippets < 4 && d.severity != Severity::Cosmetic {
-                if let Some(s) = snippet(e, d, style) {
+                let texts = bodies.get_or_insert_with(|| e.bodies.as_ref().and_then(|b| b.read()));
+                if let Some(s) = snippet(texts.as_ref(), d, style) {
                     out.push_str(&s);
                     snippets += 1;
                 }

@@ -327,8 +327,8 @@ const MOST_LINES: usize = 400;
 /// The two bodies aligned line by line (a line diff), the changed lines and those a drift
 /// names marked, with only a few lines of context around them.
 fn side_by_side(e: &ExchangeDiff) -> Vec<Line> {
-    let Some((old, new)) = &e.bodies else { return Vec::new() };
-    let (old, new) = (pretty(old), pretty(new));
+    let Some((old, new)) = e.bodies.as_ref().and_then(|b| b.read()) else { return Vec::new() };
+    let (old, new) = (pretty(&old), pretty(&new));
     let named_old: HashSet<usize> = e.drifts.iter().filter_map(|d| d.old_line).collect();
     let named_new: HashSet<usize> = e.drifts.iter().filter_map(|d| d.new_line).collect();
     let diff = similar::TextDiff::configure().timeout(std::time::Duration::from_millis(200)).diff_lines(&old, &new);
