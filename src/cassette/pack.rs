@@ -529,13 +529,15 @@ mod stored {
             pack: None,
         };
         let read = frames.try_for_each(|bytes| {
-            match postcard::from_bytes(&bytes?).map_err(|e| e.to_string())? {
+            match postcard::from_bytes(&bytes?).map_err(|e| format!("its YAML as read is not readable ({e})"))? {
                 Frame::<Meta, Vec<Diagnostic>, Exchange>::Head { yaml, meta, exchanges, warnings } => {
                     let len = usize::try_from(pack.base).unwrap_or(usize::MAX).saturating_sub(super::HEADER_LEN);
                     let mut text = vec![0; len];
                     super::read_exact_at(&pack.file, &mut text, super::HEADER_LEN as u64).map_err(|e| e.to_string())?;
                     if digest(&text) != yaml {
-                        return Err("its YAML was edited after it was packed".to_owned());
+                        return Err(
+                            "its YAML was edited after it was packed (pack it again to load it faster)".to_owned()
+                        );
                     }
                     loaded.cassette.meta = meta;
                     loaded.cassette.exchanges.reserve(exchanges);
@@ -554,7 +556,7 @@ mod stored {
             Ok::<_, String>(())
         });
         if let Err(e) = read {
-            log::warn!("{}: the YAML as read is not readable ({e}); reading the YAML", pack.name);
+            log::warn!("{}: {e}; reading its YAML", pack.name);
             return None;
         }
         for d in &mut loaded.warnings {

@@ -23,7 +23,10 @@ pub(super) fn pack(args: PackArgs) -> Result<Exit, Failure> {
     }
     let packed =
         pack::write(&loaded, &out, crate::model::stored_catalog).map_err(|e| Failure::bad_input(e.to_string()))?;
-    let mb = |bytes: u64| format!("{:.1} MB", bytes as f64 / 1e6);
+    let mb = |bytes: u64| match bytes {
+        0..1_000_000 => format!("{:.1} KB", bytes as f64 / 1e3),
+        _ => format!("{:.1} MB", bytes as f64 / 1e6),
+    };
     eprintln!(
         "packed {} exchanges of {} into {}: {} of YAML ({} as read), {} response bodies ({}), {} of catalog; \
          serve it with `emtape serve {}`",

@@ -583,8 +583,13 @@ pub fn diff_files(old: &Path, new: &Path, ignore: &[Ignore]) -> Result<DiffRepor
             let drifts = c.drifts;
             drop((ot_tree, nt_tree));
             let key = format!("body ({})", if oj { "JSON" } else { "XML" });
-            let exchange =
-                ExchangeDiff { key, old: Some(on.clone()), new: Some(nn.clone()), drifts, bodies: Some(Compared::texts((ot, nt))) };
+            let exchange = ExchangeDiff {
+                key,
+                old: Some(on.clone()),
+                new: Some(nn.clone()),
+                drifts,
+                bodies: Some(Compared::texts((ot, nt))),
+            };
             Ok(report(on, nn, vec![exchange], 1))
         }
         (Input::Cassette(o), Input::Cassette(n)) => diff_cassettes(&o, &n, ignore),
