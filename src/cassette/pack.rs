@@ -24,8 +24,9 @@
 //! positions. The catalog is the mock's ([`crate::model`]), stored so that serving a pack need
 //! not read every body to learn it again; the YAML as read, so that loading a pack need not
 //! parse its YAML (seconds for a large estate's). Both are read only by the emtape that wrote
-//! them; another reads the YAML and the bodies. A pack of the first version (`v1`, without the
-//! YAML as read) is read as it was.
+//! them, and only while the YAML is the one they were made from (the YAML as read carries its
+//! digest); otherwise the YAML and the bodies are read. A pack of the first version (`v1`,
+//! without the YAML as read) is read as it was.
 
 use std::cell::RefCell;
 use std::fs::File;
@@ -41,7 +42,7 @@ const MAGIC: &str = "# emtape-pack v2 ";
 const HEADER_LEN: usize = V1_LEN + " loaded=".len() + 20;
 /// A pack of the first version: three counts.
 const MAGIC_V1: &str = "# emtape-pack v1 ";
-const V1_LEN: usize = MAGIC.len() + "skeleton=".len() + 20 + " bodies=".len() + 20 + " catalog=".len() + 20 + 1;
+const V1_LEN: usize = MAGIC_V1.len() + "skeleton=".len() + 20 + " bodies=".len() + 20 + " catalog=".len() + 20 + 1;
 
 /// The name a pack's cassette goes by while its catalog is learned for storing (the pack has
 /// another name by the time it is read).
@@ -68,6 +69,8 @@ pub struct PackFile {
     catalog: u64,
     /// The YAML as read, after the catalog.
     loaded: u64,
+    /// Its YAML is the one it was packed from: its catalog and YAML as read say what it does.
+    as_packed: bool,
     /// The file as it was when it was loaded: its bodies are read by place only while it is.
     stamp: Stamp,
 }
@@ -105,6 +108,11 @@ impl PackFile {
             Ok(_) => Err(self.error("it was written over after it was loaded; load it again (restart serve)")),
             Err(e) => Err(self.error(&e.to_string())),
         }
+    }
+
+    /// Whether its stored catalog describes its YAML (not edited since it was packed).
+    pub fn as_packed(&self) -> bool {
+        self.as_packed
     }
 
     /// How many bytes of catalog are stored after the bodies (none: 0).
@@ -277,7 +285,16 @@ fn load_named(name: String, file: File) -> Result<LoadedCassette, CassetteError>
             stamp.len
         )));
     }
-    let pack = Arc::new(PackFile { name: name.clone(), file, base: skeleton, bodies, catalog, loaded, stamp });
+    let mut pack =
+        PackFile { name: name.clone(), file, base: skeleton, bodies, catalog, loaded, stamp, as_packed: true };
+    pack.as_packed = stored::as_packed(&pack);
+    if !pack.as_packed {
+        log::warn!(
+            "{name}: its YAML is not the one it was packed from (edited since?): reading its YAML and learning its \
+             catalog from its bodies (pack it again to load it faster)"
+        );
+    }
+    let pack = Arc::new(pack);
     READING.with(|r| *r.borrow_mut() = Some(pack.clone()));
     let read = stored::loaded(&pack).map_or_else(
         || {
@@ -512,14 +529,35 @@ mod stored {
         }
     }
 
-    /// The cassette `pack` stores as read; `None` when it stores none, or one another emtape
-    /// wrote, or one that cannot be read (its YAML is read instead).
-    pub(super) fn loaded(pack: &Arc<PackFile>) -> Option<LoadedCassette> {
+    /// Whether `pack`'s YAML is the one it was packed from (its YAML as read carries the
+    /// YAML's digest): only then do its catalog and YAML as read say what its YAML does. A pack
+    /// that stores no YAML as read (of the first version, or being written) makes no such claim.
+    pub(super) fn as_packed(pack: &PackFile) -> bool {
+        #[derive(Deserialize)]
+        enum Head {
+            Head { yaml: [u8; 32] },
+        }
+        if pack.loaded == 0 {
+            return true;
+        }
         let mut frames = pack.frames(pack.bodies + pack.catalog, pack.loaded);
-        let by = frames.next()?.ok()?;
+        let (Some(Ok(by)), Some(Ok(head))) = (frames.next(), frames.next()) else { return false };
         if postcard::from_bytes::<&str>(&by).ok() != Some(WRITTEN_BY) {
+            return false;
+        }
+        let Ok(Head::Head { yaml }) = postcard::from_bytes(&head) else { return false };
+        let len = usize::try_from(pack.base).unwrap_or(usize::MAX).saturating_sub(super::HEADER_LEN);
+        let mut text = vec![0; len];
+        super::read_exact_at(&pack.file, &mut text, super::HEADER_LEN as u64).is_ok() && digest(&text) == yaml
+    }
+
+    /// The cassette `pack` stores as read; `None` when it stores none, or one another emtape
+    /// wrote, or one that cannot be read, or its YAML was edited since (its YAML is read instead).
+    pub(super) fn loaded(pack: &Arc<PackFile>) -> Option<LoadedCassette> {
+        if !pack.as_packed {
             return None;
         }
+        let mut frames = pack.frames(pack.bodies + pack.catalog, pack.loaded).skip(1);
         let mut loaded = LoadedCassette {
             name: pack.name.clone(),
             cassette: Cassette::default(),
@@ -528,33 +566,39 @@ mod stored {
             bodies: Vec::new(),
             pack: None,
         };
-        let read = frames.try_for_each(|bytes| {
-            match postcard::from_bytes(&bytes?).map_err(|e| format!("its YAML as read is not readable ({e})"))? {
-                Frame::<Meta, Vec<Diagnostic>, Exchange>::Head { yaml, meta, exchanges, warnings } => {
-                    let len = usize::try_from(pack.base).unwrap_or(usize::MAX).saturating_sub(super::HEADER_LEN);
-                    let mut text = vec![0; len];
-                    super::read_exact_at(&pack.file, &mut text, super::HEADER_LEN as u64).map_err(|e| e.to_string())?;
-                    if digest(&text) != yaml {
-                        return Err(
-                            "its YAML was edited after it was packed (pack it again to load it faster)".to_owned()
-                        );
-                    }
-                    loaded.cassette.meta = meta;
-                    loaded.cassette.exchanges.reserve(exchanges);
-                    loaded.lines.reserve(exchanges);
-                    loaded.bodies.reserve(exchanges);
-                    loaded.warnings = warnings;
-                }
-                Frame::Exchanges(exchanges) => {
-                    for (exchange, line, bodies) in exchanges {
-                        loaded.cassette.exchanges.push(exchange);
-                        loaded.lines.push(line);
-                        loaded.bodies.push(bodies);
-                    }
+        let not_readable = |e: postcard::Error| format!("its YAML as read is not readable ({e})");
+        // A count from the file is a hint, never more than the section could hold.
+        let most = usize::try_from(pack.loaded / 8).unwrap_or(usize::MAX);
+        let read = (|| {
+            let head = frames.next().ok_or("its YAML as read is empty")??;
+            let Frame::<Meta, Vec<Diagnostic>, Exchange>::Head { meta, exchanges, warnings, .. } =
+                postcard::from_bytes(&head).map_err(not_readable)?
+            else {
+                return Err("its YAML as read does not begin with its head".to_owned());
+            };
+            loaded.cassette.meta = meta;
+            loaded.cassette.exchanges.reserve(exchanges.min(most));
+            loaded.lines.reserve(exchanges.min(most));
+            loaded.bodies.reserve(exchanges.min(most));
+            loaded.warnings = warnings;
+            for bytes in frames {
+                let Frame::<Meta, Vec<Diagnostic>, Exchange>::Exchanges(each) =
+                    postcard::from_bytes(&bytes?).map_err(not_readable)?
+                else {
+                    return Err("its YAML as read has a second head".to_owned());
+                };
+                for (exchange, line, bodies) in each {
+                    loaded.cassette.exchanges.push(exchange);
+                    loaded.lines.push(line);
+                    loaded.bodies.push(bodies);
                 }
             }
-            Ok::<_, String>(())
-        });
+            let read = loaded.cassette.exchanges.len();
+            if read != exchanges {
+                return Err(format!("its YAML as read has {read} exchanges of the {exchanges} it says"));
+            }
+            Ok(())
+        })();
         if let Err(e) = read {
             log::warn!("{}: {e}; reading its YAML", pack.name);
             return None;
@@ -655,6 +699,15 @@ mod tests {
         }
     }
 
+    /// The YAML as read `loaded`'s pack stores, read as loading it does.
+    fn as_read(loaded: &LoadedCassette) -> Option<LoadedCassette> {
+        let pack = loaded.pack.clone().unwrap();
+        READING.with(|r| *r.borrow_mut() = Some(pack.clone()));
+        let read = stored::loaded(&pack);
+        READING.with(|r| *r.borrow_mut() = None);
+        read
+    }
+
     /// A copy of the pack at `path` whose YAML as read is marked as another emtape's: loading it
     /// reads its YAML.
     fn as_another_emtapes(path: &Path) -> std::path::PathBuf {
@@ -681,7 +734,9 @@ mod tests {
             let out = dir.join(format!("{i}.emtape"));
             write(&Cassette::parse(name, text).unwrap(), &out, |_| Vec::new()).unwrap();
             let stored = Cassette::load_placed(&out).unwrap();
+            assert!(as_read(&stored).is_some(), "{name}: the YAML as read is read");
             let yaml = Cassette::load_placed(&as_another_emtapes(&out)).unwrap();
+            assert!(as_read(&yaml).is_none(), "{name}: another emtape's is not");
             let other = out.with_extension("other.emtape").display().to_string();
             let said = |l: &LoadedCassette| {
                 let text = format!("{:?} {:?} {:?} {:?}", l.cassette, l.lines, l.warnings, l.bodies);
@@ -715,7 +770,7 @@ mod tests {
         std::fs::write(&path, &bytes).unwrap();
         let read = Cassette::load_placed(&path).unwrap();
         assert_eq!(format!("{:?}", read.cassette), format!("{:?}", stored.cassette));
-        assert!(stored::loaded(read.pack.as_ref().unwrap()).is_none());
+        assert!(as_read(&read).is_none());
     }
 
     #[test]
@@ -727,7 +782,8 @@ mod tests {
         std::fs::write(&path, edited).unwrap();
         let read = Cassette::load_placed(&path).unwrap();
         assert_eq!(read.cassette.exchanges[0].response.status, 404);
-        assert!(stored::loaded(read.pack.as_ref().unwrap()).is_none());
+        assert!(as_read(&read).is_none());
+        assert!(!read.pack.as_ref().unwrap().as_packed(), "its catalog is not the edited YAML's either");
     }
 
     #[test]

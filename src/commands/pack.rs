@@ -23,21 +23,25 @@ pub(super) fn pack(args: PackArgs) -> Result<Exit, Failure> {
     }
     let packed =
         pack::write(&loaded, &out, crate::model::stored_catalog).map_err(|e| Failure::bad_input(e.to_string()))?;
-    let mb = |bytes: u64| match bytes {
+    let size = |bytes: u64| match bytes {
         0..1_000_000 => format!("{:.1} KB", bytes as f64 / 1e3),
         _ => format!("{:.1} MB", bytes as f64 / 1e6),
     };
     eprintln!(
-        "packed {} exchanges of {} into {}: {} of YAML ({} as read), {} response bodies ({}), {} of catalog; \
+        "packed {} exchanges of {} into {}: {} of YAML ({}), {} response bodies ({}), {} of catalog; \
          serve it with `emtape serve {}`",
         packed.exchanges,
         input.display(),
         out.display(),
-        mb(packed.file_bytes - packed.body_bytes - packed.catalog_bytes - packed.loaded_bytes),
-        mb(packed.loaded_bytes),
+        size(packed.file_bytes - packed.body_bytes - packed.catalog_bytes - packed.loaded_bytes),
+        if packed.loaded_bytes == 0 {
+            "not stored as read".to_owned()
+        } else {
+            format!("{} as read", size(packed.loaded_bytes))
+        },
         packed.bodies,
-        mb(packed.body_bytes),
-        mb(packed.catalog_bytes),
+        size(packed.body_bytes),
+        size(packed.catalog_bytes),
         out.display()
     );
     Ok(Exit::Success)

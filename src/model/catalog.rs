@@ -621,11 +621,13 @@ pub(crate) mod stored {
         WRITING.with(|w| w.borrow_mut().clear());
         written?;
         // Listings by as many items as a frame of resources holds (one may list half a million).
-        let mut listed = Vec::new();
+        let (mut listed, mut items) = (Vec::new(), 0);
         for (n, list) in lists.iter().enumerate() {
             listed.push(list);
-            if listed.iter().map(|l| l.items.len().max(1)).sum::<usize>() >= FRAME || n + 1 == lists.len() {
+            items += list.items.len().max(1);
+            if items >= FRAME || n + 1 == lists.len() {
                 put_frame(&mut out, &Out::Lists(std::mem::take(&mut listed)))?;
+                items = 0;
             }
         }
         Ok(out)
@@ -634,7 +636,7 @@ pub(crate) mod stored {
     /// The part stored in `cassette`'s pack; `None` for a cassette, or a part written by another
     /// emtape or no longer readable.
     pub(super) fn part_in(cassette: &LoadedCassette) -> Option<Part> {
-        let pack = cassette.pack.as_ref()?;
+        let pack = cassette.pack.as_ref().filter(|p| p.as_packed())?;
         let unreadable = |e: String| {
             log::warn!("{}: its stored catalog is not readable ({e}); learning it from the bodies", pack.name());
         };
@@ -650,9 +652,11 @@ pub(crate) mod stored {
             let c = &mut part.catalog;
             match frame {
                 Frame::Head { resources, lists, json_bodies, camel_bodies, camel_json } => {
-                    c.resources.reserve(resources);
-                    c.order.reserve(resources);
-                    part.lists.reserve(lists);
+                    // Counts from the file are hints, never more than the part could hold.
+                    let most = usize::try_from(pack.catalog_len() / 8).unwrap_or(usize::MAX);
+                    c.resources.reserve(resources.min(most));
+                    c.order.reserve(resources.min(most));
+                    part.lists.reserve(lists.min(most));
                     (part.json_bodies, part.camel_bodies, c.camel_json) = (json_bodies, camel_bodies, camel_json);
                 }
                 Frame::Tables(t) => {
@@ -1453,6 +1457,24 @@ mod tests {
     }
 
     #[test]
+    fn the_catalog_of_a_pack_whose_yaml_was_edited_is_learned_from_its_bodies() {
+        let dir = std::env::temp_dir().join(format!("emtape-catalog-edited-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let count = packed("13", &dir).len();
+        let path = dir.join("0.emtape");
+        let bytes = std::fs::read(&path).unwrap();
+        // The first answer (the API root) made a 404: it teaches nothing now.
+        let at = bytes.windows(11).position(|w| w == b"status: 200").unwrap();
+        std::fs::write(&path, [&bytes[..at], b"status: 404", &bytes[at + 11..]].concat()).unwrap();
+        let packs: Vec<_> = (0..count)
+            .map(|i| crate::cassette::Cassette::load_placed(&dir.join(format!("{i}.emtape"))).unwrap())
+            .collect();
+        assert!(stored::part_in(&packs[0]).is_none());
+        let learned = described(&Catalog::build_in(&packs, 2, true, false));
+        assert_eq!(described(&Catalog::build_in(&packs, 2, true, true)), learned);
+    }
+
+    #[test]
     fn a_stored_part_with_a_damaged_frame_is_learned_from_the_bodies() {
         let dir = std::env::temp_dir().join(format!("emtape-catalog-frame-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -1461,14 +1483,14 @@ mod tests {
         let pack = crate::cassette::Cassette::load_placed(&path).unwrap();
         let stored = pack.pack.as_ref().unwrap().catalog_len() as usize;
         let mut bytes = std::fs::read(&path).unwrap();
-        // The fifth frame made one byte longer than it is: it and the ones after it misread.
+        // The fifth frame made one byte longer than it is: the frames after it misread.
         let head = String::from_utf8_lossy(&bytes[..bytes.iter().position(|b| *b == b'\n').unwrap()]).into_owned();
         let loaded: usize = head.rsplit("loaded=").next().unwrap().parse().unwrap();
         let mut at = bytes.len() - loaded - stored;
         for _ in 0..4 {
             at += 8 + u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap()) as usize;
         }
-        assert!(at < bytes.len(), "the part has more than four frames");
+        assert!(at < bytes.len() - loaded, "the part has more than four frames");
         let len = u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap());
         bytes[at..at + 8].copy_from_slice(&(len + 1).to_le_bytes());
         std::fs::write(&path, bytes).unwrap();
