@@ -476,8 +476,9 @@ mod stored {
     use crate::cassette::{Cassette, Exchange, Meta};
     use crate::diagnostic::Diagnostic;
 
-    /// Which emtape wrote it (bump the number with any change to what a loaded cassette holds).
-    const WRITTEN_BY: &str = concat!("emtape ", env!("CARGO_PKG_VERSION"), " loaded 2");
+    /// Which emtape wrote it (bump the number with any change to what a loaded cassette holds:
+    /// the test `the_yaml_as_read_is_laid_out_as_its_written_by_says` pins the layout).
+    pub(super) const WRITTEN_BY: &str = concat!("emtape ", env!("CARGO_PKG_VERSION"), " loaded 2");
 
     /// Exchanges a frame holds.
     const FRAME: usize = if cfg!(test) { 3 } else { 8192 };
@@ -784,6 +785,23 @@ mod tests {
         assert_eq!(read.cassette.exchanges[0].response.status, 404);
         assert!(as_read(&read).is_none());
         assert!(!read.pack.as_ref().unwrap().as_packed(), "its catalog is not the edited YAML's either");
+    }
+
+    #[test]
+    fn the_yaml_as_read_is_laid_out_as_its_written_by_says() {
+        // A change to a type the YAML as read stores (Exchange, Headers, Body, Meta, Diagnostic,
+        // BodyAt) changes these bytes: bump the number in `stored::WRITTEN_BY` and pin anew, or
+        // another build of this version would misread packs this one wrote.
+        const PINNED: (&str, &str) = ("loaded 2", "f1915713d706ee3de93a67963acbc01aba80273c4210001892cb64e43bb2308a");
+        assert!(stored::WRITTEN_BY.ends_with(PINNED.0), "pin the layout of the number `WRITTEN_BY` says");
+        let warned = SMALL.replace("body: |\n      in\n", "body: |\n      {{origni}}\n");
+        let loaded = Cassette::parse("c.yaml", &warned).unwrap();
+        assert!(!loaded.warnings.is_empty());
+        let bytes = stored::of(&loaded, b"yaml");
+        let bytes = &bytes[8 + 1 + stored::WRITTEN_BY.len()..];
+        let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
+        let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex, PINNED.1, "the layout changed: bump the number in `WRITTEN_BY` and pin it");
     }
 
     #[test]
