@@ -240,6 +240,15 @@ thread_local! {
     static READING: RefCell<Option<Arc<PackFile>>> = const { RefCell::new(None) };
 }
 
+/// `read` with `pack` as the pack being read: the one a body placed by `body_at`, or stored by
+/// place (the YAML as read, the catalog), is in.
+pub(crate) fn reading<T>(pack: &Arc<PackFile>, read: impl FnOnce() -> T) -> T {
+    let before = READING.with(|r| r.borrow_mut().replace(pack.clone()));
+    let out = read();
+    READING.with(|r| *r.borrow_mut() = before);
+    out
+}
+
 /// A `body_at: [offset, length]` of the YAML being read.
 pub(super) fn placed(at: u64, len: u64, bom: bool) -> Result<Body, String> {
     READING.with(|r| {
@@ -295,18 +304,16 @@ fn load_named(name: String, file: File) -> Result<LoadedCassette, CassetteError>
         );
     }
     let pack = Arc::new(pack);
-    READING.with(|r| *r.borrow_mut() = Some(pack.clone()));
-    let read = stored::loaded(&pack).map_or_else(
+    let read = reading(&pack, || stored::loaded(&pack)).map_or_else(
         || {
             let yaml_len = usize::try_from(skeleton).map_err(|_| unreadable("its YAML is too large".to_owned()))?;
             let mut text = vec![0; yaml_len];
             read_exact_at(&pack.file, &mut text, 0).map_err(|e| unreadable(e.to_string()))?;
             let text = String::from_utf8(text).map_err(|_| unreadable("its YAML is not UTF-8 text".to_owned()))?;
-            Cassette::parse(&name, &text)
+            reading(&pack, || Cassette::parse(&name, &text))
         },
         Ok,
     );
-    READING.with(|r| *r.borrow_mut() = None);
     let mut loaded = read?;
     loaded.pack = Some(pack);
     Ok(loaded)
@@ -703,10 +710,7 @@ mod tests {
     /// The YAML as read `loaded`'s pack stores, read as loading it does.
     fn as_read(loaded: &LoadedCassette) -> Option<LoadedCassette> {
         let pack = loaded.pack.clone().unwrap();
-        READING.with(|r| *r.borrow_mut() = Some(pack.clone()));
-        let read = stored::loaded(&pack);
-        READING.with(|r| *r.borrow_mut() = None);
-        read
+        reading(&pack, || stored::loaded(&pack))
     }
 
     /// A copy of the pack at `path` whose YAML as read is marked as another emtape's: loading it

@@ -31,11 +31,33 @@ pub(crate) struct Sample {
 
 /// A recorded body as the catalog keeps it: shared with the cassette in memory, or left in its
 /// pack and read by place (a listing's item alone).
+/// Stored as the cassette stores a body (a placed one by place, see [`crate::cassette::pack`]).
 #[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(try_from = "stored::Body", into = "stored::Body")]
+#[serde(try_from = "Body", into = "Body")]
 enum Recorded {
     Memory(Arc<str>),
     Placed(Arc<Placed>),
+}
+
+impl From<Recorded> for Body {
+    fn from(r: Recorded) -> Body {
+        match r {
+            Recorded::Memory(text) => Body::Text { text, bom: false },
+            Recorded::Placed(p) => Body::Placed(p),
+        }
+    }
+}
+
+impl TryFrom<Body> for Recorded {
+    type Error = &'static str;
+
+    fn try_from(b: Body) -> Result<Recorded, &'static str> {
+        match b {
+            Body::Text { text, .. } => Ok(Recorded::Memory(text)),
+            Body::Placed(p) => Ok(Recorded::Placed(p)),
+            Body::Empty | Body::Binary(_) => Err("a recorded entity or listing is a text body"),
+        }
+    }
 }
 
 impl Recorded {
@@ -525,13 +547,13 @@ pub(crate) mod stored {
 
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-    use super::{Collection, Part, Path, Placed, Recorded, Service, Text};
+    use super::{Collection, Part, Path, Service, Text};
     use crate::cassette::LoadedCassette;
     use crate::cassette::pack::{self, PackFile, put_frame};
 
     /// What a stored part begins with: which emtape wrote it (bump the number with any change to
     /// what a part holds).
-    const WRITTEN_BY: &str = concat!("emtape ", env!("CARGO_PKG_VERSION"), " catalog part 4");
+    const WRITTEN_BY: &str = concat!("emtape ", env!("CARGO_PKG_VERSION"), " catalog part 5");
 
     /// How many resources, texts or listings a frame holds: a part is read a frame at a time,
     /// so reading it holds what it has read and one frame, not every byte of it (a large
@@ -646,37 +668,40 @@ pub(crate) mod stored {
             return None;
         }
         READING.with(|r| *r.borrow_mut() = Some((pack.clone(), Vec::new())));
-        let read = frames.try_fold(Part::default(), |mut part, bytes| {
-            let frame: Frame<String, Box<super::Resource>, super::List> =
-                postcard::from_bytes(&bytes?).map_err(|e| e.to_string())?;
-            let c = &mut part.catalog;
-            match frame {
-                Frame::Head { resources, lists, json_bodies, camel_bodies, camel_json } => {
-                    // Counts from the file are hints, never more than the part could hold.
-                    let most = usize::try_from(pack.catalog_len() / 8).unwrap_or(usize::MAX);
-                    c.resources.reserve(resources.min(most));
-                    c.order.reserve(resources.min(most));
-                    part.lists.reserve(lists.min(most));
-                    (part.json_bodies, part.camel_bodies, c.camel_json) = (json_bodies, camel_bodies, camel_json);
-                }
-                Frame::Tables(t) => {
-                    (c.collections, c.shapes, c.services) = (t.collections, t.shapes, t.services);
-                    (c.samples, c.by_kind, c.link_uses) = (t.samples, t.by_kind, t.link_uses);
-                }
-                Frame::Texts(texts) => READING.with(|r| {
-                    if let Some((_, table)) = r.borrow_mut().as_mut() {
-                        table.extend(texts.into_iter().map(Text::new));
+        // Its bodies are the pack's, by place.
+        let read = pack::reading(pack, || {
+            frames.try_fold(Part::default(), |mut part, bytes| {
+                let frame: Frame<String, Box<super::Resource>, super::List> =
+                    postcard::from_bytes(&bytes?).map_err(|e| e.to_string())?;
+                let c = &mut part.catalog;
+                match frame {
+                    Frame::Head { resources, lists, json_bodies, camel_bodies, camel_json } => {
+                        // Counts from the file are hints, never more than the part could hold.
+                        let most = usize::try_from(pack.catalog_len() / 8).unwrap_or(usize::MAX);
+                        c.resources.reserve(resources.min(most));
+                        c.order.reserve(resources.min(most));
+                        part.lists.reserve(lists.min(most));
+                        (part.json_bodies, part.camel_bodies, c.camel_json) = (json_bodies, camel_bodies, camel_json);
                     }
-                }),
-                Frame::Resources(resources) => {
-                    for (path, resource) in resources {
-                        c.order.push(path.clone());
-                        c.resources.insert(path, resource);
+                    Frame::Tables(t) => {
+                        (c.collections, c.shapes, c.services) = (t.collections, t.shapes, t.services);
+                        (c.samples, c.by_kind, c.link_uses) = (t.samples, t.by_kind, t.link_uses);
                     }
+                    Frame::Texts(texts) => READING.with(|r| {
+                        if let Some((_, table)) = r.borrow_mut().as_mut() {
+                            table.extend(texts.into_iter().map(Text::new));
+                        }
+                    }),
+                    Frame::Resources(resources) => {
+                        for (path, resource) in resources {
+                            c.order.push(path.clone());
+                            c.resources.insert(path, resource);
+                        }
+                    }
+                    Frame::Lists(lists) => part.lists.extend(lists),
                 }
-                Frame::Lists(lists) => part.lists.extend(lists),
-            }
-            Ok(part)
+                Ok(part)
+            })
         });
         READING.with(|r| *r.borrow_mut() = None);
         read.map_err(unreadable).ok()
@@ -690,36 +715,6 @@ pub(crate) mod stored {
     }
 
     type Reading = (Arc<PackFile>, Vec<Text>);
-
-    /// A recorded body as stored: a body of the pack by place.
-    #[derive(Serialize, Deserialize)]
-    pub(super) enum Body {
-        Memory(String),
-        Placed { at: u64, len: u64, bom: bool },
-    }
-
-    impl From<Recorded> for Body {
-        fn from(r: Recorded) -> Body {
-            match r {
-                Recorded::Memory(text) => Body::Memory(text.to_string()),
-                Recorded::Placed(p) => Body::Placed { at: p.at(), len: p.len() as u64, bom: p.bom() },
-            }
-        }
-    }
-
-    impl TryFrom<Body> for Recorded {
-        type Error = String;
-
-        fn try_from(b: Body) -> Result<Recorded, String> {
-            match b {
-                Body::Memory(text) => Ok(Recorded::Memory(text.into())),
-                Body::Placed { at, len, bom } => READING.with(|r| match r.borrow().as_ref() {
-                    Some((pack, _)) => Ok(Recorded::Placed(Arc::new(Placed::in_pack(pack, at, len, bom)?))),
-                    None => Err("a placed body read outside its pack".to_owned()),
-                }),
-            }
-        }
-    }
 
     /// A text links share, by its number in the part's table.
     pub(super) fn share<S: Serializer>(text: &Text, s: S) -> Result<S::Ok, S::Error> {
