@@ -707,6 +707,13 @@ mod tests {
         }
     }
 
+    /// The file at `path` with the first `from` in it made `to` (as long), in place.
+    fn replace_first(path: &Path, from: &[u8], to: &[u8]) {
+        let bytes = std::fs::read(path).unwrap();
+        let at = bytes.windows(from.len()).position(|w| w == from).unwrap();
+        std::fs::write(path, [&bytes[..at], to, &bytes[at + from.len()..]].concat()).unwrap();
+    }
+
     /// The YAML as read `loaded`'s pack stores, read as loading it does.
     fn as_read(loaded: &LoadedCassette) -> Option<LoadedCassette> {
         let pack = loaded.pack.clone().unwrap();
@@ -781,10 +788,7 @@ mod tests {
     #[test]
     fn a_pack_whose_yaml_was_edited_after_packing_is_read_from_its_yaml() {
         let path = packed("edited", SMALL);
-        let bytes = std::fs::read(&path).unwrap();
-        let at = bytes.windows(11).position(|w| w == b"status: 200").unwrap();
-        let edited = [&bytes[..at], b"status: 404", &bytes[at + 11..]].concat();
-        std::fs::write(&path, edited).unwrap();
+        replace_first(&path, b"status: 200", b"status: 404");
         let read = Cassette::load_placed(&path).unwrap();
         assert_eq!(read.cassette.exchanges[0].response.status, 404);
         assert!(as_read(&read).is_none());
@@ -860,10 +864,7 @@ mod tests {
     #[test]
     fn a_body_placed_past_the_bodies_is_refused_at_its_line() {
         let path = packed("past", SMALL);
-        let text = std::fs::read(&path).unwrap();
-        let at = text.windows(13).position(|w| w == b"body_at: [0, ").unwrap();
-        let damaged = [&text[..at], b"body_at: [9, ", &text[at + 13..]].concat();
-        std::fs::write(&path, damaged).unwrap();
+        replace_first(&path, b"body_at: [0, ", b"body_at: [9, ");
         // Its YAML read (the YAML as read is stored as the YAML was).
         let path = as_another_emtapes(&path);
         let said = error(&path);

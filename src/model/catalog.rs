@@ -1414,6 +1414,11 @@ mod tests {
         packs
     }
 
+    /// The `count` packs [`packed`] wrote in `dir`, loaded as they are now.
+    fn loaded_again(dir: &std::path::Path, count: usize) -> Vec<LoadedCassette> {
+        (0..count).map(|i| crate::cassette::Cassette::load_placed(&dir.join(format!("{i}.emtape"))).unwrap()).collect()
+    }
+
     #[test]
     fn a_packs_stored_catalog_is_the_one_its_bodies_teach() {
         let dir = std::env::temp_dir().join(format!("emtape-catalog-stored-{}", std::process::id()));
@@ -1442,9 +1447,7 @@ mod tests {
         let at = bytes.windows(13).rposition(|w| w == b"catalog part ").unwrap();
         bytes[at] = b'C';
         std::fs::write(&path, bytes).unwrap();
-        let packs: Vec<_> = (0..count)
-            .map(|i| crate::cassette::Cassette::load_placed(&dir.join(format!("{i}.emtape"))).unwrap())
-            .collect();
+        let packs = loaded_again(&dir, count);
         assert!(stored::part_in(&packs[2]).is_none());
         assert!(stored::part_in(&packs[1]).is_some());
         let learned = described(&Catalog::build_in(&packs, 2, true, false));
@@ -1461,9 +1464,7 @@ mod tests {
         // The first answer (the API root) made a 404: it teaches nothing now.
         let at = bytes.windows(11).position(|w| w == b"status: 200").unwrap();
         std::fs::write(&path, [&bytes[..at], b"status: 404", &bytes[at + 11..]].concat()).unwrap();
-        let packs: Vec<_> = (0..count)
-            .map(|i| crate::cassette::Cassette::load_placed(&dir.join(format!("{i}.emtape"))).unwrap())
-            .collect();
+        let packs = loaded_again(&dir, count);
         assert!(stored::part_in(&packs[0]).is_none());
         let learned = described(&Catalog::build_in(&packs, 2, true, false));
         assert_eq!(described(&Catalog::build_in(&packs, 2, true, true)), learned);
@@ -1489,9 +1490,7 @@ mod tests {
         let len = u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap());
         bytes[at..at + 8].copy_from_slice(&(len + 1).to_le_bytes());
         std::fs::write(&path, bytes).unwrap();
-        let packs: Vec<_> = (0..count)
-            .map(|i| crate::cassette::Cassette::load_placed(&dir.join(format!("{i}.emtape"))).unwrap())
-            .collect();
+        let packs = loaded_again(&dir, count);
         assert!(stored::part_in(&packs[1]).is_none());
         assert!(stored::part_in(&packs[0]).is_some());
         let learned = described(&Catalog::build_in(&packs, 2, true, false));
