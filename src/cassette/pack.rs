@@ -562,7 +562,7 @@ mod stored {
     /// The cassette `pack` stores as read; `None` when it stores none, or one another emtape
     /// wrote, or one that cannot be read, or its YAML was edited since (its YAML is read instead).
     pub(super) fn loaded(pack: &Arc<PackFile>) -> Option<LoadedCassette> {
-        if !pack.as_packed {
+        if !pack.as_packed || pack.loaded == 0 {
             return None;
         }
         let mut frames = pack.frames(pack.bodies + pack.catalog, pack.loaded).skip(1);
