@@ -326,13 +326,57 @@ impl Cassette {
 }
 
 /// Writes a response body kept in a file (too large to hold) as the `body` lines of a cassette
-/// exchange, exactly as [`Cassette::to_yaml`] writes the same body; `transform` redacts each line.
+/// exchange, exactly as [`Cassette::to_yaml`] writes the same body; `transform` redacts a run
+/// of whole lines at a time.
 pub fn write_spooled_body(
     out: &mut impl std::io::Write,
     path: &Path,
     transform: &dyn Fn(&str) -> String,
 ) -> std::io::Result<()> {
-    yaml::spooled_body(out, path, transform)
+    let open = || Ok(std::io::BufReader::with_capacity(1 << 16, std::fs::File::open(path)?));
+    yaml::large_body(out, open, transform)
+}
+
+/// Writes a large response body held in memory, in the chunks it arrived in, as
+/// [`write_spooled_body`] writes it from a file: without the copies of the whole body that
+/// [`Cassette::to_yaml`] would make.
+pub fn write_large_body(
+    out: &mut impl std::io::Write,
+    parts: &[bytes::Bytes],
+    transform: &dyn Fn(&str) -> String,
+) -> std::io::Result<()> {
+    yaml::large_body(out, || Ok(Chunks { parts, at: 0 }), transform)
+}
+
+/// Chunks of a body read as one.
+struct Chunks<'a> {
+    parts: &'a [bytes::Bytes],
+    /// Where the first part not yet read starts in it.
+    at: usize,
+}
+
+impl std::io::Read for Chunks<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = std::io::BufRead::fill_buf(self)?.read(buf)?;
+        std::io::BufRead::consume(self, n);
+        Ok(n)
+    }
+}
+
+impl std::io::BufRead for Chunks<'_> {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        while let [first, rest @ ..] = self.parts {
+            if self.at < first.len() {
+                break;
+            }
+            (self.parts, self.at) = (rest, 0);
+        }
+        Ok(self.parts.first().map_or(&[], |p| &p[self.at..]))
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.at += n;
+    }
 }
 
 impl Exchange {
