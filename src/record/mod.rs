@@ -146,6 +146,10 @@ pub fn rewrite_header(path: &Path, meta: &Meta) -> io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
+/// Bodies larger than this are written a run of lines at a time, as a spooled body is (record's
+/// `--max-buffer` default): the whole-body redaction and YAML would copy them several times.
+pub const LARGE_BODY: usize = 8 << 20;
+
 /// A response body recorded earlier for a request.
 #[derive(Clone, Debug)]
 struct Previous {
@@ -305,9 +309,20 @@ impl Recorder {
     pub fn record_as(&self, seq: u64, sent: &Sent<'_>, response: &Response) {
         let mut head = response.clone();
         let body = std::mem::take(&mut head.body);
+        self.record_chunks(seq, sent, &head, &[body]);
+    }
+
+    /// Records an exchange made now whose response body came in `parts` (the head's own body
+    /// is ignored).
+    pub fn record_in_parts(&self, sent: &Sent<'_>, head: &Response, parts: &[Bytes]) {
+        let seq = self.next_seq();
+        self.record_chunks(seq, sent, head, parts);
+    }
+
+    fn record_chunks(&self, seq: u64, sent: &Sent<'_>, head: &Response, parts: &[Bytes]) {
         let mut repeat = self.repeat_probe(sent);
-        repeat.feed(&body);
-        self.record_parts(seq, sent, &head, &[body], repeat);
+        parts.iter().for_each(|p| repeat.feed(p));
+        self.record_parts(seq, sent, head, parts, repeat);
     }
 
     /// A probe for a response to `sent` that repeats the last body recorded for the same request.
@@ -337,6 +352,15 @@ impl Recorder {
         let empty = parts.iter().all(|p| p.is_empty());
         let (key, same) = repeat.finish();
         let names_origin = same.as_ref().map_or_else(|| rewrite::names(&self.origin, parts), |p| p.names_origin);
+        let size: usize = parts.iter().map(Bytes::len).sum();
+        if same.is_none() && size > LARGE_BODY && self.compare.is_none() && self.spec.is_none() {
+            // Written as a spooled body is, without whole copies of it in the exchange and its
+            // YAML; nor is it kept to spot a repeat (neither is a spooled one).
+            self.record_by_lines(seq, sent, head, |out, redactor| {
+                crate::cassette::write_large_body(out, parts, &|text| redactor.body_text(text))
+            });
+            return names_origin;
+        }
         let body = match (&same, parts) {
             (Some(_), _) => Bytes::new(),
             (None, [one]) => one.clone(),
@@ -365,18 +389,31 @@ impl Recorder {
     }
 
     /// Records an exchange whose response body is too large to hold and was spooled to the
-    /// file at `spool`; it is written into the cassette line by line.
+    /// file at `spool`; it is written into the cassette a run of lines at a time.
     pub fn record_spooled(&self, seq: u64, sent: &Sent<'_>, head: &Response, spool: &Path) {
+        self.record_by_lines(seq, sent, head, |out, redactor| {
+            crate::cassette::write_spooled_body(out, spool, &|text| redactor.body_text(text))
+        });
+    }
+
+    /// Records an exchange whose response body `body` writes after the rest, redacting as it
+    /// goes; returns whether it was written. Its body is neither compared (`--compare`) nor
+    /// checked (`--spec`): that would take the whole body in memory.
+    fn record_by_lines(
+        &self,
+        seq: u64,
+        sent: &Sent<'_>,
+        head: &Response,
+        body: impl FnOnce(&mut io::BufWriter<&mut File>, &Redactor) -> io::Result<()>,
+    ) -> bool {
         let uri = self.uri(sent.url);
         let mut state = self.lock();
         let state = &mut *state;
         let exchange = state.redactor.exchange(seq, sent, &uri, head, b"", None);
         learn_meta(&mut state.learned, &exchange);
         let redactor = &state.redactor;
-        let written = state.writer.write_with(&exchange, |out| {
-            crate::cassette::write_spooled_body(out, spool, &|line| redactor.body_text(line))
-        });
-        state.wrote(written);
+        let written = state.writer.write_with(&exchange, |out| body(out, redactor));
+        state.wrote(written)
     }
 
     fn uri(&self, url: &str) -> String {

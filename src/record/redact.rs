@@ -67,7 +67,9 @@ pub struct Redactor {
     sessions: Vec<Session>,
     first_session: u32,
     headers: Vec<String>,
-    body_rules: Vec<(Regex, Replace)>,
+    /// Each rule: a text without a match of its guard (a literal the rule needs, found fast)
+    /// has no match of its own.
+    body_rules: Vec<(Option<Regex>, Regex, Replace)>,
     /// How the server mints tokens, learnt from its first logon.
     pub token_style: Option<em::TokenStyle>,
 }
@@ -86,15 +88,18 @@ impl Redactor {
         let mut body_rules = Vec::new();
         let mut xml_names = vec!["Password".to_owned()];
         xml_names.extend(config.xml.iter().map(|p| p.rsplit('/').next().unwrap_or(p).to_owned()));
+        let literal = |text: &str| Some(Regex::new(text).expect("escaped"));
         for name in xml_names {
             let name = regex::escape(name.trim());
             if let Some(attr) = name.strip_prefix('@') {
                 body_rules.push((
+                    literal(attr),
                     Regex::new(&format!(r#"(\b{attr}\s*=\s*")[^"]*(")"#)).expect("escaped"),
                     Replace::With(format!("${{1}}{REDACTED}${{2}}")),
                 ));
             } else {
                 body_rules.push((
+                    literal(&name),
                     Regex::new(&format!(r"(<(?:[\w.-]+:)?{name}(?:\s[^>]*)?>)[^<]*(</(?:[\w.-]+:)?{name}\s*>)"))
                         .expect("escaped"),
                     Replace::With(format!("${{1}}{REDACTED}${{2}}")),
@@ -106,6 +111,7 @@ impl Redactor {
         let builtin = r#"(?i:password|client_secret|access_token|refresh_token)"#.to_owned();
         for key in std::iter::once(builtin).chain(config.json.iter().map(|k| regex::escape(k))) {
             body_rules.push((
+                literal(&key),
                 Regex::new(&format!(r#"("{key}"\s*:\s*)"((?:[^"\\]|\\.)*)""#)).expect("escaped"),
                 Replace::JsonValue,
             ));
@@ -114,7 +120,7 @@ impl Redactor {
             if let Ok(re) = Regex::new(r) {
                 let replacement =
                     if re.captures_len() > 1 { Replace::Group } else { Replace::With(REDACTED.to_owned()) };
-                body_rules.push((re, replacement));
+                body_rules.push((None, re, replacement));
             }
         }
         Redactor {
@@ -205,20 +211,16 @@ impl Redactor {
         let mut out = text.to_owned();
         for s in &self.sessions {
             let n = s.number;
-            if out.contains(&s.token) {
-                out = out.replace(&s.token, &format!("{{{{token:{n}}}}}"));
-            }
+            replace_in(&mut out, &s.token, &format!("{{{{token:{n}}}}}"));
             if let Some(id) = &s.id {
                 out = replace_ignoring_case(&out, id, &format!("{{{{session-id:{n}}}}}"));
             }
-            if let Some(refresh) = s.refresh.as_ref().filter(|r| out.contains(r.as_str())) {
-                out = out.replace(refresh.as_str(), &format!("{{{{refresh-token:{n}}}}}"));
+            if let Some(refresh) = &s.refresh {
+                replace_in(&mut out, refresh, &format!("{{{{refresh-token:{n}}}}}"));
             }
         }
         for origin in &self.origins {
-            if out.contains(origin.as_str()) {
-                out = out.replace(origin.as_str(), "{{origin}}");
-            }
+            replace_in(&mut out, origin, "{{origin}}");
         }
         out
     }
@@ -281,8 +283,8 @@ impl Redactor {
     /// Body text with the origin, sessions and every redaction rule applied.
     pub fn body_text(&self, text: &str) -> String {
         let mut text = self.text(text);
-        for (re, replacement) in &self.body_rules {
-            if re.is_match(&text) {
+        for (guard, re, replacement) in &self.body_rules {
+            if guard.as_ref().is_none_or(|g| g.is_match(&text)) && re.is_match(&text) {
                 text = match replacement {
                     Replace::JsonValue => redact_json_values(re, &text),
                     Replace::Group => redact_groups(re, &text),
@@ -329,23 +331,35 @@ fn redact_groups(re: &Regex, text: &str) -> String {
 }
 
 fn replace_ignoring_case(text: &str, needle: &str, replacement: &str) -> String {
-    if needle.is_empty() {
-        return text.to_owned();
-    }
     let lower = text.to_ascii_lowercase();
-    let needle_lower = needle.to_ascii_lowercase();
-    if !lower.contains(&needle_lower) {
-        return text.to_owned();
+    replaced(text, &lower, &needle.to_ascii_lowercase(), replacement).unwrap_or_else(|| text.to_owned())
+}
+
+/// Replaces every `needle` in `text` (memchr's search: redaction reads every body, some of
+/// them hundreds of megabytes).
+fn replace_in(text: &mut String, needle: &str, replacement: &str) {
+    if let Some(out) = replaced(text, text, needle, replacement) {
+        *text = out;
     }
+}
+
+/// `text` with what `needle` matches in `searched` (the text, or the same text in another
+/// case, byte for byte as long) replaced; `None` when nothing matches.
+fn replaced(text: &str, searched: &str, needle: &str, replacement: &str) -> Option<String> {
+    if needle.is_empty() {
+        return None;
+    }
+    let mut at = memchr::memmem::find_iter(searched.as_bytes(), needle.as_bytes()).peekable();
+    at.peek()?;
     let mut out = String::with_capacity(text.len());
     let mut last = 0;
-    for (at, _) in lower.match_indices(&needle_lower) {
-        out.push_str(&text[last..at]);
+    for start in at {
+        out.push_str(&text[last..start]);
         out.push_str(replacement);
-        last = at + needle.len();
+        last = start + needle.len();
     }
     out.push_str(&text[last..]);
-    out
+    Some(out)
 }
 
 #[cfg(test)]
