@@ -4,6 +4,7 @@
 //! an interrupted crawl leaves a cassette that loads.
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -130,32 +131,24 @@ pub async fn crawl(client: Arc<Client>, recorder: Arc<Recorder>, options: &Crawl
         report.by_type.entry("LogonSession".into()).or_default().0 += 1;
         let body = String::from_utf8_lossy(&logon.body).into_owned();
         let logout = em::links::root_links(&body, repr).into_iter().find(|l| l.rel == "Delete").map(|l| l.href);
-        let mut seen: HashSet<String> = HashSet::new();
-        let mut queue: VecDeque<Job> = VecDeque::new();
+        let mut frontier = Frontier { base, options, seen: HashSet::new(), queue: VecDeque::new(), full: false };
         let root = format!("{base}/api/");
-        queue.push_back(Job { url: root, kind: "EnterpriseManager".into(), depth: 0 });
-        for found in em::links::gettable(&body, repr, Some(options.sample)) {
-            queue.push_back(Job { url: found.href, kind: found.kind.unwrap_or_default(), depth: 1 });
-        }
+        let _ = frontier.offer(Job { url: root, kind: "EnterpriseManager".into(), depth: 0 }, budget);
+        em::links::each_gettable(&body, repr, Some(options.sample), &mut |found| {
+            frontier.offer(Job { url: found.href, kind: found.kind.unwrap_or_default(), depth: 1 }, budget)
+        });
         let mut running = tokio::task::JoinSet::new();
         let interval = options.rate.filter(|r| *r > 0.0).map(|r| Duration::from_secs_f64(1.0 / r));
         let mut next_slot = Instant::now();
         loop {
             if options.stop.load(std::sync::atomic::Ordering::SeqCst) {
                 report.interrupted = true;
-                queue.clear();
+                frontier.queue.clear();
             }
             while running.len() < options.concurrency.max(1) {
-                let Some(job) = queue.pop_front() else { break };
-                if !job.url.starts_with(base) || !seen.insert(job.url.clone()) || !wanted(&job, options) {
-                    continue;
-                }
-                if budget == 0 {
-                    report.stopped_at_max = true;
-                    queue.clear();
-                    break;
-                }
-                budget -= 1;
+                let Some(job) = frontier.queue.pop_front() else { break };
+                // The frontier holds no more than the budget allows.
+                budget = budget.saturating_sub(1);
                 if let Some(gap) = interval {
                     let now = Instant::now();
                     if next_slot > now {
@@ -166,9 +159,15 @@ pub async fn crawl(client: Arc<Client>, recorder: Arc<Recorder>, options: &Crawl
                 let (client, recorder, token) = (client.clone(), recorder.clone(), token.clone());
                 running.spawn(async move {
                     let h = headers(repr, Some(&token));
-                    let result = client.send("GET", &job.url, &h, Bytes::new()).await;
-                    if let Ok(r) = &result {
-                        recorder.record(&Sent { method: "GET", url: &job.url, headers: &h, body: b"" }, r);
+                    // The body in the chunks it came in: a list of half a million items is
+                    // recorded without a whole copy, and read whole only for its links.
+                    let result = client.send_in_parts("GET", &job.url, &h, Bytes::new()).await;
+                    if let Ok((head, parts)) = &result {
+                        recorder.record_in_parts(
+                            &Sent { method: "GET", url: &job.url, headers: &h, body: b"" },
+                            head,
+                            parts,
+                        );
                     }
                     (job, result)
                 });
@@ -179,19 +178,19 @@ pub async fn crawl(client: Arc<Client>, recorder: Arc<Recorder>, options: &Crawl
             let kind = if job.kind.is_empty() { "(no Type)".to_owned() } else { job.kind.clone() };
             let entry = report.by_type.entry(kind).or_default();
             match result {
-                Ok(r) if r.status < 300 => {
+                Ok((r, parts)) if r.status < 300 => {
                     entry.0 += 1;
-                    if job.depth < options.depth {
-                        let body = String::from_utf8_lossy(&r.body);
-                        for found in em::links::gettable(&body, repr, Some(options.sample)) {
-                            if !seen.contains(&found.href) {
-                                let kind = found.kind.unwrap_or_default();
-                                queue.push_back(Job { url: found.href, kind, depth: job.depth + 1 });
-                            }
-                        }
+                    if job.depth < options.depth && !frontier.full {
+                        let whole =
+                            if let [one] = parts.as_slice() { one.clone() } else { Bytes::from(parts.concat()) };
+                        let body = String::from_utf8_lossy(&whole);
+                        em::links::each_gettable(&body, repr, Some(options.sample), &mut |found| {
+                            let kind = found.kind.unwrap_or_default();
+                            frontier.offer(Job { url: found.href, kind, depth: job.depth + 1 }, budget)
+                        });
                     }
                 }
-                Ok(r) => entry.1.push(format!("{} GET {}", r.status, job.url)),
+                Ok((r, _)) => entry.1.push(format!("{} GET {}", r.status, job.url)),
                 Err(e) => {
                     entry.1.push(format!("GET {e}"));
                     report.unanswered += 1;
@@ -204,7 +203,7 @@ pub async fn crawl(client: Arc<Client>, recorder: Arc<Recorder>, options: &Crawl
                     let line = format!(
                         "emtape: crawl: {} done, {} queued, {} errors, {rate:.0}/s",
                         report.requests,
-                        queue.len() + running.len(),
+                        frontier.queue.len() + running.len(),
                         report.failures()
                     );
                     log::info!(target: PROGRESS, "{line}");
@@ -214,6 +213,7 @@ pub async fn crawl(client: Arc<Client>, recorder: Arc<Recorder>, options: &Crawl
         if options.progress.is_some() {
             log::info!(target: PROGRESS, "");
         }
+        report.stopped_at_max |= frontier.full;
         if let Some(url) = logout {
             let h = headers(repr, Some(&token));
             if let Ok(r) = client.send("DELETE", &url, &h, Bytes::new()).await {
@@ -223,6 +223,35 @@ pub async fn crawl(client: Arc<Client>, recorder: Arc<Recorder>, options: &Crawl
         }
     }
     report
+}
+
+/// The links still to follow, breadth first: each URL once, and only those that will be
+/// followed (in the target, wanted, within the request budget), so that a list of half a
+/// million items is read no further than the budget reaches.
+struct Frontier<'a> {
+    base: &'a str,
+    options: &'a CrawlOptions,
+    seen: HashSet<String>,
+    queue: VecDeque<Job>,
+    /// A link was left out for want of budget.
+    full: bool,
+}
+
+impl Frontier<'_> {
+    /// Queues `job` if it is to be followed; breaks when the `budget` (requests not yet sent)
+    /// has no room left for it.
+    fn offer(&mut self, job: Job, budget: usize) -> ControlFlow<()> {
+        if !job.url.starts_with(self.base) || self.seen.contains(&job.url) || !wanted(&job, self.options) {
+            return ControlFlow::Continue(());
+        }
+        if self.queue.len() >= budget {
+            self.full = true;
+            return ControlFlow::Break(());
+        }
+        self.seen.insert(job.url.clone());
+        self.queue.push_back(job);
+        ControlFlow::Continue(())
+    }
 }
 
 fn wanted(job: &Job, options: &CrawlOptions) -> bool {

@@ -3,6 +3,8 @@
 //! entity). The body is streamed (XML) or walked once (JSON); the parsed-tree forms serve those
 //! that hold a tree already (the runner's documents, the model's catalog).
 
+use std::ops::ControlFlow;
+
 use serde_json::{Map, Value as Json};
 
 use super::Repr;
@@ -116,10 +118,20 @@ pub struct Found {
 /// one) only the first `sample` are read, with what is inside them; `None` reads them all.
 /// A body that stops parsing gives what came before.
 pub fn hrefs(body: &str, repr: Repr, sample: Option<usize>) -> Vec<Found> {
+    let mut out = Vec::new();
+    each_href(body, repr, sample, &mut |found| {
+        out.push(found);
+        ControlFlow::Continue(())
+    });
+    out
+}
+
+/// [`hrefs`] one at a time, until `f` breaks: an XML body is read no further than that.
+pub fn each_href(body: &str, repr: Repr, sample: Option<usize>, f: &mut dyn FnMut(Found) -> ControlFlow<()>) {
     let sample = sample.unwrap_or(usize::MAX);
     let mut out = Vec::new();
     match repr {
-        Repr::Xml => xml_hrefs(body, sample, &mut out),
+        Repr::Xml => return xml_hrefs(body, sample, f),
         Repr::Json => match super::node::parse(body) {
             Ok(Some(node)) => node_hrefs(&node, sample, Place::Root, &mut out),
             Ok(None) => {
@@ -130,7 +142,11 @@ pub fn hrefs(body: &str, repr: Repr, sample: Option<usize>) -> Vec<Found> {
             Err(_) => {}
         },
     }
-    out
+    for found in out {
+        if f(found).is_break() {
+            break;
+        }
+    }
 }
 
 /// The method EM expects for a link's Rel: `Delete` is DELETE, `Edit` is PUT, actions
@@ -169,6 +185,11 @@ impl Found {
 /// The `Href`s of `body` a client may GET (see [`hrefs`] for `sample`).
 pub fn gettable(body: &str, repr: Repr, sample: Option<usize>) -> Vec<Found> {
     hrefs(body, repr, sample).into_iter().filter(Found::may_get).collect()
+}
+
+/// [`gettable`] one at a time, until `f` breaks.
+pub fn each_gettable(body: &str, repr: Repr, sample: Option<usize>, f: &mut dyn FnMut(Found) -> ControlFlow<()>) {
+    each_href(body, repr, sample, &mut |found| if found.may_get() { f(found) } else { ControlFlow::Continue(()) });
 }
 
 /// The links of the body's root resource.
@@ -260,7 +281,7 @@ fn node_hrefs(v: &super::node::Node, sample: usize, place: Place, out: &mut Vec<
 
 /// The XML side of [`hrefs`], streamed: a 10,000-item list is read once, without building its
 /// tree, and the items past `sample` are skipped whole.
-fn xml_hrefs(body: &str, sample: usize, out: &mut Vec<Found>) {
+fn xml_hrefs(body: &str, sample: usize, f: &mut dyn FnMut(Found) -> ControlFlow<()>) {
     use quick_xml::events::{BytesStart, Event};
     /// Per open element: how many items it holds so far, whether it is skipped, and whether
     /// it is the root's `Links`.
@@ -271,7 +292,8 @@ fn xml_hrefs(body: &str, sample: usize, out: &mut Vec<Found>) {
     }
     let mut reader = quick_xml::Reader::from_str(body);
     let mut stack: Vec<Frame> = Vec::new();
-    let visit = |e: &BytesStart<'_>, stack: &mut Vec<Frame>, out: &mut Vec<Found>| -> bool {
+    let mut stop = false;
+    let mut visit = |e: &BytesStart<'_>, stack: &mut Vec<Frame>, stop: &mut bool| -> bool {
         if stack.last().is_some_and(|f| f.skipped) {
             return true;
         }
@@ -307,18 +329,18 @@ fn xml_hrefs(body: &str, sample: usize, out: &mut Vec<Found>) {
         }
         let root = link && stack.last().is_some_and(|f| f.root_links);
         let rel = if link { Some(rel.unwrap_or_default()) } else { None };
-        out.push(Found { href, rel, kind, name, root });
+        *stop = f(Found { href, rel, kind, name, root }).is_break();
         false
     };
-    loop {
+    while !stop {
         match reader.read_event() {
             Ok(Event::Start(e)) => {
-                let skipped = visit(&e, &mut stack, out);
+                let skipped = visit(&e, &mut stack, &mut stop);
                 let root_links = stack.len() == 1 && e.local_name().as_ref() == b"Links";
                 stack.push(Frame { items: 0, skipped, root_links });
             }
             Ok(Event::Empty(e)) => {
-                visit(&e, &mut stack, out);
+                visit(&e, &mut stack, &mut stop);
             }
             Ok(Event::End(_)) => {
                 stack.pop();

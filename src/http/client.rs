@@ -153,16 +153,22 @@ impl BodyStream {
     }
 
     /// Reads the rest of the body.
-    pub async fn collect(mut self) -> Result<Bytes, ClientError> {
-        let mut parts: Vec<Bytes> = Vec::new();
-        while let Some(chunk) = self.next().await {
-            parts.push(chunk?);
-        }
+    pub async fn collect(self) -> Result<Bytes, ClientError> {
+        let mut parts = self.parts().await?;
         Ok(match parts.len() {
             0 => Bytes::new(),
             1 => parts.pop().unwrap_or_default(),
             _ => Bytes::from(parts.concat()),
         })
+    }
+
+    /// Reads the rest of the body as it arrived, in chunks: a large body is not copied whole.
+    pub async fn parts(mut self) -> Result<Vec<Bytes>, ClientError> {
+        let mut parts: Vec<Bytes> = Vec::new();
+        while let Some(chunk) = self.next().await {
+            parts.push(chunk?);
+        }
+        Ok(parts)
     }
 }
 
@@ -200,6 +206,22 @@ impl Client {
             let (mut head, stream) = self.send_inner(method, url, headers, body).await?;
             head.body = stream.collect().await?;
             Ok(head)
+        })
+        .await
+    }
+
+    /// Sends one request and reads the whole response, its body in the chunks it arrived in
+    /// (the head's own body is empty).
+    pub async fn send_in_parts(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &Headers,
+        body: Bytes,
+    ) -> Result<(Response, Vec<Bytes>), ClientError> {
+        self.within_timeout(url, async {
+            let (head, stream) = self.send_inner(method, url, headers, body).await?;
+            Ok((head, stream.parts().await?))
         })
         .await
     }

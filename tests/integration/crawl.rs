@@ -355,3 +355,45 @@ fn a_refused_logon_stops_the_crawl_with_one_line_and_records_nothing() {
         assert!(Cassette::load(&out).unwrap().cassette.exchanges.is_empty());
     }
 }
+
+/// A list of hundreds of thousands of items is recorded a run of lines at a time, from the
+/// chunks it arrived in: it must come out as the small-body writer gives it, redacted, its
+/// links placeholders, and the crawl must stop reading it where the budget ends.
+#[test]
+fn a_crawled_list_too_large_to_copy_is_recorded_whole_redacted_and_canonical() {
+    let dir = temp_dir("crawl-large");
+    let mut body = String::from("<BackupServers xmlns=\"http://www.veeam.com/ent/v1.0\">\n");
+    body.push_str("  <Password>p4ss-in-a-large-list</Password>\n");
+    // Few items with long lines: the mock learns every item, and this test is about bytes.
+    let note = "x".repeat(800);
+    for i in 0..11_000 {
+        body.push_str(&format!(
+            "  <Ref Type=\"BackupServerReference\" Href=\"{{{{origin}}}}/api/backupServers/{i:08}\" Name=\"server {i} {note}\" />\n"
+        ));
+    }
+    body.push_str("</BackupServers>\n");
+    assert!(body.len() > 8 << 20, "past the size held whole: {}", body.len());
+    let mut cassette = String::from(
+        "format: emtape/cassette-v1\nexchanges:\n- seq: 1\n  request:\n    method: GET\n    uri: /api/backupServers\n  response:\n    status: 200\n    headers:\n    - Content-Type: application/xml\n    body: |\n",
+    );
+    for line in body.lines() {
+        cassette.push_str("      ");
+        cassette.push_str(line);
+        cassette.push('\n');
+    }
+    std::fs::write(dir.join("large.yaml"), cassette).unwrap();
+    let mock = Emtape::serve(&["cassettes/reference/vm-restore.yaml", dir.join("large.yaml").to_str().unwrap()]);
+    let out = dir.join("crawl.yaml");
+    let (_, stdout, err) =
+        crawl(&mock.url, &out, &["--repr", "xml", "--max-requests", "40", "--include", "backupServers"]);
+    assert!(stdout.contains("stopped at --max-requests 40"), "{stdout}{err}");
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(!text.contains("p4ss-in-a-large-list"), "the secret was redacted");
+    let loaded = Cassette::load(&out).unwrap();
+    assert_eq!(loaded.cassette.to_yaml(), text, "written in canonical form");
+    let list = loaded.cassette.exchanges.iter().find(|x| x.request.uri == "/api/backupServers").expect("the list");
+    let expected = body.replace("p4ss-in-a-large-list", "{{redacted}}");
+    assert!(list.response.body.as_text() == Some(expected.as_str()), "the list, whole, its links placeholders");
+    let opened = loaded.cassette.exchanges.iter().filter(|x| x.request.uri.starts_with("/api/backupServers/")).count();
+    assert!(opened > 20, "the budget went to the list's items: {opened}");
+}
