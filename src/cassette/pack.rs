@@ -210,14 +210,21 @@ impl Placed {
 
     /// The text at `range` of the body's text (a listing's item).
     pub fn text_of(&self, range: std::ops::Range<usize>) -> Result<String, CassetteError> {
+        let start = range.start;
+        String::from_utf8(self.bytes_of(range)?).map_err(|_| self.not_text(start))
+    }
+
+    /// The bytes at `range` of the body.
+    pub fn bytes_of(&self, range: std::ops::Range<usize>) -> Result<Vec<u8>, CassetteError> {
         if range.start > range.end || range.end > self.len {
             return Err(self.pack.error(&format!("bytes {range:?} are outside a body of {} bytes", self.len)));
         }
-        let bytes = self.pack.read(self.at + range.start as u64, range.len())?;
-        String::from_utf8(bytes).map_err(|_| {
-            self.pack
-                .error(&format!("the body at bytes {} (+{}) of its bodies is not UTF-8 text", self.at, range.start))
-        })
+        self.pack.read(self.at + range.start as u64, range.len())
+    }
+
+    /// The error for bytes from `start` on that are not UTF-8 text.
+    pub fn not_text(&self, start: usize) -> CassetteError {
+        self.pack.error(&format!("the body at bytes {} (+{start}) of its bodies is not UTF-8 text", self.at))
     }
 }
 

@@ -129,9 +129,62 @@ pub struct Response {
     pub reason: Option<String>,
     pub headers: Headers,
     pub body: Bytes,
+    /// A body too large to hold, written block by block as it is sent (then `body` is empty).
+    pub later: Option<Later>,
+}
+
+/// Writes a body block by block, in order, to a sink that says whether to go on: a server
+/// sends the blocks as they come, in bounded memory.
+type WriteBlocks = dyn Fn(&mut dyn FnMut(Bytes) -> bool) -> Result<(), String> + Send + Sync;
+
+/// A body written when it is sent (a large body of a pack, read and filled a block at a time).
+#[derive(Clone)]
+pub struct Later(std::sync::Arc<WriteBlocks>);
+
+impl Later {
+    pub fn new(write: impl Fn(&mut dyn FnMut(Bytes) -> bool) -> Result<(), String> + Send + Sync + 'static) -> Later {
+        Later(std::sync::Arc::new(write))
+    }
+
+    /// The whole body, written now.
+    pub fn whole(&self) -> Result<Bytes, String> {
+        let mut blocks = Vec::new();
+        (self.0)(&mut |block| {
+            blocks.push(block);
+            true
+        })?;
+        Ok(if blocks.len() == 1 { blocks.remove(0) } else { Bytes::from(blocks.concat()) })
+    }
+
+    /// The body's blocks as they are written, on a blocking thread (a few blocks ahead of the
+    /// client); a failure part way ends the body with an error, which breaks the connection.
+    pub fn blocks(&self) -> server::Chunks {
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        let write = self.0.clone();
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = write(&mut |block| tx.blocking_send(Ok(block)).is_ok()) {
+                let _ = tx.blocking_send(Err(std::io::Error::other(e)));
+            }
+        });
+        rx
+    }
+}
+
+impl std::fmt::Debug for Later {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Later(..)")
+    }
 }
 
 impl Response {
+    /// With any [`Later`] body written into `body`; why not, when it could not be written.
+    pub fn settled(mut self) -> Result<Response, String> {
+        if let Some(later) = self.later.take() {
+            self.body = later.whole()?;
+        }
+        Ok(self)
+    }
+
     pub fn new(status: u16) -> Self {
         Self { status, ..Self::default() }
     }

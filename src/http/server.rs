@@ -336,10 +336,13 @@ impl hyper::body::Body for OutBody {
 fn into_hyper(reply: Reply) -> Option<hyper::Response<OutBody>> {
     let (response, body) = match reply {
         Reply::Drop => return None,
-        Reply::Full(mut r) => {
-            let body = std::mem::take(&mut r.body);
-            (r, OutBody::Full((!body.is_empty()).then_some(body)))
-        }
+        Reply::Full(mut r) => match r.later.take() {
+            Some(later) => (r, OutBody::Stream(later.blocks())),
+            None => {
+                let body = std::mem::take(&mut r.body);
+                (r, OutBody::Full((!body.is_empty()).then_some(body)))
+            }
+        },
         Reply::Parts(r, parts) => {
             let len = parts.iter().map(|p| p.len() as u64).sum();
             (r, OutBody::Parts(parts.into_iter().filter(|p| !p.is_empty()).collect(), len))

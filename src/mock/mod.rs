@@ -214,6 +214,12 @@ impl Mock {
     /// Answers one request; for a request recorded several times, `pick` chooses the first or
     /// the last recorded answer instead of the next one in the sequence.
     pub fn respond_with(&self, req: &Request, pick: Option<Pick>) -> Response {
+        self.respond_later(req, pick).settled().unwrap_or_else(|e| render::unreadable(&e))
+    }
+
+    /// [`Mock::respond_with`], a large body of a pack left to be written as it is sent
+    /// ([`Response::later`]): what a server answers with.
+    pub fn respond_later(&self, req: &Request, pick: Option<Pick>) -> Response {
         let mut response = self.answer_with(req, pick);
         // A body read by place from a pack written over meanwhile would be another's bytes
         // (each read checks its pack; a derived answer reads several, and says nothing).
@@ -351,6 +357,7 @@ impl Mock {
         let mut response = entry.response.render(&Fill { origin: &req.origin, date: &date, session });
         if let Some(user) = live.and_then(|s| self.user(s)) {
             if opens.is_some() || key.path.starts_with("/api/logonsessions") {
+                response = response.settled().unwrap_or_else(|e| render::unreadable(&e));
                 response.body =
                     em::session::with_user_name(&String::from_utf8_lossy(&response.body), &user.name).into();
             }
@@ -545,6 +552,7 @@ impl Mock {
         let date = http_date();
         let session = Some((live.id.as_str(), live.token.as_str()));
         let mut response = entry.response.render(&Fill { origin: &req.origin, date: &date, session });
+        response = response.settled().unwrap_or_else(|e| render::unreadable(&e));
         response.status = 200;
         response.reason = None;
         if let Some(user) = self.user(live) {
@@ -857,7 +865,8 @@ impl Mock {
             match first.get(&key) {
                 Some(&earlier) => {
                     let w = &self.index.entries[earlier];
-                    let (a, b) = (w.response.render(&fill), e.response.render(&fill));
+                    let settled = |r: Response| r.settled().unwrap_or_else(|e| render::unreadable(&e));
+                    let (a, b) = (settled(w.response.render(&fill)), settled(e.response.render(&fill)));
                     if w.source != e.source && (a.status != b.status || a.body != b.body) {
                         out.push((
                             self.sources[e.source].name.clone(),
@@ -925,7 +934,7 @@ impl Handler for Mock {
         if let Some(latency) = self.options.latency {
             tokio::time::sleep(latency).await;
         }
-        self.respond(&req).into()
+        self.respond_later(&req, None).into()
     }
 
     fn reject(&self, request_line: &str, problem: &RequestProblem) -> Response {

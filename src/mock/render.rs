@@ -10,7 +10,7 @@ use bytes::Bytes;
 use crate::cassette::pack::Placed;
 use crate::cassette::template::{Fill, Needs, SharedTemplate, Template, fill_text, needs};
 use crate::cassette::{Body, CassetteError, RecordedResponse};
-use crate::http::{Headers, Response};
+use crate::http::{Headers, Later, Response};
 
 /// Addresses remembered per response; more than this (a client sending many `Host` values)
 /// are rendered each time instead of growing memory.
@@ -87,15 +87,25 @@ impl Rendered {
         self.status
     }
 
+    /// The response for `fill`; a large body of a pack is left to be written as it is sent
+    /// ([`Response::later`]).
     pub fn render(&self, fill: &Fill<'_>) -> Response {
         let mut headers = Headers::new();
         for (name, value) in self.headers.iter() {
             headers.push(name.clone(), value.render(fill));
         }
-        match self.body(fill) {
-            Ok(body) => Response { status: self.status, reason: self.reason.clone(), headers, body },
-            Err(e) => unreadable(&e),
+        let mut response =
+            Response { status: self.status, reason: self.reason.clone(), headers, ..Response::default() };
+        match &*self.body {
+            BodySource::Placed(placed) if placed.len() > WRITTEN_AS_SENT => {
+                response.later = Some(written_as_sent(placed.clone(), fill));
+            }
+            _ => match self.body(fill) {
+                Ok(body) => response.body = body,
+                Err(e) => return unreadable(&e),
+            },
         }
+        response
     }
 
     fn body(&self, fill: &Fill<'_>) -> Result<Bytes, CassetteError> {
@@ -133,8 +143,71 @@ impl Rendered {
     }
 }
 
+/// Bodies of a pack larger than this (a listing of half a million task sessions) are read and
+/// filled a block at a time as they are sent, not held whole: twice, as read and as filled.
+const WRITTEN_AS_SENT: usize = 8 << 20;
+
+/// How much of such a body is read and filled at once.
+const BLOCK: usize = 1 << 20;
+
+/// The body at `placed` filled for `fill`, written as it is sent.
+fn written_as_sent(placed: Arc<Placed>, fill: &Fill<'_>) -> Later {
+    let (origin, date) = (fill.origin.to_owned(), fill.date.to_owned());
+    let session = fill.session.map(|(id, token)| (id.to_owned(), token.to_owned()));
+    Later::new(move |sink| {
+        let session = session.as_ref().map(|(id, token)| (id.as_str(), token.as_str()));
+        write_blocks(&placed, &Fill { origin: &origin, date: &date, session }, sink).map_err(|e| e.to_string())
+    })
+}
+
+/// Writes the body at `placed` filled, about [`BLOCK`] bytes at a time, to `sink` until it
+/// says stop.
+fn write_blocks(placed: &Placed, fill: &Fill<'_>, sink: &mut dyn FnMut(Bytes) -> bool) -> Result<(), CassetteError> {
+    if placed.bom() && !sink(Bytes::from_static(BOM)) {
+        return Ok(());
+    }
+    let mut at = 0;
+    while at < placed.len() {
+        let end = (at + BLOCK).min(placed.len());
+        let bytes = placed.bytes_of(at..end)?;
+        let cut = block_end(&bytes, end == placed.len());
+        let text = std::str::from_utf8(&bytes[..cut]).map_err(|_| placed.not_text(at))?;
+        if !sink(Bytes::from(fill_text(text, fill))) {
+            return Ok(());
+        }
+        at += cut;
+    }
+    Ok(())
+}
+
+/// How much of `block`, read from a large body (`last`: to its end), is filled now, so that
+/// the rest, read again with the next block, splits no placeholder and no character: up to its
+/// last line; in a body of one line, up to a `{{` it does not close (or a last `{`).
+fn block_end(block: &[u8], last: bool) -> usize {
+    let mut cut = block.len();
+    if !last {
+        if let Some(newline) = memchr::memrchr(b'\n', block) {
+            cut = newline + 1;
+        } else {
+            match memchr::memmem::rfind(block, b"{{") {
+                Some(open) if memchr::memmem::find(&block[open..], b"}}").is_none() => cut = open,
+                _ if block.last() == Some(&b'{') => cut -= 1,
+                _ => {}
+            }
+            if cut == 0 {
+                cut = block.len();
+            }
+        }
+    }
+    match std::str::from_utf8(&block[..cut]) {
+        // A character the block's end splits starts the next block.
+        Err(e) if !last && e.error_len().is_none() && e.valid_up_to() > 0 => e.valid_up_to(),
+        _ => cut,
+    }
+}
+
 /// The answer when what was recorded cannot be read (a pack written over while served).
-pub(crate) fn unreadable(e: &CassetteError) -> Response {
+pub(crate) fn unreadable(e: &dyn std::fmt::Display) -> Response {
     Response::new(500)
         .header("Content-Type", "text/plain; charset=utf-8")
         .body(format!("emtape: the recorded answer cannot be read: {e}\n"))
@@ -148,5 +221,30 @@ fn with_bom(text: String, bom: bool) -> Bytes {
         Bytes::from(out)
     } else {
         Bytes::from(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::block_end;
+
+    /// A block of a large body ends where the next can start a placeholder and a character whole.
+    #[test]
+    fn a_block_splits_no_placeholder_and_no_character() {
+        let u = "ü".as_bytes();
+        let cases: [(&[u8], usize); 8] = [
+            (b"<a/>\n<b Href=\"{{orig", 5),
+            (b"{\"Href\":\"{{origin}}/x\",\"Href\":\"{{ori", 31),
+            (b"{\"Href\":\"{{origin}}/x\",\"Href\":\"{", 31),
+            (b"{\"Href\":\"{{origin}}/x\"}", 23),
+            (b"{{never closed", 14),
+            (&[b"\"Name\":\"", u].concat(), 10),
+            (&[b"\"Name\":\"", &u[..1]].concat(), 8),
+            (&[b"<a>\xc3\x28\n", &u[..1]].concat(), 6),
+        ];
+        for (block, end) in cases {
+            assert_eq!(block_end(block, false), end, "{:?}", String::from_utf8_lossy(block));
+            assert_eq!(block_end(block, true), block.len(), "the last block is read to its end");
+        }
     }
 }

@@ -308,7 +308,7 @@ impl Handler for Proxy {
     async fn handle(&self, req: Request) -> Reply {
         if let Some(mock) = &self.mock {
             match self.mode {
-                Mode::ReplayOnly => return mock.respond(&req).into(),
+                Mode::ReplayOnly => return mock.respond_later(&req, None).into(),
                 Mode::Append if !session_boundary(&req) && mock.lookup(&req).is_some() => {
                     if self.verbose {
                         log::info!(
@@ -317,7 +317,7 @@ impl Handler for Proxy {
                             crate::em::session::loggable(&req.target)
                         );
                     }
-                    return mock.respond(&req).into();
+                    return mock.respond_later(&req, None).into();
                 }
                 _ => {}
             }

@@ -405,6 +405,7 @@ mod tests {
             status: 201,
             reason: None,
             body: Default::default(),
+            later: None,
             headers: h(&[
                 ("x-restsvcsessionid", token),
                 ("location", "https://em.lab:9398/api/logonSessions/44cfbdbe-5a95-4156-8867-91f069b7c2cc"),

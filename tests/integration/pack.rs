@@ -177,3 +177,58 @@ fn lint_finds_in_a_pack_what_it_finds_in_its_cassette() {
     assert!(said.iter().any(|f| f.contains("unparsable-body")), "{said:?}");
     assert_eq!(findings(&yaml.with_extension("emtape")), said);
 }
+
+/// A body of a pack too large to hold (a listing of half a million task sessions) is read and
+/// filled a block at a time as it is sent: it must arrive as the cassette's own answer does,
+/// its links filled across every block boundary, in a body of lines, of one line, with a BOM.
+#[tokio::test]
+async fn a_pack_body_too_large_to_hold_is_sent_as_it_is_read_and_as_its_cassette_answers() {
+    let dir = temp_dir("pack-large-body");
+    let mut xml = String::from("<VmRestorePoints xmlns=\"http://www.veeam.com/ent/v1.0\">\n");
+    let mut json = String::from("{\"Refs\":[");
+    for i in 0..120_000 {
+        xml.push_str(&format!("  <Ref Href=\"{{{{origin}}}}/api/vmRestorePoints/{i:08}\" Name=\"vm {i} ünï\" />\n"));
+        json.push_str(&format!("{{\"Href\":\"{{{{origin}}}}/api/vmRestorePoints/{i:08}\",\"Name\":\"vm {i} ünï\"}},"));
+    }
+    xml.push_str("</VmRestorePoints>\n");
+    json.push_str("{}]}");
+    assert!(xml.len() > 8 << 20 && json.len() > 8 << 20 && !json.contains('\n'));
+    let mut cassette = String::from("format: emtape/cassette-v1\nexchanges:\n");
+    for (seq, (uri, body, bom)) in
+        [("/api/xml", &xml, false), ("/api/json", &json, false), ("/api/bom", &xml, true)].into_iter().enumerate()
+    {
+        cassette.push_str(&format!(
+            "- seq: {}\n  request:\n    method: GET\n    uri: {uri}\n  response:\n    status: 200\n",
+            seq + 1
+        ));
+        if bom {
+            cassette.push_str("    body_encoding: utf-8-bom\n");
+        }
+        if body.contains('\n') {
+            cassette.push_str("    body: |\n");
+            for line in body.lines() {
+                cassette.push_str(&format!("      {line}\n"));
+            }
+        } else {
+            cassette.push_str(&format!("    body: '{body}'\n"));
+        }
+    }
+    let yaml = dir.join("large.yaml");
+    std::fs::write(&yaml, cassette).unwrap();
+    let (code, _, err) = run(&["pack", yaml.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let from_yaml = Emtape::serve(&[yaml.to_str().unwrap()]);
+    let from_pack = Emtape::serve(&[yaml.with_extension("emtape").to_str().unwrap()]);
+    let c = client();
+    for uri in ["/api/xml", "/api/json", "/api/bom"] {
+        let held = send(&c, "GET", &format!("{}{uri}", from_yaml.url), &[], "").await;
+        let sent = send(&c, "GET", &format!("{}{uri}", from_pack.url), &[], "").await;
+        assert_eq!(sent.status, 200, "{uri}");
+        assert_eq!(sent.headers.get("transfer-encoding"), Some("chunked"), "{uri}: sent as read, not held");
+        let filled =
+            |r: &emtape::http::Response, url: &str| String::from_utf8_lossy(&r.body).replace(url, "{{origin}}");
+        assert!(filled(&sent, &from_pack.url) == filled(&held, &from_yaml.url), "{uri}: the pack's answer differs");
+        assert!(!text(&sent).contains("{{"), "{uri}: every placeholder filled");
+        assert_eq!(sent.body.starts_with("\u{feff}".as_bytes()), uri == "/api/bom", "{uri}");
+    }
+}
