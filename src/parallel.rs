@@ -16,6 +16,23 @@ pub(crate) fn map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> 
     })
 }
 
+/// `a()` and `b()`, the second on a thread of its own when `apart` (work worth a thread: two
+/// large bodies read or parsed at once, one per core).
+pub(crate) fn both<A: Send, B: Send>(
+    apart: bool,
+    a: impl FnOnce() -> A + Send,
+    b: impl FnOnce() -> B + Send,
+) -> (A, B) {
+    if !apart {
+        return (a(), b());
+    }
+    std::thread::scope(|scope| {
+        let second = scope.spawn(b);
+        let first = a();
+        (first, second.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -24,5 +41,11 @@ mod tests {
         assert_eq!(super::map(&items, |n| n * 2), items.iter().map(|n| n * 2).collect::<Vec<_>>());
         assert_eq!(super::map(&[7], |n| n + 1), [8]);
         assert!(super::map(&[] as &[u8], |n| *n).is_empty());
+    }
+
+    #[test]
+    fn both_gives_each_result_in_its_place() {
+        assert_eq!(super::both(true, || 1, || "two"), (1, "two"));
+        assert_eq!(super::both(false, || 1, || "two"), (1, "two"));
     }
 }

@@ -154,6 +154,16 @@ impl Body {
     pub fn is_empty(&self) -> bool {
         matches!(self, Body::Empty)
     }
+
+    /// Its size in bytes (without any byte order mark); a placed body's, without reading it.
+    pub fn len(&self) -> usize {
+        match self {
+            Body::Empty => 0,
+            Body::Text { text, .. } => text.len(),
+            Body::Binary(b) => b.len(),
+            Body::Placed(p) => p.len(),
+        }
+    }
 }
 
 /// The reference cassettes shipped in `cassettes/reference/`, built into the binary so that

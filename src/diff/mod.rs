@@ -534,10 +534,23 @@ fn parse<'a>(name: &str, text: &'a str, json: bool) -> Result<Tree<'a>, DiffErro
     })
 }
 
-/// The response body of exchange `index` of a cassette, parsed; where it does not parse is
+/// Bodies larger than this, on both sides of an exchange, are read and parsed one per core.
+const PARSED_APART: usize = 1 << 20;
+
+/// The response body of exchange `index` of a cassette, parsed: XML into `room` (made by
+/// [`tree::room_for_xml`]), JSON (`None`) into a tree of its own. Where it does not parse is
 /// the cassette file's line and column, and the exchange is named.
-fn parse_body<'a>(c: &LoadedCassette, index: usize, text: &'a str, json: bool) -> Result<Tree<'a>, DiffError> {
-    let parsed = if json { tree::parse_json(text) } else { tree::parse_xml(text) };
+fn parse_body<'a>(
+    c: &LoadedCassette,
+    index: usize,
+    text: &'a str,
+    room: Option<Tree<'a>>,
+) -> Result<Tree<'a>, DiffError> {
+    let json = room.is_none();
+    let parsed = match room {
+        Some(room) => tree::parse_xml_in(room),
+        None => tree::parse_json(text),
+    };
     parsed.map_err(|e| {
         let what = if json { "JSON" } else { "XML" };
         let seq = c.cassette.exchanges[index].seq;
@@ -858,8 +871,16 @@ fn renamed_keys(old: &str, new: &str) -> BTreeMap<String, String> {
 }
 
 /// The response body of exchange `i`, read from its pack when it is placed.
-fn response_body(c: &LoadedCassette, i: usize) -> Result<std::borrow::Cow<'_, crate::cassette::Body>, DiffError> {
-    c.cassette.response_body(i).read().map_err(|e| DiffError::Read { path: c.name.clone(), reason: e.to_string() })
+/// The text of exchange `i`'s response body (`""` for a binary one); a placed body is read
+/// from its pack as it is, not copied again into a [`crate::cassette::Body`].
+fn response_text(c: &LoadedCassette, i: usize) -> Result<std::borrow::Cow<'_, str>, DiffError> {
+    use crate::cassette::Body;
+    Ok(match c.cassette.response_body(i) {
+        Body::Placed(p) => {
+            p.text().map_err(|e| DiffError::Read { path: c.name.clone(), reason: e.to_string() })?.into()
+        }
+        body => body.as_text().unwrap_or("").into(),
+    })
 }
 
 fn diff_exchange(
@@ -912,8 +933,12 @@ fn diff_exchange(
             _ => {}
         }
     }
-    let (ob, nb) = (response_body(old, i)?, response_body(new, j)?);
-    let (ot, nt) = (ob.as_text().unwrap_or(""), nb.as_text().unwrap_or(""));
+    // Two large bodies (a listing of half a million items) are parsed one per core.
+    let large = |c: &LoadedCassette, i: usize| c.cassette.response_body(i).len() > PARSED_APART;
+    let apart = large(old, i) && large(new, j);
+    // Read one after the other: what a thread reads it leaves behind in its own memory.
+    let (ob, nb) = (response_text(old, i)?, response_text(new, j)?);
+    let (ot, nt) = (ob.as_ref(), nb.as_ref());
     let (orepr, nrepr) = (repr_of(&old.cassette, i), repr_of(&new.cassette, j));
     let mut bodies = None;
     if let (Some(r), Some(s)) = (orepr, nrepr) {
@@ -933,7 +958,15 @@ fn diff_exchange(
                 respelled = crate::em::json::rename_keys(nt, |k| back.get(k).map(|o| (*o).to_owned()));
                 respelled.as_str()
             };
-            let (otree, ntree) = (parse_body(old, i, ot, json)?, parse_body(new, j, nt_compared, json)?);
+            // Made here, so that what the trees hold is this thread's to free and use again.
+            let room = |text| (!json).then(|| tree::room_for_xml(text));
+            let (oroom, nroom) = (room(ot), room(nt_compared));
+            let (otree, ntree) = crate::parallel::both(
+                apart,
+                || parse_body(old, i, ot, oroom),
+                || parse_body(new, j, nt_compared, nroom),
+            );
+            let (otree, ntree) = (otree?, ntree?);
             let mut c = Comparer { old: &otree, new: &ntree, ignore, drifts: Vec::new(), different_resources: false };
             c.roots();
             drifts.extend(c.drifts);

@@ -186,19 +186,19 @@ impl<'a> Tree<'a> {
         }
     }
 
-    fn push(&mut self, node: Node, parent: Option<u32>, last_child: &mut Vec<u32>) -> u32 {
+    /// Appends `node` as the last child of `parent`: its id, and where its last child so far
+    /// is kept (only the open elements need one, not every node).
+    fn push(&mut self, node: Node, parent: Option<(u32, &mut u32)>) -> u32 {
         let id = self.nodes.len() as u32;
         self.nodes.push(node);
-        if let Some(p) = parent {
-            let last = last_child[p as usize];
-            if last == NONE {
+        if let Some((p, last)) = parent {
+            if *last == NONE {
                 self.nodes[p as usize].first_child = id;
             } else {
-                self.nodes[last as usize].next_sibling = id;
+                self.nodes[*last as usize].next_sibling = id;
             }
-            last_child[p as usize] = id;
+            *last = id;
         }
-        last_child.push(NONE);
         id
     }
 }
@@ -212,12 +212,27 @@ fn position(src: &str, offset: usize) -> (usize, usize) {
 
 /// Parses XML, resolving namespaces, keeping strings as spans of `src`.
 pub(crate) fn parse_xml(src: &str) -> Result<Tree<'_>, XmlError> {
+    parse_xml_in(room_for_xml(src))
+}
+
+/// An empty tree of `src` with room for every element and attribute it can have (a tag each,
+/// an `=` each), so that a listing's arena of millions of nodes is not copied as it grows
+/// (what is not used is never touched). Made on the thread that will free it, it is parsed
+/// into on another without leaving memory behind there.
+pub(crate) fn room_for_xml(src: &str) -> Tree<'_> {
     let mut tree = Tree::new(src, false);
+    tree.nodes.reserve(memchr::memchr_iter(b'<', src.as_bytes()).count());
+    tree.attrs.reserve(memchr::memchr_iter(b'=', src.as_bytes()).count());
+    tree
+}
+
+/// Parses the XML of `tree`'s source into it.
+pub(crate) fn parse_xml_in(mut tree: Tree<'_>) -> Result<Tree<'_>, XmlError> {
+    let src = tree.src;
     let mut reader = Reader::from_str(src);
     reader.config_mut().trim_text(false);
-    // Open elements, with how many namespace declarations each made.
-    let mut stack: Vec<(u32, usize)> = Vec::new();
-    let mut last_child: Vec<u32> = Vec::new();
+    // Open elements, with how many namespace declarations each made and their last child.
+    let mut stack: Vec<(u32, usize, u32)> = Vec::new();
     let mut scopes: Vec<(String, u32)> = Vec::new();
     let mut root_done = false;
     let fail = |offset: usize, message: String| {
@@ -238,8 +253,7 @@ pub(crate) fn parse_xml(src: &str) -> Result<Tree<'_>, XmlError> {
             Event::Start(ref e) | Event::Empty(ref e) => {
                 let empty = matches!(event, Event::Empty(_));
                 let (node, declared) = element(&mut tree, e, offset, &mut scopes).map_err(|m| fail(offset, m))?;
-                let parent = stack.last().map(|(id, _)| *id);
-                let id = tree.push(node, parent, &mut last_child);
+                let id = tree.push(node, stack.last_mut().map(|(id, _, last)| (*id, last)));
                 if empty {
                     tree.nodes[id as usize].end = reader.buffer_position() as u32;
                     scopes.truncate(scopes.len() - declared);
@@ -247,11 +261,11 @@ pub(crate) fn parse_xml(src: &str) -> Result<Tree<'_>, XmlError> {
                         root_done = true;
                     }
                 } else {
-                    stack.push((id, declared));
+                    stack.push((id, declared, NONE));
                 }
             }
             Event::End(_) => {
-                let Some((id, declared)) = stack.pop() else {
+                let Some((id, declared, _)) = stack.pop() else {
                     return Err(fail(offset, "closing tag without an opening one".into()));
                 };
                 tree.nodes[id as usize].end = reader.buffer_position() as u32;
@@ -267,7 +281,7 @@ pub(crate) fn parse_xml(src: &str) -> Result<Tree<'_>, XmlError> {
                     continue;
                 }
                 match stack.last() {
-                    Some((id, _)) => {
+                    Some((id, _, _)) => {
                         let id = *id;
                         let value = if trimmed.contains('&') {
                             let unescaped = quick_xml::escape::unescape(trimmed)
@@ -285,7 +299,7 @@ pub(crate) fn parse_xml(src: &str) -> Result<Tree<'_>, XmlError> {
                 }
             }
             Event::CData(c) => {
-                if let Some((id, _)) = stack.last() {
+                if let Some((id, _, _)) = stack.last() {
                     let id = *id;
                     let text = String::from_utf8_lossy(&c).into_owned();
                     let s = tree.intern(&text);
@@ -296,7 +310,7 @@ pub(crate) fn parse_xml(src: &str) -> Result<Tree<'_>, XmlError> {
             _ => {}
         }
     }
-    if let Some((id, _)) = stack.last() {
+    if let Some((id, _, _)) = stack.last() {
         return Err(fail(src.len(), format!("<{}> is never closed", tree.name(*id))));
     }
     if tree.nodes.is_empty() {
@@ -306,6 +320,16 @@ pub(crate) fn parse_xml(src: &str) -> Result<Tree<'_>, XmlError> {
 }
 
 /// The node for a start tag (not yet linked), and how many namespaces it declared.
+/// `bytes` as text: the span of `src` they are (found without reading them again: a listing's
+/// millions of attributes), or else checked as UTF-8.
+fn spanned<'s>(src: &'s str, bytes: &'s [u8]) -> Option<&'s str> {
+    let start = (bytes.as_ptr() as usize).wrapping_sub(src.as_ptr() as usize);
+    match src.get(start..start.saturating_add(bytes.len())) {
+        Some(text) if text.as_ptr() == bytes.as_ptr() => Some(text),
+        _ => std::str::from_utf8(bytes).ok(),
+    }
+}
+
 fn element(
     tree: &mut Tree<'_>,
     e: &BytesStart<'_>,
@@ -316,9 +340,12 @@ fn element(
     let mut declared = 0;
     for attr in e.attributes().with_checks(false) {
         let attr = attr.map_err(|err| err.to_string())?;
-        let key = std::str::from_utf8(attr.key.as_ref()).map_err(|_| "an attribute name is not UTF-8".to_owned())?;
-        let value = std::str::from_utf8(&attr.value).map_err(|_| "an attribute value is not UTF-8".to_owned())?;
-        if key == "xmlns" || key.starts_with("xmlns:") {
+        let (src, key, value) = (tree.src, attr.key.as_ref(), attr.value.as_ref());
+        let key = spanned(src, key).ok_or_else(|| "an attribute name is not UTF-8".to_owned())?;
+        let value = spanned(src, value).ok_or_else(|| "an attribute value is not UTF-8".to_owned())?;
+        // The first byte first: most attributes are not declarations (and a comparison of
+        // strings is a call).
+        if key.starts_with('x') && (key == "xmlns" || key.starts_with("xmlns:")) {
             let prefix = key.strip_prefix("xmlns:").unwrap_or("").to_owned();
             let uri = quick_xml::escape::unescape(value).map_err(|e| e.to_string())?;
             let index = match tree.namespaces.iter().position(|n| *n == uri) {
@@ -341,14 +368,13 @@ fn element(
         let name = tree.intern(key.rsplit(':').next().unwrap_or(key));
         tree.attrs.push(Attr { name, value, json: 0 });
     }
-    let qname = e.name();
-    let qname = std::str::from_utf8(qname.as_ref()).map_err(|_| "an element name is not UTF-8".to_owned())?;
+    let qname = spanned(tree.src, e.name().into_inner()).ok_or_else(|| "an element name is not UTF-8".to_owned())?;
     let (prefix, local) = match qname.split_once(':') {
         Some((p, l)) => (Some(p), l),
         None => (None, qname),
     };
     let wanted = prefix.unwrap_or("");
-    let ns = match scopes.iter().rev().find(|(p, _)| p == wanted) {
+    let ns = match scopes.iter().rev().find(|(p, _)| p.len() == wanted.len() && (p.is_empty() || p == wanted)) {
         Some((_, i)) => *i,
         None if prefix.is_none() => 0,
         None => return Err(format!("prefix `{wanted}` of `{qname}` is not declared")),
@@ -382,20 +408,12 @@ pub(crate) fn parse_json(src: &str) -> Result<Tree<'_>, XmlError> {
         message: e.to_string(),
     })?;
     let mut tree = Tree::new(src, true);
-    let mut last_child = Vec::new();
     let name = tree.intern("$");
-    build_json(&mut tree, &value, name, json_type(&value), None, &mut last_child);
+    build_json(&mut tree, &value, name, json_type(&value), None);
     Ok(tree)
 }
 
-fn build_json(
-    tree: &mut Tree<'_>,
-    v: &serde_json::Value,
-    name: Str,
-    json: u8,
-    parent: Option<u32>,
-    last_child: &mut Vec<u32>,
-) {
+fn build_json(tree: &mut Tree<'_>, v: &serde_json::Value, name: Str, json: u8, parent: Option<(u32, &mut u32)>) {
     use serde_json::Value;
     let node = Node {
         name,
@@ -409,7 +427,8 @@ fn build_json(
         end: 0,
         json,
     };
-    let id = tree.push(node, parent, last_child);
+    let id = tree.push(node, parent);
+    let mut last = NONE;
     match v {
         Value::Object(map) => {
             let mut attrs = Vec::new();
@@ -438,12 +457,12 @@ fn build_json(
             tree.nodes[id as usize].attrs = (start, tree.attrs.len() as u32 - start);
             for (k, x, json) in nested {
                 let name = tree.intern(k);
-                build_json(tree, x, name, json, Some(id), last_child);
+                build_json(tree, x, name, json, Some((id, &mut last)));
             }
         }
         Value::Array(items) => {
             for item in items {
-                build_json(tree, item, name, json_type(item) | IN_ARRAY, Some(id), last_child);
+                build_json(tree, item, name, json_type(item) | IN_ARRAY, Some((id, &mut last)));
             }
         }
         scalar => {
