@@ -163,6 +163,7 @@ impl Later {
         let write = self.0.clone();
         tokio::task::spawn_blocking(move || {
             if let Err(e) = write(&mut |block| tx.blocking_send(Ok(block)).is_ok()) {
+                log::warn!("emtape: a body broke off while it was sent: {e}");
                 let _ = tx.blocking_send(Err(std::io::Error::other(e)));
             }
         });
