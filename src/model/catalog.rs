@@ -4,10 +4,14 @@
 //! and every service document a link names.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+
+/// The catalog's tables hash with foldhash, not SipHash: a large estate's start hashes a
+/// million paths several times over, and SipHash was a twentieth of it (perf). Their keys come
+/// from the recordings, not from clients.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 use crate::cassette::pack::Placed;
 use crate::cassette::{Body, LoadedCassette};
@@ -251,7 +255,7 @@ impl Links {
 
 /// One copy of each string kept many times.
 #[derive(Default)]
-struct Strings(std::collections::HashSet<Text>);
+struct Strings(std::collections::HashSet<Text, foldhash::fast::RandomState>);
 
 impl Strings {
     fn get(&mut self, s: String) -> Text {
@@ -542,7 +546,8 @@ impl Part {
 /// learns it from the bodies, as for a cassette.
 pub(crate) mod stored {
     use std::cell::RefCell;
-    use std::collections::HashMap;
+
+    use super::HashMap;
     use std::sync::Arc;
 
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -605,7 +610,7 @@ pub(crate) mod stored {
         let super::Catalog { resources, order, collections, shapes, services, samples, by_kind, link_uses, .. } =
             catalog;
         // The texts its links share, each once: the links name them by number.
-        let (mut table, mut numbers) = (Vec::new(), HashMap::new());
+        let (mut table, mut numbers) = (Vec::new(), HashMap::default());
         for resource in resources.values() {
             for link in resource.ref_links.iter().chain(&resource.entity_links).flat_map(|l| l.0.iter()) {
                 for text in
@@ -709,7 +714,7 @@ pub(crate) mod stored {
 
     thread_local! {
         /// While a part is written: the number of each text its links share, by address.
-        static WRITING: RefCell<HashMap<*const u8, u32>> = RefCell::new(HashMap::new());
+        static WRITING: RefCell<HashMap<*const u8, u32>> = RefCell::new(HashMap::default());
         /// The pack whose part is being read, and the texts its links share, by number.
         static READING: RefCell<Option<Reading>> = const { RefCell::new(None) };
     }
