@@ -335,6 +335,10 @@ impl Cassette {
     }
 }
 
+/// A body larger than this is not held whole, nor copied: it is written into a cassette a run of
+/// lines at a time (record's `--max-buffer` default), and served from a pack a block at a time.
+pub const LARGE_BODY: usize = 8 << 20;
+
 /// Writes a response body kept in a file (too large to hold) as the `body` lines of a cassette
 /// exchange, exactly as [`Cassette::to_yaml`] writes the same body; `transform` redacts a run
 /// of whole lines at a time.

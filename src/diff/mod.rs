@@ -235,8 +235,8 @@ pub struct ExchangeDiff {
 pub struct Compared(Body, Body);
 
 impl Compared {
-    pub fn texts(text: (String, String)) -> Compared {
-        Compared(Body::text(text.0), Body::text(text.1))
+    pub fn texts(old: String, new: String) -> Compared {
+        Compared(Body::text(old), Body::text(new))
     }
 
     /// The two texts, old and new; `None` when a pack can no longer give them.
@@ -601,7 +601,7 @@ pub fn diff_files(old: &Path, new: &Path, ignore: &[Ignore]) -> Result<DiffRepor
                 old: Some(on.clone()),
                 new: Some(nn.clone()),
                 drifts,
-                bodies: Some(Compared::texts((ot, nt))),
+                bodies: Some(Compared::texts(ot, nt)),
             };
             Ok(report(on, nn, vec![exchange], 1))
         }
@@ -870,7 +870,6 @@ fn renamed_keys(old: &str, new: &str) -> BTreeMap<String, String> {
     out
 }
 
-/// The response body of exchange `i`, read from its pack when it is placed.
 /// The text of exchange `i`'s response body (`""` for a binary one); a placed body is read
 /// from its pack as it is, not copied again into a [`crate::cassette::Body`].
 fn response_text(c: &LoadedCassette, i: usize) -> Result<std::borrow::Cow<'_, str>, DiffError> {

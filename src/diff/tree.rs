@@ -164,13 +164,12 @@ impl<'a> Tree<'a> {
 
     fn intern(&mut self, s: &str) -> Str {
         // A slice of the source is kept as a span; anything else is owned.
-        let base = self.src.as_ptr() as usize;
-        let at = s.as_ptr() as usize;
-        if at >= base && at + s.len() <= base + self.src.len() && self.src.len() < OWNED as usize {
-            Str { start: (at - base) as u32, len: s.len() as u32 }
-        } else {
-            self.own.push(s.to_owned());
-            Str { start: OWNED, len: self.own.len() as u32 - 1 }
+        match start_in(self.src, s.as_bytes()) {
+            Some(start) if self.src.len() < OWNED as usize => Str { start: start as u32, len: s.len() as u32 },
+            _ => {
+                self.own.push(s.to_owned());
+                Str { start: OWNED, len: self.own.len() as u32 - 1 }
+            }
         }
     }
 
@@ -319,17 +318,21 @@ pub(crate) fn parse_xml_in(mut tree: Tree<'_>) -> Result<Tree<'_>, XmlError> {
     Ok(tree)
 }
 
-/// The node for a start tag (not yet linked), and how many namespaces it declared.
+/// Where `bytes` start in `src`, when they are a slice of it.
+fn start_in(src: &str, bytes: &[u8]) -> Option<usize> {
+    let start = (bytes.as_ptr() as usize).checked_sub(src.as_ptr() as usize)?;
+    (start + bytes.len() <= src.len()).then_some(start)
+}
+
 /// `bytes` as text: the span of `src` they are (found without reading them again: a listing's
 /// millions of attributes), or else checked as UTF-8.
 fn spanned<'s>(src: &'s str, bytes: &'s [u8]) -> Option<&'s str> {
-    let start = (bytes.as_ptr() as usize).wrapping_sub(src.as_ptr() as usize);
-    match src.get(start..start.saturating_add(bytes.len())) {
-        Some(text) if text.as_ptr() == bytes.as_ptr() => Some(text),
-        _ => std::str::from_utf8(bytes).ok(),
-    }
+    start_in(src, bytes)
+        .and_then(|start| src.get(start..start + bytes.len()))
+        .or_else(|| std::str::from_utf8(bytes).ok())
 }
 
+/// The node for a start tag (not yet linked), and how many namespaces it declared.
 fn element(
     tree: &mut Tree<'_>,
     e: &BytesStart<'_>,

@@ -214,7 +214,7 @@ impl Mock {
     /// Answers one request; for a request recorded several times, `pick` chooses the first or
     /// the last recorded answer instead of the next one in the sequence.
     pub fn respond_with(&self, req: &Request, pick: Option<Pick>) -> Response {
-        self.respond_later(req, pick).settled().unwrap_or_else(|e| render::unreadable(&e))
+        render::settled(self.respond_later(req, pick))
     }
 
     /// [`Mock::respond_with`], a large body of a pack left to be written as it is sent
@@ -357,7 +357,7 @@ impl Mock {
         let mut response = entry.response.render(&Fill { origin: &req.origin, date: &date, session });
         if let Some(user) = live.and_then(|s| self.user(s)) {
             if opens.is_some() || key.path.starts_with("/api/logonsessions") {
-                response = response.settled().unwrap_or_else(|e| render::unreadable(&e));
+                response = render::settled(response);
                 response.body =
                     em::session::with_user_name(&String::from_utf8_lossy(&response.body), &user.name).into();
             }
@@ -552,7 +552,7 @@ impl Mock {
         let date = http_date();
         let session = Some((live.id.as_str(), live.token.as_str()));
         let mut response = entry.response.render(&Fill { origin: &req.origin, date: &date, session });
-        response = response.settled().unwrap_or_else(|e| render::unreadable(&e));
+        response = render::settled(response);
         response.status = 200;
         response.reason = None;
         if let Some(user) = self.user(live) {
@@ -865,8 +865,7 @@ impl Mock {
             match first.get(&key) {
                 Some(&earlier) => {
                     let w = &self.index.entries[earlier];
-                    let settled = |r: Response| r.settled().unwrap_or_else(|e| render::unreadable(&e));
-                    let (a, b) = (settled(w.response.render(&fill)), settled(e.response.render(&fill)));
+                    let (a, b) = (render::settled(w.response.render(&fill)), render::settled(e.response.render(&fill)));
                     if w.source != e.source && (a.status != b.status || a.body != b.body) {
                         out.push((
                             self.sources[e.source].name.clone(),

@@ -97,7 +97,7 @@ impl Rendered {
         let mut response =
             Response { status: self.status, reason: self.reason.clone(), headers, ..Response::default() };
         match &*self.body {
-            BodySource::Placed(placed) if placed.len() > WRITTEN_AS_SENT => {
+            BodySource::Placed(placed) if placed.len() > crate::cassette::LARGE_BODY => {
                 response.later = Some(written_as_sent(placed.clone(), fill));
             }
             _ => match self.body(fill) {
@@ -143,11 +143,9 @@ impl Rendered {
     }
 }
 
-/// Bodies of a pack larger than this (a listing of half a million task sessions) are read and
-/// filled a block at a time as they are sent, not held whole: twice, as read and as filled.
-const WRITTEN_AS_SENT: usize = 8 << 20;
-
-/// How much of such a body is read and filled at once.
+/// How much of a large body of a pack ([`crate::cassette::LARGE_BODY`]: a listing of half a
+/// million task sessions) is read and filled at once, as it is sent, instead of holding it whole
+/// twice (as read and as filled).
 const BLOCK: usize = 1 << 20;
 
 /// The body at `placed` filled for `fill`, written as it is sent.
@@ -204,6 +202,12 @@ fn block_end(block: &[u8], last: bool) -> usize {
         Err(e) if !last && e.error_len().is_none() && e.valid_up_to() > 0 => e.valid_up_to(),
         _ => cut,
     }
+}
+
+/// `response` with any body left to be written as it is sent written now, or the answer
+/// saying it cannot be read.
+pub(crate) fn settled(response: Response) -> Response {
+    response.settled().unwrap_or_else(|e| unreadable(&e))
 }
 
 /// The answer when what was recorded cannot be read (a pack written over while served).

@@ -146,10 +146,6 @@ pub fn rewrite_header(path: &Path, meta: &Meta) -> io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
-/// Bodies larger than this are written a run of lines at a time, as a spooled body is (record's
-/// `--max-buffer` default): the whole-body redaction and YAML would copy them several times.
-pub const LARGE_BODY: usize = 8 << 20;
-
 /// A response body recorded earlier for a request.
 #[derive(Clone, Debug)]
 struct Previous {
@@ -353,7 +349,7 @@ impl Recorder {
         let (key, same) = repeat.finish();
         let names_origin = same.as_ref().map_or_else(|| rewrite::names(&self.origin, parts), |p| p.names_origin);
         let size: usize = parts.iter().map(Bytes::len).sum();
-        if same.is_none() && size > LARGE_BODY && self.compare.is_none() && self.spec.is_none() {
+        if same.is_none() && size > crate::cassette::LARGE_BODY && self.compare.is_none() && self.spec.is_none() {
             // Written as a spooled body is, without whole copies of it in the exchange and its
             // YAML; nor is it kept to spot a repeat (neither is a spooled one).
             self.record_by_lines(seq, sent, head, |out, redactor| {
@@ -397,15 +393,15 @@ impl Recorder {
     }
 
     /// Records an exchange whose response body `body` writes after the rest, redacting as it
-    /// goes; returns whether it was written. Its body is neither compared (`--compare`) nor
-    /// checked (`--spec`): that would take the whole body in memory.
+    /// goes. Its body is neither compared (`--compare`) nor checked (`--spec`): that would take
+    /// the whole body in memory.
     fn record_by_lines(
         &self,
         seq: u64,
         sent: &Sent<'_>,
         head: &Response,
         body: impl FnOnce(&mut io::BufWriter<&mut File>, &Redactor) -> io::Result<()>,
-    ) -> bool {
+    ) {
         let uri = self.uri(sent.url);
         let mut state = self.lock();
         let state = &mut *state;
@@ -413,7 +409,7 @@ impl Recorder {
         learn_meta(&mut state.learned, &exchange);
         let redactor = &state.redactor;
         let written = state.writer.write_with(&exchange, |out| body(out, redactor));
-        state.wrote(written)
+        state.wrote(written);
     }
 
     fn uri(&self, url: &str) -> String {
