@@ -311,7 +311,7 @@ fn load_named(name: String, file: File) -> Result<LoadedCassette, CassetteError>
         );
     }
     let pack = Arc::new(pack);
-    let read = reading(&pack, || stored::loaded(&pack)).map_or_else(
+    let read = stored::loaded(&pack).map_or_else(
         || {
             let yaml_len = usize::try_from(skeleton).map_err(|_| unreadable("its YAML is too large".to_owned()))?;
             let mut text = vec![0; yaml_len];
@@ -548,10 +548,6 @@ mod stored {
     /// YAML's digest): only then do its catalog and YAML as read say what its YAML does. A pack
     /// that stores no YAML as read (of the first version, or being written) makes no such claim.
     pub(super) fn as_packed(pack: &PackFile) -> bool {
-        #[derive(Deserialize)]
-        enum Head {
-            Head { yaml: [u8; 32] },
-        }
         if pack.loaded == 0 {
             return true;
         }
@@ -560,14 +556,17 @@ mod stored {
         if postcard::from_bytes::<&str>(&by).ok() != Some(WRITTEN_BY) {
             return false;
         }
-        let Ok(Head::Head { yaml }) = postcard::from_bytes(&head) else { return false };
+        let Ok(Frame::<Meta, Vec<Diagnostic>, Exchange>::Head { yaml, .. }) = postcard::from_bytes(&head) else {
+            return false;
+        };
         let len = usize::try_from(pack.base).unwrap_or(usize::MAX).saturating_sub(super::HEADER_LEN);
         let mut text = vec![0; len];
         super::read_exact_at(&pack.file, &mut text, super::HEADER_LEN as u64).is_ok() && digest(&text) == yaml
     }
 
-    /// The cassette `pack` stores as read; `None` when it stores none, or one another emtape
-    /// wrote, or one that cannot be read, or its YAML was edited since (its YAML is read instead).
+    /// The cassette `pack` stores as read (its bodies placed in `pack`); `None` when it stores
+    /// none, or one another emtape wrote, or one that cannot be read, or its YAML was edited
+    /// since (its YAML is read instead).
     pub(super) fn loaded(pack: &Arc<PackFile>) -> Option<LoadedCassette> {
         if !pack.as_packed || pack.loaded == 0 {
             return None;
@@ -584,7 +583,7 @@ mod stored {
         let not_readable = |e: postcard::Error| format!("its YAML as read is not readable ({e})");
         // A count from the file is a hint, never more than the section could hold.
         let most = usize::try_from(pack.loaded / 8).unwrap_or(usize::MAX);
-        let read = (|| {
+        let read = super::reading(pack, || {
             let head = frames.next().ok_or("its YAML as read is empty")??;
             let Frame::<Meta, Vec<Diagnostic>, Exchange>::Head { meta, exchanges, warnings, .. } =
                 postcard::from_bytes(&head).map_err(not_readable)?
@@ -613,7 +612,7 @@ mod stored {
                 return Err(format!("its YAML as read has {read} exchanges of the {exchanges} it says"));
             }
             Ok(())
-        })();
+        });
         if let Err(e) = read {
             log::warn!("{}: {e}; reading its YAML", pack.name);
             return None;
@@ -723,8 +722,7 @@ mod tests {
 
     /// The YAML as read `loaded`'s pack stores, read as loading it does.
     fn as_read(loaded: &LoadedCassette) -> Option<LoadedCassette> {
-        let pack = loaded.pack.clone().unwrap();
-        reading(&pack, || stored::loaded(&pack))
+        stored::loaded(loaded.pack.as_ref().unwrap())
     }
 
     /// A copy of the pack at `path` whose YAML as read is marked as another emtape's: loading it

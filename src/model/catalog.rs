@@ -34,8 +34,8 @@ pub(crate) struct Sample {
 }
 
 /// A recorded body as the catalog keeps it: shared with the cassette in memory, or left in its
-/// pack and read by place (a listing's item alone).
-/// Stored as the cassette stores a body (a placed one by place, see [`crate::cassette::pack`]).
+/// pack and read by place (a listing's item alone). Stored as the cassette stores a body (a
+/// placed one by place, see [`crate::cassette::pack`]).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(try_from = "Body", into = "Body")]
 enum Recorded {
@@ -1420,6 +1420,21 @@ mod tests {
     }
 
     /// The `count` packs [`packed`] wrote in `dir`, loaded as they are now.
+    /// Release `name` packed into a folder of the test's own (`tag`): the folder, and how many.
+    fn packed_in(tag: &str, name: &str) -> (std::path::PathBuf, usize) {
+        let dir = std::env::temp_dir().join(format!("emtape-catalog-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let count = packed(name, &dir).len();
+        (dir, count)
+    }
+
+    /// What the packs' stored parts give is what their bodies teach.
+    #[track_caller]
+    fn assert_stored_is_learned(packs: &[LoadedCassette]) {
+        let learned = described(&Catalog::build_in(packs, 2, true, false));
+        assert_eq!(described(&Catalog::build_in(packs, 2, true, true)), learned);
+    }
+
     fn loaded_again(dir: &std::path::Path, count: usize) -> Vec<LoadedCassette> {
         (0..count).map(|i| crate::cassette::Cassette::load_placed(&dir.join(format!("{i}.emtape"))).unwrap()).collect()
     }
@@ -1444,9 +1459,7 @@ mod tests {
 
     #[test]
     fn a_catalog_stored_by_another_emtape_is_learned_from_the_bodies() {
-        let dir = std::env::temp_dir().join(format!("emtape-catalog-other-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let count = packed("13", &dir).len();
+        let (dir, count) = packed_in("other", "13");
         let path = dir.join("2.emtape");
         let mut bytes = std::fs::read(&path).unwrap();
         let at = bytes.windows(13).rposition(|w| w == b"catalog part ").unwrap();
@@ -1455,15 +1468,12 @@ mod tests {
         let packs = loaded_again(&dir, count);
         assert!(stored::part_in(&packs[2]).is_none());
         assert!(stored::part_in(&packs[1]).is_some());
-        let learned = described(&Catalog::build_in(&packs, 2, true, false));
-        assert_eq!(described(&Catalog::build_in(&packs, 2, true, true)), learned);
+        assert_stored_is_learned(&packs);
     }
 
     #[test]
     fn the_catalog_of_a_pack_whose_yaml_was_edited_is_learned_from_its_bodies() {
-        let dir = std::env::temp_dir().join(format!("emtape-catalog-edited-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let count = packed("13", &dir).len();
+        let (dir, count) = packed_in("edited", "13");
         let path = dir.join("0.emtape");
         let bytes = std::fs::read(&path).unwrap();
         // The first answer (the API root) made a 404: it teaches nothing now.
@@ -1471,15 +1481,12 @@ mod tests {
         std::fs::write(&path, [&bytes[..at], b"status: 404", &bytes[at + 11..]].concat()).unwrap();
         let packs = loaded_again(&dir, count);
         assert!(stored::part_in(&packs[0]).is_none());
-        let learned = described(&Catalog::build_in(&packs, 2, true, false));
-        assert_eq!(described(&Catalog::build_in(&packs, 2, true, true)), learned);
+        assert_stored_is_learned(&packs);
     }
 
     #[test]
     fn a_stored_part_with_a_damaged_frame_is_learned_from_the_bodies() {
-        let dir = std::env::temp_dir().join(format!("emtape-catalog-frame-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let count = packed("12", &dir).len();
+        let (dir, count) = packed_in("frame", "12");
         let path = dir.join("1.emtape");
         let pack = crate::cassette::Cassette::load_placed(&path).unwrap();
         let stored = pack.pack.as_ref().unwrap().catalog_len() as usize;
@@ -1498,7 +1505,6 @@ mod tests {
         let packs = loaded_again(&dir, count);
         assert!(stored::part_in(&packs[1]).is_none());
         assert!(stored::part_in(&packs[0]).is_some());
-        let learned = described(&Catalog::build_in(&packs, 2, true, false));
-        assert_eq!(described(&Catalog::build_in(&packs, 2, true, true)), learned);
+        assert_stored_is_learned(&packs);
     }
 }
