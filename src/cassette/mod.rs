@@ -156,6 +156,19 @@ impl Body {
     }
 
     /// Its size in bytes (without any byte order mark); a placed body's, without reading it.
+    /// Whether `other` holds the same bytes; a placed body is read a block at a time for it,
+    /// never whole.
+    pub fn same_as(&self, other: &Body) -> Result<bool, CassetteError> {
+        match (self, other) {
+            (Body::Placed(a), Body::Placed(b)) => a.same_as(b),
+            (Body::Placed(p), Body::Text { text, bom }) | (Body::Text { text, bom }, Body::Placed(p)) => {
+                p.same_as_text(text, *bom)
+            }
+            (Body::Placed(_), _) | (_, Body::Placed(_)) => Ok(false),
+            (a, b) => Ok(a == b),
+        }
+    }
+
     pub fn len(&self) -> usize {
         match self {
             Body::Empty => 0,

@@ -154,11 +154,16 @@ impl PackFile {
     }
 
     fn read(&self, at: u64, len: usize) -> Result<Vec<u8>, CassetteError> {
-        self.unchanged()?;
         let mut buffer = vec![0; len];
-        read_exact_at(&self.file, &mut buffer, self.base + at)
-            .map_err(|e| self.error(&format!("bytes {at}..{} after its YAML: {e}", at + len as u64)))?;
+        self.read_into(at, &mut buffer)?;
         Ok(buffer)
+    }
+
+    /// Fills `buffer` with the bytes at `at` of its bodies.
+    fn read_into(&self, at: u64, buffer: &mut [u8]) -> Result<(), CassetteError> {
+        self.unchanged()?;
+        read_exact_at(&self.file, buffer, self.base + at)
+            .map_err(|e| self.error(&format!("bytes {at}..{} after its YAML: {e}", at + buffer.len() as u64)))
     }
 }
 
@@ -220,6 +225,48 @@ impl Placed {
             return Err(self.pack.error(&format!("bytes {range:?} are outside a body of {} bytes", self.len)));
         }
         self.pack.read(self.at + range.start as u64, range.len())
+    }
+
+    /// Whether `other` holds the same body, read from both a block at a time: two listings of
+    /// half a million items are compared without holding either.
+    pub fn same_as(&self, other: &Placed) -> Result<bool, CassetteError> {
+        let mut theirs = Vec::new();
+        self.same_by_blocks(other.len, other.bom, |at, block| {
+            theirs.resize(block.len(), 0);
+            other.pack.read_into(other.at + at as u64, &mut theirs)?;
+            Ok(block == theirs.as_slice())
+        })
+    }
+
+    /// Whether the body is `text` (without a byte order mark, which `bom` says it had), read a
+    /// block at a time.
+    pub fn same_as_text(&self, text: &str, bom: bool) -> Result<bool, CassetteError> {
+        self.same_by_blocks(text.len(), bom, |at, block| Ok(block == &text.as_bytes()[at..at + block.len()]))
+    }
+
+    /// Whether a body of `len` bytes and `bom` is this one: `same(at, block)` compares each of
+    /// its blocks in turn, and the first that differs ends the reading.
+    fn same_by_blocks(
+        &self,
+        len: usize,
+        bom: bool,
+        mut same: impl FnMut(usize, &[u8]) -> Result<bool, CassetteError>,
+    ) -> Result<bool, CassetteError> {
+        const BLOCK: usize = 1 << 20;
+        if len != self.len || bom != self.bom {
+            return Ok(false);
+        }
+        let mut block = vec![0; BLOCK.min(len)];
+        let mut at = 0;
+        while at < len {
+            let n = BLOCK.min(len - at);
+            self.pack.read_into(self.at + at as u64, &mut block[..n])?;
+            if !same(at, &block[..n])? {
+                return Ok(false);
+            }
+            at += n;
+        }
+        Ok(true)
     }
 
     /// The error for bytes from `start` on that are not UTF-8 text.

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use super::tree::{IN_ARRAY, Tree, json_type_name};
 use super::values::{Kind, contains_date, enum_like, kind, stable_key, template};
 use super::{Drift, DriftKind, Ignore};
+use crate::xml::XmlError;
 
 /// A place in a body: the path shown (with item keys) and the plain one (for `--ignore`).
 /// Paths read like XPath in XML (`/Task/Result/@Success`) and like JSON pointers in JSON
@@ -68,11 +69,26 @@ pub(crate) struct Comparer<'t, 'a> {
     /// The two roots are different resources (their UIDs differ): what their fields hold is
     /// data, so a value one has and the other lacks is no new enum value.
     pub different_resources: bool,
+    /// Why the comparison stopped before the end, if it did.
+    pub stopped: Option<Stopped>,
+}
+
+/// Why a comparison of skeletons ([`Tree::item`]) stopped.
+pub(crate) enum Stopped {
+    /// It met items of lists to be taken together (they do not pair by their keys): compare
+    /// the whole trees instead.
+    Whole,
+    /// An item does not parse.
+    Unparsed { new: bool, error: XmlError },
 }
 
 type Link = (String, String, String);
 
-impl Comparer<'_, '_> {
+impl<'t, 'a> Comparer<'t, 'a> {
+    pub fn new(old: &'t Tree<'a>, new: &'t Tree<'a>, ignore: &'t [Ignore]) -> Self {
+        Comparer { old, new, ignore, drifts: Vec::new(), different_resources: false, stopped: None }
+    }
+
     fn drift(
         &mut self,
         kind: DriftKind,
@@ -138,6 +154,9 @@ impl Comparer<'_, '_> {
         ns: Option<(u32, u32)>,
         prefix: Option<(String, String)>,
     ) {
+        if self.stopped.is_some() {
+            return;
+        }
         if olds.len() > 1 || news.len() > 1 {
             match self.key_of(olds, news) {
                 Some(Key::Stable(field)) => {
@@ -213,6 +232,16 @@ impl Comparer<'_, '_> {
         ns: Option<(u32, u32)>,
         prefix: Option<(String, String)>,
     ) {
+        if self.stopped.is_some() {
+            return;
+        }
+        if olds.iter().any(|n| self.old.is_lazy(*n)) || news.iter().any(|n| self.new.is_lazy(*n)) {
+            match (olds, news) {
+                ([o], [n]) => self.items(*o, *n, place, item, ns, prefix),
+                _ => self.stopped = Some(Stopped::Whole),
+            }
+            return;
+        }
         let (o0, n0) = (olds[0], news[0]);
         let lines = (Some(o0), Some(n0));
         // Namespace: reported where it changes, not again for everything inside.
@@ -364,6 +393,32 @@ impl Comparer<'_, '_> {
                 self.drift(DriftKind::OrderChanged, place, item, Some(show(&common)), Some(show(&common_new)), lines);
             }
         }
+    }
+
+    /// Compares two corresponding elements of skeletons, one of them (or both) not yet parsed:
+    /// each such is parsed on its own, and compared as a tree.
+    fn items(
+        &mut self,
+        o: u32,
+        n: u32,
+        place: &Place,
+        item: Option<&str>,
+        ns: Option<(u32, u32)>,
+        prefix: Option<(String, String)>,
+    ) {
+        let parsed = |t: &Tree<'a>, n: u32| t.is_lazy(n).then(|| t.item(n)).transpose();
+        let (old, new) = match (parsed(self.old, o), parsed(self.new, n)) {
+            (Ok(old), Ok(new)) => (old, new),
+            (Err(error), _) => return self.stopped = Some(Stopped::Unparsed { new: false, error }),
+            (_, Err(error)) => return self.stopped = Some(Stopped::Unparsed { new: true, error }),
+        };
+        let (ot, o) = old.as_ref().map_or((self.old, o), |t| (t, t.root()));
+        let (nt, n) = new.as_ref().map_or((self.new, n), |t| (t, t.root()));
+        let mut inner = Comparer::new(ot, nt, self.ignore);
+        inner.different_resources = self.different_resources;
+        inner.element(&[o], &[n], place, item, ns, prefix);
+        self.drifts.append(&mut inner.drifts);
+        self.stopped = inner.stopped;
     }
 
     /// JSON types of the members two objects share, scalars and containers alike: a typed client

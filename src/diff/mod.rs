@@ -21,7 +21,8 @@ use serde::Serialize;
 use crate::cassette::{Body, Cassette, LoadedCassette, Side};
 use crate::diagnostic::Diagnostic;
 use crate::em::Repr;
-use compare::Comparer;
+use crate::xml::XmlError;
+use compare::{Comparer, Stopped};
 use tree::Tree;
 
 /// How much a drift matters to a client written against the old version.
@@ -449,6 +450,18 @@ pub enum DiffError {
     Representations { old: String, new: String },
 }
 
+impl From<crate::cassette::CassetteError> for DiffError {
+    fn from(e: crate::cassette::CassetteError) -> DiffError {
+        use crate::cassette::CassetteError;
+        match e {
+            CassetteError::Invalid(d) => DiffError::Invalid(d),
+            CassetteError::Read { path, reason } | CassetteError::Write { path, reason } => {
+                DiffError::Read { path, reason }
+            }
+        }
+    }
+}
+
 enum Input {
     Cassette(Box<LoadedCassette>),
     Body { name: String, text: String, json: bool },
@@ -502,11 +515,7 @@ fn read(path: &Path) -> Result<Input, DiffError> {
     let spec = start.contains("\"openapi\"") || start.starts_with("openapi:") || start.contains("\nopenapi:");
     if !(spec || start.starts_with(['<', '{', '['])) {
         // A pack's bodies stay in it: a diff reads the few it compares.
-        return Cassette::load_placed(path).map(|c| Input::Cassette(Box::new(c))).map_err(|e| match e {
-            crate::cassette::CassetteError::Invalid(d) => DiffError::Invalid(d),
-            crate::cassette::CassetteError::Read { reason, .. }
-            | crate::cassette::CassetteError::Write { reason, .. } => DiffError::Read { path: name.clone(), reason },
-        });
+        return Ok(Input::Cassette(Box::new(Cassette::load_placed(path)?)));
     }
     let bytes = std::fs::read(path).map_err(unreadable)?;
     let text = String::from_utf8(bytes)
@@ -520,43 +529,62 @@ fn read(path: &Path) -> Result<Input, DiffError> {
     Ok(Input::Body { name, text, json })
 }
 
-fn parse<'a>(name: &str, text: &'a str, json: bool) -> Result<Tree<'a>, DiffError> {
-    let parsed = if json { tree::parse_json(text) } else { tree::parse_xml(text) };
-    parsed.map_err(|e| {
-        let what = if json { "JSON" } else { "XML" };
-        DiffError::Invalid(Box::new(Diagnostic::at(
-            name,
-            text,
-            e.line,
-            e.column,
-            format!("the {what} does not parse: {}", e.message),
-        )))
-    })
+/// Where one of two bodies does not parse: the new one, or the old.
+struct Unparsed {
+    new: bool,
+    error: XmlError,
+}
+
+/// The drifts between two bodies. XML is read as skeletons whose items are parsed as they are
+/// compared ([`tree::skeleton_xml`]); where the comparison needs a list whole (its items do
+/// not pair by their keys), the whole trees are compared instead, their room made on this
+/// thread ([`tree::room_for_xml`]). With `apart`, the two bodies are parsed at once, one per
+/// core.
+fn compare_bodies(old: &str, new: &str, json: bool, apart: bool, ignore: &[Ignore]) -> Result<Vec<Drift>, Unparsed> {
+    fn sides<'a>(
+        (old, new): (Result<Tree<'a>, XmlError>, Result<Tree<'a>, XmlError>),
+    ) -> Result<(Tree<'a>, Tree<'a>), Unparsed> {
+        let old = old.map_err(|error| Unparsed { new: false, error })?;
+        let new = new.map_err(|error| Unparsed { new: true, error })?;
+        Ok((old, new))
+    }
+    let compared = |(o, n): (Tree<'_>, Tree<'_>)| {
+        let mut c = Comparer::new(&o, &n, ignore);
+        c.roots();
+        (c.drifts, c.stopped)
+    };
+    if json {
+        let trees = sides(crate::parallel::both(apart, || tree::parse_json(old), || tree::parse_json(new)))?;
+        return Ok(compared(trees).0);
+    }
+    let skeletons = sides(crate::parallel::both(apart, || tree::skeleton_xml(old), || tree::skeleton_xml(new)))?;
+    match compared(skeletons) {
+        (drifts, None) => return Ok(drifts),
+        (_, Some(Stopped::Unparsed { new, error })) => return Err(Unparsed { new, error }),
+        (_, Some(Stopped::Whole)) => {}
+    }
+    let (oroom, nroom) = (tree::room_for_xml(old), tree::room_for_xml(new));
+    let trees = sides(crate::parallel::both(apart, || tree::parse_xml_in(oroom), || tree::parse_xml_in(nroom)))?;
+    Ok(compared(trees).0)
 }
 
 /// Bodies larger than this, on both sides of an exchange, are read and parsed one per core.
 const PARSED_APART: usize = 1 << 20;
 
-/// The response body of exchange `index` of a cassette, parsed: XML into `room` (made by
-/// [`tree::room_for_xml`]), JSON (`None`) into a tree of its own. Where it does not parse is
-/// the cassette file's line and column, and the exchange is named.
-fn parse_body<'a>(
-    c: &LoadedCassette,
-    index: usize,
-    text: &'a str,
-    room: Option<Tree<'a>>,
-) -> Result<Tree<'a>, DiffError> {
-    let json = room.is_none();
-    let parsed = match room {
-        Some(room) => tree::parse_xml_in(room),
-        None => tree::parse_json(text),
-    };
-    parsed.map_err(|e| {
-        let what = if json { "JSON" } else { "XML" };
-        let seq = c.cassette.exchanges[index].seq;
-        let message = format!("exchange {seq}: the response {what} does not parse: {}", e.message);
-        DiffError::Invalid(Box::new(c.body_diagnostic(index, Side::Response, text, e.line, e.column, message)))
-    })
+/// A body that does not parse, as the error that names the file, line and column.
+fn unparsed(name: &str, text: &str, json: bool, e: XmlError) -> DiffError {
+    let what = if json { "JSON" } else { "XML" };
+    let message = format!("the {what} does not parse: {}", e.message);
+    DiffError::Invalid(Box::new(Diagnostic::at(name, text, e.line, e.column, message)))
+}
+
+/// The response body of exchange `index` of a cassette that does not parse, as the error that
+/// names the cassette file's line and column, and the exchange.
+fn unparsed_body(c: &LoadedCassette, index: usize, text: &str, json: bool, e: XmlError) -> DiffError {
+    let what = if json { "JSON" } else { "XML" };
+    let seq = c.cassette.exchanges[index].seq;
+    let message = format!("exchange {seq}: the response {what} does not parse: {}", e.message);
+    DiffError::Invalid(Box::new(c.body_diagnostic(index, Side::Response, text, e.line, e.column, message)))
 }
 
 /// Compares two recordings (cassettes, or two single bodies).
@@ -581,20 +609,15 @@ pub fn diff_files(old: &Path, new: &Path, ignore: &[Ignore]) -> Result<DiffRepor
             if oj != nj {
                 return Err(DiffError::Mismatch(on, nn));
             }
-            let (trees, drifts) = std::thread::scope(|s| {
-                let h = s.spawn(|| parse(&nn, &nt, nj));
-                let o = parse(&on, &ot, oj);
-                (o, h.join())
-            });
-            let (ot_tree, nt_tree) = (
-                trees?,
-                drifts.unwrap_or_else(|_| Err(DiffError::Read { path: nn.clone(), reason: "parser failed".into() }))?,
-            );
-            let mut c =
-                Comparer { old: &ot_tree, new: &nt_tree, ignore, drifts: Vec::new(), different_resources: false };
-            c.roots();
-            let drifts = c.drifts;
-            drop((ot_tree, nt_tree));
+            // Bodies byte for byte the same cannot drift, and are not parsed.
+            let apart = ot.len() > PARSED_APART && nt.len() > PARSED_APART;
+            let drifts = match ot == nt {
+                true => Vec::new(),
+                false => compare_bodies(&ot, &nt, oj, apart, ignore).map_err(|u| match u.new {
+                    false => unparsed(&on, &ot, oj, u.error),
+                    true => unparsed(&nn, &nt, nj, u.error),
+                })?,
+            };
             let key = format!("body ({})", if oj { "JSON" } else { "XML" });
             let exchange = ExchangeDiff {
                 key,
@@ -932,50 +955,61 @@ fn diff_exchange(
             _ => {}
         }
     }
+    let (orepr, nrepr) = (repr_of(&old.cassette, i), repr_of(&new.cassette, j));
+    let mut bodies = None;
+    if let (Some(r), Some(s)) = (orepr, nrepr)
+        && r == s
+    {
+        let (obody, nbody) = (old.cassette.response_body(i), new.cassette.response_body(j));
+        // Bodies byte for byte the same cannot drift, and are not parsed (`lint` says whether
+        // they do): two listings of half a million items are read a block at a time.
+        if !obody.same_as(nbody)? {
+            drifts.extend(diff_bodies(old, i, new, j, r == Repr::Json, ignore)?);
+        }
+        bodies = Some(Compared(obody.clone(), nbody.clone()));
+    }
+    drifts.extend(request_fields(oe.request.body.as_text(), ne.request.body.as_text()));
+    drifts.retain(|d| !ignore.iter().any(|i| d.path.starts_with("header ") && i.matches_header(&d.path)));
+    Ok(ExchangeDiff { key: String::new(), old: None, new: None, drifts, bodies })
+}
+
+/// The drifts between the response bodies of exchange `i` of `old` and `j` of `new`, both XML
+/// or both JSON.
+fn diff_bodies(
+    old: &LoadedCassette,
+    i: usize,
+    new: &LoadedCassette,
+    j: usize,
+    json: bool,
+    ignore: &[Ignore],
+) -> Result<Vec<Drift>, DiffError> {
     // Two large bodies (a listing of half a million items) are parsed one per core.
     let large = |c: &LoadedCassette, i: usize| c.cassette.response_body(i).len() > PARSED_APART;
     let apart = large(old, i) && large(new, j);
     // Read one after the other: what a thread reads it leaves behind in its own memory.
     let (ob, nb) = (response_text(old, i)?, response_text(new, j)?);
     let (ot, nt) = (ob.as_ref(), nb.as_ref());
-    let (orepr, nrepr) = (repr_of(&old.cassette, i), repr_of(&new.cassette, j));
-    let mut bodies = None;
-    if let (Some(r), Some(s)) = (orepr, nrepr) {
-        if r == s {
-            let json = r == Repr::Json;
-            // Keys spelled anew (EM 13's camelCase) are one drift each; the bodies are then
-            // compared as if spelled alike, so that what else changed still shows.
-            let renamed = if json { renamed_keys(ot, nt) } else { BTreeMap::new() };
-            for (was, now) in &renamed {
-                drifts.push(simple(DriftKind::KeyRenamed, &format!("key {was}"), Some(was.clone()), Some(now.clone())));
-            }
-            let respelled;
-            let nt_compared = if renamed.is_empty() {
-                nt
-            } else {
-                let back: HashMap<&str, &str> = renamed.iter().map(|(o, n)| (n.as_str(), o.as_str())).collect();
-                respelled = crate::em::json::rename_keys(nt, |k| back.get(k).map(|o| (*o).to_owned()));
-                respelled.as_str()
-            };
-            // Made here, so that what the trees hold is this thread's to free and use again.
-            let room = |text| (!json).then(|| tree::room_for_xml(text));
-            let (oroom, nroom) = (room(ot), room(nt_compared));
-            let (otree, ntree) = crate::parallel::both(
-                apart,
-                || parse_body(old, i, ot, oroom),
-                || parse_body(new, j, nt_compared, nroom),
-            );
-            let (otree, ntree) = (otree?, ntree?);
-            let mut c = Comparer { old: &otree, new: &ntree, ignore, drifts: Vec::new(), different_resources: false };
-            c.roots();
-            drifts.extend(c.drifts);
-            let recorded = |c: &LoadedCassette, i: usize| c.cassette.response_body(i).clone();
-            bodies = Some(Compared(recorded(old, i), recorded(new, j)));
-        }
+    let mut drifts = Vec::new();
+    // Keys spelled anew (EM 13's camelCase) are one drift each; the bodies are then compared as
+    // if spelled alike, so that what else changed still shows.
+    let renamed = if json { renamed_keys(ot, nt) } else { BTreeMap::new() };
+    for (was, now) in &renamed {
+        drifts.push(simple(DriftKind::KeyRenamed, &format!("key {was}"), Some(was.clone()), Some(now.clone())));
     }
-    drifts.extend(request_fields(oe.request.body.as_text(), ne.request.body.as_text()));
-    drifts.retain(|d| !ignore.iter().any(|i| d.path.starts_with("header ") && i.matches_header(&d.path)));
-    Ok(ExchangeDiff { key: String::new(), old: None, new: None, drifts, bodies })
+    let respelled;
+    let nt = if renamed.is_empty() {
+        nt
+    } else {
+        let back: HashMap<&str, &str> = renamed.iter().map(|(o, n)| (n.as_str(), o.as_str())).collect();
+        respelled = crate::em::json::rename_keys(nt, |k| back.get(k).map(|o| (*o).to_owned()));
+        respelled.as_str()
+    };
+    let compared = compare_bodies(ot, nt, json, apart, ignore).map_err(|u| match u.new {
+        false => unparsed_body(old, i, ot, json, u.error),
+        true => unparsed_body(new, j, nt, json, u.error),
+    })?;
+    drifts.extend(compared);
+    Ok(drifts)
 }
 
 /// The fields a JSON request body sends that the other does not (`objectRestorePointId`
@@ -1083,7 +1117,7 @@ mod tests {
         } else {
             (tree::parse_xml(old).unwrap(), tree::parse_xml(new).unwrap())
         };
-        let mut c = Comparer { old: &o, new: &n, ignore: &[], drifts: Vec::new(), different_resources: false };
+        let mut c = Comparer::new(&o, &n, &[]);
         c.roots();
         c.drifts.into_iter().map(|d| (d.kind, d.path, d.old, d.new)).collect()
     }
@@ -1189,5 +1223,78 @@ mod tests {
         assert!(!logon.matches_exchange("GET /api/logonSessions (XML)"));
         assert!(!logon.matches_exchange("DELETE /api/logonSessions/{id}"));
         assert_eq!(logon.hits(), 1);
+    }
+
+    /// The drifts of two XML bodies as whole trees, each as its Debug text.
+    fn whole_tree_drifts(old: &str, new: &str) -> Vec<String> {
+        let (o, n) = (tree::parse_xml(old).unwrap(), tree::parse_xml(new).unwrap());
+        let mut c = Comparer::new(&o, &n, &[]);
+        c.roots();
+        c.drifts.iter().map(|d| format!("{d:?}")).collect()
+    }
+
+    fn skeleton_drifts(old: &str, new: &str) -> Vec<String> {
+        let Ok(drifts) = compare_bodies(old, new, false, false, &[]) else { panic!("the bodies parse") };
+        drifts.iter().map(|d| format!("{d:?}")).collect()
+    }
+
+    #[test]
+    fn items_parsed_as_they_are_compared_drift_as_whole_trees_do() {
+        // Every XML body of each release against each body of the same request in the next, both
+        // ways.
+        let releases: Vec<Vec<LoadedCassette>> = crate::cassette::RELEASES
+            .iter()
+            .map(|(_, files)| {
+                files.iter().filter(|(n, _)| !n.contains("json")).map(|(n, t)| Cassette::parse(n, t).unwrap()).collect()
+            })
+            .collect();
+        let mut skeletons = 0;
+        for pair in releases.windows(2) {
+            for (old, new) in [(&pair[0], &pair[1]), (&pair[1], &pair[0])] {
+                for (a, b) in old.iter().zip(new) {
+                    let uri = |c: &LoadedCassette, i: usize| {
+                        let r = &c.cassette.exchanges[i].request;
+                        format!("{} {}", r.method, r.uri)
+                    };
+                    let keys: Vec<String> = (0..b.cassette.exchanges.len()).map(|j| uri(b, j)).collect();
+                    for i in 0..a.cassette.exchanges.len() {
+                        let key = uri(a, i);
+                        for j in (0..keys.len()).filter(|j| keys[*j] == key) {
+                            let (Some(ot), Some(nt)) =
+                                (a.cassette.response_body(i).as_text(), b.cassette.response_body(j).as_text())
+                            else {
+                                continue;
+                            };
+                            let (Ok(lazy), Ok(_)) = (tree::skeleton_xml(ot), tree::skeleton_xml(nt)) else { continue };
+                            skeletons += (0..lazy.nodes.len() as u32).filter(|n| lazy.is_lazy(*n)).count();
+                            assert_eq!(skeleton_drifts(ot, nt), whole_tree_drifts(ot, nt), "{} {key}", a.name);
+                        }
+                    }
+                }
+            }
+        }
+        assert!(skeletons > 100, "the bodies have items to leave unparsed ({skeletons})");
+    }
+
+    #[test]
+    fn items_in_skeletons_keep_their_namespaces_lines_and_errors() {
+        let old = "<L xmlns=\"urn:a\" xmlns:p=\"urn:p\">\n<I UID=\"1\"><p:N>a</p:N></I>\n<I UID=\"2\"><N>b</N></I>\n<I UID=\"3\"/>\n</L>";
+        let new = "<L xmlns=\"urn:a\" xmlns:p=\"urn:p\">\n<I UID=\"1\"><p:N>a</p:N></I>\n<I UID=\"2\" xmlns:q=\"urn:b\">\n<q:N>b</q:N><M/></I>\n<I UID=\"3\"/>\n</L>";
+        let skeleton = tree::skeleton_xml(new).unwrap();
+        let lazy: Vec<bool> = skeleton.children(0).map(|n| skeleton.is_lazy(n)).collect();
+        assert_eq!(lazy, [true, true, false], "an empty item has nothing left to parse");
+        let drifts = skeleton_drifts(old, new);
+        assert_eq!(drifts, whole_tree_drifts(old, new));
+        let lines: Vec<String> = drifts.iter().map(|d| d.split("new_line: ").nth(1).unwrap_or("").to_owned()).collect();
+        assert!(drifts.iter().any(|d| d.contains("NamespaceChanged")), "{drifts:?}");
+        assert!(lines.iter().all(|l| l.starts_with("Some(3)") || l.starts_with("Some(4)")), "{lines:?}");
+        // Items that do not pair are taken together, as whole trees.
+        let other = "<L xmlns=\"urn:a\">\n<I UID=\"7\"><N>a</N></I>\n<I UID=\"8\"><N>1</N><O/></I>\n</L>";
+        assert_eq!(skeleton_drifts(old, other), whole_tree_drifts(old, other));
+        // An item that does not parse is found where it is, when it is compared.
+        let broken = "<L xmlns=\"urn:a\">\n<I UID=\"1\">\n<x:N>a</x:N></I>\n</L>";
+        let Err(unparsed) = compare_bodies(old, broken, false, false, &[]) else { panic!("an undeclared prefix") };
+        assert!(unparsed.new);
+        assert_eq!((unparsed.error.line, unparsed.error.column), (3, 1), "{}", unparsed.error.message);
     }
 }

@@ -1,6 +1,14 @@
 //! Bodies as compact trees for comparison: every element (XML) or object (JSON) is a node in
 //! one arena, its strings are spans into the source text where they can be, so an 83 MB list
 //! costs little more than the 83 MB itself.
+//!
+//! An XML body can also be read as a skeleton: an element with a `UID` below the root (an item
+//! of a list, an entity inside another) is kept with its attributes and its place, but what it
+//! holds is parsed only when it is compared ([`Tree::item`]). The two 560 MB listings of half a
+//! million task sessions are then two small skeletons, and a pair of items that are byte for byte
+//! the same is never parsed at all.
+
+use std::sync::{Arc, OnceLock};
 
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::reader::Reader;
@@ -84,9 +92,17 @@ pub(crate) struct Tree<'a> {
     pub namespaces: Vec<String>,
     /// XML or JSON.
     pub json: bool,
-    /// Offsets of the source's line breaks, found the first time a line number is asked for.
-    line_breaks: std::sync::OnceLock<Vec<u32>>,
+    /// A skeleton's items left unparsed, in the order of their nodes: each with the namespace
+    /// scope it is in (an index into `scopes`).
+    lazy: Vec<(u32, u32)>,
+    scopes: Vec<Scope>,
+    /// Offsets of the source's line breaks, found the first time a line number is asked for
+    /// (and shared with the trees of the items).
+    line_breaks: Arc<OnceLock<Vec<u32>>>,
 }
+
+/// The namespace prefixes in force: each with its index into `Tree::namespaces`.
+type Scope = Vec<(String, u32)>;
 
 impl<'a> Tree<'a> {
     pub fn s(&self, s: Str) -> &str {
@@ -162,6 +178,11 @@ impl<'a> Tree<'a> {
         breaks.partition_point(|b| *b < at) + 1
     }
 
+    fn has_uid(&self, node: &Node) -> bool {
+        let (start, len) = node.attrs;
+        self.attrs[start as usize..(start + len) as usize].iter().any(|a| self.s(a.name) == "UID")
+    }
+
     fn intern(&mut self, s: &str) -> Str {
         // A slice of the source is kept as a span; anything else is owned.
         match start_in(self.src, s.as_bytes()) {
@@ -181,8 +202,30 @@ impl<'a> Tree<'a> {
             attrs: Vec::new(),
             namespaces: vec![String::new()],
             json,
+            lazy: Vec::new(),
+            scopes: Vec::new(),
             line_breaks: Default::default(),
         }
+    }
+
+    /// Whether node `n` is an item of a skeleton, its content not yet parsed.
+    pub fn is_lazy(&self, n: u32) -> bool {
+        self.lazy.binary_search_by_key(&n, |(id, _)| *id).is_ok()
+    }
+
+    /// Lazy node `n` parsed whole, as a tree of its own (its root is node 0) over the same
+    /// source: its offsets, lines and namespace indices are those of this tree.
+    pub fn item(&self, n: u32) -> Result<Tree<'a>, XmlError> {
+        let scope = match self.lazy.binary_search_by_key(&n, |(id, _)| *id) {
+            Ok(i) => self.scopes[self.lazy[i].1 as usize].clone(),
+            Err(_) => Vec::new(),
+        };
+        let node = &self.nodes[n as usize];
+        let mut tree = Tree::new(self.src, false);
+        tree.namespaces = self.namespaces.clone();
+        tree.line_breaks = Arc::clone(&self.line_breaks);
+        read_xml(&mut tree, node.offset as usize..node.end as usize, scope, false)?;
+        Ok(tree)
     }
 
     /// Appends `node` as the last child of `parent`: its id, and where its last child so far
@@ -210,6 +253,7 @@ fn position(src: &str, offset: usize) -> (usize, usize) {
 }
 
 /// Parses XML, resolving namespaces, keeping strings as spans of `src`.
+#[cfg(test)]
 pub(crate) fn parse_xml(src: &str) -> Result<Tree<'_>, XmlError> {
     parse_xml_in(room_for_xml(src))
 }
@@ -227,22 +271,43 @@ pub(crate) fn room_for_xml(src: &str) -> Tree<'_> {
 
 /// Parses the XML of `tree`'s source into it.
 pub(crate) fn parse_xml_in(mut tree: Tree<'_>) -> Result<Tree<'_>, XmlError> {
+    let whole = 0..tree.src.len();
+    read_xml(&mut tree, whole, Vec::new(), false)?;
+    Ok(tree)
+}
+
+/// Parses XML as a skeleton: the elements with a `UID` below the root are kept unparsed (see
+/// the module's documentation).
+pub(crate) fn skeleton_xml(src: &str) -> Result<Tree<'_>, XmlError> {
+    let mut tree = Tree::new(src, false);
+    read_xml(&mut tree, 0..src.len(), Vec::new(), true)?;
+    Ok(tree)
+}
+
+/// Parses the element (or document) at `span` of `tree`'s source into it, in the namespace
+/// scope `scopes`; with `skeleton`, its items are left unparsed.
+fn read_xml(
+    tree: &mut Tree<'_>,
+    span: std::ops::Range<usize>,
+    mut scopes: Scope,
+    skeleton: bool,
+) -> Result<(), XmlError> {
     let src = tree.src;
-    let mut reader = Reader::from_str(src);
+    let (base, end) = (span.start, span.end);
+    let mut reader = Reader::from_str(&src[span]);
     reader.config_mut().trim_text(false);
     // Open elements, with how many namespace declarations each made and their last child.
     let mut stack: Vec<(u32, usize, u32)> = Vec::new();
-    let mut scopes: Vec<(String, u32)> = Vec::new();
     let mut root_done = false;
     let fail = |offset: usize, message: String| {
         let (line, column) = position(src, offset);
         XmlError { line, column, message }
     };
     loop {
-        let offset = reader.buffer_position() as usize;
+        let offset = base + reader.buffer_position() as usize;
         let event = match reader.read_event() {
             Ok(e) => e,
-            Err(e) => return Err(fail(reader.error_position() as usize, e.to_string())),
+            Err(e) => return Err(fail(base + reader.error_position() as usize, e.to_string())),
         };
         match event {
             Event::Start(e) | Event::Empty(e) if root_done && stack.is_empty() => {
@@ -251,10 +316,23 @@ pub(crate) fn parse_xml_in(mut tree: Tree<'_>) -> Result<Tree<'_>, XmlError> {
             }
             Event::Start(ref e) | Event::Empty(ref e) => {
                 let empty = matches!(event, Event::Empty(_));
-                let (node, declared) = element(&mut tree, e, offset, &mut scopes).map_err(|m| fail(offset, m))?;
+                let (node, declared) = element(tree, e, offset, &mut scopes).map_err(|m| fail(offset, m))?;
+                let lazy = skeleton && !empty && !stack.is_empty() && tree.has_uid(&node);
                 let id = tree.push(node, stack.last_mut().map(|(id, _, last)| (*id, last)));
-                if empty {
-                    tree.nodes[id as usize].end = reader.buffer_position() as u32;
+                if lazy {
+                    // Kept for later, in the scope it opened in (its own declarations are read
+                    // again then).
+                    let outer = &scopes[..scopes.len() - declared];
+                    if tree.scopes.last().map(Vec::as_slice) != Some(outer) {
+                        tree.scopes.push(outer.to_vec());
+                    }
+                    tree.lazy.push((id, tree.scopes.len() as u32 - 1));
+                    reader
+                        .read_to_end(e.name())
+                        .map_err(|err| fail(base + reader.error_position() as usize, err.to_string()))?;
+                }
+                if empty || lazy {
+                    tree.nodes[id as usize].end = (base + reader.buffer_position() as usize) as u32;
                     scopes.truncate(scopes.len() - declared);
                     if stack.is_empty() {
                         root_done = true;
@@ -267,7 +345,7 @@ pub(crate) fn parse_xml_in(mut tree: Tree<'_>) -> Result<Tree<'_>, XmlError> {
                 let Some((id, declared, _)) = stack.pop() else {
                     return Err(fail(offset, "closing tag without an opening one".into()));
                 };
-                tree.nodes[id as usize].end = reader.buffer_position() as u32;
+                tree.nodes[id as usize].end = (base + reader.buffer_position() as usize) as u32;
                 scopes.truncate(scopes.len() - declared);
                 if stack.is_empty() {
                     root_done = true;
@@ -310,12 +388,12 @@ pub(crate) fn parse_xml_in(mut tree: Tree<'_>) -> Result<Tree<'_>, XmlError> {
         }
     }
     if let Some((id, _, _)) = stack.last() {
-        return Err(fail(src.len(), format!("<{}> is never closed", tree.name(*id))));
+        return Err(fail(end, format!("<{}> is never closed", tree.name(*id))));
     }
     if tree.nodes.is_empty() {
         return Err(fail(0, "no root element".into()));
     }
-    Ok(tree)
+    Ok(())
 }
 
 /// Where `bytes` start in `src`, when they are a slice of it.
@@ -337,7 +415,7 @@ fn element(
     tree: &mut Tree<'_>,
     e: &BytesStart<'_>,
     offset: usize,
-    scopes: &mut Vec<(String, u32)>,
+    scopes: &mut Scope,
 ) -> Result<(Node, usize), String> {
     let attr_start = tree.attrs.len() as u32;
     let mut declared = 0;
