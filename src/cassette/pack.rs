@@ -173,6 +173,9 @@ pub struct Placed {
     at: u64,
     len: usize,
     bom: bool,
+    /// The SHA-256 of its bytes, taken when the pack was written (stored in its YAML as read):
+    /// two bodies with one are compared without reading either.
+    digest: Option<[u8; 32]>,
 }
 
 impl Placed {
@@ -183,7 +186,7 @@ impl Placed {
             format!("`body_at: [{at}, {len}]` runs past the pack's {bodies} bytes of bodies: the file is damaged")
         })?;
         let len = usize::try_from(end - at).map_err(|_| format!("`body_at: [{at}, {len}]` is too large"))?;
-        Ok(Placed { pack: pack.clone(), at, len, bom })
+        Ok(Placed { pack: pack.clone(), at, len, bom, digest: None })
     }
 
     /// Its length in bytes, without any byte order mark.
@@ -230,6 +233,9 @@ impl Placed {
     /// Whether `other` holds the same body, read from both a block at a time: two listings of
     /// half a million items are compared without holding either.
     pub fn same_as(&self, other: &Placed) -> Result<bool, CassetteError> {
+        if let (Some(ours), Some(theirs)) = (self.digest, other.digest) {
+            return Ok(ours == theirs && self.len == other.len && self.bom == other.bom);
+        }
         let mut theirs = Vec::new();
         self.same_by_blocks(other.len, other.bom, |at, block| {
             theirs.resize(block.len(), 0);
@@ -305,6 +311,11 @@ pub(crate) fn reading<T>(pack: &Arc<PackFile>, read: impl FnOnce() -> T) -> T {
 
 /// A `body_at: [offset, length]` of the YAML being read.
 pub(super) fn placed(at: u64, len: u64, bom: bool) -> Result<Body, String> {
+    placed_with(at, len, bom, None)
+}
+
+/// A body of the pack being read, and the digest of its bytes when the pack stores it.
+fn placed_with(at: u64, len: u64, bom: bool, digest: Option<[u8; 32]>) -> Result<Body, String> {
     READING.with(|r| {
         let Some(pack) = r.borrow().clone() else {
             return Err(
@@ -312,7 +323,7 @@ pub(super) fn placed(at: u64, len: u64, bom: bool) -> Result<Body, String> {
                     .to_owned(),
             );
         };
-        let placed = Placed::in_pack(&pack, at, len, bom)?;
+        let placed = Placed { digest, ..Placed::in_pack(&pack, at, len, bom)? };
         Ok(if placed.is_empty() { Body::Empty } else { Body::Placed(Arc::new(placed)) })
     })
 }
@@ -480,14 +491,25 @@ pub fn write(
         let mut file = std::io::BufWriter::with_capacity(1 << 20, File::create(&partial)?);
         file.write_all(header(skeleton, offset, 0, 0).as_bytes())?;
         file.write_all(yaml.as_bytes())?;
+        // Each body's digest, by where it is.
+        let mut digests = std::collections::HashMap::new();
+        let mut at = 0;
         for body in &placed {
             if let Body::Text { text, .. } = &*body.read().map_err(std::io::Error::other)? {
                 file.write_all(text.as_bytes())?;
+                digests.insert(at, sha256(text.as_bytes()));
+                at += text.len() as u64;
             }
         }
         let mut file = file.into_inner().map_err(std::io::IntoInnerError::into_error)?;
         // The pack as written so far, its bodies placed: what the catalog is learned from.
-        let own = load_named(OWN_NAME.to_owned(), File::open(&partial)?).map_err(std::io::Error::other)?;
+        let mut own = load_named(OWN_NAME.to_owned(), File::open(&partial)?).map_err(std::io::Error::other)?;
+        for exchange in &mut own.cassette.exchanges {
+            if let Body::Placed(p) = &mut exchange.response.body {
+                let digest = digests.get(&p.at).copied();
+                *p = Arc::new(Placed { pack: p.pack.clone(), at: p.at, len: p.len, bom: p.bom, digest });
+            }
+        }
         let stored = catalog(&own);
         catalog_bytes = stored.len() as u64;
         file.write_all(&stored)?;
@@ -511,6 +533,10 @@ pub fn write(
         loaded_bytes,
         file_bytes: skeleton + offset + catalog_bytes + loaded_bytes,
     })
+}
+
+fn sha256(bytes: &[u8]) -> [u8; 32] {
+    ring::digest::digest(&ring::digest::SHA256, bytes).as_ref().try_into().unwrap_or_default()
 }
 
 /// Adds a frame to a section of them ([`PackFile::catalog_frames`]): its length (8 bytes,
@@ -539,7 +565,7 @@ mod stored {
 
     /// Which emtape wrote it (bump the number with any change to what a loaded cassette holds:
     /// the test `the_yaml_as_read_is_laid_out_as_its_written_by_says` pins the layout).
-    pub(super) const WRITTEN_BY: &str = concat!("emtape ", env!("CARGO_PKG_VERSION"), " loaded 2");
+    pub(super) const WRITTEN_BY: &str = concat!("emtape ", env!("CARGO_PKG_VERSION"), " loaded 3");
 
     /// Exchanges a frame holds.
     const FRAME: usize = if cfg!(test) { 3 } else { 8192 };
@@ -553,10 +579,7 @@ mod stored {
         Exchanges(Vec<(E, usize, [Option<BodyAt>; 2])>),
     }
 
-    fn digest(yaml: &[u8]) -> [u8; 32] {
-        let digest = ring::digest::digest(&ring::digest::SHA256, yaml);
-        digest.as_ref().try_into().unwrap_or_default()
-    }
+    use super::sha256 as digest;
 
     /// `loaded` (the pack being written, as read from `yaml`), stored; nothing when it cannot be.
     pub(super) fn of(loaded: &LoadedCassette, yaml: &[u8]) -> Vec<u8> {
@@ -678,7 +701,7 @@ mod stored {
         Empty,
         Text { text: Cow<'a, str>, bom: bool },
         Binary(Cow<'a, [u8]>),
-        Placed { at: u64, len: u64, bom: bool },
+        Placed { at: u64, len: u64, bom: bool, digest: Option<[u8; 32]> },
     }
 
     impl Serialize for Body {
@@ -687,7 +710,7 @@ mod stored {
                 Body::Empty => Stored::Empty,
                 Body::Text { text, bom } => Stored::Text { text: Cow::Borrowed(text), bom: *bom },
                 Body::Binary(bytes) => Stored::Binary(Cow::Borrowed(bytes)),
-                Body::Placed(p) => Stored::Placed { at: p.at, len: p.len as u64, bom: p.bom },
+                Body::Placed(p) => Stored::Placed { at: p.at, len: p.len as u64, bom: p.bom, digest: p.digest },
             }
             .serialize(s)
         }
@@ -699,7 +722,9 @@ mod stored {
                 Stored::Empty => Body::Empty,
                 Stored::Text { text, bom } => Body::Text { text: text.into(), bom },
                 Stored::Binary(bytes) => Body::Binary(bytes.into_owned()),
-                Stored::Placed { at, len, bom } => super::placed(at, len, bom).map_err(serde::de::Error::custom)?,
+                Stored::Placed { at, len, bom, digest } => {
+                    super::placed_with(at, len, bom, digest).map_err(serde::de::Error::custom)?
+                }
             })
         }
     }
@@ -851,17 +876,48 @@ mod tests {
     fn the_yaml_as_read_is_laid_out_as_its_written_by_says() {
         // A change to a type the YAML as read stores (Exchange, Headers, Body, Meta, Diagnostic,
         // BodyAt) changes these bytes: bump the number in `stored::WRITTEN_BY` and pin anew, or
-        // another build of this version would misread packs this one wrote.
-        const PINNED: (&str, &str) = ("loaded 2", "f1915713d706ee3de93a67963acbc01aba80273c4210001892cb64e43bb2308a");
+        // another build of this version would misread packs this one wrote. The second is a
+        // pack's, its bodies placed.
+        const PINNED: (&str, &str, &str) = (
+            "loaded 3",
+            "f1915713d706ee3de93a67963acbc01aba80273c4210001892cb64e43bb2308a",
+            "d08ce6f83c77bff4664b756467877ba7ba568f403064d9444adca9a946e9c9ce",
+        );
         assert!(stored::WRITTEN_BY.ends_with(PINNED.0), "pin the layout of the number `WRITTEN_BY` says");
+        let hex = |bytes: &[u8]| {
+            let bytes = &bytes[8 + 1 + stored::WRITTEN_BY.len()..];
+            let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
+            digest.as_ref().iter().map(|b| format!("{b:02x}")).collect::<String>()
+        };
         let warned = SMALL.replace("body: |\n      in\n", "body: |\n      {{origni}}\n");
         let loaded = Cassette::parse("c.yaml", &warned).unwrap();
         assert!(!loaded.warnings.is_empty());
-        let bytes = stored::of(&loaded, b"yaml");
-        let bytes = &bytes[8 + 1 + stored::WRITTEN_BY.len()..];
-        let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
-        let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
-        assert_eq!(hex, PINNED.1, "the layout changed: bump the number in `WRITTEN_BY` and pin it");
+        assert_eq!(hex(&stored::of(&loaded, b"yaml")), PINNED.1, "the layout changed: bump `WRITTEN_BY`, pin it");
+        let placed = Cassette::load_placed(&packed("pinned", SMALL)).unwrap();
+        assert_eq!(hex(&stored::of(&placed, b"yaml")), PINNED.2, "the layout changed: bump `WRITTEN_BY`, pin it");
+    }
+
+    #[test]
+    fn bodies_packed_alike_are_known_alike_by_their_digests_without_reading_them() {
+        let one = |text: &str| SMALL.replace("body: \"ü\"", &format!("body: \"{text}\""));
+        let (a, b) = (packed("digest-a", &one("ab")), packed("digest-b", &one("ac")));
+        let (a, b) = (Cassette::load_placed(&a).unwrap(), Cassette::load_placed(&b).unwrap());
+        let body = |c: &LoadedCassette, i: usize| match c.cassette.response_body(i) {
+            Body::Placed(p) => p.clone(),
+            other => panic!("a placed body, not {other:?}"),
+        };
+        assert!(body(&a, 0).digest.is_some());
+        assert!(body(&a, 0).same_as(&body(&b, 0)).unwrap(), "the same listing");
+        assert!(!body(&a, 3).same_as(&body(&b, 3)).unwrap(), "one byte apart");
+        // Written over, the packs can no longer be read; their digests still say what they held.
+        for pack in [&a, &b] {
+            let path = body(pack, 0).pack.name().to_owned();
+            let mut bytes = std::fs::read(&path).unwrap();
+            bytes.push(b'\n');
+            std::fs::write(&path, bytes).unwrap();
+        }
+        assert!(body(&a, 0).text().is_err());
+        assert!(body(&a, 0).same_as(&body(&b, 0)).unwrap());
     }
 
     #[test]
