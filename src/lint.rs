@@ -7,8 +7,9 @@ use std::collections::HashSet;
 
 use serde::Serialize;
 
+use crate::cassette::pack::Checked;
 use crate::cassette::template::{Part, Template};
-use crate::cassette::{LoadedCassette, Parsed, Side};
+use crate::cassette::{Body, LoadedCassette, Parsed, Side};
 use crate::em::session::secret_name;
 use crate::em::{self, Repr};
 use crate::http::{Headers, Request};
@@ -170,54 +171,106 @@ fn scan(c: &LoadedCassette, out: &mut Vec<Finding>) {
             }
         }
         for side in [Side::Request, Side::Response] {
-            let body = match side {
-                Side::Request => &x.request.body,
-                // Stored once, checked where it is stored.
-                Side::Response if x.response.body_same_as.is_some() => continue,
-                Side::Response => &x.response.body,
+            // A pack's response bodies were checked when it was written.
+            let stored = match (side, c.pack.as_ref().and_then(|p| p.checked())) {
+                (Side::Response, Some(checked)) if matches!(x.response.body, Body::Placed(_)) => Some(checked),
+                _ => None,
             };
-            // A pack's body is read from it, one at a time.
-            let body = match body.read() {
-                Ok(body) => body,
-                Err(e) => {
-                    let message = format!("exchange {}: {e}", x.seq);
-                    broken.push(Finding { kind: "cassette-warning", file: c.name.clone(), line, message, hint: None });
-                    continue;
-                }
+            let [secrets, mut unread] = match stored {
+                Some(checked) => match checked.binary_search_by_key(&i, |(at, _)| *at) {
+                    Ok(at) => checked[at]
+                        .1
+                        .clone()
+                        .map(|found| found.into_iter().filter_map(|f| f.finding(&c.name)).collect()),
+                    Err(_) => Default::default(),
+                },
+                None => body_findings(c, i, side, secret_name),
             };
-            let crate::cassette::Body::Text { text, .. } = &*body else { continue };
-            let which = side.name();
-            if text.contains("PRIVATE KEY-----") {
-                secret(format!("exchange {}: the {which} body holds a private key", x.seq), "remove it");
-            }
-            let mut found = |field: String| {
-                secret(format!("exchange {}: the {which} body's {field} holds a secret", x.seq), "write `{{redacted}}`")
-            };
-            // XML is read as it streams past: a tree of every body of a large estate is most of
-            // lint's time. A body that does not read is parsed, to say where.
-            let streamed = match c.text_as(i, side, text) {
-                Some(Repr::Xml) => xml_secrets(text, secret_name, &mut found),
-                _ => false,
-            };
-            if streamed {
-                continue;
-            }
-            match c.parse_text(i, side, text) {
-                // Read above: the stream takes every document the parser takes.
-                Some(Ok(Parsed::Xml(_))) => {}
-                Some(Ok(Parsed::Json(value))) => json_secrets(&value, secret_name, &mut found),
-                // The same check, and the same words, as `serve`'s warning at load.
-                Some(Err(d)) => broken.push(Finding {
-                    kind: "unparsable-body",
-                    file: d.file,
-                    line: d.line,
-                    message: d.message,
-                    hint: None,
-                }),
-                None => {}
-            }
+            out.extend(secrets);
+            broken.append(&mut unread);
         }
         out.append(&mut broken);
+    }
+}
+
+/// What body `side` of exchange `i` holds that it should not (secrets), and whether it does not
+/// read or parse (the second), in the order they are found. A pack stores what this finds in its
+/// response bodies ([`checked_when_packed`]): a change to what it finds is a change to what a
+/// pack's YAML as read holds (bump `WRITTEN_BY` in `cassette::pack`).
+fn body_findings(c: &LoadedCassette, i: usize, side: Side, secret_name: fn(&str) -> bool) -> [Vec<Finding>; 2] {
+    let x = &c.cassette.exchanges[i];
+    let line = c.lines.get(i).copied().unwrap_or(0);
+    let (mut out, mut broken) = (Vec::new(), Vec::new());
+    let mut secret = |message: String, hint: &str| {
+        out.push(Finding { kind: "secret", file: c.name.clone(), line, message, hint: Some(hint.to_owned()) })
+    };
+    let body = match side {
+        Side::Request => &x.request.body,
+        // Stored once, checked where it is stored.
+        Side::Response if x.response.body_same_as.is_some() => return [out, broken],
+        Side::Response => &x.response.body,
+    };
+    // A pack's body is read from it, one at a time.
+    let body = match body.read() {
+        Ok(body) => body,
+        Err(e) => {
+            let message = format!("exchange {}: {e}", x.seq);
+            broken.push(Finding { kind: "cassette-warning", file: c.name.clone(), line, message, hint: None });
+            return [out, broken];
+        }
+    };
+    let Body::Text { text, .. } = &*body else { return [out, broken] };
+    let which = side.name();
+    if text.contains("PRIVATE KEY-----") {
+        secret(format!("exchange {}: the {which} body holds a private key", x.seq), "remove it");
+    }
+    let mut found = |field: String| {
+        secret(format!("exchange {}: the {which} body's {field} holds a secret", x.seq), "write `{{redacted}}`")
+    };
+    // XML is read as it streams past: a tree of every body of a large estate is most of lint's
+    // time. A body that does not read is parsed, to say where.
+    let streamed = match c.text_as(i, side, text) {
+        Some(Repr::Xml) => xml_secrets(text, secret_name, &mut found),
+        _ => false,
+    };
+    if !streamed {
+        match c.parse_text(i, side, text) {
+            // Read above: the stream takes every document the parser takes.
+            Some(Ok(Parsed::Xml(_))) => {}
+            Some(Ok(Parsed::Json(value))) => json_secrets(&value, secret_name, &mut found),
+            // The same check, and the same words, as `serve`'s warning at load.
+            Some(Err(d)) => broken.push(Finding {
+                kind: "unparsable-body",
+                file: d.file,
+                line: d.line,
+                message: d.message,
+                hint: None,
+            }),
+            None => {}
+        }
+    }
+    [out, broken]
+}
+
+/// What lint finds in the response body of exchange `i` of a pack being written (see
+/// [`crate::cassette::pack::write`]), stored in it so that lint need not read the body again.
+pub fn checked_when_packed(c: &LoadedCassette, i: usize) -> [Vec<Checked>; 2] {
+    let vbr = c.cassette.meta.api.as_deref().and_then(crate::vbr::Api::parse) == Some(crate::vbr::Api::Vbr);
+    let secret_name: fn(&str) -> bool = if vbr { crate::vbr::secret_name } else { secret_name };
+    body_findings(c, i, Side::Response, secret_name).map(|found| {
+        found
+            .into_iter()
+            .map(|f| Checked { kind: f.kind.to_owned(), line: f.line, message: f.message, hint: f.hint })
+            .collect()
+    })
+}
+
+impl Checked {
+    /// The finding it stands for, in the pack named `file`; `None` for a kind this lint does
+    /// not know.
+    fn finding(self, file: &str) -> Option<Finding> {
+        let kind = KINDS.into_iter().find(|k| *k == self.kind)?;
+        Some(Finding { kind, file: file.to_owned(), line: self.line, message: self.message, hint: self.hint })
     }
 }
 
@@ -637,5 +690,45 @@ mod tests {
         assert!(redacted("{{token:1}}"));
         assert!(!redacted("Basic dXNlcjpwYXNz"));
         assert!(!redacted("hunter2"));
+    }
+
+    #[test]
+    fn a_pack_keeps_what_lint_found_in_its_bodies_and_lint_reads_it_there() {
+        let yaml = "format: emtape/cassette-v1\nexchanges:\n- seq: 1\n  request:\n    method: GET\n    uri: /api/a\n  \
+                    response:\n    status: 200\n    headers:\n      - Content-Type: application/xml\n    body: |\n      \
+                    <A><Password>hunter2</Password></A>\n- seq: 2\n  request:\n    method: GET\n    uri: /api/b\n  \
+                    response:\n    status: 200\n    headers:\n      - Content-Type: application/xml\n    body: |\n      \
+                    <B><C></B>\n- seq: 3\n  request:\n    method: GET\n    uri: /api/c\n  response:\n    status: 200\n    \
+                    headers:\n      - Content-Type: application/xml\n    body: |\n      <C/>\n";
+        let dir = std::env::temp_dir().join(format!("emtape-lint-pack-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = dir.join("c.emtape");
+        let loaded = crate::cassette::Cassette::parse("c.yaml", yaml).unwrap();
+        let said = |findings: Vec<Finding>| {
+            let mut said: Vec<String> = findings
+                .into_iter()
+                .filter(|f| f.kind == "secret" || f.kind == "unparsable-body")
+                .map(|f| format!("{} {} {}", f.kind, f.line, f.message))
+                .collect();
+            said.sort();
+            said
+        };
+        // Read from the bodies (a pack that does not keep them), and as kept.
+        let unkept = dir.join("unkept.emtape");
+        crate::cassette::pack::write(&loaded, &unkept, |_| Vec::new(), None).unwrap();
+        let unkept = crate::cassette::Cassette::load_placed(&unkept).unwrap();
+        assert!(unkept.pack.as_ref().is_some_and(|p| p.checked().is_none()));
+        let from_bodies = said(lint(vec![unkept]));
+        // A catalog is written after the bodies are checked (what is written after them is no
+        // longer the pack as loaded).
+        let catalog = |_: &LoadedCassette| b"not a catalog".to_vec();
+        crate::cassette::pack::write(&loaded, &out, catalog, Some(checked_when_packed)).unwrap();
+        let pack = crate::cassette::Cassette::load_placed(&out).unwrap();
+        let checked = pack.pack.as_ref().and_then(|p| p.checked()).expect("the pack says what lint found");
+        let at: Vec<usize> = checked.iter().map(|(i, _)| *i).collect();
+        assert_eq!(at, [0, 1], "the secret, and the body that does not parse; nothing for the third");
+        assert_eq!(from_bodies.len(), 2, "{from_bodies:?}");
+        assert_eq!(said(lint(vec![pack])), from_bodies);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -73,7 +73,27 @@ pub struct PackFile {
     as_packed: bool,
     /// The file as it was when it was loaded: its bodies are read by place only while it is.
     stamp: Stamp,
+    /// What lint found in its response bodies when it was written, by exchange (those with
+    /// findings, in order), when its YAML as read stores that and was read.
+    checked: std::sync::OnceLock<Vec<FoundIn>>,
 }
+
+/// A finding of `lint` in a response body (see [`crate::lint`]), made when the pack was written
+/// and stored in its YAML as read. The file is the pack.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Checked {
+    pub kind: String,
+    pub line: usize,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+/// What lint finds in the response body of an exchange: where it leaks a secret, and where it
+/// cannot be read or parsed.
+pub type CheckBody = fn(&LoadedCassette, usize) -> [Vec<Checked>; 2];
+
+/// What lint found in the response body of the exchange at an index (see [`CheckBody`]).
+pub type FoundIn = (usize, [Vec<Checked>; 2]);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Stamp {
@@ -97,6 +117,12 @@ impl std::fmt::Debug for PackFile {
 impl PackFile {
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// What lint found in its response bodies when it was written, by exchange (those with
+    /// findings, in order); `None` when that is not stored, or its YAML was edited since.
+    pub fn checked(&self) -> Option<&[FoundIn]> {
+        self.checked.get().map(Vec::as_slice)
     }
 
     /// `Ok` while the file is as it was loaded. A pack written again by `emtape pack` is a new
@@ -359,8 +385,17 @@ fn load_named(name: String, file: File) -> Result<LoadedCassette, CassetteError>
             stamp.len
         )));
     }
-    let mut pack =
-        PackFile { name: name.clone(), file, base: skeleton, bodies, catalog, loaded, stamp, as_packed: true };
+    let mut pack = PackFile {
+        name: name.clone(),
+        file,
+        base: skeleton,
+        bodies,
+        catalog,
+        loaded,
+        stamp,
+        as_packed: true,
+        checked: Default::default(),
+    };
     pack.as_packed = stored::as_packed(&pack);
     if !pack.as_packed {
         log::warn!(
@@ -453,11 +488,13 @@ pub struct Packed {
 /// Writes `loaded` as a pack at `out`: to a file beside it, renamed over `out` once whole, so
 /// that `out` is never half written and whoever has the old one open keeps reading it.
 /// `catalog`: what to store after the bodies, made from the pack as written so far (loaded as
-/// [`OWN_NAME`], its bodies placed).
+/// [`OWN_NAME`], its bodies placed); `check`: what lint finds in each response body of it, stored
+/// with the YAML as read.
 pub fn write(
     loaded: &LoadedCassette,
     out: &Path,
     catalog: impl FnOnce(&LoadedCassette) -> Vec<u8>,
+    check: Option<CheckBody>,
 ) -> Result<Packed, CassetteError> {
     let cassette = &loaded.cassette;
     // The YAML, each response body named by where it will be.
@@ -510,11 +547,20 @@ pub fn write(
                 *p = Arc::new(Placed { pack: p.pack.clone(), at: p.at, len: p.len, bom: p.bom, digest });
             }
         }
+        // Each response body it placed, checked on every core (read before anything more is
+        // written: the pack as loaded is read only as it was).
+        let checked = check.map(|check| {
+            let placed: Vec<usize> = (0..own.cassette.exchanges.len())
+                .filter(|i| matches!(own.cassette.exchanges[*i].response.body, Body::Placed(_)))
+                .collect();
+            let found = crate::parallel::map(&placed, |i| (*i, check(&own, *i)));
+            found.into_iter().filter(|(_, [a, b])| !a.is_empty() || !b.is_empty()).collect::<Vec<_>>()
+        });
         let stored = catalog(&own);
         catalog_bytes = stored.len() as u64;
         file.write_all(&stored)?;
         drop(stored);
-        let read = stored::of(&own, yaml.as_bytes());
+        let read = stored::of(&own, yaml.as_bytes(), checked.as_deref());
         loaded_bytes = read.len() as u64;
         file.write_all(&read)?;
         write_all_at(&file, header(skeleton, offset, catalog_bytes, loaded_bytes).as_bytes(), 0)?;
@@ -565,7 +611,7 @@ mod stored {
 
     /// Which emtape wrote it (bump the number with any change to what a loaded cassette holds:
     /// the test `the_yaml_as_read_is_laid_out_as_its_written_by_says` pins the layout).
-    pub(super) const WRITTEN_BY: &str = concat!("emtape ", env!("CARGO_PKG_VERSION"), " loaded 3");
+    pub(super) const WRITTEN_BY: &str = concat!("emtape ", env!("CARGO_PKG_VERSION"), " loaded 4");
 
     /// Exchanges a frame holds.
     const FRAME: usize = if cfg!(test) { 3 } else { 8192 };
@@ -577,12 +623,16 @@ mod stored {
         Head { yaml: [u8; 32], meta: M, exchanges: usize, warnings: W },
         /// Exchanges in order, each with the line it starts on and where its bodies are written.
         Exchanges(Vec<(E, usize, [Option<BodyAt>; 2])>),
+        /// What lint found in the response bodies, by exchange (those with findings, in order);
+        /// after the exchanges, and none when they were not checked.
+        Checked(Vec<super::FoundIn>),
     }
 
     use super::sha256 as digest;
 
-    /// `loaded` (the pack being written, as read from `yaml`), stored; nothing when it cannot be.
-    pub(super) fn of(loaded: &LoadedCassette, yaml: &[u8]) -> Vec<u8> {
+    /// `loaded` (the pack being written, as read from `yaml`), and what lint found in its
+    /// response bodies, stored; nothing when it cannot be.
+    pub(super) fn of(loaded: &LoadedCassette, yaml: &[u8], checked: Option<&[super::FoundIn]>) -> Vec<u8> {
         let mut out = Vec::new();
         let written = (|| {
             put_frame(&mut out, &WRITTEN_BY)?;
@@ -601,6 +651,12 @@ mod stored {
                     (e, loaded.lines.get(at).copied().unwrap_or(0), loaded.bodies.get(at).copied().unwrap_or_default())
                 });
                 put_frame(&mut out, &Frame::<&Meta, &[Diagnostic], _>::Exchanges(each.collect()))?;
+            }
+            if let Some(checked) = checked {
+                // One frame even when nothing was found: it says the bodies were checked.
+                for chunk in checked.chunks(FRAME).chain(checked.is_empty().then_some(&[][..])) {
+                    put_frame(&mut out, &Frame::<&Meta, &[Diagnostic], &Exchange>::Checked(chunk.to_vec()))?;
+                }
             }
             Ok::<_, postcard::Error>(())
         })();
@@ -665,17 +721,22 @@ mod stored {
             loaded.lines.reserve(exchanges.min(most));
             loaded.bodies.reserve(exchanges.min(most));
             loaded.warnings = warnings;
+            let mut checked = None;
             for bytes in frames {
-                let Frame::<Meta, Vec<Diagnostic>, Exchange>::Exchanges(each) =
-                    postcard::from_bytes(&bytes?).map_err(not_readable)?
-                else {
-                    return Err("its YAML as read has a second head".to_owned());
-                };
-                for (exchange, line, bodies) in each {
-                    loaded.cassette.exchanges.push(exchange);
-                    loaded.lines.push(line);
-                    loaded.bodies.push(bodies);
+                match postcard::from_bytes(&bytes?).map_err(not_readable)? {
+                    Frame::<Meta, Vec<Diagnostic>, Exchange>::Exchanges(each) => {
+                        for (exchange, line, bodies) in each {
+                            loaded.cassette.exchanges.push(exchange);
+                            loaded.lines.push(line);
+                            loaded.bodies.push(bodies);
+                        }
+                    }
+                    Frame::Checked(found) => checked.get_or_insert_with(Vec::new).extend(found),
+                    Frame::Head { .. } => return Err("its YAML as read has a second head".to_owned()),
                 }
+            }
+            if let Some(checked) = checked {
+                let _ = pack.checked.set(checked);
             }
             let read = loaded.cassette.exchanges.len();
             if read != exchanges {
@@ -745,7 +806,7 @@ mod tests {
     fn packed(name: &str, yaml: &str) -> std::path::PathBuf {
         let dir = dir(name);
         let out = dir.join("c.emtape");
-        write(&Cassette::parse("c.yaml", yaml).unwrap(), &out, |_| Vec::new()).unwrap();
+        write(&Cassette::parse("c.yaml", yaml).unwrap(), &out, |_| Vec::new(), None).unwrap();
         out
     }
 
@@ -770,7 +831,7 @@ mod tests {
         for (i, (name, text)) in paths.into_iter().enumerate() {
             let original = Cassette::parse(name, text).unwrap();
             let out = dir.join(format!("{i}.emtape"));
-            let packed = write(&original, &out, |_| Vec::new()).unwrap();
+            let packed = write(&original, &out, |_| Vec::new(), None).unwrap();
             assert_eq!(packed.file_bytes, std::fs::metadata(&out).unwrap().len(), "{name}");
             assert_eq!(Cassette::load(&out).unwrap().cassette, original.cassette, "{name}");
             let placed = Cassette::load_placed(&out).unwrap();
@@ -780,7 +841,7 @@ mod tests {
             assert_eq!(bodies, packed.bodies, "{name}");
             // Packed again from its placed self: the same bytes.
             let again = dir.join(format!("{i}-again.emtape"));
-            write(&placed, &again, |_| Vec::new()).unwrap();
+            write(&placed, &again, |_| Vec::new(), None).unwrap();
             assert_eq!(std::fs::read(&again).unwrap(), std::fs::read(&out).unwrap(), "{name}");
         }
     }
@@ -821,7 +882,7 @@ mod tests {
         paths.push(("warned.yaml", &warned));
         for (i, (name, text)) in paths.into_iter().enumerate() {
             let out = dir.join(format!("{i}.emtape"));
-            write(&Cassette::parse(name, text).unwrap(), &out, |_| Vec::new()).unwrap();
+            write(&Cassette::parse(name, text).unwrap(), &out, |_| Vec::new(), None).unwrap();
             let stored = Cassette::load_placed(&out).unwrap();
             assert!(as_read(&stored).is_some(), "{name}: the YAML as read is read");
             let yaml = Cassette::load_placed(&as_another_emtapes(&out)).unwrap();
@@ -879,9 +940,9 @@ mod tests {
         // another build of this version would misread packs this one wrote. The second is a
         // pack's, its bodies placed.
         const PINNED: (&str, &str, &str) = (
-            "loaded 3",
+            "loaded 4",
             "f1915713d706ee3de93a67963acbc01aba80273c4210001892cb64e43bb2308a",
-            "d08ce6f83c77bff4664b756467877ba7ba568f403064d9444adca9a946e9c9ce",
+            "d8954819fd3218a7a64169856960c0505fa2674016a22727f851bbf41360b46f",
         );
         assert!(stored::WRITTEN_BY.ends_with(PINNED.0), "pin the layout of the number `WRITTEN_BY` says");
         let hex = |bytes: &[u8]| {
@@ -892,9 +953,12 @@ mod tests {
         let warned = SMALL.replace("body: |\n      in\n", "body: |\n      {{origni}}\n");
         let loaded = Cassette::parse("c.yaml", &warned).unwrap();
         assert!(!loaded.warnings.is_empty());
-        assert_eq!(hex(&stored::of(&loaded, b"yaml")), PINNED.1, "the layout changed: bump `WRITTEN_BY`, pin it");
+        assert_eq!(hex(&stored::of(&loaded, b"yaml", None)), PINNED.1, "the layout changed: bump `WRITTEN_BY`, pin it");
         let placed = Cassette::load_placed(&packed("pinned", SMALL)).unwrap();
-        assert_eq!(hex(&stored::of(&placed, b"yaml")), PINNED.2, "the layout changed: bump `WRITTEN_BY`, pin it");
+        let found = Checked { kind: "secret".into(), line: 7, message: "m".into(), hint: None };
+        let checked = [(3, [vec![found], Vec::new()])];
+        let bytes = stored::of(&placed, b"yaml", Some(&checked));
+        assert_eq!(hex(&bytes), PINNED.2, "the layout changed: bump `WRITTEN_BY`, pin it");
     }
 
     #[test]
@@ -1009,8 +1073,13 @@ mod tests {
     fn a_pack_written_again_leaves_the_one_open_readable() {
         let path = packed("again", SMALL);
         let loaded = Cassette::load_placed(&path).unwrap();
-        write(&Cassette::parse("other.yaml", &SMALL.replace("<Items>", "<Other>")).unwrap(), &path, |_| Vec::new())
-            .unwrap();
+        write(
+            &Cassette::parse("other.yaml", &SMALL.replace("<Items>", "<Other>")).unwrap(),
+            &path,
+            |_| Vec::new(),
+            None,
+        )
+        .unwrap();
         let Body::Placed(p) = &loaded.cassette.exchanges[0].response.body else { panic!("not placed") };
         assert!(p.text().unwrap().starts_with("<Items>"));
         let leftovers: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().collect();

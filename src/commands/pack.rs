@@ -21,8 +21,8 @@ pub(super) fn pack(args: PackArgs) -> Result<Exit, Failure> {
     for w in loaded.warnings.iter().chain(&LoadedCassette::unparsable_bodies(&loaded)) {
         eprintln!("warning: {w}");
     }
-    let packed =
-        pack::write(&loaded, &out, crate::model::stored_catalog).map_err(|e| Failure::bad_input(e.to_string()))?;
+    let packed = pack::write(&loaded, &out, crate::model::stored_catalog, Some(crate::lint::checked_when_packed))
+        .map_err(|e| Failure::bad_input(e.to_string()))?;
     let size = |bytes: u64| match bytes {
         0..1_000_000 => format!("{:.1} KB", bytes as f64 / 1e3),
         _ => format!("{:.1} MB", bytes as f64 / 1e6),

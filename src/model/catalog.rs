@@ -1413,7 +1413,7 @@ mod tests {
         let mut packs = Vec::new();
         for (i, c) in crate::cassette::release(name).unwrap().unwrap().iter().enumerate() {
             let out = dir.join(format!("{i}.emtape"));
-            crate::cassette::pack::write(c, &out, stored::part_of).unwrap();
+            crate::cassette::pack::write(c, &out, stored::part_of, None).unwrap();
             packs.push(crate::cassette::Cassette::load_placed(&out).unwrap());
         }
         packs
