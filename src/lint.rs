@@ -125,8 +125,10 @@ fn findings_of(c: &LoadedCassette) -> Vec<Finding> {
 
 /// Secrets and bodies, exchange by exchange.
 fn scan(c: &LoadedCassette, out: &mut Vec<Finding>) {
-    let vbr = c.cassette.meta.api.as_deref().and_then(crate::vbr::Api::parse) == Some(crate::vbr::Api::Vbr);
-    let secret_name: fn(&str) -> bool = if vbr { crate::vbr::secret_name } else { secret_name };
+    let secret_name = secret_names(c);
+    // A pack's response bodies were checked when it was written: what it found is read, while
+    // the pack is the one loaded (one written over is read, to say so for each body).
+    let stored = c.pack.as_ref().filter(|p| p.unchanged().is_ok()).and_then(|p| p.checked());
     for (i, x) in c.cassette.exchanges.iter().enumerate() {
         let line = c.lines.get(i).copied().unwrap_or(0);
         let mut broken: Vec<Finding> = Vec::new();
@@ -171,8 +173,7 @@ fn scan(c: &LoadedCassette, out: &mut Vec<Finding>) {
             }
         }
         for side in [Side::Request, Side::Response] {
-            // A pack's response bodies were checked when it was written.
-            let stored = match (side, c.pack.as_ref().and_then(|p| p.checked())) {
+            let stored = match (side, stored) {
                 (Side::Response, Some(checked)) if matches!(x.response.body, Body::Placed(_)) => Some(checked),
                 _ => None,
             };
@@ -255,9 +256,7 @@ fn body_findings(c: &LoadedCassette, i: usize, side: Side, secret_name: fn(&str)
 /// What lint finds in the response body of exchange `i` of a pack being written (see
 /// [`crate::cassette::pack::write`]), stored in it so that lint need not read the body again.
 pub fn checked_when_packed(c: &LoadedCassette, i: usize) -> [Vec<Checked>; 2] {
-    let vbr = c.cassette.meta.api.as_deref().and_then(crate::vbr::Api::parse) == Some(crate::vbr::Api::Vbr);
-    let secret_name: fn(&str) -> bool = if vbr { crate::vbr::secret_name } else { secret_name };
-    body_findings(c, i, Side::Response, secret_name).map(|found| {
+    body_findings(c, i, Side::Response, secret_names(c)).map(|found| {
         found
             .into_iter()
             .map(|f| Checked { kind: f.kind.to_owned(), line: f.line, message: f.message, hint: f.hint })
@@ -270,8 +269,17 @@ impl Checked {
     /// not know.
     fn finding(self, file: &str) -> Option<Finding> {
         let kind = KINDS.into_iter().find(|k| *k == self.kind)?;
-        Some(Finding { kind, file: file.to_owned(), line: self.line, message: self.message, hint: self.hint })
+        // Found while the pack was written, under the name it had then.
+        let message = self.message.replace(crate::cassette::pack::OWN_NAME, file);
+        Some(Finding { kind, file: file.to_owned(), line: self.line, message, hint: self.hint })
     }
+}
+
+/// What names a secret in `c`'s bodies: Backup & Replication's names in its cassettes, EM's in
+/// the others.
+fn secret_names(c: &LoadedCassette) -> fn(&str) -> bool {
+    let vbr = c.cassette.meta.api.as_deref().and_then(crate::vbr::Api::parse) == Some(crate::vbr::Api::Vbr);
+    if vbr { crate::vbr::secret_name } else { secret_name }
 }
 
 /// The secrets of an XML body read as it streams past, as its tree would show them: an
@@ -694,6 +702,7 @@ mod tests {
 
     #[test]
     fn a_pack_keeps_what_lint_found_in_its_bodies_and_lint_reads_it_there() {
+        use std::io::Write as _;
         let yaml = "format: emtape/cassette-v1\nexchanges:\n- seq: 1\n  request:\n    method: GET\n    uri: /api/a\n  \
                     response:\n    status: 200\n    headers:\n      - Content-Type: application/xml\n    body: |\n      \
                     <A><Password>hunter2</Password></A>\n- seq: 2\n  request:\n    method: GET\n    uri: /api/b\n  \
@@ -729,6 +738,12 @@ mod tests {
         assert_eq!(at, [0, 1], "the secret, and the body that does not parse; nothing for the third");
         assert_eq!(from_bodies.len(), 2, "{from_bodies:?}");
         assert_eq!(said(lint(vec![pack])), from_bodies);
+        // A pack written over since it was loaded is not taken at its word: its bodies are read,
+        // and each says it cannot be.
+        let pack = crate::cassette::Cassette::load_placed(&out).unwrap();
+        std::fs::OpenOptions::new().append(true).open(&out).unwrap().write_all(b"\n").unwrap();
+        let unread = lint(vec![pack]).into_iter().filter(|f| f.message.contains("written over")).count();
+        assert_eq!(unread, 3, "one for each body");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -155,9 +155,8 @@ impl Body {
         matches!(self, Body::Empty)
     }
 
-    /// Its size in bytes (without any byte order mark); a placed body's, without reading it.
-    /// Whether `other` holds the same bytes; a placed body is read a block at a time for it,
-    /// never whole.
+    /// Whether `other` holds the same bytes: two bodies of packs that keep their digests by
+    /// them; otherwise a placed body is read a block at a time for it, never whole.
     pub fn same_as(&self, other: &Body) -> Result<bool, CassetteError> {
         match (self, other) {
             (Body::Placed(a), Body::Placed(b)) => a.same_as(b),
@@ -169,6 +168,7 @@ impl Body {
         }
     }
 
+    /// Its size in bytes (without any byte order mark); a placed body's, without reading it.
     pub fn len(&self) -> usize {
         match self {
             Body::Empty => 0,

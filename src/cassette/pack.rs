@@ -256,8 +256,10 @@ impl Placed {
         self.pack.read(self.at + range.start as u64, range.len())
     }
 
-    /// Whether `other` holds the same body, read from both a block at a time: two listings of
-    /// half a million items are compared without holding either.
+    /// Whether `other` holds the same body: by their digests when both packs keep them (neither
+    /// is read, so a pack written over since it was loaded still answers for what it held),
+    /// otherwise read from both a block at a time: two listings of half a million items are
+    /// compared without holding either.
     pub fn same_as(&self, other: &Placed) -> Result<bool, CassetteError> {
         if let (Some(ours), Some(theirs)) = (self.digest, other.digest) {
             return Ok(ours == theirs && self.len == other.len && self.bom == other.bom);
@@ -522,10 +524,19 @@ pub fn write(
     let failed = |e: std::io::Error| CassetteError::Write { path: out.display().to_string(), reason: e.to_string() };
     let dir = out.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let file_name = out.file_name().map_or_else(|| "pack".into(), |n| n.to_string_lossy().into_owned());
-    let partial = dir.join(format!(".{file_name}.{}.partial", std::process::id()));
+    // Removed whatever ends the writing (an error, or a panic in what learns or checks it),
+    // unless it became the pack.
+    struct Partial(std::path::PathBuf);
+    impl Drop for Partial {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+    let partial = Partial(dir.join(format!(".{file_name}.{}.partial", std::process::id())));
+    let partial = &partial.0;
     let (mut catalog_bytes, mut loaded_bytes) = (0, 0);
     let written = (|| {
-        let mut file = std::io::BufWriter::with_capacity(1 << 20, File::create(&partial)?);
+        let mut file = std::io::BufWriter::with_capacity(1 << 20, File::create(partial)?);
         file.write_all(header(skeleton, offset, 0, 0).as_bytes())?;
         file.write_all(yaml.as_bytes())?;
         // Each body's digest, by where it is.
@@ -540,7 +551,7 @@ pub fn write(
         }
         let mut file = file.into_inner().map_err(std::io::IntoInnerError::into_error)?;
         // The pack as written so far, its bodies placed: what the catalog is learned from.
-        let mut own = load_named(OWN_NAME.to_owned(), File::open(&partial)?).map_err(std::io::Error::other)?;
+        let mut own = load_named(OWN_NAME.to_owned(), File::open(partial)?).map_err(std::io::Error::other)?;
         for exchange in &mut own.cassette.exchanges {
             if let Body::Placed(p) = &mut exchange.response.body {
                 let digest = digests.get(&p.at).copied();
@@ -565,12 +576,9 @@ pub fn write(
         file.write_all(&read)?;
         write_all_at(&file, header(skeleton, offset, catalog_bytes, loaded_bytes).as_bytes(), 0)?;
         file.sync_all()?;
-        std::fs::rename(&partial, out)
+        std::fs::rename(partial, out)
     })();
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&partial);
-        return Err(failed(e));
-    }
+    written.map_err(failed)?;
     Ok(Packed {
         exchanges: cassette.exchanges.len(),
         bodies: placed.len(),
@@ -735,12 +743,12 @@ mod stored {
                     Frame::Head { .. } => return Err("its YAML as read has a second head".to_owned()),
                 }
             }
-            if let Some(checked) = checked {
-                let _ = pack.checked.set(checked);
-            }
             let read = loaded.cassette.exchanges.len();
             if read != exchanges {
                 return Err(format!("its YAML as read has {read} exchanges of the {exchanges} it says"));
+            }
+            if let Some(checked) = checked {
+                let _ = pack.checked.set(checked);
             }
             Ok(())
         });
@@ -936,7 +944,7 @@ mod tests {
     #[test]
     fn the_yaml_as_read_is_laid_out_as_its_written_by_says() {
         // A change to a type the YAML as read stores (Exchange, Headers, Body, Meta, Diagnostic,
-        // BodyAt) changes these bytes: bump the number in `stored::WRITTEN_BY` and pin anew, or
+        // BodyAt, Checked) changes these bytes: bump the number in `stored::WRITTEN_BY` and pin anew, or
         // another build of this version would misread packs this one wrote. The second is a
         // pack's, its bodies placed.
         const PINNED: (&str, &str, &str) = (
@@ -959,6 +967,20 @@ mod tests {
         let checked = [(3, [vec![found], Vec::new()])];
         let bytes = stored::of(&placed, b"yaml", Some(&checked));
         assert_eq!(hex(&bytes), PINNED.2, "the layout changed: bump `WRITTEN_BY`, pin it");
+    }
+
+    #[test]
+    fn a_pack_whose_writing_panics_leaves_no_partial_file() {
+        let dir = dir("panics");
+        let out = dir.join("c.emtape");
+        let loaded = Cassette::parse("c.yaml", SMALL).unwrap();
+        let check: CheckBody = |_, _| panic!("a check that fails");
+        let written = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            write(&loaded, &out, |_| Vec::new(), Some(check))
+        }));
+        assert!(written.is_err());
+        let left: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert!(left.is_empty(), "{left:?}");
     }
 
     #[test]

@@ -406,11 +406,16 @@ impl<'t, 'a> Comparer<'t, 'a> {
         ns: Option<(u32, u32)>,
         prefix: Option<(String, String)>,
     ) {
-        let parsed = |t: &Tree<'a>, n: u32| t.is_lazy(n).then(|| t.item(n)).transpose();
-        let (old, new) = match (parsed(self.old, o), parsed(self.new, n)) {
+        let (old, new) = match (self.old.item(o).transpose(), self.new.item(n).transpose()) {
             (Ok(old), Ok(new)) => (old, new),
-            (Err(error), _) => return self.stopped = Some(Stopped::Unparsed { new: false, error }),
-            (_, Err(error)) => return self.stopped = Some(Stopped::Unparsed { new: true, error }),
+            (Err(error), _) => {
+                self.stopped = Some(Stopped::Unparsed { new: false, error });
+                return;
+            }
+            (_, Err(error)) => {
+                self.stopped = Some(Stopped::Unparsed { new: true, error });
+                return;
+            }
         };
         let (ot, o) = old.as_ref().map_or((self.old, o), |t| (t, t.root()));
         let (nt, n) = new.as_ref().map_or((self.new, n), |t| (t, t.root()));

@@ -536,9 +536,9 @@ struct Unparsed {
 }
 
 /// The drifts between two bodies. XML is read as skeletons whose items are parsed as they are
-/// compared ([`tree::skeleton_xml`]); where the comparison needs a list whole (its items do
-/// not pair by their keys), the whole trees are compared instead, their room made on this
-/// thread ([`tree::room_for_xml`]). With `apart`, the two bodies are parsed at once, one per
+/// compared ([`tree::skeleton_xml`]; an item never compared is never parsed either); where the
+/// comparison needs a list whole (its items do not pair by their keys), the whole trees are
+/// compared instead, their room made on this thread ([`tree::room_for_xml`]). With `apart`, the two bodies are parsed at once, one per
 /// core.
 fn compare_bodies(old: &str, new: &str, json: bool, apart: bool, ignore: &[Ignore]) -> Result<Vec<Drift>, Unparsed> {
     fn sides<'a>(
@@ -611,12 +611,13 @@ pub fn diff_files(old: &Path, new: &Path, ignore: &[Ignore]) -> Result<DiffRepor
             }
             // Bodies byte for byte the same cannot drift, and are not parsed.
             let apart = ot.len() > PARSED_APART && nt.len() > PARSED_APART;
-            let drifts = match ot == nt {
-                true => Vec::new(),
-                false => compare_bodies(&ot, &nt, oj, apart, ignore).map_err(|u| match u.new {
+            let drifts = if ot == nt {
+                Vec::new()
+            } else {
+                compare_bodies(&ot, &nt, oj, apart, ignore).map_err(|u| match u.new {
                     false => unparsed(&on, &ot, oj, u.error),
                     true => unparsed(&nn, &nt, nj, u.error),
-                })?,
+                })?
             };
             let key = format!("body ({})", if oj { "JSON" } else { "XML" });
             let exchange = ExchangeDiff {
