@@ -87,6 +87,47 @@ impl CassetteWriter {
         self.pending.is_none()
     }
 
+    /// Replaces the header (everything before `exchanges:`) with one for `meta`: the cassette is
+    /// copied beside its place with the new header and renamed over it, so a recorder killed
+    /// meanwhile leaves the old one whole, and is appended to from then on.
+    pub fn set_header(&mut self, meta: &Meta) -> io::Result<()> {
+        let at = self.pending.clone().unwrap_or_else(|| self.path.clone());
+        let tmp = at.with_extension("yaml.tmp");
+        let copied = (|| {
+            let mut input = BufReader::new(File::open(&at)?);
+            let mut out = io::BufWriter::new(File::create(&tmp)?);
+            let mut line = String::new();
+            loop {
+                line.clear();
+                if input.read_line(&mut line)? == 0 || line.starts_with("exchanges:") {
+                    break;
+                }
+            }
+            out.write_all(Cassette::header_yaml(meta).as_bytes())?;
+            io::copy(&mut input, &mut out)?;
+            out.flush()?;
+            // Opened before it takes the cassette's place: the exchanges that follow go into it.
+            let file = OpenOptions::new().append(true).open(&tmp)?;
+            std::fs::rename(&tmp, &at)?;
+            Ok(file)
+        })();
+        match copied {
+            Ok(file) => {
+                self.file = file;
+                Ok(())
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                Err(e)
+            }
+        }
+    }
+
+    /// How many bytes the cassette has.
+    fn len(&self) -> io::Result<u64> {
+        self.file.metadata().map(|m| m.len())
+    }
+
     /// Writes one exchange in a single write, so it is either all there or not started.
     pub fn write(&mut self, exchange: &Exchange) -> io::Result<()> {
         let written = self.file.write_all(exchange.to_yaml().as_bytes());
@@ -122,30 +163,6 @@ impl Drop for CassetteWriter {
     }
 }
 
-/// Replaces the header (everything before `exchanges:`) of the cassette at `path` with one for
-/// `meta`, copying the exchanges through a temporary file so memory stays flat.
-pub fn rewrite_header(path: &Path, meta: &Meta) -> io::Result<()> {
-    let tmp = path.with_extension("yaml.tmp");
-    {
-        let mut input = BufReader::new(File::open(path)?);
-        let mut out = io::BufWriter::new(File::create(&tmp)?);
-        let mut line = String::new();
-        loop {
-            line.clear();
-            if input.read_line(&mut line)? == 0 {
-                break;
-            }
-            if line.starts_with("exchanges:") {
-                break;
-            }
-        }
-        out.write_all(Cassette::header_yaml(meta).as_bytes())?;
-        io::copy(&mut input, &mut out)?;
-        out.flush()?;
-    }
-    std::fs::rename(&tmp, path)
-}
-
 /// A response body recorded earlier for a request.
 #[derive(Clone, Debug)]
 struct Previous {
@@ -167,7 +184,24 @@ struct State {
     error: Option<String>,
 }
 
+/// Up to this size, a cassette's header takes what the exchanges teach as soon as they do (the
+/// root document's versions, the logon's): at the end of a crawl of a large EM it would be a
+/// copy of gigabytes.
+const HEADER_NOW: u64 = 1 << 20;
+
 impl State {
+    /// Writes what the exchanges taught into the header while the cassette is small; what
+    /// comes later is written by `finish`, and so is this if it fails now.
+    fn header_learned(&mut self) {
+        if self.learned == self.meta || !self.writer.is_written() || !self.writer.len().is_ok_and(|n| n < HEADER_NOW) {
+            return;
+        }
+        let learned = self.learned.clone();
+        if self.writer.set_header(&learned).is_ok() {
+            self.meta = learned;
+        }
+    }
+
     /// Counts a written exchange, or keeps the first write error for `finish`.
     fn wrote(&mut self, result: io::Result<()>) -> bool {
         match result {
@@ -378,6 +412,7 @@ impl Recorder {
         if let Some(p) = remember {
             state.last_bodies.insert(key, p);
         }
+        state.header_learned();
         // Compared outside the lock: the other clients' exchanges are recorded meanwhile.
         drop(state);
         self.observe(&exchange);
@@ -435,12 +470,15 @@ impl Recorder {
     /// Completes the cassette: the header gains what the exchanges showed (API version,
     /// supported versions). Returns the number of exchanges, or the first write error.
     pub fn finish(&self) -> Result<u64, String> {
-        let state = self.lock();
+        let mut state = self.lock();
         if let Some(e) = &state.error {
             return Err(e.clone());
         }
         if state.learned != state.meta && state.writer.is_written() {
-            rewrite_header(state.writer.path(), &state.learned)
+            let learned = state.learned.clone();
+            state
+                .writer
+                .set_header(&learned)
                 .map_err(|e| format!("cannot complete {}: {e}", state.writer.path().display()))?;
         }
         Ok(state.recorded)
@@ -545,4 +583,33 @@ impl RepeatProbe {
 
 fn now_secs() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_the_first_exchanges_teach_is_in_the_header_before_the_recording_ends() {
+        let dir = std::env::temp_dir().join(format!("emtape-record-header-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("c.yaml");
+        let recorder = Recorder::create(&path, "https://em:9398", &RedactConfig::default()).unwrap();
+        let headers = Headers::new();
+        let get = |url| Sent { method: "GET", url, headers: &headers, body: b"" };
+        let xml = |body: &str| Response::new(200).header("Content-Type", "application/xml").body(body.to_owned());
+        let root = "<EnterpriseManager xmlns=\"http://www.veeam.com/ent/v1.0\"><SupportedVersions>\
+                    <SupportedVersion Name=\"v1_6\" /><SupportedVersion Name=\"v1_7\" /></SupportedVersions>\
+                    </EnterpriseManager>";
+        recorder.record(&get("https://em:9398/api/"), &xml(root));
+        // A crawl killed now, or one that goes on to record gigabytes, has it already.
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("supported_versions:\n  - v1_6\n  - v1_7\n"), "{text}");
+        recorder.record(&get("https://em:9398/api/jobs"), &xml("<EntityReferences />"));
+        assert_eq!(recorder.finish(), Ok(2));
+        let loaded = Cassette::load(&path).unwrap();
+        assert_eq!(loaded.cassette.exchanges.len(), 2, "appended to the cassette as rewritten");
+        assert_eq!(loaded.cassette.meta.supported_versions, ["v1_6", "v1_7"]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
