@@ -193,13 +193,21 @@ impl State {
     /// Writes what the exchanges taught into the header while the cassette is small; what
     /// comes later is written by `finish`, and so is this if it fails now.
     fn header_learned(&mut self) {
-        if self.learned == self.meta || !self.writer.is_written() || !self.writer.len().is_ok_and(|n| n < HEADER_NOW) {
-            return;
+        if self.writer.len().is_ok_and(|n| n < HEADER_NOW) {
+            let _ = self.write_learned();
+        }
+    }
+
+    /// Writes what the exchanges taught into the header of a cassette at its place, when they
+    /// taught something it does not say yet.
+    fn write_learned(&mut self) -> io::Result<()> {
+        if self.learned == self.meta || !self.writer.is_written() {
+            return Ok(());
         }
         let learned = self.learned.clone();
-        if self.writer.set_header(&learned).is_ok() {
-            self.meta = learned;
-        }
+        self.writer.set_header(&learned)?;
+        self.meta = learned;
+        Ok(())
     }
 
     /// Counts a written exchange, or keeps the first write error for `finish`.
@@ -474,13 +482,7 @@ impl Recorder {
         if let Some(e) = &state.error {
             return Err(e.clone());
         }
-        if state.learned != state.meta && state.writer.is_written() {
-            let learned = state.learned.clone();
-            state
-                .writer
-                .set_header(&learned)
-                .map_err(|e| format!("cannot complete {}: {e}", state.writer.path().display()))?;
-        }
+        state.write_learned().map_err(|e| format!("cannot complete {}: {e}", state.writer.path().display()))?;
         Ok(state.recorded)
     }
 }
