@@ -660,9 +660,20 @@ pub(crate) mod stored {
         Ok(out)
     }
 
+    /// Where the resources of a stored part go as they are read.
+    pub(super) enum Into<'a> {
+        /// Into the part read.
+        Part,
+        /// Into a catalog of earlier parts, each taken in as it is read
+        /// ([`super::Catalog::absorb_resource`]): a later part is never held whole beside it.
+        Catalog(&'a mut super::Catalog),
+    }
+
     /// The part stored in `cassette`'s pack; `None` for a cassette, or a part written by another
-    /// emtape or no longer readable.
-    pub(super) fn part_in(cassette: &LoadedCassette) -> Option<Part> {
+    /// emtape or no longer readable. Its resources go `into` the part or a catalog: one read
+    /// into a catalog and not whole (`None`) may have given it some, each as its bodies teach
+    /// it, so that learning the rest from the bodies gives what learning it all would.
+    pub(super) fn part_in(cassette: &LoadedCassette, mut into: Into<'_>) -> Option<Part> {
         let pack = cassette.pack.as_ref().filter(|p| p.as_packed())?;
         let unreadable = |e: String| {
             log::warn!("{}: its stored catalog is not readable ({e}); learning it from the bodies", pack.name());
@@ -683,8 +694,10 @@ pub(crate) mod stored {
                     Frame::Head { resources, lists, json_bodies, camel_bodies, camel_json } => {
                         // Counts from the file are hints, never more than the part could hold.
                         let most = usize::try_from(pack.catalog_len() / 8).unwrap_or(usize::MAX);
-                        c.resources.reserve(resources.min(most));
-                        c.order.reserve(resources.min(most));
+                        if let Into::Part = into {
+                            c.resources.reserve(resources.min(most));
+                            c.order.reserve(resources.min(most));
+                        }
                         part.lists.reserve(lists.min(most));
                         (part.json_bodies, part.camel_bodies, c.camel_json) = (json_bodies, camel_bodies, camel_json);
                     }
@@ -697,12 +710,19 @@ pub(crate) mod stored {
                             table.extend(texts.into_iter().map(Text::new));
                         }
                     }),
-                    Frame::Resources(resources) => {
-                        for (path, resource) in resources {
-                            c.order.push(path.clone());
-                            c.resources.insert(path, resource);
+                    Frame::Resources(resources) => match &mut into {
+                        Into::Part => {
+                            for (path, resource) in resources {
+                                c.order.push(path.clone());
+                                c.resources.insert(path, resource);
+                            }
                         }
-                    }
+                        Into::Catalog(earlier) => {
+                            for (path, resource) in resources {
+                                earlier.absorb_resource(path, resource);
+                            }
+                        }
+                    },
                     Frame::Lists(lists) => part.lists.extend(lists),
                 }
                 Ok(part)
@@ -813,7 +833,9 @@ impl Catalog {
     }
 
     /// Built from up to `threads` stretches of the recordings learned at once, and (`stored`)
-    /// the parts packs store read instead of learned.
+    /// the parts packs store read instead of learned: the first part on a thread of its own
+    /// like the stretches, any later one into the catalog of those before it as it is read (a
+    /// large estate's part is gigabytes once read; two of them were held whole at once).
     fn build_in(cassettes: &[LoadedCassette], threads: usize, nodes: bool, stored: bool) -> Catalog {
         // In the order of the recordings: a pack's stored part, or the exchanges of the
         // cassettes up to the next one, learned in stretches. Each run of exchanges follows the
@@ -838,24 +860,38 @@ impl Catalog {
                 jobs.extend(stretches(run, threads).into_iter().map(Job::Learn));
             }
         }
-        let parts: Vec<Part> = std::thread::scope(|scope| {
+        let learned = |c: &LoadedCassette| {
+            let exchanges: Vec<_> = (0..c.cassette.exchanges.len()).map(|i| (c, i)).collect();
+            Part::learn(&exchanges, nodes)
+        };
+        // A later stored part is read when its turn comes (`None` here).
+        let parts: Vec<(Option<Part>, Option<&LoadedCassette>)> = std::thread::scope(|scope| {
             let learning: Vec<_> = jobs
                 .into_iter()
-                .map(|job| {
-                    scope.spawn(move || match job {
-                        Job::Learn(stretch) => Part::learn(stretch, nodes),
-                        Job::Stored(c) => stored::part_in(c).unwrap_or_else(|| {
-                            let exchanges: Vec<_> = (0..c.cassette.exchanges.len()).map(|i| (c, i)).collect();
-                            Part::learn(&exchanges, nodes)
-                        }),
-                    })
+                .enumerate()
+                .map(|(n, job)| match job {
+                    Job::Stored(c) if n > 0 => (None, Some(c)),
+                    Job::Stored(c) => (
+                        Some(scope.spawn(move || stored::part_in(c, stored::Into::Part).unwrap_or_else(|| learned(c)))),
+                        None,
+                    ),
+                    Job::Learn(stretch) => (Some(scope.spawn(move || Part::learn(stretch, nodes))), None),
                 })
                 .collect();
-            learning.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+            let joined =
+                |h: std::thread::ScopedJoinHandle<'_, Part>| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+            learning.into_iter().map(|(h, later)| (h.map(joined), later)).collect()
         });
         let mut catalog = Catalog::default();
         let (mut json_bodies, mut camel_bodies, mut lists) = (0, 0, Vec::new());
-        for part in parts {
+        for (part, later) in parts {
+            let part = match (part, later) {
+                (Some(part), _) => part,
+                (None, Some(c)) => {
+                    stored::part_in(c, stored::Into::Catalog(&mut catalog)).unwrap_or_else(|| learned(c))
+                }
+                (None, None) => continue,
+            };
             catalog.absorb(part.catalog);
             (json_bodies, camel_bodies) = (json_bodies + part.json_bodies, camel_bodies + part.camel_bodies);
             lists.extend(part.lists);
@@ -880,13 +916,7 @@ impl Catalog {
         let Catalog { mut resources, order, collections, shapes, services, link_uses, .. } = later;
         for path in order {
             let Some(theirs) = resources.remove(&path) else { continue };
-            match self.resources.entry(path) {
-                std::collections::hash_map::Entry::Occupied(ours) => ours.into_mut().absorb(*theirs),
-                std::collections::hash_map::Entry::Vacant(slot) => {
-                    self.order.push(slot.key().clone());
-                    slot.insert(theirs);
-                }
-            }
+            self.absorb_resource(path, theirs);
         }
         for (path, c) in collections {
             self.collections.entry(path).or_insert(c);
@@ -899,6 +929,17 @@ impl Catalog {
         }
         for (said, (kind, count, path)) in link_uses {
             self.link_uses.entry(said).or_insert((kind, 0, path)).1 += count;
+        }
+    }
+
+    /// Takes in a resource a later part names: added if it is new, else what it lacked filled in.
+    fn absorb_resource(&mut self, path: Path, theirs: Box<Resource>) {
+        match self.resources.entry(path) {
+            std::collections::hash_map::Entry::Occupied(ours) => ours.into_mut().absorb(*theirs),
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                self.order.push(slot.key().clone());
+                slot.insert(theirs);
+            }
         }
     }
 
@@ -1445,7 +1486,10 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         for name in ["9.5", "12", "13"] {
             let packs = packed(name, &dir);
-            assert!(packs.iter().all(|p| stored::part_in(p).is_some()), "{name}: a stored part is read");
+            assert!(
+                packs.iter().all(|p| stored::part_in(p, stored::Into::Part).is_some()),
+                "{name}: a stored part is read"
+            );
             let learned = described(&Catalog::build_in(&packs, 2, true, false));
             assert!(learned.contains(".emtape exchange"), "{name}: origins name the pack");
             assert_eq!(described(&Catalog::build_in(&packs, 2, true, true)), learned, "{name}");
@@ -1466,8 +1510,8 @@ mod tests {
         bytes[at] = b'C';
         std::fs::write(&path, bytes).unwrap();
         let packs = loaded_again(&dir, count);
-        assert!(stored::part_in(&packs[2]).is_none());
-        assert!(stored::part_in(&packs[1]).is_some());
+        assert!(stored::part_in(&packs[2], stored::Into::Part).is_none());
+        assert!(stored::part_in(&packs[1], stored::Into::Part).is_some());
         assert_stored_is_learned(&packs);
     }
 
@@ -1480,31 +1524,52 @@ mod tests {
         let at = bytes.windows(11).position(|w| w == b"status: 200").unwrap();
         std::fs::write(&path, [&bytes[..at], b"status: 404", &bytes[at + 11..]].concat()).unwrap();
         let packs = loaded_again(&dir, count);
-        assert!(stored::part_in(&packs[0]).is_none());
+        assert!(stored::part_in(&packs[0], stored::Into::Part).is_none());
         assert_stored_is_learned(&packs);
+    }
+
+    /// Makes frame `which` (of how many the stored part of the pack at `path` has) one byte
+    /// longer than it is: it and the frames after it misread.
+    fn damage_frame(path: &std::path::Path, which: impl FnOnce(usize) -> usize) {
+        let pack = crate::cassette::Cassette::load_placed(path).unwrap();
+        let stored = pack.pack.as_ref().unwrap().catalog_len() as usize;
+        let mut bytes = std::fs::read(path).unwrap();
+        let head = String::from_utf8_lossy(&bytes[..bytes.iter().position(|b| *b == b'\n').unwrap()]).into_owned();
+        let loaded: usize = head.rsplit("loaded=").next().unwrap().parse().unwrap();
+        let (start, end) = (bytes.len() - loaded - stored, bytes.len() - loaded);
+        let mut frames = vec![start];
+        while let Some(&at) = frames.last().filter(|at| **at < end) {
+            frames.push(at + 8 + u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap()) as usize);
+        }
+        frames.pop();
+        let at = frames[which(frames.len())];
+        let len = u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap());
+        bytes[at..at + 8].copy_from_slice(&(len + 1).to_le_bytes());
+        std::fs::write(path, bytes).unwrap();
     }
 
     #[test]
     fn a_stored_part_with_a_damaged_frame_is_learned_from_the_bodies() {
         let (dir, count) = packed_in("frame", "12");
-        let path = dir.join("1.emtape");
-        let pack = crate::cassette::Cassette::load_placed(&path).unwrap();
-        let stored = pack.pack.as_ref().unwrap().catalog_len() as usize;
-        let mut bytes = std::fs::read(&path).unwrap();
-        // The fifth frame made one byte longer than it is: the frames after it misread.
-        let head = String::from_utf8_lossy(&bytes[..bytes.iter().position(|b| *b == b'\n').unwrap()]).into_owned();
-        let loaded: usize = head.rsplit("loaded=").next().unwrap().parse().unwrap();
-        let mut at = bytes.len() - loaded - stored;
-        for _ in 0..4 {
-            at += 8 + u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap()) as usize;
-        }
-        assert!(at < bytes.len() - loaded, "the part has more than four frames");
-        let len = u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap());
-        bytes[at..at + 8].copy_from_slice(&(len + 1).to_le_bytes());
-        std::fs::write(&path, bytes).unwrap();
+        damage_frame(&dir.join("1.emtape"), |frames| {
+            assert!(frames > 4, "the part has more than four frames");
+            4
+        });
         let packs = loaded_again(&dir, count);
-        assert!(stored::part_in(&packs[1]).is_none());
-        assert!(stored::part_in(&packs[0]).is_some());
+        assert!(stored::part_in(&packs[1], stored::Into::Part).is_none());
+        assert!(stored::part_in(&packs[0], stored::Into::Part).is_some());
+        assert_stored_is_learned(&packs);
+    }
+
+    #[test]
+    fn a_later_part_found_damaged_after_its_resources_were_taken_in_is_learned_from_the_bodies() {
+        let (dir, count) = packed_in("last-frame", "13");
+        // Its last frame (a listing's): every resource before it was read into the catalog.
+        damage_frame(&dir.join("2.emtape"), |frames| frames - 1);
+        let packs = loaded_again(&dir, count);
+        let mut earlier = Catalog::default();
+        assert!(stored::part_in(&packs[2], stored::Into::Catalog(&mut earlier)).is_none());
+        assert!(!earlier.resources.is_empty(), "resources were taken in before the damage was found");
         assert_stored_is_learned(&packs);
     }
 }
