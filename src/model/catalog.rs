@@ -660,20 +660,23 @@ pub(crate) mod stored {
         Ok(out)
     }
 
+    /// A frame of resources as read, in the order first seen.
+    pub(super) type Resources = Vec<(Path, Box<super::Resource>)>;
+
     /// Where the resources of a stored part go as they are read.
-    pub(super) enum Into<'a> {
+    pub(super) enum Into {
         /// Into the part read.
         Part,
-        /// Into a catalog of earlier parts, each taken in as it is read
+        /// Sent a frame at a time, to be taken into a catalog of earlier parts
         /// ([`super::Catalog::absorb_resource`]): a later part is never held whole beside it.
-        Catalog(&'a mut super::Catalog),
+        Sent(std::sync::mpsc::SyncSender<Resources>),
     }
 
     /// The part stored in `cassette`'s pack; `None` for a cassette, or a part written by another
-    /// emtape or no longer readable. Its resources go `into` the part or a catalog: one read
-    /// into a catalog and not whole (`None`) may have given it some, each as its bodies teach
-    /// it, so that learning the rest from the bodies gives what learning it all would.
-    pub(super) fn part_in(cassette: &LoadedCassette, mut into: Into<'_>) -> Option<Part> {
+    /// emtape or no longer readable. Its resources go `into` the part or are sent: one that sent
+    /// some and is not whole (`None`) sent each as its bodies teach it, so that learning the
+    /// rest from the bodies gives what learning it all would.
+    pub(super) fn part_in(cassette: &LoadedCassette, into: Into) -> Option<Part> {
         let pack = cassette.pack.as_ref().filter(|p| p.as_packed())?;
         let unreadable = |e: String| {
             log::warn!("{}: its stored catalog is not readable ({e}); learning it from the bodies", pack.name());
@@ -710,18 +713,14 @@ pub(crate) mod stored {
                             table.extend(texts.into_iter().map(Text::new));
                         }
                     }),
-                    Frame::Resources(resources) => match &mut into {
+                    Frame::Resources(resources) => match &into {
                         Into::Part => {
                             for (path, resource) in resources {
                                 c.order.push(path.clone());
                                 c.resources.insert(path, resource);
                             }
                         }
-                        Into::Catalog(earlier) => {
-                            for (path, resource) in resources {
-                                earlier.absorb_resource(path, resource);
-                            }
-                        }
+                        Into::Sent(to) => to.send(resources).map_err(|_| "no one takes its resources".to_owned())?,
                     },
                     Frame::Lists(lists) => part.lists.extend(lists),
                 }
@@ -826,6 +825,10 @@ fn stretches<'a, 'c>(exchanges: &'a [(&'c LoadedCassette, usize)], n: usize) -> 
     out
 }
 
+/// How many frames of resources a later stored part is read ahead of the catalog taking them
+/// in: a small estate's part whole, a large one's a few hundred MB.
+const LOOKAHEAD: usize = 8;
+
 impl Catalog {
     pub fn build(cassettes: &[LoadedCassette]) -> Catalog {
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
@@ -834,8 +837,9 @@ impl Catalog {
 
     /// Built from up to `threads` stretches of the recordings learned at once, and (`stored`)
     /// the parts packs store read instead of learned: the first part on a thread of its own
-    /// like the stretches, any later one into the catalog of those before it as it is read (a
-    /// large estate's part is gigabytes once read; two of them were held whole at once).
+    /// like the stretches, any later one taken into the catalog of those before it a frame at
+    /// a time, read no more than [`LOOKAHEAD`] frames ahead (a large estate's part is
+    /// gigabytes once read; two of them were held whole at once).
     fn build_in(cassettes: &[LoadedCassette], threads: usize, nodes: bool, stored: bool) -> Catalog {
         // In the order of the recordings: a pack's stored part, or the exchanges of the
         // cassettes up to the next one, learned in stretches. Each run of exchanges follows the
@@ -864,38 +868,48 @@ impl Catalog {
             let exchanges: Vec<_> = (0..c.cassette.exchanges.len()).map(|i| (c, i)).collect();
             Part::learn(&exchanges, nodes)
         };
-        // A later stored part is read when its turn comes (`None` here).
-        let parts: Vec<(Option<Part>, Option<&LoadedCassette>)> = std::thread::scope(|scope| {
+        let mut catalog = Catalog::default();
+        let (mut json_bodies, mut camel_bodies, mut lists) = (0, 0, Vec::new());
+        std::thread::scope(|scope| {
+            // A later stored part is read on a thread of its own a few frames ahead of the
+            // catalog, which takes them in when its turn comes.
+            enum Learning<'s, 'c> {
+                Part(std::thread::ScopedJoinHandle<'s, Part>),
+                Later(&'c LoadedCassette, Receiver<stored::Resources>, std::thread::ScopedJoinHandle<'s, Option<Part>>),
+            }
+            use std::sync::mpsc::Receiver;
             let learning: Vec<_> = jobs
                 .into_iter()
                 .enumerate()
                 .map(|(n, job)| match job {
-                    Job::Stored(c) if n > 0 => (None, Some(c)),
-                    Job::Stored(c) => (
-                        Some(scope.spawn(move || stored::part_in(c, stored::Into::Part).unwrap_or_else(|| learned(c)))),
-                        None,
+                    Job::Stored(c) if n > 0 => {
+                        let (to, frames) = std::sync::mpsc::sync_channel(LOOKAHEAD);
+                        Learning::Later(c, frames, scope.spawn(move || stored::part_in(c, stored::Into::Sent(to))))
+                    }
+                    Job::Stored(c) => Learning::Part(
+                        scope.spawn(move || stored::part_in(c, stored::Into::Part).unwrap_or_else(|| learned(c))),
                     ),
-                    Job::Learn(stretch) => (Some(scope.spawn(move || Part::learn(stretch, nodes))), None),
+                    Job::Learn(stretch) => Learning::Part(scope.spawn(move || Part::learn(stretch, nodes))),
                 })
                 .collect();
-            let joined =
-                |h: std::thread::ScopedJoinHandle<'_, Part>| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
-            learning.into_iter().map(|(h, later)| (h.map(joined), later)).collect()
+            fn joined<T>(h: std::thread::ScopedJoinHandle<'_, T>) -> T {
+                h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
+            }
+            for job in learning {
+                let part = match job {
+                    Learning::Part(h) => joined(h),
+                    Learning::Later(c, frames, h) => {
+                        for (path, resource) in frames.into_iter().flatten() {
+                            catalog.absorb_resource(path, resource);
+                        }
+                        joined(h).unwrap_or_else(|| learned(c))
+                    }
+                };
+                catalog.absorb(part.catalog);
+                (json_bodies, camel_bodies) = (json_bodies + part.json_bodies, camel_bodies + part.camel_bodies);
+                lists.extend(part.lists);
+            }
         });
-        let mut catalog = Catalog::default();
-        let (mut json_bodies, mut camel_bodies, mut lists) = (0, 0, Vec::new());
-        for (part, later) in parts {
-            let part = match (part, later) {
-                (Some(part), _) => part,
-                (None, Some(c)) => {
-                    stored::part_in(c, stored::Into::Catalog(&mut catalog)).unwrap_or_else(|| learned(c))
-                }
-                (None, None) => continue,
-            };
-            catalog.absorb(part.catalog);
-            (json_bodies, camel_bodies) = (json_bodies + part.json_bodies, camel_bodies + part.camel_bodies);
-            lists.extend(part.lists);
-        }
         catalog.camel_json = camel_bodies * 2 > json_bodies;
         for list in lists {
             catalog.learn_list(list);
@@ -1567,9 +1581,14 @@ mod tests {
         // Its last frame (a listing's): every resource before it was read into the catalog.
         damage_frame(&dir.join("2.emtape"), |frames| frames - 1);
         let packs = loaded_again(&dir, count);
-        let mut earlier = Catalog::default();
-        assert!(stored::part_in(&packs[2], stored::Into::Catalog(&mut earlier)).is_none());
-        assert!(!earlier.resources.is_empty(), "resources were taken in before the damage was found");
+        let (to, frames) = std::sync::mpsc::sync_channel(1);
+        let sent = std::thread::scope(|s| {
+            let reading = s.spawn(|| stored::part_in(&packs[2], stored::Into::Sent(to)));
+            let sent = frames.into_iter().map(|f| f.len()).sum::<usize>();
+            assert!(reading.join().unwrap().is_none());
+            sent
+        });
+        assert!(sent > 0, "resources were sent before the damage was found");
         assert_stored_is_learned(&packs);
     }
 }
