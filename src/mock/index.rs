@@ -1,7 +1,6 @@
 //! Recorded exchanges compiled for matching: normalised request keys, body matchers, and the
 //! grouping of identical requests into sequences (a Task polled Running, Running, Finished).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
@@ -10,6 +9,11 @@ use crate::cassette::template::Template;
 use crate::cassette::{Body, Exchange, LoadedCassette};
 use crate::em::{self, Repr};
 use crate::xml;
+
+/// The index's tables hash with foldhash, not SipHash: a large estate's start keys hundreds of
+/// thousands of exchanges by their header lists and groups (SipHash was a twentieth of it,
+/// perf). Their keys come from the recordings; a client's request only looks one up.
+pub(crate) type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// Placeholder that matches any value in a recorded request body.
 pub(crate) const WILDCARD: &str = "{{redacted}}";
@@ -300,7 +304,7 @@ impl Index {
     pub fn build(cassettes: &[LoadedCassette]) -> Index {
         let sources: Vec<(usize, &LoadedCassette)> = cassettes.iter().enumerate().collect();
         let mut entries: Vec<Entry> = crate::parallel::map(&sources, |&(source, cassette)| {
-            let (mut bodies, mut headers) = (HashMap::new(), HashMap::new());
+            let (mut bodies, mut headers) = (HashMap::default(), HashMap::default());
             // A recorded 401 is evidence of the session rules (a token used after logout), not
             // data: the mock's own session rules answer those requests. A logon's 401 is EM's
             // answer to the credentials sent, and is kept.
@@ -322,7 +326,7 @@ impl Index {
             entries.iter().map(|r| r.refused_logon() && entries.iter().any(|e| e.answers_refused(r))).collect();
         let mut outranked = outranked.into_iter();
         entries.retain(|_| !outranked.next().unwrap_or(false));
-        let mut by_key: HashMap<String, usize> = HashMap::new();
+        let mut by_key: HashMap<String, usize> = HashMap::default();
         let mut groups: Vec<Vec<usize>> = Vec::new();
         for (id, entry) in entries.iter().enumerate() {
             let g = *by_key.entry(entry.group_key()).or_insert_with(|| {
@@ -331,7 +335,7 @@ impl Index {
             });
             groups[g].push(id);
         }
-        let mut routes: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut routes: HashMap<String, Vec<usize>> = HashMap::default();
         let mut templated = Vec::new();
         for (g, members) in groups.iter().enumerate() {
             let first = &entries[members[0]];
