@@ -664,7 +664,7 @@ pub(crate) mod stored {
     pub(super) type Resources = Vec<(Path, Box<super::Resource>)>;
 
     /// Where the resources of a stored part go as they are read.
-    pub(super) enum Into {
+    pub(super) enum Sink {
         /// Into the part read.
         Part,
         /// Sent a frame at a time, to be taken into a catalog of earlier parts
@@ -676,7 +676,7 @@ pub(crate) mod stored {
     /// emtape or no longer readable. Its resources go `into` the part or are sent: one that sent
     /// some and is not whole (`None`) sent each as its bodies teach it, so that learning the
     /// rest from the bodies gives what learning it all would.
-    pub(super) fn part_in(cassette: &LoadedCassette, into: Into) -> Option<Part> {
+    pub(super) fn part_in(cassette: &LoadedCassette, into: Sink) -> Option<Part> {
         let pack = cassette.pack.as_ref().filter(|p| p.as_packed())?;
         let unreadable = |e: String| {
             log::warn!("{}: its stored catalog is not readable ({e}); learning it from the bodies", pack.name());
@@ -697,7 +697,7 @@ pub(crate) mod stored {
                     Frame::Head { resources, lists, json_bodies, camel_bodies, camel_json } => {
                         // Counts from the file are hints, never more than the part could hold.
                         let most = usize::try_from(pack.catalog_len() / 8).unwrap_or(usize::MAX);
-                        if let Into::Part = into {
+                        if let Sink::Part = into {
                             c.resources.reserve(resources.min(most));
                             c.order.reserve(resources.min(most));
                         }
@@ -714,13 +714,13 @@ pub(crate) mod stored {
                         }
                     }),
                     Frame::Resources(resources) => match &into {
-                        Into::Part => {
+                        Sink::Part => {
                             for (path, resource) in resources {
                                 c.order.push(path.clone());
                                 c.resources.insert(path, resource);
                             }
                         }
-                        Into::Sent(to) => to.send(resources).map_err(|_| "no one takes its resources".to_owned())?,
+                        Sink::Sent(to) => to.send(resources).map_err(|_| "no one takes its resources".to_owned())?,
                     },
                     Frame::Lists(lists) => part.lists.extend(lists),
                 }
@@ -884,10 +884,10 @@ impl Catalog {
                 .map(|(n, job)| match job {
                     Job::Stored(c) if n > 0 => {
                         let (to, frames) = std::sync::mpsc::sync_channel(LOOKAHEAD);
-                        Learning::Later(c, frames, scope.spawn(move || stored::part_in(c, stored::Into::Sent(to))))
+                        Learning::Later(c, frames, scope.spawn(move || stored::part_in(c, stored::Sink::Sent(to))))
                     }
                     Job::Stored(c) => Learning::Part(
-                        scope.spawn(move || stored::part_in(c, stored::Into::Part).unwrap_or_else(|| learned(c))),
+                        scope.spawn(move || stored::part_in(c, stored::Sink::Part).unwrap_or_else(|| learned(c))),
                     ),
                     Job::Learn(stretch) => Learning::Part(scope.spawn(move || Part::learn(stretch, nodes))),
                 })
@@ -1501,7 +1501,7 @@ mod tests {
         for name in ["9.5", "12", "13"] {
             let packs = packed(name, &dir);
             assert!(
-                packs.iter().all(|p| stored::part_in(p, stored::Into::Part).is_some()),
+                packs.iter().all(|p| stored::part_in(p, stored::Sink::Part).is_some()),
                 "{name}: a stored part is read"
             );
             let learned = described(&Catalog::build_in(&packs, 2, true, false));
@@ -1524,8 +1524,8 @@ mod tests {
         bytes[at] = b'C';
         std::fs::write(&path, bytes).unwrap();
         let packs = loaded_again(&dir, count);
-        assert!(stored::part_in(&packs[2], stored::Into::Part).is_none());
-        assert!(stored::part_in(&packs[1], stored::Into::Part).is_some());
+        assert!(stored::part_in(&packs[2], stored::Sink::Part).is_none());
+        assert!(stored::part_in(&packs[1], stored::Sink::Part).is_some());
         assert_stored_is_learned(&packs);
     }
 
@@ -1538,7 +1538,7 @@ mod tests {
         let at = bytes.windows(11).position(|w| w == b"status: 200").unwrap();
         std::fs::write(&path, [&bytes[..at], b"status: 404", &bytes[at + 11..]].concat()).unwrap();
         let packs = loaded_again(&dir, count);
-        assert!(stored::part_in(&packs[0], stored::Into::Part).is_none());
+        assert!(stored::part_in(&packs[0], stored::Sink::Part).is_none());
         assert_stored_is_learned(&packs);
     }
 
@@ -1570,8 +1570,8 @@ mod tests {
             4
         });
         let packs = loaded_again(&dir, count);
-        assert!(stored::part_in(&packs[1], stored::Into::Part).is_none());
-        assert!(stored::part_in(&packs[0], stored::Into::Part).is_some());
+        assert!(stored::part_in(&packs[1], stored::Sink::Part).is_none());
+        assert!(stored::part_in(&packs[0], stored::Sink::Part).is_some());
         assert_stored_is_learned(&packs);
     }
 
@@ -1583,7 +1583,7 @@ mod tests {
         let packs = loaded_again(&dir, count);
         let (to, frames) = std::sync::mpsc::sync_channel(1);
         let sent = std::thread::scope(|s| {
-            let reading = s.spawn(|| stored::part_in(&packs[2], stored::Into::Sent(to)));
+            let reading = s.spawn(|| stored::part_in(&packs[2], stored::Sink::Sent(to)));
             let sent = frames.into_iter().map(|f| f.len()).sum::<usize>();
             assert!(reading.join().unwrap().is_none());
             sent
