@@ -141,6 +141,21 @@ impl PackFile {
         self.as_packed
     }
 
+    /// Whether it can give its exchanges again as they were loaded ([`PackFile::loaded_again`]):
+    /// it stores its YAML as read, and that is its YAML's.
+    pub fn loads_again(&self) -> bool {
+        self.as_packed && self.loaded > 0
+    }
+
+    /// Its cassette read again from its YAML as read, as it was loaded: for a holder that let
+    /// its exchanges go (the catalog, see [`crate::model`]). `None` when it stores none, or it
+    /// can no longer be read (written over: its bodies cannot be either).
+    pub fn loaded_again(self: &Arc<PackFile>) -> Option<LoadedCassette> {
+        let mut loaded = stored::loaded(self)?;
+        loaded.pack = Some(self.clone());
+        Some(loaded)
+    }
+
     /// How many bytes of catalog are stored after the bodies (none: 0).
     pub fn catalog_len(&self) -> u64 {
         self.catalog

@@ -663,6 +663,20 @@ pub(crate) mod stored {
     /// A frame of resources as read, in the order first seen.
     pub(super) type Resources = Vec<(Path, Box<super::Resource>)>;
 
+    /// Lets `cassette`'s exchanges go when it is a pack whose part is stored and that can give
+    /// them again ([`crate::cassette::pack::PackFile::loaded_again`]): reading the part needs
+    /// none of them (a large estate's are hundreds of MB), and a part that proves unreadable
+    /// is learned from them read again.
+    pub(super) fn let_go(cassette: &mut LoadedCassette) {
+        let Some(pack) = cassette.pack.as_ref().filter(|p| p.loads_again()) else { return };
+        let first = pack.catalog_frames().next().and_then(Result::ok);
+        if first.is_some_and(|by| postcard::from_bytes::<&str>(&by).ok() == Some(WRITTEN_BY)) {
+            cassette.cassette.exchanges = Vec::new();
+            cassette.lines = Vec::new();
+            cassette.bodies = Vec::new();
+        }
+    }
+
     /// Where the resources of a stored part go as they are read.
     pub(super) enum Sink {
         /// Into the part read.
@@ -830,9 +844,12 @@ fn stretches<'a, 'c>(exchanges: &'a [(&'c LoadedCassette, usize)], n: usize) -> 
 const LOOKAHEAD: usize = 8;
 
 impl Catalog {
-    pub fn build(cassettes: &[LoadedCassette]) -> Catalog {
+    /// Built from `cassettes`, which it lets go of: the exchanges of a pack whose part is stored
+    /// first ([`stored::let_go`]).
+    pub fn build(mut cassettes: Vec<LoadedCassette>) -> Catalog {
+        cassettes.iter_mut().for_each(stored::let_go);
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-        Catalog::build_in(cassettes, cores, true, true)
+        Catalog::build_in(&cassettes, cores, true, true)
     }
 
     /// Built from up to `threads` stretches of the recordings learned at once, and (`stored`)
@@ -865,6 +882,9 @@ impl Catalog {
             }
         }
         let learned = |c: &LoadedCassette| {
+            // A pack that let its exchanges go reads them again.
+            let again = c.cassette.exchanges.is_empty().then(|| c.pack.as_ref()?.loaded_again()).flatten();
+            let c = again.as_ref().unwrap_or(c);
             let exchanges: Vec<_> = (0..c.cassette.exchanges.len()).map(|i| (c, i)).collect();
             Part::learn(&exchanges, nodes)
         };
@@ -1590,5 +1610,19 @@ mod tests {
         });
         assert!(sent > 0, "resources were sent before the damage was found");
         assert_stored_is_learned(&packs);
+    }
+
+    #[test]
+    fn packs_that_let_their_exchanges_go_and_prove_unreadable_are_learned_from_them_read_again() {
+        let (dir, count) = packed_in("let-go", "13");
+        let mut whole = loaded_again(&dir, count).swap_remove(1);
+        stored::let_go(&mut whole);
+        assert!(whole.cassette.exchanges.is_empty(), "an intact pack lets its exchanges go");
+        // The first part (read on a thread of its own) and a later one (sent a frame at a time).
+        for damaged in ["0.emtape", "2.emtape"] {
+            damage_frame(&dir.join(damaged), |frames| frames - 1);
+        }
+        let learned = described(&Catalog::build_in(&loaded_again(&dir, count), 2, true, false));
+        assert_eq!(described(&Catalog::build(loaded_again(&dir, count))), learned);
     }
 }

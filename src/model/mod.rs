@@ -273,7 +273,7 @@ impl Model {
     pub fn build(cassettes: Vec<LoadedCassette>, clock: Arc<dyn Clock>) -> Model {
         let actions = cassettes.iter().enumerate().flat_map(|(i, c)| actions_of(i, c)).collect();
         // Should no thread be had, the model knows nothing and the tape still answers.
-        let pending = std::thread::Builder::new().name("emtape-model".into()).spawn(move || Catalog::build(&cassettes));
+        let pending = std::thread::Builder::new().name("emtape-model".into()).spawn(move || Catalog::build(cassettes));
         Model {
             catalog: OnceLock::new(),
             pending: Mutex::new(pending.ok()),
