@@ -141,19 +141,12 @@ impl PackFile {
         self.as_packed
     }
 
-    /// Whether it can give its exchanges again as they were loaded ([`PackFile::loaded_again`]):
-    /// it stores its YAML as read, and that is its YAML's.
-    pub fn loads_again(&self) -> bool {
-        self.as_packed && self.loaded > 0
-    }
-
-    /// Its cassette read again from its YAML as read, as it was loaded: for a holder that let
-    /// its exchanges go (the catalog, see [`crate::model`]). `None` when it stores none, or it
-    /// can no longer be read (written over: its bodies cannot be either).
-    pub fn loaded_again(self: &Arc<PackFile>) -> Option<LoadedCassette> {
-        let mut loaded = stored::loaded(self)?;
-        loaded.pack = Some(self.clone());
-        Some(loaded)
+    /// Its cassette read again as it was loaded (from its YAML as read, or else its YAML): for a
+    /// holder that let its exchanges go (the catalog, see [`crate::model`]). An error when it
+    /// was written over since (its bodies cannot be read either) or can no longer be read.
+    pub fn loaded_again(self: &Arc<PackFile>) -> Result<LoadedCassette, CassetteError> {
+        self.unchanged()?;
+        cassette_of(self)
     }
 
     /// How many bytes of catalog are stored after the bodies (none: 0).
@@ -420,19 +413,23 @@ fn load_named(name: String, file: File) -> Result<LoadedCassette, CassetteError>
              catalog from its bodies (pack it again to load it faster)"
         );
     }
-    let pack = Arc::new(pack);
-    let read = stored::loaded(&pack).map_or_else(
-        || {
-            let yaml_len = usize::try_from(skeleton).map_err(|_| unreadable("its YAML is too large".to_owned()))?;
+    cassette_of(&Arc::new(pack))
+}
+
+/// The cassette `pack` holds, its response bodies placed in it: its YAML as read, or else its
+/// YAML read.
+fn cassette_of(pack: &Arc<PackFile>) -> Result<LoadedCassette, CassetteError> {
+    let mut loaded = match stored::loaded(pack) {
+        Some(loaded) => loaded,
+        None => {
+            let yaml_len = usize::try_from(pack.base).map_err(|_| pack.error("its YAML is too large"))?;
             let mut text = vec![0; yaml_len];
-            read_exact_at(&pack.file, &mut text, 0).map_err(|e| unreadable(e.to_string()))?;
-            let text = String::from_utf8(text).map_err(|_| unreadable("its YAML is not UTF-8 text".to_owned()))?;
-            reading(&pack, || Cassette::parse(&name, &text))
-        },
-        Ok,
-    );
-    let mut loaded = read?;
-    loaded.pack = Some(pack);
+            read_exact_at(&pack.file, &mut text, 0).map_err(|e| pack.error(&e.to_string()))?;
+            let text = String::from_utf8(text).map_err(|_| pack.error("its YAML is not UTF-8 text"))?;
+            reading(pack, || Cassette::parse(&pack.name, &text))?
+        }
+    };
+    loaded.pack = Some(pack.clone());
     Ok(loaded)
 }
 

@@ -10,10 +10,7 @@ use crate::cassette::{Body, Exchange, LoadedCassette};
 use crate::em::{self, Repr};
 use crate::xml;
 
-/// The index's tables hash with foldhash, not SipHash: a large estate's start keys hundreds of
-/// thousands of exchanges by their header lists and groups (SipHash was a twentieth of it,
-/// perf). Their keys come from the recordings; a client's request only looks one up.
-pub(crate) type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+use crate::RecordedMap as HashMap;
 
 /// Placeholder that matches any value in a recorded request body.
 pub(crate) const WILDCARD: &str = "{{redacted}}";

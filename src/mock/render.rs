@@ -2,7 +2,7 @@
 //! session and the date. A body that depends only on the address is rendered once per address
 //! and then served from memory, so link rewriting costs nothing on the hot path.
 
-use super::index::HashMap;
+use crate::RecordedMap as HashMap;
 use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;

@@ -8,10 +8,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-/// The catalog's tables hash with foldhash, not SipHash: a large estate's start hashes a
-/// million paths several times over, and SipHash was a twentieth of it (perf). Their keys come
-/// from the recordings, not from clients.
-type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+use crate::RecordedMap as HashMap;
 
 use crate::cassette::pack::Placed;
 use crate::cassette::{Body, LoadedCassette};
@@ -663,12 +660,12 @@ pub(crate) mod stored {
     /// A frame of resources as read, in the order first seen.
     pub(super) type Resources = Vec<(Path, Box<super::Resource>)>;
 
-    /// Lets `cassette`'s exchanges go when it is a pack whose part is stored and that can give
-    /// them again ([`crate::cassette::pack::PackFile::loaded_again`]): reading the part needs
-    /// none of them (a large estate's are hundreds of MB), and a part that proves unreadable
-    /// is learned from them read again.
+    /// Lets `cassette`'s exchanges go when it is a pack whose part is stored: reading the part
+    /// needs none of them (a large estate's are hundreds of MB), and a part that proves
+    /// unreadable is learned from them read again from the pack
+    /// ([`crate::cassette::pack::PackFile::loaded_again`]).
     pub(super) fn let_go(cassette: &mut LoadedCassette) {
-        let Some(pack) = cassette.pack.as_ref().filter(|p| p.loads_again()) else { return };
+        let Some(pack) = cassette.pack.as_ref().filter(|p| p.as_packed()) else { return };
         let first = pack.catalog_frames().next().and_then(Result::ok);
         if first.is_some_and(|by| postcard::from_bytes::<&str>(&by).ok() == Some(WRITTEN_BY)) {
             cassette.cassette.exchanges = Vec::new();
@@ -687,10 +684,11 @@ pub(crate) mod stored {
     }
 
     /// The part stored in `cassette`'s pack; `None` for a cassette, or a part written by another
-    /// emtape or no longer readable. Its resources go `into` the part or are sent: one that sent
-    /// some and is not whole (`None`) sent each as its bodies teach it, so that learning the
-    /// rest from the bodies gives what learning it all would.
-    pub(super) fn part_in(cassette: &LoadedCassette, into: Sink) -> Option<Part> {
+    /// emtape or no longer readable. Its resources go to the `sink`: into the part, or sent. A
+    /// part found unreadable after it sent some sent each as its frame says it, which (damage
+    /// aside that still reads) is as its bodies teach it: learning the part from its bodies then
+    /// gives what learning it all would.
+    pub(super) fn part_in(cassette: &LoadedCassette, sink: Sink) -> Option<Part> {
         let pack = cassette.pack.as_ref().filter(|p| p.as_packed())?;
         let unreadable = |e: String| {
             log::warn!("{}: its stored catalog is not readable ({e}); learning it from the bodies", pack.name());
@@ -711,7 +709,7 @@ pub(crate) mod stored {
                     Frame::Head { resources, lists, json_bodies, camel_bodies, camel_json } => {
                         // Counts from the file are hints, never more than the part could hold.
                         let most = usize::try_from(pack.catalog_len() / 8).unwrap_or(usize::MAX);
-                        if let Sink::Part = into {
+                        if let Sink::Part = sink {
                             c.resources.reserve(resources.min(most));
                             c.order.reserve(resources.min(most));
                         }
@@ -727,7 +725,7 @@ pub(crate) mod stored {
                             table.extend(texts.into_iter().map(Text::new));
                         }
                     }),
-                    Frame::Resources(resources) => match &into {
+                    Frame::Resources(resources) => match &sink {
                         Sink::Part => {
                             for (path, resource) in resources {
                                 c.order.push(path.clone());
@@ -844,8 +842,8 @@ fn stretches<'a, 'c>(exchanges: &'a [(&'c LoadedCassette, usize)], n: usize) -> 
 const LOOKAHEAD: usize = 8;
 
 impl Catalog {
-    /// Built from `cassettes`, which it lets go of: the exchanges of a pack whose part is stored
-    /// first ([`stored::let_go`]).
+    /// Built from `cassettes`, which it takes: before anything is read, each pack whose part is
+    /// stored lets its exchanges go ([`stored::let_go`]).
     pub fn build(mut cassettes: Vec<LoadedCassette>) -> Catalog {
         cassettes.iter_mut().for_each(stored::let_go);
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
@@ -853,10 +851,10 @@ impl Catalog {
     }
 
     /// Built from up to `threads` stretches of the recordings learned at once, and (`stored`)
-    /// the parts packs store read instead of learned: the first part on a thread of its own
-    /// like the stretches, any later one taken into the catalog of those before it a frame at
+    /// the parts packs store read instead of learned: a part that comes first on a thread of its
+    /// own like the stretches, any other taken into the catalog of those before it a frame at
     /// a time, read no more than [`LOOKAHEAD`] frames ahead (a large estate's part is
-    /// gigabytes once read; two of them were held whole at once).
+    /// gigabytes once read: a part beside it is never held whole).
     fn build_in(cassettes: &[LoadedCassette], threads: usize, nodes: bool, stored: bool) -> Catalog {
         // In the order of the recordings: a pack's stored part, or the exchanges of the
         // cassettes up to the next one, learned in stretches. Each run of exchanges follows the
@@ -882,8 +880,14 @@ impl Catalog {
             }
         }
         let learned = |c: &LoadedCassette| {
-            // A pack that let its exchanges go reads them again.
-            let again = c.cassette.exchanges.is_empty().then(|| c.pack.as_ref()?.loaded_again()).flatten();
+            // A pack that let its exchanges go (or has none) reads them again.
+            let again = match &c.pack {
+                Some(pack) if c.cassette.exchanges.is_empty() => pack
+                    .loaded_again()
+                    .map_err(|e| log::warn!("{e}: its catalog is learned from none of its exchanges"))
+                    .ok(),
+                _ => None,
+            };
             let c = again.as_ref().unwrap_or(c);
             let exchanges: Vec<_> = (0..c.cassette.exchanges.len()).map(|i| (c, i)).collect();
             Part::learn(&exchanges, nodes)
@@ -893,17 +897,18 @@ impl Catalog {
         std::thread::scope(|scope| {
             // A later stored part is read on a thread of its own a few frames ahead of the
             // catalog, which takes them in when its turn comes.
+            use std::sync::mpsc::{Receiver, sync_channel};
+            use std::thread::ScopedJoinHandle;
             enum Learning<'s, 'c> {
-                Part(std::thread::ScopedJoinHandle<'s, Part>),
-                Later(&'c LoadedCassette, Receiver<stored::Resources>, std::thread::ScopedJoinHandle<'s, Option<Part>>),
+                Part(ScopedJoinHandle<'s, Part>),
+                Later(&'c LoadedCassette, Receiver<stored::Resources>, ScopedJoinHandle<'s, Option<Part>>),
             }
-            use std::sync::mpsc::Receiver;
             let learning: Vec<_> = jobs
                 .into_iter()
                 .enumerate()
                 .map(|(n, job)| match job {
                     Job::Stored(c) if n > 0 => {
-                        let (to, frames) = std::sync::mpsc::sync_channel(LOOKAHEAD);
+                        let (to, frames) = sync_channel(LOOKAHEAD);
                         Learning::Later(c, frames, scope.spawn(move || stored::part_in(c, stored::Sink::Sent(to))))
                     }
                     Job::Stored(c) => Learning::Part(
@@ -912,17 +917,14 @@ impl Catalog {
                     Job::Learn(stretch) => Learning::Part(scope.spawn(move || Part::learn(stretch, nodes))),
                 })
                 .collect();
-            fn joined<T>(h: std::thread::ScopedJoinHandle<'_, T>) -> T {
-                h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
-            }
             for job in learning {
                 let part = match job {
-                    Learning::Part(h) => joined(h),
+                    Learning::Part(h) => h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)),
                     Learning::Later(c, frames, h) => {
                         for (path, resource) in frames.into_iter().flatten() {
                             catalog.absorb_resource(path, resource);
                         }
-                        joined(h).unwrap_or_else(|| learned(c))
+                        h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)).unwrap_or_else(|| learned(c))
                     }
                 };
                 catalog.absorb(part.catalog);
@@ -1510,7 +1512,7 @@ mod tests {
         assert_eq!(described(&Catalog::build_in(packs, 2, true, true)), learned);
     }
 
-    fn loaded_again(dir: &std::path::Path, count: usize) -> Vec<LoadedCassette> {
+    fn reloaded(dir: &std::path::Path, count: usize) -> Vec<LoadedCassette> {
         (0..count).map(|i| crate::cassette::Cassette::load_placed(&dir.join(format!("{i}.emtape"))).unwrap()).collect()
     }
 
@@ -1543,7 +1545,7 @@ mod tests {
         let at = bytes.windows(13).rposition(|w| w == b"catalog part ").unwrap();
         bytes[at] = b'C';
         std::fs::write(&path, bytes).unwrap();
-        let packs = loaded_again(&dir, count);
+        let packs = reloaded(&dir, count);
         assert!(stored::part_in(&packs[2], stored::Sink::Part).is_none());
         assert!(stored::part_in(&packs[1], stored::Sink::Part).is_some());
         assert_stored_is_learned(&packs);
@@ -1557,20 +1559,23 @@ mod tests {
         // The first answer (the API root) made a 404: it teaches nothing now.
         let at = bytes.windows(11).position(|w| w == b"status: 200").unwrap();
         std::fs::write(&path, [&bytes[..at], b"status: 404", &bytes[at + 11..]].concat()).unwrap();
-        let packs = loaded_again(&dir, count);
+        let packs = reloaded(&dir, count);
         assert!(stored::part_in(&packs[0], stored::Sink::Part).is_none());
         assert_stored_is_learned(&packs);
     }
 
-    /// Makes frame `which` (of how many the stored part of the pack at `path` has) one byte
-    /// longer than it is: it and the frames after it misread.
-    fn damage_frame(path: &std::path::Path, which: impl FnOnce(usize) -> usize) {
+    /// Makes frame `which` (of how many the stored part of the pack at `path` has, or with
+    /// `loaded` its YAML as read) one byte longer than it is: it and the frames after it misread.
+    fn damage_frame(path: &std::path::Path, loaded: bool, which: impl FnOnce(usize) -> usize) {
         let pack = crate::cassette::Cassette::load_placed(path).unwrap();
         let stored = pack.pack.as_ref().unwrap().catalog_len() as usize;
         let mut bytes = std::fs::read(path).unwrap();
         let head = String::from_utf8_lossy(&bytes[..bytes.iter().position(|b| *b == b'\n').unwrap()]).into_owned();
-        let loaded: usize = head.rsplit("loaded=").next().unwrap().parse().unwrap();
-        let (start, end) = (bytes.len() - loaded - stored, bytes.len() - loaded);
+        let as_read: usize = head.rsplit("loaded=").next().unwrap().parse().unwrap();
+        let (start, end) = match loaded {
+            false => (bytes.len() - as_read - stored, bytes.len() - as_read),
+            true => (bytes.len() - as_read, bytes.len()),
+        };
         let mut frames = vec![start];
         while let Some(&at) = frames.last().filter(|at| **at < end) {
             frames.push(at + 8 + u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap()) as usize);
@@ -1585,11 +1590,11 @@ mod tests {
     #[test]
     fn a_stored_part_with_a_damaged_frame_is_learned_from_the_bodies() {
         let (dir, count) = packed_in("frame", "12");
-        damage_frame(&dir.join("1.emtape"), |frames| {
+        damage_frame(&dir.join("1.emtape"), false, |frames| {
             assert!(frames > 4, "the part has more than four frames");
             4
         });
-        let packs = loaded_again(&dir, count);
+        let packs = reloaded(&dir, count);
         assert!(stored::part_in(&packs[1], stored::Sink::Part).is_none());
         assert!(stored::part_in(&packs[0], stored::Sink::Part).is_some());
         assert_stored_is_learned(&packs);
@@ -1599,8 +1604,8 @@ mod tests {
     fn a_later_part_found_damaged_after_its_resources_were_taken_in_is_learned_from_the_bodies() {
         let (dir, count) = packed_in("last-frame", "13");
         // Its last frame (a listing's): every resource before it was read into the catalog.
-        damage_frame(&dir.join("2.emtape"), |frames| frames - 1);
-        let packs = loaded_again(&dir, count);
+        damage_frame(&dir.join("2.emtape"), false, |frames| frames - 1);
+        let packs = reloaded(&dir, count);
         let (to, frames) = std::sync::mpsc::sync_channel(1);
         let sent = std::thread::scope(|s| {
             let reading = s.spawn(|| stored::part_in(&packs[2], stored::Sink::Sent(to)));
@@ -1615,14 +1620,21 @@ mod tests {
     #[test]
     fn packs_that_let_their_exchanges_go_and_prove_unreadable_are_learned_from_them_read_again() {
         let (dir, count) = packed_in("let-go", "13");
-        let mut whole = loaded_again(&dir, count).swap_remove(1);
+        let mut whole = reloaded(&dir, count).swap_remove(1);
         stored::let_go(&mut whole);
         assert!(whole.cassette.exchanges.is_empty(), "an intact pack lets its exchanges go");
         // The first part (read on a thread of its own) and a later one (sent a frame at a time).
         for damaged in ["0.emtape", "2.emtape"] {
-            damage_frame(&dir.join(damaged), |frames| frames - 1);
+            damage_frame(&dir.join(damaged), false, |frames| frames - 1);
         }
-        let learned = described(&Catalog::build_in(&loaded_again(&dir, count), 2, true, false));
-        assert_eq!(described(&Catalog::build(loaded_again(&dir, count))), learned);
+        // The first also loads from its YAML (its YAML as read is damaged past its head), and so
+        // reads its exchanges again.
+        damage_frame(&dir.join("0.emtape"), true, |frames| {
+            assert!(frames > 2, "exchanges after the head");
+            2
+        });
+        assert!(reloaded(&dir, count)[0].pack.as_ref().unwrap().as_packed(), "its part is still read");
+        let learned = described(&Catalog::build_in(&reloaded(&dir, count), 2, true, false));
+        assert_eq!(described(&Catalog::build(reloaded(&dir, count))), learned);
     }
 }
