@@ -15,7 +15,8 @@ use crate::RecordedMap as HashMap;
 /// Placeholder that matches any value in a recorded request body.
 pub(crate) const WILDCARD: &str = "{{redacted}}";
 
-/// One recorded exchange, ready to match and answer.
+/// One recorded exchange, ready to match and answer. What few have (a session path's template,
+/// a logon, a JSON request body) is boxed: a large estate's index holds 600,000 of them.
 pub(crate) struct Entry {
     pub source: usize,
     pub seq: u64,
@@ -25,9 +26,9 @@ pub(crate) struct Entry {
     pub uri: String,
     pub path: String,
     /// Set when the path holds session placeholders (`/api/logonSessions/{{session-id:1}}`).
-    pub path_template: Option<Template>,
+    pub path_template: Option<Box<Template>>,
     pub query: Vec<(String, String)>,
-    pub logon: Option<Logon>,
+    pub logon: Option<Box<Logon>>,
     pub logout: bool,
     /// The representation of the recorded response; `None` when it has no body.
     pub repr: Option<Repr>,
@@ -71,7 +72,7 @@ impl Entry {
         let (raw_path, raw_query) = request.uri.split_once('?').unwrap_or((&request.uri, ""));
         let path = em::normalize_path(raw_path);
         let path_template = Template::parse(&path);
-        let path_template = path_template.uses_session().then_some(path_template);
+        let path_template = path_template.uses_session().then(|| Box::new(path_template));
         let mut query = em::normalize_query(raw_query);
         let logon = em::is_logon_path(&path).then(|| {
             let recorded = query.iter().find(|(k, _)| k == "v").map_or_else(|| "latest".to_owned(), |(_, v)| v.clone());
@@ -87,7 +88,7 @@ impl Entry {
                 .get(em::SESSION_HEADER)
                 .and_then(|v| Template::parse(v).sessions().next())
                 .unwrap_or(1);
-            Logon { recorded, versions, session }
+            Box::new(Logon { recorded, versions, session })
         });
         query.retain(|(k, _)| k != "v");
         let session = em::session_token(&request.headers).map(|t| Template::parse(t).sessions().next());
@@ -182,7 +183,7 @@ pub(crate) enum BodyMatcher {
     /// Nothing was recorded, so anything goes (EM ignores junk on logon, for one).
     Any,
     Xml(Box<xml::Element>),
-    Json(serde_json::Value),
+    Json(Box<serde_json::Value>),
     Text(Template),
     Bytes(Vec<u8>),
 }
@@ -200,9 +201,8 @@ impl BodyMatcher {
         match kind {
             Some(Repr::Xml) => xml::parse(text)
                 .map_or_else(|_| BodyMatcher::Text(Template::parse(text)), |e| BodyMatcher::Xml(Box::new(e))),
-            Some(Repr::Json) => {
-                serde_json::from_str(text).map_or_else(|_| BodyMatcher::Text(Template::parse(text)), BodyMatcher::Json)
-            }
+            Some(Repr::Json) => serde_json::from_str(text)
+                .map_or_else(|_| BodyMatcher::Text(Template::parse(text)), |v| BodyMatcher::Json(Box::new(v))),
             None => BodyMatcher::Text(Template::parse(text)),
         }
     }

@@ -573,7 +573,7 @@ impl Mock {
         if key.method != "POST" || !em::is_logon_path(&key.path) {
             return None;
         }
-        let logons: Vec<&index::Logon> = self.index.entries.iter().filter_map(|e| e.logon.as_ref()).collect();
+        let logons: Vec<&index::Logon> = self.index.entries.iter().filter_map(|e| e.logon.as_deref()).collect();
         if logons.is_empty() || logons.iter().any(|l| l.versions.iter().any(|v| v == asked)) {
             return None;
         }
