@@ -132,9 +132,7 @@ fn scan(c: &LoadedCassette, out: &mut Vec<Finding>) {
     for (i, x) in c.cassette.exchanges.iter().enumerate() {
         let line = c.lines.get(i).copied().unwrap_or(0);
         let mut broken: Vec<Finding> = Vec::new();
-        let mut secret = |message: String, hint: &str| {
-            out.push(Finding { kind: "secret", file: c.name.clone(), line, message, hint: Some(hint.to_owned()) })
-        };
+        let mut secret = |message: String, hint: &str| out.push(secret_finding(c, line, message, hint));
         let request_headers: &Headers = &x.request.headers;
         for (name, value) in request_headers.iter().chain(x.response.headers.iter()) {
             let lower = name.to_ascii_lowercase();
@@ -202,9 +200,7 @@ fn body_findings(c: &LoadedCassette, i: usize, side: Side, secret_name: fn(&str)
     let x = &c.cassette.exchanges[i];
     let line = c.lines.get(i).copied().unwrap_or(0);
     let (mut out, mut broken) = (Vec::new(), Vec::new());
-    let mut secret = |message: String, hint: &str| {
-        out.push(Finding { kind: "secret", file: c.name.clone(), line, message, hint: Some(hint.to_owned()) })
-    };
+    let mut secret = |message: String, hint: &str| out.push(secret_finding(c, line, message, hint));
     let body = match side {
         Side::Request => &x.request.body,
         // Stored once, checked where it is stored.
@@ -273,6 +269,11 @@ impl Checked {
         let message = self.message.replace(crate::cassette::pack::OWN_NAME, file);
         Some(Finding { kind, file: file.to_owned(), line: self.line, message, hint: self.hint })
     }
+}
+
+/// A secret in `c` at `line`, and how to take it out.
+fn secret_finding(c: &LoadedCassette, line: usize, message: String, hint: &str) -> Finding {
+    Finding { kind: "secret", file: c.name.clone(), line, message, hint: Some(hint.to_owned()) }
 }
 
 /// What names a secret in `c`'s bodies: Backup & Replication's names in its cassettes, EM's in

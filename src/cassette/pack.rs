@@ -605,6 +605,12 @@ fn sha256(bytes: &[u8]) -> [u8; 32] {
     ring::digest::digest(&ring::digest::SHA256, bytes).as_ref().try_into().unwrap_or_default()
 }
 
+/// Whether `frame`, the first of a section of frames, says the section was written by `by` (an
+/// emtape of this version, with this layout): another's is read from what it was made from.
+pub fn signed_by(frame: &[u8], by: &str) -> bool {
+    postcard::from_bytes::<&str>(frame).ok() == Some(by)
+}
+
 /// Adds a frame to a section of them ([`PackFile::catalog_frames`]): its length (8 bytes,
 /// little-endian) and its postcard bytes, so that a section is read a frame at a time.
 pub fn put_frame(out: &mut Vec<u8>, frame: &impl serde::Serialize) -> postcard::Result<()> {
@@ -699,7 +705,7 @@ mod stored {
         }
         let mut frames = pack.frames(pack.bodies + pack.catalog, pack.loaded);
         let (Some(Ok(by)), Some(Ok(head))) = (frames.next(), frames.next()) else { return false };
-        if postcard::from_bytes::<&str>(&by).ok() != Some(WRITTEN_BY) {
+        if !super::signed_by(&by, WRITTEN_BY) {
             return false;
         }
         let Ok(Frame::<Meta, Vec<Diagnostic>, Exchange>::Head { yaml, .. }) = postcard::from_bytes(&head) else {

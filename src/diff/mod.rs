@@ -538,8 +538,8 @@ struct Unparsed {
 /// The drifts between two bodies. XML is read as skeletons whose items are parsed as they are
 /// compared ([`tree::skeleton_xml`]; an item never compared is never parsed either); where the
 /// comparison needs a list whole (its items do not pair by their keys), the whole trees are
-/// compared instead, their room made on this thread ([`tree::room_for_xml`]). With `apart`, the two bodies are parsed at once, one per
-/// core.
+/// compared instead, their room made on this thread ([`tree::room_for_xml`]). With `apart`, the
+/// two bodies are parsed at once, one per core.
 fn compare_bodies(old: &str, new: &str, json: bool, apart: bool, ignore: &[Ignore]) -> Result<Vec<Drift>, Unparsed> {
     fn sides<'a>(
         (old, new): (Result<Tree<'a>, XmlError>, Result<Tree<'a>, XmlError>),

@@ -667,7 +667,7 @@ pub(crate) mod stored {
     pub(super) fn let_go(cassette: &mut LoadedCassette) {
         let Some(pack) = cassette.pack.as_ref().filter(|p| p.as_packed()) else { return };
         let first = pack.catalog_frames().next().and_then(Result::ok);
-        if first.is_some_and(|by| postcard::from_bytes::<&str>(&by).ok() == Some(WRITTEN_BY)) {
+        if first.is_some_and(|by| pack::signed_by(&by, WRITTEN_BY)) {
             cassette.cassette.exchanges = Vec::new();
             cassette.lines = Vec::new();
             cassette.bodies = Vec::new();
@@ -695,7 +695,7 @@ pub(crate) mod stored {
         };
         let mut frames = pack.catalog_frames();
         let by = frames.next()?.map_err(unreadable).ok()?;
-        if postcard::from_bytes::<&str>(&by).ok() != Some(WRITTEN_BY) {
+        if !pack::signed_by(&by, WRITTEN_BY) {
             return None;
         }
         READING.with(|r| *r.borrow_mut() = Some((pack.clone(), Vec::new())));

@@ -193,7 +193,8 @@ impl State {
     /// Writes what the exchanges taught into the header while the cassette is small; what
     /// comes later is written by `finish`, and so is this if it fails now.
     fn header_learned(&mut self) {
-        if self.writer.len().is_ok_and(|n| n < HEADER_NOW) {
+        // Most exchanges teach nothing new: the file's size is asked only when one does.
+        if self.learned != self.meta && self.writer.len().is_ok_and(|n| n < HEADER_NOW) {
             let _ = self.write_learned();
         }
     }
