@@ -340,6 +340,34 @@ async fn a_query_asked_again_after_restores_counts_the_restore_sessions_they_mad
 }
 
 #[tokio::test]
+async fn a_query_neither_filtered_nor_sorted_pages_the_whole_type_and_counts_what_restores_made() {
+    let mock = Emtape::serve(&[]);
+    let c = client();
+    let (token, logon) = session(&c, &mock.url, false).await;
+    let ids = |body: &str| -> Vec<String> {
+        body.split("<Ref ").skip(1).map(|r| r.split('"').nth(1).unwrap_or_default().to_owned()).collect()
+    };
+    let whole = query(&c, &mock.url, &token, false, "type=VmRestorePoint").await;
+    assert_eq!(whole.status, 200, "{}", text(&whole));
+    let whole = ids(text(&whole));
+    assert!(whole.len() > 3, "{whole:?}");
+    let mut paged = Vec::new();
+    for page in 1..=whole.len().div_ceil(2) {
+        let q = format!("type=VmRestorePoint&pageSize=2&page={page}");
+        paged.extend(ids(text(&query(&c, &mock.url, &token, false, &q).await)));
+    }
+    assert_eq!(paged, whole, "the pages, one after the other, are the whole");
+    let before = ids(text(&query(&c, &mock.url, &token, false, "type=RestoreSession").await));
+    let done = restore_every_point_in(&c, false, &token, &logon).await;
+    let after = query(&c, &mock.url, &token, false, "type=RestoreSession").await;
+    let made = ids(text(&after));
+    assert!(made.len() > before.len() && made.starts_with(&before), "recorded first, then made: {made:?}");
+    for (_, name) in &done {
+        assert!(text(&after).contains(&format!("Name=\"{name}\"")), "{name} in {}", text(&after));
+    }
+}
+
+#[tokio::test]
 async fn the_query_service_finds_a_vms_newest_point_and_pages_to_the_older() {
     let mock = Emtape::serve(&[]);
     let c = client();
