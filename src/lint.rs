@@ -527,7 +527,7 @@ type Reached = Result<Vec<(String, String)>, Unanswered>;
 /// is not a success; in the order of `targets`.
 fn answer_all(mock: &Mock, targets: &[(String, String)], repr: Repr, token: &str, workers: usize) -> Vec<Reached> {
     let answer = |target: &str| {
-        let r = mock.respond(&request("GET", target, repr, Some(token)));
+        let r = mock.respond(&walked(mock, target, repr, token));
         let body = String::from_utf8_lossy(&r.body);
         match r.status {
             404 if em::error_message(&body).is_some_and(|m| m.starts_with(crate::model::NOT_RECORDED)) => {
@@ -562,6 +562,24 @@ fn answer_all(mock: &Mock, targets: &[(String, String)], repr: Repr, token: &str
         ordered[i] = a;
     }
     ordered
+}
+
+/// How many entities the walk asks of a query the model answers (its first page).
+const FIRST_PAGE: usize = 100;
+
+/// The request the walk makes for `target`. A query the model answers without `pageSize` puts
+/// every entity of its type on one page (as EM does): hundreds of megabytes on a large estate,
+/// whose first page shows the same shapes, so the walk asks for that page. What was recorded
+/// is asked as it was recorded.
+fn walked(mock: &Mock, target: &str, repr: Repr, token: &str) -> Request {
+    let asked = request("GET", target, repr, Some(token));
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let paged = query.split('&').any(|p| p.to_ascii_lowercase().starts_with("pagesize="));
+    if paged || !em::is_query_path(&em::normalize_path(path)) || mock.lookup(&asked).is_some() {
+        return asked;
+    }
+    let joint = if query.is_empty() { '?' } else { '&' };
+    request("GET", &format!("{target}{joint}pageSize={FIRST_PAGE}"), repr, Some(token))
 }
 
 /// The links a client may GET in a body, as request targets on the lint's origin, each with
@@ -746,5 +764,30 @@ mod tests {
         let unread = lint(vec![pack]).into_iter().filter(|f| f.message.contains("written over")).count();
         assert_eq!(unread, 3, "one for each body");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_walk_asks_a_query_the_model_answers_for_its_first_page_and_a_recorded_one_as_recorded() {
+        let reference = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("cassettes/reference");
+        let estate = crate::cassette::Cassette::load(&reference.join("estate.yaml")).unwrap();
+        let restore = crate::cassette::Cassette::load(&reference.join("vm-restore.yaml")).unwrap();
+        let yaml = "format: emtape/cassette-v1\nexchanges:\n- seq: 1\n  request:\n    method: GET\n    \
+                    uri: /api/query?type=Job\n  response:\n    status: 200\n    headers:\n      - \
+                    Content-Type: application/xml\n    body: |\n      <QueryResult/>\n";
+        let recorded = crate::cassette::Cassette::parse("query.yaml", yaml).unwrap();
+        let mock = Mock::new(vec![estate, restore, recorded], MockOptions::default());
+        let logon = mock.respond(&request("POST", "/api/sessionMngr/?v=latest", Repr::Xml, None));
+        let token = logon.headers.get(em::SESSION_HEADER).expect("the estate logs on").to_owned();
+        let asked = |target: &str| walked(&mock, target, Repr::Xml, &token).target;
+        assert_eq!(
+            asked("/api/query?type=VmRestorePoint"),
+            format!("/api/query?type=VmRestorePoint&pageSize={FIRST_PAGE}")
+        );
+        assert_eq!(
+            asked("/api/query?type=VmRestorePoint&pageSize=5&page=2"),
+            "/api/query?type=VmRestorePoint&pageSize=5&page=2"
+        );
+        assert_eq!(asked("/api/query?type=Job"), "/api/query?type=Job", "recorded as it is asked");
+        assert_eq!(asked("/api/vmRestorePoints"), "/api/vmRestorePoints", "not the query service");
     }
 }
