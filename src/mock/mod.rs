@@ -857,7 +857,8 @@ impl Mock {
     /// same request with another answer, and the earlier one always wins. (file, line, what).
     pub fn shadowed(&self) -> Vec<(String, usize, String)> {
         let fill = Fill { origin: "http://x", date: "d", session: None };
-        let mut first: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+        let mut first: crate::RecordedMap<String, usize> =
+            crate::RecordedMap::with_capacity_and_hasher(self.index.groups.len(), Default::default());
         let mut out = Vec::new();
         for members in &self.index.groups {
             let e = &self.index.entries[members[0]];
