@@ -1197,9 +1197,28 @@ impl Catalog {
     /// What a recorded listing says: the collection at `path` holds exactly its items, and an
     /// entity listed (`?format=Entity`, a job's includes) is that resource's recorded entity.
     fn learn_list(&mut self, list: List) {
+        use std::collections::hash_map::Entry;
         let List { path, href, kind, items, body, repr, origin } = list;
         let kind = kind.map(|k| k.strip_suffix("Reference").unwrap_or(&k).to_owned());
-        let origin: Arc<str> = format!("{origin} (an item of its list)").into();
+        // Made when a first entity is lent (most lists are of references).
+        let mut lent: Option<Arc<str>> = None;
+        let mut sample = |at| Sample {
+            body: body.clone(),
+            item: Some((at, repr)),
+            origin: lent.get_or_insert_with(|| format!("{origin} (an item of its list)").into()).clone(),
+        };
+        // The collection is looked up once: a large estate's start learns some 600,000 lists.
+        let collection = self.collections.entry(path);
+        // A collection a listing recorded keeps that listing's members: a later one (the other
+        // representation, or `?format=Entity`) only lends the entities it lists.
+        if matches!(&collection, Entry::Occupied(c) if c.get().recorded) {
+            for item in items.into_iter().filter(|i| !i.reference) {
+                if let Some(r) = self.resources.get_mut(item.path.as_str()) {
+                    r.entity[repr_index(repr)].get_or_insert_with(|| sample(item.at));
+                }
+            }
+            return;
+        }
         let mut members = Vec::with_capacity(items.len());
         for item in items {
             // The member is the resource's own path where it is one of the catalog's.
@@ -1209,33 +1228,24 @@ impl Catalog {
             };
             if !item.reference && resource {
                 if let Some(r) = self.resources.get_mut(&member) {
-                    r.entity[repr_index(repr)].get_or_insert_with(|| Sample {
-                        body: body.clone(),
-                        item: Some((item.at, repr)),
-                        origin: origin.clone(),
-                    });
+                    r.entity[repr_index(repr)].get_or_insert_with(|| sample(item.at));
                 }
             }
             members.push(member);
         }
-        if self.collections.get(&path).is_some_and(|c| c.recorded) {
-            return;
+        match collection {
+            Entry::Occupied(mut c) => {
+                let c = c.get_mut();
+                if let Some(kind) = kind {
+                    c.member = kind;
+                }
+                (c.members, c.recorded) = (members, true);
+            }
+            // An empty list no link typed is a collection of nothing whose type no one said.
+            Entry::Vacant(slot) => {
+                slot.insert(Collection { href, member: kind.unwrap_or_default(), members, recorded: true });
+            }
         }
-        let known = self.collections.get(&path).map(|c| c.member.clone());
-        let Some(member) = kind.or(known) else {
-            // An empty list no link typed: a collection of nothing whose type no one said.
-            self.collections.insert(path, Collection { href, member: String::new(), members, recorded: true });
-            return;
-        };
-        let c = self.collections.entry(path).or_insert_with(|| Collection {
-            href: href.clone(),
-            member: member.clone(),
-            members: Vec::new(),
-            recorded: true,
-        });
-        c.member = member;
-        c.members = members;
-        c.recorded = true;
     }
 
     /// Counts a link by where it leads (links of every body: the logon's, the services', the
@@ -1420,6 +1430,49 @@ mod tests {
                 "in {threads}"
             );
         }
+    }
+
+    #[test]
+    fn a_collection_has_the_members_its_first_listing_gives_and_later_listings_lend_their_entities() {
+        const A: &str = "6c958531-3177-4055-b0ce-dc4ef1ce6433";
+        const B: &str = "f5fbed2b-697c-415a-be75-086be4034e1e";
+        const C: &str = "92357047-d358-4326-8d6d-28bc619b2876";
+        let vm = |id: &str, entity: bool| {
+            let (kind, href) =
+                if entity { ("VmRestorePoint", "?format=Entity") } else { ("VmRestorePointReference", "") };
+            format!(
+                "<{0} Type=\"{kind}\" Href=\"{{{{origin}}}}/api/vmRestorePoints/{id}{href}\" Name=\"{id}\"/>",
+                if entity { "VmRestorePoint" } else { "Ref" }
+            )
+        };
+        let list = |seq: usize, uri: &str, items: &[String], entity: bool| {
+            let root = if entity { "VmRestorePoints" } else { "EntityReferences" };
+            format!(
+                "- seq: {seq}\n  request:\n    method: GET\n    uri: {uri}\n  response:\n    status: 200\n    headers:\n    \
+                 - Content-Type: application/xml\n    body: |\n      <{root}>{}</{root}>\n",
+                items.concat()
+            )
+        };
+        let text = format!(
+            "format: emtape/cassette-v1\nexchanges:\n{}{}{}",
+            list(1, "/api/vmRestorePoints", &[vm(A, false), vm(B, false)], false),
+            list(2, "/api/vmRestorePoints?format=Entity", &[vm(A, true), vm(C, true)], true),
+            list(3, "/api/vmRestorePoints", &[vm(B, false)], false),
+        );
+        let cassettes = [crate::cassette::Cassette::parse("lists.yaml", &text).unwrap()];
+        let catalog = Catalog::build_in(&cassettes, 1, true, true);
+        let listed = &catalog.collections["/api/vmrestorepoints"];
+        assert!(listed.recorded);
+        assert_eq!(listed.member, "VmRestorePoint");
+        let members: Vec<&str> = listed.members.iter().map(|m| &**m).collect();
+        assert_eq!(
+            members,
+            [format!("/api/vmrestorepoints/{A}"), format!("/api/vmrestorepoints/{B}")],
+            "the first listing's"
+        );
+        let entity = |id: &str| catalog.resources[format!("/api/vmrestorepoints/{id}").as_str()].entity[0].is_some();
+        assert!(entity(A) && entity(C), "lent by the later listing of entities");
+        assert!(!entity(B), "listed as a reference only");
     }
 
     #[test]
