@@ -156,10 +156,7 @@ impl<'de> Visitor<'de> for Seed<'_> {
         // Hashes of the names seen, to tell a name written twice (rare enough to read whole).
         let mut seen: Vec<u64> = Vec::new();
         while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            let hash = {
-                use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
-                BuildHasherDefault::<DefaultHasher>::default().hash_one(&*key)
-            };
+            let hash = std::hash::BuildHasher::hash_one(&foldhash::fast::FixedState::default(), &*key);
             if seen.contains(&hash) {
                 *self.irregular = true;
             }
@@ -168,13 +165,14 @@ impl<'de> Visitor<'de> for Seed<'_> {
                 object.first = Some(key.to_string());
             }
             object.len += 1;
+            // Every member of every object is named so: no text is made to compare.
             let named = NAMES.iter().enumerate().find_map(|(i, n)| {
                 if key == *n {
                     return Some((i, 0));
                 }
-                let (first, rest) = (n.get(..1)?, n.get(1..)?);
-                (key.get(..1).is_some_and(|f| f == first.to_ascii_lowercase()) && key.get(1..) == Some(rest))
-                    .then_some((i, 1))
+                let (k, n) = (key.as_bytes(), n.as_bytes());
+                let camel = k.len() == n.len() && k[0] == n[0].to_ascii_lowercase() && k[1..] == n[1..];
+                camel.then_some((i, 1))
             });
             let value =
                 map.next_value_seed(Seed { keep: named.is_some(), root: false, irregular: &mut *self.irregular })?;
