@@ -564,17 +564,20 @@ fn answer_all(mock: &Mock, targets: &[(String, String)], repr: Repr, token: &str
     ordered
 }
 
-/// How many entities the walk asks of a query the model answers (its first page).
+/// How many entities the walk asks of an unpaged query (its first page).
 const FIRST_PAGE: usize = 100;
 
-/// The request the walk makes for `target`. A query the model answers without `pageSize` puts
-/// every entity of its type on one page (as EM does): hundreds of megabytes on a large estate,
-/// whose first page shows the same shapes, so the walk asks for that page. What was recorded
-/// is asked as it was recorded.
+/// The request the walk makes for `target`. A query not recorded as asked and without paging
+/// puts every entity of its type on one page (as EM does): hundreds of megabytes on a large
+/// estate, whose first page shows the same shapes, so the walk asks for that page. What was
+/// recorded is asked as it was recorded, and a query that pages as it asks.
 fn walked(mock: &Mock, target: &str, repr: Repr, token: &str) -> Request {
     let asked = request("GET", target, repr, Some(token));
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    let paged = query.split('&').any(|p| p.to_ascii_lowercase().starts_with("pagesize="));
+    let paged = query.split('&').any(|p| {
+        let p = p.to_ascii_lowercase();
+        p.starts_with("pagesize=") || p.starts_with("page=")
+    });
     if paged || !em::is_query_path(&em::normalize_path(path)) || mock.lookup(&asked).is_some() {
         return asked;
     }
@@ -787,6 +790,7 @@ mod tests {
             asked("/api/query?type=VmRestorePoint&pageSize=5&page=2"),
             "/api/query?type=VmRestorePoint&pageSize=5&page=2"
         );
+        assert_eq!(asked("/api/query?type=VmRestorePoint&page=2"), "/api/query?type=VmRestorePoint&page=2");
         assert_eq!(asked("/api/query?type=Job"), "/api/query?type=Job", "recorded as it is asked");
         assert_eq!(asked("/api/vmRestorePoints"), "/api/vmRestorePoints", "not the query service");
     }

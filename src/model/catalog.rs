@@ -1194,8 +1194,9 @@ impl Catalog {
         self.link_uses.values().map(|(kind, n, path)| (kind, *n, path.as_str()))
     }
 
-    /// What a recorded listing says: the collection at `path` holds exactly its items, and an
-    /// entity listed (`?format=Entity`, a job's includes) is that resource's recorded entity.
+    /// What a recorded listing says: the collection at `path` holds exactly its items (those of
+    /// the first listing of it recorded), and an entity listed (`?format=Entity`, a job's
+    /// includes) is that resource's recorded entity.
     fn learn_list(&mut self, list: List) {
         use std::collections::hash_map::Entry;
         let List { path, href, kind, items, body, repr, origin } = list;

@@ -173,7 +173,8 @@ fn root_attributes(e: &quick_xml::events::BytesStart<'_>) -> Vec<(String, String
 }
 
 /// A query result before paging: path, the resource when a session created it (catalog ones
-/// are looked up for the page shown), its row of fields.
+/// are looked up for the page shown), its row of fields (none when the query neither filters
+/// nor sorts).
 type Item<'a> = (&'a str, Option<&'a Resource>, &'a [Option<String>]);
 
 /// The resource of a type with a recorded entity, and that entity's fields.

@@ -357,6 +357,11 @@ async fn a_query_neither_filtered_nor_sorted_pages_the_whole_type_and_counts_wha
         paged.extend(ids(text(&query(&c, &mock.url, &token, false, &q).await)));
     }
     assert_eq!(paged, whole, "the pages, one after the other, are the whole");
+    let past = format!("type=VmRestorePoint&pageSize=2&page={}", whole.len());
+    assert!(ids(text(&query(&c, &mock.url, &token, false, &past).await)).is_empty(), "past the last page");
+    // Sorted by a field no point has, the rows keep their order: the one a plain query gives.
+    let unsorted = query(&c, &mock.url, &token, false, "type=VmRestorePoint&sortAsc=NoSuchField").await;
+    assert_eq!(ids(text(&unsorted)), whole, "{}", text(&unsorted));
     let before = ids(text(&query(&c, &mock.url, &token, false, "type=RestoreSession").await));
     let done = restore_every_point_in(&c, false, &token, &logon).await;
     let after = query(&c, &mock.url, &token, false, "type=RestoreSession").await;
