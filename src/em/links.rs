@@ -132,7 +132,7 @@ pub fn each_href(body: &str, repr: Repr, sample: Option<usize>, f: &mut dyn FnMu
     let mut out = Vec::new();
     match repr {
         Repr::Xml => return xml_hrefs(body, sample, f),
-        Repr::Json => match super::node::parse(body) {
+        Repr::Json => match super::node::parse_sampled(body, sample) {
             Ok(Some(node)) => node_hrefs(&node, sample, Place::Root, &mut out),
             Ok(None) => {
                 if let Ok(v) = serde_json::from_str::<Json>(body) {
@@ -543,6 +543,38 @@ mod tests {
         ];
         assert_eq!(shown(&hrefs(XML, Repr::Xml, Some(1))), want);
         assert_eq!(shown(&hrefs(JSON, Repr::Json, Some(1))), want);
+    }
+
+    /// A small JSON document of objects that are items, links or neither (some naming a member
+    /// twice), in arrays and under other members.
+    fn json_document() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let key =
+            prop::sample::select(vec!["Href", "href", "Rel", "rel", "Type", "Name", "Links", "links", "Refs", "X"]);
+        let leaf = prop::sample::select(vec![r#""h/1""#, r#""h/2?format=Entity""#, r#""Alternate""#, "3", "null"])
+            .prop_map(str::to_owned);
+        leaf.prop_recursive(4, 48, 6, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(|v| format!("[{}]", v.join(","))),
+                prop::collection::vec((key.clone(), inner), 0..5).prop_map(|m| {
+                    let members: Vec<String> = m.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+                    format!("{{{}}}", members.join(","))
+                }),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_sampled_json_reading_gives_the_links_the_whole_value_gives(
+            body in json_document(),
+            sample in 0usize..4,
+        ) {
+            let whole: Json = serde_json::from_str(&body).unwrap();
+            let mut want = Vec::new();
+            json_hrefs(&whole, sample, Place::Root, &mut want);
+            proptest::prop_assert_eq!(shown(&hrefs(&body, Repr::Json, Some(sample))), shown(&want));
+        }
     }
 
     #[test]

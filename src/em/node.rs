@@ -48,11 +48,106 @@ enum Member {
 /// object with a name twice: `serde_json::Value` keeps the last, here both would count), which
 /// is then read whole.
 pub fn parse(body: &str) -> Result<Option<Node>, serde_json::Error> {
+    parse_sampled(body, usize::MAX)
+}
+
+/// [`parse`], but of each array only the first `sample` items are kept (an item: an object
+/// with an `Href` and no `Rel`, as [`super::links::hrefs`] counts them, which passes over the
+/// rest). The rest are read past without being built, unless one proves not to be an item.
+pub fn parse_sampled(body: &str, sample: usize) -> Result<Option<Node>, serde_json::Error> {
     let mut irregular = false;
     let mut de = serde_json::Deserializer::from_str(body);
-    let node = Seed { keep: false, root: true, irregular: &mut irregular }.deserialize(&mut de)?;
+    let node = Seed { keep: false, root: true, sample, irregular: &mut irregular }.deserialize(&mut de)?;
     de.end()?;
     Ok((!irregular).then_some(node))
+}
+
+/// Which of [`NAMES`] `key` is, and in which case (0: PascalCase, 1: camelCase).
+fn named(key: &str) -> Option<(usize, usize)> {
+    // Every member of every object is named so: no text is made to compare.
+    NAMES.iter().enumerate().find_map(|(i, n)| {
+        if key == *n {
+            return Some((i, 0));
+        }
+        let (k, n) = (key.as_bytes(), n.as_bytes());
+        let camel = k.len() == n.len() && k[0] == n[0].to_ascii_lowercase() && k[1..] == n[1..];
+        camel.then_some((i, 1))
+    })
+}
+
+/// What an array's value past its sample is: an item (passed over), a value read whole, or an
+/// object that names a member twice (left to the whole reading, as [`parse`] leaves it).
+enum Probed {
+    Item,
+    Other,
+    Irregular,
+}
+
+/// Reads a value for whether it is an item, its members' values passed over unbuilt.
+struct Probe;
+
+impl<'de> Visitor<'de> for Probe {
+    type Value = Probed;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("JSON")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Probed, A::Error> {
+        const HREF: usize = 0;
+        const REL: usize = 1;
+        let mut seen: Vec<u64> = Vec::new();
+        // Per name, Href then Rel, per case: whether its value is a string.
+        let mut text = [[None::<bool>; 2]; 2];
+        let mut irregular = false;
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            let hash = std::hash::BuildHasher::hash_one(&foldhash::fast::FixedState::default(), &*key);
+            irregular |= seen.contains(&hash);
+            seen.push(hash);
+            match named(&key).filter(|(i, _)| [HREF, REL].contains(i)) {
+                Some((i, case)) => text[i][case] = Some(map.next_value::<serde_json::Value>()?.is_string()),
+                None => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        // As `Object::text` reads a name: its PascalCase member, else its camelCase one.
+        let is_text = |[pascal, camel]: [Option<bool>; 2]| pascal.or(camel) == Some(true);
+        Ok(match () {
+            _ if irregular => Probed::Irregular,
+            _ if is_text(text[HREF]) && !is_text(text[REL]) => Probed::Item,
+            _ => Probed::Other,
+        })
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Probed, A::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(Probed::Other)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Probed, E> {
+        Ok(Probed::Other)
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Probed, E> {
+        Ok(Probed::Other)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Probed, E> {
+        Ok(Probed::Other)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Probed, E> {
+        Ok(Probed::Other)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Probed, E> {
+        Ok(Probed::Other)
+    }
+
+    fn visit_unit<E>(self) -> Result<Probed, E> {
+        Ok(Probed::Other)
+    }
 }
 
 impl Object {
@@ -99,6 +194,8 @@ struct Seed<'a> {
     /// Keep a string value (the member is one of [`NAMES`]).
     keep: bool,
     root: bool,
+    /// How many items of an array are kept (see [`parse_sampled`]).
+    sample: usize,
     irregular: &'a mut bool,
 }
 
@@ -142,11 +239,31 @@ impl<'de> Visitor<'de> for Seed<'_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node, A::Error> {
+        use serde::de::Error as _;
+        let sample = self.sample;
         let mut items = Vec::new();
-        while let Some(item) =
-            seq.next_element_seed(Seed { keep: false, root: false, irregular: &mut *self.irregular })?
-        {
+        let mut kept = 0;
+        while kept < sample {
+            let seed = Seed { keep: false, root: false, sample, irregular: &mut *self.irregular };
+            let Some(item) = seq.next_element_seed(seed)? else { return Ok(Node::Array(items)) };
+            kept +=
+                usize::from(matches!(&item, Node::Object(o) if o.text("Href").is_some() && o.text("Rel").is_none()));
             items.push(item);
+        }
+        // Past the sample: each value is taken as written, and built only if it is no item.
+        while let Some(raw) = seq.next_element::<&'de serde_json::value::RawValue>()? {
+            let text = raw.get();
+            let probed = (&mut serde_json::Deserializer::from_str(text)).deserialize_any(Probe);
+            let probed = probed.map_err(A::Error::custom)?;
+            match probed {
+                Probed::Item => {}
+                Probed::Irregular => *self.irregular = true,
+                Probed::Other => {
+                    let mut de = serde_json::Deserializer::from_str(text);
+                    let seed = Seed { keep: false, root: false, sample, irregular: &mut *self.irregular };
+                    items.push(seed.deserialize(&mut de).map_err(A::Error::custom)?);
+                }
+            }
         }
         Ok(Node::Array(items))
     }
@@ -165,17 +282,10 @@ impl<'de> Visitor<'de> for Seed<'_> {
                 object.first = Some(key.to_string());
             }
             object.len += 1;
-            // Every member of every object is named so: no text is made to compare.
-            let named = NAMES.iter().enumerate().find_map(|(i, n)| {
-                if key == *n {
-                    return Some((i, 0));
-                }
-                let (k, n) = (key.as_bytes(), n.as_bytes());
-                let camel = k.len() == n.len() && k[0] == n[0].to_ascii_lowercase() && k[1..] == n[1..];
-                camel.then_some((i, 1))
-            });
-            let value =
-                map.next_value_seed(Seed { keep: named.is_some(), root: false, irregular: &mut *self.irregular })?;
+            let which = named(&key);
+            let seed =
+                Seed { keep: which.is_some(), root: false, sample: self.sample, irregular: &mut *self.irregular };
+            let value = map.next_value_seed(seed)?;
             let member = match value {
                 Node::Text(t) => Member::Text(t),
                 Node::Other => Member::Other,
@@ -187,7 +297,7 @@ impl<'de> Visitor<'de> for Seed<'_> {
                     Member::Child(object.children.len() - 1)
                 }
             };
-            if let Some((i, case)) = named {
+            if let Some((i, case)) = which {
                 object.named[i][case] = Some(member);
             }
         }
@@ -210,6 +320,13 @@ mod tests {
         assert_eq!((links[0].rel.as_str(), links[0].href.as_str()), ("Up", "u"));
         assert_eq!((o.len, o.children.len()), (7, 2));
         assert_eq!(o.first.as_deref(), Some("Href"));
+    }
+
+    #[test]
+    fn a_name_is_read_in_pascal_or_camel_case_only() {
+        let body = r#"{"": "e", "é": "x", "uID": "u", "hREF": "no", "Ty": "no", "name": "n"}"#;
+        let Some(Node::Object(o)) = parse(body).unwrap() else { panic!() };
+        assert_eq!((o.text("UID"), o.text("Href"), o.text("Type"), o.text("Name")), (Some("u"), None, None, Some("n")));
     }
 
     #[test]
