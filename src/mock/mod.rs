@@ -161,7 +161,6 @@ impl<'a> Key<'a> {
 
 impl Mock {
     pub fn new(cassettes: Vec<LoadedCassette>, options: MockOptions) -> Mock {
-        let index = Index::build(&cassettes);
         let sources = cassettes.iter().map(|c| Source { name: c.name.clone() }).collect();
         let packs = cassettes.iter().filter_map(|c| c.pack.clone()).collect();
         let style = cassettes
@@ -171,7 +170,7 @@ impl Mock {
                 em::TokenStyle::of_meta(meta.session_tokens.as_deref(), meta.product_version.as_deref())
             })
             .unwrap_or_default();
-        let model = Model::build(cassettes, options.clock.clone());
+        let (model, index) = Model::build_beside(cassettes, options.clock.clone(), Index::build);
         Mock {
             sources,
             packs,

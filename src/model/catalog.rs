@@ -689,7 +689,12 @@ pub(crate) mod stored {
     /// aside that still reads) is as its bodies teach it: learning the part from its bodies then
     /// gives what learning it all would.
     pub(super) fn part_in(cassette: &LoadedCassette, sink: Sink) -> Option<Part> {
-        let pack = cassette.pack.as_ref().filter(|p| p.as_packed())?;
+        part_from(cassette.pack.as_ref()?, sink)
+    }
+
+    /// [`part_in`] the cassette `pack` is.
+    pub(super) fn part_from(pack: &Arc<PackFile>, sink: Sink) -> Option<Part> {
+        let pack = Some(pack).filter(|p| p.as_packed())?;
         let unreadable = |e: String| {
             log::warn!("{}: its stored catalog is not readable ({e}); learning it from the bodies", pack.name());
         };
@@ -841,13 +846,36 @@ fn stretches<'a, 'c>(exchanges: &'a [(&'c LoadedCassette, usize)], n: usize) -> 
 /// in: a small estate's part whole, a large one's a few hundred MB.
 const LOOKAHEAD: usize = 8;
 
+/// How many threads a catalog is learned on.
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+}
+
 impl Catalog {
     /// Built from `cassettes`, which it takes: before anything is read, each pack whose part is
-    /// stored lets its exchanges go ([`stored::let_go`]).
+    /// stored lets its exchanges go ([`stored::let_go`]). (Serve and lint hand them over to
+    /// [`Catalog::build_when`].)
+    #[cfg(test)]
     pub fn build(mut cassettes: Vec<LoadedCassette>) -> Catalog {
         cassettes.iter_mut().for_each(stored::let_go);
-        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-        Catalog::build_in(&cassettes, cores, true, true)
+        Catalog::build_ahead(&cassettes, cores(), true, true, None)
+    }
+
+    /// [`Catalog::build`] of the cassettes `later` hands over. The stored part of `first`, the
+    /// pack they begin with, is read before they come: the request index reads them meanwhile.
+    pub fn build_when(
+        first: Option<Arc<crate::cassette::pack::PackFile>>,
+        later: std::sync::mpsc::Receiver<Vec<LoadedCassette>>,
+    ) -> Catalog {
+        let ahead = first.map(|pack| stored::part_from(&pack, stored::Sink::Part));
+        let Ok(mut cassettes) = later.recv() else { return Catalog::default() };
+        cassettes.iter_mut().for_each(stored::let_go);
+        Catalog::build_ahead(&cassettes, cores(), true, true, ahead)
+    }
+
+    #[cfg(test)]
+    fn build_in(cassettes: &[LoadedCassette], threads: usize, nodes: bool, stored: bool) -> Catalog {
+        Catalog::build_ahead(cassettes, threads, nodes, stored, None)
     }
 
     /// Built from up to `threads` stretches of the recordings learned at once, and (`stored`)
@@ -855,7 +883,15 @@ impl Catalog {
     /// own like the stretches, any other taken into the catalog of those before it a frame at
     /// a time, read no more than [`LOOKAHEAD`] frames ahead (a large estate's part is
     /// gigabytes once read: a part beside it is never held whole).
-    fn build_in(cassettes: &[LoadedCassette], threads: usize, nodes: bool, stored: bool) -> Catalog {
+    /// `ahead`: the stored part of the pack the cassettes begin with, read already (`None`
+    /// inside when it proved unreadable).
+    fn build_ahead(
+        cassettes: &[LoadedCassette],
+        threads: usize,
+        nodes: bool,
+        stored: bool,
+        mut ahead: Option<Option<Part>>,
+    ) -> Catalog {
         // In the order of the recordings: a pack's stored part, or the exchanges of the
         // cassettes up to the next one, learned in stretches. Each run of exchanges follows the
         // pack that ends the one before it.
@@ -900,6 +936,7 @@ impl Catalog {
             use std::sync::mpsc::{Receiver, sync_channel};
             use std::thread::ScopedJoinHandle;
             enum Learning<'s, 'c> {
+                Ready(Box<Part>),
                 Part(ScopedJoinHandle<'s, Part>),
                 Later(&'c LoadedCassette, Receiver<stored::Resources>, ScopedJoinHandle<'s, Option<Part>>),
             }
@@ -911,14 +948,18 @@ impl Catalog {
                         let (to, frames) = sync_channel(LOOKAHEAD);
                         Learning::Later(c, frames, scope.spawn(move || stored::part_in(c, stored::Sink::Sent(to))))
                     }
-                    Job::Stored(c) => Learning::Part(
-                        scope.spawn(move || stored::part_in(c, stored::Sink::Part).unwrap_or_else(|| learned(c))),
-                    ),
+                    Job::Stored(c) => match ahead.take() {
+                        Some(read) => Learning::Ready(Box::new(read.unwrap_or_else(|| learned(c)))),
+                        None => Learning::Part(
+                            scope.spawn(move || stored::part_in(c, stored::Sink::Part).unwrap_or_else(|| learned(c))),
+                        ),
+                    },
                     Job::Learn(stretch) => Learning::Part(scope.spawn(move || Part::learn(stretch, nodes))),
                 })
                 .collect();
             for job in learning {
                 let part = match job {
+                    Learning::Ready(part) => *part,
                     Learning::Part(h) => h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)),
                     Learning::Later(c, frames, h) => {
                         for (path, resource) in frames.into_iter().flatten() {
@@ -1690,5 +1731,31 @@ mod tests {
         assert!(reloaded(&dir, count)[0].pack.as_ref().unwrap().as_packed(), "its part is still read");
         let learned = described(&Catalog::build_in(&reloaded(&dir, count), 2, true, false));
         assert_eq!(described(&Catalog::build(reloaded(&dir, count))), learned);
+        assert_eq!(described(&handed_over(reloaded(&dir, count))), learned, "its first part read ahead");
+    }
+
+    /// [`Catalog::build_when`] of `cassettes`, the first one's part read before they are handed over.
+    fn handed_over(cassettes: Vec<LoadedCassette>) -> Catalog {
+        let (hand_over, later) = std::sync::mpsc::channel();
+        let first = cassettes.first().and_then(|c| c.pack.clone());
+        let building = std::thread::spawn(move || Catalog::build_when(first, later));
+        hand_over.send(cassettes).unwrap();
+        building.join().unwrap()
+    }
+
+    #[test]
+    fn a_catalog_whose_first_part_is_read_before_the_cassettes_come_is_the_one_built_at_once() {
+        let (dir, count) = packed_in("ahead", "12");
+        let at_once = described(&Catalog::build(reloaded(&dir, count)));
+        assert_eq!(described(&handed_over(reloaded(&dir, count))), at_once);
+        // Cassettes that begin with a YAML one: nothing is read ahead.
+        let mut mixed = reloaded(&dir, count);
+        mixed[0] = crate::cassette::release("12").unwrap().unwrap().swap_remove(0);
+        assert_eq!(described(&handed_over(mixed.clone())), described(&Catalog::build(mixed)));
+        // Nothing handed over (the index failed): a catalog of nothing, not a hang.
+        let (hand_over, later) = std::sync::mpsc::channel::<Vec<LoadedCassette>>();
+        drop(hand_over);
+        assert!(Catalog::build_when(None, later).resources.is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -270,11 +270,23 @@ fn related_link(body: &str) -> Option<String> {
 }
 
 impl Model {
-    pub fn build(cassettes: Vec<LoadedCassette>, clock: Arc<dyn Clock>) -> Model {
+    /// The model of `cassettes`, its catalog learned on a thread of its own; and `beside` (the
+    /// request index) made of the same cassettes meanwhile, while the catalog reads the part the
+    /// first of them stores (each on a core of its own).
+    pub fn build_beside<T>(
+        cassettes: Vec<LoadedCassette>,
+        clock: Arc<dyn Clock>,
+        beside: impl FnOnce(&[LoadedCassette]) -> T,
+    ) -> (Model, T) {
         let actions = cassettes.iter().enumerate().flat_map(|(i, c)| actions_of(i, c)).collect();
+        let first = cassettes.first().and_then(|c| c.pack.clone());
+        let (hand_over, later) = std::sync::mpsc::channel();
         // Should no thread be had, the model knows nothing and the tape still answers.
-        let pending = std::thread::Builder::new().name("emtape-model".into()).spawn(move || Catalog::build(cassettes));
-        Model {
+        let pending =
+            std::thread::Builder::new().name("emtape-model".into()).spawn(move || Catalog::build_when(first, later));
+        let made = beside(&cassettes);
+        let _ = hand_over.send(cassettes);
+        let model = Model {
             catalog: OnceLock::new(),
             pending: Mutex::new(pending.ok()),
             actions,
@@ -283,7 +295,8 @@ impl Model {
             matched: search::Matched::default(),
             clock,
             surface: OnceLock::new(),
-        }
+        };
+        (model, made)
     }
 
     fn catalog(&self) -> &Catalog {
