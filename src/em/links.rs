@@ -265,8 +265,7 @@ fn node_hrefs(v: &super::node::Node, sample: usize, place: Place, out: &mut Vec<
         Node::Array(a) => {
             let mut items = 0;
             for x in a {
-                let item = matches!(x, Node::Object(m) if m.text("Href").is_some() && m.text("Rel").is_none());
-                if item {
+                if x.is_item() {
                     items += 1;
                     if items > sample {
                         continue;

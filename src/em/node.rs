@@ -75,6 +75,15 @@ fn named(key: &str) -> Option<(usize, usize)> {
     })
 }
 
+/// Whether `key` names a member `seen` (hashes of the names before it) already holds, which
+/// it then holds too: an object with a name twice is rare enough to be read whole.
+fn named_twice(seen: &mut Vec<u64>, key: &str) -> bool {
+    let hash = std::hash::BuildHasher::hash_one(&foldhash::fast::FixedState::default(), key);
+    let twice = seen.contains(&hash);
+    seen.push(hash);
+    twice
+}
+
 /// What an array's value past its sample is: an item (passed over), a value read whole, or an
 /// object that names a member twice (left to the whole reading, as [`parse`] leaves it).
 enum Probed {
@@ -83,7 +92,7 @@ enum Probed {
     Irregular,
 }
 
-/// Reads a value for whether it is an item, its members' values passed over unbuilt.
+/// Reads an object for whether it is an item, its members' values passed over unbuilt.
 struct Probe;
 
 impl<'de> Visitor<'de> for Probe {
@@ -101,9 +110,7 @@ impl<'de> Visitor<'de> for Probe {
         let mut text = [[None::<bool>; 2]; 2];
         let mut irregular = false;
         while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            let hash = std::hash::BuildHasher::hash_one(&foldhash::fast::FixedState::default(), &*key);
-            irregular |= seen.contains(&hash);
-            seen.push(hash);
+            irregular |= named_twice(&mut seen, &key);
             match named(&key).filter(|(i, _)| [HREF, REL].contains(i)) {
                 Some((i, case)) => text[i][case] = Some(map.next_value::<serde_json::Value>()?.is_string()),
                 None => {
@@ -119,34 +126,13 @@ impl<'de> Visitor<'de> for Probe {
             _ => Probed::Other,
         })
     }
+}
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Probed, A::Error> {
-        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
-        Ok(Probed::Other)
-    }
-
-    fn visit_str<E>(self, _: &str) -> Result<Probed, E> {
-        Ok(Probed::Other)
-    }
-
-    fn visit_bool<E>(self, _: bool) -> Result<Probed, E> {
-        Ok(Probed::Other)
-    }
-
-    fn visit_i64<E>(self, _: i64) -> Result<Probed, E> {
-        Ok(Probed::Other)
-    }
-
-    fn visit_u64<E>(self, _: u64) -> Result<Probed, E> {
-        Ok(Probed::Other)
-    }
-
-    fn visit_f64<E>(self, _: f64) -> Result<Probed, E> {
-        Ok(Probed::Other)
-    }
-
-    fn visit_unit<E>(self) -> Result<Probed, E> {
-        Ok(Probed::Other)
+impl Node {
+    /// Whether it is an item of a list (an object with an `Href` and no `Rel`), as
+    /// [`super::links::hrefs`] counts them.
+    pub fn is_item(&self) -> bool {
+        matches!(self, Node::Object(o) if o.text("Href").is_some() && o.text("Rel").is_none())
     }
 }
 
@@ -246,15 +232,19 @@ impl<'de> Visitor<'de> for Seed<'_> {
         while kept < sample {
             let seed = Seed { keep: false, root: false, sample, irregular: &mut *self.irregular };
             let Some(item) = seq.next_element_seed(seed)? else { return Ok(Node::Array(items)) };
-            kept +=
-                usize::from(matches!(&item, Node::Object(o) if o.text("Href").is_some() && o.text("Rel").is_none()));
+            kept += usize::from(item.is_item());
             items.push(item);
         }
         // Past the sample: each value is taken as written, and built only if it is no item.
         while let Some(raw) = seq.next_element::<&'de serde_json::value::RawValue>()? {
             let text = raw.get();
-            let probed = (&mut serde_json::Deserializer::from_str(text)).deserialize_any(Probe);
-            let probed = probed.map_err(A::Error::custom)?;
+            // Only an object may be an item.
+            let probed = match text.trim_start().starts_with('{') {
+                true => {
+                    (&mut serde_json::Deserializer::from_str(text)).deserialize_map(Probe).map_err(A::Error::custom)?
+                }
+                false => Probed::Other,
+            };
             match probed {
                 Probed::Item => {}
                 Probed::Irregular => *self.irregular = true,
@@ -270,14 +260,11 @@ impl<'de> Visitor<'de> for Seed<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
         let mut object = Object::default();
-        // Hashes of the names seen, to tell a name written twice (rare enough to read whole).
         let mut seen: Vec<u64> = Vec::new();
         while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            let hash = std::hash::BuildHasher::hash_one(&foldhash::fast::FixedState::default(), &*key);
-            if seen.contains(&hash) {
+            if named_twice(&mut seen, &key) {
                 *self.irregular = true;
             }
-            seen.push(hash);
             if self.root && object.len == 0 {
                 object.first = Some(key.to_string());
             }
