@@ -3,7 +3,7 @@
 //! records every exchange as `record` does: redacted, host placeholders, written one by one so
 //! an interrupted crawl leaves a cassette that loads.
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,7 +13,8 @@ use bytes::Bytes;
 use crate::codec::base64_encode;
 use crate::em::{self, Repr};
 use crate::http::Headers;
-use crate::http::client::Client;
+use crate::http::Response;
+use crate::http::client::{Client, ClientError};
 use crate::record::{Recorder, Sent};
 
 /// The log target of the crawl's progress lines: a terminal rewrites one line in place (the
@@ -138,6 +139,11 @@ pub async fn crawl(client: Arc<Client>, recorder: Arc<Recorder>, options: &Crawl
             frontier.offer(Job { url: found.href, kind: found.kind.unwrap_or_default(), depth: 1 }, budget)
         });
         let mut running = tokio::task::JoinSet::new();
+        // Answers come in any order; their links are taken in the order they were asked for,
+        // so that a crawl stopped by its budget has the same requests every time.
+        let mut order = HashMap::new();
+        let (mut dispatched, mut next) = (0usize, 0usize);
+        let mut waiting: BTreeMap<usize, Option<Answered>> = BTreeMap::new();
         let interval = options.rate.filter(|r| *r > 0.0).map(|r| Duration::from_secs_f64(1.0 / r));
         let mut next_slot = Instant::now();
         loop {
@@ -157,43 +163,46 @@ pub async fn crawl(client: Arc<Client>, recorder: Arc<Recorder>, options: &Crawl
                     next_slot = next_slot.max(now) + gap;
                 }
                 let (client, recorder, token) = (client.clone(), recorder.clone(), token.clone());
-                running.spawn(async move {
+                let task = running.spawn(async move {
                     let h = headers(repr, Some(&token));
                     // The body in the chunks it came in: a list of half a million items is
                     // recorded without a whole copy, and read whole only for its links.
                     let result = client.send_in_parts("GET", &job.url, &h, Bytes::new()).await;
                     if let Ok((head, parts)) = &result {
-                        recorder.record_in_parts(
-                            &Sent { method: "GET", url: &job.url, headers: &h, body: b"" },
-                            head,
-                            parts,
-                        );
+                        // Written off the runtime: a body of hundreds of megabytes takes a
+                        // while, and the other answers keep coming meanwhile.
+                        let (url, head, parts) = (job.url.clone(), head.clone(), parts.clone());
+                        let _ = tokio::task::spawn_blocking(move || {
+                            recorder.record_in_parts(
+                                &Sent { method: "GET", url: &url, headers: &h, body: b"" },
+                                &head,
+                                &parts,
+                            )
+                        })
+                        .await;
                     }
                     (job, result)
                 });
+                order.insert(task.id(), dispatched);
+                dispatched += 1;
             }
-            let Some(done) = running.join_next().await else { break };
-            let Ok((job, result)) = done else { continue };
-            report.requests += 1;
-            let kind = if job.kind.is_empty() { "(no Type)".to_owned() } else { job.kind.clone() };
-            let entry = report.by_type.entry(kind).or_default();
-            match result {
-                Ok((r, parts)) if r.status < 300 => {
-                    entry.0 += 1;
-                    if job.depth < options.depth && !frontier.full {
-                        let whole =
-                            if let [one] = parts.as_slice() { one.clone() } else { Bytes::from(parts.concat()) };
-                        let body = String::from_utf8_lossy(&whole);
-                        em::links::each_gettable(&body, repr, Some(options.sample), &mut |found| {
-                            let kind = found.kind.unwrap_or_default();
-                            frontier.offer(Job { url: found.href, kind, depth: job.depth + 1 }, budget)
-                        });
-                    }
+            let Some(done) = running.join_next_with_id().await else { break };
+            let (id, answered) = match done {
+                Ok((id, answered)) => (id, Some(answered)),
+                Err(e) => (e.id(), None),
+            };
+            let at = order.remove(&id).unwrap_or(next);
+            waiting.insert(at, answered);
+            while let Some(answered) = waiting.remove(&next) {
+                next += 1;
+                if let Some((job, result)) = answered {
+                    take(&mut report, &mut frontier, job, result, repr, budget);
                 }
-                Ok((r, _)) => entry.1.push(format!("{} GET {}", r.status, job.url)),
-                Err(e) => {
-                    entry.1.push(format!("GET {e}"));
-                    report.unanswered += 1;
+            }
+            if frontier.full {
+                // No link is taken any more: the order no longer matters.
+                for (job, result) in std::mem::take(&mut waiting).into_values().flatten() {
+                    take(&mut report, &mut frontier, job, result, repr, budget);
                 }
             }
             if let Some(every) = options.progress {
@@ -223,6 +232,41 @@ pub async fn crawl(client: Arc<Client>, recorder: Arc<Recorder>, options: &Crawl
         }
     }
     report
+}
+
+/// An answer to a crawl's request: its head and its body in the chunks it came in.
+type Answered = (Job, Result<(Response, Vec<Bytes>), ClientError>);
+
+/// Counts an answer and offers the frontier its links.
+fn take(
+    report: &mut CrawlReport,
+    frontier: &mut Frontier<'_>,
+    job: Job,
+    result: Result<(Response, Vec<Bytes>), ClientError>,
+    repr: Repr,
+    budget: usize,
+) {
+    report.requests += 1;
+    let kind = if job.kind.is_empty() { "(no Type)".to_owned() } else { job.kind.clone() };
+    let entry = report.by_type.entry(kind).or_default();
+    match result {
+        Ok((r, parts)) if r.status < 300 => {
+            entry.0 += 1;
+            if job.depth < frontier.options.depth && !frontier.full {
+                let whole = if let [one] = parts.as_slice() { one.clone() } else { Bytes::from(parts.concat()) };
+                let body = String::from_utf8_lossy(&whole);
+                em::links::each_gettable(&body, repr, Some(frontier.options.sample), &mut |found| {
+                    let kind = found.kind.unwrap_or_default();
+                    frontier.offer(Job { url: found.href, kind, depth: job.depth + 1 }, budget)
+                });
+            }
+        }
+        Ok((r, _)) => entry.1.push(format!("{} GET {}", r.status, job.url)),
+        Err(e) => {
+            entry.1.push(format!("GET {e}"));
+            report.unanswered += 1;
+        }
+    }
 }
 
 /// The links still to follow, breadth first: each URL once, and only those that will be

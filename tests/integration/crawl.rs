@@ -243,10 +243,10 @@ fn a_link_that_never_answers_is_named_and_the_crawl_goes_on() {
     assert!(Cassette::load(&out).unwrap().cassette.exchanges.len() > 50);
 }
 
-/// The built-in mock behind a delay, counting how many requests it answers at once.
+/// The built-in mock behind a delay (per path), counting how many requests it answers at once.
 struct Slow {
     mock: emtape::mock::Mock,
-    delay: Duration,
+    delay: Box<dyn Fn(&str) -> Duration + Send + Sync>,
     now: std::sync::atomic::AtomicUsize,
     most: std::sync::atomic::AtomicUsize,
 }
@@ -256,7 +256,7 @@ impl emtape::http::server::Handler for Slow {
         use std::sync::atomic::Ordering::SeqCst;
         let now = self.now.fetch_add(1, SeqCst) + 1;
         self.most.fetch_max(now, SeqCst);
-        tokio::time::sleep(self.delay).await;
+        tokio::time::sleep((self.delay)(req.path())).await;
         self.now.fetch_sub(1, SeqCst);
         self.mock.respond(&req).into()
     }
@@ -264,6 +264,16 @@ impl emtape::http::server::Handler for Slow {
 
 /// Crawls a slow mock (`delay` per answer) with `extra`; the most requests it saw at once.
 async fn crawl_slow(delay: Duration, extra: &[&str]) -> (usize, i32, usize) {
+    let (most, code, uris) = crawl_delayed(Box::new(move |_| delay), extra).await;
+    (most, code, uris.len())
+}
+
+/// Crawls a mock that takes `delay(path)` to answer, with `extra`: the most requests it saw at
+/// once, the exit code, and the requests recorded (method and URI, in the cassette's order).
+async fn crawl_delayed(
+    delay: Box<dyn Fn(&str) -> Duration + Send + Sync>,
+    extra: &[&str],
+) -> (usize, i32, Vec<String>) {
     let mock = emtape::mock::Mock::new(emtape::cassette::reference().unwrap(), Default::default());
     let slow = std::sync::Arc::new(Slow { mock, delay, now: Default::default(), most: Default::default() });
     let server = emtape::http::server::Server::bind("127.0.0.1:0", None).await.unwrap();
@@ -272,7 +282,8 @@ async fn crawl_slow(delay: Duration, extra: &[&str]) -> (usize, i32, usize) {
     let serving = tokio::spawn(server.run(slow.clone(), Default::default(), async {
         let _ = stopped.await;
     }));
-    let out = temp_dir("crawl-slow").join(format!("slow-{}.yaml", extra.join("-")));
+    // A directory per crawl: tests run side by side.
+    let out = temp_dir(&format!("crawl-slow{}", extra.join(""))).join("slow.yaml");
     let args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
     let file = out.clone();
     let (code, _, _) = tokio::task::spawn_blocking(move || {
@@ -283,8 +294,28 @@ async fn crawl_slow(delay: Duration, extra: &[&str]) -> (usize, i32, usize) {
     .unwrap();
     let _ = stop.send(());
     let _ = serving.await;
-    let recorded = Cassette::load(&out).unwrap().cassette.exchanges.len();
+    let recorded = Cassette::load(&out).unwrap().cassette.exchanges;
+    let recorded = recorded.iter().map(|x| format!("{} {}", x.request.method, x.request.uri)).collect();
     (slow.most.load(std::sync::atomic::Ordering::SeqCst), code, recorded)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crawl_stopped_by_its_budget_asks_the_same_requests_at_any_concurrency() {
+    // Every other path answers late: answers come back in another order than they were asked.
+    let late = || -> Box<dyn Fn(&str) -> Duration + Send + Sync> {
+        Box::new(|path: &str| Duration::from_millis(if path.len() % 2 == 0 { 60 } else { 0 }))
+    };
+    let budget = ["--repr", "xml", "--max-requests", "80"];
+    let (_, code, one) = crawl_delayed(late(), &[&budget[..], &["--concurrency", "1"]].concat()).await;
+    assert_eq!(code, 0);
+    let (_, code, eight) = crawl_delayed(late(), &[&budget[..], &["--concurrency", "8"]].concat()).await;
+    assert_eq!(code, 0);
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    assert_eq!(one.len(), 81, "80 requests and the logout: {one:?}");
+    assert_eq!(sorted(one), sorted(eight), "breadth first, in the order the links were found");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
