@@ -358,7 +358,7 @@ pub const LARGE_BODY: usize = 8 << 20;
 pub fn write_spooled_body(
     out: &mut impl std::io::Write,
     path: &Path,
-    transform: &dyn Fn(&str) -> String,
+    transform: &dyn Fn(&str) -> std::borrow::Cow<'_, str>,
 ) -> std::io::Result<()> {
     let open = || Ok(std::io::BufReader::with_capacity(1 << 16, std::fs::File::open(path)?));
     yaml::large_body(out, open, transform)
@@ -370,7 +370,7 @@ pub fn write_spooled_body(
 pub fn write_large_body(
     out: &mut impl std::io::Write,
     parts: &[bytes::Bytes],
-    transform: &dyn Fn(&str) -> String,
+    transform: &dyn Fn(&str) -> std::borrow::Cow<'_, str>,
 ) -> std::io::Result<()> {
     yaml::large_body(out, || Ok(Chunks { parts, at: 0 }), transform)
 }

@@ -398,7 +398,8 @@ struct Survey {
     multiline: bool,
 }
 
-fn survey(mut file: impl std::io::Read) -> std::io::Result<Survey> {
+/// Reads the body once, in the reader's own buffers (a body held in memory is not copied).
+fn survey(mut file: impl std::io::BufRead) -> std::io::Result<Survey> {
     let mut s = Survey {
         len: 0,
         bom: false,
@@ -408,54 +409,61 @@ fn survey(mut file: impl std::io::Read) -> std::io::Result<Survey> {
         trailing_newlines: 0,
         multiline: false,
     };
-    let mut buf = vec![0u8; 1 << 16];
-    let mut carry: Vec<u8> = Vec::new();
-    let mut first = true;
-    loop {
-        // Full buffers whatever the reader's chunks: the first holds the whole BOM.
-        let mut n = 0;
-        while n < buf.len() {
-            match file.read(&mut buf[n..])? {
-                0 => break,
-                got => n += got,
-            }
+    // The first bytes whatever the reader's chunks: a whole BOM and the byte after it.
+    let mut pending = Vec::new();
+    while pending.len() < 4 {
+        let buf = file.fill_buf()?;
+        let n = buf.len().min(4 - pending.len());
+        if n == 0 {
+            break;
         }
+        pending.extend_from_slice(&buf[..n]);
+        file.consume(n);
+    }
+    s.len = pending.len() as u64;
+    if pending.starts_with("\u{feff}".as_bytes()) {
+        s.bom = true;
+        pending.drain(..3);
+    }
+    s.leading_space = pending.first().is_some_and(|b| matches!(b, b' ' | b'\t' | b'\n'));
+    // `pending` holds bytes not yet read as text: the first few, then a character split
+    // between two of the reader's buffers.
+    if !settle(&mut s, &mut pending) {
+        return Ok(s);
+    }
+    loop {
+        let buf = file.fill_buf()?;
+        let n = buf.len();
         if n == 0 {
             break;
         }
         s.len += n as u64;
-        let mut chunk = std::mem::take(&mut carry);
-        chunk.extend_from_slice(&buf[..n]);
-        let mut start = 0;
-        if first {
-            first = false;
-            if chunk.starts_with("\u{feff}".as_bytes()) {
-                s.bom = true;
-                start = 3;
+        let mut rest = buf;
+        while !pending.is_empty() && !rest.is_empty() {
+            pending.push(rest[0]);
+            rest = &rest[1..];
+            if !settle(&mut s, &mut pending) {
+                return Ok(s);
             }
-            s.leading_space = chunk[start..].first().is_some_and(|b| matches!(b, b' ' | b'\t' | b'\n'));
         }
-        let text = match std::str::from_utf8(&chunk[start..]) {
-            Ok(t) => t,
+        pending.extend_from_slice(match std::str::from_utf8(rest) {
+            Ok(text) => {
+                s.read(text);
+                &[]
+            }
             Err(e) if e.error_len().is_none() => {
-                let valid = start + e.valid_up_to();
-                carry = chunk[valid..].to_vec();
-                std::str::from_utf8(&chunk[start..valid]).unwrap_or_default()
+                let (valid, split) = rest.split_at(e.valid_up_to());
+                s.read(std::str::from_utf8(valid).unwrap_or_default());
+                split
             }
             Err(_) => {
                 s.utf8 = false;
                 return Ok(s);
             }
-        };
-        s.multiline |= text.contains('\n');
-        if s.block_safe && any_unsafe_in_block(text) {
-            s.block_safe = false;
-        }
-        let trailing = text.len() - text.trim_end_matches('\n').len();
-        s.trailing_newlines =
-            if trailing == text.len() { s.trailing_newlines + trailing as u64 } else { trailing as u64 };
+        });
+        file.consume(n);
     }
-    if !carry.is_empty() {
+    if !pending.is_empty() {
         s.utf8 = false;
     }
     let body = s.len - if s.bom { 3 } else { 0 };
@@ -463,6 +471,37 @@ fn survey(mut file: impl std::io::Read) -> std::io::Result<Survey> {
         s.block_safe = false;
     }
     Ok(s)
+}
+
+/// Reads what `pending` has of whole characters, keeping a character not yet complete; false
+/// (and the survey says so) when it is not UTF-8.
+fn settle(s: &mut Survey, pending: &mut Vec<u8>) -> bool {
+    match std::str::from_utf8(pending) {
+        Ok(text) => {
+            s.read(text);
+            pending.clear();
+        }
+        Err(e) if e.error_len().is_none() => {
+            let valid = e.valid_up_to();
+            s.read(std::str::from_utf8(&pending[..valid]).unwrap_or_default());
+            pending.drain(..valid);
+        }
+        Err(_) => s.utf8 = false,
+    }
+    s.utf8
+}
+
+impl Survey {
+    /// Takes in the next piece of the body's text.
+    fn read(&mut self, text: &str) {
+        self.multiline |= text.contains('\n');
+        if self.block_safe && any_unsafe_in_block(text) {
+            self.block_safe = false;
+        }
+        let trailing = text.len() - text.trim_end_matches('\n').len();
+        self.trailing_newlines =
+            if trailing == text.len() { self.trailing_newlines + trailing as u64 } else { trailing as u64 };
+    }
 }
 
 /// Lines of a large body transformed at once: redaction sees whole lines, a few thousand at a
@@ -476,7 +515,7 @@ const LINES_AT_ONCE: usize = 1 << 16;
 pub(crate) fn large_body<R: std::io::BufRead>(
     out: &mut impl std::io::Write,
     open: impl Fn() -> std::io::Result<R>,
-    transform: &dyn Fn(&str) -> String,
+    transform: &dyn Fn(&str) -> std::borrow::Cow<'_, str>,
 ) -> std::io::Result<()> {
     let s = survey(open()?)?;
     if s.len == 0 {
@@ -537,7 +576,7 @@ pub(crate) fn large_body<R: std::io::BufRead>(
         }
         head.push('\n');
         out.write_all(head.as_bytes())?;
-        let mut lines = Vec::new();
+        let (mut lines, mut block) = (Vec::new(), Vec::new());
         while read < core {
             // A run of whole lines, up to the end of the core (the trailing newlines are written
             // apart): a block, and the rest of the line it ends in.
@@ -549,13 +588,20 @@ pub(crate) fn large_body<R: std::io::BufRead>(
             }
             let run =
                 std::str::from_utf8(&lines).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
-            for text in transform(run.strip_suffix('\n').unwrap_or(run)).split('\n') {
-                if !text.is_empty() {
-                    out.write_all(b"      ")?;
-                    out.write_all(text.as_bytes())?;
+            // Indented line by line into one buffer, written at once.
+            let text = transform(run.strip_suffix('\n').unwrap_or(run));
+            let text = text.as_bytes();
+            block.clear();
+            let mut start = 0;
+            for end in memchr::memchr_iter(b'\n', text).chain([text.len()]) {
+                if end > start {
+                    block.extend_from_slice(b"      ");
+                    block.extend_from_slice(&text[start..end]);
                 }
-                out.write_all(b"\n")?;
+                block.push(b'\n');
+                start = end + 1;
             }
+            out.write_all(&block)?;
         }
         for _ in 1..s.trailing_newlines {
             out.write_all(b"\n")?;
@@ -603,6 +649,12 @@ mod spool_tests {
             b"crlf\r\nlines\r\n".to_vec(),
             "\u{feff}{\"bom\": true}\n".as_bytes().to_vec(),
             vec![0xff, 0xfe, 0x00, 0x41],
+            // A BOM, then white space, then characters split between any two parts.
+            "\u{feff}  é\nü€\n\n".as_bytes().to_vec(),
+            "\u{feff}".as_bytes().to_vec(),
+            // A character cut short at the end, and a broken one.
+            vec![b'a', b'\n', 0xc3],
+            vec![b'a', 0xc3, 0x28, b'\n'],
             "x".repeat(200_000).into_bytes(),
             // Runs of lines past one transform's worth, one line crossing each boundary.
             format!("{}\n\n", "a line of text, ünïcödé\n".repeat(20_000)).into_bytes(),
@@ -613,11 +665,11 @@ mod spool_tests {
             std::fs::write(&path, bytes).unwrap();
             let mut spooled = Vec::new();
             let open = || Ok(std::io::BufReader::new(std::fs::File::open(&path)?));
-            large_body(&mut spooled, open, &|l| l.to_owned()).unwrap();
+            large_body(&mut spooled, open, &|l| l.into()).unwrap();
             for size in [1, 3, 7, 4096].into_iter().filter(|&n| n >= 4096 || bytes.len() < 1000) {
                 let parts: Vec<bytes::Bytes> = bytes.chunks(size).map(bytes::Bytes::copy_from_slice).collect();
                 let mut held = Vec::new();
-                crate::cassette::write_large_body(&mut held, &parts, &|l| l.to_owned()).unwrap();
+                crate::cassette::write_large_body(&mut held, &parts, &|l| l.into()).unwrap();
                 assert_eq!(held, spooled, "sample {i} in parts of {size}");
             }
             let e = Exchange {

@@ -4,6 +4,7 @@
 //! whatever the user lists become `{{redacted}}`, and volatile or per-connection headers are
 //! normalised or dropped so that re-recording an unchanged server gives the same cassette.
 
+use std::borrow::Cow;
 use std::path::Path;
 
 use regex::Regex;
@@ -55,7 +56,7 @@ use crate::em::session::{REDACTED, redact_query};
 
 struct Session {
     token: String,
-    id: Option<String>,
+    id: Option<SessionId>,
     /// The OAuth2 refresh token issued with it (VBR), written `{{refresh-token:N}}`.
     refresh: Option<String>,
     number: u32,
@@ -67,9 +68,8 @@ pub struct Redactor {
     sessions: Vec<Session>,
     first_session: u32,
     headers: Vec<String>,
-    /// Each rule: a text without a match of its guard (a literal the rule needs, found fast)
-    /// has no match of its own.
-    body_rules: Vec<(Option<Regex>, Regex, Replace)>,
+    /// Each rule: a text its guard does not admit has no match of its own.
+    body_rules: Vec<(Guard, Regex, Replace)>,
     /// How the server mints tokens, learnt from its first logon.
     pub token_style: Option<em::TokenStyle>,
 }
@@ -88,39 +88,37 @@ impl Redactor {
         let mut body_rules = Vec::new();
         let mut xml_names = vec!["Password".to_owned()];
         xml_names.extend(config.xml.iter().map(|p| p.rsplit('/').next().unwrap_or(p).to_owned()));
-        let literal = |text: &str| Some(Regex::new(text).expect("escaped"));
-        for name in xml_names {
-            let name = regex::escape(name.trim());
+        let literal = |text: &str| Guard::Literal(Box::new(memchr::memmem::Finder::new(text.as_bytes()).into_owned()));
+        for raw in xml_names {
+            let raw = raw.trim();
+            let name = regex::escape(raw);
             if let Some(attr) = name.strip_prefix('@') {
                 body_rules.push((
-                    literal(attr),
+                    literal(&raw[1..]),
                     Regex::new(&format!(r#"(\b{attr}\s*=\s*")[^"]*(")"#)).expect("escaped"),
                     Replace::With(format!("${{1}}{REDACTED}${{2}}")),
                 ));
             } else {
                 body_rules.push((
-                    literal(&name),
+                    literal(raw),
                     Regex::new(&format!(r"(<(?:[\w.-]+:)?{name}(?:\s[^>]*)?>)[^<]*(</(?:[\w.-]+:)?{name}\s*>)"))
                         .expect("escaped"),
                     Replace::With(format!("${{1}}{REDACTED}${{2}}")),
                 ));
             }
         }
-        // Built-in names in any case (EM's `Password`, VBR's `password`, OAuth2's tokens); the
-        // user's as written.
-        let builtin = r#"(?i:password|client_secret|access_token|refresh_token)"#.to_owned();
-        for key in std::iter::once(builtin).chain(config.json.iter().map(|k| regex::escape(k))) {
-            body_rules.push((
-                literal(&key),
-                Regex::new(&format!(r#"("{key}"\s*:\s*)"((?:[^"\\]|\\.)*)""#)).expect("escaped"),
-                Replace::JsonValue,
-            ));
+        // Built-in names in any (ASCII) case: EM's `Password`, VBR's `password`, OAuth2's
+        // tokens. The user's as written.
+        let builtin = format!("(?i-u:{})", BUILTIN_JSON_KEYS.join("|"));
+        body_rules.push((Guard::JsonKey(BUILTIN_JSON_KEYS), json_rule(&builtin), Replace::JsonValue));
+        for key in &config.json {
+            body_rules.push((literal(key), json_rule(&regex::escape(key)), Replace::JsonValue));
         }
         for r in &config.regex {
             if let Ok(re) = Regex::new(r) {
                 let replacement =
                     if re.captures_len() > 1 { Replace::Group } else { Replace::With(REDACTED.to_owned()) };
-                body_rules.push((None, re, replacement));
+                body_rules.push((Guard::Any, re, replacement));
             }
         }
         Redactor {
@@ -185,7 +183,7 @@ impl Redactor {
         }
         if let Some(s) = self.sessions.iter_mut().find(|s| s.token == token) {
             if s.id.is_none() {
-                s.id = id;
+                s.id = id.map(SessionId::new);
             }
             return;
         }
@@ -198,7 +196,8 @@ impl Redactor {
     pub fn assign(&mut self, token: &str, id: Option<String>, number: u32) {
         let decoded = crate::em::session_id_of(token);
         self.sessions.retain(|s| s.token != token);
-        self.sessions.push(Session { token: token.to_owned(), id: id.or(decoded), refresh: None, number });
+        let id = id.or(decoded).map(SessionId::new);
+        self.sessions.push(Session { token: token.to_owned(), id, refresh: None, number });
     }
 
     /// New sessions are numbered from `first` on.
@@ -207,13 +206,13 @@ impl Redactor {
     }
 
     /// Replaces the origin and every known session token and id in `text`.
-    fn text(&self, text: &str) -> String {
-        let mut out = text.to_owned();
+    fn text<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        let mut out = Cow::Borrowed(text);
         for s in &self.sessions {
             let n = s.number;
             replace_in(&mut out, &s.token, &format!("{{{{token:{n}}}}}"));
             if let Some(id) = &s.id {
-                out = replace_ignoring_case(&out, id, &format!("{{{{session-id:{n}}}}}"));
+                id.replace_in(&mut out, &format!("{{{{session-id:{n}}}}}"));
             }
             if let Some(refresh) = &s.refresh {
                 replace_in(&mut out, refresh, &format!("{{{{refresh-token:{n}}}}}"));
@@ -246,7 +245,7 @@ impl Redactor {
             } else if response && lower == "date" {
                 "{{date}}".to_owned()
             } else {
-                self.text(value)
+                self.text(value).into_owned()
             };
             out.push(canonical_name(name), value);
         }
@@ -262,7 +261,7 @@ impl Redactor {
     fn request_body(&self, headers: &Headers, bytes: &[u8]) -> Body {
         match Body::from_bytes(bytes) {
             Body::Text { text, bom } if vbr::is_form(headers.get("content-type"), &text) => {
-                let known = |v: &str| self.knows_secret(v).then(|| self.text(v));
+                let known = |v: &str| self.knows_secret(v).then(|| self.text(v).into_owned());
                 Body::Text { text: self.body_text(&vbr::redact_form(&text, known, REDACTED)).into(), bom }
             }
             _ => self.body(bytes),
@@ -281,18 +280,116 @@ impl Redactor {
     }
 
     /// Body text with the origin, sessions and every redaction rule applied.
-    pub fn body_text(&self, text: &str) -> String {
+    pub fn body_text<'a>(&self, text: &'a str) -> Cow<'a, str> {
         let mut text = self.text(text);
         for (guard, re, replacement) in &self.body_rules {
-            if guard.as_ref().is_none_or(|g| g.is_match(&text)) && re.is_match(&text) {
-                text = match replacement {
+            if guard.admits(&text) && re.is_match(&text) {
+                text = Cow::Owned(match replacement {
                     Replace::JsonValue => redact_json_values(re, &text),
                     Replace::Group => redact_groups(re, &text),
                     Replace::With(with) => re.replace_all(&text, with.as_str()).into_owned(),
-                };
+                });
             }
         }
         text
+    }
+}
+
+/// The JSON keys whose string values are always redacted, in any ASCII case.
+const BUILTIN_JSON_KEYS: &[&str] = &["password", "client_secret", "access_token", "refresh_token"];
+
+/// The rule for a JSON key (`key`, a regex): group 1 up to the value, group 2 the value.
+fn json_rule(key: &str) -> Regex {
+    Regex::new(&format!(r#"("{key}"\s*:\s*)"((?:[^"\\]|\\.)*)""#)).expect("escaped")
+}
+
+/// What a text must hold for a body rule to match in it, found faster than by the rule's own
+/// regex (redaction reads every body, some of them hundreds of megabytes).
+enum Guard {
+    /// Nothing: the rule's regex looks for itself.
+    Any,
+    /// A literal the rule needs.
+    Literal(Box<memchr::memmem::Finder<'static>>),
+    /// One of these JSON keys (in any ASCII case) followed by `:`.
+    JsonKey(&'static [&'static str]),
+}
+
+impl Guard {
+    fn admits(&self, text: &str) -> bool {
+        match self {
+            Guard::Any => true,
+            Guard::Literal(finder) => finder.find(text.as_bytes()).is_some(),
+            Guard::JsonKey(names) => json_key_in(text, names),
+        }
+    }
+}
+
+/// Whether `text` has one of `names` (ASCII, compared in any case) as a JSON key: `"name"`, then
+/// white space, then `:`. Read from each colon back, which neither XML nor JSON has often; a
+/// search for the names themselves would stop at every `Href` (`ref`, as in `refresh_token`).
+fn json_key_in(text: &str, names: &[&str]) -> bool {
+    memchr::memchr_iter(b':', text.as_bytes()).any(|colon| {
+        // The regex's `\s` is Unicode white space, as `trim_end` is.
+        let Some(quoted) = text[..colon].trim_end().strip_suffix('"') else { return false };
+        names.iter().any(|name| {
+            quoted.len() > name.len()
+                && quoted.as_bytes()[..quoted.len() - name.len()].ends_with(b"\"")
+                && quoted.as_bytes()[quoted.len() - name.len()..].eq_ignore_ascii_case(name.as_bytes())
+        })
+    })
+}
+
+/// A logon session's id, found in any ASCII case without a lower-case copy of the text: by its
+/// longest run without a letter (a UUID's digits and dashes), each find checked in full.
+struct SessionId {
+    id: String,
+    /// Where that run starts in the id, and a search for it.
+    anchor: Option<(usize, memchr::memmem::Finder<'static>)>,
+}
+
+impl SessionId {
+    /// A run this short would be found too often to check each find.
+    const SHORTEST_ANCHOR: usize = 4;
+
+    fn new(id: String) -> SessionId {
+        let mut best = (0, 0);
+        let mut start = 0;
+        for (i, b) in id.bytes().chain([b'a']).enumerate() {
+            if b.is_ascii_alphabetic() {
+                if i - start > best.1 - best.0 {
+                    best = (start, i);
+                }
+                start = i + 1;
+            }
+        }
+        let anchor = (best.1 - best.0 >= Self::SHORTEST_ANCHOR)
+            .then(|| (best.0, memchr::memmem::Finder::new(&id.as_bytes()[best.0..best.1]).into_owned()));
+        SessionId { id, anchor }
+    }
+
+    fn replace_in(&self, text: &mut Cow<'_, str>, replacement: &str) {
+        let Some((offset, finder)) = &self.anchor else {
+            if let Some(out) = replaced(text, &text.to_ascii_lowercase(), &self.id.to_ascii_lowercase(), replacement) {
+                *text = Cow::Owned(out);
+            }
+            return;
+        };
+        let (bytes, id) = (text.as_bytes(), self.id.as_bytes());
+        let mut out = String::new();
+        let mut last = 0;
+        for found in finder.find_iter(bytes) {
+            let Some(start) = found.checked_sub(*offset).filter(|s| *s >= last) else { continue };
+            if bytes.get(start..start + id.len()).is_some_and(|b| b.eq_ignore_ascii_case(id)) {
+                // Bytes equal to the id's but for ASCII case begin and end characters, as the id's do.
+                out.push_str(&text[last..start]);
+                out.push_str(replacement);
+                last = start + id.len();
+            }
+        }
+        if last > 0 {
+            out.push_str(&text[last..]);
+            *text = Cow::Owned(out);
+        }
     }
 }
 
@@ -330,16 +427,11 @@ fn redact_groups(re: &Regex, text: &str) -> String {
     out
 }
 
-fn replace_ignoring_case(text: &str, needle: &str, replacement: &str) -> String {
-    let lower = text.to_ascii_lowercase();
-    replaced(text, &lower, &needle.to_ascii_lowercase(), replacement).unwrap_or_else(|| text.to_owned())
-}
-
 /// Replaces every `needle` in `text` (memchr's search: redaction reads every body, some of
 /// them hundreds of megabytes).
-fn replace_in(text: &mut String, needle: &str, replacement: &str) {
+fn replace_in(text: &mut Cow<'_, str>, needle: &str, replacement: &str) {
     if let Some(out) = replaced(text, text, needle, replacement) {
-        *text = out;
+        *text = Cow::Owned(out);
     }
 }
 
@@ -389,6 +481,65 @@ mod tests {
             proptest::prop_assert!(!redacted.contains(&secret));
             proptest::prop_assert_eq!(redact_query(&redacted), redacted);
         }
+    }
+
+    use proptest::strategy::Strategy;
+
+    proptest::proptest! {
+        /// The guard of the built-in JSON keys admits every text their rule matches in: a key in
+        /// any case, Unicode white space before its colon, in JSON or inside XML.
+        #[test]
+        fn the_json_key_guard_admits_every_text_the_rule_matches_in(
+            before in "[a-z<>/\"=:, {}]{0,12}",
+            open in proptest::bool::ANY,
+            key in proptest::sample::select(vec!["password", "client_secret", "access_token", "refresh_token", "refresh", "Href", "my_password"])
+                .prop_flat_map(|name| proptest::collection::vec(proptest::bool::ANY, name.len())
+                    .prop_map(move |upper| name.chars().zip(upper).map(|(c, u)| if u { c.to_ascii_uppercase() } else { c }).collect::<String>())),
+            close in proptest::bool::ANY,
+            space in proptest::collection::vec(proptest::sample::select(vec![" ", "\t", "\n", "\u{a0}", "\u{2003}", "\u{3000}"]), 0..3),
+            colon in proptest::bool::ANY,
+            value in proptest::option::of(" ?\"[a-z]{0,5}\""),
+            after in "[a-z<>/\"=:, {}]{0,12}",
+        ) {
+            let quote = |q: bool| if q { "\"" } else { "" };
+            let colon = if colon { ":" } else { "" };
+            let value = value.unwrap_or_default();
+            let text = format!("{before}{}{key}{}{}{colon}{value}{after}", quote(open), quote(close), space.concat());
+            let rule = json_rule(&format!("(?i-u:{})", BUILTIN_JSON_KEYS.join("|")));
+            proptest::prop_assert!(!rule.is_match(&text) || json_key_in(&text, BUILTIN_JSON_KEYS), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn a_json_key_is_found_by_its_colon_in_any_case_and_a_near_name_is_not() {
+        let keys = BUILTIN_JSON_KEYS;
+        assert!(json_key_in("{\"Refresh_Token\" \u{a0}: \"x\"}", keys));
+        assert!(json_key_in(r#"<a>{"PASSWORD":"x"}</a>"#, keys));
+        assert!(!json_key_in(r#"<Link Href="/api/x" Rel="refresh_token" />"#, keys), "a value, not a key");
+        assert!(!json_key_in(r#"{"my_password": "x"}"#, keys), "another key");
+        assert!(!json_key_in(r#"{"password" "x"}"#, keys), "no colon");
+        assert!(!json_key_in(":", keys));
+        let r = Redactor::new("http://em:9398", &RedactConfig::default());
+        assert_eq!(r.body_text(r#"{"Client_Secret" : "s3cr3t"}"#), r#"{"Client_Secret" : "{{redacted}}"}"#);
+    }
+
+    #[test]
+    fn a_session_id_is_replaced_in_any_case_wherever_it_stands() {
+        let placeholder = "{{session-id:1}}";
+        let replace = |id: &str, text: &str| {
+            let mut text = Cow::Borrowed(text);
+            SessionId::new(id.to_owned()).replace_in(&mut text, placeholder);
+            text.into_owned()
+        };
+        let id = "1c4b5d0e-8f21-4a3b-9c77-0123456789ab";
+        let upper = id.to_ascii_uppercase();
+        let mixed = "1C4b5D0e-8F21-4a3B-9c77-0123456789Ab";
+        let text = format!("{id}/{upper} é {mixed}x{id}");
+        assert_eq!(replace(id, &text), "{{session-id:1}}/{{session-id:1}} é {{session-id:1}}x{{session-id:1}}");
+        assert_eq!(replace(id, "0123456789 1c4b5d0e-8f21"), "0123456789 1c4b5d0e-8f21", "its digits alone are not it");
+        // Letters only: no run to search by, the whole text is compared in lower case.
+        assert_eq!(replace("AbCdEf", "x abcdef ABCDEF"), "x {{session-id:1}} {{session-id:1}}");
+        assert_eq!(replace("", "text"), "text");
     }
 
     fn h(pairs: &[(&str, &str)]) -> Headers {
