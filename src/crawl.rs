@@ -172,7 +172,7 @@ pub async fn crawl(client: Arc<Client>, recorder: Arc<Recorder>, options: &Crawl
                         // Written off the runtime: a body of hundreds of megabytes takes a
                         // while, and the other answers keep coming meanwhile.
                         let (url, head, parts) = (job.url.clone(), head.clone(), parts.clone());
-                        let _ = tokio::task::spawn_blocking(move || {
+                        let recorded = tokio::task::spawn_blocking(move || {
                             recorder.record_in_parts(
                                 &Sent { method: "GET", url: &url, headers: &h, body: b"" },
                                 &head,
@@ -180,6 +180,13 @@ pub async fn crawl(client: Arc<Client>, recorder: Arc<Recorder>, options: &Crawl
                             )
                         })
                         .await;
+                        // A recording that panicked fails this request's task, as it did on
+                        // the runtime.
+                        if let Err(e) = recorded {
+                            if e.is_panic() {
+                                std::panic::resume_unwind(e.into_panic());
+                            }
+                        }
                     }
                     (job, result)
                 });

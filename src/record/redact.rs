@@ -376,14 +376,18 @@ impl SessionId {
         };
         let (bytes, id) = (text.as_bytes(), self.id.as_bytes());
         let mut out = String::new();
-        let mut last = 0;
-        for found in finder.find_iter(bytes) {
+        let (mut last, mut from) = (0, 0);
+        // Each find searched from the byte after the last: a find that is not the id may
+        // overlap one that is (id `0000a`, text `00000a`).
+        while let Some(found) = bytes.get(from..).and_then(|rest| finder.find(rest)).map(|at| from + at) {
+            from = found + 1;
             let Some(start) = found.checked_sub(*offset).filter(|s| *s >= last) else { continue };
             if bytes.get(start..start + id.len()).is_some_and(|b| b.eq_ignore_ascii_case(id)) {
                 // Bytes equal to the id's but for ASCII case begin and end characters, as the id's do.
                 out.push_str(&text[last..start]);
                 out.push_str(replacement);
                 last = start + id.len();
+                from = from.max(last + offset);
             }
         }
         if last > 0 {
@@ -540,6 +544,37 @@ mod tests {
         // Letters only: no run to search by, the whole text is compared in lower case.
         assert_eq!(replace("AbCdEf", "x abcdef ABCDEF"), "x {{session-id:1}} {{session-id:1}}");
         assert_eq!(replace("", "text"), "text");
+        // A find of its run that is not the id overlaps one that is.
+        assert_eq!(replace("0000a", "00000a 00000A"), "0{{session-id:1}} 0{{session-id:1}}");
+        // The id's run stands after its start, and the id ends the text.
+        assert_eq!(replace("ab1234", "x AB1234"), "x {{session-id:1}}");
+    }
+
+    proptest::proptest! {
+        /// A session id is replaced where the text and the id, both in lower case, match, left to
+        /// right: the lower-cased search it spares.
+        #[test]
+        fn a_session_id_is_replaced_where_a_lower_cased_search_finds_it(
+            id in proptest::prop_oneof!["[a-fA-F0-9-]{1,10}", "[0-]{4,6}[a-f]{0,2}"],
+            pieces in proptest::collection::vec((0usize..5, "[a-fA-F0-9é -]{0,4}"), 0..8),
+        ) {
+            let text: String = pieces
+                .iter()
+                .map(|(how, noise)| match how {
+                    0 => id.to_ascii_uppercase(),
+                    1 => id.to_ascii_lowercase(),
+                    2 => id[..id.len() / 2].to_owned(),
+                    // Its start, then the id: a find of its run overlaps it.
+                    3 => format!("{}{id}", &id[..1]),
+                    _ => noise.clone(),
+                })
+                .collect();
+            let expected = replaced(&text, &text.to_ascii_lowercase(), &id.to_ascii_lowercase(), "{{id}}")
+                .unwrap_or_else(|| text.clone());
+            let mut got = Cow::Borrowed(text.as_str());
+            SessionId::new(id.clone()).replace_in(&mut got, "{{id}}");
+            proptest::prop_assert_eq!(got.as_ref(), expected.as_str());
+        }
     }
 
     fn h(pairs: &[(&str, &str)]) -> Headers {
