@@ -202,14 +202,14 @@ pub async fn crawl(client: Arc<Client>, recorder: Arc<Recorder>, options: &Crawl
             waiting.insert(at, answered);
             while let Some(answered) = waiting.remove(&next) {
                 next += 1;
-                if let Some((job, result)) = answered {
-                    take(&mut report, &mut frontier, job, result, repr, budget);
+                if let Some(answered) = answered {
+                    take(&mut report, &mut frontier, answered, repr, budget);
                 }
             }
             if frontier.full {
                 // No link is taken any more: the order no longer matters.
-                for (job, result) in std::mem::take(&mut waiting).into_values().flatten() {
-                    take(&mut report, &mut frontier, job, result, repr, budget);
+                for answered in std::mem::take(&mut waiting).into_values().flatten() {
+                    take(&mut report, &mut frontier, answered, repr, budget);
                 }
             }
             if let Some(every) = options.progress {
@@ -245,14 +245,7 @@ pub async fn crawl(client: Arc<Client>, recorder: Arc<Recorder>, options: &Crawl
 type Answered = (Job, Result<(Response, Vec<Bytes>), ClientError>);
 
 /// Counts an answer and offers the frontier its links.
-fn take(
-    report: &mut CrawlReport,
-    frontier: &mut Frontier<'_>,
-    job: Job,
-    result: Result<(Response, Vec<Bytes>), ClientError>,
-    repr: Repr,
-    budget: usize,
-) {
+fn take(report: &mut CrawlReport, frontier: &mut Frontier<'_>, (job, result): Answered, repr: Repr, budget: usize) {
     report.requests += 1;
     let kind = if job.kind.is_empty() { "(no Type)".to_owned() } else { job.kind.clone() };
     let entry = report.by_type.entry(kind).or_default();

@@ -375,23 +375,18 @@ impl SessionId {
             return;
         };
         let (bytes, id) = (text.as_bytes(), self.id.as_bytes());
-        let mut out = String::new();
-        let (mut last, mut from) = (0, 0);
         // Each find searched from the byte after the last: a find that is not the id may
-        // overlap one that is (id `0000a`, text `00000a`).
-        while let Some(found) = bytes.get(from..).and_then(|rest| finder.find(rest)).map(|at| from + at) {
+        // overlap one that is (id `0000a`, text `00000a`). Bytes equal to the id's but for ASCII
+        // case begin and end characters, as the id's do.
+        let mut from = 0;
+        let starts = std::iter::from_fn(|| {
+            let found = from + finder.find(bytes.get(from..)?)?;
             from = found + 1;
-            let Some(start) = found.checked_sub(*offset).filter(|s| *s >= last) else { continue };
-            if bytes.get(start..start + id.len()).is_some_and(|b| b.eq_ignore_ascii_case(id)) {
-                // Bytes equal to the id's but for ASCII case begin and end characters, as the id's do.
-                out.push_str(&text[last..start]);
-                out.push_str(replacement);
-                last = start + id.len();
-                from = from.max(last + offset);
-            }
-        }
-        if last > 0 {
-            out.push_str(&text[last..]);
+            Some(found)
+        })
+        .filter_map(|found| found.checked_sub(*offset))
+        .filter(|start| bytes.get(*start..start + id.len()).is_some_and(|b| b.eq_ignore_ascii_case(id)));
+        if let Some(out) = replaced_at(text, starts, id.len(), replacement) {
             *text = Cow::Owned(out);
         }
     }
@@ -445,16 +440,26 @@ fn replaced(text: &str, searched: &str, needle: &str, replacement: &str) -> Opti
     if needle.is_empty() {
         return None;
     }
-    let mut at = memchr::memmem::find_iter(searched.as_bytes(), needle.as_bytes()).peekable();
-    at.peek()?;
-    let mut out = String::with_capacity(text.len());
-    let mut last = 0;
-    for start in at {
-        out.push_str(&text[last..start]);
+    let at = memchr::memmem::find_iter(searched.as_bytes(), needle.as_bytes());
+    replaced_at(text, at, needle.len(), replacement)
+}
+
+/// `text` with the `len` bytes at each of `starts` (in order; one overlapping the last
+/// replaced is passed over) replaced; `None` when there is none.
+fn replaced_at(text: &str, starts: impl Iterator<Item = usize>, len: usize, replacement: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut last = None;
+    for start in starts {
+        match last {
+            Some(l) if start < l => continue,
+            Some(_) => {}
+            None => out.reserve(text.len()),
+        }
+        out.push_str(&text[last.unwrap_or(0)..start]);
         out.push_str(replacement);
-        last = start + needle.len();
+        last = Some(start + len);
     }
-    out.push_str(&text[last..]);
+    out.push_str(&text[last?..]);
     Some(out)
 }
 
