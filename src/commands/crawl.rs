@@ -57,6 +57,7 @@ fn crawl_vbr(
 }
 
 pub(super) fn crawl(args: CrawlArgs) -> Result<Exit, Failure> {
+    super::small_pages();
     output_folder("--out", &args.out)?;
     let password = std::env::var(&args.password_env).map_err(|_| {
         Failure::bad_input(format!("--password-env {}: the environment variable is not set", args.password_env))
