@@ -14,6 +14,7 @@ pub mod pack;
 pub mod template;
 mod yaml;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 pub use bodies::Parsed;
@@ -168,6 +169,20 @@ impl Body {
         }
     }
 
+    /// Its lines at the numbers in `wanted` (from 1, as `str::lines` counts them), read only as
+    /// far as the last of them: a placed body a block at a time, so that a drift's few lines are
+    /// shown without reading a listing of hundreds of MB whole. A binary body has none.
+    pub fn lines(&self, wanted: &BTreeSet<usize>) -> Result<BTreeMap<usize, String>, CassetteError> {
+        let mut lines = LinesAt::new(wanted);
+        match self {
+            Body::Placed(p) => p.blocks(|block| lines.feed(block))?,
+            _ => {
+                lines.feed(self.as_text().unwrap_or_default().as_bytes());
+            }
+        }
+        Ok(lines.finish())
+    }
+
     /// Its size in bytes (without any byte order mark); a placed body's, without reading it.
     pub fn len(&self) -> usize {
         match self {
@@ -176,6 +191,61 @@ impl Body {
             Body::Binary(b) => b.len(),
             Body::Placed(p) => p.len(),
         }
+    }
+}
+
+/// The lines at some numbers of a text read in pieces ([`Body::lines`]).
+struct LinesAt<'a> {
+    /// The numbers still to be read, in order.
+    wanted: std::iter::Peekable<std::collections::btree_set::Iter<'a, usize>>,
+    /// The number of the line being read, from 1.
+    line: usize,
+    /// What has been read of the line, when it is wanted.
+    partial: Vec<u8>,
+    found: BTreeMap<usize, String>,
+}
+
+impl<'a> LinesAt<'a> {
+    fn new(wanted: &'a BTreeSet<usize>) -> LinesAt<'a> {
+        LinesAt { wanted: wanted.iter().peekable(), line: 1, partial: Vec::new(), found: BTreeMap::new() }
+    }
+
+    /// Reads the next piece of the text; `false` once every wanted line is read.
+    fn feed(&mut self, mut piece: &[u8]) -> bool {
+        while let Some(&&next) = self.wanted.peek() {
+            let wanted = next == self.line;
+            let Some(end) = memchr::memchr(b'\n', piece) else {
+                if wanted {
+                    self.partial.extend_from_slice(piece);
+                }
+                return true;
+            };
+            if wanted {
+                self.partial.extend_from_slice(&piece[..end]);
+                if self.partial.last() == Some(&b'\r') {
+                    self.partial.pop();
+                }
+                self.keep();
+            }
+            self.line += 1;
+            piece = &piece[end + 1..];
+        }
+        false
+    }
+
+    fn keep(&mut self) {
+        let text = String::from_utf8_lossy(&self.partial).into_owned();
+        self.found.insert(self.line, text);
+        self.partial.clear();
+        self.wanted.next();
+    }
+
+    /// The lines found; the last line counts when it is not empty, as for `str::lines`.
+    fn finish(mut self) -> BTreeMap<usize, String> {
+        if !self.partial.is_empty() {
+            self.keep();
+        }
+        self.found
     }
 }
 
@@ -419,5 +489,42 @@ impl Exchange {
         let mut out = String::new();
         yaml::exchange(self, &mut out);
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        /// The lines read in pieces of any size, at any numbers, are the lines `str::lines` gives
+        /// at them: ends in `\n` and `\r\n`, an empty last line, characters split between pieces.
+        #[test]
+        fn lines_read_in_pieces_are_the_lines_str_lines_gives(
+            parts in proptest::collection::vec(proptest::sample::select(vec![
+                "a", "<Ref>", "\n", "\r\n", "\r", "ü", "€", " ",
+            ]), 0..40),
+            cuts in proptest::collection::vec(0usize..200, 0..6),
+            wanted in proptest::collection::btree_set(1usize..20, 0..6),
+        ) {
+            let text = parts.concat();
+            let bytes = text.as_bytes();
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(bytes.len())).collect();
+            cuts.extend([0, bytes.len()]);
+            cuts.sort_unstable();
+            let mut lines = LinesAt::new(&wanted);
+            for piece in cuts.windows(2) {
+                if !lines.feed(&bytes[piece[0]..piece[1]]) {
+                    break;
+                }
+            }
+            let expected: BTreeMap<usize, String> = text
+                .lines()
+                .enumerate()
+                .map(|(i, l)| (i + 1, l.to_owned()))
+                .filter(|(n, _)| wanted.contains(n))
+                .collect();
+            proptest::prop_assert_eq!(lines.finish(), expected, "{:?}", text);
+        }
     }
 }

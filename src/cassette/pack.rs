@@ -294,21 +294,32 @@ impl Placed {
         bom: bool,
         mut same: impl FnMut(usize, &[u8]) -> Result<bool, CassetteError>,
     ) -> Result<bool, CassetteError> {
-        const BLOCK: usize = 1 << 20;
         if len != self.len || bom != self.bom {
             return Ok(false);
         }
-        let mut block = vec![0; BLOCK.min(len)];
+        let (mut at, mut same_so_far) = (0, Ok(true));
+        self.blocks(|block| {
+            same_so_far = same(at, block);
+            at += block.len();
+            matches!(same_so_far, Ok(true))
+        })?;
+        same_so_far
+    }
+
+    /// Reads its bytes a block at a time into `take`, until `take` says `false` (or the end).
+    pub fn blocks(&self, mut take: impl FnMut(&[u8]) -> bool) -> Result<(), CassetteError> {
+        const BLOCK: usize = 1 << 20;
+        let mut block = vec![0; BLOCK.min(self.len)];
         let mut at = 0;
-        while at < len {
-            let n = BLOCK.min(len - at);
+        while at < self.len {
+            let n = BLOCK.min(self.len - at);
             self.pack.read_into(self.at + at as u64, &mut block[..n])?;
-            if !same(at, &block[..n])? {
-                return Ok(false);
+            if !take(&block[..n]) {
+                break;
             }
             at += n;
         }
-        Ok(true)
+        Ok(())
     }
 
     /// The error for bytes from `start` on that are not UTF-8 text.
@@ -1091,6 +1102,26 @@ mod tests {
         );
         let said = Cassette::parse("c.yaml", &yaml).unwrap_err().to_string();
         assert!(said.contains("c.yaml:9") && said.contains("`body_at` places a body in a pack"), "{said}");
+    }
+
+    #[test]
+    fn a_placed_bodys_lines_are_read_across_its_blocks_as_far_as_the_last_asked() {
+        // Lines of 26 bytes: line 40,330 runs across the end of the first block (1 MiB).
+        let body: String = (1..=100_000).map(|n| format!("<Ref Name=\"{n:012}\"/>\n")).collect();
+        let block: String = body.lines().map(|l| format!("      {l}\n")).collect();
+        let yaml = format!(
+            "format: emtape/cassette-v1\nexchanges:\n- seq: 1\n  request:\n    method: GET\n    uri: /api/\n  \
+             response:\n    status: 200\n    body: |\n{block}"
+        );
+        let loaded = Cassette::load_placed(&packed("lines", &yaml)).unwrap();
+        let placed = &loaded.cassette.exchanges[0].response.body;
+        assert!(matches!(placed, Body::Placed(_)));
+        let wanted: std::collections::BTreeSet<usize> = [1, 40_329, 40_330, 40_331, 100_000, 100_001].into();
+        let lines = placed.lines(&wanted).unwrap();
+        let expected: std::collections::BTreeMap<usize, String> =
+            body.lines().enumerate().map(|(i, l)| (i + 1, l.to_owned())).filter(|(n, _)| wanted.contains(n)).collect();
+        assert_eq!(lines, expected);
+        assert_eq!(lines.len(), 5);
     }
 
     #[test]

@@ -240,6 +240,12 @@ impl Compared {
         Compared(Body::text(old), Body::text(new))
     }
 
+    /// The lines of each text at the numbers asked (from 1), old and new, each read only as
+    /// far as the last asked ([`Body::lines`]); `None` when a pack can no longer give them.
+    pub fn lines(&self, old: &BTreeSet<usize>, new: &BTreeSet<usize>) -> Option<[BTreeMap<usize, String>; 2]> {
+        Some([self.0.lines(old).ok()?, self.1.lines(new).ok()?])
+    }
+
     /// The two texts, old and new; `None` when a pack can no longer give them.
     pub fn read(&self) -> Option<(String, String)> {
         let text = |b: &Body| b.read().ok().map(|b| b.as_text().unwrap_or_default().to_owned());

@@ -1,6 +1,7 @@
 //! Reports of a diff: terminal text grouped by exchange with a coloured snippet of each changed
 //! region, Markdown for a pull request, JSON, and JUnit for CI.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use crate::diff::{DiffReport, Drift, DriftKind, Severity};
@@ -76,13 +77,32 @@ pub(crate) fn items_line(g: &Group<'_>) -> Option<String> {
     Some(format!("in {} items: {}{more}", g.count, shown.join(", ")))
 }
 
-/// The lines around a drift, old and new, as a small coloured diff.
-fn snippet(bodies: Option<&(String, String)>, d: &Drift, style: Style) -> Option<String> {
-    let (old, new) = bodies?;
-    // A removed or added thing is its first line; a change shows a little context.
-    let n = if d.old_line.is_some() && d.new_line.is_some() { 3 } else { 1 };
-    let take = |text: &str, line: Option<usize>| {
-        line.map(|l| text.lines().skip(l - 1).take(n).map(|x| format!("{x}\n")).collect::<String>()).unwrap_or_default()
+/// How many of each body's lines a drift's snippet shows, from its line on: a removed or added
+/// thing is its first line; a change shows a little context.
+fn shown(d: &Drift) -> usize {
+    if d.old_line.is_some() && d.new_line.is_some() { 3 } else { 1 }
+}
+
+/// The lines the snippets of an exchange's first `most` shown drifts need, old and new.
+fn lines_shown(groups: &[Group<'_>], most: usize) -> [BTreeSet<usize>; 2] {
+    let mut wanted = [BTreeSet::new(), BTreeSet::new()];
+    let snipped = groups.iter().map(|g| g.first).filter(|d| d.severity != Severity::Cosmetic);
+    for d in snipped.filter(|d| d.old_line.is_some() || d.new_line.is_some()).take(most) {
+        for (lines, line) in wanted.iter_mut().zip([d.old_line, d.new_line]) {
+            lines.extend(line.map(|l| l..l + shown(d)).into_iter().flatten());
+        }
+    }
+    wanted
+}
+
+/// The lines around a drift, old and new (those [`lines_shown`] asked for), as a small
+/// coloured diff.
+fn snippet(bodies: Option<&[BTreeMap<usize, String>; 2]>, d: &Drift, style: Style) -> Option<String> {
+    let [old, new] = bodies?;
+    let n = shown(d);
+    let take = |text: &BTreeMap<usize, String>, line: Option<usize>| {
+        line.map(|l| (l..l + n).map_while(|i| text.get(&i)).map(|x| format!("{x}\n")).collect::<String>())
+            .unwrap_or_default()
     };
     let (a, b) = (take(old, d.old_line), take(new, d.new_line));
     if a.is_empty() && b.is_empty() {
@@ -131,10 +151,13 @@ pub fn text(r: &DiffReport, style: Style) -> String {
     let _ = writeln!(out, "{} exchanges compared: {}\n", r.summary.exchanges, counts(r));
     for e in r.exchanges.iter().filter(|e| !e.drifts.is_empty()) {
         let _ = writeln!(out, "{}", style.paint("1", &e.key));
+        const SNIPPETS: usize = 4;
         let mut snippets = 0;
-        // Read once for the exchange's snippets, and only if one is shown.
+        let groups = groups(&e.drifts);
+        // Read once for the exchange's snippets, only if one is shown, and only as far as the
+        // last line one shows.
         let mut bodies = None;
-        for g in groups(&e.drifts) {
+        for g in &groups {
             let d = g.first;
             let kind = if d.kind.is_link() { "link" } else { "schema" };
             let id = d.kind.id();
@@ -151,11 +174,14 @@ pub fn text(r: &DiffReport, style: Style) -> String {
                 values(d),
                 style.paint("2", &place),
             );
-            if let Some(items) = items_line(&g) {
+            if let Some(items) = items_line(g) {
                 let _ = writeln!(out, "      {}", style.paint("2", &items));
             }
-            if snippets < 4 && d.severity != Severity::Cosmetic {
-                let texts = bodies.get_or_insert_with(|| e.bodies.as_ref().and_then(|b| b.read()));
+            if snippets < SNIPPETS && d.severity != Severity::Cosmetic {
+                let texts = bodies.get_or_insert_with(|| {
+                    let [old, new] = lines_shown(&groups, SNIPPETS);
+                    e.bodies.as_ref().and_then(|b| b.lines(&old, &new))
+                });
                 if let Some(s) = snippet(texts.as_ref(), d, style) {
                     out.push_str(&s);
                     snippets += 1;
