@@ -722,9 +722,19 @@ mod stored {
         let Ok(Frame::<Meta, Vec<Diagnostic>, Exchange>::Head { yaml, .. }) = postcard::from_bytes(&head) else {
             return false;
         };
-        let len = usize::try_from(pack.base).unwrap_or(usize::MAX).saturating_sub(super::HEADER_LEN);
-        let mut text = vec![0; len];
-        super::read_exact_at(&pack.file, &mut text, super::HEADER_LEN as u64).is_ok() && digest(&text) == yaml
+        // Read a block at a time: a large estate's YAML is hundreds of MB.
+        let mut read = ring::digest::Context::new(&ring::digest::SHA256);
+        let mut block = vec![0; 1 << 20];
+        let mut at = super::HEADER_LEN as u64;
+        while at < pack.base {
+            let n = usize::try_from(pack.base - at).unwrap_or(usize::MAX).min(block.len());
+            if super::read_exact_at(&pack.file, &mut block[..n], at).is_err() {
+                return false;
+            }
+            read.update(&block[..n]);
+            at += n as u64;
+        }
+        read.finish().as_ref() == yaml
     }
 
     /// The cassette `pack` stores as read (its bodies placed in `pack`); `None` when it stores
