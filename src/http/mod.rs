@@ -146,14 +146,20 @@ impl Later {
         Later(std::sync::Arc::new(write))
     }
 
-    /// The whole body, written now.
+    /// The whole body, written now: one block as it is, several joined as they come (a large
+    /// listing's blocks are never all held beside their join).
     pub fn whole(&self) -> Result<Bytes, String> {
-        let mut blocks = Vec::new();
+        let (mut only, mut joined) = (None::<Bytes>, Vec::new());
         (self.0)(&mut |block| {
-            blocks.push(block);
+            if only.is_none() && joined.is_empty() {
+                only = Some(block);
+            } else {
+                joined.extend_from_slice(&only.take().unwrap_or_default());
+                joined.extend_from_slice(&block);
+            }
             true
         })?;
-        Ok(if blocks.len() == 1 { blocks.remove(0) } else { Bytes::from(blocks.concat()) })
+        Ok(only.unwrap_or_else(|| Bytes::from(joined)))
     }
 
     /// The body's blocks as they are written, on a blocking thread (a few blocks ahead of the
@@ -237,6 +243,27 @@ pub fn is_valid_authority(host: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_later_body_written_whole_is_its_blocks_joined_in_order() {
+        let of = |blocks: &'static [&'static str]| {
+            Later::new(move |sink| {
+                blocks.iter().all(|b| sink(Bytes::from_static(b.as_bytes())));
+                Ok(())
+            })
+            .whole()
+            .unwrap()
+        };
+        assert_eq!(of(&["<Items>"]), "<Items>");
+        assert_eq!(of(&["", "<Items>", "", "</Items>", "\n"]), "<Items></Items>\n");
+        assert_eq!(of(&["", ""]), "");
+        assert_eq!(of(&[]), "");
+        let failed = Later::new(|sink| {
+            sink(Bytes::from_static(b"<Items>"));
+            Err("the pack was written over".into())
+        });
+        assert_eq!(failed.whole().unwrap_err(), "the pack was written over");
+    }
 
     #[test]
     fn headers_keep_order_and_duplicates() {
