@@ -70,9 +70,20 @@ pub fn lint(cassettes: Vec<LoadedCassette>) -> Vec<Finding> {
             hint: Some("remove one, or record them in one cassette (repeated requests form a sequence)".into()),
         });
     }
-    for repr in [Repr::Xml, Repr::Json] {
-        dangling(&mock, repr, &names, &mut findings);
-    }
+    // Each representation's walk is a session of its own: the two walk side by side (at full
+    // size each waits on its largest listings, one per thread), and report XML's first.
+    let walks = std::thread::scope(|scope| {
+        let walks = [Repr::Xml, Repr::Json].map(|repr| {
+            let (mock, names) = (&mock, &names);
+            scope.spawn(move || {
+                let mut found = Vec::new();
+                dangling(mock, repr, names, &mut found);
+                found
+            })
+        });
+        walks.map(|w| w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+    });
+    findings.extend(walks.into_iter().flatten());
     // What the walk was answered with that no recording holds: serve answers it the same way.
     let unrecorded = mock.unrecorded();
     if !unrecorded.is_empty() {
@@ -528,7 +539,10 @@ type Reached = Result<Vec<(String, String)>, Unanswered>;
 fn answer_all(mock: &Mock, targets: &[(String, String)], repr: Repr, token: &str, workers: usize) -> Vec<Reached> {
     let answer = |target: &str| {
         let r = mock.respond(&walked(mock, target, repr, token));
-        let body = String::from_utf8_lossy(&r.body);
+        // `from_utf8` first: its check is several times faster than `from_utf8_lossy`'s on the
+        // listings of a large estate.
+        let body =
+            std::str::from_utf8(&r.body).map_or_else(|_| String::from_utf8_lossy(&r.body), std::borrow::Cow::Borrowed);
         match r.status {
             404 if em::error_message(&body).is_some_and(|m| m.starts_with(crate::model::NOT_RECORDED)) => {
                 Err(Unanswered::NotRecorded)
