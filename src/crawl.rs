@@ -42,6 +42,9 @@ pub struct CrawlOptions {
     /// Set when the user asked the crawl to stop (Ctrl-C): what is in flight finishes, nothing
     /// new starts, the session is logged out.
     pub stop: Arc<std::sync::atomic::AtomicBool>,
+    /// Where a body larger than [`crate::cassette::LARGE_BODY`] is spooled while it arrives
+    /// (the cassette's folder, as `record` does).
+    pub spool_dir: std::path::PathBuf,
 }
 
 /// What a crawl did, per Type.
@@ -163,21 +166,22 @@ pub async fn crawl(client: Arc<Client>, recorder: Arc<Recorder>, options: &Crawl
                     next_slot = next_slot.max(now) + gap;
                 }
                 let (client, recorder, token) = (client.clone(), recorder.clone(), token.clone());
+                let spool = options.spool_dir.join(format!(".emtape-spool-{}-crawl-{dispatched}", std::process::id()));
                 let task = running.spawn(async move {
                     let h = headers(repr, Some(&token));
-                    // The body in the chunks it came in: a list of half a million items is
-                    // recorded without a whole copy, and read whole only for its links.
-                    let result = client.send_in_parts("GET", &job.url, &h, Bytes::new()).await;
-                    if let Ok((head, parts)) = &result {
+                    let result = fetch(&client, &job.url, &h, spool).await;
+                    if let Ok((head, body)) = &result {
                         // Written off the runtime: a body of hundreds of megabytes takes a
                         // while, and the other answers keep coming meanwhile.
-                        let (url, head, parts) = (job.url.clone(), head.clone(), parts.clone());
+                        let (url, head, body) = (job.url.clone(), head.clone(), body.clone());
                         let recorded = tokio::task::spawn_blocking(move || {
-                            recorder.record_in_parts(
-                                &Sent { method: "GET", url: &url, headers: &h, body: b"" },
-                                &head,
-                                &parts,
-                            )
+                            let sent = Sent { method: "GET", url: &url, headers: &h, body: b"" };
+                            match &body {
+                                Fetched::Parts(parts) => recorder.record_in_parts(&sent, &head, parts),
+                                Fetched::Spooled(spool) => {
+                                    recorder.record_spooled(recorder.next_seq(), &sent, &head, &spool.0)
+                                }
+                            }
                         })
                         .await;
                         // A recording that panicked fails this request's task, as it did on
@@ -241,8 +245,78 @@ pub async fn crawl(client: Arc<Client>, recorder: Arc<Recorder>, options: &Crawl
     report
 }
 
-/// An answer to a crawl's request: its head and its body in the chunks it came in.
-type Answered = (Job, Result<(Response, Vec<Bytes>), ClientError>);
+/// An answer to a crawl's request: its head and its body.
+type Answered = (Job, Result<(Response, Fetched), ClientError>);
+
+/// The body of an answer: in the chunks it came in (a list of half a million items is recorded
+/// without a whole copy), or, past [`crate::cassette::LARGE_BODY`], spooled to a file as it
+/// came. A crawl of a large estate asks for its largest listings side by side: held, they were
+/// a gigabyte of fresh memory, and the kernel's time to clear it varied from run to run more
+/// than everything else the crawl does.
+#[derive(Clone)]
+enum Fetched {
+    Parts(Vec<Bytes>),
+    Spooled(Arc<Spool>),
+}
+
+/// A spool file, removed when the last holder lets it go (recorded, and its links taken).
+struct Spool(std::path::PathBuf);
+
+impl Drop for Spool {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// GETs `url`: its head, and its body as it came or spooled to `spool` (see [`Fetched`]). The
+/// client's timeout covers the whole answer, as for [`Client::send_in_parts`].
+async fn fetch(
+    client: &Client,
+    url: &str,
+    headers: &Headers,
+    spool: std::path::PathBuf,
+) -> Result<(Response, Fetched), ClientError> {
+    use std::io::Write as _;
+    let read = async {
+        let (head, mut stream) = client.send_streaming("GET", url, headers, Bytes::new()).await?;
+        let (mut parts, mut size, mut spooled) = (Vec::new(), 0, None);
+        let unspooled = |e: std::io::Error| ClientError::Http {
+            url: url.to_owned(),
+            reason: format!("cannot spool its large body to {}: {e}", spool.display()),
+        };
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk?;
+            if let Some((_, file)) = &mut spooled {
+                std::io::Write::write_all(file, &chunk).map_err(unspooled)?;
+                continue;
+            }
+            size += chunk.len();
+            parts.push(chunk);
+            if size > crate::cassette::LARGE_BODY {
+                let file = std::fs::File::create(&spool).map_err(unspooled)?;
+                // Removed from here on, whatever happens to the rest of the body.
+                let kept = Spool(spool.clone());
+                let mut file = std::io::BufWriter::with_capacity(1 << 20, file);
+                for part in parts.drain(..) {
+                    file.write_all(&part).map_err(unspooled)?;
+                }
+                spooled = Some((kept, file));
+            }
+        }
+        let body = match spooled {
+            Some((kept, mut file)) => {
+                file.flush().map_err(unspooled)?;
+                Fetched::Spooled(Arc::new(kept))
+            }
+            None => Fetched::Parts(parts),
+        };
+        Ok((head, body))
+    };
+    match tokio::time::timeout(client.timeout(), read).await {
+        Ok(answer) => answer,
+        Err(_) => Err(ClientError::Timeout { url: url.to_owned(), secs: client.timeout().as_secs() }),
+    }
+}
 
 /// Counts an answer and offers the frontier its links.
 fn take(report: &mut CrawlReport, frontier: &mut Frontier<'_>, (job, result): Answered, repr: Repr, budget: usize) {
@@ -250,10 +324,20 @@ fn take(report: &mut CrawlReport, frontier: &mut Frontier<'_>, (job, result): An
     let kind = if job.kind.is_empty() { "(no Type)".to_owned() } else { job.kind.clone() };
     let entry = report.by_type.entry(kind).or_default();
     match result {
-        Ok((r, parts)) if r.status < 300 => {
+        Ok((r, body)) if r.status < 300 => {
             entry.0 += 1;
             if job.depth < frontier.options.depth && !frontier.full {
-                let whole = if let [one] = parts.as_slice() { one.clone() } else { Bytes::from(parts.concat()) };
+                let whole = match body {
+                    Fetched::Parts(parts) if parts.len() == 1 => parts[0].clone(),
+                    Fetched::Parts(parts) => Bytes::from(parts.concat()),
+                    Fetched::Spooled(spool) => match std::fs::read(&spool.0) {
+                        Ok(bytes) => Bytes::from(bytes),
+                        Err(e) => {
+                            entry.1.push(format!("GET {}: its links not read: its spooled body: {e}", job.url));
+                            return;
+                        }
+                    },
+                };
                 let body = String::from_utf8_lossy(&whole);
                 em::links::each_gettable(&body, repr, Some(frontier.options.sample), &mut |found| {
                     let kind = found.kind.unwrap_or_default();

@@ -387,9 +387,10 @@ fn a_refused_logon_stops_the_crawl_with_one_line_and_records_nothing() {
     }
 }
 
-/// A list of hundreds of thousands of items is recorded a run of lines at a time, from the
-/// chunks it arrived in: it must come out as the small-body writer gives it, redacted, its
-/// links placeholders, and the crawl must stop reading it where the budget ends.
+/// A list of hundreds of thousands of items is spooled beside the cassette as it arrives and
+/// recorded from there a run of lines at a time: it must come out as the small-body writer
+/// gives it, redacted, its links placeholders, the crawl must stop reading it where the budget
+/// ends, and the spool must be gone.
 #[test]
 fn a_crawled_list_too_large_to_copy_is_recorded_whole_redacted_and_canonical() {
     let dir = temp_dir("crawl-large");
@@ -427,4 +428,8 @@ fn a_crawled_list_too_large_to_copy_is_recorded_whole_redacted_and_canonical() {
     assert!(list.response.body.as_text() == Some(expected.as_str()), "the list, whole, its links placeholders");
     let opened = loaded.cassette.exchanges.iter().filter(|x| x.request.uri.starts_with("/api/backupServers/")).count();
     assert!(opened > 20, "the budget went to the list's items: {opened}");
+    let mut left: Vec<String> =
+        std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    left.sort();
+    assert_eq!(left, ["crawl.yaml", "large.yaml"], "no spool left beside the cassette");
 }
