@@ -4,7 +4,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::serve::{expand_dirs, load_cassettes};
-use super::{Exit, Failure};
+use super::{Exit, Failure, plural};
 use crate::cli::{LintArgs, LintFormat};
 use crate::lint::{self, KINDS};
 
@@ -50,7 +50,8 @@ pub(super) fn lint(args: LintArgs) -> Result<Exit, Failure> {
                 }
             }
             let verdict = if findings.is_empty() { "clean" } else { "not clean" };
-            let _ = writeln!(out, "{count} cassettes linted: {} findings, {verdict}", findings.len());
+            let (linted, found) = (plural(count, "cassette"), plural(findings.len(), "finding"));
+            let _ = writeln!(out, "{linted} linted: {found}, {verdict}");
         }
     }
     Ok(if findings.is_empty() { Exit::Success } else { Exit::Failed })

@@ -53,7 +53,7 @@ fn lint_finds_and_locates_a_dangling_link_planted_secrets_and_a_broken_body() {
     assert_eq!(credential["file"], file.to_str().unwrap());
     let logon_line = line_of("- seq: 2\n");
     assert_eq!(credential["line"].as_u64().unwrap() as usize, logon_line, "located at its exchange");
-    let (code, _, _) = run(&[
+    let (code, out, _) = run(&[
         "lint",
         file.to_str().unwrap(),
         "--allow",
@@ -64,6 +64,7 @@ fn lint_finds_and_locates_a_dangling_link_planted_secrets_and_a_broken_body() {
         "unparsable-body",
     ]);
     assert_eq!(code, 0, "--allow accepts kinds on purpose");
+    assert!(out.ends_with("1 cassette linted: 0 findings, clean\n"), "one cassette, said so: {out}");
     let (code, _, err) = run(&["lint", file.to_str().unwrap(), "--allow", "secrets"]);
     assert_eq!(code, 2);
     assert!(err.contains("did you mean `secret`?"), "{err}");
@@ -85,7 +86,10 @@ fn an_exchange_another_cassette_always_answers_first_is_found_shadowed() {
         out.contains("b.yaml:") && out.contains("shadowed: exchange 4 (GET /api/vmRestorePoints) is never served"),
         "{out}"
     );
-    assert!(out.contains("1 findings"), "only the exchange whose answer differs; identical ones shadow nothing: {out}");
+    assert!(
+        out.ends_with("2 cassettes linted: 1 finding, not clean\n"),
+        "only the exchange whose answer differs; identical ones shadow nothing: {out}"
+    );
 }
 
 /// Files named one by one are served together, so they are linted together wherever they sit:
