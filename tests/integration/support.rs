@@ -169,11 +169,34 @@ pub fn text(r: &Response) -> &str {
     std::str::from_utf8(&r.body).expect("utf-8 body")
 }
 
+/// A folder of this run's own, `emtape-test-NAME-PID` in the system's temporary folder, made
+/// empty. The first call of a run also removes the folders earlier runs left (a test keeps its
+/// folder to the end, for a failure to be looked at; a run's are hundreds of MB), except those
+/// of a run still going.
 pub fn temp_dir(name: &str) -> std::path::PathBuf {
+    static SWEPT: std::sync::Once = std::sync::Once::new();
+    SWEPT.call_once(sweep_earlier_runs);
     let dir = std::env::temp_dir().join(format!("emtape-test-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
     dir
+}
+
+/// Removes the test folders of runs that have ended: their process is gone (known where
+/// `/proc` says so; elsewhere nothing is removed).
+fn sweep_earlier_runs() {
+    if !std::path::Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix("emtape-test-") else { continue };
+        let Some(pid) = rest.rsplit('-').next().and_then(|p| p.parse::<u32>().ok()) else { continue };
+        if pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// A link in an EM body, XML or JSON.
