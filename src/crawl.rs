@@ -279,7 +279,8 @@ async fn fetch(
     use std::io::Write as _;
     let read = async {
         let (head, mut stream) = client.send_streaming("GET", url, headers, Bytes::new()).await?;
-        let (mut parts, mut size, mut spooled) = (Vec::new(), 0, None);
+        let (mut parts, mut size) = (Vec::new(), 0);
+        let mut spooled: Option<(Spool, std::io::BufWriter<std::fs::File>)> = None;
         let unspooled = |e: std::io::Error| ClientError::Http {
             url: url.to_owned(),
             reason: format!("cannot spool its large body to {}: {e}", spool.display()),
@@ -287,7 +288,7 @@ async fn fetch(
         while let Some(chunk) = stream.next().await {
             let chunk = chunk?;
             if let Some((_, file)) = &mut spooled {
-                std::io::Write::write_all(file, &chunk).map_err(unspooled)?;
+                file.write_all(&chunk).map_err(unspooled)?;
                 continue;
             }
             size += chunk.len();
