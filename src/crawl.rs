@@ -313,10 +313,7 @@ async fn fetch(
         };
         Ok((head, body))
     };
-    match tokio::time::timeout(client.timeout(), read).await {
-        Ok(answer) => answer,
-        Err(_) => Err(ClientError::Timeout { url: url.to_owned(), secs: client.timeout().as_secs() }),
-    }
+    client.within_timeout(url, read).await
 }
 
 /// Counts an answer and offers the frontier its links.

@@ -307,19 +307,8 @@ impl Placed {
     }
 
     /// Reads its bytes a block at a time into `take`, until `take` says `false` (or the end).
-    pub fn blocks(&self, mut take: impl FnMut(&[u8]) -> bool) -> Result<(), CassetteError> {
-        const BLOCK: usize = 1 << 20;
-        let mut block = vec![0; BLOCK.min(self.len)];
-        let mut at = 0;
-        while at < self.len {
-            let n = BLOCK.min(self.len - at);
-            self.pack.read_into(self.at + at as u64, &mut block[..n])?;
-            if !take(&block[..n]) {
-                break;
-            }
-            at += n;
-        }
-        Ok(())
+    pub fn blocks(&self, take: impl FnMut(&[u8]) -> bool) -> Result<(), CassetteError> {
+        in_blocks(self.len as u64, |at, block| self.pack.read_into(self.at + at, block), take)
     }
 
     /// The error for bytes from `start` on that are not UTF-8 text.
@@ -442,6 +431,27 @@ fn cassette_of(pack: &Arc<PackFile>) -> Result<LoadedCassette, CassetteError> {
     };
     loaded.pack = Some(pack.clone());
     Ok(loaded)
+}
+
+/// Reads `len` bytes a block at a time, `read(at, block)` filling each from `at` on, into
+/// `take`, until `take` says `false` (or the end).
+fn in_blocks<E>(
+    len: u64,
+    mut read: impl FnMut(u64, &mut [u8]) -> Result<(), E>,
+    mut take: impl FnMut(&[u8]) -> bool,
+) -> Result<(), E> {
+    const BLOCK: u64 = 1 << 20;
+    let mut block = vec![0; BLOCK.min(len) as usize];
+    let mut at = 0;
+    while at < len {
+        let n = BLOCK.min(len - at) as usize;
+        read(at, &mut block[..n])?;
+        if !take(&block[..n]) {
+            break;
+        }
+        at += n as u64;
+    }
+    Ok(())
 }
 
 #[cfg(unix)]
@@ -724,17 +734,16 @@ mod stored {
         };
         // Read a block at a time: a large estate's YAML is hundreds of MB.
         let mut read = ring::digest::Context::new(&ring::digest::SHA256);
-        let mut block = vec![0; 1 << 20];
-        let mut at = super::HEADER_LEN as u64;
-        while at < pack.base {
-            let n = usize::try_from(pack.base - at).unwrap_or(usize::MAX).min(block.len());
-            if super::read_exact_at(&pack.file, &mut block[..n], at).is_err() {
-                return false;
-            }
-            read.update(&block[..n]);
-            at += n as u64;
-        }
-        read.finish().as_ref() == yaml
+        let start = super::HEADER_LEN as u64;
+        let blocks = super::in_blocks(
+            pack.base.saturating_sub(start),
+            |at, block| super::read_exact_at(&pack.file, block, start + at),
+            |block| {
+                read.update(block);
+                true
+            },
+        );
+        blocks.is_ok() && read.finish().as_ref() == yaml
     }
 
     /// The cassette `pack` stores as read (its bodies placed in `pack`); `None` when it stores

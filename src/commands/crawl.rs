@@ -100,7 +100,7 @@ pub(super) fn crawl(args: CrawlArgs) -> Result<Exit, Failure> {
         exclude: args.exclude.clone(),
         progress: Some(if terminal { Duration::from_millis(200) } else { Duration::from_secs(5) }),
         stop: Arc::default(),
-        spool_dir: args.out.parent().filter(|p| !p.as_os_str().is_empty()).map_or_else(|| ".".into(), |p| p.to_owned()),
+        spool_dir: super::folder_of(&args.out),
     };
     let stop = options.stop.clone();
     let report = runtime(None)?.block_on(async {

@@ -131,8 +131,7 @@ pub(super) fn record(args: RecordArgs) -> Result<Exit, Failure> {
     if args.compare.is_some() && mode != Mode::New {
         return Err(Failure::bad_input("--compare compares what a new recording records (--mode new)".to_owned()));
     }
-    let spool_dir =
-        args.out.parent().filter(|p| !p.as_os_str().is_empty()).map_or_else(|| ".".into(), |p| p.to_owned());
+    let spool_dir = super::folder_of(&args.out);
     let proxy = Proxy {
         upstream: upstream.clone(),
         client,

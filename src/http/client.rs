@@ -238,7 +238,8 @@ impl Client {
         self.within_timeout(url, self.send_inner(method, url, headers, body)).await
     }
 
-    async fn within_timeout<T>(
+    /// `work` (about `url`) within the client's timeout, else [`ClientError::Timeout`].
+    pub async fn within_timeout<T>(
         &self,
         url: &str,
         work: impl Future<Output = Result<T, ClientError>>,
