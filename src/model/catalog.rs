@@ -291,25 +291,25 @@ pub(crate) struct Service {
     pub name: Option<String>,
 }
 
+/// Read through its methods alone: what the model asks of it, not how it is kept.
 #[derive(Default)]
 pub(crate) struct Catalog {
     /// Boxed: a resource is large, and the table is grown and merged while the stretches are
     /// learned (a table of them inline was two copies of every resource at once).
-    pub resources: HashMap<Path, Box<Resource>>,
+    resources: HashMap<Path, Box<Resource>>,
     /// Resource paths in the order first seen.
-    pub order: Vec<Path>,
-    pub collections: HashMap<String, Collection>,
+    order: Vec<Path>,
+    collections: HashMap<String, Collection>,
     /// Collections by shape (ids replaced by `{}`), for sub-collections of resources no link
     /// named directly: `/api/vmrestorepoints/{}/mounts`.
-    pub shapes: HashMap<String, String>,
-    pub services: HashMap<String, Service>,
+    shapes: HashMap<String, String>,
+    services: HashMap<String, Service>,
     /// The first resource of each type with a recorded entity, per representation (XML, JSON):
     /// the sibling others of its type are derived from.
-    pub samples: HashMap<String, [Option<Path>; 2]>,
+    samples: HashMap<String, [Option<Path>; 2]>,
     /// Resource paths by type, in the order first seen.
-    pub by_kind: HashMap<String, Vec<Path>>,
-    /// The recordings' JSON has camelCase keys (EM 13): what the model writes in JSON follows.
-    pub camel_json: bool,
+    by_kind: HashMap<String, Vec<Path>>,
+    camel_json: bool,
     /// The strings its links share.
     strings: Strings,
     /// Every kind of link the recordings hold, by where it leads: how many, and a path it
@@ -1357,6 +1357,58 @@ impl Catalog {
                 }
             }
         }
+    }
+
+    /// The resource at the normalised `path`.
+    pub fn resource(&self, path: &str) -> Option<&Resource> {
+        self.resources.get(path).map(Box::as_ref)
+    }
+
+    /// Every resource, in no order.
+    pub fn resources(&self) -> impl Iterator<Item = &Resource> {
+        self.resources.values().map(Box::as_ref)
+    }
+
+    /// The paths of the resources of a type, in the order first seen.
+    pub fn of_kind(&self, kind: &str) -> &[Path] {
+        self.by_kind.get(kind).map_or(&[], Vec::as_slice)
+    }
+
+    /// Every type a resource has.
+    pub fn kinds(&self) -> impl Iterator<Item = &str> {
+        self.by_kind.keys().map(String::as_str)
+    }
+
+    /// The first resource of a type with a recorded entity in the representation of `slot`
+    /// ([`repr_index`]); any representation's when `slot` is `None`.
+    pub fn sample(&self, kind: &str, slot: Option<usize>) -> Option<(&Path, &Resource)> {
+        let samples = self.samples.get(kind)?;
+        let path = match slot {
+            Some(slot) => samples.get(slot)?.as_ref()?,
+            None => samples.iter().flatten().next()?,
+        };
+        Some((path, self.resource(path)?))
+    }
+
+    /// The service document at `path`.
+    pub fn service(&self, path: &str) -> Option<&Service> {
+        self.services.get(path)
+    }
+
+    /// Every service document, in no order.
+    pub fn services(&self) -> impl Iterator<Item = &Service> {
+        self.services.values()
+    }
+
+    /// Every collection a link names or a resource was filed under, in no order.
+    pub fn collections(&self) -> impl Iterator<Item = &Collection> {
+        self.collections.values()
+    }
+
+    /// Whether the recordings' JSON has camelCase keys (EM 13): what the model writes in JSON
+    /// follows.
+    pub fn camel_json(&self) -> bool {
+        self.camel_json
     }
 
     /// The collection at `path`: a known one, or an empty one of a known shape under a known

@@ -311,7 +311,7 @@ impl Model {
             .iter()
             .find(|c| c.path == path)
             .map(|c| &c.resource)
-            .or_else(|| self.catalog().resources.get(path).map(Box::as_ref))
+            .or_else(|| self.catalog().resource(path))
     }
 
     /// The entity body of `r` in `repr`: recorded, derived from a recorded sibling, or written
@@ -325,8 +325,7 @@ impl Model {
         if let Some(hit) = self.derived.read().ok().and_then(|d| d.get(&key).cloned()) {
             return hit;
         }
-        let sibling = self.catalog().samples.get(&r.kind).and_then(|s| s[slot].as_ref()).and_then(|p| {
-            let s = &self.catalog().resources[p];
+        let sibling = self.catalog().sample(&r.kind, Some(slot)).and_then(|(p, s)| {
             (**p != *path).then_some(())?;
             Some((s, s.entity[slot].as_ref()?))
         });
@@ -353,7 +352,7 @@ impl Model {
     /// JSON is spelled as the recordings spell it (camelCase keys for EM 13).
     pub fn get(&self, path: &str, query: &[(String, String)], repr: Repr, created: &[Created]) -> Option<Answer> {
         let mut answer = self.answer(path, query, repr, created)?;
-        if repr == Repr::Json && answer.status < 400 && self.catalog().camel_json {
+        if repr == Repr::Json && answer.status < 400 && self.catalog().camel_json() {
             answer.body = em::json::camel_keys(&answer.body);
         }
         Some(answer)
@@ -409,7 +408,7 @@ impl Model {
             let note = format!("the {} collection as the recordings list it ({} known)", c.member, items.len());
             return Some(Answer::ok(repr, write::list(&items, &c.member, entities, repr), note, basis));
         }
-        if let Some(s) = self.catalog().services.get(path) {
+        if let Some(s) = self.catalog().service(path) {
             let mut links = vec![Link {
                 rel: "Up".into(),
                 kind: Some("EnterpriseManager".into()),
@@ -418,7 +417,7 @@ impl Model {
             }];
             if s.kind == "QueryService" {
                 // Every type a resource has (not a walk through a million resources per request).
-                let mut kinds: Vec<&str> = self.catalog().by_kind.keys().map(String::as_str).collect();
+                let mut kinds: Vec<&str> = self.catalog().kinds().collect();
                 kinds.sort_unstable();
                 links.extend(kinds.into_iter().map(|k| Link {
                     rel: "Down".into(),
@@ -455,7 +454,7 @@ impl Model {
 
     /// The VM a restore point at `path` is of: its `VmDisplayName`, or its name's part before `@`.
     pub fn vm_of(&self, path: &str) -> Option<String> {
-        let r = self.catalog().resources.get(path)?;
+        let r = self.catalog().resource(path)?;
         let from_entity = r.entity.iter().flatten().find_map(|s| {
             let text = s.text();
             let at = text.find("VmDisplayName").or_else(|| text.find("vmDisplayName"))? + "VmDisplayName".len();
@@ -484,8 +483,8 @@ impl Model {
         repeat: bool,
     ) -> Option<Result<Started, Answer>> {
         let action = self.action(path, query, repr)?;
-        let Some(target) = self.catalog().resources.get(path) else {
-            let kind = self.catalog().resources.get(action.target.as_str()).map_or("resource", |r| r.kind.as_str());
+        let Some(target) = self.catalog().resource(path) else {
+            let kind = self.catalog().resource(action.target.as_str()).map_or("resource", |r| r.kind.as_str());
             let last = path.rsplit('/').next().unwrap_or_default();
             return Some(Err(Answer::error(repr, 404, format!("{kind} with id {last} was not found."))));
         };
@@ -496,14 +495,14 @@ impl Model {
         }
         let task_id = format!("task-{number}");
         let mut sub = Substitution::default();
-        if let Some(recorded) = self.catalog().resources.get(action.target.as_str()) {
+        if let Some(recorded) = self.catalog().resource(action.target.as_str()) {
             if action.target != path {
                 sub.identity(recorded, target);
             }
         }
         sub.push(&action.task_id, &task_id);
         let created = action.related.as_ref().and_then(|related| {
-            let recorded = self.catalog().resources.get(related.as_str())?;
+            let recorded = self.catalog().resource(related.as_str())?;
             let fresh = repeat || action.target != path;
             let new_id = if fresh { random_uuid() } else { recorded.id().to_owned() };
             sub.push(recorded.id(), &new_id);
@@ -526,7 +525,7 @@ impl Model {
                     catalog::Sample::whole(sub.apply_to(&t, repr).into(), format!("the restore of {}", target.id()))
                 });
             }
-            Some(Created { path: href_path(&resource.href)?, resource: *resource })
+            Some(Created { path: href_path(&resource.href)?, resource })
         });
         // The same action recorded in the other representation answers polls in it: its own
         // recorded task id, target and RestoreSession map to this task's.
@@ -542,14 +541,14 @@ impl Model {
                 continue;
             }
             let mut theirs = sub.clone();
-            if let Some(recorded) = self.catalog().resources.get(a.target.as_str()) {
+            if let Some(recorded) = self.catalog().resource(a.target.as_str()) {
                 if a.target != path {
                     theirs.identity(recorded, target);
                 }
             }
             theirs.push(&a.task_id, &task_id);
             if let (Some(related), Some(new_id)) = (a.related.as_ref(), new_related.as_deref()) {
-                if let Some(recorded) = self.catalog().resources.get(related.as_str()) {
+                if let Some(recorded) = self.catalog().resource(related.as_str()) {
                     theirs.push(recorded.id(), new_id);
                 }
             }
@@ -564,7 +563,7 @@ impl Model {
     /// Every task of a session as `GET /api/tasks` lists them.
     pub fn task_list(&self, tasks: &[Task], repr: Repr) -> String {
         let items: Vec<String> = tasks.iter().map(|t| write::as_item(&t.current(repr).1, repr)).collect();
-        let key = if self.catalog().camel_json { "tasks" } else { "Tasks" };
+        let key = if self.catalog().camel_json() { "tasks" } else { "Tasks" };
         match repr {
             Repr::Xml if items.is_empty() => format!("<Tasks xmlns=\"{}\" />\n", em::NAMESPACE),
             Repr::Xml => format!("<Tasks xmlns=\"{}\">\n{}</Tasks>\n", em::NAMESPACE, items.concat()),

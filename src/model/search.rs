@@ -216,8 +216,7 @@ impl Model {
 
     fn sibling(&self, kind: &str) -> Sibling<'_> {
         let catalog = self.catalog();
-        let path = catalog.samples.get(kind)?.iter().flatten().next()?;
-        let r = catalog.resources.get(path)?;
+        let (_, r) = catalog.sample(kind, None)?;
         Some((r, parse_fields(&r.entity.iter().flatten().next()?.text())))
     }
 
@@ -228,9 +227,8 @@ impl Model {
         }
         let catalog = self.catalog();
         let sibling = self.sibling(kind);
-        let paths = catalog.by_kind.get(kind).map_or(&[][..], Vec::as_slice);
         // On every core: a large estate's entities are read from its packs one by one.
-        let all = crate::parallel::map(paths, |p| catalog.resources.get(p).map(|r| self.fields_of(r, &sibling)));
+        let all = crate::parallel::map(catalog.of_kind(kind), |p| catalog.resource(p).map(|r| self.fields_of(r, &sibling)));
         let all: Vec<Vec<(String, String)>> = all.into_iter().flatten().collect();
         let all = Arc::new(Table::new(all));
         if let Ok(mut f) = self.fields.write() {
@@ -245,7 +243,7 @@ impl Model {
             return bad("The query needs a type: /api/query?type=VmRestorePoint".into());
         };
         let catalog = self.catalog();
-        let known = catalog.by_kind.keys().map(String::as_str).chain(QUERY_TYPES);
+        let known = catalog.kinds().chain(QUERY_TYPES);
         let Some(kind) = known.into_iter().find(|k| k.eq_ignore_ascii_case(asked)).map(str::to_owned) else {
             return bad(format!("Unknown query type {asked}."));
         };
@@ -277,11 +275,11 @@ impl Model {
             (Err(e), _) | (_, Err(e)) => return e,
         };
 
-        let paths = catalog.by_kind.get(&kind).map_or(&[][..], Vec::as_slice);
+        let paths = catalog.of_kind(&kind);
         let sort = query_value(q, "sortasc").map(|f| (f, false)).or(query_value(q, "sortdesc").map(|f| (f, true)));
         let mine: Vec<&Created> = created
             .iter()
-            .filter(|c| c.resource.kind == kind && !catalog.resources.contains_key(c.path.as_str()))
+            .filter(|c| c.resource.kind == kind && catalog.resource(&c.path).is_none())
             .collect();
         // The page's rows (of `size`, `skip` passed), of `total` matched.
         let size_of = |total: usize| page_size.unwrap_or(total.max(DEFAULT_PAGE_SIZE));
@@ -366,7 +364,7 @@ impl Model {
         let pages = total.div_ceil(size).max(1);
         let shown: Vec<String> = rows
             .iter()
-            .filter_map(|(path, r, _)| Some((*path, r.or_else(|| catalog.resources.get(*path).map(Box::as_ref))?)))
+            .filter_map(|(path, r, _)| Some((*path, r.or_else(|| catalog.resource(path))?)))
             .map(|(path, r)| {
                 if entities {
                     write::as_item(&self.entity(path, r, repr).0, repr)

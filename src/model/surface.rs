@@ -42,23 +42,22 @@ fn kind_at(catalog: &Catalog, path: &str) -> Option<String> {
         return Some("Task".to_owned());
     }
     catalog
-        .resources
-        .get(path)
+        .resource(path)
         .map(|r| r.kind.clone())
-        .or_else(|| catalog.services.get(path).map(|s| s.kind.clone()))
+        .or_else(|| catalog.service(path).map(|s| s.kind.clone()))
         .or_else(|| catalog.collection(path).map(|c| format!("{} list", c.member)))
 }
 
 impl Surface {
     fn build(catalog: &Catalog) -> Surface {
         let mut s = Surface::default();
-        for r in catalog.resources.values() {
+        for r in catalog.resources() {
             *s.types.entry(r.kind.clone()).or_default() += 1;
         }
-        for svc in catalog.services.values() {
+        for svc in catalog.services() {
             *s.types.entry(svc.kind.clone()).or_default() += 1;
         }
-        for c in catalog.collections.values().filter(|c| !c.member.is_empty()) {
+        for c in catalog.collections().filter(|c| !c.member.is_empty()) {
             *s.types.entry(format!("{} list", c.member)).or_default() += 1;
         }
         for kind in ["EnterpriseManager", "LogonSession"] {
@@ -82,7 +81,7 @@ impl Surface {
             s.types.entry("Task".to_owned()).or_insert(1);
         }
         for kind in QUERY_TYPES {
-            if let Some(n) = catalog.by_kind.get(kind).map(Vec::len).filter(|n| *n > 0) {
+            if let Some(n) = Some(catalog.of_kind(kind).len()).filter(|n| *n > 0) {
                 s.query_types.insert(kind.to_owned(), n);
             }
         }
