@@ -549,7 +549,7 @@ pub(crate) mod stored {
 
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-    use super::{Collection, Part, Path, Service, Text};
+    use super::{Collection, KeptLink, Links, Part, Path, Service, Text};
     use crate::cassette::LoadedCassette;
     use crate::cassette::pack::{self, PackFile, put_frame};
 
@@ -657,8 +657,81 @@ pub(crate) mod stored {
         Ok(out)
     }
 
-    /// A frame of resources as read, in the order first seen.
-    pub(super) type Resources = Vec<(Path, Box<super::Resource>)>;
+    /// What a later part's reader sends, in this order: the texts its links name by number,
+    /// then its resources a frame at a time, in the order first seen.
+    pub(super) enum Sent {
+        Texts(Arc<[Text]>),
+        Resources(Vec<(Path, Box<Later>)>),
+    }
+
+    /// A resource of a later part as read: what [`super::Resource`] is stored as, but for its
+    /// links' texts, left as numbers in the part's table. Most of a later part's resources are
+    /// known already (the other representation's pack names the same estate), and what they
+    /// add is their samples: their links would be shared only to be let go.
+    #[derive(Deserialize)]
+    pub(super) struct Later {
+        href: String,
+        kind: String,
+        name: Option<String>,
+        uid: Option<String>,
+        ref_links: Option<Box<[Numbers]>>,
+        entity_links: Option<Box<[Numbers]>>,
+        entity: [Option<super::Sample>; 2],
+        plain_entity: bool,
+    }
+
+    /// A link as stored ([`super::KeptLink`]): its texts' numbers, each checked as it is read
+    /// to be one of the part's (a damaged frame is found on the reader's thread, as ever).
+    #[derive(Deserialize)]
+    struct Numbers {
+        #[serde(deserialize_with = "number")]
+        rel: u32,
+        #[serde(deserialize_with = "number_option")]
+        kind: Option<u32>,
+        #[serde(deserialize_with = "number")]
+        href: u32,
+        #[serde(deserialize_with = "number_option")]
+        name: Option<u32>,
+    }
+
+    impl Later {
+        /// Taken into `ours`, a resource known already: what it did not say yet, links shared
+        /// from `texts` only where it had none.
+        pub(super) fn fill(self, ours: &mut super::Resource, texts: &[Text]) {
+            let Later { href, kind, name, uid, ref_links, entity_links, entity, plain_entity } = self;
+            let wanted = |known: bool, numbers: Option<Box<[Numbers]>>| match known {
+                true => None,
+                false => numbers.map(|n| shared_links(&n, texts)),
+            };
+            let ref_links = wanted(ours.ref_links.is_some(), ref_links);
+            let entity_links = wanted(ours.entity_links.is_some(), entity_links);
+            ours.absorb(super::Resource { href, kind, name, uid, ref_links, entity_links, entity, plain_entity });
+        }
+
+        /// The resource it is, its links' texts shared from `texts`.
+        pub(super) fn resource(self, texts: &[Text]) -> super::Resource {
+            let Later { href, kind, name, uid, ref_links, entity_links, entity, plain_entity } = self;
+            let ref_links = ref_links.map(|n| shared_links(&n, texts));
+            let entity_links = entity_links.map(|n| shared_links(&n, texts));
+            super::Resource { href, kind, name, uid, ref_links, entity_links, entity, plain_entity }
+        }
+    }
+
+    /// Links whose texts are `texts`' (numbers checked when they were read).
+    fn shared_links(numbers: &[Numbers], texts: &[Text]) -> Links {
+        let text = |n: u32| texts.get(n as usize).cloned().unwrap_or_else(|| Text::new(String::new()));
+        Links(
+            numbers
+                .iter()
+                .map(|n| KeptLink {
+                    rel: text(n.rel),
+                    kind: n.kind.map(text),
+                    href: text(n.href),
+                    name: n.name.map(text),
+                })
+                .collect(),
+        )
+    }
 
     /// Lets `cassette`'s exchanges go when it is a pack whose part is stored: reading the part
     /// needs none of them (a large estate's are hundreds of MB), and a part that proves
@@ -679,8 +752,8 @@ pub(crate) mod stored {
         /// Into the part read.
         Part,
         /// Sent a frame at a time, to be taken into a catalog of earlier parts
-        /// ([`super::Catalog::absorb_resource`]): a later part is never held whole beside it.
-        Sent(std::sync::mpsc::SyncSender<Resources>),
+        /// ([`super::Catalog::absorb_later`]): a later part is never held whole beside it.
+        Sent(std::sync::mpsc::SyncSender<Sent>),
     }
 
     /// The part stored in `cassette`'s pack; `None` for a cassette, or a part written by another
@@ -705,47 +778,69 @@ pub(crate) mod stored {
         }
         READING.with(|r| *r.borrow_mut() = Some((pack.clone(), Vec::new())));
         // Its bodies are the pack's, by place.
-        let read = pack::reading(pack, || {
-            frames.try_fold(Part::default(), |mut part, bytes| {
-                let frame: Frame<String, Box<super::Resource>, super::List> =
-                    postcard::from_bytes(&bytes?).map_err(|e| e.to_string())?;
-                let c = &mut part.catalog;
-                match frame {
-                    Frame::Head { resources, lists, json_bodies, camel_bodies, camel_json } => {
-                        // Counts from the file are hints, never more than the part could hold.
-                        let most = usize::try_from(pack.catalog_len() / 8).unwrap_or(usize::MAX);
-                        if let Sink::Part = sink {
-                            c.resources.reserve(resources.min(most));
-                            c.order.reserve(resources.min(most));
-                        }
-                        part.lists.reserve(lists.min(most));
-                        (part.json_bodies, part.camel_bodies, c.camel_json) = (json_bodies, camel_bodies, camel_json);
-                    }
-                    Frame::Tables(t) => {
-                        (c.collections, c.shapes, c.services) = (t.collections, t.shapes, t.services);
-                        (c.samples, c.by_kind, c.link_uses) = (t.samples, t.by_kind, t.link_uses);
-                    }
-                    Frame::Texts(texts) => READING.with(|r| {
-                        if let Some((_, table)) = r.borrow_mut().as_mut() {
-                            table.extend(texts.into_iter().map(Text::new));
-                        }
-                    }),
-                    Frame::Resources(resources) => match &sink {
-                        Sink::Part => {
-                            for (path, resource) in resources {
-                                c.order.push(path.clone());
-                                c.resources.insert(path, resource);
-                            }
-                        }
-                        Sink::Sent(to) => to.send(resources).map_err(|_| "no one takes its resources".to_owned())?,
-                    },
-                    Frame::Lists(lists) => part.lists.extend(lists),
+        let most = usize::try_from(pack.catalog_len() / 8).unwrap_or(usize::MAX);
+        // Its bodies are the pack's, by place.
+        let read = pack::reading(pack, || match &sink {
+            Sink::Part => read_frames(frames, most, |c: &mut super::Catalog, resources: Resources| {
+                for (path, resource) in resources {
+                    c.order.push(path.clone());
+                    c.resources.insert(path, resource);
                 }
-                Ok(part)
-            })
+                Ok(())
+            }),
+            Sink::Sent(to) => {
+                let mut texts_sent = false;
+                let gone = |_| "no one takes its resources".to_owned();
+                read_frames(frames, most, |_, resources| {
+                    if !texts_sent {
+                        let texts = READING.with(|r| r.borrow().as_ref().map(|(_, t)| t.iter().cloned().collect()));
+                        to.send(Sent::Texts(texts.unwrap_or_default())).map_err(gone)?;
+                        texts_sent = true;
+                    }
+                    to.send(Sent::Resources(resources)).map_err(gone)
+                })
+            }
         });
         READING.with(|r| *r.borrow_mut() = None);
         read.map_err(unreadable).ok()
+    }
+
+    /// A frame of resources of a part read whole, in the order first seen.
+    type Resources = Vec<(Path, Box<super::Resource>)>;
+
+    /// The part the `frames` after its first say, each frame of resources (read as `R`) handed
+    /// to `resources` as it is read. `most`: how many of anything the part could hold.
+    fn read_frames<R: serde::de::DeserializeOwned>(
+        frames: impl Iterator<Item = Result<Vec<u8>, String>>,
+        most: usize,
+        mut resources: impl FnMut(&mut super::Catalog, Vec<(Path, R)>) -> Result<(), String>,
+    ) -> Result<Part, String> {
+        let mut part = Part::default();
+        for bytes in frames {
+            let frame: Frame<String, R, super::List> = postcard::from_bytes(&bytes?).map_err(|e| e.to_string())?;
+            let c = &mut part.catalog;
+            match frame {
+                Frame::Head { resources, lists, json_bodies, camel_bodies, camel_json } => {
+                    // Counts from the file are hints, never more than the part could hold.
+                    c.resources.reserve(resources.min(most));
+                    c.order.reserve(resources.min(most));
+                    part.lists.reserve(lists.min(most));
+                    (part.json_bodies, part.camel_bodies, c.camel_json) = (json_bodies, camel_bodies, camel_json);
+                }
+                Frame::Tables(t) => {
+                    (c.collections, c.shapes, c.services) = (t.collections, t.shapes, t.services);
+                    (c.samples, c.by_kind, c.link_uses) = (t.samples, t.by_kind, t.link_uses);
+                }
+                Frame::Texts(texts) => READING.with(|r| {
+                    if let Some((_, table)) = r.borrow_mut().as_mut() {
+                        table.extend(texts.into_iter().map(Text::new));
+                    }
+                }),
+                Frame::Resources(read) => resources(c, read)?,
+                Frame::Lists(lists) => part.lists.extend(lists),
+            }
+        }
+        Ok(part)
     }
 
     thread_local! {
@@ -776,6 +871,23 @@ pub(crate) mod stored {
         READING.with(|r| r.borrow().as_ref().and_then(|(_, table)| table.get(number as usize).cloned())).ok_or_else(
             || serde::de::Error::custom(format!("text {number} of the part's table, which has no such text")),
         )
+    }
+
+    /// [`shared`]'s number, checked to be one of the part's table, its text left unshared.
+    fn number<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+        let number = u32::deserialize(d)?;
+        match READING.with(|r| r.borrow().as_ref().is_some_and(|(_, table)| (number as usize) < table.len())) {
+            true => Ok(number),
+            false => {
+                Err(serde::de::Error::custom(format!("text {number} of the part's table, which has no such text")))
+            }
+        }
+    }
+
+    fn number_option<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+        #[derive(Deserialize)]
+        struct Number(#[serde(deserialize_with = "number")] u32);
+        Ok(Option::<Number>::deserialize(d)?.map(|n| n.0))
     }
 
     pub(super) fn shared_option<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Text>, D::Error> {
@@ -938,7 +1050,7 @@ impl Catalog {
             enum Learning<'s, 'c> {
                 Ready(Box<Part>),
                 Part(ScopedJoinHandle<'s, Part>),
-                Later(&'c LoadedCassette, Receiver<stored::Resources>, ScopedJoinHandle<'s, Option<Part>>),
+                Later(&'c LoadedCassette, Receiver<stored::Sent>, ScopedJoinHandle<'s, Option<Part>>),
             }
             let learning: Vec<_> = jobs
                 .into_iter()
@@ -961,9 +1073,17 @@ impl Catalog {
                 let part = match job {
                     Learning::Ready(part) => *part,
                     Learning::Part(h) => h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)),
-                    Learning::Later(c, frames, h) => {
-                        for (path, resource) in frames.into_iter().flatten() {
-                            catalog.absorb_resource(path, resource);
+                    Learning::Later(c, sent, h) => {
+                        let mut texts: Arc<[Text]> = Arc::new([]);
+                        for sent in sent {
+                            match sent {
+                                stored::Sent::Texts(table) => texts = table,
+                                stored::Sent::Resources(frame) => {
+                                    for (path, later) in frame {
+                                        catalog.absorb_later(path, *later, &texts);
+                                    }
+                                }
+                            }
                         }
                         h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)).unwrap_or_else(|| learned(c))
                     }
@@ -1016,6 +1136,18 @@ impl Catalog {
             std::collections::hash_map::Entry::Vacant(slot) => {
                 self.order.push(slot.key().clone());
                 slot.insert(theirs);
+            }
+        }
+    }
+
+    /// [`Catalog::absorb_resource`] of a resource a later stored part names, its links' texts
+    /// by number in `texts` (shared only where they are taken in).
+    fn absorb_later(&mut self, path: Path, theirs: stored::Later, texts: &[Text]) {
+        match self.resources.entry(path) {
+            std::collections::hash_map::Entry::Occupied(ours) => theirs.fill(ours.into_mut(), texts),
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                self.order.push(slot.key().clone());
+                slot.insert(Box::new(theirs.resource(texts)));
             }
         }
     }
@@ -1339,18 +1471,28 @@ impl Catalog {
             if resource.uid.is_none() && is_uuid(resource.id()) {
                 resource.uid = Some(format!("urn:veeam:{}:{}", resource.kind, resource.id()));
             }
+            // Looked up before a key is made: a million resources share a few dozen of each.
             let up = parent(path);
-            let collection = self.collections.entry(up.to_owned()).or_insert_with(|| Collection {
-                href: parent(&resource.href).to_owned(),
-                member: resource.kind.clone(),
-                members: Vec::new(),
-                recorded: false,
-            });
-            if !collection.recorded {
+            if !self.collections.contains_key(up) {
+                let made = Collection {
+                    href: parent(&resource.href).to_owned(),
+                    member: resource.kind.clone(),
+                    members: Vec::new(),
+                    recorded: false,
+                };
+                self.collections.insert(up.to_owned(), made);
+            }
+            if let Some(collection) = self.collections.get_mut(up).filter(|c| !c.recorded) {
                 collection.members.push(path.clone());
             }
-            self.by_kind.entry(resource.kind.clone()).or_default().push(path.clone());
-            let samples = self.samples.entry(resource.kind.clone()).or_default();
+            match self.by_kind.get_mut(&resource.kind) {
+                Some(of_kind) => of_kind.push(path.clone()),
+                None => drop(self.by_kind.insert(resource.kind.clone(), vec![path.clone()])),
+            }
+            if !self.samples.contains_key(&resource.kind) {
+                self.samples.insert(resource.kind.clone(), [None, None]);
+            }
+            let Some(samples) = self.samples.get_mut(&resource.kind) else { continue };
             for (sample, entity) in samples.iter_mut().zip(&resource.entity) {
                 if sample.is_none() && entity.is_some() {
                     *sample = Some(path.clone());
@@ -1756,7 +1898,11 @@ mod tests {
         let (to, frames) = std::sync::mpsc::sync_channel(1);
         let sent = std::thread::scope(|s| {
             let reading = s.spawn(|| stored::part_in(&packs[2], stored::Sink::Sent(to)));
-            let sent = frames.into_iter().map(|f| f.len()).sum::<usize>();
+            let resources = |sent| match sent {
+                stored::Sent::Resources(frame) => frame.len(),
+                stored::Sent::Texts(_) => 0,
+            };
+            let sent = frames.into_iter().map(resources).sum::<usize>();
             assert!(reading.join().unwrap().is_none());
             sent
         });

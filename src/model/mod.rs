@@ -307,11 +307,7 @@ impl Model {
     }
 
     fn resource<'a>(&'a self, path: &str, created: &'a [Created]) -> Option<&'a Resource> {
-        created
-            .iter()
-            .find(|c| c.path == path)
-            .map(|c| &c.resource)
-            .or_else(|| self.catalog().resource(path))
+        created.iter().find(|c| c.path == path).map(|c| &c.resource).or_else(|| self.catalog().resource(path))
     }
 
     /// The entity body of `r` in `repr`: recorded, derived from a recorded sibling, or written

@@ -228,7 +228,8 @@ impl Model {
         let catalog = self.catalog();
         let sibling = self.sibling(kind);
         // On every core: a large estate's entities are read from its packs one by one.
-        let all = crate::parallel::map(catalog.of_kind(kind), |p| catalog.resource(p).map(|r| self.fields_of(r, &sibling)));
+        let all =
+            crate::parallel::map(catalog.of_kind(kind), |p| catalog.resource(p).map(|r| self.fields_of(r, &sibling)));
         let all: Vec<Vec<(String, String)>> = all.into_iter().flatten().collect();
         let all = Arc::new(Table::new(all));
         if let Ok(mut f) = self.fields.write() {
@@ -277,10 +278,8 @@ impl Model {
 
         let paths = catalog.of_kind(&kind);
         let sort = query_value(q, "sortasc").map(|f| (f, false)).or(query_value(q, "sortdesc").map(|f| (f, true)));
-        let mine: Vec<&Created> = created
-            .iter()
-            .filter(|c| c.resource.kind == kind && catalog.resource(&c.path).is_none())
-            .collect();
+        let mine: Vec<&Created> =
+            created.iter().filter(|c| c.resource.kind == kind && catalog.resource(&c.path).is_none()).collect();
         // The page's rows (of `size`, `skip` passed), of `total` matched.
         let size_of = |total: usize| page_size.unwrap_or(total.max(DEFAULT_PAGE_SIZE));
         let skip_of = |total: usize| (page - 1).saturating_mul(size_of(total));
