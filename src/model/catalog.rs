@@ -434,26 +434,39 @@ struct List {
 /// An item of a recorded listing that names one of this server's paths.
 #[derive(Serialize, Deserialize)]
 struct ListItem {
-    /// The normalised path its Href names.
-    path: String,
+    /// The normalised path its Href names: the resource's own where it is one of its part's (a
+    /// large estate lists millions; stored by its number in the part's order).
+    #[serde(serialize_with = "stored::path_out", deserialize_with = "stored::path_in")]
+    path: Path,
     /// Where its text stands in the list's body.
     at: std::ops::Range<usize>,
     reference: bool,
 }
 
 impl List {
-    fn new(path: String, href: String, items: Vec<em::list::Item>, body: Recorded, repr: Repr, origin: String) -> List {
+    /// What `listed` its body, `known` the resources its part knows so far.
+    fn new(path: String, href: String, listed: Listed, known: &HashMap<Path, Box<Resource>>) -> List {
+        let Listed { items, body, repr, origin } = listed;
         let mut kind = None;
         let items = items
             .into_iter()
             .filter_map(|item| {
                 let path = href_path(&item.href)?;
+                let path = known.get_key_value(path.as_str()).map_or_else(|| path.into(), |(kept, _)| kept.clone());
                 kind.get_or_insert(item.kind);
                 Some(ListItem { path, at: item.at, reference: item.reference })
             })
             .collect();
         List { path, href, kind, items, body, repr, origin }
     }
+}
+
+/// What a listing's body lists, and where it was recorded.
+struct Listed {
+    items: Vec<em::list::Item>,
+    body: Recorded,
+    repr: Repr,
+    origin: String,
 }
 
 /// What one stretch of the recordings says, learned on a thread of its own. Stretches are
@@ -530,7 +543,8 @@ impl Part {
             if let Some(items) = listed {
                 let origin = format!("{} exchange {}", cassette.name, exchange.seq);
                 let href = format!("{{{{origin}}}}{raw_path}");
-                part.lists.push(List::new(path, href, items, Recorded::of(recorded, text), repr, origin));
+                let listed = Listed { items, body: Recorded::of(recorded, text), repr, origin };
+                part.lists.push(List::new(path, href, listed, &part.catalog.resources));
             }
         }
         part
@@ -555,7 +569,7 @@ pub(crate) mod stored {
 
     /// What a stored part begins with: which emtape wrote it (bump the number with any change to
     /// what a part holds).
-    const WRITTEN_BY: &str = concat!("emtape ", env!("CARGO_PKG_VERSION"), " catalog part 6");
+    const WRITTEN_BY: &str = concat!("emtape ", env!("CARGO_PKG_VERSION"), " catalog part 7");
 
     /// How many resources, texts or listings a frame holds: a part is read a frame at a time,
     /// so reading it holds what it has read and one frame, not every byte of it (a large
@@ -637,24 +651,31 @@ pub(crate) mod stored {
         for texts in table.chunks(FRAME) {
             put_frame(&mut out, &Out::Texts(texts.to_vec()))?;
         }
-        WRITING.with(|w| *w.borrow_mut() = numbers);
-        let written = order.chunks(FRAME).try_for_each(|paths| {
-            let resources = paths.iter().filter_map(|p| Some((p.clone(), &**resources.get(p)?))).collect();
-            put_frame(&mut out, &Out::Resources(resources))
-        });
-        WRITING.with(|w| w.borrow_mut().clear());
-        written?;
-        // Listings by as many items as a frame of resources holds (one may list half a million).
-        let (mut listed, mut items) = (Vec::new(), 0);
-        for (n, list) in lists.iter().enumerate() {
-            listed.push(list);
-            items += list.items.len().max(1);
-            if items >= FRAME || n + 1 == lists.len() {
-                put_frame(&mut out, &Out::Lists(std::mem::take(&mut listed)))?;
-                items = 0;
-            }
-        }
-        Ok(out)
+        // A listing's items name the part's resources by their number in its order.
+        let paths = order.iter().enumerate().map(|(n, p)| (Arc::as_ptr(p).cast(), n as u32)).collect();
+        WRITING.with(|w| *w.borrow_mut() = Writing { texts: numbers, paths });
+        let written = order
+            .chunks(FRAME)
+            .try_for_each(|paths| {
+                let resources = paths.iter().filter_map(|p| Some((p.clone(), &**resources.get(p)?))).collect();
+                put_frame(&mut out, &Out::Resources(resources))
+            })
+            .and_then(|()| {
+                // Listings by as many items as a frame of resources holds (one may list half a
+                // million).
+                let (mut listed, mut items) = (Vec::new(), 0);
+                for (n, list) in lists.iter().enumerate() {
+                    listed.push(list);
+                    items += list.items.len().max(1);
+                    if items >= FRAME || n + 1 == lists.len() {
+                        put_frame(&mut out, &Out::Lists(std::mem::take(&mut listed)))?;
+                        items = 0;
+                    }
+                }
+                Ok(())
+            });
+        WRITING.with(|w| *w.borrow_mut() = Writing::default());
+        written.map(|()| out)
     }
 
     /// What a later part's reader sends, in this order: the texts its links name by number,
@@ -776,7 +797,7 @@ pub(crate) mod stored {
         if !pack::signed_by(&by, WRITTEN_BY) {
             return None;
         }
-        READING.with(|r| *r.borrow_mut() = Some((pack.clone(), Vec::new())));
+        READING.with(|r| *r.borrow_mut() = Some(Reading { pack: pack.clone(), texts: Vec::new(), paths: Vec::new() }));
         // Its bodies are the pack's, by place.
         let most = usize::try_from(pack.catalog_len() / 8).unwrap_or(usize::MAX);
         // Its bodies are the pack's, by place.
@@ -793,7 +814,7 @@ pub(crate) mod stored {
                 let gone = |_| "no one takes its resources".to_owned();
                 read_frames(frames, most, |_, resources| {
                     if !texts_sent {
-                        let texts = READING.with(|r| r.borrow().as_ref().map(|(_, t)| t.iter().cloned().collect()));
+                        let texts = READING.with(|r| r.borrow().as_ref().map(|r| r.texts.iter().cloned().collect()));
                         to.send(Sent::Texts(texts.unwrap_or_default())).map_err(gone)?;
                         texts_sent = true;
                     }
@@ -832,11 +853,18 @@ pub(crate) mod stored {
                     (c.samples, c.by_kind, c.link_uses) = (t.samples, t.by_kind, t.link_uses);
                 }
                 Frame::Texts(texts) => READING.with(|r| {
-                    if let Some((_, table)) = r.borrow_mut().as_mut() {
-                        table.extend(texts.into_iter().map(Text::new));
+                    if let Some(reading) = r.borrow_mut().as_mut() {
+                        reading.texts.extend(texts.into_iter().map(Text::new));
                     }
                 }),
-                Frame::Resources(read) => resources(c, read)?,
+                Frame::Resources(read) => {
+                    READING.with(|r| {
+                        if let Some(reading) = r.borrow_mut().as_mut() {
+                            reading.paths.extend(read.iter().map(|(path, _)| path.clone()));
+                        }
+                    });
+                    resources(c, read)?
+                }
                 Frame::Lists(lists) => part.lists.extend(lists),
             }
         }
@@ -844,17 +872,29 @@ pub(crate) mod stored {
     }
 
     thread_local! {
-        /// While a part is written: the number of each text its links share, by address.
-        static WRITING: RefCell<HashMap<*const u8, u32>> = RefCell::new(HashMap::default());
-        /// The pack whose part is being read, and the texts its links share, by number.
+        static WRITING: RefCell<Writing> = RefCell::new(Writing::default());
         static READING: RefCell<Option<Reading>> = const { RefCell::new(None) };
     }
 
-    type Reading = (Arc<PackFile>, Vec<Text>);
+    /// While a part is written: the number of each text its links share and of each of its
+    /// resources' paths (its place in the part's order), by address.
+    #[derive(Default)]
+    struct Writing {
+        texts: HashMap<*const u8, u32>,
+        paths: HashMap<*const u8, u32>,
+    }
+
+    /// The pack whose part is being read, and what it names by number: the texts its links
+    /// share, and its resources' paths read so far.
+    struct Reading {
+        pack: Arc<PackFile>,
+        texts: Vec<Text>,
+        paths: Vec<Path>,
+    }
 
     /// A text links share, by its number in the part's table.
     pub(super) fn share<S: Serializer>(text: &Text, s: S) -> Result<S::Ok, S::Error> {
-        match WRITING.with(|w| w.borrow().get(&text.address()).copied()) {
+        match WRITING.with(|w| w.borrow().texts.get(&text.address()).copied()) {
             Some(number) => number.serialize(s),
             None => Err(serde::ser::Error::custom("a link's text is not in its part's table")),
         }
@@ -868,15 +908,15 @@ pub(crate) mod stored {
 
     pub(super) fn shared<'de, D: Deserializer<'de>>(d: D) -> Result<Text, D::Error> {
         let number = u32::deserialize(d)?;
-        READING.with(|r| r.borrow().as_ref().and_then(|(_, table)| table.get(number as usize).cloned())).ok_or_else(
-            || serde::de::Error::custom(format!("text {number} of the part's table, which has no such text")),
-        )
+        READING.with(|r| r.borrow().as_ref().and_then(|r| r.texts.get(number as usize).cloned())).ok_or_else(|| {
+            serde::de::Error::custom(format!("text {number} of the part's table, which has no such text"))
+        })
     }
 
     /// [`shared`]'s number, checked to be one of the part's table, its text left unshared.
     fn number<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
         let number = u32::deserialize(d)?;
-        match READING.with(|r| r.borrow().as_ref().is_some_and(|(_, table)| (number as usize) < table.len())) {
+        match READING.with(|r| r.borrow().as_ref().is_some_and(|r| (number as usize) < r.texts.len())) {
             true => Ok(number),
             false => {
                 Err(serde::de::Error::custom(format!("text {number} of the part's table, which has no such text")))
@@ -896,12 +936,38 @@ pub(crate) mod stored {
         Ok(Option::<Shared>::deserialize(d)?.map(|s| s.0))
     }
 
+    /// A path as a listing's item names it: by its number in the part's order where it is one
+    /// of the part's resources (kept in [`Writing`]), else written out.
+    #[derive(Serialize, Deserialize)]
+    enum Named<P> {
+        Resource(u32),
+        Path(P),
+    }
+
+    pub(super) fn path_out<S: Serializer>(path: &Path, s: S) -> Result<S::Ok, S::Error> {
+        match WRITING.with(|w| w.borrow().paths.get(&Arc::as_ptr(path).cast()).copied()) {
+            Some(number) => Named::<&str>::Resource(number).serialize(s),
+            None => Named::Path(&**path).serialize(s),
+        }
+    }
+
+    pub(super) fn path_in<'de, D: Deserializer<'de>>(d: D) -> Result<Path, D::Error> {
+        match Named::<String>::deserialize(d)? {
+            Named::Path(path) => Ok(path.into()),
+            Named::Resource(number) => {
+                READING.with(|r| r.borrow().as_ref().and_then(|r| r.paths.get(number as usize).cloned())).ok_or_else(
+                    || serde::de::Error::custom(format!("resource {number} of the part, which has no such one")),
+                )
+            }
+        }
+    }
+
     /// Where a sample or listing was recorded: the pack, by the name it has now.
     pub(super) fn origin<'de, D: Deserializer<'de>, T: From<String>>(d: D) -> Result<T, D::Error> {
         let text = String::deserialize(d)?;
         Ok(READING
             .with(|r| match (r.borrow().as_ref(), text.strip_prefix(pack::OWN_NAME)) {
-                (Some((pack, _)), Some(rest)) => format!("{}{rest}", pack.name()),
+                (Some(reading), Some(rest)) => format!("{}{rest}", reading.pack.name()),
                 _ => text,
             })
             .into())
@@ -1387,7 +1453,7 @@ impl Catalog {
         // representation, or `?format=Entity`) only lends the entities it lists.
         if matches!(&collection, Entry::Occupied(c) if c.get().recorded) {
             for item in items.into_iter().filter(|i| !i.reference) {
-                if let Some(r) = self.resources.get_mut(item.path.as_str()) {
+                if let Some(r) = self.resources.get_mut(&item.path) {
                     r.entity[repr_index(repr)].get_or_insert_with(|| sample(item.at));
                 }
             }
@@ -1396,9 +1462,9 @@ impl Catalog {
         let mut members = Vec::with_capacity(items.len());
         for item in items {
             // The member is the resource's own path where it is one of the catalog's.
-            let (member, resource) = match self.resources.get_key_value(item.path.as_str()) {
+            let (member, resource) = match self.resources.get_key_value(&item.path) {
                 Some((kept, _)) => (kept.clone(), true),
-                None => (Path::from(item.path), false),
+                None => (item.path, false),
             };
             if !item.reference && resource {
                 if let Some(r) = self.resources.get_mut(&member) {
