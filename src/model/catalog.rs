@@ -128,13 +128,27 @@ impl Resource {
         self.href.rsplit('/').next().unwrap_or_default()
     }
 
-    /// What a later sighting adds: whatever this one did not say yet.
+    /// What its links' texts say of it, written as its own ([`Own`]).
+    pub fn own(&self) -> Own<'_> {
+        Own { href: &self.href, name: self.name.as_deref() }
+    }
+
+    /// What a later sighting adds: whatever this one did not say yet. Its links are taken as
+    /// they are when they say the same of it as this one's would (its Href and Name), else
+    /// written out.
     fn absorb(&mut self, later: Resource) {
-        let Resource { name, uid, ref_links, entity_links, entity, plain_entity, .. } = later;
+        let Resource { href, name, uid, ref_links, entity_links, entity, plain_entity, .. } = later;
+        let same = href == self.href && name == self.name;
+        let theirs = |ours: &mut Option<Links>, links: Option<Links>| {
+            if ours.is_none() {
+                *ours =
+                    if same { links } else { links.map(|l| l.written_out(Own { href: &href, name: name.as_deref() })) };
+            }
+        };
+        theirs(&mut self.ref_links, ref_links);
+        theirs(&mut self.entity_links, entity_links);
         self.name = self.name.take().or(name);
         self.uid = self.uid.take().or(uid);
-        self.ref_links = self.ref_links.take().or(ref_links);
-        self.entity_links = self.entity_links.take().or(entity_links);
         self.plain_entity |= plain_entity;
         for (ours, theirs) in self.entity.iter_mut().zip(entity) {
             *ours = ours.take().or(theirs);
@@ -145,9 +159,9 @@ impl Resource {
     /// `Up` links and an `Alternate` to the entity.
     pub fn reference_links(&self) -> Vec<Link> {
         if let Some(links) = &self.ref_links {
-            return links.to_vec();
+            return links.to_vec(self.own());
         }
-        let mut links: Vec<Link> = self.entity_links.as_ref().map(Links::to_vec).unwrap_or_default();
+        let mut links: Vec<Link> = self.entity_links.as_ref().map(|l| l.to_vec(self.own())).unwrap_or_default();
         links.retain(|l| l.rel == "Up" && l.kind.is_some());
         links.push(Link {
             rel: "Alternate".into(),
@@ -207,8 +221,59 @@ impl std::borrow::Borrow<str> for Text {
     }
 }
 
+/// What a resource's links say of it, kept as one text for every resource: a link to itself
+/// (its `Alternate`, `?format=Entity` or not) or below it, and its own Name. Three of a large
+/// estate's link texts in four were its resources' own Hrefs and Names, each kept once per
+/// resource; written as its own, each is kept once.
+#[derive(Clone, Copy)]
+pub(crate) struct Own<'a> {
+    href: &'a str,
+    name: Option<&'a str>,
+}
+
+impl Own<'_> {
+    /// A text that begins so is written as its resource's own: `h` and what follows its Href,
+    /// `n` its Name, and the marker again a text that began with it.
+    const MARK: char = '\u{0}';
+
+    fn href(&self, href: String) -> String {
+        match href.strip_prefix(self.href).filter(|rest| rest.is_empty() || rest.starts_with(['?', '/'])) {
+            Some(rest) => format!("{}h{rest}", Own::MARK),
+            None => Own::escaped(href),
+        }
+    }
+
+    fn name(&self, name: String) -> String {
+        match self.name == Some(name.as_str()) {
+            true => format!("{}n", Own::MARK),
+            false => Own::escaped(name),
+        }
+    }
+
+    fn escaped(text: String) -> String {
+        match text.starts_with(Own::MARK) {
+            true => format!("{}{text}", Own::MARK),
+            false => text,
+        }
+    }
+
+    /// The text a kept one says.
+    fn written_out<'t>(&self, text: &'t str) -> Cow<'t, str> {
+        let Some(rest) = text.strip_prefix(Own::MARK) else { return Cow::Borrowed(text) };
+        if let Some(rest) = rest.strip_prefix('h') {
+            return Cow::Owned(format!("{}{rest}", self.href));
+        }
+        match rest {
+            "n" => Cow::Owned(self.name.unwrap_or_default().to_owned()),
+            // One that began with the marker, escaped.
+            _ => Cow::Borrowed(rest),
+        }
+    }
+}
+
 impl Links {
-    fn keep(links: Vec<Link>, strings: &mut Strings) -> Links {
+    /// `links` of the resource `own` says, their texts shared by `strings`.
+    fn keep(links: Vec<Link>, own: Own<'_>, strings: &mut Strings) -> Links {
         let mut kept = |s: String| strings.get(s);
         Links(
             links
@@ -216,35 +281,40 @@ impl Links {
                 .map(|l| KeptLink {
                     rel: kept(l.rel),
                     kind: l.kind.map(&mut kept),
-                    href: kept(l.href),
-                    name: l.name.map(&mut kept),
+                    href: kept(own.href(l.href)),
+                    name: l.name.map(|n| kept(own.name(n))),
                 })
                 .collect(),
         )
     }
 
-    pub fn to_vec(&self) -> Vec<Link> {
+    /// The links of the resource `own` says.
+    pub fn to_vec(&self, own: Own<'_>) -> Vec<Link> {
         self.0
             .iter()
             .map(|l| Link {
                 rel: l.rel.to_string(),
                 kind: l.kind.as_deref().map(str::to_owned),
-                href: l.href.to_string(),
-                name: l.name.as_deref().map(str::to_owned),
+                href: own.written_out(&l.href).into_owned(),
+                name: l.name.as_deref().map(|n| own.written_out(n).into_owned()),
             })
             .collect()
     }
 
-    /// The same links with their Hrefs and Names rewritten by `rewrite`.
-    pub fn rewritten(&self, rewrite: impl Fn(&str) -> String) -> Links {
+    /// The same links, of the resource `own` says, written out: none says what it says of it
+    /// as its own.
+    fn written_out(&self, own: Own<'_>) -> Links {
+        self.rewritten(own, str::to_owned)
+    }
+
+    /// The same links of the resource `own` says, written out, with their Hrefs and Names
+    /// rewritten by `rewrite`.
+    pub fn rewritten(&self, own: Own<'_>, rewrite: impl Fn(&str) -> String) -> Links {
+        let rewrite = |text: &str| Text::new(Own::escaped(rewrite(&own.written_out(text))));
         Links(
             self.0
                 .iter()
-                .map(|l| KeptLink {
-                    href: Text::new(rewrite(&l.href)),
-                    name: l.name.as_deref().map(|n| Text::new(rewrite(n))),
-                    ..l.clone()
-                })
+                .map(|l| KeptLink { href: rewrite(&l.href), name: l.name.as_deref().map(rewrite), ..l.clone() })
                 .collect(),
         )
     }
@@ -569,7 +639,7 @@ pub(crate) mod stored {
 
     /// What a stored part begins with: which emtape wrote it (bump the number with any change to
     /// what a part holds).
-    const WRITTEN_BY: &str = concat!("emtape ", env!("CARGO_PKG_VERSION"), " catalog part 7");
+    const WRITTEN_BY: &str = concat!("emtape ", env!("CARGO_PKG_VERSION"), " catalog part 8");
 
     /// How many resources, texts or listings a frame holds: a part is read a frame at a time,
     /// so reading it holds what it has read and one frame, not every byte of it (a large
@@ -1408,12 +1478,13 @@ impl Catalog {
         if resource.uid.is_none() {
             resource.uid = uid.map(str::to_owned);
         }
+        let own = Own { href: &resource.href, name: resource.name.as_deref() };
         match links {
             Some(links) if is_ref => {
-                resource.ref_links.get_or_insert_with(|| Links::keep(links, &mut self.strings));
+                resource.ref_links.get_or_insert_with(|| Links::keep(links, own, &mut self.strings));
             }
             Some(links) => {
-                resource.entity_links.get_or_insert_with(|| Links::keep(links, &mut self.strings));
+                resource.entity_links.get_or_insert_with(|| Links::keep(links, own, &mut self.strings));
                 if !href.to_ascii_lowercase().contains("format=entity") {
                     resource.plain_entity = true;
                 }
@@ -1716,6 +1787,58 @@ mod tests {
             ));
         }
         crate::cassette::Cassette::parse("conflicting.yaml", &text).unwrap()
+    }
+
+    #[test]
+    fn links_kept_as_their_resources_own_read_back_as_recorded_wherever_they_are_taken() {
+        let own = "{{origin}}/api/backupTaskSessions/6a1a";
+        let link = |rel: &str, href: String, name: Option<&str>| Link {
+            rel: rel.into(),
+            kind: Some("BackupTaskSession".into()),
+            href,
+            name: name.map(str::to_owned),
+        };
+        let recorded = vec![
+            link("Alternate", own.to_owned(), Some("vm1@today")),
+            link("Alternate", format!("{own}?format=Entity"), Some("vm1@today")),
+            link("Down", format!("{own}/mounts"), None),
+            // Not its own: a longer id, and another resource's name.
+            link("Related", format!("{own}0"), Some("vm1@yesterday")),
+            link("Up", "{{origin}}/api/backupServers/b30e".into(), Some("\u{0}n")),
+            link("Up", "\u{0}h".into(), Some("\u{0}\u{0}")),
+        ];
+        let resource = |href: &str, name: &str, links: &[Link]| {
+            let mut strings = Strings::default();
+            let mut r = Resource { href: href.into(), kind: "BackupTaskSession".into(), ..Resource::default() };
+            r.name = Some(name.to_owned());
+            r.ref_links = Some(Links::keep(links.to_vec(), r.own(), &mut strings));
+            (r, strings)
+        };
+        let (kept, strings) = resource(own, "vm1@today", &recorded);
+        assert_eq!(kept.reference_links(), recorded);
+        let own_texts = strings.0.iter().filter(|t| t.starts_with(Own::MARK) && !t.starts_with("\u{0}\u{0}")).count();
+        assert_eq!(own_texts, 4, "its Href, its entity's, one below it and its Name: {:?}", strings.0);
+        // Taken by a resource that says another Href or Name, they are written out.
+        for (href, name) in [(own, "vm1@then"), ("{{origin}}/api/BackupTaskSessions/6a1a", "vm1@today")] {
+            let mut ours = Resource { href: href.into(), name: Some(name.into()), ..Resource::default() };
+            ours.absorb(resource(own, "vm1@today", &recorded).0);
+            assert_eq!(ours.reference_links(), recorded, "taken by {href} {name}");
+        }
+        let mut same = Resource { href: own.into(), name: Some("vm1@today".into()), ..Resource::default() };
+        same.absorb(kept.clone());
+        assert_eq!(same.ref_links, kept.ref_links, "taken as they are by one that says the same");
+        // Rewritten (a restore's new session), they are rewritten as recorded.
+        let rewritten = kept.ref_links.as_ref().unwrap().rewritten(kept.own(), |t| t.replace("6a1a", "77"));
+        let fresh = Resource { href: "elsewhere".into(), ..Resource::default() };
+        let expected: Vec<Link> = recorded
+            .iter()
+            .map(|l| Link {
+                href: l.href.replace("6a1a", "77"),
+                name: l.name.as_ref().map(|n| n.replace("6a1a", "77")),
+                ..l.clone()
+            })
+            .collect();
+        assert_eq!(rewritten.to_vec(fresh.own()), expected);
     }
 
     #[test]

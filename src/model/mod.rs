@@ -509,8 +509,9 @@ impl Model {
             resource.href = sub.apply(&recorded.href);
             resource.name = recorded.name.as_ref().map(|n| sub.apply(n));
             resource.uid = recorded.uid.as_ref().map(|u| sub.apply(u));
-            resource.ref_links = recorded.ref_links.as_ref().map(|l| l.rewritten(|s| sub.apply(s)));
-            resource.entity_links = recorded.entity_links.as_ref().map(|l| l.rewritten(|s| sub.apply(s)));
+            resource.ref_links = recorded.ref_links.as_ref().map(|l| l.rewritten(recorded.own(), |s| sub.apply(s)));
+            resource.entity_links =
+                recorded.entity_links.as_ref().map(|l| l.rewritten(recorded.own(), |s| sub.apply(s)));
             for slot in 0..2 {
                 let repr = if slot == 0 { Repr::Xml } else { Repr::Json };
                 let text = match &recorded.entity[slot] {
