@@ -873,7 +873,7 @@ pub(crate) mod stored {
         let most = usize::try_from(pack.catalog_len() / 8).unwrap_or(usize::MAX);
         // Its bodies are the pack's, by place.
         let read = pack::reading(pack, || match &sink {
-            Sink::Part => read_frames(frames, most, |c: &mut super::Catalog, resources: Resources| {
+            Sink::Part => read_frames(frames, (most, true), |c: &mut super::Catalog, resources: Resources| {
                 for (path, resource) in resources {
                     c.order.push(path.clone());
                     c.resources.insert(path, resource);
@@ -883,7 +883,7 @@ pub(crate) mod stored {
             Sink::Sent(to) => {
                 let mut texts_sent = false;
                 let gone = |_| "no one takes its resources".to_owned();
-                read_frames(frames, most, |_, resources| {
+                read_frames(frames, (most, false), |_, resources| {
                     if !texts_sent {
                         let texts = READING.with(|r| r.borrow().as_ref().map(|r| r.texts.iter().cloned().collect()));
                         to.send(Sent::Texts(texts.unwrap_or_default())).map_err(gone)?;
@@ -901,10 +901,11 @@ pub(crate) mod stored {
     type Resources = Vec<(Path, Box<super::Resource>)>;
 
     /// The part the `frames` after its first say, each frame of resources (read as `R`) handed
-    /// to `resources` as it is read. `most`: how many of anything the part could hold.
+    /// to `resources` as it is read. `most`: how many of anything the part could hold; `whole`:
+    /// its resources are kept in the part, whose tables are made to size for them.
     fn read_frames<R: serde::de::DeserializeOwned>(
         frames: impl Iterator<Item = Result<Vec<u8>, String>>,
-        most: usize,
+        (most, whole): (usize, bool),
         mut resources: impl FnMut(&mut super::Catalog, Vec<(Path, R)>) -> Result<(), String>,
     ) -> Result<Part, String> {
         let mut part = Part::default();
@@ -914,8 +915,10 @@ pub(crate) mod stored {
             match frame {
                 Frame::Head { resources, lists, json_bodies, camel_bodies, camel_json } => {
                     // Counts from the file are hints, never more than the part could hold.
-                    c.resources.reserve(resources.min(most));
-                    c.order.reserve(resources.min(most));
+                    if whole {
+                        c.resources.reserve(resources.min(most));
+                        c.order.reserve(resources.min(most));
+                    }
                     part.lists.reserve(lists.min(most));
                     (part.json_bodies, part.camel_bodies, c.camel_json) = (json_bodies, camel_bodies, camel_json);
                 }
