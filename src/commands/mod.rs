@@ -113,8 +113,8 @@ fn man(subcommand: Option<&str>, dir: Option<&std::path::Path>) -> Result<Exit, 
 
 /// Asks for small pages for the rest of the process: serve, lint and diff read a large estate's
 /// bodies and build its model, and crawl receives the large bodies it records, gigabytes touched
-/// for the first time. With transparent huge pages each first touch cleared 2 MB, and the kernel's time varied from 2 to 6 s from run to run
-/// once the page cache held the estate: serve of the 0.1 estate reached its first entity in
+/// for the first time. With transparent huge pages each first touch cleared 2 MB, and the
+/// kernel's time varied from 2 to 6 s from run to run once the page cache held the estate: serve of the 0.1 estate reached its first entity in
 /// 6.2-6.8 s with them and 5.1-5.4 s without, lint took 8.7 s and 7.5-7.7 s. None of these
 /// commands starts another program, which would inherit it.
 fn small_pages() {

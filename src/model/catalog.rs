@@ -1467,15 +1467,17 @@ impl Catalog {
         if !path.rsplit('/').next().is_some_and(is_id) {
             return;
         }
-        // Looked up before it is made: most sightings are of a resource known already.
-        if !self.resources.contains_key(path.as_str()) {
+        // Most sightings are of a resource known already.
+        let order = &mut self.order;
+        let Some(resource) = made_at(&mut self.resources, &path, || {
             let kept: Path = path.as_str().into();
-            self.order.push(kept.clone());
+            order.push(kept.clone());
             let made =
                 Resource { href: strip_href_query(href).to_owned(), kind: kind.to_owned(), ..Resource::default() };
-            self.resources.insert(kept, Box::new(made));
-        }
-        let Some(resource) = self.resources.get_mut(path.as_str()) else { return };
+            (kept, Box::new(made))
+        }) else {
+            return;
+        };
         if resource.name.is_none() {
             resource.name = name.map(str::to_owned);
         }
@@ -1612,28 +1614,23 @@ impl Catalog {
             if resource.uid.is_none() && is_uuid(resource.id()) {
                 resource.uid = Some(format!("urn:veeam:{}:{}", resource.kind, resource.id()));
             }
-            // Looked up before a key is made: a million resources share a few dozen of each.
+            // A million resources share a few dozen collections and types.
             let up = parent(path);
-            if !self.collections.contains_key(up) {
-                let made = Collection {
-                    href: parent(&resource.href).to_owned(),
-                    member: resource.kind.clone(),
-                    members: Vec::new(),
-                    recorded: false,
-                };
-                self.collections.insert(up.to_owned(), made);
-            }
-            if let Some(collection) = self.collections.get_mut(up).filter(|c| !c.recorded) {
+            let collection = made_at(&mut self.collections, up, || {
+                let href = parent(&resource.href).to_owned();
+                (
+                    up.to_owned(),
+                    Collection { href, member: resource.kind.clone(), members: Vec::new(), recorded: false },
+                )
+            });
+            if let Some(collection) = collection.filter(|c| !c.recorded) {
                 collection.members.push(path.clone());
             }
-            match self.by_kind.get_mut(&resource.kind) {
-                Some(of_kind) => of_kind.push(path.clone()),
-                None => drop(self.by_kind.insert(resource.kind.clone(), vec![path.clone()])),
+            let kind = &resource.kind;
+            if let Some(of_kind) = made_at(&mut self.by_kind, kind, || (kind.clone(), Vec::new())) {
+                of_kind.push(path.clone());
             }
-            if !self.samples.contains_key(&resource.kind) {
-                self.samples.insert(resource.kind.clone(), [None, None]);
-            }
-            let Some(samples) = self.samples.get_mut(&resource.kind) else { continue };
+            let Some(samples) = made_at(&mut self.samples, kind, || (kind.clone(), [None, None])) else { continue };
             for (sample, entity) in samples.iter_mut().zip(&resource.entity) {
                 if sample.is_none() && entity.is_some() {
                     *sample = Some(path.clone());
@@ -1715,6 +1712,20 @@ impl Catalog {
             recorded: false,
         }))
     }
+}
+
+/// The value at `key`, made first by `make` (with its key) when there is none: looked up before
+/// a key is made, for tables most lookups find something in. `None` only if `make`'s key is not
+/// `key`.
+fn made_at<'m, K, V>(map: &'m mut HashMap<K, V>, key: &str, make: impl FnOnce() -> (K, V)) -> Option<&'m mut V>
+where
+    K: std::borrow::Borrow<str> + Eq + std::hash::Hash,
+{
+    if !map.contains_key(key) {
+        let (kept, made) = make();
+        map.insert(kept, made);
+    }
+    map.get_mut(key)
 }
 
 pub(crate) fn repr_index(repr: Repr) -> usize {

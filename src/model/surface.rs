@@ -81,7 +81,8 @@ impl Surface {
             s.types.entry("Task".to_owned()).or_insert(1);
         }
         for kind in QUERY_TYPES {
-            if let Some(n) = Some(catalog.of_kind(kind).len()).filter(|n| *n > 0) {
+            let n = catalog.of_kind(kind).len();
+            if n > 0 {
                 s.query_types.insert(kind.to_owned(), n);
             }
         }
