@@ -84,6 +84,10 @@ pub(crate) enum Stopped {
 
 type Link = (String, String, String);
 
+/// Items of a list paired by their keys, compared in runs of this many, one run per core at a
+/// time, when there are more.
+const PAIRED_APART: usize = 512;
+
 impl<'t, 'a> Comparer<'t, 'a> {
     pub fn new(old: &'t Tree<'a>, new: &'t Tree<'a>, ignore: &'t [Ignore]) -> Self {
         Comparer { old, new, ignore, drifts: Vec::new(), different_resources: false, stopped: None }
@@ -204,14 +208,7 @@ impl<'t, 'a> Comparer<'t, 'a> {
                         })
                         .collect();
                     if !pairs.is_empty() && pairs.len() * 2 >= olds.len().min(news.len()) {
-                        for (o, n, k) in pairs {
-                            // Byte-identical items cannot differ (a namespace inherited from
-                            // above was reported above).
-                            if self.old.same_source(o, self.new, n) {
-                                continue;
-                            }
-                            self.group(&[o], &[n], &place.keyed(field, k), Some(k), ns, prefix.clone());
-                        }
+                        self.pairs(&pairs, place, field, ns, prefix);
                         return;
                     }
                 }
@@ -219,6 +216,50 @@ impl<'t, 'a> Comparer<'t, 'a> {
             }
         }
         self.element(olds, news, place, item, ns, prefix);
+    }
+
+    /// Compares the items of two lists paired by their `field`, in their order. A listing of
+    /// half a million items is compared in runs, one per core, each on a comparer of its own:
+    /// its drifts come in the order the items do, and it stops where the first run stopped.
+    fn pairs(
+        &mut self,
+        pairs: &[(u32, u32, &str)],
+        place: &Place,
+        field: &str,
+        ns: Option<(u32, u32)>,
+        prefix: Option<(String, String)>,
+    ) {
+        let compare_run = |c: &mut Comparer<'t, 'a>, run: &[(u32, u32, &str)]| {
+            for &(o, n, k) in run {
+                // Byte-identical items cannot differ (a namespace inherited from above was
+                // reported above).
+                if c.old.same_source(o, c.new, n) {
+                    continue;
+                }
+                c.group(&[o], &[n], &place.keyed(field, k), Some(k), ns, prefix.clone());
+                if c.stopped.is_some() {
+                    return;
+                }
+            }
+        };
+        if pairs.len() < PAIRED_APART {
+            return compare_run(self, pairs);
+        }
+        let runs: Vec<&[(u32, u32, &str)]> = pairs.chunks(PAIRED_APART).collect();
+        let (old, new, ignore, different) = (self.old, self.new, self.ignore, self.different_resources);
+        let done = crate::parallel::map(&runs, |run| {
+            let mut c = Comparer::new(old, new, ignore);
+            c.different_resources = different;
+            compare_run(&mut c, run);
+            (c.drifts, c.stopped)
+        });
+        for (mut drifts, stopped) in done {
+            self.drifts.append(&mut drifts);
+            if stopped.is_some() {
+                self.stopped = stopped;
+                return;
+            }
+        }
     }
 
     /// Compares `olds` taken together with `news` taken together (one each, or the items of

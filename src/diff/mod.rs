@@ -1304,4 +1304,32 @@ mod tests {
         assert!(unparsed.new);
         assert_eq!((unparsed.error.line, unparsed.error.column), (3, 1), "{}", unparsed.error.message);
     }
+
+    #[test]
+    fn a_long_listing_compared_a_run_per_core_drifts_and_stops_in_the_order_of_its_items() {
+        // Item `i` on line `i + 2`; `changed` items say another State, `broken` ones an undeclared prefix.
+        let listing = |changed: &[usize], broken: &[usize]| {
+            let mut s = String::from("<L xmlns=\"urn:a\">\n");
+            for i in 0..3000 {
+                let state = if changed.contains(&i) { "Failed" } else { "Success" };
+                let prefix = if broken.contains(&i) { "x:" } else { "" };
+                s.push_str(&format!("<I UID=\"urn:i:{i}\"><{prefix}State>{state}</{prefix}State><N>{i}</N></I>\n"));
+            }
+            s + "</L>"
+        };
+        let old = listing(&[], &[]);
+        let Ok(drifts) = compare_bodies(&old, &listing(&[2999, 5, 1500], &[]), false, false, &[]) else {
+            panic!("the bodies parse")
+        };
+        let items: Vec<_> = drifts.iter().map(|d| (d.item.as_deref(), d.new_line)).collect();
+        assert_eq!(
+            items,
+            [(Some("urn:i:5"), Some(7)), (Some("urn:i:1500"), Some(1502)), (Some("urn:i:2999"), Some(3001))]
+        );
+        // The first item that does not parse is the one named, whichever run reaches it first.
+        let Err(unparsed) = compare_bodies(&old, &listing(&[100], &[2900, 2500]), false, false, &[]) else {
+            panic!("an undeclared prefix")
+        };
+        assert_eq!(unparsed.error.line, 2502, "{}", unparsed.error.message);
+    }
 }
