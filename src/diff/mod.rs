@@ -714,7 +714,8 @@ fn diff_cassettes(old: &LoadedCassette, new: &LoadedCassette, ignore: &[Ignore])
         }
         (map, order)
     };
-    let ((og, oorder), (ng, norder)) = (groups(old), groups(new));
+    // Half a million keys each at full size: made one per core.
+    let ((og, oorder), (ng, norder)) = crate::parallel::both(true, || groups(old), || groups(new));
     let reprs = |c: &LoadedCassette| -> BTreeSet<&'static str> {
         (0..c.cassette.exchanges.len()).filter_map(|i| repr_of(&c.cassette, i)).map(Repr::name).collect()
     };
