@@ -440,7 +440,7 @@ fn dangling(mock: &Mock, repr: Repr, files: &[String], out: &mut Vec<Finding>) {
     // Links of one shape (ids as parameters) answer alike once the model answers a few of
     // them: checking three of each keeps a 10,000-point cassette's lint about a second.
     let mut shapes: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let workers = crate::parallel::cores();
     let mut unrecorded: Vec<String> = Vec::new();
     // Breadth-first, a level at a time; the requests of a level are answered in parallel.
     while !frontier.is_empty() {

@@ -1,8 +1,13 @@
 //! Work spread over the machine's cores: one function over many items, the results in order.
 
+/// How many cores the machine gives this process.
+pub(crate) fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+}
+
 /// `f` of every item, computed on up to one thread per core, each taking a run of items.
 pub(crate) fn map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let cores = cores();
     if cores < 2 || items.len() < 2 {
         return items.iter().map(f).collect();
     }

@@ -357,7 +357,7 @@ impl Cassette {
     /// as [`Cassette::load_placed`] does, else as [`Cassette::load`].
     pub fn load_all(paths: &[std::path::PathBuf], placed: bool) -> Vec<Result<LoadedCassette, CassetteError>> {
         let load = if placed { Cassette::load_placed } else { Cassette::load };
-        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let cores = crate::parallel::cores();
         let mut out = Vec::with_capacity(paths.len());
         for batch in paths.chunks(cores.max(1)) {
             std::thread::scope(|scope| {

@@ -1098,11 +1098,6 @@ fn stretches<'a, 'c>(exchanges: &'a [(&'c LoadedCassette, usize)], n: usize) -> 
 /// in: a small estate's part whole, a large one's a few hundred MB.
 const LOOKAHEAD: usize = 8;
 
-/// How many threads a catalog is learned on.
-fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
-}
-
 impl Catalog {
     /// Built from `cassettes`, which it takes: before anything is read, each pack whose part is
     /// stored lets its exchanges go ([`stored::let_go`]). (Serve and lint hand them over to
@@ -1110,7 +1105,7 @@ impl Catalog {
     #[cfg(test)]
     pub fn build(mut cassettes: Vec<LoadedCassette>) -> Catalog {
         cassettes.iter_mut().for_each(stored::let_go);
-        Catalog::build_ahead(&cassettes, cores(), true, true, None)
+        Catalog::build_ahead(&cassettes, crate::parallel::cores(), true, true, None)
     }
 
     /// [`Catalog::build`] of the cassettes `later` hands over. The stored part of `first`, the
@@ -1122,7 +1117,7 @@ impl Catalog {
         let ahead = first.map(|pack| stored::part_from(&pack, stored::Sink::Part));
         let Ok(mut cassettes) = later.recv() else { return Catalog::default() };
         cassettes.iter_mut().for_each(stored::let_go);
-        Catalog::build_ahead(&cassettes, cores(), true, true, ahead)
+        Catalog::build_ahead(&cassettes, crate::parallel::cores(), true, true, ahead)
     }
 
     #[cfg(test)]

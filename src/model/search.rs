@@ -2,6 +2,7 @@
 //! [&sortAsc|sortDesc=F][&pageSize=N&page=M]`, answered from every resource the model knows.
 
 use std::cmp::Ordering;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::catalog::Resource;
@@ -175,7 +176,7 @@ fn root_attributes(e: &quick_xml::events::BytesStart<'_>) -> Vec<(String, String
 /// A query result before paging: path, the resource when a session created it (catalog ones
 /// are looked up for the page shown), its row of fields (none when the query neither filters
 /// nor sorts).
-type Item<'a> = (&'a str, Option<&'a Resource>, &'a [Option<String>]);
+type Item<'a> = (&'a str, Option<&'a Resource>, Row<'a>);
 
 /// The resource of a type with a recorded entity, and that entity's fields.
 type Sibling<'a> = Option<(&'a Resource, Vec<(String, String)>)>;
@@ -228,10 +229,8 @@ impl Model {
         let catalog = self.catalog();
         let sibling = self.sibling(kind);
         // On every core: a large estate's entities are read from its packs one by one.
-        let all =
-            crate::parallel::map(catalog.of_kind(kind), |p| catalog.resource(p).map(|r| self.fields_of(r, &sibling)));
-        let all: Vec<Vec<(String, String)>> = all.into_iter().flatten().collect();
-        let all = Arc::new(Table::new(all));
+        let all = Table::of(catalog.of_kind(kind), |p| catalog.resource(p).map(|r| self.fields_of(r, &sibling)));
+        let all = Arc::new(all);
         if let Ok(mut f) = self.fields.write() {
             f.insert(kind.to_owned(), all.clone());
         }
@@ -286,7 +285,7 @@ impl Model {
         // Neither filtered nor sorted: the type's resources in the catalog's order, with no
         // fields read (a type's table of fields takes seconds on a large estate).
         let plain = filter.is_none() && sort.is_none();
-        let table = if plain { Arc::new(Table::new(Vec::new())) } else { self.kind_fields(&kind) };
+        let table = if plain { Arc::new(Table::default()) } else { self.kind_fields(&kind) };
         let extra: Vec<Vec<Option<String>>> = if plain {
             Vec::new()
         } else {
@@ -306,43 +305,44 @@ impl Model {
                 let all =
                     paths.iter().map(|p| (&**p, None)).chain(mine.iter().map(|c| (c.path.as_str(), Some(&c.resource))));
                 let total = paths.len() + mine.len();
-                (all.skip(skip_of(total)).take(size_of(total)).map(|(p, r)| (p, r, &[][..])).collect(), total)
+                (all.skip(skip_of(total)).take(size_of(total)).map(|(p, r)| (p, r, Row::Made(&[]))).collect(), total)
             }
             Some(rows) => {
                 let shown = rows.iter().skip(skip_of(rows.len())).take(size_of(rows.len()));
-                let shown = shown.map(|&i| (&*paths[i as usize], None, table.rows[i as usize].as_slice()));
+                let shown = shown.map(|&i| (&*paths[i as usize], None, Row::At(i)));
                 (shown.collect(), rows.len())
             }
             None => {
                 // Catalog resources are looked up only for the page shown, not for every row.
-                let mut items: Vec<(Option<u32>, Item<'_>)> = paths
-                    .iter()
-                    .zip(table.rows.iter())
-                    .enumerate()
-                    .map(|(i, (p, f))| (u32::try_from(i).ok(), (&**p, None, f.as_slice())))
+                let mut items: Vec<(Option<u32>, Item<'_>)> = (0..table.len().min(paths.len()))
+                    .filter_map(|i| {
+                        let i = u32::try_from(i).ok()?;
+                        Some((Some(i), (&*paths[i as usize], None, Row::At(i))))
+                    })
                     .collect();
                 items.extend(
-                    mine.iter().zip(&extra).map(|(c, f)| (None, (c.path.as_str(), Some(&c.resource), f.as_slice()))),
+                    mine.iter().zip(&extra).map(|(c, f)| (None, (c.path.as_str(), Some(&c.resource), Row::Made(f)))),
                 );
                 if let Some(filter) = &filter {
                     let mut columns = Vec::new();
                     for field in filter.fields() {
                         match table.column(field) {
                             Some(c) => columns.push((field, c)),
-                            None if table.rows.is_empty() => {}
+                            None if table.len() == 0 => {}
                             None => return bad(format!("Unknown field {field} for type {kind}.")),
                         }
                     }
                     items.retain(|(_, (_, _, row))| {
-                        let row: &[Option<String>] = row;
-                        filter.matches(&|name| columns.iter().find(|(f, _)| *f == name).and_then(|(_, c)| c.get(row)))
+                        filter.matches(&|name| {
+                            columns.iter().find(|(f, _)| *f == name).and_then(|(_, c)| table.get(*c, *row))
+                        })
                     });
                 }
                 if let Some((field, descending)) = sort {
                     let column = table.column(field);
                     let mut keyed: Vec<(SortKey, _)> = items
                         .into_iter()
-                        .map(|item| (SortKey::of(column.and_then(|c| c.get(item.1.2))), item))
+                        .map(|item| (SortKey::of(column.and_then(|c| table.get(c, item.1.2))), item))
                         .collect();
                     keyed.sort_by(|(a, _), (b, _)| match (a, b) {
                         (SortKey::Missing, _) | (_, SortKey::Missing) => a.cmp(b),
@@ -436,10 +436,59 @@ impl Matched {
 }
 
 /// The query fields of every resource of a type as a table: one column per field name (lower
-/// case), so that a filter finds its column once, not once per resource.
+/// case), so that a filter finds its column once, not once per resource. A column holds each of
+/// its values once, its rows by number: half a million task sessions share a few states, job
+/// sessions and servers, and their fields were most of a large estate's memory as strings.
+#[derive(Default)]
 pub(crate) struct Table {
     columns: Vec<String>,
-    rows: Vec<Vec<Option<String>>>,
+    /// Each column's cells, by row: the number of its value, or [`NONE`].
+    cells: Vec<Vec<u32>>,
+    values: Vec<Values>,
+    rows: usize,
+}
+
+/// A row without a value in a column.
+const NONE: u32 = u32::MAX;
+
+/// A column's values, one after the other in one text.
+#[derive(Default)]
+struct Values {
+    text: String,
+    ends: Vec<usize>,
+    /// While the table is made: each value's number, by its hash (a value whose hash another
+    /// has is kept again: the table is the same, only larger).
+    seen: HashMap<u64, u32, foldhash::fast::FixedState>,
+}
+
+impl Values {
+    fn get(&self, n: u32) -> Option<&str> {
+        let end = *self.ends.get(n as usize)?;
+        let start = n.checked_sub(1).map_or(0, |before| self.ends[before as usize]);
+        self.text.get(start..end)
+    }
+
+    /// `value`'s number: the one it has, or a new one.
+    fn number(&mut self, value: &str) -> u32 {
+        let hash = std::hash::BuildHasher::hash_one(&foldhash::fast::FixedState::default(), value);
+        if let Some(&n) = self.seen.get(&hash)
+            && self.get(n) == Some(value)
+        {
+            return n;
+        }
+        let n = self.ends.len() as u32;
+        self.text.push_str(value);
+        self.ends.push(self.text.len());
+        self.seen.entry(hash).or_insert(n);
+        n
+    }
+}
+
+/// A row of a query's results: of the type's table, or made for a resource a session created.
+#[derive(Clone, Copy)]
+pub(crate) enum Row<'a> {
+    At(u32),
+    Made(&'a [Option<String>]),
 }
 
 /// Where a field's value is: a column, or the part before `@` of one (a restore point's
@@ -450,31 +499,66 @@ enum Column {
     BeforeAt(usize),
 }
 
-impl Column {
-    fn get(self, row: &[Option<String>]) -> Option<&str> {
-        match self {
-            Column::Plain(i) => row.get(i)?.as_deref(),
-            Column::BeforeAt(i) => row.get(i)?.as_deref()?.split_once('@').map(|(vm, _)| vm),
-        }
-    }
-}
-
 impl Table {
-    fn new(all: Vec<Vec<(String, String)>>) -> Table {
-        let mut columns: Vec<String> = Vec::new();
-        for fields in &all {
-            for (name, _) in fields {
-                if !columns.contains(name) {
-                    columns.push(name.clone());
-                }
-            }
+    /// The table of `resources`' fields (`None`: a row without any), made a run of resources at
+    /// a time, a table of its own per core then joined: a large estate's entities are read from
+    /// its packs one by one, and a run's fields as strings are let go once a table holds them.
+    fn of<T: Sync>(resources: &[T], fields: impl Fn(&T) -> Option<Vec<(String, String)>> + Sync) -> Table {
+        let mut table = Table::default();
+        let runs: Vec<&[T]> = resources.chunks(ROWS_AT_ONCE).collect();
+        for runs in runs.chunks(crate::parallel::cores()) {
+            let parts = crate::parallel::map(runs, |run| {
+                let mut part = Table::default();
+                run.iter().for_each(|r| part.push(fields(r).unwrap_or_default()));
+                part
+            });
+            parts.into_iter().for_each(|part| table.append(part));
         }
-        let mut table = Table { columns, rows: Vec::with_capacity(all.len()) };
-        for fields in all {
-            let row = table.row(fields);
-            table.rows.push(row);
-        }
+        table.values.iter_mut().for_each(|v| v.seen = HashMap::default());
         table
+    }
+
+    /// The column named `name`, made (empty in every row so far) if there is none.
+    fn column_at(&mut self, name: String) -> usize {
+        if let Some(at) = self.columns.iter().position(|c| *c == name) {
+            return at;
+        }
+        self.columns.push(name);
+        self.cells.push(vec![NONE; self.rows]);
+        self.values.push(Values::default());
+        self.columns.len() - 1
+    }
+
+    fn push(&mut self, fields: Vec<(String, String)>) {
+        for (name, value) in fields {
+            let at = self.column_at(name);
+            let n = self.values[at].number(&value);
+            // A field named twice keeps its last value.
+            let cells = &mut self.cells[at];
+            cells.truncate(self.rows);
+            cells.push(n);
+        }
+        self.rows += 1;
+        self.cells.iter_mut().for_each(|c| c.resize(self.rows, NONE));
+    }
+
+    /// `part`'s rows after these.
+    fn append(&mut self, part: Table) {
+        let Table { columns, cells, values, rows } = part;
+        for ((name, cells), values) in columns.into_iter().zip(cells).zip(values) {
+            let at = self.column_at(name);
+            let ours = &mut self.values[at];
+            let numbers: Vec<u32> =
+                (0..values.ends.len() as u32).map(|n| ours.number(values.get(n).unwrap_or(""))).collect();
+            let column = &mut self.cells[at];
+            column.extend(cells.into_iter().map(|n| numbers.get(n as usize).copied().unwrap_or(NONE)));
+        }
+        self.rows += rows;
+        self.cells.iter_mut().for_each(|c| c.resize(self.rows, NONE));
+    }
+
+    fn len(&self) -> usize {
+        self.rows
     }
 
     /// `fields` laid out as a row of this table; fields it has no column for are left out.
@@ -488,6 +572,21 @@ impl Table {
         row
     }
 
+    fn cell<'r>(&'r self, row: Row<'r>, at: usize) -> Option<&'r str> {
+        match row {
+            Row::At(r) => self.values.get(at)?.get(*self.cells.get(at)?.get(r as usize)?),
+            Row::Made(row) => row.get(at)?.as_deref(),
+        }
+    }
+
+    /// The value of `column` in `row`.
+    fn get<'r>(&'r self, column: Column, row: Row<'r>) -> Option<&'r str> {
+        match column {
+            Column::Plain(i) => self.cell(row, i),
+            Column::BeforeAt(i) => self.cell(row, i)?.split_once('@').map(|(vm, _)| vm),
+        }
+    }
+
     /// A field by name (any case), with EM's aliases: `CreationTime` is `CreationTimeUTC`, and
     /// a restore point's `VmDisplayName` is its `VmName` or the part of its Name before `@`.
     fn column(&self, name: &str) -> Option<Column> {
@@ -499,6 +598,9 @@ impl Table {
         })
     }
 }
+
+/// How many resources' fields are read at once into a type's table.
+const ROWS_AT_ONCE: usize = 4096;
 
 #[cfg(test)]
 mod tests {
@@ -516,6 +618,43 @@ mod tests {
         let simple = root.elements().filter(|e| e.elements().next().is_none());
         fields.extend(simple.map(|e| (e.name.to_ascii_lowercase(), e.text())));
         fields
+    }
+
+    #[test]
+    fn a_table_made_in_runs_gives_each_row_its_own_fields_whatever_run_it_was_read_in() {
+        // More rows than a run, so that parts are joined; a column first named late, a row
+        // with no fields, a field named twice, and values that rows share.
+        let n = ROWS_AT_ONCE * 3 + 7;
+        let fields = |i: &usize| {
+            let i = *i;
+            if i == 5 {
+                return None;
+            }
+            let mut f =
+                vec![("id".to_owned(), i.to_string()), ("state".to_owned(), ["Success", "Failed"][i % 2].to_owned())];
+            if i >= ROWS_AT_ONCE * 2 {
+                f.push(("late".to_owned(), format!("l{i}")));
+            }
+            if i == 9 {
+                f.push(("state".to_owned(), "Working".to_owned()));
+            }
+            Some(f)
+        };
+        let rows: Vec<usize> = (0..n).collect();
+        let table = Table::of(&rows, fields);
+        assert_eq!(table.len(), n);
+        let [id, state, late] = ["id", "State", "LATE"].map(|c| table.column(c).unwrap());
+        for i in rows {
+            let row = Row::At(i as u32);
+            let want = fields(&i).unwrap_or_default();
+            let of = |name: &str| want.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+            assert_eq!(
+                [table.get(id, row), table.get(state, row), table.get(late, row)],
+                [of("id"), of("state"), of("late")],
+                "row {i}"
+            );
+        }
+        assert_eq!(table.values[1].ends.len(), 3, "Success, Failed and Working are each kept once");
     }
 
     #[test]
