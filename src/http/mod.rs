@@ -13,16 +13,50 @@ use bytes::Bytes;
 pub use date::{format_http_date, format_rfc3339, http_date, parse_datetime_seconds};
 
 /// Header fields in the order they were sent, duplicates kept. Names compare case-insensitively.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-pub struct Headers(Vec<(String, String)>);
+/// Shared until changed: the exchanges of a large estate's cassette (half a million in each)
+/// read with the same few header lists each share one ([`Headers::deserialize`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct Headers(std::sync::Arc<Fields>);
+
+/// Header fields, name and value.
+type Fields = Vec<(String, String)>;
+
+impl<'de> serde::Deserialize<'de> for Headers {
+    /// Read as a list of fields (as it is written); a list equal to one of the first few this
+    /// thread read is that one, shared.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Headers, D::Error> {
+        /// How many lists a thread keeps to share.
+        const KEPT: usize = 32;
+        thread_local! {
+            static READ: std::cell::RefCell<Vec<std::sync::Arc<Fields>>> =
+                const { std::cell::RefCell::new(Vec::new()) };
+        }
+        let fields = Fields::deserialize(d)?;
+        Ok(Headers(READ.with_borrow_mut(|read| {
+            if let Some(same) = read.iter().find(|r| ***r == fields) {
+                return same.clone();
+            }
+            let fields = std::sync::Arc::new(fields);
+            if read.len() < KEPT {
+                read.push(fields.clone());
+            }
+            fields
+        })))
+    }
+}
 
 impl Headers {
     pub fn new() -> Self {
-        Self(Vec::new())
+        Self::default()
     }
 
     pub fn push(&mut self, name: impl Into<String>, value: impl Into<String>) {
-        self.0.push((name.into(), value.into()));
+        self.fields().push((name.into(), value.into()));
+    }
+
+    /// The fields to change: this list's own (copied first if it is shared).
+    fn fields(&mut self) -> &mut Fields {
+        std::sync::Arc::make_mut(&mut self.0)
     }
 
     /// The first value of `name`.
@@ -40,23 +74,26 @@ impl Headers {
 
     /// Removes every field called `name`.
     pub fn remove(&mut self, name: &str) {
-        self.0.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        if self.contains(name) {
+            self.fields().retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        }
     }
 
     /// Replaces every field called `name` by one with `value`, in the place of the first.
     pub fn set(&mut self, name: &str, value: impl Into<String>) {
         let value = value.into();
-        match self.0.iter().position(|(n, _)| n.eq_ignore_ascii_case(name)) {
+        let fields = self.fields();
+        match fields.iter().position(|(n, _)| n.eq_ignore_ascii_case(name)) {
             Some(i) => {
-                self.0[i].1 = value;
+                fields[i].1 = value;
                 let mut seen = 0;
-                self.0.retain(|(n, _)| {
+                fields.retain(|(n, _)| {
                     let same = n.eq_ignore_ascii_case(name);
                     seen += usize::from(same);
                     !same || seen == 1
                 });
             }
-            None => self.0.push((name.to_owned(), value)),
+            None => fields.push((name.to_owned(), value)),
         }
     }
 
@@ -65,7 +102,7 @@ impl Headers {
     }
 
     pub fn iter_mut(&mut self) -> impl Iterator<Item = (&mut String, &mut String)> {
-        self.0.iter_mut().map(|(n, v)| (n, v))
+        self.fields().iter_mut().map(|(n, v)| (n, v))
     }
 
     pub fn len(&self) -> usize {
@@ -79,7 +116,7 @@ impl Headers {
 
 impl FromIterator<(String, String)> for Headers {
     fn from_iter<T: IntoIterator<Item = (String, String)>>(iter: T) -> Self {
-        Self(iter.into_iter().collect())
+        Self(std::sync::Arc::new(iter.into_iter().collect()))
     }
 }
 
@@ -243,6 +280,21 @@ pub fn is_valid_authority(host: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn header_lists_read_alike_are_shared_until_one_is_changed() {
+        let text = r#"[["Content-Type","application/xml"],["Date","{{date}}"]]"#;
+        let (a, mut b): (Headers, Headers) = (serde_json::from_str(text).unwrap(), serde_json::from_str(text).unwrap());
+        assert!(std::sync::Arc::ptr_eq(&a.0, &b.0), "read alike, kept once");
+        b.set("Date", "Mon, 07 Dec 2026 12:00:00 GMT");
+        b.push("Server", "Microsoft-HTTPAPI/2.0");
+        assert_eq!(a.get("Date"), Some("{{date}}"));
+        assert_eq!(a.len(), 2);
+        assert_eq!((b.get("Date"), b.len()), (Some("Mon, 07 Dec 2026 12:00:00 GMT"), 3));
+        assert_eq!(serde_json::to_string(&a).unwrap(), text, "written as it was read");
+        let other: Headers = serde_json::from_str(r#"[["Accept","application/json"]]"#).unwrap();
+        assert_eq!(other.get("accept"), Some("application/json"));
+    }
 
     #[test]
     fn a_later_body_written_whole_is_its_blocks_joined_in_order() {
