@@ -174,23 +174,32 @@ pub struct Response {
 /// sends the blocks as they come, in bounded memory.
 type WriteBlocks = dyn Fn(&mut dyn FnMut(Bytes) -> bool) -> Result<(), String> + Send + Sync;
 
-/// A body written when it is sent (a large body of a pack, read and filled a block at a time).
+/// A body written when it is sent (a large body of a pack, read and filled a block at a time),
+/// and about how long it is.
 #[derive(Clone)]
-pub struct Later(std::sync::Arc<WriteBlocks>);
+pub struct Later(std::sync::Arc<WriteBlocks>, usize);
 
 impl Later {
-    pub fn new(write: impl Fn(&mut dyn FnMut(Bytes) -> bool) -> Result<(), String> + Send + Sync + 'static) -> Later {
-        Later(std::sync::Arc::new(write))
+    pub fn new(
+        about: usize,
+        write: impl Fn(&mut dyn FnMut(Bytes) -> bool) -> Result<(), String> + Send + Sync + 'static,
+    ) -> Later {
+        Later(std::sync::Arc::new(write), about)
     }
 
     /// The whole body, written now: one block as it is, several joined as they come (a large
-    /// listing's blocks are never all held beside their join).
+    /// listing's blocks are never all held beside their join), into room made once for a body
+    /// a quarter longer than it is about (room never written to is never given memory; a
+    /// join grown as it comes was copied and its memory cleared again at each doubling).
     pub fn whole(&self) -> Result<Bytes, String> {
         let (mut only, mut joined) = (None::<Bytes>, Vec::new());
         (self.0)(&mut |block| {
             if only.is_none() && joined.is_empty() {
                 only = Some(block);
             } else {
+                if joined.is_empty() {
+                    joined.reserve(self.1.saturating_add(self.1 / 4));
+                }
                 joined.extend_from_slice(&only.take().unwrap_or_default());
                 joined.extend_from_slice(&block);
             }
@@ -299,7 +308,7 @@ mod tests {
     #[test]
     fn a_later_body_written_whole_is_its_blocks_joined_in_order() {
         let of = |blocks: &'static [&'static str]| {
-            Later::new(move |sink| {
+            Later::new(4, move |sink| {
                 blocks.iter().all(|b| sink(Bytes::from_static(b.as_bytes())));
                 Ok(())
             })
@@ -310,7 +319,7 @@ mod tests {
         assert_eq!(of(&["", "<Items>", "", "</Items>", "\n"]), "<Items></Items>\n");
         assert_eq!(of(&["", ""]), "");
         assert_eq!(of(&[]), "");
-        let failed = Later::new(|sink| {
+        let failed = Later::new(7, |sink| {
             sink(Bytes::from_static(b"<Items>"));
             Err("the pack was written over".into())
         });

@@ -152,7 +152,7 @@ const BLOCK: usize = 1 << 20;
 fn written_as_sent(placed: Arc<Placed>, fill: &Fill<'_>) -> Later {
     let (origin, date) = (fill.origin.to_owned(), fill.date.to_owned());
     let session = fill.session.map(|(id, token)| (id.to_owned(), token.to_owned()));
-    Later::new(move |sink| {
+    Later::new(placed.len(), move |sink| {
         let session = session.as_ref().map(|(id, token)| (id.as_str(), token.as_str()));
         write_blocks(&placed, &Fill { origin: &origin, date: &date, session }, sink).map_err(|e| e.to_string())
     })
