@@ -114,9 +114,10 @@ fn man(subcommand: Option<&str>, dir: Option<&std::path::Path>) -> Result<Exit, 
 /// Asks for small pages for the rest of the process: serve, lint and diff read a large estate's
 /// bodies and build its model, and crawl receives the large bodies it records, gigabytes touched
 /// for the first time. With transparent huge pages each first touch cleared 2 MB, and the
-/// kernel's time varied from 2 to 6 s from run to run once the page cache held the estate: serve of the 0.1 estate reached its first entity in
-/// 6.2-6.8 s with them and 5.1-5.4 s without, lint took 8.7 s and 7.5-7.7 s. None of these
-/// commands starts another program, which would inherit it.
+/// kernel's time varied from 2 to 6 s from run to run once the page cache held the estate: serve
+/// of the 0.1 estate reached its first entity in 6.2-6.8 s with them and 5.1-5.4 s without, lint
+/// took 8.7 s and 7.5-7.7 s. None of these commands starts another program, which would inherit
+/// it.
 fn small_pages() {
     #[cfg(target_os = "linux")]
     let _ = nix::sys::prctl::set_thp_disable(true);
@@ -124,7 +125,7 @@ fn small_pages() {
 
 /// A tokio runtime with `threads` workers (one per available core by default).
 fn runtime(threads: Option<usize>) -> Result<tokio::runtime::Runtime, Failure> {
-    let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)).max(1);
+    let threads = threads.unwrap_or_else(crate::parallel::cores).max(1);
     let mut builder = if threads == 1 {
         tokio::runtime::Builder::new_current_thread()
     } else {
