@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use crate::cassette::{Survey, Surveyor};
 use crate::codec::base64_encode;
 use crate::em::{self, Repr};
 use crate::http::Headers;
@@ -178,9 +179,13 @@ pub async fn crawl(client: Arc<Client>, recorder: Arc<Recorder>, options: &Crawl
                             let sent = Sent { method: "GET", url: &url, headers: &h, body: b"" };
                             match &body {
                                 Fetched::Parts(parts) => recorder.record_in_parts(&sent, &head, parts),
-                                Fetched::Spooled(spool) => {
-                                    recorder.record_spooled(recorder.next_seq(), &sent, &head, &spool.0)
-                                }
+                                Fetched::Spooled(spool, surveyed) => recorder.record_spooled(
+                                    recorder.next_seq(),
+                                    &sent,
+                                    &head,
+                                    &spool.0,
+                                    surveyed.clone(),
+                                ),
                             }
                         })
                         .await;
@@ -250,13 +255,14 @@ type Answered = (Job, Result<(Response, Fetched), ClientError>);
 
 /// The body of an answer: in the chunks it came in (a list of half a million items is recorded
 /// without a whole copy), or, past [`crate::cassette::LARGE_BODY`], spooled to a file as it
-/// came. A crawl of a large estate asks for its largest listings side by side: held, they were
-/// a gigabyte of fresh memory, and the kernel's time to clear it varied from run to run more
-/// than everything else the crawl does.
+/// came, and surveyed on the way (its cassette's writer then reads it once). A crawl of a large
+/// estate asks for its largest listings side by side: held, they were a gigabyte of fresh
+/// memory, and the kernel's time to clear it varied from run to run more than everything else
+/// the crawl does.
 #[derive(Clone)]
 enum Fetched {
     Parts(Vec<Bytes>),
-    Spooled(Arc<Spool>),
+    Spooled(Arc<Spool>, Survey),
 }
 
 /// A spool file, removed when the last holder lets it go (recorded, and its links taken).
@@ -280,15 +286,16 @@ async fn fetch(
     let read = async {
         let (head, mut stream) = client.send_streaming("GET", url, headers, Bytes::new()).await?;
         let (mut parts, mut size) = (Vec::new(), 0);
-        let mut spooled: Option<(Spool, std::io::BufWriter<std::fs::File>)> = None;
+        let mut spooled: Option<(Spool, std::io::BufWriter<std::fs::File>, Surveyor)> = None;
         let unspooled = |e: std::io::Error| ClientError::Http {
             url: url.to_owned(),
             reason: format!("cannot spool its large body to {}: {e}", spool.display()),
         };
         while let Some(chunk) = stream.next().await {
             let chunk = chunk?;
-            if let Some((_, file)) = &mut spooled {
+            if let Some((_, file, surveyor)) = &mut spooled {
                 file.write_all(&chunk).map_err(unspooled)?;
+                surveyor.feed(&chunk);
                 continue;
             }
             size += chunk.len();
@@ -298,16 +305,18 @@ async fn fetch(
                 // Removed from here on, whatever happens to the rest of the body.
                 let kept = Spool(spool.clone());
                 let mut file = std::io::BufWriter::with_capacity(1 << 20, file);
+                let mut surveyor = Surveyor::default();
                 for part in parts.drain(..) {
                     file.write_all(&part).map_err(unspooled)?;
+                    surveyor.feed(&part);
                 }
-                spooled = Some((kept, file));
+                spooled = Some((kept, file, surveyor));
             }
         }
         let body = match spooled {
-            Some((kept, mut file)) => {
+            Some((kept, mut file, surveyor)) => {
                 file.flush().map_err(unspooled)?;
-                Fetched::Spooled(Arc::new(kept))
+                Fetched::Spooled(Arc::new(kept), surveyor.finish())
             }
             None => Fetched::Parts(parts),
         };
@@ -328,7 +337,7 @@ fn take(report: &mut CrawlReport, frontier: &mut Frontier<'_>, (job, result): An
                 let whole = match body {
                     Fetched::Parts(parts) if parts.len() == 1 => parts[0].clone(),
                     Fetched::Parts(parts) => Bytes::from(parts.concat()),
-                    Fetched::Spooled(spool) => match std::fs::read(&spool.0) {
+                    Fetched::Spooled(spool, _) => match std::fs::read(&spool.0) {
                         Ok(bytes) => Bytes::from(bytes),
                         Err(e) => {
                             entry.1.push(format!("GET {}: its links not read: its spooled body: {e}", job.url));

@@ -19,6 +19,7 @@ use std::path::Path;
 
 pub use bodies::Parsed;
 pub use load::{BodyAt, CassetteError, LoadedCassette, Side};
+pub use yaml::{Survey, Surveyor};
 
 use crate::http::Headers;
 
@@ -424,14 +425,15 @@ pub const LARGE_BODY: usize = 8 << 20;
 
 /// Writes a response body kept in a file (too large to hold) as the `body` lines of a cassette
 /// exchange, exactly as [`Cassette::to_yaml`] writes the same body; `transform` redacts a run
-/// of whole lines at a time.
+/// of whole lines at a time. The body was `surveyed` as it was spooled: it is read once.
 pub fn write_spooled_body(
     out: &mut impl std::io::Write,
     path: &Path,
+    surveyed: Survey,
     transform: &dyn Fn(&str) -> std::borrow::Cow<'_, str>,
 ) -> std::io::Result<()> {
     let open = || Ok(std::io::BufReader::with_capacity(1 << 16, std::fs::File::open(path)?));
-    yaml::large_body(out, open, transform)
+    yaml::large_body(out, open, Some(surveyed), transform)
 }
 
 /// Writes a large response body held in memory, in the chunks it arrived in, as
@@ -442,7 +444,7 @@ pub fn write_large_body(
     parts: &[bytes::Bytes],
     transform: &dyn Fn(&str) -> std::borrow::Cow<'_, str>,
 ) -> std::io::Result<()> {
-    yaml::large_body(out, || Ok(Chunks { parts, at: 0 }), transform)
+    yaml::large_body(out, || Ok(Chunks { parts, at: 0 }), None, transform)
 }
 
 /// Chunks of a body read as one.

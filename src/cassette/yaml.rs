@@ -388,7 +388,8 @@ mod tests {
 }
 
 /// What a first pass over a large body found, so the second can write it in one go.
-struct Survey {
+#[derive(Clone, Debug)]
+pub struct Survey {
     len: u64,
     bom: bool,
     utf8: bool,
@@ -398,79 +399,117 @@ struct Survey {
     multiline: bool,
 }
 
+/// A [`Survey`] made as a body's bytes come, in pieces of any size: one who spools a large
+/// body surveys it on the way, and its writer reads it once instead of twice.
+#[derive(Debug)]
+pub struct Surveyor {
+    s: Survey,
+    /// Bytes not yet read as text: the first few, then a character split between two pieces.
+    pending: Vec<u8>,
+    /// Whether the first bytes (a whole BOM and the byte after it) have been read.
+    begun: bool,
+}
+
+impl Default for Surveyor {
+    fn default() -> Surveyor {
+        let s = Survey {
+            len: 0,
+            bom: false,
+            utf8: true,
+            block_safe: true,
+            leading_space: false,
+            trailing_newlines: 0,
+            multiline: false,
+        };
+        Surveyor { s, pending: Vec::new(), begun: false }
+    }
+}
+
+impl Surveyor {
+    /// Takes in the body's next piece.
+    pub fn feed(&mut self, mut piece: &[u8]) {
+        self.s.len += piece.len() as u64;
+        if !self.s.utf8 {
+            return;
+        }
+        if !self.begun {
+            let n = piece.len().min(4 - self.pending.len());
+            self.pending.extend_from_slice(&piece[..n]);
+            piece = &piece[n..];
+            if self.pending.len() < 4 || !self.begin() {
+                return;
+            }
+        }
+        while !self.pending.is_empty() && !piece.is_empty() {
+            self.pending.push(piece[0]);
+            piece = &piece[1..];
+            if !settle(&mut self.s, &mut self.pending) {
+                return;
+            }
+        }
+        self.pending.extend_from_slice(match std::str::from_utf8(piece) {
+            Ok(text) => {
+                self.s.read(text);
+                &[]
+            }
+            Err(e) if e.error_len().is_none() => {
+                let (valid, split) = piece.split_at(e.valid_up_to());
+                self.s.read(std::str::from_utf8(valid).unwrap_or_default());
+                split
+            }
+            Err(_) => {
+                self.s.utf8 = false;
+                &[]
+            }
+        });
+    }
+
+    /// Reads the first bytes; false when they are not UTF-8.
+    fn begin(&mut self) -> bool {
+        self.begun = true;
+        if self.pending.starts_with("\u{feff}".as_bytes()) {
+            self.s.bom = true;
+            self.pending.drain(..3);
+        }
+        self.s.leading_space = self.pending.first().is_some_and(|b| matches!(b, b' ' | b'\t' | b'\n'));
+        settle(&mut self.s, &mut self.pending)
+    }
+
+    /// Whether what came so far is UTF-8 (once not, the rest need not be surveyed).
+    fn utf8(&self) -> bool {
+        self.s.utf8
+    }
+
+    /// The survey of the whole body.
+    pub fn finish(mut self) -> Survey {
+        if !self.begun {
+            self.begin();
+        }
+        // A character cut short at the end.
+        if !self.pending.is_empty() {
+            self.s.utf8 = false;
+        }
+        let body = self.s.len - if self.s.bom { 3 } else { 0 };
+        if body == self.s.trailing_newlines {
+            self.s.block_safe = false;
+        }
+        self.s
+    }
+}
+
 /// Reads the body once, in the reader's own buffers (a body held in memory is not copied).
 fn survey(mut file: impl std::io::BufRead) -> std::io::Result<Survey> {
-    let mut s = Survey {
-        len: 0,
-        bom: false,
-        utf8: true,
-        block_safe: true,
-        leading_space: false,
-        trailing_newlines: 0,
-        multiline: false,
-    };
-    // The first bytes whatever the reader's chunks: a whole BOM and the byte after it.
-    let mut pending = Vec::new();
-    while pending.len() < 4 {
-        let buf = file.fill_buf()?;
-        let n = buf.len().min(4 - pending.len());
-        if n == 0 {
-            break;
-        }
-        pending.extend_from_slice(&buf[..n]);
-        file.consume(n);
-    }
-    s.len = pending.len() as u64;
-    if pending.starts_with("\u{feff}".as_bytes()) {
-        s.bom = true;
-        pending.drain(..3);
-    }
-    s.leading_space = pending.first().is_some_and(|b| matches!(b, b' ' | b'\t' | b'\n'));
-    // `pending` holds bytes not yet read as text: the first few, then a character split
-    // between two of the reader's buffers.
-    if !settle(&mut s, &mut pending) {
-        return Ok(s);
-    }
-    loop {
+    let mut surveyor = Surveyor::default();
+    while surveyor.utf8() {
         let buf = file.fill_buf()?;
         let n = buf.len();
         if n == 0 {
             break;
         }
-        s.len += n as u64;
-        let mut rest = buf;
-        while !pending.is_empty() && !rest.is_empty() {
-            pending.push(rest[0]);
-            rest = &rest[1..];
-            if !settle(&mut s, &mut pending) {
-                return Ok(s);
-            }
-        }
-        pending.extend_from_slice(match std::str::from_utf8(rest) {
-            Ok(text) => {
-                s.read(text);
-                &[]
-            }
-            Err(e) if e.error_len().is_none() => {
-                let (valid, split) = rest.split_at(e.valid_up_to());
-                s.read(std::str::from_utf8(valid).unwrap_or_default());
-                split
-            }
-            Err(_) => {
-                s.utf8 = false;
-                return Ok(s);
-            }
-        });
+        surveyor.feed(buf);
         file.consume(n);
     }
-    if !pending.is_empty() {
-        s.utf8 = false;
-    }
-    let body = s.len - if s.bom { 3 } else { 0 };
-    if body == s.trailing_newlines {
-        s.block_safe = false;
-    }
-    Ok(s)
+    Ok(surveyor.finish())
 }
 
 /// Reads what `pending` has of whole characters, keeping a character not yet complete; false
@@ -509,15 +548,19 @@ impl Survey {
 const LINES_AT_ONCE: usize = 1 << 16;
 
 /// Writes the `body` of a response too large to hold twice, whose bytes `open` reads (it is
-/// called twice: a first pass surveys them), in the form [`super::Cassette::to_yaml`] gives the
-/// same body, with `transform` applied to its text a run of whole lines at a time. Memory stays
-/// flat whatever the size.
+/// called twice unless the body was `surveyed` as it came: a first pass surveys them), in the
+/// form [`super::Cassette::to_yaml`] gives the same body, with `transform` applied to its text a
+/// run of whole lines at a time. Memory stays flat whatever the size.
 pub(crate) fn large_body<R: std::io::BufRead>(
     out: &mut impl std::io::Write,
     open: impl Fn() -> std::io::Result<R>,
+    surveyed: Option<Survey>,
     transform: &dyn Fn(&str) -> std::borrow::Cow<'_, str>,
 ) -> std::io::Result<()> {
-    let s = survey(open()?)?;
+    let s = match surveyed {
+        Some(s) => s,
+        None => survey(open()?)?,
+    };
     if s.len == 0 {
         return Ok(());
     }
@@ -637,7 +680,8 @@ mod spool_tests {
     use super::*;
     use crate::cassette::{Cassette, Exchange, RecordedRequest, RecordedResponse};
 
-    /// A large body written from a file must read exactly as the in-memory writer's output.
+    /// A large body written from a file must read exactly as the in-memory writer's output,
+    /// whether it is surveyed first or was surveyed as it came.
     #[test]
     fn spooled_bodies_match_the_canonical_writer() {
         let dir = std::env::temp_dir().join(format!("emtape-spool-{}", std::process::id()));
@@ -665,12 +709,18 @@ mod spool_tests {
             std::fs::write(&path, bytes).unwrap();
             let mut spooled = Vec::new();
             let open = || Ok(std::io::BufReader::new(std::fs::File::open(&path)?));
-            large_body(&mut spooled, open, &|l| l.into()).unwrap();
+            large_body(&mut spooled, open, None, &|l| l.into()).unwrap();
             for size in [1, 3, 7, 4096].into_iter().filter(|&n| n >= 4096 || bytes.len() < 1000) {
                 let parts: Vec<bytes::Bytes> = bytes.chunks(size).map(bytes::Bytes::copy_from_slice).collect();
                 let mut held = Vec::new();
                 crate::cassette::write_large_body(&mut held, &parts, &|l| l.into()).unwrap();
                 assert_eq!(held, spooled, "sample {i} in parts of {size}");
+                // Surveyed as it was spooled, in those parts, it is written alike.
+                let mut surveyor = Surveyor::default();
+                parts.iter().for_each(|p| surveyor.feed(p));
+                let mut surveyed = Vec::new();
+                large_body(&mut surveyed, open, Some(surveyor.finish()), &|l| l.into()).unwrap();
+                assert_eq!(surveyed, spooled, "sample {i} surveyed in parts of {size}");
             }
             let e = Exchange {
                 seq: 1,

@@ -16,7 +16,7 @@ use std::sync::Mutex;
 
 use bytes::Bytes;
 
-use crate::cassette::{Cassette, Exchange, LoadedCassette, Meta};
+use crate::cassette::{Cassette, Exchange, LoadedCassette, Meta, Survey};
 use crate::em;
 use crate::http::{Headers, Response, format_rfc3339};
 use crate::vbr;
@@ -429,10 +429,11 @@ impl Recorder {
     }
 
     /// Records an exchange whose response body is too large to hold and was spooled to the
-    /// file at `spool`; it is written into the cassette a run of lines at a time.
-    pub fn record_spooled(&self, seq: u64, sent: &Sent<'_>, head: &Response, spool: &Path) {
+    /// file at `spool`, `surveyed` on the way; it is written into the cassette a run of lines at a
+    /// time.
+    pub fn record_spooled(&self, seq: u64, sent: &Sent<'_>, head: &Response, spool: &Path, surveyed: Survey) {
         self.record_by_lines(seq, sent, head, |out, redactor| {
-            crate::cassette::write_spooled_body(out, spool, &|text| redactor.body_text(text))
+            crate::cassette::write_spooled_body(out, spool, surveyed, &|text| redactor.body_text(text))
         });
     }
 

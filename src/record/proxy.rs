@@ -11,6 +11,7 @@ use tokio::io::AsyncWriteExt;
 
 use super::rewrite::{self, Rewriter, StreamRewriter};
 use super::{Recorder, Sent};
+use crate::cassette::Surveyor;
 use crate::em::{self, Repr};
 use crate::http::client::{BodyStream, Client};
 use crate::http::server::{Handler, Reply};
@@ -226,8 +227,13 @@ impl Proxy {
                 io::Error::other(cause)
             };
             let mut pending = parts;
+            // Surveyed as it comes, for the recorder to read the spool once.
+            let mut surveyor = recorder.is_some().then(Surveyor::default);
             loop {
                 for chunk in pending.drain(..) {
+                    if let Some(surveyor) = &mut surveyor {
+                        surveyor.feed(&chunk);
+                    }
                     if let Err(e) = spool.write_all(&chunk).await {
                         let _ = tx.send(Err(fail(format!("cannot spool: {e}")))).await;
                         let _ = tokio::fs::remove_file(&spool_path).await;
@@ -257,14 +263,15 @@ impl Proxy {
             }
             let _ = spool.flush().await;
             drop(spool);
-            if let Some(recorder) = recorder {
-                let path = spool_path.clone();
+            if let (Some(recorder), Some(surveyor)) = (recorder, surveyor) {
+                let (path, surveyed) = (spool_path.clone(), surveyor.finish());
                 let _ = tokio::task::spawn_blocking(move || {
                     recorder.record_spooled(
                         seq,
                         &Sent { method: &req.method, url: &url, headers: &headers, body: &body },
                         &head,
                         &path,
+                        surveyed,
                     );
                     if verbose {
                         log::info!(
