@@ -110,7 +110,11 @@ impl Redactor {
         // Built-in names in any (ASCII) case: EM's `Password`, VBR's `password`, OAuth2's
         // tokens. The user's as written.
         let builtin = format!("(?i-u:{})", BUILTIN_JSON_KEYS.join("|"));
-        body_rules.push((Guard::JsonKey(BUILTIN_JSON_KEYS), json_rule(&builtin), Replace::JsonValue));
+        body_rules.push((
+            Guard::JsonKey(Box::new(JsonKeys::new(BUILTIN_JSON_KEYS))),
+            json_rule(&builtin),
+            Replace::JsonValue,
+        ));
         for key in &config.json {
             body_rules.push((literal(key), json_rule(&regex::escape(key)), Replace::JsonValue));
         }
@@ -310,8 +314,8 @@ enum Guard {
     Any,
     /// A literal the rule needs.
     Literal(Box<memchr::memmem::Finder<'static>>),
-    /// One of these JSON keys (in any ASCII case) followed by `:`.
-    JsonKey(&'static [&'static str]),
+    /// One of these JSON keys.
+    JsonKey(Box<JsonKeys>),
 }
 
 impl Guard {
@@ -319,24 +323,63 @@ impl Guard {
         match self {
             Guard::Any => true,
             Guard::Literal(finder) => finder.find(text.as_bytes()).is_some(),
-            Guard::JsonKey(names) => json_key_in(text, names),
+            Guard::JsonKey(keys) => keys.in_text(text),
         }
     }
 }
 
-/// Whether `text` has one of `names` (ASCII, compared in any case) as a JSON key: `"name"`, then
-/// white space, then `:`. Read from each colon back, which neither XML nor JSON has often; a
-/// search for the names themselves would stop at every `Href` (`ref`, as in `refresh_token`).
-fn json_key_in(text: &str, names: &[&str]) -> bool {
-    memchr::memchr_iter(b':', text.as_bytes()).any(|colon| {
-        // The regex's `\s` is Unicode white space, as `trim_end` is.
-        let Some(quoted) = text[..colon].trim_end().strip_suffix('"') else { return false };
-        names.iter().any(|name| {
-            quoted.len() > name.len()
-                && quoted.as_bytes()[..quoted.len() - name.len()].ends_with(b"\"")
-                && quoted.as_bytes()[quoted.len() - name.len()..].eq_ignore_ascii_case(name.as_bytes())
-        })
-    })
+/// JSON keys (ASCII names, compared in any case) found as keys: `"name"`, then white space, then
+/// `:`. Each is looked for by its last letters and closing quote, in every case at once: rare in
+/// XML and JSON alike. (Read from each colon back, it stopped at the two of every link's Href;
+/// a search for the names alone would stop at every `Href`, `ref` as in `refresh_token`.)
+struct JsonKeys {
+    names: &'static [&'static str],
+    /// The names' ends, found by aho-corasick's SIMD searcher: its automaton picks a search of
+    /// its own for these (for `"`, in every XML attribute), and is kept for a machine without.
+    simd: Option<aho_corasick::packed::Searcher>,
+    automaton: aho_corasick::AhoCorasick,
+}
+
+impl JsonKeys {
+    /// How many of a name's last letters are looked for, before its closing quote.
+    const LAST: usize = 3;
+
+    fn new(names: &'static [&'static str]) -> JsonKeys {
+        let mut ends = std::collections::BTreeSet::new();
+        for name in names {
+            let last = &name.as_bytes()[name.len().saturating_sub(Self::LAST)..];
+            for upper in 0..1u32 << last.len() {
+                let mut end: Vec<u8> = (last.iter().enumerate())
+                    .map(|(i, b)| if upper >> i & 1 == 1 { b.to_ascii_uppercase() } else { b.to_ascii_lowercase() })
+                    .collect();
+                end.push(b'"');
+                ends.insert(end);
+            }
+        }
+        JsonKeys {
+            names,
+            simd: aho_corasick::packed::Searcher::new(&ends),
+            automaton: aho_corasick::AhoCorasick::new(&ends).expect("a few short literals"),
+        }
+    }
+
+    fn in_text(&self, text: &str) -> bool {
+        let bytes = text.as_bytes();
+        let is_key = |end: usize| {
+            let quote = end - 1;
+            // The regex's `\s` is Unicode white space, as `trim_start` is.
+            text[end..].trim_start().starts_with(':')
+                && self.names.iter().any(|name| {
+                    quote > name.len()
+                        && bytes[quote - name.len() - 1] == b'"'
+                        && bytes[quote - name.len()..quote].eq_ignore_ascii_case(name.as_bytes())
+                })
+        };
+        match &self.simd {
+            Some(simd) => simd.find_iter(bytes).any(|m| is_key(m.end())),
+            None => self.automaton.find_iter(bytes).any(|m| is_key(m.end())),
+        }
+    }
 }
 
 /// A logon session's id, found in any ASCII case without a lower-case copy of the text: by its
@@ -515,19 +558,31 @@ mod tests {
             let value = value.unwrap_or_default();
             let text = format!("{before}{}{key}{}{}{colon}{value}{after}", quote(open), quote(close), space.concat());
             let rule = json_rule(&format!("(?i-u:{})", BUILTIN_JSON_KEYS.join("|")));
-            proptest::prop_assert!(!rule.is_match(&text) || json_key_in(&text, BUILTIN_JSON_KEYS), "{text:?}");
+            let keys = JsonKeys::new(BUILTIN_JSON_KEYS);
+            proptest::prop_assert!(!rule.is_match(&text) || keys.in_text(&text), "{text:?}");
         }
     }
 
     #[test]
-    fn a_json_key_is_found_by_its_colon_in_any_case_and_a_near_name_is_not() {
-        let keys = BUILTIN_JSON_KEYS;
-        assert!(json_key_in("{\"Refresh_Token\" \u{a0}: \"x\"}", keys));
-        assert!(json_key_in(r#"<a>{"PASSWORD":"x"}</a>"#, keys));
-        assert!(!json_key_in(r#"<Link Href="/api/x" Rel="refresh_token" />"#, keys), "a value, not a key");
-        assert!(!json_key_in(r#"{"my_password": "x"}"#, keys), "another key");
-        assert!(!json_key_in(r#"{"password" "x"}"#, keys), "no colon");
-        assert!(!json_key_in(":", keys));
+    fn a_json_key_is_found_in_any_case_before_its_colon_and_a_near_name_is_not() {
+        let (simd, automaton) =
+            (JsonKeys::new(BUILTIN_JSON_KEYS), JsonKeys { simd: None, ..JsonKeys::new(BUILTIN_JSON_KEYS) });
+        // Found alike by either search.
+        let json_key_in = |text: &str| {
+            let found = simd.in_text(text);
+            assert_eq!(automaton.in_text(text), found, "{text}");
+            found
+        };
+        assert!(json_key_in("{\"Refresh_Token\" \u{a0}: \"x\"}"));
+        assert!(json_key_in(r#"<a>{"PASSWORD":"x"}</a>"#));
+        assert!(json_key_in(r#""password":"#), "at the very start");
+        assert!(json_key_in(r#"{"a": "b\"token", "access_tOKEN"  :"x"}"#), "after a near miss");
+        assert!(!json_key_in(r#"<Link Href="/api/x" Rel="refresh_token" />"#), "a value, not a key");
+        assert!(!json_key_in(r#"{"my_password": "x"}"#), "another key");
+        assert!(!json_key_in(r#"{password": "x"}"#), "no opening quote");
+        assert!(!json_key_in(r#"{"password" "x"}"#), "no colon");
+        assert!(!json_key_in(r#"{"password""#), "the end");
+        assert!(!json_key_in(":"));
         let r = Redactor::new("http://em:9398", &RedactConfig::default());
         assert_eq!(r.body_text(r#"{"Client_Secret" : "s3cr3t"}"#), r#"{"Client_Secret" : "{{redacted}}"}"#);
     }
