@@ -72,6 +72,10 @@ pub const NAMES: [&str; 6] = ["origin", "date", "token", "session-id", "refresh-
 
 /// Parses the inside of `{{...}}`; `None` when it is not a placeholder.
 fn placeholder(inner: &str) -> Option<Part> {
+    // In every link: known without a search for a number.
+    if inner == "origin" {
+        return Some(Part::Origin);
+    }
     let (name, number) = match inner.split_once(':') {
         Some((n, num)) => (n, Some(num.parse::<u32>().ok()?)),
         None => (inner, None),
@@ -97,7 +101,15 @@ fn spans(s: &str) -> impl Iterator<Item = (usize, usize, &str)> {
         while let Some(i) = opening.find(&s.as_bytes()[from..]) {
             let start = from + i;
             let rest = &s[start + 2..];
-            let close = rest.char_indices().take(40).find(|(_, c)| *c == '}' || *c == '{' || c.is_whitespace());
+            let ends = |c: char| c == '}' || c == '{' || c.is_whitespace();
+            // Its first 40 characters, read as bytes while they are ASCII (a placeholder's are:
+            // a large answer has one in each of its millions of links).
+            let ascii = rest.bytes().take(40).position(|b| !b.is_ascii() || ends(char::from(b)));
+            let close = match ascii.map(|j| (j, rest.as_bytes()[j])) {
+                Some((j, b)) if b.is_ascii() => Some((j, char::from(b))),
+                None => None,
+                Some(_) => rest.char_indices().take(40).find(|(_, c)| ends(*c)),
+            };
             match close {
                 Some((j, '}')) if rest[j..].starts_with("}}") => {
                     from = start + 2 + j + 2;
@@ -355,6 +367,51 @@ mod tests {
             assert_eq!(super::needs(text), needs, "{text}");
             assert_eq!(shared.is_literal(), Template::parse(text).is_literal(), "{text}");
             assert_eq!(shared.varies_per_request(), Template::parse(text).varies_per_request(), "{text}");
+        }
+    }
+
+    /// [`spans`] as it read every placeholder: by its first 40 characters.
+    fn spans_by_characters(text: &str) -> Vec<(usize, usize, &str)> {
+        let (mut found, mut from) = (Vec::new(), 0);
+        while let Some(i) = text[from..].find("{{") {
+            let start = from + i;
+            let rest = &text[start + 2..];
+            let close = rest.char_indices().take(40).find(|(_, c)| *c == '}' || *c == '{' || c.is_whitespace());
+            match close {
+                Some((j, '}')) if rest[j..].starts_with("}}") => {
+                    from = start + 2 + j + 2;
+                    found.push((start, from, &rest[..j]));
+                }
+                _ => from = start + 2,
+            }
+        }
+        found
+    }
+
+    proptest::proptest! {
+        /// A placeholder's end is found as by reading its first 40 characters, whatever bytes
+        /// they are: ASCII read as bytes, the rest as characters.
+        #[test]
+        fn spans_end_where_the_first_forty_characters_say(
+            pieces in proptest::collection::vec(
+                proptest::sample::select(vec!["{{", "}}", "}", "{", "origin", "token:1", " ", "\u{a0}", "\u{b}", "é", "€", "x", "-"]),
+                0..40,
+            ),
+        ) {
+            let text = pieces.concat();
+            proptest::prop_assert_eq!(spans(&text).collect::<Vec<_>>(), spans_by_characters(&text), "{:?}", text);
+        }
+    }
+
+    #[test]
+    fn a_placeholder_ends_within_its_first_forty_characters_ascii_or_not() {
+        for letter in ["a", "é", "€"] {
+            for (n, found) in [(39, true), (40, false)] {
+                let text = format!("{{{{{}}}}} {{{{origin}}}}", letter.repeat(n));
+                let spans: Vec<_> = spans(&text).collect();
+                assert_eq!(spans, spans_by_characters(&text), "{text}");
+                assert_eq!(spans.len(), if found { 2 } else { 1 }, "{text}");
+            }
         }
     }
 
