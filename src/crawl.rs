@@ -334,22 +334,22 @@ fn take(report: &mut CrawlReport, frontier: &mut Frontier<'_>, (job, result): An
         Ok((r, body)) if r.status < 300 => {
             entry.0 += 1;
             if job.depth < frontier.options.depth && !frontier.full {
+                let sample = Some(frontier.options.sample);
+                let mut offer = |found: em::links::Found| {
+                    let kind = found.kind.unwrap_or_default();
+                    frontier.offer(Job { url: found.href, kind, depth: job.depth + 1 }, budget)
+                };
                 let whole = match body {
                     Fetched::Parts(parts) if parts.len() == 1 => parts[0].clone(),
                     Fetched::Parts(parts) => Bytes::from(parts.concat()),
-                    Fetched::Spooled(spool, _) => match std::fs::read(&spool.0) {
-                        Ok(bytes) => Bytes::from(bytes),
-                        Err(e) => {
+                    Fetched::Spooled(spool, _) => {
+                        if let Err(e) = spooled_links(&spool.0, repr, sample, &mut offer) {
                             entry.1.push(format!("GET {}: its links not read: its spooled body: {e}", job.url));
-                            return;
                         }
-                    },
+                        return;
+                    }
                 };
-                let body = String::from_utf8_lossy(&whole);
-                em::links::each_gettable(&body, repr, Some(frontier.options.sample), &mut |found| {
-                    let kind = found.kind.unwrap_or_default();
-                    frontier.offer(Job { url: found.href, kind, depth: job.depth + 1 }, budget)
-                });
+                em::links::each_gettable(&String::from_utf8_lossy(&whole), repr, sample, &mut offer);
             }
         }
         Ok((r, _)) => entry.1.push(format!("{} GET {}", r.status, job.url)),
@@ -357,6 +357,45 @@ fn take(report: &mut CrawlReport, frontier: &mut Frontier<'_>, (job, result): An
             entry.1.push(format!("GET {e}"));
             report.unanswered += 1;
         }
+    }
+}
+
+/// How much of a spooled XML body is read for its links first, and how many times more each
+/// time what was read did not fill the frontier: a listing of hundreds of MB fills it from its
+/// first items, and the crawl's loop, which reads it, waits meanwhile.
+const LINKS_FIRST_READ: u64 = 1 << 20;
+const LINKS_READ_GROWS: u64 = 8;
+
+/// Offers the links of the body spooled at `path` until `offer` breaks: of an XML body, those
+/// of a first part of it, then of a larger one, and so on to the whole (a link offered again
+/// is one the frontier has seen); of a JSON body, which reads only whole, the whole.
+fn spooled_links(
+    path: &std::path::Path,
+    repr: Repr,
+    sample: Option<usize>,
+    offer: &mut dyn FnMut(em::links::Found) -> ControlFlow<()>,
+) -> std::io::Result<()> {
+    use std::io::Read as _;
+    let mut file = std::fs::File::open(path)?;
+    let len = file.metadata()?.len();
+    let mut wanted = if repr == Repr::Xml { LINKS_FIRST_READ } else { len };
+    let mut bytes = Vec::new();
+    loop {
+        let more = wanted.min(len).saturating_sub(bytes.len() as u64);
+        let read = (&mut file).take(more).read_to_end(&mut bytes)?;
+        let whole = bytes.len() as u64 >= len || read == 0;
+        // A part ends where its last tag does: one cut short is not read.
+        let end = if whole { bytes.len() } else { memchr::memrchr(b'>', &bytes).map_or(0, |at| at + 1) };
+        let mut full = false;
+        em::links::each_gettable(&String::from_utf8_lossy(&bytes[..end]), repr, sample, &mut |found| {
+            let offered = offer(found);
+            full |= offered.is_break();
+            offered
+        });
+        if full || whole {
+            return Ok(());
+        }
+        wanted = wanted.saturating_mul(LINKS_READ_GROWS);
     }
 }
 

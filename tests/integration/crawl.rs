@@ -387,6 +387,51 @@ fn a_refused_logon_stops_the_crawl_with_one_line_and_records_nothing() {
     }
 }
 
+/// The mock, serving the reference cassette and `body` (an XML listing larger than a crawl holds
+/// whole) as `GET /api/backupServers`, recorded in `dir`'s `large.yaml`.
+fn serve_large_listing(dir: &std::path::Path, body: &str) -> Emtape {
+    assert!(body.len() > 8 << 20, "past the size held whole: {}", body.len());
+    let mut cassette = String::from(
+        "format: emtape/cassette-v1\nexchanges:\n- seq: 1\n  request:\n    method: GET\n    uri: /api/backupServers\n  response:\n    status: 200\n    headers:\n    - Content-Type: application/xml\n    body: |\n",
+    );
+    for line in body.lines() {
+        cassette.push_str("      ");
+        cassette.push_str(line);
+        cassette.push('\n');
+    }
+    std::fs::write(dir.join("large.yaml"), cassette).unwrap();
+    Emtape::serve(&["cassettes/reference/vm-restore.yaml", dir.join("large.yaml").to_str().unwrap()])
+}
+
+/// A large listing's links are read from its first part while they fill the crawl's budget; the
+/// links of one whose first megabytes name none, read further, are followed all the same.
+#[test]
+fn the_links_at_the_end_of_a_large_listing_are_followed() {
+    let dir = temp_dir("crawl-large-late-links");
+    let mut body = String::from("<BackupServers xmlns=\"http://www.veeam.com/ent/v1.0\">\n");
+    let note = "x".repeat(800);
+    for _ in 0..11_000 {
+        body.push_str(&format!("  <Description>{note}</Description>\n"));
+    }
+    for i in 0..3 {
+        body.push_str(&format!(
+            "  <Ref Type=\"BackupServerReference\" Href=\"{{{{origin}}}}/api/backupServers/{i:08}\" Name=\"late {i}\" />\n"
+        ));
+    }
+    body.push_str("</BackupServers>\n");
+    let mock = serve_large_listing(&dir, &body);
+    let out = dir.join("crawl.yaml");
+    // Not the entities' list, the mock's own, which names them too.
+    let only = ["--repr", "xml", "--include", "backupServers", "--exclude", "BackupServerList"];
+    let (code, stdout, err) = crawl(&mock.url, &out, &only);
+    assert_eq!(code, 0, "{stdout}{err}");
+    let loaded = Cassette::load(&out).unwrap();
+    let asked: Vec<&str> = loaded.cassette.exchanges.iter().map(|x| x.request.uri.as_str()).collect();
+    for i in 0..3 {
+        assert!(asked.contains(&format!("/api/backupServers/{i:08}").as_str()), "late {i}: {asked:?}");
+    }
+}
+
 /// A list of hundreds of thousands of items is spooled beside the cassette as it arrives and
 /// recorded from there a run of lines at a time: it must come out as the small-body writer
 /// gives it, redacted, its links placeholders, the crawl must stop reading it where the budget
@@ -404,17 +449,7 @@ fn a_crawled_list_too_large_to_copy_is_recorded_whole_redacted_and_canonical() {
         ));
     }
     body.push_str("</BackupServers>\n");
-    assert!(body.len() > 8 << 20, "past the size held whole: {}", body.len());
-    let mut cassette = String::from(
-        "format: emtape/cassette-v1\nexchanges:\n- seq: 1\n  request:\n    method: GET\n    uri: /api/backupServers\n  response:\n    status: 200\n    headers:\n    - Content-Type: application/xml\n    body: |\n",
-    );
-    for line in body.lines() {
-        cassette.push_str("      ");
-        cassette.push_str(line);
-        cassette.push('\n');
-    }
-    std::fs::write(dir.join("large.yaml"), cassette).unwrap();
-    let mock = Emtape::serve(&["cassettes/reference/vm-restore.yaml", dir.join("large.yaml").to_str().unwrap()]);
+    let mock = serve_large_listing(&dir, &body);
     let out = dir.join("crawl.yaml");
     let (_, stdout, err) =
         crawl(&mock.url, &out, &["--repr", "xml", "--max-requests", "40", "--include", "backupServers"]);
