@@ -35,3 +35,41 @@ pub use clientcheck::{MockServer, MockServerConfig};
 /// the catalog's and 4% of the index's share, perf). Its keys come from the recordings; a
 /// client's request only looks one up.
 pub(crate) type RecordedMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+
+/// A folder of a unit test's own under the system's temporary folder, made empty, and removed
+/// when the test lets it go, whether it passed or not (the integration tests' `temp_dir`
+/// sweeps the folders of earlier runs instead; its home is out of the library's reach).
+#[cfg(test)]
+pub(crate) struct Scratch(std::path::PathBuf);
+
+#[cfg(test)]
+impl Scratch {
+    pub(crate) fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("emtape-unit-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("a test's folder");
+        Scratch(dir)
+    }
+}
+
+#[cfg(test)]
+impl std::ops::Deref for Scratch {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+impl AsRef<std::path::Path> for Scratch {
+    fn as_ref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

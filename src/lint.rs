@@ -745,8 +745,7 @@ mod tests {
                     response:\n    status: 200\n    headers:\n      - Content-Type: application/xml\n    body: |\n      \
                     <B><C></B>\n- seq: 3\n  request:\n    method: GET\n    uri: /api/c\n  response:\n    status: 200\n    \
                     headers:\n      - Content-Type: application/xml\n    body: |\n      <C/>\n";
-        let dir = std::env::temp_dir().join(format!("emtape-lint-pack-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::Scratch::new("lint-pack");
         let out = dir.join("c.emtape");
         let loaded = crate::cassette::Cassette::parse("c.yaml", yaml).unwrap();
         let said = |findings: Vec<Finding>| {
@@ -780,7 +779,6 @@ mod tests {
         std::fs::OpenOptions::new().append(true).open(&out).unwrap().write_all(b"\n").unwrap();
         let unread = lint(vec![pack]).into_iter().filter(|f| f.message.contains("written over")).count();
         assert_eq!(unread, 3, "one for each body");
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -852,18 +852,34 @@ mod tests {
     use super::*;
     use crate::cassette::FORMAT;
 
-    fn dir(name: &str) -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!("emtape-pack-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
+    fn dir(name: &str) -> crate::Scratch {
+        crate::Scratch::new(&format!("pack-{name}"))
     }
 
-    fn packed(name: &str, yaml: &str) -> std::path::PathBuf {
+    fn packed(name: &str, yaml: &str) -> Packed {
         let dir = dir(name);
         let out = dir.join("c.emtape");
         write(&Cassette::parse("c.yaml", yaml).unwrap(), &out, |_| Vec::new(), None).unwrap();
-        out
+        Packed { path: out, _dir: dir }
+    }
+
+    /// A pack written in a folder of its own, which goes with it.
+    struct Packed {
+        path: std::path::PathBuf,
+        _dir: crate::Scratch,
+    }
+
+    impl std::ops::Deref for Packed {
+        type Target = Path;
+        fn deref(&self) -> &Path {
+            &self.path
+        }
+    }
+
+    impl AsRef<Path> for Packed {
+        fn as_ref(&self) -> &Path {
+            &self.path
+        }
     }
 
     fn error(path: &Path) -> String {

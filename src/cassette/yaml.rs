@@ -684,8 +684,7 @@ mod spool_tests {
     /// whether it is surveyed first or was surveyed as it came.
     #[test]
     fn spooled_bodies_match_the_canonical_writer() {
-        let dir = std::env::temp_dir().join(format!("emtape-spool-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::Scratch::new("spool");
         let samples: Vec<Vec<u8>> = vec![
             b"<a>\n  <b/>\n</a>\n".to_vec(),
             b"no newline at the end".to_vec(),
@@ -744,6 +743,5 @@ mod spool_tests {
             let text = format!("format: emtape/cassette-v1\nexchanges:\n{whole}");
             assert_eq!(Cassette::parse("t", &text).unwrap().cassette.exchanges[0].response.body.to_bytes(), *bytes);
         }
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -1986,9 +1986,8 @@ mod tests {
 
     /// The `count` packs [`packed`] wrote in `dir`, loaded as they are now.
     /// Release `name` packed into a folder of the test's own (`tag`): the folder, and how many.
-    fn packed_in(tag: &str, name: &str) -> (std::path::PathBuf, usize) {
-        let dir = std::env::temp_dir().join(format!("emtape-catalog-{tag}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+    fn packed_in(tag: &str, name: &str) -> (crate::Scratch, usize) {
+        let dir = crate::Scratch::new(&format!("catalog-{tag}"));
         let count = packed(name, &dir).len();
         (dir, count)
     }
@@ -2006,8 +2005,7 @@ mod tests {
 
     #[test]
     fn a_packs_stored_catalog_is_the_one_its_bodies_teach() {
-        let dir = std::env::temp_dir().join(format!("emtape-catalog-stored-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::Scratch::new("catalog-stored");
         for name in ["9.5", "12", "13"] {
             let packs = packed(name, &dir);
             assert!(
@@ -2153,6 +2151,5 @@ mod tests {
         let (hand_over, later) = std::sync::mpsc::channel::<Vec<LoadedCassette>>();
         drop(hand_over);
         assert!(Catalog::build_when(None, later).resources.is_empty());
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -595,8 +595,7 @@ mod tests {
 
     #[test]
     fn what_the_first_exchanges_teach_is_in_the_header_before_the_recording_ends() {
-        let dir = std::env::temp_dir().join(format!("emtape-record-header-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::Scratch::new("record-header");
         let path = dir.join("c.yaml");
         let recorder = Recorder::create(&path, "https://em:9398", &RedactConfig::default()).unwrap();
         let headers = Headers::new();
@@ -614,6 +613,5 @@ mod tests {
         let loaded = Cassette::load(&path).unwrap();
         assert_eq!(loaded.cassette.exchanges.len(), 2, "appended to the cassette as rewritten");
         assert_eq!(loaded.cassette.meta.supported_versions, ["v1_6", "v1_7"]);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

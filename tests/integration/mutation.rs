@@ -169,8 +169,7 @@ fn damaged_bodies_parse_and_diff_without_a_panic() {
             _ => None,
         })
         .collect();
-    let dir = std::env::temp_dir().join(format!("emtape-mutation-bodies-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = crate::support::temp_dir("mutation-bodies");
     for n in 0..cases() * 4 {
         let body = &bodies[n % bodies.len()];
         let damaged = mutate(body, &mut rng);
