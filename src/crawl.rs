@@ -177,15 +177,11 @@ pub async fn crawl(client: Arc<Client>, recorder: Arc<Recorder>, options: &Crawl
                         let (url, head, body) = (job.url.clone(), head.clone(), body.clone());
                         let recorded = tokio::task::spawn_blocking(move || {
                             let sent = Sent { method: "GET", url: &url, headers: &h, body: b"" };
-                            match &body {
-                                Fetched::Parts(parts) => recorder.record_in_parts(&sent, &head, parts),
-                                Fetched::Spooled(spool, surveyed) => recorder.record_spooled(
-                                    recorder.next_seq(),
-                                    &sent,
-                                    &head,
-                                    &spool.0,
-                                    surveyed.clone(),
-                                ),
+                            match body {
+                                Fetched::Parts(parts) => recorder.record_in_parts(&sent, &head, &parts),
+                                Fetched::Spooled(spool, surveyed) => {
+                                    recorder.record_spooled(recorder.next_seq(), &sent, &head, &spool.0, surveyed)
+                                }
                             }
                         })
                         .await;

@@ -1984,7 +1984,6 @@ mod tests {
         packs
     }
 
-    /// The `count` packs [`packed`] wrote in `dir`, loaded as they are now.
     /// Release `name` packed into a folder of the test's own (`tag`): the folder, and how many.
     fn packed_in(tag: &str, name: &str) -> (crate::Scratch, usize) {
         let dir = crate::Scratch::new(&format!("catalog-{tag}"));
@@ -1999,6 +1998,7 @@ mod tests {
         assert_eq!(described(&Catalog::build_in(packs, 2, true, true)), learned);
     }
 
+    /// The `count` packs [`packed`] wrote in `dir`, loaded as they are now.
     fn reloaded(dir: &std::path::Path, count: usize) -> Vec<LoadedCassette> {
         (0..count).map(|i| crate::cassette::Cassette::load_placed(&dir.join(format!("{i}.emtape"))).unwrap()).collect()
     }

@@ -214,7 +214,8 @@ impl Proxy {
         let client_head = self.client_head(&head, &req.origin);
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, io::Error>>(8);
         let mut rewriter = StreamRewriter::new(Rewriter::new(&self.upstream, &req.origin));
-        let recorder = self.recorder.clone();
+        // The recorder, and the body surveyed as it comes for it to read the spool once.
+        let mut recording = self.recorder.clone().map(|r| (r, Surveyor::default()));
         let timeout = self.client.timeout();
         let verbose = self.verbose;
         tokio::spawn(async move {
@@ -227,11 +228,9 @@ impl Proxy {
                 io::Error::other(cause)
             };
             let mut pending = parts;
-            // Surveyed as it comes, for the recorder to read the spool once.
-            let mut surveyor = recorder.is_some().then(Surveyor::default);
             loop {
                 for chunk in pending.drain(..) {
-                    if let Some(surveyor) = &mut surveyor {
+                    if let Some((_, surveyor)) = &mut recording {
                         surveyor.feed(&chunk);
                     }
                     if let Err(e) = spool.write_all(&chunk).await {
@@ -263,7 +262,7 @@ impl Proxy {
             }
             let _ = spool.flush().await;
             drop(spool);
-            if let (Some(recorder), Some(surveyor)) = (recorder, surveyor) {
+            if let Some((recorder, surveyor)) = recording {
                 let (path, surveyed) = (spool_path.clone(), surveyor.finish());
                 let _ = tokio::task::spawn_blocking(move || {
                     recorder.record_spooled(
