@@ -538,7 +538,14 @@ type Reached = Result<Vec<(String, String)>, Unanswered>;
 /// is not a success; in the order of `targets`.
 fn answer_all(mock: &Mock, targets: &[(String, String)], repr: Repr, token: &str, workers: usize) -> Vec<Reached> {
     let answer = |target: &str| {
-        let r = mock.respond(&walked(mock, target, repr, token));
+        let mut r = mock.respond_later(&walked(mock, target, repr, token), None);
+        // A large listing of a pack is read as its sample: its links are the whole body's.
+        if let Some(later) = r.later.take() {
+            match later.sample() {
+                Ok(sample) => r.body = sample,
+                Err(_) => return Err(Unanswered::Status(500)),
+            }
+        }
         // `from_utf8` first: its check is several times faster than `from_utf8_lossy`'s on the
         // listings of a large estate.
         let body =
@@ -602,7 +609,7 @@ fn walked(mock: &Mock, target: &str, repr: Repr, token: &str) -> Request {
 /// The links a client may GET in a body, as request targets on the lint's origin, each with
 /// what names it; of a list's items the first few (the rest have the same shapes).
 fn navigable(body: &str, repr: Repr, origin: &str) -> Vec<(String, String)> {
-    em::links::gettable(body, repr, Some(3))
+    em::links::gettable(body, repr, Some(em::links::SAMPLED_ITEMS))
         .into_iter()
         .filter_map(|f| {
             let target = f.href.strip_prefix(origin)?.to_owned();

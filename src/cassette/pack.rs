@@ -210,6 +210,9 @@ pub struct Placed {
     /// The SHA-256 of its bytes, taken when the pack was written (stored in its YAML as read):
     /// two bodies with one are compared without reading either.
     digest: Option<[u8; 32]>,
+    /// Where a large listing can be cut to its sample ([`crate::em::list::sample_cut`]), found
+    /// when the pack was written (stored in its YAML as read): a walk of its links reads that.
+    cut: Option<(usize, usize)>,
 }
 
 impl Placed {
@@ -220,7 +223,7 @@ impl Placed {
             format!("`body_at: [{at}, {len}]` runs past the pack's {bodies} bytes of bodies: the file is damaged")
         })?;
         let len = usize::try_from(end - at).map_err(|_| format!("`body_at: [{at}, {len}]` is too large"))?;
-        Ok(Placed { pack: pack.clone(), at, len, bom, digest: None })
+        Ok(Placed { pack: pack.clone(), at, len, bom, digest: None, cut: None })
     }
 
     /// Its length in bytes, without any byte order mark.
@@ -234,6 +237,12 @@ impl Placed {
 
     pub fn bom(&self) -> bool {
         self.bom
+    }
+
+    /// Where it can be cut to its sample, `(head, tail)`: its bytes before `head` and from
+    /// `tail` on are the listing with its first items alone, whose links are the whole body's.
+    pub fn sample_cut(&self) -> Option<(usize, usize)> {
+        self.cut
     }
 
     /// Where it is, from the end of the pack's YAML.
@@ -347,11 +356,20 @@ pub(crate) fn reading<T>(pack: &Arc<PackFile>, read: impl FnOnce() -> T) -> T {
 
 /// A `body_at: [offset, length]` of the YAML being read.
 pub(super) fn placed(at: u64, len: u64, bom: bool) -> Result<Body, String> {
-    placed_with(at, len, bom, None)
+    placed_with(at, len, bom, Kept::default())
 }
 
-/// A body of the pack being read, and the digest of its bytes when the pack stores it.
-fn placed_with(at: u64, len: u64, bom: bool, digest: Option<[u8; 32]>) -> Result<Body, String> {
+/// What a pack keeps of a body beside its place, found when it was written.
+#[derive(Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
+struct Kept {
+    /// The SHA-256 of its bytes.
+    digest: Option<[u8; 32]>,
+    /// Where it can be cut to its sample, when it is a large listing.
+    cut: Option<(u64, u64)>,
+}
+
+/// A body of the pack being read, with what the pack keeps of it.
+fn placed_with(at: u64, len: u64, bom: bool, kept: Kept) -> Result<Body, String> {
     READING.with(|r| {
         let Some(pack) = r.borrow().clone() else {
             return Err(
@@ -359,7 +377,11 @@ fn placed_with(at: u64, len: u64, bom: bool, digest: Option<[u8; 32]>) -> Result
                     .to_owned(),
             );
         };
-        let placed = Placed { digest, ..Placed::in_pack(&pack, at, len, bom)? };
+        let placed = Placed::in_pack(&pack, at, len, bom)?;
+        // A cut outside the body is no cut (the body is read whole).
+        let cut = kept.cut.and_then(|(head, tail)| Some((usize::try_from(head).ok()?, usize::try_from(tail).ok()?)));
+        let cut = cut.filter(|(head, tail)| head <= tail && *tail <= placed.len);
+        let placed = Placed { digest: kept.digest, cut, ..placed };
         Ok(if placed.is_empty() { Body::Empty } else { Body::Placed(Arc::new(placed)) })
     })
 }
@@ -585,10 +607,26 @@ pub fn write(
         let mut file = file.into_inner().map_err(std::io::IntoInnerError::into_error)?;
         // The pack as written so far, its bodies placed: what the catalog is learned from.
         let mut own = load_named(OWN_NAME.to_owned(), File::open(partial)?).map_err(std::io::Error::other)?;
-        for exchange in &mut own.cassette.exchanges {
+        // A large listing's cut to its sample, found on every core (few bodies are that large).
+        let large: Vec<usize> = (0..own.cassette.exchanges.len())
+            .filter(|i| {
+                let body = &own.cassette.exchanges[*i].response.body;
+                matches!(body, Body::Placed(p) if p.len > crate::cassette::LARGE_BODY)
+            })
+            .collect();
+        let cuts: std::collections::HashMap<usize, (usize, usize)> = crate::parallel::map(&large, |i| {
+            let exchange = &own.cassette.exchanges[*i];
+            let Body::Placed(p) = &exchange.response.body else { return None };
+            let text = p.text().ok()?;
+            Some((*i, crate::em::list::sample_cut(&text, exchange.response_repr())?))
+        })
+        .into_iter()
+        .flatten()
+        .collect();
+        for (i, exchange) in own.cassette.exchanges.iter_mut().enumerate() {
             if let Body::Placed(p) = &mut exchange.response.body {
-                let digest = digests.get(&p.at).copied();
-                *p = Arc::new(Placed { pack: p.pack.clone(), at: p.at, len: p.len, bom: p.bom, digest });
+                let (digest, cut) = (digests.get(&p.at).copied(), cuts.get(&i).copied());
+                *p = Arc::new(Placed { pack: p.pack.clone(), at: p.at, len: p.len, bom: p.bom, digest, cut });
             }
         }
         // Each response body it placed, checked on every core (read before anything more is
@@ -658,7 +696,7 @@ mod stored {
 
     /// Which emtape wrote it (bump the number with any change to what a loaded cassette holds:
     /// the test `the_yaml_as_read_is_laid_out_as_its_written_by_says` pins the layout).
-    pub(super) const WRITTEN_BY: &str = concat!("emtape ", env!("CARGO_PKG_VERSION"), " loaded 4");
+    pub(super) const WRITTEN_BY: &str = concat!("emtape ", env!("CARGO_PKG_VERSION"), " loaded 5");
 
     /// Exchanges a frame holds.
     const FRAME: usize = if cfg!(test) { 3 } else { 8192 };
@@ -818,7 +856,7 @@ mod stored {
         Empty,
         Text { text: Cow<'a, str>, bom: bool },
         Binary(Cow<'a, [u8]>),
-        Placed { at: u64, len: u64, bom: bool, digest: Option<[u8; 32]> },
+        Placed { at: u64, len: u64, bom: bool, kept: super::Kept },
     }
 
     impl Serialize for Body {
@@ -827,7 +865,15 @@ mod stored {
                 Body::Empty => Stored::Empty,
                 Body::Text { text, bom } => Stored::Text { text: Cow::Borrowed(text), bom: *bom },
                 Body::Binary(bytes) => Stored::Binary(Cow::Borrowed(bytes)),
-                Body::Placed(p) => Stored::Placed { at: p.at, len: p.len as u64, bom: p.bom, digest: p.digest },
+                Body::Placed(p) => {
+                    let cut = p.cut.map(|(head, tail)| (head as u64, tail as u64));
+                    Stored::Placed {
+                        at: p.at,
+                        len: p.len as u64,
+                        bom: p.bom,
+                        kept: super::Kept { digest: p.digest, cut },
+                    }
+                }
             }
             .serialize(s)
         }
@@ -839,8 +885,8 @@ mod stored {
                 Stored::Empty => Body::Empty,
                 Stored::Text { text, bom } => Body::Text { text: text.into(), bom },
                 Stored::Binary(bytes) => Body::Binary(bytes.into_owned()),
-                Stored::Placed { at, len, bom, digest } => {
-                    super::placed_with(at, len, bom, digest).map_err(serde::de::Error::custom)?
+                Stored::Placed { at, len, bom, kept } => {
+                    super::placed_with(at, len, bom, kept).map_err(serde::de::Error::custom)?
                 }
             })
         }
@@ -1012,9 +1058,9 @@ mod tests {
         // another build of this version would misread packs this one wrote. The second is a
         // pack's, its bodies placed.
         const PINNED: (&str, &str, &str) = (
-            "loaded 4",
+            "loaded 5",
             "f1915713d706ee3de93a67963acbc01aba80273c4210001892cb64e43bb2308a",
-            "d8954819fd3218a7a64169856960c0505fa2674016a22727f851bbf41360b46f",
+            "6d4798fe8c9ad2b1a93e105c87d2180e3c56ca817672cf89d50cbe85a661ad91",
         );
         assert!(stored::WRITTEN_BY.ends_with(PINNED.0), "pin the layout of the number `WRITTEN_BY` says");
         let hex = |bytes: &[u8]| {
@@ -1045,6 +1091,34 @@ mod tests {
         assert!(written.is_err());
         let left: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert!(left.is_empty(), "{left:?}");
+    }
+
+    #[test]
+    fn a_large_listing_is_packed_with_where_it_is_cut_to_its_sample_and_a_large_other_body_whole() {
+        let item = |n: usize| format!("<Ref Href=\"{{{{origin}}}}/api/jobs/{n:08}\" Type=\"JobReference\" />");
+        let items: Vec<String> = (0..150_000).map(item).collect();
+        let listing = format!("<EntityReferences>{}</EntityReferences>", items.join(""));
+        let other = format!("<Job Href=\"{{{{origin}}}}/api/jobs/1\" Type=\"Job\">{}</Job>", items.join(""));
+        assert!(listing.len() > crate::cassette::LARGE_BODY && other.len() > crate::cassette::LARGE_BODY);
+        let mut yaml = format!("format: {FORMAT}\nexchanges:\n");
+        for (seq, body) in [&listing, &other].into_iter().enumerate() {
+            yaml.push_str(&format!(
+                "- seq: {}\n  request:\n    method: GET\n    uri: /api/{seq}\n  response:\n    status: 200\n    \
+                 headers:\n    - Content-Type: application/xml\n    body: '{body}'\n",
+                seq + 1
+            ));
+        }
+        let pack = packed("sample-cut", &yaml);
+        let read = Cassette::load_placed(&pack).unwrap();
+        let placed = |i: usize| match read.cassette.response_body(i) {
+            Body::Placed(p) => p.clone(),
+            other => panic!("a placed body, not {other:?}"),
+        };
+        let (head, tail) = placed(0).sample_cut().expect("a large listing is cut");
+        let text = placed(0).text().unwrap();
+        let sample = format!("<EntityReferences>{}</EntityReferences>", items[..3].join(""));
+        assert_eq!([&text[..head], &text[tail..]].concat(), sample);
+        assert_eq!(placed(1).sample_cut(), None, "an entity is read whole");
     }
 
     #[test]

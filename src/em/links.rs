@@ -149,6 +149,11 @@ pub fn each_href(body: &str, repr: Repr, sample: Option<usize>, f: &mut dyn FnMu
     }
 }
 
+/// How many of a list's items a walk of the links reads (`emtape lint`'s): the others have
+/// their shapes. A pack keeps where each large listing can be cut to those items
+/// ([`super::list::sample_cut`]), so that a walk reads no more of it.
+pub const SAMPLED_ITEMS: usize = 3;
+
 /// The method EM expects for a link's Rel: `Delete` is DELETE, `Edit` is PUT, actions
 /// (`Create`, `Restore`, `Start`, ...) are POST, everything else is GET.
 pub fn method_for_rel(rel: &str) -> &'static str {

@@ -96,6 +96,24 @@ fn xml_items(body: &str) -> Option<Vec<Item>> {
     root_seen.then_some(out)
 }
 
+/// Where a list `body` can be cut, `(head, tail)`, so that `body[..head]` and `body[tail..]`
+/// joined are the list with its first [`super::links::SAMPLED_ITEMS`] items alone: its
+/// [`super::links::hrefs`] with that sample are the whole body's (checked, not assumed: an
+/// item a walk does not take for one, such as a `Link`, leaves the body uncut). `None` for a
+/// body that is not a list, or lists no more than the sample and one.
+pub fn sample_cut(body: &str, repr: Repr) -> Option<(usize, usize)> {
+    let sample = super::links::SAMPLED_ITEMS;
+    let items = items(body, repr)?;
+    let (kept, last) = (items.get(sample.checked_sub(1)?)?, items.last()?);
+    if items.len() <= sample + 1 {
+        return None;
+    }
+    let (head, tail) = (kept.at.end, last.at.end);
+    let cut = [&body[..head], &body[tail..]].concat();
+    let hrefs = |text: &str| super::links::hrefs(text, repr, Some(sample));
+    (hrefs(&cut) == hrefs(body)).then_some((head, tail))
+}
+
 impl Item {
     /// The item alone, as a document of its own: XML with EM's namespace declared (where the
     /// list declared it for all), or a JSON object as written. `body` is the list's.
@@ -297,5 +315,47 @@ mod tests {
         assert_eq!(items(r#"{"Refs": []}"#, Repr::Json), Some(vec![]));
         assert_eq!(items(r#"<Job Href="h/1" Type="Job"><Links /></Job>"#, Repr::Xml), None);
         assert_eq!(items(r#"{"Name": "j", "Href": "h/1", "Type": "Job"}"#, Repr::Json), None);
+    }
+
+    #[test]
+    fn a_list_cut_to_its_sample_names_the_links_the_whole_list_names_or_is_left_whole() {
+        let xml = |items: &[&str]| {
+            let each: String = items.iter().map(|i| format!("  {i}\n")).collect();
+            format!("<EntityReferences xmlns=\"{NAMESPACE}\">\n{each}</EntityReferences>\n")
+        };
+        let item = |n: usize| {
+            format!(
+                r#"<Ref Href="{{{{origin}}}}/api/jobs/{n}" Type="JobReference"><Links><Link Rel="Up" Href="{{{{origin}}}}/api/x/{n}" Type="X" /></Links></Ref>"#
+            )
+        };
+        let items: Vec<String> = (0..6).map(item).collect();
+        let refs: Vec<&str> = items.iter().map(String::as_str).collect();
+        let body = xml(&refs);
+        let (head, tail) = sample_cut(&body, Repr::Xml).unwrap();
+        let cut = [&body[..head], &body[tail..]].concat();
+        assert_eq!(cut, xml(&refs[..3]));
+        let hrefs = |text: &str| crate::em::links::hrefs(text, Repr::Xml, Some(3));
+        assert_eq!(hrefs(&cut), hrefs(&body));
+        // No more than the sample and one: nothing to leave out.
+        assert_eq!(sample_cut(&xml(&refs[..4]), Repr::Xml), None);
+        // A `Link` listed among the items is one a walk takes whatever its place: left whole.
+        let link = r#"<Link Rel="Down" Href="{{origin}}/api/y" Type="Y" />"#;
+        assert_eq!(sample_cut(&xml(&[refs[0], refs[1], refs[2], refs[3], link, refs[5]]), Repr::Xml), None);
+
+        let json = |items: &[String]| format!("{{\"Refs\": [{}]}}", items.join(", "));
+        let item = |n: usize, rel: &str| {
+            format!(
+                r#"{{"Href": "{{{{origin}}}}/api/jobs/{n}", "Type": "JobReference"{rel}, "Links": [{{"Rel": "Up", "Href": "{{{{origin}}}}/api/x/{n}"}}]}}"#
+            )
+        };
+        let items: Vec<String> = (0..6).map(|n| item(n, "")).collect();
+        let body = json(&items);
+        let (head, tail) = sample_cut(&body, Repr::Json).unwrap();
+        assert_eq!([&body[..head], &body[tail..]].concat(), json(&items[..3]));
+        // An item with a Rel is a link to a walk: left whole.
+        let mut with_rel = items.clone();
+        with_rel[4] = item(4, r#", "Rel": "Down""#);
+        assert_eq!(sample_cut(&json(&with_rel), Repr::Json), None);
+        assert_eq!(sample_cut(r#"{"Name": "j", "Href": "h/1", "Type": "Job"}"#, Repr::Json), None);
     }
 }

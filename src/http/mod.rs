@@ -175,16 +175,37 @@ pub struct Response {
 type WriteBlocks = dyn Fn(&mut dyn FnMut(Bytes) -> bool) -> Result<(), String> + Send + Sync;
 
 /// A body written when it is sent (a large body of a pack, read and filled a block at a time),
-/// and about how long it is.
+/// about how long it is, and how its sample is written when it has one ([`Later::sample`]).
 #[derive(Clone)]
-pub struct Later(std::sync::Arc<WriteBlocks>, usize);
+pub struct Later(std::sync::Arc<WriteBlocks>, usize, Option<std::sync::Arc<WriteBlocks>>);
 
 impl Later {
     pub fn new(
         about: usize,
         write: impl Fn(&mut dyn FnMut(Bytes) -> bool) -> Result<(), String> + Send + Sync + 'static,
     ) -> Later {
-        Later(std::sync::Arc::new(write), about)
+        Later(std::sync::Arc::new(write), about, None)
+    }
+
+    /// With a sample: a large listing with its first items alone, whose links are the whole
+    /// body's (see [`crate::em::list::sample_cut`]), written by `write`.
+    pub fn sampled(
+        self,
+        write: impl Fn(&mut dyn FnMut(Bytes) -> bool) -> Result<(), String> + Send + Sync + 'static,
+    ) -> Later {
+        Later(self.0, self.1, Some(std::sync::Arc::new(write)))
+    }
+
+    /// Its sample, written now, or else the whole body: what a walk of its links reads
+    /// (`emtape lint` walks a large estate's listings of half a million items).
+    pub fn sample(&self) -> Result<Bytes, String> {
+        let Some(write) = &self.2 else { return self.whole() };
+        let mut joined = Vec::new();
+        write(&mut |block| {
+            joined.extend_from_slice(&block);
+            true
+        })?;
+        Ok(Bytes::from(joined))
     }
 
     /// The whole body, written now: one block as it is, several joined as they come (a large

@@ -148,32 +148,51 @@ impl Rendered {
 /// twice (as read and as filled).
 const BLOCK: usize = 1 << 20;
 
-/// The body at `placed` filled for `fill`, written as it is sent.
+/// The body at `placed` filled for `fill`, written as it is sent; with its sample when its
+/// pack found where to cut it ([`Placed::sample_cut`]).
 fn written_as_sent(placed: Arc<Placed>, fill: &Fill<'_>) -> Later {
     let (origin, date) = (fill.origin.to_owned(), fill.date.to_owned());
     let session = fill.session.map(|(id, token)| (id.to_owned(), token.to_owned()));
-    Later::new(placed.len(), move |sink| {
-        let session = session.as_ref().map(|(id, token)| (id.as_str(), token.as_str()));
-        write_blocks(&placed, &Fill { origin: &origin, date: &date, session }, sink).map_err(|e| e.to_string())
-    })
+    // The whole body is its first part, the second empty.
+    let writer = |parts: [std::ops::Range<usize>; 2]| {
+        let (placed, origin, date, session) = (placed.clone(), origin.clone(), date.clone(), session.clone());
+        move |sink: &mut dyn FnMut(Bytes) -> bool| {
+            let session = session.as_ref().map(|(id, token)| (id.as_str(), token.as_str()));
+            let fill = Fill { origin: &origin, date: &date, session };
+            write_blocks(&placed, &parts, &fill, sink).map_err(|e| e.to_string())
+        }
+    };
+    let len = placed.len();
+    let later = Later::new(len, writer([0..len, len..len]));
+    match placed.sample_cut() {
+        Some((head, tail)) => later.sampled(writer([0..head, tail..len])),
+        None => later,
+    }
 }
 
-/// Writes the body at `placed` filled, about [`BLOCK`] bytes at a time, to `sink` until it
-/// says stop.
-fn write_blocks(placed: &Placed, fill: &Fill<'_>, sink: &mut dyn FnMut(Bytes) -> bool) -> Result<(), CassetteError> {
+/// Writes the `parts` of the body at `placed` filled, in order, about [`BLOCK`] bytes at a
+/// time, to `sink` until it says stop.
+fn write_blocks(
+    placed: &Placed,
+    parts: &[std::ops::Range<usize>],
+    fill: &Fill<'_>,
+    sink: &mut dyn FnMut(Bytes) -> bool,
+) -> Result<(), CassetteError> {
     if placed.bom() && !sink(Bytes::from_static(BOM)) {
         return Ok(());
     }
-    let mut at = 0;
-    while at < placed.len() {
-        let end = (at + BLOCK).min(placed.len());
-        let bytes = placed.bytes_of(at..end)?;
-        let cut = block_end(&bytes, end == placed.len());
-        let text = std::str::from_utf8(&bytes[..cut]).map_err(|_| placed.not_text(at))?;
-        if !sink(Bytes::from(fill_text(text, fill))) {
-            return Ok(());
+    for part in parts {
+        let mut at = part.start;
+        while at < part.end {
+            let end = (at + BLOCK).min(part.end);
+            let bytes = placed.bytes_of(at..end)?;
+            let cut = block_end(&bytes, end == part.end);
+            let text = std::str::from_utf8(&bytes[..cut]).map_err(|_| placed.not_text(at))?;
+            if !sink(Bytes::from(fill_text(text, fill))) {
+                return Ok(());
+            }
+            at += cut;
         }
-        at += cut;
     }
     Ok(())
 }

@@ -640,7 +640,7 @@ pub(crate) mod stored {
 
     /// What a stored part begins with: which emtape wrote it (bump the number with any change to
     /// what a part holds).
-    const WRITTEN_BY: &str = concat!("emtape ", env!("CARGO_PKG_VERSION"), " catalog part 8");
+    const WRITTEN_BY: &str = concat!("emtape ", env!("CARGO_PKG_VERSION"), " catalog part 9");
 
     /// How many resources, texts or listings a frame holds: a part is read a frame at a time,
     /// so reading it holds what it has read and one frame, not every byte of it (a large

@@ -232,3 +232,38 @@ async fn a_pack_body_too_large_to_hold_is_sent_as_it_is_read_and_as_its_cassette
         assert_eq!(sent.body.starts_with("\u{feff}".as_bytes()), uri == "/api/bom", "{uri}");
     }
 }
+
+/// Lint walks a pack's large listing by the sample its pack cut it to (its first items): it
+/// finds what the walk of its cassette finds, what those items link to included.
+#[test]
+fn lint_walks_a_large_listing_of_a_pack_by_its_sample_and_finds_what_it_finds_in_its_cassette() {
+    let reference = std::fs::read_to_string("cassettes/reference/vm-restore.yaml").unwrap();
+    let end = reference.find("      </EntityReferences>\n- seq: 5").unwrap();
+    let mut text = reference[..end].to_owned();
+    for n in 0..60_000 {
+        text.push_str(&format!(
+            "        <Ref Type=\"VmRestorePointReference\" Href=\"{{{{origin}}}}/api/vmRestorePoints/{n:08}\" \
+             Name=\"vm{n}\"><Links><Link Rel=\"Up\" Type=\"BackupServerReference\" \
+             Href=\"{{{{origin}}}}/api/backupServers/a490c017-2c1c-40ee-8bcf-73bcce6ab36f\" /></Links></Ref>\n"
+        ));
+    }
+    text.push_str(&reference[end..]);
+    assert!(text.len() > 8 << 20, "larger than a pack sends whole");
+    let dir = temp_dir("pack-lint-sampled");
+    let yaml = dir.join("large.yaml");
+    std::fs::write(&yaml, &text).unwrap();
+    let (code, _, err) = run(&["pack", yaml.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let findings = |path: &Path| {
+        let (code, out, err) = run(&["lint", "--format", "json", path.to_str().unwrap()]);
+        assert_eq!(code, 1, "{out}{err}");
+        let all: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+        let name = path.file_name().unwrap().to_str().unwrap();
+        all.iter().map(|f| format!("{} {}", f["kind"], f["message"]).replace(name, "{file}")).collect::<Vec<_>>()
+    };
+    let said = findings(&yaml);
+    // The backup file only the first item links to is answered from no recording of its own.
+    assert!(said.iter().any(|f| f.contains("derived") && f.contains("/api/backupFiles/c5359495")), "{said:?}");
+    assert!(!said.iter().any(|f| f.contains("/api/vmRestorePoints/00059999")), "past the sample: {said:?}");
+    assert_eq!(findings(&yaml.with_extension("emtape")), said);
+}
