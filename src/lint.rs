@@ -813,4 +813,26 @@ mod tests {
         assert_eq!(asked("/api/query?type=Job"), "/api/query?type=Job", "recorded as it is asked");
         assert_eq!(asked("/api/vmRestorePoints"), "/api/vmRestorePoints", "not the query service");
     }
+
+    #[test]
+    fn the_answer_shown_for_a_shape_made_from_no_recording_is_its_least_whatever_the_order_asked() {
+        let reference = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("cassettes/reference");
+        let restore = crate::cassette::Cassette::load(&reference.join("vm-restore.yaml")).unwrap();
+        let shown = |order: [&str; 2]| {
+            let mock = Mock::new(vec![restore.clone()], MockOptions::default());
+            let logon = mock.respond(&request("POST", "/api/sessionMngr/?v=latest", Repr::Xml, None));
+            let token = logon.headers.get(em::SESSION_HEADER).unwrap().to_owned();
+            for id in order {
+                let target = format!("/api/backupServers/{id}?format=Entity");
+                assert_eq!(mock.respond(&request("GET", &target, Repr::Xml, Some(&token))).status, 200);
+            }
+            let unrecorded = mock.unrecorded();
+            assert_eq!((unrecorded.len(), unrecorded[0].count), (1, 2), "one shape, asked twice");
+            unrecorded[0].request.clone()
+        };
+        let ids = ["00fd67d9-2b4c-4c56-8a95-0b3dbec7ae43", "e42211aa-321d-4f91-9c13-2342cf9557eb"];
+        let least = format!("GET /api/backupServers/{}?format=Entity (XML)", ids[0]);
+        assert_eq!(shown([ids[1], ids[0]]), least);
+        assert_eq!(shown(ids), least);
+    }
 }

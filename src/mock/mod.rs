@@ -665,6 +665,11 @@ impl Mock {
             let shape = crate::diff::link_template(&request);
             if let Some(u) = seen.get_mut(&shape) {
                 u.count += 1;
+                // A shape's example is its least request, not the first answered: requests
+                // answered side by side (lint's walk) would show one or another from run to run.
+                if request < u.request {
+                    (u.request, u.basis, u.note) = (request, answer.basis, answer.note.clone());
+                }
             } else if seen.len() < UNRECORDED_KEPT {
                 seen.insert(shape, Unrecorded { request, basis: answer.basis, note: answer.note.clone(), count: 1 });
             }
