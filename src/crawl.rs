@@ -167,7 +167,7 @@ pub async fn crawl(client: Arc<Client>, recorder: Arc<Recorder>, options: &Crawl
                     next_slot = next_slot.max(now) + gap;
                 }
                 let (client, recorder, token) = (client.clone(), recorder.clone(), token.clone());
-                let spool = options.spool_dir.join(format!(".emtape-spool-{}-crawl-{dispatched}", std::process::id()));
+                let spool = options.spool_dir.join(format!("{}{dispatched}", spool_prefix()));
                 let task = running.spawn(async move {
                     let h = headers(repr, Some(&token));
                     let result = fetch(&client, &job.url, &h, spool).await;
@@ -259,6 +259,22 @@ type Answered = (Job, Result<(Response, Fetched), ClientError>);
 enum Fetched {
     Parts(Vec<Bytes>),
     Spooled(Arc<Spool>, Survey),
+}
+
+/// How this process's spool files are named: beside the cassette, each by its request's number.
+fn spool_prefix() -> String {
+    format!(".emtape-spool-{}-crawl-", std::process::id())
+}
+
+/// Removes the spool files this process has in `dir`: a crawl left at once (Ctrl-C twice)
+/// lets none of their holders go.
+pub fn remove_spools(dir: &std::path::Path) {
+    let prefix = spool_prefix();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// A spool file, removed when the last holder lets it go (recorded, and its links taken).

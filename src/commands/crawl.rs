@@ -102,21 +102,24 @@ pub(super) fn crawl(args: CrawlArgs) -> Result<Exit, Failure> {
         stop: Arc::default(),
         spool_dir: super::folder_of(&args.out),
     };
-    let stop = options.stop.clone();
+    let (stop, spools) = (options.stop.clone(), options.spool_dir.clone());
     let report = runtime(None)?.block_on(async {
         // Ctrl-C once: finish what is in flight, log out, report. Twice: leave at once (the
-        // cassette is written exchange by exchange and loads either way).
+        // cassette is written exchange by exchange and loads either way), spools removed.
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
                 eprintln!("emtape: crawl: stopping (Ctrl-C again to leave at once)");
                 stop.store(true, std::sync::atomic::Ordering::SeqCst);
                 if tokio::signal::ctrl_c().await.is_ok() {
+                    crate::crawl::remove_spools(&spools);
                     std::process::exit(130);
                 }
             }
         });
         run_crawl(client, recorder.clone(), &options).await
     });
+    // None is left once every holder has let go; any that is left is nobody's.
+    crate::crawl::remove_spools(&options.spool_dir);
     let written = recorder.finish().map_err(Failure::bad_input)?;
     println!(
         "emtape crawl {} -> {}: {}, {} recorded",
