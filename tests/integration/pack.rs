@@ -262,8 +262,8 @@ fn lint_walks_a_large_listing_of_a_pack_by_its_sample_and_finds_what_it_finds_in
         all.iter().map(|f| format!("{} {}", f["kind"], f["message"]).replace(name, "{file}")).collect::<Vec<_>>()
     };
     let said = findings(&yaml);
-    // The backup file only the first item links to is answered from no recording of its own.
-    assert!(said.iter().any(|f| f.contains("derived") && f.contains("/api/backupFiles/c5359495")), "{said:?}");
+    // The restore point only the first item links to is answered from no recording of its own.
+    assert!(said.iter().any(|f| f.contains("derived") && f.contains("/api/restorePoints/53601605")), "{said:?}");
     assert!(!said.iter().any(|f| f.contains("/api/vmRestorePoints/00059999")), "past the sample: {said:?}");
     assert_eq!(findings(&yaml.with_extension("emtape")), said);
 }
