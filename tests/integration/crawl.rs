@@ -337,6 +337,32 @@ async fn a_slow_server_is_crawled_to_the_end() {
     assert!(recorded > 50, "{recorded}");
 }
 
+/// A crawl of `url` into `out` at `rate` requests a second, running.
+fn crawling(url: &str, out: &std::path::Path, rate: u32) -> std::process::Child {
+    Command::new(BIN)
+        .args(["crawl", "--target", url, "--user", "a", "--password-env", "EMTAPE_TEST_PW"])
+        .args(["--rate", &rate.to_string()])
+        .arg("--out")
+        .arg(out)
+        .env("EMTAPE_TEST_PW", "pw")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// `child` after `times` Ctrl-C (SIGINT), a tenth of a second apart: how it ended, and what it said.
+fn interrupted(child: std::process::Child, times: usize) -> (std::process::Output, String) {
+    for _ in 0..times {
+        let sent = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+        assert!(sent.success());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let done = child.wait_with_output().unwrap();
+    let said = format!("{}{}", String::from_utf8_lossy(&done.stdout), String::from_utf8_lossy(&done.stderr));
+    (done, said)
+}
+
 /// Ctrl-C twice leaves at once, dropping what holds a large body's spool: the crawl removes
 /// its spools itself (one is planted, named as the crawl names them, as if a body were coming).
 #[test]
@@ -344,27 +370,13 @@ fn a_crawl_left_at_once_leaves_no_spool_beside_its_cassette() {
     let mock = Emtape::serve(&[]);
     let dir = temp_dir("crawl-sigint-twice");
     let out = dir.join("left.yaml");
-    let child = Command::new(BIN)
-        .args(["crawl", "--target", &mock.url, "--user", "a", "--password-env", "EMTAPE_TEST_PW", "--rate", "5"])
-        .arg("--out")
-        .arg(&out)
-        .env("EMTAPE_TEST_PW", "pw")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = crawling(&mock.url, &out, 5);
     let spool = dir.join(format!(".emtape-spool-{}-crawl-7", child.id()));
     let other = dir.join(".emtape-spool-1-crawl-7");
     std::fs::write(&spool, "part of a large body").unwrap();
     std::fs::write(&other, "another crawl's").unwrap();
     std::thread::sleep(Duration::from_millis(500));
-    for _ in 0..2 {
-        let sent = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
-        assert!(sent.success());
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let done = child.wait_with_output().unwrap();
-    let said = format!("{}{}", String::from_utf8_lossy(&done.stdout), String::from_utf8_lossy(&done.stderr));
+    let (done, said) = interrupted(child, 2);
     assert_eq!(done.status.code(), Some(130), "{said}");
     assert!(!spool.exists(), "its spool is removed: {said}");
     assert!(other.exists(), "another process's is not its to remove");
@@ -374,20 +386,9 @@ fn a_crawl_left_at_once_leaves_no_spool_beside_its_cassette() {
 fn an_interrupted_crawl_stops_saying_so_and_leaves_a_cassette_that_loads() {
     let mock = Emtape::serve(&[]);
     let out = temp_dir("crawl-sigint").join("interrupted.yaml");
-    let child = Command::new(BIN)
-        .args(["crawl", "--target", &mock.url, "--user", "a", "--password-env", "EMTAPE_TEST_PW", "--rate", "30"])
-        .arg("--out")
-        .arg(&out)
-        .env("EMTAPE_TEST_PW", "pw")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = crawling(&mock.url, &out, 30);
     std::thread::sleep(Duration::from_millis(500));
-    let sent = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
-    assert!(sent.success());
-    let done = child.wait_with_output().unwrap();
-    let said = format!("{}{}", String::from_utf8_lossy(&done.stdout), String::from_utf8_lossy(&done.stderr));
+    let (done, said) = interrupted(child, 1);
     assert_eq!(done.status.code(), Some(130), "an interrupted crawl is not a complete one: {said}");
     assert!(said.contains("interrupted"), "{said}");
     let loaded = Cassette::load(&out).expect("an interrupted crawl's cassette loads");

@@ -165,10 +165,7 @@ fn lint_finds_in_a_pack_what_it_finds_in_its_cassette() {
     let (code, _, err) = run(&["pack", yaml.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
     let findings = |path: &Path| {
-        let (code, out, err) = run(&["lint", "--format", "json", path.to_str().unwrap()]);
-        assert_eq!(code, 1, "{out}{err}");
-        let all: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
-        let mut said: Vec<String> = all.iter().map(|f| format!("{} {}", f["kind"], f["message"])).collect();
+        let mut said = lint_findings(path);
         said.sort();
         said
     };
@@ -176,6 +173,14 @@ fn lint_finds_in_a_pack_what_it_finds_in_its_cassette() {
     assert!(said.iter().any(|f| f.contains("secret") && f.contains("password")), "{said:?}");
     assert!(said.iter().any(|f| f.contains("unparsable-body")), "{said:?}");
     assert_eq!(findings(&yaml.with_extension("emtape")), said);
+}
+
+/// What lint finds in `path`, which has findings: each its kind and message, in order.
+fn lint_findings(path: &Path) -> Vec<String> {
+    let (code, out, err) = run(&["lint", "--format", "json", path.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}{err}");
+    let all: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    all.iter().map(|f| format!("{} {}", f["kind"], f["message"])).collect()
 }
 
 /// A body of a pack too large to hold (a listing of half a million task sessions) is read and
@@ -255,11 +260,8 @@ fn lint_walks_a_large_listing_of_a_pack_by_its_sample_and_finds_what_it_finds_in
     let (code, _, err) = run(&["pack", yaml.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
     let findings = |path: &Path| {
-        let (code, out, err) = run(&["lint", "--format", "json", path.to_str().unwrap()]);
-        assert_eq!(code, 1, "{out}{err}");
-        let all: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
         let name = path.file_name().unwrap().to_str().unwrap();
-        all.iter().map(|f| format!("{} {}", f["kind"], f["message"]).replace(name, "{file}")).collect::<Vec<_>>()
+        lint_findings(path).into_iter().map(|f| f.replace(name, "{file}")).collect::<Vec<_>>()
     };
     let said = findings(&yaml);
     // The restore point only the first item links to is answered from no recording of its own.
