@@ -557,6 +557,8 @@ pub fn write(
     // The YAML, each response body named by where it will be.
     let mut yaml = yaml::header(&cassette.meta);
     let mut placed: Vec<&Body> = Vec::new();
+    // Bodies larger than a pack sends whole, by where they will be.
+    let mut large = Vec::new();
     let mut offset = 0u64;
     for exchange in &cassette.exchanges {
         let body = &exchange.response.body;
@@ -568,6 +570,9 @@ pub fn write(
         // Called only for a body of its own (not `body_same_as` another's).
         yaml::exchange_with(exchange, &mut yaml, |out| match place {
             Some((len, bom)) => {
+                if len > crate::cassette::LARGE_BODY {
+                    large.push((offset, exchange));
+                }
                 yaml::body_at(out, offset, len as u64, bom);
                 offset += len as u64;
                 placed.push(body);
@@ -590,6 +595,15 @@ pub fn write(
     let partial = Partial(dir.join(format!(".{file_name}.{}.partial", std::process::id())));
     let partial = &partial.0;
     let (mut catalog_bytes, mut loaded_bytes) = (0, 0);
+    // A large listing's cut to its sample, by where it is, found on every core from the bodies in
+    // hand (few are that large).
+    let cuts: std::collections::HashMap<u64, (usize, usize)> = crate::parallel::map(&large, |(at, exchange)| {
+        let Body::Text { text, .. } = &*exchange.response.body.read().ok()? else { return None };
+        Some((*at, crate::em::list::sample_cut(text, exchange.response_repr())?))
+    })
+    .into_iter()
+    .flatten()
+    .collect();
     let written = (|| {
         let mut file = std::io::BufWriter::with_capacity(1 << 20, File::create(partial)?);
         file.write_all(header(skeleton, offset, 0, 0).as_bytes())?;
@@ -607,25 +621,9 @@ pub fn write(
         let mut file = file.into_inner().map_err(std::io::IntoInnerError::into_error)?;
         // The pack as written so far, its bodies placed: what the catalog is learned from.
         let mut own = load_named(OWN_NAME.to_owned(), File::open(partial)?).map_err(std::io::Error::other)?;
-        // A large listing's cut to its sample, found on every core (few bodies are that large).
-        let large: Vec<usize> = (0..own.cassette.exchanges.len())
-            .filter(|i| {
-                let body = &own.cassette.exchanges[*i].response.body;
-                matches!(body, Body::Placed(p) if p.len > crate::cassette::LARGE_BODY)
-            })
-            .collect();
-        let cuts: std::collections::HashMap<usize, (usize, usize)> = crate::parallel::map(&large, |i| {
-            let exchange = &own.cassette.exchanges[*i];
-            let Body::Placed(p) = &exchange.response.body else { return None };
-            let text = p.text().ok()?;
-            Some((*i, crate::em::list::sample_cut(&text, exchange.response_repr())?))
-        })
-        .into_iter()
-        .flatten()
-        .collect();
-        for (i, exchange) in own.cassette.exchanges.iter_mut().enumerate() {
+        for exchange in &mut own.cassette.exchanges {
             if let Body::Placed(p) = &mut exchange.response.body {
-                let (digest, cut) = (digests.get(&p.at).copied(), cuts.get(&i).copied());
+                let (digest, cut) = (digests.get(&p.at).copied(), cuts.get(&p.at).copied());
                 *p = Arc::new(Placed { pack: p.pack.clone(), at: p.at, len: p.len, bom: p.bom, digest, cut });
             }
         }

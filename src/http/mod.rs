@@ -199,34 +199,15 @@ impl Later {
     /// Its sample, written now, or else the whole body: what a walk of its links reads
     /// (`emtape lint` walks a large estate's listings of half a million items).
     pub fn sample(&self) -> Result<Bytes, String> {
-        let Some(write) = &self.2 else { return self.whole() };
-        let mut joined = Vec::new();
-        write(&mut |block| {
-            joined.extend_from_slice(&block);
-            true
-        })?;
-        Ok(Bytes::from(joined))
+        match &self.2 {
+            Some(write) => joined(&**write, 0),
+            None => self.whole(),
+        }
     }
 
-    /// The whole body, written now: one block as it is, several joined as they come (a large
-    /// listing's blocks are never all held beside their join), into room made once for a body
-    /// a quarter longer than it is about (room never written to is never given memory; a
-    /// join grown as it comes was copied and its memory cleared again at each doubling).
+    /// The whole body, written now ([`joined`]).
     pub fn whole(&self) -> Result<Bytes, String> {
-        let (mut only, mut joined) = (None::<Bytes>, Vec::new());
-        (self.0)(&mut |block| {
-            if only.is_none() && joined.is_empty() {
-                only = Some(block);
-            } else {
-                if joined.is_empty() {
-                    joined.reserve(self.1.saturating_add(self.1 / 4));
-                }
-                joined.extend_from_slice(&only.take().unwrap_or_default());
-                joined.extend_from_slice(&block);
-            }
-            true
-        })?;
-        Ok(only.unwrap_or_else(|| Bytes::from(joined)))
+        joined(&*self.0, self.1)
     }
 
     /// The body's blocks as they are written, on a blocking thread (a few blocks ahead of the
@@ -242,6 +223,27 @@ impl Later {
         });
         rx
     }
+}
+
+/// What `write` writes, written now: one block as it is, several joined as they come (a large
+/// listing's blocks are never all held beside their join), into room made once for a body a
+/// quarter longer than `about` (room never written to is never given memory; a join grown as
+/// it comes was copied and its memory cleared again at each doubling).
+fn joined(write: &WriteBlocks, about: usize) -> Result<Bytes, String> {
+    let (mut only, mut joined) = (None::<Bytes>, Vec::new());
+    write(&mut |block| {
+        if only.is_none() && joined.is_empty() {
+            only = Some(block);
+        } else {
+            if joined.is_empty() {
+                joined.reserve(about.saturating_add(about / 4));
+            }
+            joined.extend_from_slice(&only.take().unwrap_or_default());
+            joined.extend_from_slice(&block);
+        }
+        true
+    })?;
+    Ok(only.unwrap_or_else(|| Bytes::from(joined)))
 }
 
 impl std::fmt::Debug for Later {
