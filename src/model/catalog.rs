@@ -18,15 +18,15 @@ use crate::em::{self, Repr};
 pub(crate) use crate::em::Link;
 use crate::em::links::{Seen, own_links_of_object};
 
-/// An entity body recorded for a resource: a body of its own, or an item of a recorded list.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// An entity body recorded for a resource: a body of its own, or an item of a recorded list
+/// (lent by the list). Stored in a pack as [`stored`] says: a list's items by the list's number.
+#[derive(Clone, Debug)]
 pub(crate) struct Sample {
     /// The recorded body, placeholders and all, shared with the cassette it comes from.
     body: Recorded,
     /// Where the entity stands in `body` when `body` is a list of them.
     item: Option<(std::ops::Range<usize>, Repr)>,
     /// Which cassette and exchange it comes from, for `-v` (shared by a list's items).
-    #[serde(deserialize_with = "stored::origin")]
     pub origin: Arc<str>,
 }
 
@@ -151,7 +151,13 @@ impl Resource {
         self.uid = self.uid.take().or(uid);
         self.plain_entity |= plain_entity;
         for (ours, theirs) in self.entity.iter_mut().zip(entity) {
-            *ours = ours.take().or(theirs);
+            // An entity of its own recorded anywhere is taken over one a list lent: lists lend
+            // only what no body recorded (each part's lists lend as its part is learned).
+            match (ours.as_ref(), theirs) {
+                (None, theirs) => *ours = theirs,
+                (Some(lent), Some(own)) if lent.item.is_some() && own.item.is_none() => *ours = Some(own),
+                _ => {}
+            }
         }
     }
 
@@ -487,9 +493,8 @@ struct Named<'a> {
     uid: Option<&'a str>,
 }
 
-/// A recorded listing: where, what it lists, and its body. Kept until every stretch has been
-/// read, so only what `learn_list` needs of each item.
-#[derive(Serialize, Deserialize)]
+/// A recorded listing: where, what it lists, and its body; kept until its part has been read
+/// ([`Part::settle`]), so only what lending needs of each item.
 struct List {
     path: String,
     href: String,
@@ -498,16 +503,12 @@ struct List {
     items: Vec<ListItem>,
     body: Recorded,
     repr: Repr,
-    #[serde(deserialize_with = "stored::origin")]
     origin: String,
 }
 
 /// An item of a recorded listing that names one of this server's paths.
-#[derive(Serialize, Deserialize)]
 struct ListItem {
-    /// The normalised path its Href names: the resource's own where it is one of its part's (a
-    /// large estate lists millions; stored by its number in the part's order).
-    #[serde(serialize_with = "stored::path_out", deserialize_with = "stored::path_in")]
+    /// The normalised path its Href names: the resource's own where it is one of its part's.
     path: Path,
     /// Where its text stands in the list's body.
     at: std::ops::Range<usize>,
@@ -532,6 +533,23 @@ impl List {
     }
 }
 
+/// What a recorded listing says once its part has lent the entities it lists
+/// ([`Part::settle`]): the collection it lists, learned once every part has been read (the
+/// first listing of a collection gives its members, see [`take_listing`]).
+#[derive(Serialize, Deserialize)]
+struct Listing {
+    path: String,
+    href: String,
+    /// The type of its members, a reference's without its suffix.
+    kind: Option<String>,
+    /// The normalised paths of its items: the resources' own where they are its part's (a
+    /// large estate lists millions; stored by their number in the part's order).
+    #[serde(with = "stored::numbered")]
+    members: Vec<Path>,
+    /// Entities it lists of resources its part does not know, lent by the whole catalog.
+    strangers: Vec<(Path, Sample)>,
+}
+
 /// What a listing's body lists, and where it was recorded.
 struct Listed {
     items: Vec<em::list::Item>,
@@ -546,8 +564,8 @@ struct Listed {
 #[derive(Default)]
 struct Part {
     catalog: Catalog,
-    /// Recorded listings, learned once every body has been read.
-    lists: Vec<List>,
+    /// Recorded listings, their entities lent.
+    listings: Vec<Listing>,
     json_bodies: usize,
     camel_bodies: usize,
 }
@@ -556,7 +574,7 @@ impl Part {
     /// `nodes`: JSON bodies read as [`em::node::Node`]s (else as whole values, as a body with
     /// a name twice always is).
     fn learn(exchanges: &[(&LoadedCassette, usize)], nodes: bool) -> Part {
-        let mut part = Part::default();
+        let (mut part, mut lists) = (Part::default(), Vec::new());
         for &(cassette, i) in exchanges {
             let exchange = &cassette.cassette.exchanges[i];
             let status = exchange.response.status;
@@ -615,9 +633,10 @@ impl Part {
                 let origin = format!("{} exchange {}", cassette.name, exchange.seq);
                 let href = format!("{{{{origin}}}}{raw_path}");
                 let listed = Listed { items, body: Recorded::of(recorded, text), repr, origin };
-                part.lists.push(List::new(path, href, listed, &part.catalog.resources));
+                lists.push(List::new(path, href, listed, &part.catalog.resources));
             }
         }
+        part.listings = part.catalog.settle(lists);
         part
     }
 }
@@ -634,13 +653,13 @@ pub(crate) mod stored {
 
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-    use super::{Collection, KeptLink, Links, Part, Path, Service, Text};
+    use super::{Collection, KeptLink, Links, Part, Path, Recorded, Repr, Sample, Service, Text};
     use crate::cassette::LoadedCassette;
     use crate::cassette::pack::{self, PackFile, put_frame};
 
     /// What a stored part begins with: which emtape wrote it (bump the number with any change to
     /// what a part holds).
-    const WRITTEN_BY: &str = concat!("emtape ", env!("CARGO_PKG_VERSION"), " catalog part 9");
+    const WRITTEN_BY: &str = concat!("emtape ", env!("CARGO_PKG_VERSION"), " catalog part 10");
 
     /// How many resources, texts or listings a frame holds: a part is read a frame at a time,
     /// so reading it holds what it has read and one frame, not every byte of it (a large
@@ -648,9 +667,10 @@ pub(crate) mod stored {
     const FRAME: usize = if cfg!(test) { 7 } else { 8192 };
 
     /// What a part is stored as: frames ([`pack::put_frame`]). The first says who wrote it
-    /// ([`WRITTEN_BY`]); texts come before the links that name them by number.
+    /// ([`WRITTEN_BY`]); texts come before the links that name them by number, and the bodies
+    /// of the lists that lent entities before the samples that name them by number.
     #[derive(Serialize, Deserialize)]
-    enum Frame<T, R, L> {
+    enum Frame<T, R, L, B> {
         /// How many resources and listings follow, for the tables to be made to size.
         Head {
             resources: usize,
@@ -662,9 +682,70 @@ pub(crate) mod stored {
         Tables(Box<Tables>),
         /// The next texts of the part's table.
         Texts(Vec<T>),
+        /// The next bodies of lists that lent entities, each with where it was recorded.
+        Lent(Vec<B>),
         /// Resources in the order first seen.
         Resources(Vec<(Path, R)>),
         Lists(Vec<L>),
+    }
+
+    /// A sample as stored: a body of its own, or an item of a list whose body the part's
+    /// [`Frame::Lent`] holds, by number (a large estate's lists lend a million and a half).
+    #[derive(Serialize, Deserialize)]
+    enum StoredSample<B, O> {
+        Own { body: B, item: Option<(std::ops::Range<usize>, Repr)>, origin: O },
+        Lent { list: u32, at: std::ops::Range<usize>, repr: Repr },
+    }
+
+    impl Serialize for Sample {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let lent = WRITING.with(|w| w.borrow().lent.get(&Arc::as_ptr(&self.origin).cast()).copied());
+            match (lent, &self.item) {
+                (Some(list), Some((at, repr))) => {
+                    StoredSample::<&Recorded, &str>::Lent { list, at: at.clone(), repr: *repr }.serialize(s)
+                }
+                _ => {
+                    StoredSample::Own { body: &self.body, item: self.item.clone(), origin: &*self.origin }.serialize(s)
+                }
+            }
+        }
+    }
+
+    impl<'de> Deserialize<'de> for Sample {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Sample, D::Error> {
+            match StoredSample::<Recorded, String>::deserialize(d)? {
+                StoredSample::Own { body, item, origin } => Ok(Sample { body, item, origin: renamed(origin).into() }),
+                StoredSample::Lent { list, at, repr } => {
+                    READING.with(|r| r.borrow().as_ref().and_then(|r| r.lent.get(list as usize).cloned())).map_or_else(
+                        || {
+                            Err(serde::de::Error::custom(format!(
+                                "list {list} of the part's lent bodies, which has no such one"
+                            )))
+                        },
+                        |(body, origin)| Ok(Sample { body, item: Some((at, repr)), origin }),
+                    )
+                }
+            }
+        }
+    }
+
+    /// Paths as a listing's members name them: each by its number in the part's order where it
+    /// is one of the part's resources ([`path_out`]).
+    pub(super) mod numbered {
+        use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+        use super::super::Path;
+
+        #[derive(Serialize, Deserialize)]
+        struct Numbered(#[serde(serialize_with = "super::path_out", deserialize_with = "super::path_in")] Path);
+
+        pub fn serialize<S: Serializer>(paths: &[Path], s: S) -> Result<S::Ok, S::Error> {
+            s.collect_seq(paths.iter().map(|p| Numbered(p.clone())))
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Path>, D::Error> {
+            Ok(Vec::<Numbered>::deserialize(d)?.into_iter().map(|n| n.0).collect())
+        }
     }
 
     /// A catalog's tables but its resources (small beside them).
@@ -687,8 +768,8 @@ pub(crate) mod stored {
     }
 
     fn frames(part: Part) -> postcard::Result<Vec<u8>> {
-        type Out<'a> = Frame<&'a str, &'a super::Resource, &'a super::List>;
-        let Part { catalog, lists, json_bodies, camel_bodies } = part;
+        type Out<'a> = Frame<&'a str, &'a super::Resource, &'a super::Listing, (&'a Recorded, &'a str)>;
+        let Part { catalog, listings, json_bodies, camel_bodies } = part;
         let super::Catalog { resources, order, collections, shapes, services, samples, by_kind, link_uses, .. } =
             catalog;
         // The texts its links share, each once: the links name them by number.
@@ -709,7 +790,7 @@ pub(crate) mod stored {
         put_frame(&mut out, &WRITTEN_BY)?;
         let head = Out::Head {
             resources: order.len(),
-            lists: lists.len(),
+            lists: listings.len(),
             json_bodies,
             camel_bodies,
             camel_json: catalog.camel_json,
@@ -722,9 +803,25 @@ pub(crate) mod stored {
         for texts in table.chunks(FRAME) {
             put_frame(&mut out, &Out::Texts(texts.to_vec()))?;
         }
-        // A listing's items name the part's resources by their number in its order.
+        // The bodies of the lists that lent entities, each once (its items share its origin):
+        // the samples name them by number.
+        let (mut bodies, mut lent) = (Vec::new(), HashMap::default());
+        let resources_in_order = order.iter().filter_map(|p| resources.get(p));
+        let entities = resources_in_order.flat_map(|r| r.entity.iter().flatten());
+        for sample in entities.chain(listings.iter().flat_map(|l| l.strangers.iter().map(|(_, s)| s))) {
+            if sample.item.is_some() {
+                lent.entry(Arc::as_ptr(&sample.origin).cast()).or_insert_with(|| {
+                    bodies.push((&sample.body, &*sample.origin));
+                    bodies.len() as u32 - 1
+                });
+            }
+        }
+        for lent in bodies.chunks(FRAME) {
+            put_frame(&mut out, &Out::Lent(lent.to_vec()))?;
+        }
+        // A listing's members name the part's resources by their number in its order.
         let paths = order.iter().enumerate().map(|(n, p)| (Arc::as_ptr(p).cast(), n as u32)).collect();
-        WRITING.with(|w| *w.borrow_mut() = Writing { texts: numbers, paths });
+        WRITING.with(|w| *w.borrow_mut() = Writing { texts: numbers, paths, lent });
         let written = order
             .chunks(FRAME)
             .try_for_each(|paths| {
@@ -735,10 +832,10 @@ pub(crate) mod stored {
                 // Listings by as many items as a frame of resources holds (one may list half a
                 // million).
                 let (mut listed, mut items) = (Vec::new(), 0);
-                for (n, list) in lists.iter().enumerate() {
-                    listed.push(list);
-                    items += list.items.len().max(1);
-                    if items >= FRAME || n + 1 == lists.len() {
+                for (n, listing) in listings.iter().enumerate() {
+                    listed.push(listing);
+                    items += listing.members.len().max(1);
+                    if items >= FRAME || n + 1 == listings.len() {
                         put_frame(&mut out, &Out::Lists(std::mem::take(&mut listed)))?;
                         items = 0;
                     }
@@ -868,8 +965,8 @@ pub(crate) mod stored {
         if !pack::signed_by(&by, WRITTEN_BY) {
             return None;
         }
-        READING.with(|r| *r.borrow_mut() = Some(Reading { pack: pack.clone(), texts: Vec::new(), paths: Vec::new() }));
-        // Its bodies are the pack's, by place.
+        let reading = Reading { pack: pack.clone(), texts: Vec::new(), paths: Vec::new(), lent: Vec::new() };
+        READING.with(|r| *r.borrow_mut() = Some(reading));
         let most = usize::try_from(pack.catalog_len() / 8).unwrap_or(usize::MAX);
         // Its bodies are the pack's, by place.
         let read = pack::reading(pack, || match &sink {
@@ -910,7 +1007,8 @@ pub(crate) mod stored {
     ) -> Result<Part, String> {
         let mut part = Part::default();
         for bytes in frames {
-            let frame: Frame<String, R, super::List> = postcard::from_bytes(&bytes?).map_err(|e| e.to_string())?;
+            let frame: Frame<String, R, super::Listing, (Recorded, String)> =
+                postcard::from_bytes(&bytes?).map_err(|e| e.to_string())?;
             let c = &mut part.catalog;
             match frame {
                 Frame::Head { resources, lists, json_bodies, camel_bodies, camel_json } => {
@@ -919,7 +1017,7 @@ pub(crate) mod stored {
                         c.resources.reserve(resources.min(most));
                         c.order.reserve(resources.min(most));
                     }
-                    part.lists.reserve(lists.min(most));
+                    part.listings.reserve(lists.min(most));
                     (part.json_bodies, part.camel_bodies, c.camel_json) = (json_bodies, camel_bodies, camel_json);
                 }
                 Frame::Tables(t) => {
@@ -939,7 +1037,12 @@ pub(crate) mod stored {
                     });
                     resources(c, read)?
                 }
-                Frame::Lists(lists) => part.lists.extend(lists),
+                Frame::Lent(bodies) => {
+                    let lent: Vec<_> =
+                        bodies.into_iter().map(|(body, origin)| (body, renamed(origin).into())).collect();
+                    READING.with(|r| r.borrow_mut().as_mut().map(|reading| reading.lent.extend(lent)));
+                }
+                Frame::Lists(listings) => part.listings.extend(listings),
             }
         }
         Ok(part)
@@ -956,6 +1059,8 @@ pub(crate) mod stored {
     struct Writing {
         texts: HashMap<*const u8, u32>,
         paths: HashMap<*const u8, u32>,
+        /// The number of each list that lent entities, by the address of their origin.
+        lent: HashMap<*const u8, u32>,
     }
 
     /// The pack whose part is being read, and what it names by number: the texts its links
@@ -964,6 +1069,8 @@ pub(crate) mod stored {
         pack: Arc<PackFile>,
         texts: Vec<Text>,
         paths: Vec<Path>,
+        /// The bodies of the lists that lent entities, and where each was recorded.
+        lent: Vec<(Recorded, Arc<str>)>,
     }
 
     /// A text links share, by its number in the part's table.
@@ -1036,15 +1143,12 @@ pub(crate) mod stored {
         }
     }
 
-    /// Where a sample or listing was recorded: the pack, by the name it has now.
-    pub(super) fn origin<'de, D: Deserializer<'de>, T: From<String>>(d: D) -> Result<T, D::Error> {
-        let text = String::deserialize(d)?;
-        Ok(READING
-            .with(|r| match (r.borrow().as_ref(), text.strip_prefix(pack::OWN_NAME)) {
-                (Some(reading), Some(rest)) => format!("{}{rest}", reading.pack.name()),
-                _ => text,
-            })
-            .into())
+    /// Where a sample or list was recorded, `text` as stored: the pack, by the name it has now.
+    fn renamed(text: String) -> String {
+        READING.with(|r| match (r.borrow().as_ref(), text.strip_prefix(pack::OWN_NAME)) {
+            (Some(reading), Some(rest)) => format!("{}{rest}", reading.pack.name()),
+            _ => text,
+        })
     }
 
     /// A kind of link as stored: its method a text.
@@ -1176,7 +1280,7 @@ impl Catalog {
             Part::learn(&exchanges, nodes)
         };
         let mut catalog = Catalog::default();
-        let (mut json_bodies, mut camel_bodies, mut lists) = (0, 0, Vec::new());
+        let (mut json_bodies, mut camel_bodies, mut listings) = (0, 0, Vec::new());
         std::thread::scope(|scope| {
             // A later stored part is read on a thread of its own a few frames ahead of the
             // catalog, which takes them in when its turn comes.
@@ -1225,14 +1329,11 @@ impl Catalog {
                 };
                 catalog.absorb(part.catalog);
                 (json_bodies, camel_bodies) = (json_bodies + part.json_bodies, camel_bodies + part.camel_bodies);
-                lists.extend(part.lists);
+                listings.extend(part.listings);
             }
         });
         catalog.camel_json = camel_bodies * 2 > json_bodies;
-        for list in lists {
-            catalog.learn_list(list);
-        }
-        catalog.gather_members();
+        catalog.settle_all(listings);
         catalog
     }
 
@@ -1505,59 +1606,62 @@ impl Catalog {
         self.link_uses.values().map(|(kind, n, path)| (kind, *n, path.as_str()))
     }
 
-    /// What a recorded listing says: the collection at `path` holds exactly its items (those of
-    /// the first listing of it recorded), and an entity listed (`?format=Entity`, a job's
-    /// includes) is that resource's recorded entity.
-    fn learn_list(&mut self, list: List) {
-        use std::collections::hash_map::Entry;
-        let List { path, href, kind, items, body, repr, origin } = list;
-        let kind = kind.map(|k| k.strip_suffix("Reference").unwrap_or(&k).to_owned());
-        // Made when a first entity is lent (most lists are of references).
-        let mut lent: Option<Arc<str>> = None;
-        let mut sample = |at| Sample {
-            body: body.clone(),
-            item: Some((at, repr)),
-            origin: lent.get_or_insert_with(|| format!("{origin} (an item of its list)").into()).clone(),
-        };
-        // The collection is looked up once: a large estate's start learns some 600,000 lists.
-        let collection = self.collections.entry(path);
-        // A collection a listing recorded keeps that listing's members: a later one (the other
-        // representation, or `?format=Entity`) only lends the entities it lists.
-        if matches!(&collection, Entry::Occupied(c) if c.get().recorded) {
-            for item in items.into_iter().filter(|i| !i.reference) {
-                if let Some(r) = self.resources.get_mut(&item.path) {
-                    r.entity[repr_index(repr)].get_or_insert_with(|| sample(item.at));
+    /// What its part's `lists` lend, once every body of the part has been read: each entity
+    /// listed (`?format=Entity`, a job's includes) is that resource's, unless a body of its own
+    /// was recorded or an earlier list lent one ([`Resource::absorb`] keeps that true across
+    /// parts). What they say of their collections is learned once every part has been read.
+    fn settle(&mut self, lists: Vec<List>) -> Vec<Listing> {
+        lists
+            .into_iter()
+            .map(|List { path, href, kind, items, body, repr, origin }| {
+                // Made when a first entity is lent (most lists are of references).
+                let mut lent: Option<Arc<str>> = None;
+                let mut sample = |at| Sample {
+                    body: body.clone(),
+                    item: Some((at, repr)),
+                    origin: lent.get_or_insert_with(|| format!("{origin} (an item of its list)").into()).clone(),
+                };
+                let mut strangers = Vec::new();
+                let members = items
+                    .into_iter()
+                    .map(|item| {
+                        if !item.reference {
+                            match self.resources.get_mut(&item.path) {
+                                Some(r) => {
+                                    r.entity[repr_index(repr)].get_or_insert_with(|| sample(item.at));
+                                }
+                                None => strangers.push((item.path.clone(), sample(item.at))),
+                            }
+                        }
+                        item.path
+                    })
+                    .collect();
+                let kind = kind.map(|k| k.strip_suffix("Reference").map_or(k.clone(), str::to_owned));
+                Listing { path, href, kind, members, strangers }
+            })
+            .collect()
+    }
+
+    /// What is learned once every part has been read: what the parts' `listings` say of their
+    /// collections, beside what each resource says of its type (the two share nothing, and a
+    /// large estate has 600,000 listings and a million resources); then each resource is filed
+    /// under its collection.
+    fn settle_all(&mut self, mut listings: Vec<Listing>) {
+        for listing in &mut listings {
+            for (path, sample) in std::mem::take(&mut listing.strangers) {
+                if let Some(r) = self.resources.get_mut(&path) {
+                    let slot = sample.item.as_ref().map_or(0, |(_, repr)| repr_index(*repr));
+                    r.entity[slot].get_or_insert(sample);
                 }
             }
-            return;
         }
-        let mut members = Vec::with_capacity(items.len());
-        for item in items {
-            // The member is the resource's own path where it is one of the catalog's.
-            let (member, resource) = match self.resources.get_key_value(&item.path) {
-                Some((kept, _)) => (kept.clone(), true),
-                None => (item.path, false),
-            };
-            if !item.reference && resource {
-                if let Some(r) = self.resources.get_mut(&member) {
-                    r.entity[repr_index(repr)].get_or_insert_with(|| sample(item.at));
-                }
-            }
-            members.push(member);
-        }
-        match collection {
-            Entry::Occupied(mut c) => {
-                let c = c.get_mut();
-                if let Some(kind) = kind {
-                    c.member = kind;
-                }
-                (c.members, c.recorded) = (members, true);
-            }
-            // An empty list no link typed is a collection of nothing whose type no one said.
-            Entry::Vacant(slot) => {
-                slot.insert(Collection { href, member: kind.unwrap_or_default(), members, recorded: true });
-            }
-        }
+        let Catalog { resources, order, collections, samples, by_kind, .. } = self;
+        std::thread::scope(|scope| {
+            let listed = scope.spawn(|| listings.into_iter().for_each(|l| take_listing(collections, l)));
+            learn_kinds(resources, order, by_kind, samples);
+            listed.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+        });
+        self.gather_members();
     }
 
     /// Counts a link by where it leads (links of every body: the logon's, the services', the
@@ -1603,14 +1707,17 @@ impl Catalog {
 
     /// Files every resource under the collection one segment up, creating collections that no
     /// link named but whose members were seen; a recorded listing keeps the members it listed.
+    /// A run of resources under one collection (most are: a million resources share a few
+    /// dozen collections) is filed at once.
     fn gather_members(&mut self) {
-        for path in &self.order {
-            let Some(resource) = self.resources.get_mut(path) else { continue };
-            if resource.uid.is_none() && is_uuid(resource.id()) {
-                resource.uid = Some(format!("urn:veeam:{}:{}", resource.kind, resource.id()));
-            }
-            // A million resources share a few dozen collections and types.
-            let up = parent(path);
+        let mut run = 0;
+        while let Some(first) = self.order.get(run) {
+            let up = parent(first);
+            let end = run + self.order[run..].iter().take_while(|p| parent(p) == up).count();
+            let Some(resource) = self.resources.get(first) else {
+                run += 1;
+                continue;
+            };
             let collection = made_at(&mut self.collections, up, || {
                 let href = parent(&resource.href).to_owned();
                 (
@@ -1619,18 +1726,9 @@ impl Catalog {
                 )
             });
             if let Some(collection) = collection.filter(|c| !c.recorded) {
-                collection.members.push(path.clone());
+                collection.members.extend(self.order[run..end].iter().cloned());
             }
-            let kind = &resource.kind;
-            if let Some(of_kind) = made_at(&mut self.by_kind, kind, || (kind.clone(), Vec::new())) {
-                of_kind.push(path.clone());
-            }
-            let Some(samples) = made_at(&mut self.samples, kind, || (kind.clone(), [None, None])) else { continue };
-            for (sample, entity) in samples.iter_mut().zip(&resource.entity) {
-                if sample.is_none() && entity.is_some() {
-                    *sample = Some(path.clone());
-                }
-            }
+            run = end;
         }
     }
 
@@ -1706,6 +1804,55 @@ impl Catalog {
             members: Vec::new(),
             recorded: false,
         }))
+    }
+}
+
+/// What a recorded listing says of its collection: the collection at its path holds exactly its
+/// items, those of the first listing of it recorded (a later one, the other representation or
+/// `?format=Entity`, only lent what it lists).
+fn take_listing(collections: &mut HashMap<String, Collection>, listing: Listing) {
+    use std::collections::hash_map::Entry;
+    let Listing { path, href, kind, members, .. } = listing;
+    match collections.entry(path) {
+        Entry::Occupied(c) if c.get().recorded => {}
+        Entry::Occupied(mut c) => {
+            let c = c.get_mut();
+            if let Some(kind) = kind {
+                c.member = kind;
+            }
+            (c.members, c.recorded) = (members, true);
+        }
+        // An empty list no link typed is a collection of nothing whose type no one said.
+        Entry::Vacant(slot) => {
+            slot.insert(Collection { href, member: kind.unwrap_or_default(), members, recorded: true });
+        }
+    }
+}
+
+/// What each resource says of its type, in the order first seen: the resources of each type,
+/// the first of each with a recorded entity per representation (the sibling others are
+/// derived from), and a UID where none was recorded.
+fn learn_kinds(
+    resources: &mut HashMap<Path, Box<Resource>>,
+    order: &[Path],
+    by_kind: &mut HashMap<String, Vec<Path>>,
+    samples: &mut HashMap<String, [Option<Path>; 2]>,
+) {
+    for path in order {
+        let Some(resource) = resources.get_mut(path) else { continue };
+        if resource.uid.is_none() && is_uuid(resource.id()) {
+            resource.uid = Some(format!("urn:veeam:{}:{}", resource.kind, resource.id()));
+        }
+        let kind = &resource.kind;
+        if let Some(of_kind) = made_at(by_kind, kind, || (kind.clone(), Vec::new())) {
+            of_kind.push(path.clone());
+        }
+        let Some(samples) = made_at(samples, kind, || (kind.clone(), [None, None])) else { continue };
+        for (sample, entity) in samples.iter_mut().zip(&resource.entity) {
+            if sample.is_none() && entity.is_some() {
+                *sample = Some(path.clone());
+            }
+        }
     }
 }
 
@@ -1908,6 +2055,52 @@ mod tests {
         let entity = |id: &str| catalog.resources[format!("/api/vmrestorepoints/{id}").as_str()].entity[0].is_some();
         assert!(entity(A) && entity(C), "lent by the later listing of entities");
         assert!(!entity(B), "listed as a reference only");
+    }
+
+    #[test]
+    fn an_entity_recorded_of_its_own_is_the_resources_though_a_list_lent_one_first_in_another_stretch_or_pack() {
+        const A: &str = "6c958531-3177-4055-b0ce-dc4ef1ce6433";
+        let exchange = |seq: usize, uri: &str, body: &str| {
+            format!(
+                "- seq: {seq}\n  request:\n    method: GET\n    uri: {uri}\n  response:\n    status: 200\n    headers:\n    \
+                 - Content-Type: application/xml\n    body: |\n      {body}\n"
+            )
+        };
+        let point = |name: &str| {
+            format!(
+                "<VmRestorePoint Type=\"VmRestorePoint\" Href=\"{{{{origin}}}}/api/vmRestorePoints/{A}?format=Entity\" Name=\"{name}\"/>"
+            )
+        };
+        let listed = exchange(
+            1,
+            "/api/vmRestorePoints?format=Entity",
+            &format!("<VmRestorePoints>{}</VmRestorePoints>", point("A")),
+        );
+        let own = exchange(2, &format!("/api/vmRestorePoints/{A}?format=Entity"), &point("A"));
+        let cassette = |name: &str, exchanges: &[&str]| {
+            let text = format!("format: emtape/cassette-v1\nexchanges:\n{}", exchanges.concat());
+            crate::cassette::Cassette::parse(name, &text).unwrap()
+        };
+        let dir = crate::Scratch::new("catalog-own-entity");
+        let packs: Vec<LoadedCassette> = [&listed, &own]
+            .iter()
+            .enumerate()
+            .map(|(i, exchange)| {
+                let out = dir.join(format!("{i}.emtape"));
+                crate::cassette::pack::write(&cassette("c.yaml", &[exchange]), &out, stored::part_of, None).unwrap();
+                crate::cassette::Cassette::load_placed(&out).unwrap()
+            })
+            .collect();
+        let whole = [cassette("both.yaml", &[&listed, &own])];
+        for (how, catalog) in [
+            ("in one go", Catalog::build_in(&whole, 1, true, true)),
+            ("in stretches", Catalog::build_in(&whole, 2, true, true)),
+            ("as two packs", Catalog::build_in(&packs, 2, true, true)),
+        ] {
+            let sample = catalog.resources[format!("/api/vmrestorepoints/{A}").as_str()].entity[0].clone();
+            let sample = sample.unwrap_or_else(|| panic!("{how}: no entity"));
+            assert!(sample.item.is_none() && sample.origin.ends_with("exchange 2"), "{how}: {sample:?}");
+        }
     }
 
     #[test]
