@@ -138,17 +138,28 @@ impl Resource {
     /// written out.
     fn absorb(&mut self, later: Resource) {
         let Resource { href, name, uid, ref_links, entity_links, entity, plain_entity, .. } = later;
-        let same = href == self.href && name == self.name;
+        let (name, uid) = (name.as_deref(), uid.as_deref());
+        self.absorb_said(Said { href: &href, name, uid, ref_links, entity_links, entity, plain_entity });
+    }
+
+    /// [`Resource::absorb`] of what a later sighting `said`, its texts taken only where this
+    /// one lacks them (a later pack's part names a million resources known already).
+    fn absorb_said(&mut self, said: Said<'_>) {
+        let Said { href, name, uid, ref_links, entity_links, entity, plain_entity } = said;
+        let same = href == self.href && name == self.name.as_deref();
         let theirs = |ours: &mut Option<Links>, links: Option<Links>| {
             if ours.is_none() {
-                *ours =
-                    if same { links } else { links.map(|l| l.written_out(Own { href: &href, name: name.as_deref() })) };
+                *ours = if same { links } else { links.map(|l| l.written_out(Own { href, name })) };
             }
         };
         theirs(&mut self.ref_links, ref_links);
         theirs(&mut self.entity_links, entity_links);
-        self.name = self.name.take().or(name);
-        self.uid = self.uid.take().or(uid);
+        if self.name.is_none() {
+            self.name = name.map(str::to_owned);
+        }
+        if self.uid.is_none() {
+            self.uid = uid.map(str::to_owned);
+        }
         self.plain_entity |= plain_entity;
         for (ours, theirs) in self.entity.iter_mut().zip(entity) {
             // An entity of its own recorded anywhere is taken over one a list lent: lists lend
@@ -177,6 +188,17 @@ impl Resource {
         });
         links
     }
+}
+
+/// What a sighting of a resource says of it, its texts borrowed ([`Resource::absorb_said`]).
+struct Said<'a> {
+    href: &'a str,
+    name: Option<&'a str>,
+    uid: Option<&'a str>,
+    ref_links: Option<Links>,
+    entity_links: Option<Links>,
+    entity: [Option<Sample>; 2],
+    plain_entity: bool,
 }
 
 /// Links as the catalog keeps them: each string shared with every other link of the same
@@ -542,12 +564,56 @@ struct Listing {
     href: String,
     /// The type of its members, a reference's without its suffix.
     kind: Option<String>,
-    /// The normalised paths of its items: the resources' own where they are its part's (a
-    /// large estate lists millions; stored by their number in the part's order).
-    #[serde(with = "stored::numbered")]
-    members: Vec<Path>,
+    /// The normalised paths of its items: the resources' own where they are its part's.
+    members: Members,
     /// Entities it lists of resources its part does not know, lent by the whole catalog.
     strangers: Vec<(Path, Sample)>,
+}
+
+/// The paths a listing's items name. A part stores each by its number in the part's order
+/// where it is one of the part's resources, else written out (a large estate lists millions).
+enum Members {
+    Paths(Vec<Path>),
+    /// As read from a stored part: numbers in the part's `order` ([`Members::WRITTEN`] for the
+    /// next of `written`), made paths only if the listing gives its collection's members (a
+    /// later part's listings most often list again what an earlier part's listed).
+    Numbered {
+        order: Arc<[Path]>,
+        numbers: Vec<u32>,
+        written: Vec<Path>,
+    },
+}
+
+impl Members {
+    const WRITTEN: u32 = u32::MAX;
+
+    fn len(&self) -> usize {
+        match self {
+            Members::Paths(paths) => paths.len(),
+            Members::Numbered { numbers, .. } => numbers.len(),
+        }
+    }
+
+    fn iter(&self) -> Box<dyn Iterator<Item = &Path> + '_> {
+        match self {
+            Members::Paths(paths) => Box::new(paths.iter()),
+            Members::Numbered { order, numbers, written } => {
+                let mut written = written.iter();
+                // Numbers were checked to be the part's when they were read.
+                Box::new(numbers.iter().filter_map(move |&n| match n {
+                    Members::WRITTEN => written.next(),
+                    n => order.get(n as usize),
+                }))
+            }
+        }
+    }
+
+    fn paths(self) -> Vec<Path> {
+        match self {
+            Members::Paths(paths) => paths,
+            numbered => numbered.iter().cloned().collect(),
+        }
+    }
 }
 
 /// What a listing's body lists, and where it was recorded.
@@ -684,8 +750,8 @@ pub(crate) mod stored {
         Texts(Vec<T>),
         /// The next bodies of lists that lent entities, each with where it was recorded.
         Lent(Vec<B>),
-        /// Resources in the order first seen.
-        Resources(Vec<(Path, R)>),
+        /// Resources in the order first seen, each with its path.
+        Resources(Vec<R>),
         Lists(Vec<L>),
     }
 
@@ -729,22 +795,44 @@ pub(crate) mod stored {
         }
     }
 
-    /// Paths as a listing's members name them: each by its number in the part's order where it
-    /// is one of the part's resources ([`path_out`]).
-    pub(super) mod numbered {
-        use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-        use super::super::Path;
-
-        #[derive(Serialize, Deserialize)]
-        struct Numbered(#[serde(serialize_with = "super::path_out", deserialize_with = "super::path_in")] Path);
-
-        pub fn serialize<S: Serializer>(paths: &[Path], s: S) -> Result<S::Ok, S::Error> {
-            s.collect_seq(paths.iter().map(|p| Numbered(p.clone())))
+    impl Serialize for super::Members {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            WRITING.with(|w| {
+                let numbers = &w.borrow().paths;
+                s.collect_seq(self.iter().map(|path| match numbers.get(&Arc::as_ptr(path).cast()) {
+                    Some(&number) => Named::Resource(number),
+                    None => Named::Path(&**path),
+                }))
+            })
         }
+    }
 
-        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Path>, D::Error> {
-            Ok(Vec::<Numbered>::deserialize(d)?.into_iter().map(|n| n.0).collect())
+    impl<'de> Deserialize<'de> for super::Members {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<super::Members, D::Error> {
+            let named = Vec::<Named<String>>::deserialize(d)?;
+            let order = READING.with(|r| {
+                let mut reading = r.borrow_mut();
+                let reading = reading.as_mut()?;
+                // Listings come after every resource: the paths read are the part's order.
+                Some(reading.order.get_or_insert_with(|| std::mem::take(&mut reading.paths).into()).clone())
+            });
+            let order = order.ok_or_else(|| serde::de::Error::custom("a listing read outside its part"))?;
+            let (mut numbers, mut written) = (Vec::with_capacity(named.len()), Vec::new());
+            for name in named {
+                match name {
+                    Named::Resource(number) if (number as usize) < order.len() => numbers.push(number),
+                    Named::Resource(number) => {
+                        return Err(serde::de::Error::custom(format!(
+                            "resource {number} of the part, which has no such one"
+                        )));
+                    }
+                    Named::Path(path) => {
+                        numbers.push(super::Members::WRITTEN);
+                        written.push(path.into());
+                    }
+                }
+            }
+            Ok(super::Members::Numbered { order, numbers, written })
         }
     }
 
@@ -768,7 +856,7 @@ pub(crate) mod stored {
     }
 
     fn frames(part: Part) -> postcard::Result<Vec<u8>> {
-        type Out<'a> = Frame<&'a str, &'a super::Resource, &'a super::Listing, (&'a Recorded, &'a str)>;
+        type Out<'a> = Frame<&'a str, (Path, &'a super::Resource), &'a super::Listing, (&'a Recorded, &'a str)>;
         let Part { catalog, listings, json_bodies, camel_bodies } = part;
         let super::Catalog { resources, order, collections, shapes, services, samples, by_kind, link_uses, .. } =
             catalog;
@@ -846,23 +934,19 @@ pub(crate) mod stored {
         written.map(|()| out)
     }
 
-    /// What a later part's reader sends, in this order: the texts its links name by number,
-    /// then its resources a frame at a time, in the order first seen.
-    pub(super) enum Sent {
-        Texts(Arc<[Text]>),
-        Resources(Vec<(Path, Box<Later>)>),
-    }
-
-    /// A resource of a later part as read: what [`super::Resource`] is stored as, but for its
-    /// links' texts, left as numbers in the part's table. Most of a later part's resources are
-    /// known already (the other representation's pack names the same estate), and what they
-    /// add is their samples: their links would be shared only to be let go.
+    /// A resource of a later part as read: what [`super::Resource`] is stored as, its texts
+    /// borrowed from its frame and its links' texts left as numbers in the part's table. Most
+    /// of a later part's resources are known already (the other representation's pack names
+    /// the same estate), and what they add is their samples: their texts and links would be
+    /// made only to be let go.
     #[derive(Deserialize)]
-    pub(super) struct Later {
-        href: String,
-        kind: String,
-        name: Option<String>,
-        uid: Option<String>,
+    pub(super) struct Later<'a> {
+        href: &'a str,
+        kind: &'a str,
+        #[serde(borrow)]
+        name: Option<&'a str>,
+        #[serde(borrow)]
+        uid: Option<&'a str>,
         ref_links: Option<Box<[Numbers]>>,
         entity_links: Option<Box<[Numbers]>>,
         entity: [Option<super::Sample>; 2],
@@ -883,26 +967,33 @@ pub(crate) mod stored {
         name: Option<u32>,
     }
 
-    impl Later {
+    impl Later<'_> {
         /// Taken into `ours`, a resource known already: what it did not say yet, links shared
         /// from `texts` only where it had none.
         pub(super) fn fill(self, ours: &mut super::Resource, texts: &[Text]) {
-            let Later { href, kind, name, uid, ref_links, entity_links, entity, plain_entity } = self;
+            let Later { href, name, uid, ref_links, entity_links, entity, plain_entity, .. } = self;
             let wanted = |known: bool, numbers: Option<Box<[Numbers]>>| match known {
                 true => None,
                 false => numbers.map(|n| shared_links(&n, texts)),
             };
             let ref_links = wanted(ours.ref_links.is_some(), ref_links);
             let entity_links = wanted(ours.entity_links.is_some(), entity_links);
-            ours.absorb(super::Resource { href, kind, name, uid, ref_links, entity_links, entity, plain_entity });
+            ours.absorb_said(super::Said { href, name, uid, ref_links, entity_links, entity, plain_entity });
         }
 
         /// The resource it is, its links' texts shared from `texts`.
         pub(super) fn resource(self, texts: &[Text]) -> super::Resource {
             let Later { href, kind, name, uid, ref_links, entity_links, entity, plain_entity } = self;
-            let ref_links = ref_links.map(|n| shared_links(&n, texts));
-            let entity_links = entity_links.map(|n| shared_links(&n, texts));
-            super::Resource { href, kind, name, uid, ref_links, entity_links, entity, plain_entity }
+            super::Resource {
+                href: href.to_owned(),
+                kind: kind.to_owned(),
+                name: name.map(str::to_owned),
+                uid: uid.map(str::to_owned),
+                ref_links: ref_links.map(|n| shared_links(&n, texts)),
+                entity_links: entity_links.map(|n| shared_links(&n, texts)),
+                entity,
+                plain_entity,
+            }
         }
     }
 
@@ -937,25 +1028,25 @@ pub(crate) mod stored {
     }
 
     /// Where the resources of a stored part go as they are read.
-    pub(super) enum Sink {
+    pub(super) enum Sink<'c> {
         /// Into the part read.
         Part,
-        /// Sent a frame at a time, to be taken into a catalog of earlier parts
-        /// ([`super::Catalog::absorb_later`]): a later part is never held whole beside it.
-        Sent(std::sync::mpsc::SyncSender<Sent>),
+        /// Into a catalog of earlier parts, a frame at a time ([`super::Catalog::absorb_later`]):
+        /// a later part is never held whole beside it.
+        Into(&'c mut super::Catalog),
     }
 
     /// The part stored in `cassette`'s pack; `None` for a cassette, or a part written by another
-    /// emtape or no longer readable. Its resources go to the `sink`: into the part, or sent. A
-    /// part found unreadable after it sent some sent each as its frame says it, which (damage
-    /// aside that still reads) is as its bodies teach it: learning the part from its bodies then
-    /// gives what learning it all would.
-    pub(super) fn part_in(cassette: &LoadedCassette, sink: Sink) -> Option<Part> {
+    /// emtape or no longer readable. Its resources go to the `sink`: into the part, or into a
+    /// catalog. A part found unreadable after some went into a catalog put each there as its
+    /// frame says it, which (damage aside that still reads) is as its bodies teach it: learning
+    /// the part from its bodies then gives what learning it all would.
+    pub(super) fn part_in(cassette: &LoadedCassette, sink: Sink<'_>) -> Option<Part> {
         part_from(cassette.pack.as_ref()?, sink)
     }
 
     /// [`part_in`] the cassette `pack` is.
-    pub(super) fn part_from(pack: &Arc<PackFile>, sink: Sink) -> Option<Part> {
+    pub(super) fn part_from(pack: &Arc<PackFile>, sink: Sink<'_>) -> Option<Part> {
         let pack = Some(pack).filter(|p| p.as_packed())?;
         let unreadable = |e: String| {
             log::warn!("{}: its stored catalog is not readable ({e}); learning it from the bodies", pack.name());
@@ -965,87 +1056,99 @@ pub(crate) mod stored {
         if !pack::signed_by(&by, WRITTEN_BY) {
             return None;
         }
-        let reading = Reading { pack: pack.clone(), texts: Vec::new(), paths: Vec::new(), lent: Vec::new() };
+        let reading =
+            Reading { pack: pack.clone(), texts: Vec::new(), paths: Vec::new(), order: None, lent: Vec::new() };
         READING.with(|r| *r.borrow_mut() = Some(reading));
         let most = usize::try_from(pack.catalog_len() / 8).unwrap_or(usize::MAX);
         // Its bodies are the pack's, by place.
-        let read = pack::reading(pack, || match &sink {
-            Sink::Part => read_frames(frames, (most, true), |c: &mut super::Catalog, resources: Resources| {
-                for (path, resource) in resources {
-                    c.order.push(path.clone());
-                    c.resources.insert(path, resource);
-                }
-                Ok(())
-            }),
-            Sink::Sent(to) => {
-                let mut texts_sent = false;
-                let gone = |_| "no one takes its resources".to_owned();
-                read_frames(frames, (most, false), |_, resources| {
-                    if !texts_sent {
-                        let texts = READING.with(|r| r.borrow().as_ref().map(|r| r.texts.iter().cloned().collect()));
-                        to.send(Sent::Texts(texts.unwrap_or_default())).map_err(gone)?;
-                        texts_sent = true;
-                    }
-                    to.send(Sent::Resources(resources)).map_err(gone)
-                })
-            }
+        let read = pack::reading(pack, || match sink {
+            Sink::Part => read_whole(frames, most),
+            Sink::Into(catalog) => read_into(frames, most, catalog),
         });
         READING.with(|r| *r.borrow_mut() = None);
         read.map_err(unreadable).ok()
     }
 
-    /// A frame of resources of a part read whole, in the order first seen.
-    type Resources = Vec<(Path, Box<super::Resource>)>;
-
-    /// The part the `frames` after its first say, each frame of resources (read as `R`) handed
-    /// to `resources` as it is read. `most`: how many of anything the part could hold; `whole`:
-    /// its resources are kept in the part, whose tables are made to size for them.
-    fn read_frames<R: serde::de::DeserializeOwned>(
-        frames: impl Iterator<Item = Result<Vec<u8>, String>>,
-        (most, whole): (usize, bool),
-        mut resources: impl FnMut(&mut super::Catalog, Vec<(Path, R)>) -> Result<(), String>,
-    ) -> Result<Part, String> {
+    /// The part the `frames` after its first say, read whole. `most`: how many of anything the
+    /// part could hold.
+    fn read_whole(frames: impl Iterator<Item = Result<Vec<u8>, String>>, most: usize) -> Result<Part, String> {
         let mut part = Part::default();
         for bytes in frames {
-            let frame: Frame<String, R, super::Listing, (Recorded, String)> =
+            let frame: Frame<String, (Path, Box<super::Resource>), super::Listing, (Recorded, String)> =
                 postcard::from_bytes(&bytes?).map_err(|e| e.to_string())?;
+            let Some(resources) = take_frame(&mut part, frame, (most, true)) else { continue };
             let c = &mut part.catalog;
-            match frame {
-                Frame::Head { resources, lists, json_bodies, camel_bodies, camel_json } => {
-                    // Counts from the file are hints, never more than the part could hold.
-                    if whole {
-                        c.resources.reserve(resources.min(most));
-                        c.order.reserve(resources.min(most));
-                    }
-                    part.listings.reserve(lists.min(most));
-                    (part.json_bodies, part.camel_bodies, c.camel_json) = (json_bodies, camel_bodies, camel_json);
-                }
-                Frame::Tables(t) => {
-                    (c.collections, c.shapes, c.services) = (t.collections, t.shapes, t.services);
-                    (c.samples, c.by_kind, c.link_uses) = (t.samples, t.by_kind, t.link_uses);
-                }
-                Frame::Texts(texts) => READING.with(|r| {
-                    if let Some(reading) = r.borrow_mut().as_mut() {
-                        reading.texts.extend(texts.into_iter().map(Text::new));
-                    }
-                }),
-                Frame::Resources(read) => {
-                    READING.with(|r| {
-                        if let Some(reading) = r.borrow_mut().as_mut() {
-                            reading.paths.extend(read.iter().map(|(path, _)| path.clone()));
-                        }
-                    });
-                    resources(c, read)?
-                }
-                Frame::Lent(bodies) => {
-                    let lent: Vec<_> =
-                        bodies.into_iter().map(|(body, origin)| (body, renamed(origin).into())).collect();
-                    READING.with(|r| r.borrow_mut().as_mut().map(|reading| reading.lent.extend(lent)));
-                }
-                Frame::Lists(listings) => part.listings.extend(listings),
-            }
+            let paths = resources.into_iter().map(|(path, resource)| {
+                c.order.push(path.clone());
+                c.resources.insert(path.clone(), resource);
+                path
+            });
+            let paths: Vec<Path> = paths.collect();
+            READING.with(|r| r.borrow_mut().as_mut().map(|reading| reading.paths.extend(paths)));
         }
         Ok(part)
+    }
+
+    /// The part the `frames` after its first say but its resources, which are taken into
+    /// `catalog` a frame at a time, as they are read.
+    fn read_into(
+        frames: impl Iterator<Item = Result<Vec<u8>, String>>,
+        most: usize,
+        catalog: &mut super::Catalog,
+    ) -> Result<Part, String> {
+        let (mut part, mut texts) = (Part::default(), None);
+        for bytes in frames {
+            let bytes = bytes?;
+            let frame: Frame<String, (&str, Later<'_>), super::Listing, (Recorded, String)> =
+                postcard::from_bytes(&bytes).map_err(|e| e.to_string())?;
+            let Some(resources) = take_frame(&mut part, frame, (most, false)) else { continue };
+            // Every text comes before the first resource.
+            let texts: &Vec<Text> = texts.get_or_insert_with(|| {
+                READING.with(|r| r.borrow().as_ref().map(|r| r.texts.clone())).unwrap_or_default()
+            });
+            // A listing's members are the catalog's own paths.
+            let paths: Vec<Path> =
+                resources.into_iter().map(|(path, later)| catalog.absorb_later(path, later, texts)).collect();
+            READING.with(|r| r.borrow_mut().as_mut().map(|reading| reading.paths.extend(paths)));
+        }
+        Ok(part)
+    }
+
+    /// Takes a `frame` of a part being read into `part`, but a frame of resources, which it
+    /// hands back. `most`: how many of anything the part could hold; `whole`: its resources are
+    /// kept in the part, whose tables are made to size for them.
+    fn take_frame<R>(
+        part: &mut Part,
+        frame: Frame<String, R, super::Listing, (Recorded, String)>,
+        (most, whole): (usize, bool),
+    ) -> Option<Vec<R>> {
+        let c = &mut part.catalog;
+        match frame {
+            Frame::Head { resources, lists, json_bodies, camel_bodies, camel_json } => {
+                // Counts from the file are hints, never more than the part could hold.
+                if whole {
+                    c.resources.reserve(resources.min(most));
+                    c.order.reserve(resources.min(most));
+                }
+                part.listings.reserve(lists.min(most));
+                (part.json_bodies, part.camel_bodies, c.camel_json) = (json_bodies, camel_bodies, camel_json);
+            }
+            Frame::Tables(t) => {
+                (c.collections, c.shapes, c.services) = (t.collections, t.shapes, t.services);
+                (c.samples, c.by_kind, c.link_uses) = (t.samples, t.by_kind, t.link_uses);
+            }
+            Frame::Texts(texts) => {
+                let texts = texts.into_iter().map(Text::new);
+                READING.with(|r| r.borrow_mut().as_mut().map(|reading| reading.texts.extend(texts)));
+            }
+            Frame::Lent(bodies) => {
+                let lent: Vec<_> = bodies.into_iter().map(|(body, origin)| (body, renamed(origin).into())).collect();
+                READING.with(|r| r.borrow_mut().as_mut().map(|reading| reading.lent.extend(lent)));
+            }
+            Frame::Resources(read) => return Some(read),
+            Frame::Lists(listings) => part.listings.extend(listings),
+        }
+        None
     }
 
     thread_local! {
@@ -1069,6 +1172,8 @@ pub(crate) mod stored {
         pack: Arc<PackFile>,
         texts: Vec<Text>,
         paths: Vec<Path>,
+        /// `paths` once every resource has been read, shared by its listings' members.
+        order: Option<Arc<[Path]>>,
         /// The bodies of the lists that lent entities, and where each was recorded.
         lent: Vec<(Recorded, Arc<str>)>,
     }
@@ -1125,24 +1230,6 @@ pub(crate) mod stored {
         Path(P),
     }
 
-    pub(super) fn path_out<S: Serializer>(path: &Path, s: S) -> Result<S::Ok, S::Error> {
-        match WRITING.with(|w| w.borrow().paths.get(&Arc::as_ptr(path).cast()).copied()) {
-            Some(number) => Named::<&str>::Resource(number).serialize(s),
-            None => Named::Path(&**path).serialize(s),
-        }
-    }
-
-    pub(super) fn path_in<'de, D: Deserializer<'de>>(d: D) -> Result<Path, D::Error> {
-        match Named::<String>::deserialize(d)? {
-            Named::Path(path) => Ok(path.into()),
-            Named::Resource(number) => {
-                READING.with(|r| r.borrow().as_ref().and_then(|r| r.paths.get(number as usize).cloned())).ok_or_else(
-                    || serde::de::Error::custom(format!("resource {number} of the part, which has no such one")),
-                )
-            }
-        }
-    }
-
     /// Where a sample or list was recorded, `text` as stored: the pack, by the name it has now.
     fn renamed(text: String) -> String {
         READING.with(|r| match (r.borrow().as_ref(), text.strip_prefix(pack::OWN_NAME)) {
@@ -1197,10 +1284,6 @@ fn stretches<'a, 'c>(exchanges: &'a [(&'c LoadedCassette, usize)], n: usize) -> 
     }
     out
 }
-
-/// How many frames of resources a later stored part is read ahead of the catalog taking them
-/// in: a small estate's part whole, a large one's a few hundred MB.
-const LOOKAHEAD: usize = 8;
 
 impl Catalog {
     /// Built from `cassettes`, which it takes: before anything is read, each pack whose part is
@@ -1282,23 +1365,19 @@ impl Catalog {
         let mut catalog = Catalog::default();
         let (mut json_bodies, mut camel_bodies, mut listings) = (0, 0, Vec::new());
         std::thread::scope(|scope| {
-            // A later stored part is read on a thread of its own a few frames ahead of the
-            // catalog, which takes them in when its turn comes.
-            use std::sync::mpsc::{Receiver, sync_channel};
+            // A later stored part is read into the catalog when its turn comes, a frame at a
+            // time: what it says of a resource known already is taken from its frame in place.
             use std::thread::ScopedJoinHandle;
             enum Learning<'s, 'c> {
                 Ready(Box<Part>),
                 Part(ScopedJoinHandle<'s, Part>),
-                Later(&'c LoadedCassette, Receiver<stored::Sent>, ScopedJoinHandle<'s, Option<Part>>),
+                Later(&'c LoadedCassette),
             }
             let learning: Vec<_> = jobs
                 .into_iter()
                 .enumerate()
                 .map(|(n, job)| match job {
-                    Job::Stored(c) if n > 0 => {
-                        let (to, frames) = sync_channel(LOOKAHEAD);
-                        Learning::Later(c, frames, scope.spawn(move || stored::part_in(c, stored::Sink::Sent(to))))
-                    }
+                    Job::Stored(c) if n > 0 => Learning::Later(c),
                     Job::Stored(c) => match ahead.take() {
                         Some(read) => Learning::Ready(Box::new(read.unwrap_or_else(|| learned(c)))),
                         None => Learning::Part(
@@ -1312,19 +1391,8 @@ impl Catalog {
                 let part = match job {
                     Learning::Ready(part) => *part,
                     Learning::Part(h) => h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)),
-                    Learning::Later(c, sent, h) => {
-                        let mut texts: Arc<[Text]> = Arc::new([]);
-                        for sent in sent {
-                            match sent {
-                                stored::Sent::Texts(table) => texts = table,
-                                stored::Sent::Resources(frame) => {
-                                    for (path, later) in frame {
-                                        catalog.absorb_later(path, *later, &texts);
-                                    }
-                                }
-                            }
-                        }
-                        h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)).unwrap_or_else(|| learned(c))
+                    Learning::Later(c) => {
+                        stored::part_in(c, stored::Sink::Into(&mut catalog)).unwrap_or_else(|| learned(c))
                     }
                 };
                 catalog.absorb(part.catalog);
@@ -1376,16 +1444,20 @@ impl Catalog {
         }
     }
 
-    /// [`Catalog::absorb_resource`] of a resource a later stored part names, its links' texts
-    /// by number in `texts` (shared only where they are taken in).
-    fn absorb_later(&mut self, path: Path, theirs: stored::Later, texts: &[Text]) {
-        match self.resources.entry(path) {
-            std::collections::hash_map::Entry::Occupied(ours) => theirs.fill(ours.into_mut(), texts),
-            std::collections::hash_map::Entry::Vacant(slot) => {
-                self.order.push(slot.key().clone());
-                slot.insert(Box::new(theirs.resource(texts)));
-            }
+    /// [`Catalog::absorb_resource`] of a resource a later stored part names at `path`, its
+    /// links' texts by number in `texts` (shared only where they are taken in): the path the
+    /// catalog keeps it at.
+    fn absorb_later(&mut self, path: &str, theirs: stored::Later<'_>, texts: &[Text]) -> Path {
+        let Some(kept) = self.resources.get_key_value(path).map(|(kept, _)| kept.clone()) else {
+            let kept: Path = path.into();
+            self.order.push(kept.clone());
+            self.resources.insert(kept.clone(), Box::new(theirs.resource(texts)));
+            return kept;
+        };
+        if let Some(ours) = self.resources.get_mut(&kept) {
+            theirs.fill(ours, texts);
         }
+        kept
     }
 
     /// What an XML body names, as it streams past ([`em::links::xml_seen_each`]), learned apart
@@ -1637,7 +1709,7 @@ impl Catalog {
                     })
                     .collect();
                 let kind = kind.map(|k| k.strip_suffix("Reference").map_or(k.clone(), str::to_owned));
-                Listing { path, href, kind, members, strangers }
+                Listing { path, href, kind, members: Members::Paths(members), strangers }
             })
             .collect()
     }
@@ -1820,11 +1892,16 @@ fn take_listing(collections: &mut HashMap<String, Collection>, listing: Listing)
             if let Some(kind) = kind {
                 c.member = kind;
             }
-            (c.members, c.recorded) = (members, true);
+            (c.members, c.recorded) = (members.paths(), true);
         }
         // An empty list no link typed is a collection of nothing whose type no one said.
         Entry::Vacant(slot) => {
-            slot.insert(Collection { href, member: kind.unwrap_or_default(), members, recorded: true });
+            slot.insert(Collection {
+                href,
+                member: kind.unwrap_or_default(),
+                members: members.paths(),
+                recorded: true,
+            });
         }
     }
 }
@@ -2285,18 +2362,9 @@ mod tests {
         // Its last frame (a listing's): every resource before it was read into the catalog.
         damage_frame(&dir.join("2.emtape"), false, |frames| frames - 1);
         let packs = reloaded(&dir, count);
-        let (to, frames) = std::sync::mpsc::sync_channel(1);
-        let sent = std::thread::scope(|s| {
-            let reading = s.spawn(|| stored::part_in(&packs[2], stored::Sink::Sent(to)));
-            let resources = |sent| match sent {
-                stored::Sent::Resources(frame) => frame.len(),
-                stored::Sent::Texts(_) => 0,
-            };
-            let sent = frames.into_iter().map(resources).sum::<usize>();
-            assert!(reading.join().unwrap().is_none());
-            sent
-        });
-        assert!(sent > 0, "resources were sent before the damage was found");
+        let mut catalog = Catalog::default();
+        assert!(stored::part_in(&packs[2], stored::Sink::Into(&mut catalog)).is_none());
+        assert!(!catalog.resources.is_empty(), "resources were taken in before the damage was found");
         assert_stored_is_learned(&packs);
     }
 
