@@ -516,7 +516,7 @@ struct Named<'a> {
 }
 
 /// A recorded listing: where, what it lists, and its body; kept until its part has been read
-/// ([`Part::settle`]), so only what lending needs of each item.
+/// ([`Catalog::settle`]), so only what lending needs of each item.
 struct List {
     path: String,
     href: String,
@@ -556,7 +556,7 @@ impl List {
 }
 
 /// What a recorded listing says once its part has lent the entities it lists
-/// ([`Part::settle`]): the collection it lists, learned once every part has been read (the
+/// ([`Catalog::settle`]): the collection it lists, learned once every part has been read (the
 /// first listing of a collection gives its members, see [`take_listing`]).
 #[derive(Serialize, Deserialize)]
 struct Listing {
@@ -954,7 +954,7 @@ pub(crate) mod stored {
     }
 
     /// A link as stored ([`super::KeptLink`]): its texts' numbers, each checked as it is read
-    /// to be one of the part's (a damaged frame is found on the reader's thread, as ever).
+    /// to be one of the part's (a damaged frame is found as it is read, as ever).
     #[derive(Deserialize)]
     struct Numbers {
         #[serde(deserialize_with = "number")]
@@ -1314,9 +1314,9 @@ impl Catalog {
 
     /// Built from up to `threads` stretches of the recordings learned at once, and (`stored`)
     /// the parts packs store read instead of learned: a part that comes first on a thread of its
-    /// own like the stretches, any other taken into the catalog of those before it a frame at
-    /// a time, read no more than [`LOOKAHEAD`] frames ahead (a large estate's part is
-    /// gigabytes once read: a part beside it is never held whole).
+    /// own like the stretches, any other read into the catalog of those before it a frame at
+    /// a time when its turn comes (a large estate's part is gigabytes once read: a part beside
+    /// it is never held whole).
     /// `ahead`: the stored part of the pack the cassettes begin with, read already (`None`
     /// inside when it proved unreadable).
     fn build_ahead(
