@@ -40,6 +40,20 @@ pub(crate) struct Entry {
     pub used: AtomicBool,
 }
 
+/// What a request must be to match an exchange ([`Entry::match_key`]), its texts the entry's
+/// (a large estate's index groups 600,000 exchanges by it).
+#[derive(PartialEq, Eq, Hash)]
+pub(crate) struct MatchKey<'a> {
+    method: &'a str,
+    path: &'a str,
+    query: &'a [(String, String)],
+    repr: Option<Repr>,
+    session: Option<Option<u32>>,
+    logon: Option<&'a str>,
+    /// Empty (and no allocation) for an exchange without a request body.
+    body: String,
+}
+
 /// What a logon exchange accepts and starts.
 pub(crate) struct Logon {
     /// The `v=` recorded, lower case (`latest` when none was sent).
@@ -142,22 +156,21 @@ impl Entry {
     }
 
     /// Identical requests of one cassette form one sequence; this is what makes them identical.
-    pub fn group_key(&self) -> String {
-        format!("{}\u{0}{}", self.source, self.match_key())
+    pub fn group_key(&self) -> (usize, MatchKey<'_>) {
+        (self.source, self.match_key())
     }
 
     /// What a request must be to match this exchange, whichever cassette holds it.
-    pub fn match_key(&self) -> String {
-        format!(
-            "{}\u{0}{}\u{0}{:?}\u{0}{:?}\u{0}{:?}\u{0}{:?}\u{0}{}",
-            self.method,
-            self.path,
-            self.query,
-            self.repr,
-            self.session,
-            self.logon.as_ref().map(|l| &l.recorded),
-            self.body.key()
-        )
+    pub fn match_key(&self) -> MatchKey<'_> {
+        MatchKey {
+            method: &self.method,
+            path: &self.path,
+            query: &self.query,
+            repr: self.repr,
+            session: self.session,
+            logon: self.logon.as_ref().map(|l| l.recorded.as_str()),
+            body: self.body.key(),
+        }
     }
 
     /// Whether the (normalised) request path is this exchange's path.
@@ -323,7 +336,7 @@ impl Index {
             entries.iter().map(|r| r.refused_logon() && entries.iter().any(|e| e.answers_refused(r))).collect();
         let mut outranked = outranked.into_iter();
         entries.retain(|_| !outranked.next().unwrap_or(false));
-        let mut by_key: HashMap<String, usize> = HashMap::default();
+        let mut by_key: HashMap<(usize, MatchKey<'_>), usize> = HashMap::default();
         let mut groups: Vec<Vec<usize>> = Vec::new();
         for (id, entry) in entries.iter().enumerate() {
             let g = *by_key.entry(entry.group_key()).or_insert_with(|| {
@@ -332,6 +345,7 @@ impl Index {
             });
             groups[g].push(id);
         }
+        drop(by_key);
         let mut routes: HashMap<String, Vec<usize>> = HashMap::default();
         let mut templated = Vec::new();
         for (g, members) in groups.iter().enumerate() {

@@ -861,7 +861,7 @@ impl Mock {
     /// same request with another answer, and the earlier one always wins. (file, line, what).
     pub fn shadowed(&self) -> Vec<(String, usize, String)> {
         let fill = Fill { origin: "http://x", date: "d", session: None };
-        let mut first: crate::RecordedMap<String, usize> =
+        let mut first: crate::RecordedMap<index::MatchKey<'_>, usize> =
             crate::RecordedMap::with_capacity_and_hasher(self.index.groups.len(), Default::default());
         let mut out = Vec::new();
         for members in &self.index.groups {
