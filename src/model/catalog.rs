@@ -75,6 +75,11 @@ impl Sample {
         Sample { body: Recorded::Memory(body), item: None, origin: origin.into() }
     }
 
+    /// An item of a list, lent by the list, not a body of its own.
+    fn lent(&self) -> bool {
+        self.item.is_some()
+    }
+
     /// The entity text (an item of a list, as a document of its own). Empty when its pack can
     /// no longer be read, which the mock checks before and after it answers (see
     /// [`crate::cassette::pack::PackFile::unchanged`]).
@@ -166,10 +171,16 @@ impl Resource {
             // only what no body recorded (each part's lists lend as its part is learned).
             match (ours.as_ref(), theirs) {
                 (None, theirs) => *ours = theirs,
-                (Some(lent), Some(own)) if lent.item.is_some() && own.item.is_none() => *ours = Some(own),
+                (Some(lent), Some(own)) if lent.lent() && !own.lent() => *ours = Some(own),
                 _ => {}
             }
         }
+    }
+
+    /// Lends it the entity a list holds in `repr` (made only when taken): its own if none was
+    /// recorded or lent before.
+    fn lend(&mut self, repr: Repr, sample: impl FnOnce() -> Sample) {
+        self.entity[repr_index(repr)].get_or_insert_with(sample);
     }
 
     /// The links a reference to it carries: those recorded on a `Ref`, or else the entity's
@@ -897,7 +908,7 @@ pub(crate) mod stored {
         let resources_in_order = order.iter().filter_map(|p| resources.get(p));
         let entities = resources_in_order.flat_map(|r| r.entity.iter().flatten());
         for sample in entities.chain(listings.iter().flat_map(|l| l.strangers.iter().map(|(_, s)| s))) {
-            if sample.item.is_some() {
+            if sample.lent() {
                 lent.entry(Arc::as_ptr(&sample.origin).cast()).or_insert_with(|| {
                     bodies.push((&sample.body, &*sample.origin));
                     bodies.len() as u32 - 1
@@ -1699,9 +1710,7 @@ impl Catalog {
                     .map(|item| {
                         if !item.reference {
                             match self.resources.get_mut(&item.path) {
-                                Some(r) => {
-                                    r.entity[repr_index(repr)].get_or_insert_with(|| sample(item.at));
-                                }
+                                Some(r) => r.lend(repr, || sample(item.at)),
                                 None => strangers.push((item.path.clone(), sample(item.at))),
                             }
                         }
@@ -1721,9 +1730,8 @@ impl Catalog {
     fn settle_all(&mut self, mut listings: Vec<Listing>) {
         for listing in &mut listings {
             for (path, sample) in std::mem::take(&mut listing.strangers) {
-                if let Some(r) = self.resources.get_mut(&path) {
-                    let slot = sample.item.as_ref().map_or(0, |(_, repr)| repr_index(*repr));
-                    r.entity[slot].get_or_insert(sample);
+                if let (Some(r), Some((_, repr))) = (self.resources.get_mut(&path), sample.item.clone()) {
+                    r.lend(repr, || sample);
                 }
             }
         }
