@@ -112,10 +112,13 @@ impl Sample {
 pub(crate) struct Resource {
     /// As written, `{{origin}}/api/vmRestorePoints/6c95…`, without query.
     pub href: String,
-    /// The entity type, `VmRestorePoint` (a reference's `VmRestorePointReference` without its suffix).
-    pub kind: String,
+    /// The entity type, `VmRestorePoint` (a reference's `VmRestorePointReference` without its
+    /// suffix), shared with every resource of the type (stored by number, as links' texts).
+    #[serde(serialize_with = "stored::share", deserialize_with = "stored::shared")]
+    pub kind: Text,
     pub name: Option<String>,
-    pub uid: Option<String>,
+    /// Its UID as recorded (see [`Resource::uid`]).
+    pub uid: Option<Uid>,
     /// The links its reference (a listing's `Ref`, an `EntityRef`) carries.
     pub ref_links: Option<Links>,
     /// The links its entity carries, when an entity was recorded.
@@ -127,10 +130,50 @@ pub(crate) struct Resource {
     pub plain_entity: bool,
 }
 
+/// A resource's UID as recorded. Nearly every one is `urn:veeam:{type}:{id}`, its type's and
+/// id's: kept as that alone (a large estate records a million).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum Uid {
+    Typed,
+    Other(String),
+}
+
+impl Uid {
+    /// The UID `text` of a resource of type `kind` with `id`, as kept.
+    fn of(text: &str, kind: &str, id: &str) -> Uid {
+        let rest = text.strip_prefix("urn:veeam:").and_then(|r| r.strip_prefix(kind)).and_then(|r| r.strip_prefix(':'));
+        match rest == Some(id) {
+            true => Uid::Typed,
+            false => Uid::Other(text.to_owned()),
+        }
+    }
+}
+
 impl Resource {
     /// The id: the last segment of its Href, as written.
     pub fn id(&self) -> &str {
         self.href.rsplit('/').next().unwrap_or_default()
+    }
+
+    /// Its UID: the recorded one, or else, for an id that is a UUID, the one EM gives it
+    /// (`urn:veeam:{type}:{id}`).
+    pub fn uid(&self) -> Option<Cow<'_, str>> {
+        match &self.uid {
+            Some(Uid::Other(text)) => Some(Cow::Borrowed(text)),
+            Some(Uid::Typed) => Some(Cow::Owned(self.typed_uid())),
+            None => is_uuid(self.id()).then(|| Cow::Owned(self.typed_uid())),
+        }
+    }
+
+    fn typed_uid(&self) -> String {
+        format!("urn:veeam:{}:{}", self.kind, self.id())
+    }
+
+    /// Takes the UID a sighting recorded, when it had none.
+    fn said_uid(&mut self, uid: Option<&str>) {
+        if self.uid.is_none() {
+            self.uid = uid.map(|u| Uid::of(u, &self.kind, self.id()));
+        }
     }
 
     /// What its links' texts say of it, written as its own ([`Own`]).
@@ -142,7 +185,8 @@ impl Resource {
     /// they are when they say the same of it as this one's would (its Href and Name), else
     /// written out.
     fn absorb(&mut self, later: Resource) {
-        let Resource { href, name, uid, ref_links, entity_links, entity, plain_entity, .. } = later;
+        let uid = later.uid.is_some().then(|| later.uid()).flatten().map(Cow::into_owned);
+        let Resource { href, name, ref_links, entity_links, entity, plain_entity, .. } = later;
         let (name, uid) = (name.as_deref(), uid.as_deref());
         self.absorb_said(Said { href: &href, name, uid, ref_links, entity_links, entity, plain_entity });
     }
@@ -162,9 +206,7 @@ impl Resource {
         if self.name.is_none() {
             self.name = name.map(str::to_owned);
         }
-        if self.uid.is_none() {
-            self.uid = uid.map(str::to_owned);
-        }
+        self.said_uid(uid);
         self.plain_entity |= plain_entity;
         for (ours, theirs) in self.entity.iter_mut().zip(entity) {
             // An entity of its own recorded anywhere is taken over one a list lent: lists lend
@@ -193,7 +235,7 @@ impl Resource {
         links.retain(|l| l.rel == "Up" && l.kind.is_some());
         links.push(Link {
             rel: "Alternate".into(),
-            kind: Some(self.kind.clone()),
+            kind: Some(self.kind.to_string()),
             href: format!("{}?format=Entity", self.href),
             name: self.name.clone(),
         });
@@ -231,10 +273,10 @@ struct KeptLink {
     name: Option<Text>,
 }
 
-/// A text links share, one pointer wide: a link is four of them, and a large estate's
-/// resources carry millions of links (an `Arc<str>` is two pointers).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct Text(Arc<String>);
+/// A text links and resources share, one pointer wide: a link is four of them, and a large
+/// estate's resources carry millions of links (an `Arc<str>` is two pointers).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub(crate) struct Text(Arc<String>);
 
 impl Text {
     fn new(text: String) -> Text {
@@ -251,6 +293,24 @@ impl std::ops::Deref for Text {
     type Target = str;
     fn deref(&self) -> &str {
         &self.0
+    }
+}
+
+impl std::fmt::Display for Text {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl PartialEq<str> for Text {
+    fn eq(&self, other: &str) -> bool {
+        *self.0 == other
+    }
+}
+
+impl PartialEq<&str> for Text {
+    fn eq(&self, other: &&str) -> bool {
+        *self.0 == *other
     }
 }
 
@@ -372,6 +432,14 @@ impl Strings {
         let kept = Text::new(s);
         self.0.insert(kept.clone());
         kept
+    }
+
+    /// [`Strings::get`] of a text borrowed: made only the first time.
+    fn of(&mut self, s: &str) -> Text {
+        match self.0.get(s) {
+            Some(kept) => kept.clone(),
+            None => self.get(s.to_owned()),
+        }
     }
 }
 
@@ -736,7 +804,7 @@ pub(crate) mod stored {
 
     /// What a stored part begins with: which emtape wrote it (bump the number with any change to
     /// what a part holds).
-    const WRITTEN_BY: &str = concat!("emtape ", env!("CARGO_PKG_VERSION"), " catalog part 10");
+    const WRITTEN_BY: &str = concat!("emtape ", env!("CARGO_PKG_VERSION"), " catalog part 11");
 
     /// How many resources, texts or listings a frame holds: a part is read a frame at a time,
     /// so reading it holds what it has read and one frame, not every byte of it (a large
@@ -874,6 +942,10 @@ pub(crate) mod stored {
         // The texts its links share, each once: the links name them by number.
         let (mut table, mut numbers) = (Vec::new(), HashMap::default());
         for resource in resources.values() {
+            numbers.entry(resource.kind.address()).or_insert_with(|| {
+                table.push(&*resource.kind);
+                table.len() as u32 - 1
+            });
             for link in resource.ref_links.iter().chain(&resource.entity_links).flat_map(|l| l.0.iter()) {
                 for text in
                     [Some(&link.rel), link.kind.as_ref(), Some(&link.href), link.name.as_ref()].into_iter().flatten()
@@ -953,15 +1025,23 @@ pub(crate) mod stored {
     #[derive(Deserialize)]
     pub(super) struct Later<'a> {
         href: &'a str,
-        kind: &'a str,
+        #[serde(deserialize_with = "number")]
+        kind: u32,
         #[serde(borrow)]
         name: Option<&'a str>,
         #[serde(borrow)]
-        uid: Option<&'a str>,
+        uid: Option<LaterUid<'a>>,
         ref_links: Option<Box<[Numbers]>>,
         entity_links: Option<Box<[Numbers]>>,
         entity: [Option<super::Sample>; 2],
         plain_entity: bool,
+    }
+
+    /// A UID as stored ([`super::Uid`]), its text borrowed.
+    #[derive(Deserialize)]
+    enum LaterUid<'a> {
+        Typed,
+        Other(&'a str),
     }
 
     /// A link as stored ([`super::KeptLink`]): its texts' numbers, each checked as it is read
@@ -982,7 +1062,18 @@ pub(crate) mod stored {
         /// Taken into `ours`, a resource known already: what it did not say yet, links shared
         /// from `texts` only where it had none.
         pub(super) fn fill(self, ours: &mut super::Resource, texts: &[Text]) {
-            let Later { href, name, uid, ref_links, entity_links, entity, plain_entity, .. } = self;
+            let Later { href, kind, name, uid, ref_links, entity_links, entity, plain_entity } = self;
+            // A typed UID is written out only for a resource without one.
+            let typed;
+            let uid = match uid {
+                Some(LaterUid::Other(text)) => Some(text),
+                Some(LaterUid::Typed) if ours.uid.is_none() => {
+                    let kind = texts.get(kind as usize).map_or("", |k| k);
+                    typed = format!("urn:veeam:{kind}:{}", href.rsplit('/').next().unwrap_or_default());
+                    Some(typed.as_str())
+                }
+                _ => None,
+            };
             let wanted = |known: bool, numbers: Option<Box<[Numbers]>>| match known {
                 true => None,
                 false => numbers.map(|n| shared_links(&n, texts)),
@@ -997,9 +1088,12 @@ pub(crate) mod stored {
             let Later { href, kind, name, uid, ref_links, entity_links, entity, plain_entity } = self;
             super::Resource {
                 href: href.to_owned(),
-                kind: kind.to_owned(),
+                kind: texts.get(kind as usize).cloned().unwrap_or_default(),
                 name: name.map(str::to_owned),
-                uid: uid.map(str::to_owned),
+                uid: uid.map(|u| match u {
+                    LaterUid::Typed => super::Uid::Typed,
+                    LaterUid::Other(text) => super::Uid::Other(text.to_owned()),
+                }),
                 ref_links: ref_links.map(|n| shared_links(&n, texts)),
                 entity_links: entity_links.map(|n| shared_links(&n, texts)),
                 entity,
@@ -1651,8 +1745,8 @@ impl Catalog {
         let Some(resource) = made_at(&mut self.resources, &path, || {
             let kept: Path = path.as_str().into();
             order.push(kept.clone());
-            let made =
-                Resource { href: strip_href_query(href).to_owned(), kind: kind.to_owned(), ..Resource::default() };
+            let kind = self.strings.of(kind);
+            let made = Resource { href: strip_href_query(href).to_owned(), kind, ..Resource::default() };
             (kept, Box::new(made))
         }) else {
             return;
@@ -1660,9 +1754,7 @@ impl Catalog {
         if resource.name.is_none() {
             resource.name = name.map(str::to_owned);
         }
-        if resource.uid.is_none() {
-            resource.uid = uid.map(str::to_owned);
-        }
+        resource.said_uid(uid);
         let own = Own { href: &resource.href, name: resource.name.as_deref() };
         match links {
             Some(links) if is_ref => {
@@ -1802,7 +1894,7 @@ impl Catalog {
                 let href = parent(&resource.href).to_owned();
                 (
                     up.to_owned(),
-                    Collection { href, member: resource.kind.clone(), members: Vec::new(), recorded: false },
+                    Collection { href, member: resource.kind.to_string(), members: Vec::new(), recorded: false },
                 )
             });
             if let Some(collection) = collection.filter(|c| !c.recorded) {
@@ -1916,7 +2008,7 @@ fn take_listing(collections: &mut HashMap<String, Collection>, listing: Listing)
 
 /// What each resource says of its type, in the order first seen: the resources of each type,
 /// the first of each with a recorded entity per representation (the sibling others are
-/// derived from), and a UID where none was recorded.
+/// derived from).
 fn learn_kinds(
     resources: &mut HashMap<Path, Box<Resource>>,
     order: &[Path],
@@ -1925,14 +2017,11 @@ fn learn_kinds(
 ) {
     for path in order {
         let Some(resource) = resources.get_mut(path) else { continue };
-        if resource.uid.is_none() && is_uuid(resource.id()) {
-            resource.uid = Some(format!("urn:veeam:{}:{}", resource.kind, resource.id()));
-        }
         let kind = &resource.kind;
-        if let Some(of_kind) = made_at(by_kind, kind, || (kind.clone(), Vec::new())) {
+        if let Some(of_kind) = made_at(by_kind, kind, || (kind.to_string(), Vec::new())) {
             of_kind.push(path.clone());
         }
-        let Some(samples) = made_at(samples, kind, || (kind.clone(), [None, None])) else { continue };
+        let Some(samples) = made_at(samples, kind, || (kind.to_string(), [None, None])) else { continue };
         for (sample, entity) in samples.iter_mut().zip(&resource.entity) {
             if sample.is_none() && entity.is_some() {
                 *sample = Some(path.clone());
@@ -2032,6 +2121,27 @@ mod tests {
     }
 
     #[test]
+    fn a_uid_of_its_type_and_id_is_kept_as_that_alone_and_said_as_recorded() {
+        let id = "a490c017-2c1c-40ee-8bcf-73bcce6ab36f";
+        let server = |id: &str| Resource {
+            href: format!("{{{{origin}}}}/api/backupServers/{id}"),
+            kind: Text::new("BackupServer".into()),
+            ..Resource::default()
+        };
+        let mut typed = server(id);
+        typed.said_uid(Some(&format!("urn:veeam:BackupServer:{id}")));
+        typed.said_uid(Some("urn:veeam:BackupServer:later"));
+        assert_eq!(typed.uid, Some(Uid::Typed));
+        assert_eq!(typed.uid().as_deref(), Some(format!("urn:veeam:BackupServer:{id}").as_str()));
+        let mut other = server(id);
+        other.said_uid(Some(&format!("urn:veeam:Job:{id}")));
+        assert_eq!(other.uid().as_deref(), Some(format!("urn:veeam:Job:{id}").as_str()));
+        // None recorded: EM's own for a UUID, none for another id.
+        assert_eq!(server(id).uid().as_deref(), Some(format!("urn:veeam:BackupServer:{id}").as_str()));
+        assert_eq!(server("42").uid(), None);
+    }
+
+    #[test]
     fn links_kept_as_their_resources_own_read_back_as_recorded_wherever_they_are_taken() {
         let own = "{{origin}}/api/backupTaskSessions/6a1a";
         let link = |rel: &str, href: String, name: Option<&str>| Link {
@@ -2051,7 +2161,8 @@ mod tests {
         ];
         let resource = |href: &str, name: &str, links: &[Link]| {
             let mut strings = Strings::default();
-            let mut r = Resource { href: href.into(), kind: "BackupTaskSession".into(), ..Resource::default() };
+            let mut r =
+                Resource { href: href.into(), kind: Text::new("BackupTaskSession".into()), ..Resource::default() };
             r.name = Some(name.to_owned());
             r.ref_links = Some(Links::keep(links.to_vec(), r.own(), &mut strings));
             (r, strings)
@@ -2088,7 +2199,7 @@ mod tests {
         let cassettes = [conflicting()];
         let whole = Catalog::build_in(&cassettes, 1, true, true);
         let server = &whole.resources["/api/backupservers/a490c017-2c1c-40ee-8bcf-73bcce6ab36f"];
-        assert_eq!((server.name.as_deref(), server.uid.as_deref()), (Some("first"), Some("u2")));
+        assert_eq!((server.name.as_deref(), server.uid().as_deref()), (Some("first"), Some("u2")));
         assert_eq!(whole.collections["/api/backupservers/a490c017-2c1c-40ee-8bcf-73bcce6ab36f/jobs"].member, "X");
         for threads in [2, 3, 4] {
             assert_eq!(

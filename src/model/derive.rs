@@ -66,8 +66,8 @@ impl Substitution {
     /// matched by (Rel, Type) in order.
     pub fn identity(&mut self, from: &Resource, to: &Resource) {
         self.push(from.id(), to.id());
-        if let (Some(f), Some(t)) = (&from.uid, &to.uid) {
-            self.push(f, t);
+        if let (Some(f), Some(t)) = (from.uid(), to.uid()) {
+            self.push(&f, &t);
         }
         if let (Some(f), Some(t)) = (&from.name, &to.name) {
             self.push_name(f, t);

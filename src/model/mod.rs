@@ -480,7 +480,7 @@ impl Model {
     ) -> Option<Result<Started, Answer>> {
         let action = self.action(path, query, repr)?;
         let Some(target) = self.catalog().resource(path) else {
-            let kind = self.catalog().resource(action.target.as_str()).map_or("resource", |r| r.kind.as_str());
+            let kind = self.catalog().resource(action.target.as_str()).map_or("resource", |r| &*r.kind);
             let last = path.rsplit('/').next().unwrap_or_default();
             return Some(Err(Answer::error(repr, 404, format!("{kind} with id {last} was not found."))));
         };
@@ -508,7 +508,7 @@ impl Model {
             let mut resource = recorded.clone();
             resource.href = sub.apply(&recorded.href);
             resource.name = recorded.name.as_ref().map(|n| sub.apply(n));
-            resource.uid = recorded.uid.as_ref().map(|u| sub.apply(u));
+            resource.uid = recorded.uid().map(|u| catalog::Uid::Other(sub.apply(&u)));
             resource.ref_links = recorded.ref_links.as_ref().map(|l| l.rewritten(recorded.own(), |s| sub.apply(s)));
             resource.entity_links =
                 recorded.entity_links.as_ref().map(|l| l.rewritten(recorded.own(), |s| sub.apply(s)));

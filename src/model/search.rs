@@ -198,7 +198,7 @@ impl Model {
         };
         let mut identity = vec![("id".to_owned(), r.id().to_owned())];
         identity.extend(r.name.iter().map(|n| ("name".to_owned(), n.clone())));
-        identity.extend(r.uid.iter().map(|u| ("uid".to_owned(), u.clone())));
+        identity.extend(r.uid().map(|u| ("uid".to_owned(), u.into_owned())));
         for link in r.reference_links().iter().filter(|l| l.rel == "Up") {
             let Some(kind) = link.kind.as_deref().and_then(|k| k.strip_suffix("Reference")) else { continue };
             let id = link.href.rsplit('/').next().unwrap_or_default().to_owned();
@@ -278,7 +278,7 @@ impl Model {
         let paths = catalog.of_kind(&kind);
         let sort = query_value(q, "sortasc").map(|f| (f, false)).or(query_value(q, "sortdesc").map(|f| (f, true)));
         let mine: Vec<&Created> =
-            created.iter().filter(|c| c.resource.kind == kind && catalog.resource(&c.path).is_none()).collect();
+            created.iter().filter(|c| *c.resource.kind == *kind && catalog.resource(&c.path).is_none()).collect();
         // The page's rows (of `size`, `skip` passed), of `total` matched.
         let size_of = |total: usize| page_size.unwrap_or(total.max(DEFAULT_PAGE_SIZE));
         let skip_of = |total: usize| (page - 1).saturating_mul(size_of(total));

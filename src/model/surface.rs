@@ -43,7 +43,7 @@ fn kind_at(catalog: &Catalog, path: &str) -> Option<String> {
     }
     catalog
         .resource(path)
-        .map(|r| r.kind.clone())
+        .map(|r| r.kind.to_string())
         .or_else(|| catalog.service(path).map(|s| s.kind.clone()))
         .or_else(|| catalog.collection(path).map(|c| format!("{} list", c.member)))
 }
@@ -52,7 +52,7 @@ impl Surface {
     fn build(catalog: &Catalog) -> Surface {
         let mut s = Surface::default();
         for r in catalog.resources() {
-            *s.types.entry(r.kind.clone()).or_default() += 1;
+            *s.types.entry(r.kind.to_string()).or_default() += 1;
         }
         for svc in catalog.services() {
             *s.types.entry(svc.kind.clone()).or_default() += 1;

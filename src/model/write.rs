@@ -114,12 +114,13 @@ fn write_json(head: &Head<'_>) -> String {
 pub(crate) fn reference(r: &Resource, repr: Repr, top: bool) -> String {
     let links = r.reference_links();
     let kind = format!("{}Reference", r.kind);
+    let uid = r.uid();
     let head = Head {
         element: if top { "EntityRef" } else { "Ref" },
         kind: &kind,
         href: &r.href,
         name: r.name.as_deref(),
-        uid: r.uid.as_deref(),
+        uid: uid.as_deref(),
         links: &links,
         fields: &[],
     };
@@ -140,12 +141,13 @@ pub(crate) fn thin_entity(r: &Resource, repr: Repr) -> String {
         name: r.name.clone(),
     });
     let href = format!("{}?format=Entity", r.href);
+    let uid = r.uid();
     let head = Head {
         element: &r.kind,
         kind: &r.kind,
         href: &href,
         name: r.name.as_deref(),
-        uid: r.uid.as_deref(),
+        uid: uid.as_deref(),
         links: &links,
         fields: &[],
     };
