@@ -299,13 +299,17 @@ fn json_difference(expected: &serde_json::Value, actual: &serde_json::Value, pat
     }
 }
 
-/// Exchanges grouped into sequences and indexed by path.
+/// Exchanges grouped into sequences and indexed by path. A large estate's index holds 600,000
+/// sequences, nearly all of one exchange each: the tables are flat, not a list or a path each.
 pub(crate) struct Index {
     pub entries: Vec<Entry>,
-    /// Entry ids of each sequence, in recorded order.
-    pub groups: Vec<Vec<usize>>,
-    /// Normalised path to the sequences recorded for it.
-    pub routes: HashMap<String, Vec<usize>>,
+    /// Entry ids of every sequence, in recorded order, one sequence after another.
+    members: Vec<usize>,
+    /// Where each sequence's entry ids begin in `members` (and, last, where they end).
+    starts: Vec<usize>,
+    /// The sequences whose path holds no placeholder, by the hash of their normalised path
+    /// (then in order): paths of the same hash are told apart by the path itself.
+    routes: Vec<(u64, usize)>,
     /// Sequences whose path holds session placeholders.
     pub templated: Vec<usize>,
 }
@@ -337,25 +341,73 @@ impl Index {
         let mut outranked = outranked.into_iter();
         entries.retain(|_| !outranked.next().unwrap_or(false));
         let mut by_key: HashMap<(usize, MatchKey<'_>), usize> = HashMap::default();
-        let mut groups: Vec<Vec<usize>> = Vec::new();
-        for (id, entry) in entries.iter().enumerate() {
-            let g = *by_key.entry(entry.group_key()).or_insert_with(|| {
-                groups.push(Vec::new());
-                groups.len() - 1
-            });
-            groups[g].push(id);
-        }
+        // Each entry's sequence, numbered as first seen, then each sequence's entries together.
+        let mut sizes: Vec<usize> = Vec::new();
+        let group_of: Vec<usize> = entries
+            .iter()
+            .map(|entry| {
+                let g = *by_key.entry(entry.group_key()).or_insert_with(|| {
+                    sizes.push(0);
+                    sizes.len() - 1
+                });
+                sizes[g] += 1;
+                g
+            })
+            .collect();
         drop(by_key);
-        let mut routes: HashMap<String, Vec<usize>> = HashMap::default();
-        let mut templated = Vec::new();
-        for (g, members) in groups.iter().enumerate() {
-            let first = &entries[members[0]];
+        let mut starts = Vec::with_capacity(sizes.len() + 1);
+        let mut at = 0;
+        for size in &sizes {
+            starts.push(at);
+            at += size;
+        }
+        starts.push(at);
+        let mut next = starts.clone();
+        let mut members = vec![0; entries.len()];
+        for (id, &g) in group_of.iter().enumerate() {
+            members[next[g]] = id;
+            next[g] += 1;
+        }
+        let (mut routes, mut templated) = (Vec::new(), Vec::new());
+        for g in 0..sizes.len() {
+            let first = &entries[members[starts[g]]];
             if first.path_template.is_some() {
                 templated.push(g);
             } else {
-                routes.entry(first.path.clone()).or_default().push(g);
+                routes.push((path_hash(&first.path), g));
             }
         }
-        Index { entries, groups, routes, templated }
+        routes.sort_unstable();
+        Index { entries, members, starts, routes, templated }
     }
+
+    /// The entry ids of sequence `g`, in recorded order.
+    pub fn group(&self, g: usize) -> &[usize] {
+        &self.members[self.starts[g]..self.starts[g + 1]]
+    }
+
+    /// Every sequence's entry ids, in order.
+    pub fn groups(&self) -> impl Iterator<Item = &[usize]> {
+        self.starts.windows(2).map(|w| &self.members[w[0]..w[1]])
+    }
+
+    pub fn group_count(&self) -> usize {
+        self.starts.len() - 1
+    }
+
+    /// The sequences recorded for the normalised `path` (no placeholder in it), in order.
+    pub fn routed<'a>(&'a self, path: &'a str) -> impl Iterator<Item = usize> + 'a {
+        let hash = path_hash(path);
+        let from = self.routes.partition_point(|&(h, _)| h < hash);
+        self.routes[from..]
+            .iter()
+            .take_while(move |&&(h, _)| h == hash)
+            .map(|&(_, g)| g)
+            .filter(move |&g| self.entries[self.group(g)[0]].path == path)
+    }
+}
+
+fn path_hash(path: &str) -> u64 {
+    use std::hash::BuildHasher;
+    foldhash::fast::FixedState::default().hash_one(path)
 }

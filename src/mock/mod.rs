@@ -308,7 +308,7 @@ impl Mock {
             }
             return self.model_answer(req, &key, &caller);
         };
-        let members = &self.index.groups[group];
+        let members = self.index.group(group);
         let first = &self.index.entries[members[0]];
         if first.session.is_some() && !(key.method == "GET" && em::is_public_path(&key.path)) {
             match &caller {
@@ -730,30 +730,30 @@ impl Mock {
     fn find(&self, key: &Key<'_>, caller: &Caller) -> Option<usize> {
         let live = caller.live().map(|s| (s.id.as_str(), s.token.as_str()));
         let recorded = caller.live().map(|s| s.recorded);
-        let routed = self.index.routes.get(&key.path).into_iter().flatten();
+        let routed = self.index.routed(&key.path);
         let templated = self
             .index
             .templated
             .iter()
-            .filter(|g| self.index.entries[self.index.groups[**g][0]].path_matches(&key.path, live));
+            .copied()
+            .filter(|&g| self.index.entries[self.index.group(g)[0]].path_matches(&key.path, live));
         routed
             .chain(templated)
-            .copied()
-            .filter(|g| {
-                let e = &self.index.entries[self.index.groups[*g][0]];
+            .filter(|&g| {
+                let e = &self.index.entries[self.index.group(g)[0]];
                 e.method == key.method
                     && e.query == key.query
                     && e.accepts_version(key.version.as_deref())
                     && e.repr.is_none_or(|r| r == key.repr)
                     && e.body.check(key.body).is_ok()
             })
-            .min_by_key(|g| {
-                let e = &self.index.entries[self.index.groups[*g][0]];
+            .min_by_key(|&g| {
+                let e = &self.index.entries[self.index.group(g)[0]];
                 let other_session = e.session.flatten().is_some() && e.session.flatten() != recorded;
                 let other_version =
                     e.logon.as_ref().is_some_and(|l| Some(l.recorded.as_str()) != key.version.as_deref());
                 // A recorded refusal yields to a recorded logon that answers the same request.
-                (e.refused_logon(), other_session, other_version, *g)
+                (e.refused_logon(), other_session, other_version, g)
             })
     }
 
@@ -763,7 +763,7 @@ impl Mock {
         let key = Key::of(req);
         let caller = self.sessions.caller(em::session_token(&req.headers));
         let group = self.find(&key, &caller)?;
-        let entry = &self.index.entries[self.index.groups[group][0]];
+        let entry = &self.index.entries[self.index.group(group)[0]];
         let logon = entry.logon.as_ref().filter(|_| entry.opens_session()).map(|l| l.session);
         Some(Lookup { logon, logout: entry.logout, source: entry.source, seq: entry.seq, line: entry.line })
     }
@@ -862,9 +862,9 @@ impl Mock {
     pub fn shadowed(&self) -> Vec<(String, usize, String)> {
         let fill = Fill { origin: "http://x", date: "d", session: None };
         let mut first: crate::RecordedMap<index::MatchKey<'_>, usize> =
-            crate::RecordedMap::with_capacity_and_hasher(self.index.groups.len(), Default::default());
+            crate::RecordedMap::with_capacity_and_hasher(self.index.group_count(), Default::default());
         let mut out = Vec::new();
-        for members in &self.index.groups {
+        for members in self.index.groups() {
             let e = &self.index.entries[members[0]];
             let key = e.match_key();
             match first.get(&key) {
