@@ -257,8 +257,13 @@ struct Said<'a> {
 /// Links as the catalog keeps them: each string shared with every other link of the same
 /// stretch that says the same (the `Up` link to the backup server is in every task session's
 /// reference, the one to its job session in each of that session's tasks).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Links(Box<[KeptLink]>);
+///
+/// A set of links is itself shared: siblings' links say the same of each (their server, their
+/// parent, their own Href and Name written as their own), so a part keeps each set once and a
+/// pack stores it once, by number (a large estate's million resources carry a few hundred
+/// thousand sets).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Links(Arc<[KeptLink]>);
 
 /// Stored in a pack, its strings are numbers in a table of the part's, shared again when read.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -372,20 +377,33 @@ impl Own<'_> {
 }
 
 impl Links {
-    /// `links` of the resource `own` says, their texts shared by `strings`.
+    /// `links` of the resource `own` says, their texts and the set shared by `strings`.
     fn keep(links: Vec<Link>, own: Own<'_>, strings: &mut Strings) -> Links {
         let mut kept = |s: String| strings.get(s);
-        Links(
-            links
-                .into_iter()
-                .map(|l| KeptLink {
-                    rel: kept(l.rel),
-                    kind: l.kind.map(&mut kept),
-                    href: kept(own.href(l.href)),
-                    name: l.name.map(|n| kept(own.name(n))),
-                })
-                .collect(),
-        )
+        let links = links
+            .into_iter()
+            .map(|l| KeptLink {
+                rel: kept(l.rel),
+                kind: l.kind.map(&mut kept),
+                href: kept(own.href(l.href)),
+                name: l.name.map(|n| kept(own.name(n))),
+            })
+            .collect();
+        strings.set(links)
+    }
+
+    /// Where it is kept: the same for every resource that shares it.
+    fn address(&self) -> *const u8 {
+        Arc::as_ptr(&self.0).cast()
+    }
+
+    /// What tells it from another set of the same part: its texts' addresses (a part keeps
+    /// each text once).
+    fn addresses(links: &[KeptLink]) -> impl Iterator<Item = *const u8> + '_ {
+        let address = |t: Option<&Text>| t.map_or(std::ptr::null(), Text::address);
+        links.iter().flat_map(move |l| {
+            [address(Some(&l.rel)), address(l.kind.as_ref()), address(Some(&l.href)), address(l.name.as_ref())]
+        })
     }
 
     /// The links of the resource `own` says.
@@ -420,25 +438,43 @@ impl Links {
     }
 }
 
-/// One copy of each string kept many times.
+/// One copy of each string kept many times, and of each set of links made of them.
 #[derive(Default)]
-struct Strings(std::collections::HashSet<Text, foldhash::fast::RandomState>);
+struct Strings {
+    texts: std::collections::HashSet<Text, foldhash::fast::RandomState>,
+    /// Sets of links by the hash of their texts' addresses (one set of each hash).
+    sets: HashMap<u64, Links>,
+}
 
 impl Strings {
     fn get(&mut self, s: String) -> Text {
-        if let Some(kept) = self.0.get(s.as_str()) {
+        if let Some(kept) = self.texts.get(s.as_str()) {
             return kept.clone();
         }
         let kept = Text::new(s);
-        self.0.insert(kept.clone());
+        self.texts.insert(kept.clone());
         kept
     }
 
     /// [`Strings::get`] of a text borrowed: made only the first time.
     fn of(&mut self, s: &str) -> Text {
-        match self.0.get(s) {
+        match self.texts.get(s) {
             Some(kept) => kept.clone(),
             None => self.get(s.to_owned()),
+        }
+    }
+
+    /// The set of `links` (their texts this one's), shared with any before it that says the
+    /// same.
+    fn set(&mut self, links: Vec<KeptLink>) -> Links {
+        use std::hash::{BuildHasher, Hasher};
+        let mut hasher = foldhash::fast::FixedState::default().build_hasher();
+        Links::addresses(&links).for_each(|a| hasher.write_usize(a as usize));
+        let same = |kept: &Links| Links::addresses(&kept.0).eq(Links::addresses(&links));
+        match self.sets.entry(hasher.finish()) {
+            std::collections::hash_map::Entry::Occupied(kept) if same(kept.get()) => kept.get().clone(),
+            std::collections::hash_map::Entry::Occupied(_) => Links(links.into()),
+            std::collections::hash_map::Entry::Vacant(slot) => slot.insert(Links(links.into())).clone(),
         }
     }
 }
@@ -804,7 +840,7 @@ pub(crate) mod stored {
 
     /// What a stored part begins with: which emtape wrote it (bump the number with any change to
     /// what a part holds).
-    const WRITTEN_BY: &str = concat!("emtape ", env!("CARGO_PKG_VERSION"), " catalog part 11");
+    const WRITTEN_BY: &str = concat!("emtape ", env!("CARGO_PKG_VERSION"), " catalog part 12");
 
     /// How many resources, texts or listings a frame holds: a part is read a frame at a time,
     /// so reading it holds what it has read and one frame, not every byte of it (a large
@@ -815,7 +851,7 @@ pub(crate) mod stored {
     /// ([`WRITTEN_BY`]); texts come before the links that name them by number, and the bodies
     /// of the lists that lent entities before the samples that name them by number.
     #[derive(Serialize, Deserialize)]
-    enum Frame<T, R, L, B> {
+    enum Frame<T, S, R, L, B> {
         /// How many resources and listings follow, for the tables to be made to size.
         Head {
             resources: usize,
@@ -827,12 +863,17 @@ pub(crate) mod stored {
         Tables(Box<Tables>),
         /// The next texts of the part's table.
         Texts(Vec<T>),
+        /// The next sets of links of the part's table, their texts by number.
+        Sets(Vec<S>),
         /// The next bodies of lists that lent entities, each with where it was recorded.
         Lent(Vec<B>),
         /// Resources in the order first seen, each with its path.
         Resources(Vec<R>),
         Lists(Vec<L>),
     }
+
+    /// A frame as read, its resources `R`.
+    type Read<R> = Frame<String, Vec<KeptLink>, R, super::Listing, (Recorded, String)>;
 
     /// A sample as stored: a body of its own, or an item of a list whose body the part's
     /// [`Frame::Lent`] holds, by number (a large estate's lists lend a million and a half).
@@ -935,27 +976,35 @@ pub(crate) mod stored {
     }
 
     fn frames(part: Part) -> postcard::Result<Vec<u8>> {
-        type Out<'a> = Frame<&'a str, (Path, &'a super::Resource), &'a super::Listing, (&'a Recorded, &'a str)>;
+        type Out<'a> =
+            Frame<&'a str, &'a [KeptLink], (Path, &'a super::Resource), &'a super::Listing, (&'a Recorded, &'a str)>;
         let Part { catalog, listings, json_bodies, camel_bodies } = part;
         let super::Catalog { resources, order, collections, shapes, services, samples, by_kind, link_uses, .. } =
             catalog;
-        // The texts its links share, each once: the links name them by number.
+        // The sets of links its resources share, each once, and the texts they and its
+        // resources' types share, each once: resources name them by number, and sets texts.
         let (mut table, mut numbers) = (Vec::new(), HashMap::default());
-        for resource in resources.values() {
-            numbers.entry(resource.kind.address()).or_insert_with(|| {
-                table.push(&*resource.kind);
+        let (mut sets, mut set_numbers) = (Vec::new(), HashMap::default());
+        let mut text = |text: &'_ Text| {
+            numbers.entry(text.address()).or_insert_with(|| {
+                table.push(text.clone());
                 table.len() as u32 - 1
             });
-            for link in resource.ref_links.iter().chain(&resource.entity_links).flat_map(|l| l.0.iter()) {
-                for text in
-                    [Some(&link.rel), link.kind.as_ref(), Some(&link.href), link.name.as_ref()].into_iter().flatten()
-                {
-                    numbers.entry(text.address()).or_insert_with(|| {
-                        table.push(&**text);
-                        table.len() as u32 - 1
-                    });
-                }
+        };
+        for resource in resources.values() {
+            text(&resource.kind);
+            for links in resource.ref_links.iter().chain(&resource.entity_links) {
+                set_numbers.entry(links.address()).or_insert_with(|| {
+                    sets.push(links.clone());
+                    sets.len() as u32 - 1
+                });
             }
+        }
+        for link in sets.iter().flat_map(|l| l.0.iter()) {
+            [Some(&link.rel), link.kind.as_ref(), Some(&link.href), link.name.as_ref()]
+                .into_iter()
+                .flatten()
+                .for_each(&mut text);
         }
         let mut out = Vec::new();
         put_frame(&mut out, &WRITTEN_BY)?;
@@ -972,7 +1021,15 @@ pub(crate) mod stored {
             &Out::Tables(Box::new(Tables { collections, shapes, services, samples, by_kind, link_uses })),
         )?;
         for texts in table.chunks(FRAME) {
-            put_frame(&mut out, &Out::Texts(texts.to_vec()))?;
+            put_frame(&mut out, &Out::Texts(texts.iter().map(|t| &**t).collect()))?;
+        }
+        WRITING.with(|w| w.borrow_mut().texts = std::mem::take(&mut numbers));
+        for chunk in sets.chunks(FRAME) {
+            let written = put_frame(&mut out, &Out::Sets(chunk.iter().map(|l| &*l.0).collect()));
+            if let Err(e) = written {
+                WRITING.with(|w| *w.borrow_mut() = Writing::default());
+                return Err(e);
+            }
         }
         // The bodies of the lists that lent entities, each once (its items share its origin):
         // the samples name them by number.
@@ -992,7 +1049,10 @@ pub(crate) mod stored {
         }
         // A listing's members name the part's resources by their number in its order.
         let paths = order.iter().enumerate().map(|(n, p)| (Arc::as_ptr(p).cast(), n as u32)).collect();
-        WRITING.with(|w| *w.borrow_mut() = Writing { texts: numbers, paths, lent });
+        WRITING.with(|w| {
+            let mut w = w.borrow_mut();
+            (w.paths, w.lent, w.sets) = (paths, lent, set_numbers);
+        });
         let written = order
             .chunks(FRAME)
             .try_for_each(|paths| {
@@ -1031,8 +1091,10 @@ pub(crate) mod stored {
         name: Option<&'a str>,
         #[serde(borrow)]
         uid: Option<LaterUid<'a>>,
-        ref_links: Option<Box<[Numbers]>>,
-        entity_links: Option<Box<[Numbers]>>,
+        #[serde(deserialize_with = "set_number_option")]
+        ref_links: Option<u32>,
+        #[serde(deserialize_with = "set_number_option")]
+        entity_links: Option<u32>,
         entity: [Option<super::Sample>; 2],
         plain_entity: bool,
     }
@@ -1044,78 +1106,65 @@ pub(crate) mod stored {
         Other(&'a str),
     }
 
-    /// A link as stored ([`super::KeptLink`]): its texts' numbers, each checked as it is read
-    /// to be one of the part's (a damaged frame is found as it is read, as ever).
-    #[derive(Deserialize)]
-    struct Numbers {
-        #[serde(deserialize_with = "number")]
-        rel: u32,
-        #[serde(deserialize_with = "number_option")]
-        kind: Option<u32>,
-        #[serde(deserialize_with = "number")]
-        href: u32,
-        #[serde(deserialize_with = "number_option")]
-        name: Option<u32>,
+    /// What a part's links and resources name by number: its texts and its sets of links.
+    #[derive(Clone, Default)]
+    pub(super) struct Table {
+        texts: Vec<Text>,
+        sets: Vec<Links>,
+    }
+
+    impl Table {
+        fn text(&self, number: u32) -> Text {
+            self.texts.get(number as usize).cloned().unwrap_or_default()
+        }
+
+        fn set(&self, number: u32) -> Links {
+            self.sets.get(number as usize).cloned().unwrap_or_default()
+        }
     }
 
     impl Later<'_> {
         /// Taken into `ours`, a resource known already: what it did not say yet, links shared
-        /// from `texts` only where it had none.
-        pub(super) fn fill(self, ours: &mut super::Resource, texts: &[Text]) {
+        /// from `table` only where it had none.
+        pub(super) fn fill(self, ours: &mut super::Resource, table: &Table) {
             let Later { href, kind, name, uid, ref_links, entity_links, entity, plain_entity } = self;
             // A typed UID is written out only for a resource without one.
             let typed;
             let uid = match uid {
                 Some(LaterUid::Other(text)) => Some(text),
                 Some(LaterUid::Typed) if ours.uid.is_none() => {
-                    let kind = texts.get(kind as usize).map_or("", |k| k);
+                    let kind = table.texts.get(kind as usize).map_or("", |k| k);
                     typed = format!("urn:veeam:{kind}:{}", href.rsplit('/').next().unwrap_or_default());
                     Some(typed.as_str())
                 }
                 _ => None,
             };
-            let wanted = |known: bool, numbers: Option<Box<[Numbers]>>| match known {
+            let wanted = |known: bool, number: Option<u32>| match known {
                 true => None,
-                false => numbers.map(|n| shared_links(&n, texts)),
+                false => number.map(|n| table.set(n)),
             };
             let ref_links = wanted(ours.ref_links.is_some(), ref_links);
             let entity_links = wanted(ours.entity_links.is_some(), entity_links);
             ours.absorb_said(super::Said { href, name, uid, ref_links, entity_links, entity, plain_entity });
         }
 
-        /// The resource it is, its links' texts shared from `texts`.
-        pub(super) fn resource(self, texts: &[Text]) -> super::Resource {
+        /// The resource it is, its texts and links shared from `table`.
+        pub(super) fn resource(self, table: &Table) -> super::Resource {
             let Later { href, kind, name, uid, ref_links, entity_links, entity, plain_entity } = self;
             super::Resource {
                 href: href.to_owned(),
-                kind: texts.get(kind as usize).cloned().unwrap_or_default(),
+                kind: table.text(kind),
                 name: name.map(str::to_owned),
                 uid: uid.map(|u| match u {
                     LaterUid::Typed => super::Uid::Typed,
                     LaterUid::Other(text) => super::Uid::Other(text.to_owned()),
                 }),
-                ref_links: ref_links.map(|n| shared_links(&n, texts)),
-                entity_links: entity_links.map(|n| shared_links(&n, texts)),
+                ref_links: ref_links.map(|n| table.set(n)),
+                entity_links: entity_links.map(|n| table.set(n)),
                 entity,
                 plain_entity,
             }
         }
-    }
-
-    /// Links whose texts are `texts`' (numbers checked when they were read).
-    fn shared_links(numbers: &[Numbers], texts: &[Text]) -> Links {
-        let text = |n: u32| texts.get(n as usize).cloned().unwrap_or_else(|| Text::new(String::new()));
-        Links(
-            numbers
-                .iter()
-                .map(|n| KeptLink {
-                    rel: text(n.rel),
-                    kind: n.kind.map(text),
-                    href: text(n.href),
-                    name: n.name.map(text),
-                })
-                .collect(),
-        )
     }
 
     /// Lets `cassette`'s exchanges go when it is a pack whose part is stored: reading the part
@@ -1162,7 +1211,7 @@ pub(crate) mod stored {
             return None;
         }
         let reading =
-            Reading { pack: pack.clone(), texts: Vec::new(), paths: Vec::new(), order: None, lent: Vec::new() };
+            Reading { pack: pack.clone(), table: Table::default(), paths: Vec::new(), order: None, lent: Vec::new() };
         READING.with(|r| *r.borrow_mut() = Some(reading));
         let most = usize::try_from(pack.catalog_len() / 8).unwrap_or(usize::MAX);
         // Its bodies are the pack's, by place.
@@ -1179,8 +1228,7 @@ pub(crate) mod stored {
     fn read_whole(frames: impl Iterator<Item = Result<Vec<u8>, String>>, most: usize) -> Result<Part, String> {
         let mut part = Part::default();
         for bytes in frames {
-            let frame: Frame<String, (Path, Box<super::Resource>), super::Listing, (Recorded, String)> =
-                postcard::from_bytes(&bytes?).map_err(|e| e.to_string())?;
+            let frame: Read<(Path, Box<super::Resource>)> = postcard::from_bytes(&bytes?).map_err(|e| e.to_string())?;
             let Some(resources) = take_frame(&mut part, frame, (most, true)) else { continue };
             let c = &mut part.catalog;
             let paths = resources.into_iter().map(|(path, resource)| {
@@ -1201,19 +1249,18 @@ pub(crate) mod stored {
         most: usize,
         catalog: &mut super::Catalog,
     ) -> Result<Part, String> {
-        let (mut part, mut texts) = (Part::default(), None);
+        let (mut part, mut table) = (Part::default(), None);
         for bytes in frames {
             let bytes = bytes?;
-            let frame: Frame<String, (&str, Later<'_>), super::Listing, (Recorded, String)> =
-                postcard::from_bytes(&bytes).map_err(|e| e.to_string())?;
+            let frame: Read<(&str, Later<'_>)> = postcard::from_bytes(&bytes).map_err(|e| e.to_string())?;
             let Some(resources) = take_frame(&mut part, frame, (most, false)) else { continue };
-            // Every text comes before the first resource.
-            let texts: &Vec<Text> = texts.get_or_insert_with(|| {
-                READING.with(|r| r.borrow().as_ref().map(|r| r.texts.clone())).unwrap_or_default()
+            // Every text and set of links comes before the first resource.
+            let table: &Table = table.get_or_insert_with(|| {
+                READING.with(|r| r.borrow().as_ref().map(|r| r.table.clone())).unwrap_or_default()
             });
             // A listing's members are the catalog's own paths.
             let paths: Vec<Path> =
-                resources.into_iter().map(|(path, later)| catalog.absorb_later(path, later, texts)).collect();
+                resources.into_iter().map(|(path, later)| catalog.absorb_later(path, later, table)).collect();
             READING.with(|r| r.borrow_mut().as_mut().map(|reading| reading.paths.extend(paths)));
         }
         Ok(part)
@@ -1222,11 +1269,7 @@ pub(crate) mod stored {
     /// Takes a `frame` of a part being read into `part`, but a frame of resources, which it
     /// hands back. `most`: how many of anything the part could hold; `whole`: its resources are
     /// kept in the part, whose tables are made to size for them.
-    fn take_frame<R>(
-        part: &mut Part,
-        frame: Frame<String, R, super::Listing, (Recorded, String)>,
-        (most, whole): (usize, bool),
-    ) -> Option<Vec<R>> {
+    fn take_frame<R>(part: &mut Part, frame: Read<R>, (most, whole): (usize, bool)) -> Option<Vec<R>> {
         let c = &mut part.catalog;
         match frame {
             Frame::Head { resources, lists, json_bodies, camel_bodies, camel_json } => {
@@ -1244,7 +1287,11 @@ pub(crate) mod stored {
             }
             Frame::Texts(texts) => {
                 let texts = texts.into_iter().map(Text::new);
-                READING.with(|r| r.borrow_mut().as_mut().map(|reading| reading.texts.extend(texts)));
+                READING.with(|r| r.borrow_mut().as_mut().map(|reading| reading.table.texts.extend(texts)));
+            }
+            Frame::Sets(sets) => {
+                let sets = sets.into_iter().map(|links| Links(links.into()));
+                READING.with(|r| r.borrow_mut().as_mut().map(|reading| reading.table.sets.extend(sets)));
             }
             Frame::Lent(bodies) => {
                 let lent: Vec<_> = bodies.into_iter().map(|(body, origin)| (body, renamed(origin).into())).collect();
@@ -1266,6 +1313,8 @@ pub(crate) mod stored {
     #[derive(Default)]
     struct Writing {
         texts: HashMap<*const u8, u32>,
+        /// The number of each set of links, by its address.
+        sets: HashMap<*const u8, u32>,
         paths: HashMap<*const u8, u32>,
         /// The number of each list that lent entities, by the address of their origin.
         lent: HashMap<*const u8, u32>,
@@ -1275,7 +1324,7 @@ pub(crate) mod stored {
     /// share, and its resources' paths read so far.
     struct Reading {
         pack: Arc<PackFile>,
-        texts: Vec<Text>,
+        table: Table,
         paths: Vec<Path>,
         /// `paths` once every resource has been read, shared by its listings' members.
         order: Option<Arc<[Path]>>,
@@ -1299,15 +1348,15 @@ pub(crate) mod stored {
 
     pub(super) fn shared<'de, D: Deserializer<'de>>(d: D) -> Result<Text, D::Error> {
         let number = u32::deserialize(d)?;
-        READING.with(|r| r.borrow().as_ref().and_then(|r| r.texts.get(number as usize).cloned())).ok_or_else(|| {
-            serde::de::Error::custom(format!("text {number} of the part's table, which has no such text"))
-        })
+        READING.with(|r| r.borrow().as_ref().and_then(|r| r.table.texts.get(number as usize).cloned())).ok_or_else(
+            || serde::de::Error::custom(format!("text {number} of the part's table, which has no such text")),
+        )
     }
 
     /// [`shared`]'s number, checked to be one of the part's table, its text left unshared.
     fn number<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
         let number = u32::deserialize(d)?;
-        match READING.with(|r| r.borrow().as_ref().is_some_and(|r| (number as usize) < r.texts.len())) {
+        match READING.with(|r| r.borrow().as_ref().is_some_and(|r| (number as usize) < r.table.texts.len())) {
             true => Ok(number),
             false => {
                 Err(serde::de::Error::custom(format!("text {number} of the part's table, which has no such text")))
@@ -1315,10 +1364,38 @@ pub(crate) mod stored {
         }
     }
 
-    fn number_option<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
-        #[derive(Deserialize)]
-        struct Number(#[serde(deserialize_with = "number")] u32);
-        Ok(Option::<Number>::deserialize(d)?.map(|n| n.0))
+    /// A set of links' number, checked to be one of the part's table (see [`Links`]).
+    fn set_number_option<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+        let Some(number) = Option::<u32>::deserialize(d)? else { return Ok(None) };
+        match READING.with(|r| r.borrow().as_ref().is_some_and(|r| (number as usize) < r.table.sets.len())) {
+            true => Ok(Some(number)),
+            false => Err(serde::de::Error::custom(format!(
+                "set of links {number} of the part's table, which has no such set"
+            ))),
+        }
+    }
+
+    /// A set of links is stored as its number in the part's table.
+    impl Serialize for Links {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            match WRITING.with(|w| w.borrow().sets.get(&self.address()).copied()) {
+                Some(number) => number.serialize(s),
+                None => Err(serde::ser::Error::custom("a set of links is not in its part's table")),
+            }
+        }
+    }
+
+    impl<'de> Deserialize<'de> for Links {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Links, D::Error> {
+            let number = u32::deserialize(d)?;
+            READING.with(|r| r.borrow().as_ref().and_then(|r| r.table.sets.get(number as usize).cloned())).ok_or_else(
+                || {
+                    serde::de::Error::custom(format!(
+                        "set of links {number} of the part's table, which has no such set"
+                    ))
+                },
+            )
+        }
     }
 
     pub(super) fn shared_option<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Text>, D::Error> {
@@ -1552,15 +1629,15 @@ impl Catalog {
     /// [`Catalog::absorb_resource`] of a resource a later stored part names at `path`, its
     /// links' texts by number in `texts` (shared only where they are taken in): the path the
     /// catalog keeps it at.
-    fn absorb_later(&mut self, path: &str, theirs: stored::Later<'_>, texts: &[Text]) -> Path {
+    fn absorb_later(&mut self, path: &str, theirs: stored::Later<'_>, table: &stored::Table) -> Path {
         let Some(kept) = self.resources.get_key_value(path).map(|(kept, _)| kept.clone()) else {
             let kept: Path = path.into();
             self.order.push(kept.clone());
-            self.resources.insert(kept.clone(), Box::new(theirs.resource(texts)));
+            self.resources.insert(kept.clone(), Box::new(theirs.resource(table)));
             return kept;
         };
         if let Some(ours) = self.resources.get_mut(&kept) {
-            theirs.fill(ours, texts);
+            theirs.fill(ours, table);
         }
         kept
     }
@@ -2169,8 +2246,9 @@ mod tests {
         };
         let (kept, strings) = resource(own, "vm1@today", &recorded);
         assert_eq!(kept.reference_links(), recorded);
-        let own_texts = strings.0.iter().filter(|t| t.starts_with(Own::MARK) && !t.starts_with("\u{0}\u{0}")).count();
-        assert_eq!(own_texts, 4, "its Href, its entity's, one below it and its Name: {:?}", strings.0);
+        let own_texts =
+            strings.texts.iter().filter(|t| t.starts_with(Own::MARK) && !t.starts_with("\u{0}\u{0}")).count();
+        assert_eq!(own_texts, 4, "its Href, its entity's, one below it and its Name: {:?}", strings.texts);
         // Taken by a resource that says another Href or Name, they are written out.
         for (href, name) in [(own, "vm1@then"), ("{{origin}}/api/BackupTaskSessions/6a1a", "vm1@today")] {
             let mut ours = Resource { href: href.into(), name: Some(name.into()), ..Resource::default() };
@@ -2409,6 +2487,31 @@ mod tests {
             let mixed = [yaml[0].clone(), packs[1].clone(), yaml[2].clone(), packs[3].clone()];
             let all_learned = described(&Catalog::build_in(&mixed, 3, true, false));
             assert_eq!(described(&Catalog::build_in(&mixed, 3, true, true)), all_learned, "{name} mixed");
+        }
+    }
+
+    #[test]
+    fn resources_whose_links_say_the_same_share_one_set_learned_or_stored() {
+        let dir = crate::Scratch::new("catalog-sets");
+        let packs = packed("13", &dir);
+        for stored in [false, true] {
+            let (mut sets, mut kept) = (0, 0);
+            for pack in &packs {
+                let catalog = Catalog::build_in(std::slice::from_ref(pack), 1, true, stored);
+                let all: Vec<&Links> =
+                    catalog.resources().flat_map(|r| r.ref_links.iter().chain(&r.entity_links)).collect();
+                let mut distinct: Vec<&Links> = Vec::new();
+                for links in &all {
+                    match distinct.iter().find(|d| d.0 == links.0) {
+                        Some(d) => {
+                            assert_eq!(d.address(), links.address(), "stored {stored}: said the same, kept twice")
+                        }
+                        None => distinct.push(links),
+                    }
+                }
+                (sets, kept) = (sets + all.len(), kept + distinct.len());
+            }
+            assert!(kept < sets, "stored {stored}: {sets} sets of links kept as {kept}");
         }
     }
 
