@@ -4,7 +4,7 @@
 //! and every service document a link names.
 
 use std::borrow::Cow;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Serialize};
 
@@ -513,7 +513,11 @@ pub(crate) struct Catalog {
     resources: HashMap<Path, Box<Resource>>,
     /// Resource paths in the order first seen.
     order: Vec<Path>,
+    /// Collections as the catalog is built; once built, read through [`Catalog::table`].
     collections: HashMap<String, Collection>,
+    /// The collections, when they are settled after the catalog is handed over
+    /// ([`Catalog::build_when`]): what asks for them waits for them.
+    settled: Option<Settling>,
     /// Collections by shape (ids replaced by `{}`), for sub-collections of resources no link
     /// named directly: `/api/vmrestorepoints/{}/mounts`.
     shapes: HashMap<String, String>,
@@ -531,6 +535,22 @@ pub(crate) struct Catalog {
     link_uses: HashMap<String, (LinkUse, usize, String)>,
     /// The key text `count_link` writes, kept from link to link.
     said: String,
+}
+
+/// Collections settled after their catalog was handed over: they come once, and what asks for
+/// them before waits (no collections at all, should whatever settles them fail).
+struct Settling {
+    table: OnceLock<HashMap<String, Collection>>,
+    coming: std::sync::Mutex<Option<std::sync::mpsc::Receiver<HashMap<String, Collection>>>>,
+}
+
+impl Settling {
+    fn table(&self) -> &HashMap<String, Collection> {
+        self.table.get_or_init(|| {
+            let coming = self.coming.lock().unwrap_or_else(|e| e.into_inner()).take();
+            coming.and_then(|c| c.recv().ok()).unwrap_or_default()
+        })
+    }
 }
 
 /// A kind of link by where it leads: Rel, Type, the path's shape (ids as `{}`), the method its
@@ -1477,16 +1497,22 @@ impl Catalog {
         Catalog::build_ahead(&cassettes, crate::parallel::cores(), true, true, None)
     }
 
-    /// [`Catalog::build`] of the cassettes `later` hands over. The stored part of `first`, the
-    /// pack they begin with, is read before they come: the request index reads them meanwhile.
+    /// [`Catalog::build`] of the cassettes `later` hands over, handed to `built` as soon as
+    /// its resources are (their types learned): its collections are settled after that, and
+    /// what asks for them waits for them (an entity needs none; a large estate's 600,000
+    /// listings take a second). The stored part of `first`, the pack they begin with, is read
+    /// before they come: the request index reads them meanwhile.
     pub fn build_when(
         first: Option<Arc<crate::cassette::pack::PackFile>>,
         later: std::sync::mpsc::Receiver<Vec<LoadedCassette>>,
-    ) -> Catalog {
+        built: impl FnOnce(Arc<Catalog>),
+    ) {
         let ahead = first.map(|pack| stored::part_from(&pack, stored::Sink::Part));
-        let Ok(mut cassettes) = later.recv() else { return Catalog::default() };
+        let Ok(mut cassettes) = later.recv() else { return built(Arc::default()) };
         cassettes.iter_mut().for_each(stored::let_go);
-        Catalog::build_ahead(&cassettes, crate::parallel::cores(), true, true, ahead)
+        let (catalog, listings) = Catalog::read_parts(&cassettes, crate::parallel::cores(), true, true, ahead);
+        drop(cassettes);
+        catalog.settle_after(listings, built);
     }
 
     #[cfg(test)]
@@ -1494,20 +1520,36 @@ impl Catalog {
         Catalog::build_ahead(cassettes, threads, nodes, stored, None)
     }
 
-    /// Built from up to `threads` stretches of the recordings learned at once, and (`stored`)
-    /// the parts packs store read instead of learned: a part that comes first on a thread of its
-    /// own like the stretches, any other read into the catalog of those before it a frame at
-    /// a time when its turn comes (a large estate's part is gigabytes once read: a part beside
-    /// it is never held whole).
-    /// `ahead`: the stored part of the pack the cassettes begin with, read already (`None`
-    /// inside when it proved unreadable).
+    /// Built at once: [`Catalog::read_parts`], then settled.
+    #[cfg(test)]
     fn build_ahead(
         cassettes: &[LoadedCassette],
         threads: usize,
         nodes: bool,
         stored: bool,
-        mut ahead: Option<Option<Part>>,
+        ahead: Option<Option<Part>>,
     ) -> Catalog {
+        let (catalog, listings) = Catalog::read_parts(cassettes, threads, nodes, stored, ahead);
+        let mut built = None;
+        catalog.settle_after(listings, |c| built = Some(c));
+        built.and_then(Arc::into_inner).unwrap_or_default()
+    }
+
+    /// What up to `threads` stretches of the recordings learned at once, and (`stored`) the
+    /// parts packs store read instead of learned, say: the catalog but what is learned once
+    /// every part has been read ([`Catalog::settle_after`]), and their listings. A part that
+    /// comes first is read on a thread of its own like the stretches, any other into the
+    /// catalog of those before it a frame at a time when its turn comes (a large estate's part
+    /// is gigabytes once read: a part beside it is never held whole).
+    /// `ahead`: the stored part of the pack the cassettes begin with, read already (`None`
+    /// inside when it proved unreadable).
+    fn read_parts(
+        cassettes: &[LoadedCassette],
+        threads: usize,
+        nodes: bool,
+        stored: bool,
+        mut ahead: Option<Option<Part>>,
+    ) -> (Catalog, Vec<Listing>) {
         // In the order of the recordings: a pack's stored part, or the exchanges of the
         // cassettes up to the next one, learned in stretches. Each run of exchanges follows the
         // pack that ends the one before it.
@@ -1583,8 +1625,7 @@ impl Catalog {
             }
         });
         catalog.camel_json = camel_bodies * 2 > json_bodies;
-        catalog.settle_all(listings);
-        catalog
+        (catalog, listings)
     }
 
     /// Takes in what a later stretch learned: resources, collections, shapes and services it
@@ -1895,22 +1936,37 @@ impl Catalog {
     /// What is learned once every part has been read: what the parts' `listings` say of their
     /// collections, beside what each resource says of its type (the two share nothing, and a
     /// large estate has 600,000 listings and a million resources); then each resource is filed
-    /// under its collection.
-    fn settle_all(&mut self, mut listings: Vec<Listing>) {
-        for listing in &mut listings {
+    /// under its collection. The catalog is handed to `built` once its resources' types are
+    /// learned, its collections settled after (on a thread of their own, here if none can be
+    /// had).
+    fn settle_after(mut self, mut listings: Vec<Listing>, built: impl FnOnce(Arc<Catalog>)) {
+        self.lend_strangers(&mut listings);
+        let mut collections = std::mem::take(&mut self.collections);
+        std::thread::scope(|scope| {
+            let listed = scope.spawn(move || {
+                listings.into_iter().for_each(|l| take_listing(&mut collections, l));
+                collections
+            });
+            learn_kinds(&mut self.resources, &self.order, &mut self.by_kind, &mut self.samples);
+            let (settle, coming) = std::sync::mpsc::channel();
+            self.settled = Some(Settling { table: OnceLock::new(), coming: std::sync::Mutex::new(Some(coming)) });
+            let catalog = Arc::new(self);
+            built(catalog.clone());
+            let mut collections = listed.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+            gather_members(&mut collections, &catalog.order, &catalog.resources);
+            let _ = settle.send(collections);
+        });
+    }
+
+    /// Lends each entity the `listings` hold of a resource their own part did not know.
+    fn lend_strangers(&mut self, listings: &mut [Listing]) {
+        for listing in listings {
             for (path, sample) in std::mem::take(&mut listing.strangers) {
                 if let (Some(r), Some((_, repr))) = (self.resources.get_mut(&path), sample.item.clone()) {
                     r.lend(repr, || sample);
                 }
             }
         }
-        let Catalog { resources, order, collections, samples, by_kind, .. } = self;
-        std::thread::scope(|scope| {
-            let listed = scope.spawn(|| listings.into_iter().for_each(|l| take_listing(collections, l)));
-            learn_kinds(resources, order, by_kind, samples);
-            listed.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
-        });
-        self.gather_members();
     }
 
     /// Counts a link by where it leads (links of every body: the logon's, the services', the
@@ -1952,33 +2008,6 @@ impl Catalog {
             }
         }
         self.said = said;
-    }
-
-    /// Files every resource under the collection one segment up, creating collections that no
-    /// link named but whose members were seen; a recorded listing keeps the members it listed.
-    /// A run of resources under one collection (most are: a million resources share a few
-    /// dozen collections) is filed at once.
-    fn gather_members(&mut self) {
-        let mut run = 0;
-        while let Some(first) = self.order.get(run) {
-            let up = parent(first);
-            let end = run + self.order[run..].iter().take_while(|p| parent(p) == up).count();
-            let Some(resource) = self.resources.get(first) else {
-                run += 1;
-                continue;
-            };
-            let collection = made_at(&mut self.collections, up, || {
-                let href = parent(&resource.href).to_owned();
-                (
-                    up.to_owned(),
-                    Collection { href, member: resource.kind.to_string(), members: Vec::new(), recorded: false },
-                )
-            });
-            if let Some(collection) = collection.filter(|c| !c.recorded) {
-                collection.members.extend(self.order[run..end].iter().cloned());
-            }
-            run = end;
-        }
     }
 
     /// The resource at the normalised `path`.
@@ -2024,7 +2053,15 @@ impl Catalog {
 
     /// Every collection a link names or a resource was filed under, in no order.
     pub fn collections(&self) -> impl Iterator<Item = &Collection> {
-        self.collections.values()
+        self.table().values()
+    }
+
+    /// Its collections by path: once they are settled, when that is done after it is built.
+    fn table(&self) -> &HashMap<String, Collection> {
+        match &self.settled {
+            Some(settled) => settled.table(),
+            None => &self.collections,
+        }
     }
 
     /// Whether the recordings' JSON has camelCase keys (EM 13): what the model writes in JSON
@@ -2036,14 +2073,14 @@ impl Catalog {
     /// The collection at `path`: a known one, or an empty one of a known shape under a known
     /// resource (`/api/vmrestorepoints/{id}/mounts` for a point no recording opened).
     pub fn collection(&self, path: &str) -> Option<Cow<'_, Collection>> {
-        if let Some(c) = self.collections.get(path) {
+        if let Some(c) = self.table().get(path) {
             return Some(Cow::Borrowed(c));
         }
         let member = self.shapes.get(&shape(path))?;
         let owner = self.resources.get(parent(path))?;
         let last = path.rsplit('/').next().unwrap_or_default();
         let written = self
-            .collections
+            .table()
             .values()
             .find_map(|c| c.href.rsplit('/').next().filter(|l| l.eq_ignore_ascii_case(last)).map(str::to_owned))
             .unwrap_or_else(|| last.to_owned());
@@ -2080,6 +2117,37 @@ fn take_listing(collections: &mut HashMap<String, Collection>, listing: Listing)
                 recorded: true,
             });
         }
+    }
+}
+
+/// Files every resource under the collection one segment up, creating collections that no
+/// link named but whose members were seen; a recorded listing keeps the members it listed.
+/// A run of resources under one collection (most are: a million resources share a few
+/// dozen collections) is filed at once.
+fn gather_members(
+    collections: &mut HashMap<String, Collection>,
+    order: &[Path],
+    resources: &HashMap<Path, Box<Resource>>,
+) {
+    let mut run = 0;
+    while let Some(first) = order.get(run) {
+        let up = parent(first);
+        let end = run + order[run..].iter().take_while(|p| parent(p) == up).count();
+        let Some(resource) = resources.get(first) else {
+            run += 1;
+            continue;
+        };
+        let collection = made_at(collections, up, || {
+            let href = parent(&resource.href).to_owned();
+            (
+                up.to_owned(),
+                Collection { href, member: resource.kind.to_string(), members: Vec::new(), recorded: false },
+            )
+        });
+        if let Some(collection) = collection.filter(|c| !c.recorded) {
+            collection.members.extend(order[run..end].iter().cloned());
+        }
+        run = end;
     }
 }
 
@@ -2158,7 +2226,7 @@ mod tests {
         [
             format!("{:?}", c.order),
             sorted(c.order.iter().map(|p| format!("{p} {:?}", c.resources[p])).collect()),
-            sorted(c.collections.iter().map(|(k, v)| format!("{k} {v:?}")).collect()),
+            sorted(c.table().iter().map(|(k, v)| format!("{k} {v:?}")).collect()),
             sorted(c.shapes.iter().map(|(k, v)| format!("{k} {v}")).collect()),
             sorted(c.services.iter().map(|(k, v)| format!("{k} {v:?}")).collect()),
             sorted(c.samples.iter().map(|(k, v)| format!("{k} {v:?}")).collect()),
@@ -2278,7 +2346,7 @@ mod tests {
         let whole = Catalog::build_in(&cassettes, 1, true, true);
         let server = &whole.resources["/api/backupservers/a490c017-2c1c-40ee-8bcf-73bcce6ab36f"];
         assert_eq!((server.name.as_deref(), server.uid().as_deref()), (Some("first"), Some("u2")));
-        assert_eq!(whole.collections["/api/backupservers/a490c017-2c1c-40ee-8bcf-73bcce6ab36f/jobs"].member, "X");
+        assert_eq!(whole.table()["/api/backupservers/a490c017-2c1c-40ee-8bcf-73bcce6ab36f/jobs"].member, "X");
         for threads in [2, 3, 4] {
             assert_eq!(
                 described(&Catalog::build_in(&cassettes, threads, true, true)),
@@ -2317,7 +2385,7 @@ mod tests {
         );
         let cassettes = [crate::cassette::Cassette::parse("lists.yaml", &text).unwrap()];
         let catalog = Catalog::build_in(&cassettes, 1, true, true);
-        let listed = &catalog.collections["/api/vmrestorepoints"];
+        let listed = &catalog.table()["/api/vmrestorepoints"];
         assert!(listed.recorded);
         assert_eq!(listed.member, "VmRestorePoint");
         let members: Vec<&str> = listed.members.iter().map(|m| &**m).collect();
@@ -2613,12 +2681,13 @@ mod tests {
     }
 
     /// [`Catalog::build_when`] of `cassettes`, the first one's part read before they are handed over.
-    fn handed_over(cassettes: Vec<LoadedCassette>) -> Catalog {
+    fn handed_over(cassettes: Vec<LoadedCassette>) -> Arc<Catalog> {
         let (hand_over, later) = std::sync::mpsc::channel();
+        let (built, catalog) = std::sync::mpsc::channel();
         let first = cassettes.first().and_then(|c| c.pack.clone());
-        let building = std::thread::spawn(move || Catalog::build_when(first, later));
+        std::thread::spawn(move || Catalog::build_when(first, later, |c| built.send(c).unwrap()));
         hand_over.send(cassettes).unwrap();
-        building.join().unwrap()
+        catalog.recv().unwrap()
     }
 
     #[test]
@@ -2633,6 +2702,8 @@ mod tests {
         // Nothing handed over (the index failed): a catalog of nothing, not a hang.
         let (hand_over, later) = std::sync::mpsc::channel::<Vec<LoadedCassette>>();
         drop(hand_over);
-        assert!(Catalog::build_when(None, later).resources.is_empty());
+        let (built, catalog) = std::sync::mpsc::channel();
+        Catalog::build_when(None, later, |c| built.send(c).unwrap());
+        assert!(catalog.recv().unwrap().resources.is_empty());
     }
 }

@@ -19,7 +19,6 @@ pub fn stored_catalog(pack: &crate::cassette::LoadedCassette) -> Vec<u8> {
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
-use std::thread::JoinHandle;
 
 use crate::cassette::{Body, LoadedCassette};
 use crate::clock::Clock;
@@ -189,8 +188,9 @@ pub struct Started {
 pub struct Model {
     /// Built on a thread of its own so that a large cassette does not hold up `listening on`;
     /// the first request that needs it waits for it.
-    catalog: OnceLock<Catalog>,
-    pending: Mutex<Option<JoinHandle<Catalog>>>,
+    catalog: OnceLock<Arc<Catalog>>,
+    /// Where the catalog comes from, built on a thread of its own.
+    pending: Mutex<Option<std::sync::mpsc::Receiver<Arc<Catalog>>>>,
     actions: Vec<Action>,
     /// Entity bodies derived so far, by (path, representation).
     derived: RwLock<HashMap<(String, usize), Made>>,
@@ -281,9 +281,12 @@ impl Model {
         let actions = cassettes.iter().enumerate().flat_map(|(i, c)| actions_of(i, c)).collect();
         let first = cassettes.first().and_then(|c| c.pack.clone());
         let (hand_over, later) = std::sync::mpsc::channel();
+        let (built, pending) = std::sync::mpsc::channel();
         // Should no thread be had, the model knows nothing and the tape still answers.
-        let pending =
-            std::thread::Builder::new().name("emtape-model".into()).spawn(move || Catalog::build_when(first, later));
+        let pending = std::thread::Builder::new()
+            .name("emtape-model".into())
+            .spawn(move || Catalog::build_when(first, later, |c| drop(built.send(c))))
+            .map(|_| pending);
         let made = beside(&cassettes);
         let _ = hand_over.send(cassettes);
         let model = Model {
@@ -301,8 +304,8 @@ impl Model {
 
     fn catalog(&self) -> &Catalog {
         self.catalog.get_or_init(|| {
-            let handle = self.pending.lock().unwrap_or_else(|e| e.into_inner()).take();
-            handle.and_then(|h| h.join().ok()).unwrap_or_default()
+            let pending = self.pending.lock().unwrap_or_else(|e| e.into_inner()).take();
+            pending.and_then(|p| p.recv().ok()).unwrap_or_default()
         })
     }
 
