@@ -4,11 +4,10 @@
 use super::{Key, Mock};
 use crate::http::Request;
 
-struct Candidate<'a> {
-    score: f32,
-    entry: &'a super::index::Entry,
-    differences: Vec<String>,
-}
+/// How many recorded requests are compared in full, the path letter by letter, with one the
+/// mock cannot answer: those the quick comparison finds closest (a large estate records
+/// 600,000, and comparing every path takes seconds per request).
+const COMPARED: usize = 2_000;
 
 /// The explanation served in the 404 body and printed on stderr.
 pub(crate) fn explain(mock: &Mock, req: &Request, key: &Key<'_>, live: Option<(&str, &str)>) -> String {
@@ -18,37 +17,94 @@ pub(crate) fn explain(mock: &Mock, req: &Request, key: &Key<'_>, live: Option<(&
         crate::em::session::loggable(&req.target),
         key.repr.name()
     );
-    let best = mock.index.entries.iter().map(|e| compare(e, req, key, live)).min_by(|a, b| a.score.total_cmp(&b.score));
-    let Some(best) = best else {
+    let entries = &mock.index.entries;
+    // Quickly first, paths alike by how they begin and end.
+    let roughly = |e| score(e, key, live, Alike::Quickly);
+    let mut quick: Vec<(f32, usize)> = entries.iter().enumerate().map(|(i, e)| (roughly(e), i)).collect();
+    if quick.len() > COMPARED {
+        quick.select_nth_unstable_by(COMPARED, |a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        quick.truncate(COMPARED);
+    }
+    // The first of the closest, in recorded order.
+    let best = quick
+        .into_iter()
+        .map(|(_, i)| (score(&entries[i], key, live, Alike::Letters), i))
+        .min_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    let Some((_, best)) = best else {
         return format!("{head}; the cassettes hold no exchanges");
     };
-    let mut out = format!("{head}\nclosest: {} {} ({})", best.entry.method, best.entry.uri, mock.place(best.entry));
-    for d in &best.differences {
+    let best = &entries[best];
+    let mut out = format!("{head}\nclosest: {} {} ({})", best.method, best.uri, mock.place(best));
+    for d in differences(best, req, key, live) {
         out.push_str("\ndiffers in ");
-        out.push_str(d);
+        out.push_str(&d);
     }
     out
 }
 
-fn compare<'a>(e: &'a super::index::Entry, req: &Request, key: &Key<'_>, live: Option<(&str, &str)>) -> Candidate<'a> {
-    let mut differences = Vec::new();
+/// How alike two paths are, from 0 to 1.
+#[derive(Clone, Copy)]
+enum Alike {
+    /// The share of their letters in a diff of the two.
+    Letters,
+    /// The share of the longer one they begin and end with alike.
+    Quickly,
+}
+
+impl Alike {
+    fn ratio(self, a: &str, b: &str) -> f32 {
+        match self {
+            Alike::Letters => similar::TextDiff::from_chars(a, b).ratio(),
+            Alike::Quickly => {
+                let same = |x: &mut dyn Iterator<Item = (u8, u8)>| x.take_while(|(x, y)| x == y).count();
+                let begin = same(&mut a.bytes().zip(b.bytes()));
+                let end = same(&mut a.bytes().rev().zip(b.bytes().rev()));
+                let longer = a.len().max(b.len()).max(1);
+                (begin + end).min(longer) as f32 / longer as f32
+            }
+        }
+    }
+}
+
+/// How far `e` is from the request: the more it differs, the higher.
+fn score(e: &super::index::Entry, key: &Key<'_>, live: Option<(&str, &str)>, alike: Alike) -> f32 {
     let mut score = 0.0;
     if e.method != key.method {
-        differences.push(format!("method: recorded {}, got {}", e.method, key.method));
         score += 2.0;
     }
     if !e.path_matches(&key.path, live) {
-        let recorded = e.uri.split('?').next().unwrap_or(&e.uri);
-        let similarity = similar::TextDiff::from_chars(&e.path, &key.path).ratio();
+        let similarity = alike.ratio(&e.path, &key.path);
         score += 3.0 + 3.0 * (1.0 - similarity);
-        differences.push(format!("path: recorded {recorded}, got {}", req.path()));
     }
     if e.query != key.query {
         score += 1.5;
-        differences.push(format!("query: {}", query_difference(&e.query, &key.query)));
     }
     if !e.accepts_version(key.version.as_deref()) {
         score += 1.5;
+    }
+    if e.repr.is_some_and(|r| r != key.repr) {
+        score += 1.0;
+    }
+    if e.body.check(key.body).is_err() {
+        score += 1.0;
+    }
+    score
+}
+
+/// What tells `e` from the request, each said in full.
+fn differences(e: &super::index::Entry, req: &Request, key: &Key<'_>, live: Option<(&str, &str)>) -> Vec<String> {
+    let mut differences = Vec::new();
+    if e.method != key.method {
+        differences.push(format!("method: recorded {}, got {}", e.method, key.method));
+    }
+    if !e.path_matches(&key.path, live) {
+        let recorded = e.uri.split('?').next().unwrap_or(&e.uri);
+        differences.push(format!("path: recorded {recorded}, got {}", req.path()));
+    }
+    if e.query != key.query {
+        differences.push(format!("query: {}", query_difference(&e.query, &key.query)));
+    }
+    if !e.accepts_version(key.version.as_deref()) {
         let accepted = e.logon.as_ref().map(|l| l.versions.join(", ")).unwrap_or_default();
         differences.push(format!(
             "query: logon asks for v={}, recorded server accepts {accepted} (or latest)",
@@ -56,7 +112,6 @@ fn compare<'a>(e: &'a super::index::Entry, req: &Request, key: &Key<'_>, live: O
         ));
     }
     if let Some(r) = e.repr.filter(|r| *r != key.repr) {
-        score += 1.0;
         differences.push(format!(
             "header Accept: recorded response is {}, the request asks for {}",
             r.name(),
@@ -64,10 +119,9 @@ fn compare<'a>(e: &'a super::index::Entry, req: &Request, key: &Key<'_>, live: O
         ));
     }
     if let Err(d) = e.body.check(key.body) {
-        score += 1.0;
         differences.push(format!("body: {d}"));
     }
-    Candidate { score, entry: e, differences }
+    differences
 }
 
 fn query_difference(recorded: &[(String, String)], got: &[(String, String)]) -> String {

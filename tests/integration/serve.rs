@@ -322,6 +322,29 @@ async fn a_body_that_differs_from_the_recorded_one_is_a_near_miss() {
     );
 }
 
+/// Among thousands of recorded requests, the closest is still the one named (only those a quick
+/// comparison finds close are compared letter by letter, or a large estate's 404 took seconds).
+#[tokio::test]
+async fn a_near_miss_among_thousands_of_recorded_requests_names_the_closest() {
+    let dir = temp_dir("near-miss-many");
+    let path = dir.join("many.yaml");
+    let mut yaml = String::from("format: emtape/cassette-v1\nexchanges:\n");
+    let mut uris: Vec<String> = (0..2500).map(|i| format!("/api/jobs/{i}")).collect();
+    uris.push("/api/backupServers/b1/jobs".to_owned());
+    for (seq, uri) in uris.iter().enumerate() {
+        yaml.push_str(&format!(
+            "- seq: {}\n  request:\n    method: GET\n    uri: {uri}\n  response:\n    status: 200\n",
+            seq + 1
+        ));
+    }
+    std::fs::write(&path, yaml).unwrap();
+    let mock = Emtape::serve(&[path.to_str().unwrap()]);
+    let r = send(&client(), "GET", &format!("{}/api/backupServers/b2/jobs", mock.url), &[], "").await;
+    assert_eq!(r.status, 404);
+    assert!(text(&r).contains("closest: GET /api/backupServers/b1/jobs ("), "{}", text(&r));
+    assert!(text(&r).contains("many.yaml:15003, exchange 2501)"), "{}", text(&r));
+}
+
 /// HEAD is GET without the body, and a method the path does not take is EM's 405 with an
 /// `Allow` header, not a 404 saying nothing was recorded (a derived restore point included).
 #[tokio::test]
