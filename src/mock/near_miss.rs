@@ -69,59 +69,56 @@ impl Alike {
 /// How far `e` is from the request: the more it differs, the higher.
 fn score(e: &super::index::Entry, key: &Key<'_>, live: Option<(&str, &str)>, alike: Alike) -> f32 {
     let mut score = 0.0;
-    if e.method != key.method {
-        score += 2.0;
-    }
-    if !e.path_matches(&key.path, live) {
-        let similarity = alike.ratio(&e.path, &key.path);
-        score += 3.0 + 3.0 * (1.0 - similarity);
-    }
-    if e.query != key.query {
-        score += 1.5;
-    }
-    if !e.accepts_version(key.version.as_deref()) {
-        score += 1.5;
-    }
-    if e.repr.is_some_and(|r| r != key.repr) {
-        score += 1.0;
-    }
-    if e.body.check(key.body).is_err() {
-        score += 1.0;
-    }
+    let path = |e: &super::index::Entry| 3.0 + 3.0 * (1.0 - alike.ratio(&e.path, &key.path));
+    walk(e, key, &key.path, live, path, |weight, _| score += weight);
     score
 }
 
 /// What tells `e` from the request, each said in full.
 fn differences(e: &super::index::Entry, req: &Request, key: &Key<'_>, live: Option<(&str, &str)>) -> Vec<String> {
     let mut differences = Vec::new();
+    walk(e, key, req.path(), live, |_| 0.0, |_, said: &dyn Fn() -> String| differences.push(said()));
+    differences
+}
+
+/// Each way `e` differs from the request (its path as `sent`), with its weight in a score
+/// (`path`'s for a path that differs) and what says it in full, made only when asked.
+fn walk(
+    e: &super::index::Entry,
+    key: &Key<'_>,
+    sent: &str,
+    live: Option<(&str, &str)>,
+    path: impl Fn(&super::index::Entry) -> f32,
+    mut differs: impl FnMut(f32, &dyn Fn() -> String),
+) {
     if e.method != key.method {
-        differences.push(format!("method: recorded {}, got {}", e.method, key.method));
+        differs(2.0, &|| format!("method: recorded {}, got {}", e.method, key.method));
     }
     if !e.path_matches(&key.path, live) {
         let recorded = e.uri.split('?').next().unwrap_or(&e.uri);
-        differences.push(format!("path: recorded {recorded}, got {}", req.path()));
+        differs(path(e), &|| format!("path: recorded {recorded}, got {sent}"));
     }
     if e.query != key.query {
-        differences.push(format!("query: {}", query_difference(&e.query, &key.query)));
+        differs(1.5, &|| format!("query: {}", query_difference(&e.query, &key.query)));
     }
     if !e.accepts_version(key.version.as_deref()) {
-        let accepted = e.logon.as_ref().map(|l| l.versions.join(", ")).unwrap_or_default();
-        differences.push(format!(
-            "query: logon asks for v={}, recorded server accepts {accepted} (or latest)",
-            key.version.as_deref().unwrap_or("")
-        ));
+        let accepted = || e.logon.as_ref().map(|l| l.versions.join(", ")).unwrap_or_default();
+        differs(1.5, &|| {
+            format!(
+                "query: logon asks for v={}, recorded server accepts {} (or latest)",
+                key.version.as_deref().unwrap_or(""),
+                accepted()
+            )
+        });
     }
     if let Some(r) = e.repr.filter(|r| *r != key.repr) {
-        differences.push(format!(
-            "header Accept: recorded response is {}, the request asks for {}",
-            r.name(),
-            key.repr.name()
-        ));
+        differs(1.0, &|| {
+            format!("header Accept: recorded response is {}, the request asks for {}", r.name(), key.repr.name())
+        });
     }
     if let Err(d) = e.body.check(key.body) {
-        differences.push(format!("body: {d}"));
+        differs(1.0, &|| format!("body: {d}"));
     }
-    differences
 }
 
 fn query_difference(recorded: &[(String, String)], got: &[(String, String)]) -> String {

@@ -139,9 +139,16 @@ pub(crate) enum Uid {
 }
 
 impl Uid {
+    const TYPED: &str = "urn:veeam:";
+
+    /// EM's UID of a resource of type `kind` with `id`.
+    pub fn typed(kind: &str, id: &str) -> String {
+        format!("{}{kind}:{id}", Uid::TYPED)
+    }
+
     /// The UID `text` of a resource of type `kind` with `id`, as kept.
     fn of(text: &str, kind: &str, id: &str) -> Uid {
-        let rest = text.strip_prefix("urn:veeam:").and_then(|r| r.strip_prefix(kind)).and_then(|r| r.strip_prefix(':'));
+        let rest = text.strip_prefix(Uid::TYPED).and_then(|r| r.strip_prefix(kind)).and_then(|r| r.strip_prefix(':'));
         match rest == Some(id) {
             true => Uid::Typed,
             false => Uid::Other(text.to_owned()),
@@ -166,7 +173,7 @@ impl Resource {
     }
 
     fn typed_uid(&self) -> String {
-        format!("urn:veeam:{}:{}", self.kind, self.id())
+        Uid::typed(&self.kind, self.id())
     }
 
     /// Takes the UID a sighting recorded, when it had none.
@@ -1043,14 +1050,6 @@ pub(crate) mod stored {
         for texts in table.chunks(FRAME) {
             put_frame(&mut out, &Out::Texts(texts.iter().map(|t| &**t).collect()))?;
         }
-        WRITING.with(|w| w.borrow_mut().texts = std::mem::take(&mut numbers));
-        for chunk in sets.chunks(FRAME) {
-            let written = put_frame(&mut out, &Out::Sets(chunk.iter().map(|l| &*l.0).collect()));
-            if let Err(e) = written {
-                WRITING.with(|w| *w.borrow_mut() = Writing::default());
-                return Err(e);
-            }
-        }
         // The bodies of the lists that lent entities, each once (its items share its origin):
         // the samples name them by number.
         let (mut bodies, mut lent) = (Vec::new(), HashMap::default());
@@ -1064,20 +1063,18 @@ pub(crate) mod stored {
                 });
             }
         }
-        for lent in bodies.chunks(FRAME) {
-            put_frame(&mut out, &Out::Lent(lent.to_vec()))?;
-        }
         // A listing's members name the part's resources by their number in its order.
         let paths = order.iter().enumerate().map(|(n, p)| (Arc::as_ptr(p).cast(), n as u32)).collect();
-        WRITING.with(|w| {
-            let mut w = w.borrow_mut();
-            (w.paths, w.lent, w.sets) = (paths, lent, set_numbers);
-        });
-        let written = order
+        WRITING.with(|w| *w.borrow_mut() = Writing { texts: numbers, sets: set_numbers, paths, lent });
+        let written = sets
             .chunks(FRAME)
-            .try_for_each(|paths| {
-                let resources = paths.iter().filter_map(|p| Some((p.clone(), &**resources.get(p)?))).collect();
-                put_frame(&mut out, &Out::Resources(resources))
+            .try_for_each(|chunk| put_frame(&mut out, &Out::Sets(chunk.iter().map(|l| &*l.0).collect())))
+            .and_then(|()| bodies.chunks(FRAME).try_for_each(|lent| put_frame(&mut out, &Out::Lent(lent.to_vec()))))
+            .and_then(|()| {
+                order.chunks(FRAME).try_for_each(|paths| {
+                    let resources = paths.iter().filter_map(|p| Some((p.clone(), &**resources.get(p)?))).collect();
+                    put_frame(&mut out, &Out::Resources(resources))
+                })
             })
             .and_then(|()| {
                 // Listings by as many items as a frame of resources holds (one may list half a
@@ -1154,7 +1151,7 @@ pub(crate) mod stored {
                 Some(LaterUid::Other(text)) => Some(text),
                 Some(LaterUid::Typed) if ours.uid.is_none() => {
                     let kind = table.texts.get(kind as usize).map_or("", |k| k);
-                    typed = format!("urn:veeam:{kind}:{}", href.rsplit('/').next().unwrap_or_default());
+                    typed = super::Uid::typed(kind, href.rsplit('/').next().unwrap_or_default());
                     Some(typed.as_str())
                 }
                 _ => None,

@@ -5,7 +5,7 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::catalog::Resource;
+use super::catalog::{Resource, Uid};
 use super::derive::Substitution;
 use super::query;
 use super::write::{self, Paging};
@@ -204,7 +204,7 @@ impl Model {
             let id = link.href.rsplit('/').next().unwrap_or_default().to_owned();
             let lower = kind.to_ascii_lowercase();
             identity.extend(link.name.iter().map(|n| (format!("{lower}name"), n.clone())));
-            identity.push((format!("{lower}uid"), format!("urn:veeam:{kind}:{id}")));
+            identity.push((format!("{lower}uid"), Uid::typed(kind, &id)));
             identity.push((format!("{lower}id"), id));
         }
         for (k, v) in identity {
