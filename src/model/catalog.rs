@@ -491,6 +491,105 @@ impl Strings {
 /// its collection's members).
 pub(crate) type Path = Arc<str>;
 
+/// The resources, in the order first seen, each found by its path: read in that order without
+/// a lookup each (a large estate has a million), and grown a chunk at a time, so that growing
+/// never moves those kept (a table of them grown whole was two copies of every resource at once).
+#[derive(Default)]
+pub(crate) struct Resources {
+    /// Their paths, in order.
+    paths: Vec<Path>,
+    /// Each path's place in the order.
+    at: HashMap<Path, u32>,
+    /// The resources, in order, [`Resources::CHUNK`] to a chunk.
+    kept: Vec<Vec<Resource>>,
+}
+
+impl Resources {
+    const CHUNK: usize = 1 << 12;
+
+    pub fn len(&self) -> usize {
+        self.paths.len()
+    }
+
+    #[cfg(test)]
+    pub fn is_empty(&self) -> bool {
+        self.paths.is_empty()
+    }
+
+    /// Their paths, in order.
+    pub fn paths(&self) -> &[Path] {
+        &self.paths
+    }
+
+    pub fn get(&self, path: &str) -> Option<&Resource> {
+        let n = *self.at.get(path)? as usize;
+        self.kept.get(n / Resources::CHUNK)?.get(n % Resources::CHUNK)
+    }
+
+    pub fn get_mut(&mut self, path: &str) -> Option<&mut Resource> {
+        self.kept_mut(path).map(|(_, resource)| resource)
+    }
+
+    /// The resource at `path`, and the path it is kept at (shared by the tables that name it).
+    pub fn kept_mut(&mut self, path: &str) -> Option<(&Path, &mut Resource)> {
+        let n = *self.at.get(path)? as usize;
+        let resource = self.kept.get_mut(n / Resources::CHUNK)?.get_mut(n % Resources::CHUNK)?;
+        Some((self.paths.get(n)?, resource))
+    }
+
+    /// The path `path` is kept at, if it is.
+    pub fn kept_path(&self, path: &str) -> Option<&Path> {
+        self.paths.get(*self.at.get(path)? as usize)
+    }
+
+    /// Adds a resource at a path not kept yet, after the others.
+    pub fn push(&mut self, path: Path, resource: Resource) -> &mut Resource {
+        self.at.insert(path.clone(), self.paths.len() as u32);
+        self.paths.push(path);
+        if self.kept.last().is_none_or(|chunk| chunk.len() == Resources::CHUNK) {
+            self.kept.push(Vec::with_capacity(Resources::CHUNK));
+        }
+        let chunk = self.kept.last_mut().expect("a chunk with room was just made");
+        chunk.push(resource);
+        chunk.last_mut().expect("a resource was just pushed")
+    }
+
+    /// Makes room for `n` more (their resources are given room a chunk at a time).
+    pub fn reserve(&mut self, n: usize) {
+        self.paths.reserve(n);
+        self.at.reserve(n);
+    }
+
+    /// Each with its path, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&Path, &Resource)> {
+        self.paths.iter().zip(self.kept.iter().flatten())
+    }
+
+    /// The resources, in order.
+    pub fn values(&self) -> impl Iterator<Item = &Resource> {
+        self.kept.iter().flatten()
+    }
+}
+
+impl IntoIterator for Resources {
+    type Item = (Path, Resource);
+    type IntoIter = std::iter::Zip<std::vec::IntoIter<Path>, std::iter::Flatten<std::vec::IntoIter<Vec<Resource>>>>;
+
+    /// Each with its path, in order.
+    fn into_iter(self) -> Self::IntoIter {
+        self.paths.into_iter().zip(self.kept.into_iter().flatten())
+    }
+}
+
+#[cfg(test)]
+impl std::ops::Index<&str> for Resources {
+    type Output = Resource;
+
+    fn index(&self, path: &str) -> &Resource {
+        self.get(path).unwrap_or_else(|| panic!("no resource at {path}"))
+    }
+}
+
 /// A collection a link names.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct Collection {
@@ -515,11 +614,8 @@ pub(crate) struct Service {
 /// Read through its methods alone: what the model asks of it, not how it is kept.
 #[derive(Default)]
 pub(crate) struct Catalog {
-    /// Boxed: a resource is large, and the table is grown and merged while the stretches are
-    /// learned (a table of them inline was two copies of every resource at once).
-    resources: HashMap<Path, Box<Resource>>,
-    /// Resource paths in the order first seen.
-    order: Vec<Path>,
+    /// In the order first seen.
+    resources: Resources,
     /// Collections as the catalog is built; once built, read through [`Catalog::table`].
     collections: HashMap<String, Collection>,
     /// The collections, when they are settled after the catalog is handed over
@@ -681,14 +777,14 @@ struct ListItem {
 
 impl List {
     /// What `listed` its body, `known` the resources its part knows so far.
-    fn new(path: String, href: String, listed: Listed, known: &HashMap<Path, Box<Resource>>) -> List {
+    fn new(path: String, href: String, listed: Listed, known: &Resources) -> List {
         let Listed { items, body, repr, origin } = listed;
         let mut kind = None;
         let items = items
             .into_iter()
             .filter_map(|item| {
                 let path = href_path(&item.href)?;
-                let path = known.get_key_value(path.as_str()).map_or_else(|| path.into(), |(kept, _)| kept.clone());
+                let path = known.kept_path(&path).map_or_else(|| path.into(), Path::clone);
                 kind.get_or_insert(item.kind);
                 Some(ListItem { path, at: item.at, reference: item.reference })
             })
@@ -1006,8 +1102,7 @@ pub(crate) mod stored {
         type Out<'a> =
             Frame<&'a str, &'a [KeptLink], (Path, &'a super::Resource), &'a super::Listing, (&'a Recorded, &'a str)>;
         let Part { catalog, listings, json_bodies, camel_bodies } = part;
-        let super::Catalog { resources, order, collections, shapes, services, samples, by_kind, link_uses, .. } =
-            catalog;
+        let super::Catalog { resources, collections, shapes, services, samples, by_kind, link_uses, .. } = catalog;
         // The sets of links its resources share, each once, and the texts they and its
         // resources' types share, each once: resources name them by number, and sets texts.
         let (mut table, mut numbers) = (Vec::new(), HashMap::default());
@@ -1036,7 +1131,7 @@ pub(crate) mod stored {
         let mut out = Vec::new();
         put_frame(&mut out, &WRITTEN_BY)?;
         let head = Out::Head {
-            resources: order.len(),
+            resources: resources.len(),
             lists: listings.len(),
             json_bodies,
             camel_bodies,
@@ -1053,8 +1148,7 @@ pub(crate) mod stored {
         // The bodies of the lists that lent entities, each once (its items share its origin):
         // the samples name them by number.
         let (mut bodies, mut lent) = (Vec::new(), HashMap::default());
-        let resources_in_order = order.iter().filter_map(|p| resources.get(p));
-        let entities = resources_in_order.flat_map(|r| r.entity.iter().flatten());
+        let entities = resources.values().flat_map(|r| r.entity.iter().flatten());
         for sample in entities.chain(listings.iter().flat_map(|l| l.strangers.iter().map(|(_, s)| s))) {
             if sample.lent() {
                 lent.entry(Arc::as_ptr(&sample.origin).cast()).or_insert_with(|| {
@@ -1064,16 +1158,16 @@ pub(crate) mod stored {
             }
         }
         // A listing's members name the part's resources by their number in its order.
-        let paths = order.iter().enumerate().map(|(n, p)| (Arc::as_ptr(p).cast(), n as u32)).collect();
+        let paths = resources.paths().iter().enumerate().map(|(n, p)| (Arc::as_ptr(p).cast(), n as u32)).collect();
         WRITING.with(|w| *w.borrow_mut() = Writing { texts: numbers, sets: set_numbers, paths, lent });
         let written = sets
             .chunks(FRAME)
             .try_for_each(|chunk| put_frame(&mut out, &Out::Sets(chunk.iter().map(|l| &*l.0).collect())))
             .and_then(|()| bodies.chunks(FRAME).try_for_each(|lent| put_frame(&mut out, &Out::Lent(lent.to_vec()))))
             .and_then(|()| {
-                order.chunks(FRAME).try_for_each(|paths| {
-                    let resources = paths.iter().filter_map(|p| Some((p.clone(), &**resources.get(p)?))).collect();
-                    put_frame(&mut out, &Out::Resources(resources))
+                let in_order: Vec<_> = resources.iter().collect();
+                in_order.chunks(FRAME).try_for_each(|chunk| {
+                    put_frame(&mut out, &Out::Resources(chunk.iter().map(|(p, r)| ((*p).clone(), *r)).collect()))
                 })
             })
             .and_then(|()| {
@@ -1245,12 +1339,11 @@ pub(crate) mod stored {
     fn read_whole(frames: impl Iterator<Item = Result<Vec<u8>, String>>, most: usize) -> Result<Part, String> {
         let mut part = Part::default();
         for bytes in frames {
-            let frame: Read<(Path, Box<super::Resource>)> = postcard::from_bytes(&bytes?).map_err(|e| e.to_string())?;
+            let frame: Read<(Path, super::Resource)> = postcard::from_bytes(&bytes?).map_err(|e| e.to_string())?;
             let Some(resources) = take_frame(&mut part, frame, (most, true)) else { continue };
             let c = &mut part.catalog;
             let paths = resources.into_iter().map(|(path, resource)| {
-                c.order.push(path.clone());
-                c.resources.insert(path.clone(), resource);
+                c.resources.push(path.clone(), resource);
                 path
             });
             let paths: Vec<Path> = paths.collect();
@@ -1293,7 +1386,6 @@ pub(crate) mod stored {
                 // Counts from the file are hints, never more than the part could hold.
                 if whole {
                     c.resources.reserve(resources.min(most));
-                    c.order.reserve(resources.min(most));
                 }
                 part.listings.reserve(lists.min(most));
                 (part.json_bodies, part.camel_bodies, c.camel_json) = (json_bodies, camel_bodies, camel_json);
@@ -1634,9 +1726,8 @@ impl Catalog {
             *self = later;
             return;
         }
-        let Catalog { mut resources, order, collections, shapes, services, link_uses, .. } = later;
-        for path in order {
-            let Some(theirs) = resources.remove(&path) else { continue };
+        let Catalog { resources, collections, shapes, services, link_uses, .. } = later;
+        for (path, theirs) in resources {
             self.absorb_resource(path, theirs);
         }
         for (path, c) in collections {
@@ -1654,12 +1745,11 @@ impl Catalog {
     }
 
     /// Takes in a resource a later part names: added if it is new, else what it lacked filled in.
-    fn absorb_resource(&mut self, path: Path, theirs: Box<Resource>) {
-        match self.resources.entry(path) {
-            std::collections::hash_map::Entry::Occupied(ours) => ours.into_mut().absorb(*theirs),
-            std::collections::hash_map::Entry::Vacant(slot) => {
-                self.order.push(slot.key().clone());
-                slot.insert(theirs);
+    fn absorb_resource(&mut self, path: Path, theirs: Resource) {
+        match self.resources.get_mut(&path) {
+            Some(ours) => ours.absorb(theirs),
+            None => {
+                self.resources.push(path, theirs);
             }
         }
     }
@@ -1668,15 +1758,13 @@ impl Catalog {
     /// links' texts by number in `texts` (shared only where they are taken in): the path the
     /// catalog keeps it at.
     fn absorb_later(&mut self, path: &str, theirs: stored::Later<'_>, table: &stored::Table) -> Path {
-        let Some(kept) = self.resources.get_key_value(path).map(|(kept, _)| kept.clone()) else {
-            let kept: Path = path.into();
-            self.order.push(kept.clone());
-            self.resources.insert(kept.clone(), Box::new(theirs.resource(table)));
-            return kept;
-        };
-        if let Some(ours) = self.resources.get_mut(&kept) {
+        if let Some((kept, ours)) = self.resources.kept_mut(path) {
+            let kept = kept.clone();
             theirs.fill(ours, table);
+            return kept;
         }
+        let kept: Path = path.into();
+        self.resources.push(kept.clone(), theirs.resource(table));
         kept
     }
 
@@ -1856,16 +1944,12 @@ impl Catalog {
             return;
         }
         // Most sightings are of a resource known already.
-        let order = &mut self.order;
-        let Some(resource) = made_at(&mut self.resources, &path, || {
-            let kept: Path = path.as_str().into();
-            order.push(kept.clone());
+        if self.resources.get(&path).is_none() {
             let kind = self.strings.of(kind);
             let made = Resource { href: strip_href_query(href).to_owned(), kind, ..Resource::default() };
-            (kept, Box::new(made))
-        }) else {
-            return;
-        };
+            self.resources.push(path.as_str().into(), made);
+        }
+        let Some(resource) = self.resources.get_mut(&path) else { return };
         if resource.name.is_none() {
             resource.name = name.map(str::to_owned);
         }
@@ -1944,13 +2028,13 @@ impl Catalog {
                 listings.into_iter().for_each(|l| take_listing(&mut collections, l));
                 collections
             });
-            learn_kinds(&mut self.resources, &self.order, &mut self.by_kind, &mut self.samples);
+            learn_kinds(&self.resources, &mut self.by_kind, &mut self.samples);
             let (settle, coming) = std::sync::mpsc::channel();
             self.settled = Some(Settling { table: OnceLock::new(), coming: std::sync::Mutex::new(Some(coming)) });
             let catalog = Arc::new(self);
             built(catalog.clone());
             let mut collections = listed.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
-            gather_members(&mut collections, &catalog.order, &catalog.resources);
+            gather_members(&mut collections, &catalog.resources);
             let _ = settle.send(collections);
         });
     }
@@ -2009,12 +2093,12 @@ impl Catalog {
 
     /// The resource at the normalised `path`.
     pub fn resource(&self, path: &str) -> Option<&Resource> {
-        self.resources.get(path).map(Box::as_ref)
+        self.resources.get(path)
     }
 
     /// Every resource, in no order.
     pub fn resources(&self) -> impl Iterator<Item = &Resource> {
-        self.resources.values().map(Box::as_ref)
+        self.resources.values()
     }
 
     /// The paths of the resources of a type, in the order first seen.
@@ -2121,11 +2205,8 @@ fn take_listing(collections: &mut HashMap<String, Collection>, listing: Listing)
 /// link named but whose members were seen; a recorded listing keeps the members it listed.
 /// A run of resources under one collection (most are: a million resources share a few
 /// dozen collections) is filed at once.
-fn gather_members(
-    collections: &mut HashMap<String, Collection>,
-    order: &[Path],
-    resources: &HashMap<Path, Box<Resource>>,
-) {
+fn gather_members(collections: &mut HashMap<String, Collection>, resources: &Resources) {
+    let order = resources.paths();
     let mut run = 0;
     while let Some(first) = order.get(run) {
         let up = parent(first);
@@ -2152,21 +2233,43 @@ fn gather_members(
 /// the first of each with a recorded entity per representation (the sibling others are
 /// derived from).
 fn learn_kinds(
-    resources: &mut HashMap<Path, Box<Resource>>,
-    order: &[Path],
+    resources: &Resources,
     by_kind: &mut HashMap<String, Vec<Path>>,
     samples: &mut HashMap<String, [Option<Path>; 2]>,
 ) {
-    for path in order {
-        let Some(resource) = resources.get_mut(path) else { continue };
+    // By type as they come: a few dozen types, each kept once by each part, and most resources
+    // of the type before them (a large estate has a million).
+    type OfKind<'r> = (&'r Text, Vec<Path>, [Option<Path>; 2]);
+    let mut kinds: Vec<OfKind<'_>> = Vec::new();
+    let mut last = 0;
+    for (path, resource) in resources.iter() {
         let kind = &resource.kind;
-        if let Some(of_kind) = made_at(by_kind, kind, || (kind.to_string(), Vec::new())) {
-            of_kind.push(path.clone());
+        if kinds.get(last).is_none_or(|(k, ..)| k.address() != kind.address()) {
+            last = match kinds.iter().position(|(k, ..)| k.address() == kind.address() || k == &kind) {
+                Some(at) => at,
+                None => {
+                    kinds.push((kind, Vec::new(), [None, None]));
+                    kinds.len() - 1
+                }
+            };
         }
-        let Some(samples) = made_at(samples, kind, || (kind.to_string(), [None, None])) else { continue };
-        for (sample, entity) in samples.iter_mut().zip(&resource.entity) {
+        let (_, of_kind, first) = &mut kinds[last];
+        of_kind.push(path.clone());
+        for (sample, entity) in first.iter_mut().zip(&resource.entity) {
             if sample.is_none() && entity.is_some() {
                 *sample = Some(path.clone());
+            }
+        }
+    }
+    for (kind, of_kind, first) in kinds {
+        if let Some(known) = made_at(by_kind, kind, || (kind.to_string(), Vec::new())) {
+            known.extend(of_kind);
+        }
+        if let Some(known) = made_at(samples, kind, || (kind.to_string(), [None, None])) {
+            for (sample, first) in known.iter_mut().zip(first) {
+                if sample.is_none() {
+                    *sample = first;
+                }
             }
         }
     }
@@ -2221,8 +2324,8 @@ mod tests {
             m.join("\n")
         };
         [
-            format!("{:?}", c.order),
-            sorted(c.order.iter().map(|p| format!("{p} {:?}", c.resources[p])).collect()),
+            format!("{:?}", c.resources.paths()),
+            sorted(c.resources.iter().map(|(p, r)| format!("{p} {r:?}")).collect()),
             sorted(c.table().iter().map(|(k, v)| format!("{k} {v:?}")).collect()),
             sorted(c.shapes.iter().map(|(k, v)| format!("{k} {v}")).collect()),
             sorted(c.services.iter().map(|(k, v)| format!("{k} {v:?}")).collect()),
@@ -2553,6 +2656,29 @@ mod tests {
             let all_learned = described(&Catalog::build_in(&mixed, 3, true, false));
             assert_eq!(described(&Catalog::build_in(&mixed, 3, true, true)), all_learned, "{name} mixed");
         }
+    }
+
+    #[test]
+    fn resources_are_found_by_path_and_read_in_the_order_first_seen_across_chunks() {
+        let mut resources = Resources::default();
+        let count = Resources::CHUNK * 2 + 3;
+        let path = |n: usize| -> Path { format!("/api/jobs/{n:08}").into() };
+        for n in (0..count).rev() {
+            let name = Some(format!("job {n}"));
+            resources
+                .push(path(n), Resource { href: format!("{{{{origin}}}}{}", path(n)), name, ..Resource::default() });
+        }
+        resources.get_mut(&path(0)).unwrap().plain_entity = true;
+        assert_eq!(resources.len(), count);
+        assert_eq!(resources.kept_path(&path(7)).map(|p| &**p), Some(&*path(7)));
+        assert!(resources.get("/api/jobs/x").is_none());
+        let (kept, last) = resources.kept_mut(&path(0)).unwrap();
+        assert_eq!((&**kept, last.plain_entity), (&*path(0), true));
+        let read: Vec<_> = resources.iter().map(|(p, r)| (p.to_string(), r.name.clone().unwrap())).collect();
+        let expected: Vec<_> = (0..count).rev().map(|n| (path(n).to_string(), format!("job {n}"))).collect();
+        assert_eq!(read, expected);
+        let taken: Vec<_> = resources.into_iter().map(|(p, r)| (p.to_string(), r.name.unwrap())).collect();
+        assert_eq!(taken, expected);
     }
 
     #[test]
