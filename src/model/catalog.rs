@@ -590,6 +590,9 @@ impl std::ops::Index<&str> for Resources {
     }
 }
 
+/// The paths of the collections listings list.
+type ListedPaths<'a> = std::collections::HashSet<&'a str, foldhash::fast::RandomState>;
+
 /// A collection a link names.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct Collection {
@@ -1297,8 +1300,9 @@ pub(crate) mod stored {
         /// Into the part read.
         Part,
         /// Into a catalog of earlier parts, a frame at a time ([`super::Catalog::absorb_later`]):
-        /// a later part is never held whole beside it.
-        Into(&'c mut super::Catalog),
+        /// a later part is never held whole beside it. `listed`: the paths the earlier parts'
+        /// listings list, whose collections a later listing cannot change.
+        Into(&'c mut super::Catalog, &'c super::ListedPaths<'c>),
     }
 
     /// The part stored in `cassette`'s pack; `None` for a cassette, or a part written by another
@@ -1328,7 +1332,7 @@ pub(crate) mod stored {
         // Its bodies are the pack's, by place.
         let read = pack::reading(pack, || match sink {
             Sink::Part => read_whole(frames, most),
-            Sink::Into(catalog) => read_into(frames, most, catalog),
+            Sink::Into(catalog, listed) => read_into(frames, most, catalog, listed),
         });
         READING.with(|r| *r.borrow_mut() = None);
         read.map_err(unreadable).ok()
@@ -1358,11 +1362,38 @@ pub(crate) mod stored {
         frames: impl Iterator<Item = Result<Vec<u8>, String>>,
         most: usize,
         catalog: &mut super::Catalog,
+        listed: &super::ListedPaths<'_>,
     ) -> Result<Part, String> {
         let (mut part, mut table) = (Part::default(), None);
         for bytes in frames {
             let bytes = bytes?;
             let frame: Read<(&str, Later<'_>)> = postcard::from_bytes(&bytes).map_err(|e| e.to_string())?;
+            // Taken in as they are read, not held to the end of the part (a large estate's are
+            // hundreds of MB, and say mostly what the earlier parts said).
+            let frame = match frame {
+                Frame::Tables(tables) => {
+                    let Tables { collections, shapes, services, link_uses, .. } = *tables;
+                    catalog.absorb_tables(collections, shapes, services);
+                    // Counted when the part is taken in, not before: a part found unreadable
+                    // later is learned from its bodies, and counted then.
+                    part.catalog.link_uses = link_uses;
+                    continue;
+                }
+                Frame::Lists(listings) => {
+                    // A collection an earlier listing listed is that listing's: a later one
+                    // lends its entities of resources its part did not know, and no more.
+                    for listing in listings {
+                        if !listed.contains(listing.path.as_str()) {
+                            part.listings.push(listing);
+                        } else if !listing.strangers.is_empty() {
+                            part.listings
+                                .push(super::Listing { members: super::Members::Paths(Vec::new()), ..listing });
+                        }
+                    }
+                    continue;
+                }
+                frame => frame,
+            };
             let Some(resources) = take_frame(&mut part, frame, (most, false)) else { continue };
             // Every text and set of links comes before the first resource.
             let table: &Table = table.get_or_insert_with(|| {
@@ -1378,16 +1409,17 @@ pub(crate) mod stored {
 
     /// Takes a `frame` of a part being read into `part`, but a frame of resources, which it
     /// hands back. `most`: how many of anything the part could hold; `whole`: its resources are
-    /// kept in the part, whose tables are made to size for them.
+    /// kept in the part, whose tables are made to size for them and its listings.
     fn take_frame<R>(part: &mut Part, frame: Read<R>, (most, whole): (usize, bool)) -> Option<Vec<R>> {
         let c = &mut part.catalog;
         match frame {
             Frame::Head { resources, lists, json_bodies, camel_bodies, camel_json } => {
                 // Counts from the file are hints, never more than the part could hold.
+                // A later part's mostly list what earlier parts listed (see `read_into`).
                 if whole {
                     c.resources.reserve(resources.min(most));
+                    part.listings.reserve(lists.min(most));
                 }
-                part.listings.reserve(lists.min(most));
                 (part.json_bodies, part.camel_bodies, c.camel_json) = (json_bodies, camel_bodies, camel_json);
             }
             Frame::Tables(t) => {
@@ -1638,7 +1670,7 @@ impl Catalog {
         nodes: bool,
         stored: bool,
         mut ahead: Option<Option<Part>>,
-    ) -> (Catalog, Vec<Listing>) {
+    ) -> (Catalog, Vec<Vec<Listing>>) {
         // In the order of the recordings: a pack's stored part, or the exchanges of the
         // cassettes up to the next one, learned in stretches. Each run of exchanges follows the
         // pack that ends the one before it.
@@ -1676,7 +1708,8 @@ impl Catalog {
             Part::learn(&exchanges, nodes)
         };
         let mut catalog = Catalog::default();
-        let (mut json_bodies, mut camel_bodies, mut listings) = (0, 0, Vec::new());
+        // Each part's listings, in order (one list of them all would be copied whole as it grew).
+        let (mut json_bodies, mut camel_bodies, mut listings) = (0, 0, Vec::<Vec<Listing>>::new());
         std::thread::scope(|scope| {
             // A later stored part is read into the catalog when its turn comes, a frame at a
             // time: what it says of a resource known already is taken from its frame in place.
@@ -1705,12 +1738,13 @@ impl Catalog {
                     Learning::Ready(part) => *part,
                     Learning::Part(h) => h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)),
                     Learning::Later(c) => {
-                        stored::part_in(c, stored::Sink::Into(&mut catalog)).unwrap_or_else(|| learned(c))
+                        let listed: ListedPaths<'_> = listings.iter().flatten().map(|l| l.path.as_str()).collect();
+                        stored::part_in(c, stored::Sink::Into(&mut catalog, &listed)).unwrap_or_else(|| learned(c))
                     }
                 };
                 catalog.absorb(part.catalog);
                 (json_bodies, camel_bodies) = (json_bodies + part.json_bodies, camel_bodies + part.camel_bodies);
-                listings.extend(part.listings);
+                listings.push(part.listings);
             }
         });
         catalog.camel_json = camel_bodies * 2 > json_bodies;
@@ -1730,6 +1764,20 @@ impl Catalog {
         for (path, theirs) in resources {
             self.absorb_resource(path, theirs);
         }
+        self.absorb_tables(collections, shapes, services);
+        for (said, (kind, count, path)) in link_uses {
+            self.link_uses.entry(said).or_insert((kind, 0, path)).1 += count;
+        }
+    }
+
+    /// Takes in the collections, shapes and services a later part names first (taking in the
+    /// same twice changes nothing).
+    fn absorb_tables(
+        &mut self,
+        collections: HashMap<String, Collection>,
+        shapes: HashMap<String, String>,
+        services: HashMap<String, Service>,
+    ) {
         for (path, c) in collections {
             self.collections.entry(path).or_insert(c);
         }
@@ -1738,9 +1786,6 @@ impl Catalog {
         }
         for (path, service) in services {
             self.services.entry(path).or_insert(service);
-        }
-        for (said, (kind, count, path)) in link_uses {
-            self.link_uses.entry(said).or_insert((kind, 0, path)).1 += count;
         }
     }
 
@@ -2020,12 +2065,12 @@ impl Catalog {
     /// under its collection. The catalog is handed to `built` once its resources' types are
     /// learned, its collections settled after (on a thread of their own, here if none can be
     /// had).
-    fn settle_after(mut self, mut listings: Vec<Listing>, built: impl FnOnce(Arc<Catalog>)) {
+    fn settle_after(mut self, mut listings: Vec<Vec<Listing>>, built: impl FnOnce(Arc<Catalog>)) {
         self.lend_strangers(&mut listings);
         let mut collections = std::mem::take(&mut self.collections);
         std::thread::scope(|scope| {
             let listed = scope.spawn(move || {
-                listings.into_iter().for_each(|l| take_listing(&mut collections, l));
+                listings.into_iter().flatten().for_each(|l| take_listing(&mut collections, l));
                 collections
             });
             learn_kinds(&self.resources, &mut self.by_kind, &mut self.samples);
@@ -2040,8 +2085,8 @@ impl Catalog {
     }
 
     /// Lends each entity the `listings` hold of a resource their own part did not know.
-    fn lend_strangers(&mut self, listings: &mut [Listing]) {
-        for listing in listings {
+    fn lend_strangers(&mut self, listings: &mut [Vec<Listing>]) {
+        for listing in listings.iter_mut().flatten() {
             for (path, sample) in std::mem::take(&mut listing.strangers) {
                 if let (Some(r), Some((_, repr))) = (self.resources.get_mut(&path), sample.item.clone()) {
                     r.lend(repr, || sample);
@@ -2456,27 +2501,31 @@ mod tests {
         }
     }
 
+    /// A VM restore point as a listing lists it: a reference, or the entity.
+    fn listed_point(id: &str, entity: bool) -> String {
+        let (kind, href) = if entity { ("VmRestorePoint", "?format=Entity") } else { ("VmRestorePointReference", "") };
+        format!(
+            "<{0} Type=\"{kind}\" Href=\"{{{{origin}}}}/api/vmRestorePoints/{id}{href}\" Name=\"{id}\"/>",
+            if entity { "VmRestorePoint" } else { "Ref" }
+        )
+    }
+
+    /// An exchange listing VM restore points: `items`, of references or of entities.
+    fn point_listing(seq: usize, uri: &str, items: &[String], entity: bool) -> String {
+        let root = if entity { "VmRestorePoints" } else { "EntityReferences" };
+        format!(
+            "- seq: {seq}\n  request:\n    method: GET\n    uri: {uri}\n  response:\n    status: 200\n    headers:\n    \
+             - Content-Type: application/xml\n    body: |\n      <{root}>{}</{root}>\n",
+            items.concat()
+        )
+    }
+
     #[test]
     fn a_collection_has_the_members_its_first_listing_gives_and_later_listings_lend_their_entities() {
         const A: &str = "6c958531-3177-4055-b0ce-dc4ef1ce6433";
         const B: &str = "f5fbed2b-697c-415a-be75-086be4034e1e";
         const C: &str = "92357047-d358-4326-8d6d-28bc619b2876";
-        let vm = |id: &str, entity: bool| {
-            let (kind, href) =
-                if entity { ("VmRestorePoint", "?format=Entity") } else { ("VmRestorePointReference", "") };
-            format!(
-                "<{0} Type=\"{kind}\" Href=\"{{{{origin}}}}/api/vmRestorePoints/{id}{href}\" Name=\"{id}\"/>",
-                if entity { "VmRestorePoint" } else { "Ref" }
-            )
-        };
-        let list = |seq: usize, uri: &str, items: &[String], entity: bool| {
-            let root = if entity { "VmRestorePoints" } else { "EntityReferences" };
-            format!(
-                "- seq: {seq}\n  request:\n    method: GET\n    uri: {uri}\n  response:\n    status: 200\n    headers:\n    \
-                 - Content-Type: application/xml\n    body: |\n      <{root}>{}</{root}>\n",
-                items.concat()
-            )
-        };
+        let (vm, list) = (listed_point, point_listing);
         let text = format!(
             "format: emtape/cassette-v1\nexchanges:\n{}{}{}",
             list(1, "/api/vmRestorePoints", &[vm(A, false), vm(B, false)], false),
@@ -2497,6 +2546,40 @@ mod tests {
         let entity = |id: &str| catalog.resources[format!("/api/vmrestorepoints/{id}").as_str()].entity[0].is_some();
         assert!(entity(A) && entity(C), "lent by the later listing of entities");
         assert!(!entity(B), "listed as a reference only");
+    }
+
+    #[test]
+    fn a_later_packs_listing_of_a_collection_an_earlier_pack_listed_lends_its_entities_and_no_members() {
+        const A: &str = "6c958531-3177-4055-b0ce-dc4ef1ce6433";
+        const B: &str = "f5fbed2b-697c-415a-be75-086be4034e1e";
+        const C: &str = "92357047-d358-4326-8d6d-28bc619b2876";
+        let (vm, list) = (listed_point, point_listing);
+        let cassette = |listings: String| format!("format: emtape/cassette-v1\nexchanges:\n{listings}");
+        let texts = [
+            cassette(list(1, "/api/vmRestorePoints", &[vm(A, false), vm(B, false)], false)),
+            cassette(format!(
+                "{}{}",
+                list(1, "/api/vmRestorePoints?format=Entity", &[vm(A, true), vm(C, true)], true),
+                list(2, "/api/vmRestorePoints", &[vm(C, false)], false)
+            )),
+        ];
+        let dir = crate::Scratch::new("catalog-relisted");
+        let packs: Vec<LoadedCassette> = texts
+            .iter()
+            .enumerate()
+            .map(|(i, text)| {
+                let out = dir.join(format!("{i}.emtape"));
+                let cassette = crate::cassette::Cassette::parse(&format!("{i}.yaml"), text).unwrap();
+                crate::cassette::pack::write(&cassette, &out, stored::part_of, None).unwrap();
+                crate::cassette::Cassette::load_placed(&out).unwrap()
+            })
+            .collect();
+        assert_stored_is_learned(&packs);
+        let catalog = Catalog::build_in(&packs, 2, true, true);
+        let members: Vec<&str> = catalog.table()["/api/vmrestorepoints"].members.iter().map(|m| &**m).collect();
+        assert_eq!(members, [format!("/api/vmrestorepoints/{A}"), format!("/api/vmrestorepoints/{B}")]);
+        let entity = |id: &str| catalog.resources[format!("/api/vmrestorepoints/{id}").as_str()].entity[0].is_some();
+        assert!(entity(A) && entity(C) && !entity(B));
     }
 
     #[test]
@@ -2776,7 +2859,7 @@ mod tests {
         damage_frame(&dir.join("2.emtape"), false, |frames| frames - 1);
         let packs = reloaded(&dir, count);
         let mut catalog = Catalog::default();
-        assert!(stored::part_in(&packs[2], stored::Sink::Into(&mut catalog)).is_none());
+        assert!(stored::part_in(&packs[2], stored::Sink::Into(&mut catalog, &ListedPaths::default())).is_none());
         assert!(!catalog.resources.is_empty(), "resources were taken in before the damage was found");
         assert_stored_is_learned(&packs);
     }
