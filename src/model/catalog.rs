@@ -521,25 +521,38 @@ impl Resources {
         &self.paths
     }
 
-    pub fn get(&self, path: &str) -> Option<&Resource> {
-        let n = *self.at.get(path)? as usize;
+    /// The place of the resource at `path` in the order.
+    pub fn place(&self, path: &str) -> Option<usize> {
+        self.at.get(path).map(|&n| n as usize)
+    }
+
+    /// The resource at place `n` in the order.
+    pub fn nth(&self, n: usize) -> Option<&Resource> {
         self.kept.get(n / Resources::CHUNK)?.get(n % Resources::CHUNK)
     }
 
+    pub fn nth_mut(&mut self, n: usize) -> Option<&mut Resource> {
+        self.kept.get_mut(n / Resources::CHUNK)?.get_mut(n % Resources::CHUNK)
+    }
+
+    pub fn get(&self, path: &str) -> Option<&Resource> {
+        self.nth(self.place(path)?)
+    }
+
     pub fn get_mut(&mut self, path: &str) -> Option<&mut Resource> {
-        self.kept_mut(path).map(|(_, resource)| resource)
+        self.nth_mut(self.place(path)?)
     }
 
     /// The resource at `path`, and the path it is kept at (shared by the tables that name it).
     pub fn kept_mut(&mut self, path: &str) -> Option<(&Path, &mut Resource)> {
-        let n = *self.at.get(path)? as usize;
+        let n = self.place(path)?;
         let resource = self.kept.get_mut(n / Resources::CHUNK)?.get_mut(n % Resources::CHUNK)?;
         Some((self.paths.get(n)?, resource))
     }
 
     /// The path `path` is kept at, if it is.
     pub fn kept_path(&self, path: &str) -> Option<&Path> {
-        self.paths.get(*self.at.get(path)? as usize)
+        self.paths.get(self.place(path)?)
     }
 
     /// Adds a resource at a path not kept yet, after the others.
@@ -1487,33 +1500,35 @@ pub(crate) mod stored {
         text.as_ref().map(Share).serialize(s)
     }
 
+    /// What the table of the part being read has at `number`, as `at` finds it: an error naming
+    /// it (`what`, `such`) when it has none (a damaged frame is found as it is read).
+    fn in_table<T, E: serde::de::Error>(
+        number: u32,
+        (what, such): (&str, &str),
+        at: impl FnOnce(&Table, usize) -> Option<T>,
+    ) -> Result<T, E> {
+        READING
+            .with(|r| r.borrow().as_ref().and_then(|r| at(&r.table, number as usize)))
+            .ok_or_else(|| E::custom(format!("{what} {number} of the part's table, which has no such {such}")))
+    }
+
+    const TEXT: (&str, &str) = ("text", "text");
+    const SET: (&str, &str) = ("set of links", "set");
+
     pub(super) fn shared<'de, D: Deserializer<'de>>(d: D) -> Result<Text, D::Error> {
-        let number = u32::deserialize(d)?;
-        READING.with(|r| r.borrow().as_ref().and_then(|r| r.table.texts.get(number as usize).cloned())).ok_or_else(
-            || serde::de::Error::custom(format!("text {number} of the part's table, which has no such text")),
-        )
+        in_table(u32::deserialize(d)?, TEXT, |table, n| table.texts.get(n).cloned())
     }
 
     /// [`shared`]'s number, checked to be one of the part's table, its text left unshared.
     fn number<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
         let number = u32::deserialize(d)?;
-        match READING.with(|r| r.borrow().as_ref().is_some_and(|r| (number as usize) < r.table.texts.len())) {
-            true => Ok(number),
-            false => {
-                Err(serde::de::Error::custom(format!("text {number} of the part's table, which has no such text")))
-            }
-        }
+        in_table(number, TEXT, |table, n| (n < table.texts.len()).then_some(number))
     }
 
     /// A set of links' number, checked to be one of the part's table (see [`Links`]).
     fn set_number_option<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
         let Some(number) = Option::<u32>::deserialize(d)? else { return Ok(None) };
-        match READING.with(|r| r.borrow().as_ref().is_some_and(|r| (number as usize) < r.table.sets.len())) {
-            true => Ok(Some(number)),
-            false => Err(serde::de::Error::custom(format!(
-                "set of links {number} of the part's table, which has no such set"
-            ))),
-        }
+        in_table(number, SET, |table, n| (n < table.sets.len()).then_some(Some(number)))
     }
 
     /// A set of links is stored as its number in the part's table.
@@ -1528,14 +1543,7 @@ pub(crate) mod stored {
 
     impl<'de> Deserialize<'de> for Links {
         fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Links, D::Error> {
-            let number = u32::deserialize(d)?;
-            READING.with(|r| r.borrow().as_ref().and_then(|r| r.table.sets.get(number as usize).cloned())).ok_or_else(
-                || {
-                    serde::de::Error::custom(format!(
-                        "set of links {number} of the part's table, which has no such set"
-                    ))
-                },
-            )
+            in_table(u32::deserialize(d)?, SET, |table, n| table.sets.get(n).cloned())
         }
     }
 
@@ -1989,12 +1997,17 @@ impl Catalog {
             return;
         }
         // Most sightings are of a resource known already.
-        if self.resources.get(&path).is_none() {
-            let kind = self.strings.of(kind);
-            let made = Resource { href: strip_href_query(href).to_owned(), kind, ..Resource::default() };
-            self.resources.push(path.as_str().into(), made);
-        }
-        let Some(resource) = self.resources.get_mut(&path) else { return };
+        let resource = match self.resources.place(&path) {
+            Some(n) => match self.resources.nth_mut(n) {
+                Some(known) => known,
+                None => return,
+            },
+            None => {
+                let kind = self.strings.of(kind);
+                let made = Resource { href: strip_href_query(href).to_owned(), kind, ..Resource::default() };
+                self.resources.push(path.as_str().into(), made)
+            }
+        };
         if resource.name.is_none() {
             resource.name = name.map(str::to_owned);
         }
@@ -2253,13 +2266,9 @@ fn take_listing(collections: &mut HashMap<String, Collection>, listing: Listing)
 fn gather_members(collections: &mut HashMap<String, Collection>, resources: &Resources) {
     let order = resources.paths();
     let mut run = 0;
-    while let Some(first) = order.get(run) {
+    while let (Some(first), Some(resource)) = (order.get(run), resources.nth(run)) {
         let up = parent(first);
         let end = run + order[run..].iter().take_while(|p| parent(p) == up).count();
-        let Some(resource) = resources.get(first) else {
-            run += 1;
-            continue;
-        };
         let collection = made_at(collections, up, || {
             let href = parent(&resource.href).to_owned();
             (
@@ -2501,6 +2510,11 @@ mod tests {
         }
     }
 
+    /// VM restore points the listings of the tests list.
+    const A: &str = "6c958531-3177-4055-b0ce-dc4ef1ce6433";
+    const B: &str = "f5fbed2b-697c-415a-be75-086be4034e1e";
+    const C: &str = "92357047-d358-4326-8d6d-28bc619b2876";
+
     /// A VM restore point as a listing lists it: a reference, or the entity.
     fn listed_point(id: &str, entity: bool) -> String {
         let (kind, href) = if entity { ("VmRestorePoint", "?format=Entity") } else { ("VmRestorePointReference", "") };
@@ -2522,9 +2536,6 @@ mod tests {
 
     #[test]
     fn a_collection_has_the_members_its_first_listing_gives_and_later_listings_lend_their_entities() {
-        const A: &str = "6c958531-3177-4055-b0ce-dc4ef1ce6433";
-        const B: &str = "f5fbed2b-697c-415a-be75-086be4034e1e";
-        const C: &str = "92357047-d358-4326-8d6d-28bc619b2876";
         let (vm, list) = (listed_point, point_listing);
         let text = format!(
             "format: emtape/cassette-v1\nexchanges:\n{}{}{}",
@@ -2550,9 +2561,6 @@ mod tests {
 
     #[test]
     fn a_later_packs_listing_of_a_collection_an_earlier_pack_listed_lends_its_entities_and_no_members() {
-        const A: &str = "6c958531-3177-4055-b0ce-dc4ef1ce6433";
-        const B: &str = "f5fbed2b-697c-415a-be75-086be4034e1e";
-        const C: &str = "92357047-d358-4326-8d6d-28bc619b2876";
         let (vm, list) = (listed_point, point_listing);
         let cassette = |listings: String| format!("format: emtape/cassette-v1\nexchanges:\n{listings}");
         let texts = [
@@ -2584,7 +2592,6 @@ mod tests {
 
     #[test]
     fn an_entity_recorded_of_its_own_is_the_resources_though_a_list_lent_one_first_in_another_stretch_or_pack() {
-        const A: &str = "6c958531-3177-4055-b0ce-dc4ef1ce6433";
         let exchange = |seq: usize, uri: &str, body: &str| {
             format!(
                 "- seq: {seq}\n  request:\n    method: GET\n    uri: {uri}\n  response:\n    status: 200\n    headers:\n    \
