@@ -12,6 +12,30 @@ use crate::xml;
 
 use crate::RecordedMap as HashMap;
 
+/// For each of `n` items in order, the first whose key is the same as its own (itself, when
+/// none before it has its key). The keys are hashed once and sorted by hash, not kept in a
+/// table: a large estate's index has 600,000, and a table of their keys would hold a hundred
+/// MB at the moment serve's catalog is being read.
+pub(crate) fn first_alike<K: std::hash::Hash + Eq>(n: usize, key: impl Fn(usize) -> K) -> Vec<usize> {
+    use std::hash::BuildHasher;
+    let state = foldhash::fast::RandomState::default();
+    let mut hashed: Vec<(u64, usize)> = (0..n).map(|i| (state.hash_one(key(i)), i)).collect();
+    hashed.sort_unstable();
+    let mut first: Vec<usize> = (0..n).collect();
+    for run in hashed.chunk_by(|a, b| a.0 == b.0).filter(|run| run.len() > 1) {
+        // In order within a run: each is the first of its key, or has an earlier one's.
+        let mut firsts: Vec<(usize, K)> = Vec::new();
+        for &(_, i) in run {
+            let k = key(i);
+            match firsts.iter().find(|(_, f)| *f == k) {
+                Some(&(f, _)) => first[i] = f,
+                None => firsts.push((i, k)),
+            }
+        }
+    }
+    first
+}
+
 /// Placeholder that matches any value in a recorded request body.
 pub(crate) const WILDCARD: &str = "{{redacted}}";
 
@@ -314,10 +338,15 @@ pub(crate) struct Index {
     pub templated: Vec<usize>,
 }
 
+/// Every exchange of the cassettes compiled, in their order: what an [`Index`] is built of,
+/// needing the cassettes no longer (a large estate's are hundreds of MB, let go meanwhile).
+pub(crate) struct Compiled(Vec<Entry>);
+
 impl Index {
-    pub fn build(cassettes: &[LoadedCassette]) -> Index {
+    /// The exchanges of `cassettes` compiled, one cassette per core.
+    pub fn compile(cassettes: &[LoadedCassette]) -> Compiled {
         let sources: Vec<(usize, &LoadedCassette)> = cassettes.iter().enumerate().collect();
-        let mut entries: Vec<Entry> = crate::parallel::map(&sources, |&(source, cassette)| {
+        let entries = crate::parallel::map(&sources, |&(source, cassette)| {
             let (mut bodies, mut headers) = (HashMap::default(), HashMap::default());
             // A recorded 401 is evidence of the session rules (a token used after logout), not
             // data: the mock's own session rules answer those requests. A logon's 401 is EM's
@@ -330,31 +359,30 @@ impl Index {
             // exchanges as they complete.
             compiled.sort_by_key(|e| e.seq);
             compiled
-        })
-        .into_iter()
-        .flatten()
-        .collect();
+        });
+        Compiled(entries.into_iter().flatten().collect())
+    }
+
+    pub fn build(Compiled(mut entries): Compiled) -> Index {
         // Credentials are redacted, so a refused logon and a successful one of the same request
         // cannot be told apart: the one that logs on answers, and the refusal stays evidence.
         let outranked: Vec<bool> =
             entries.iter().map(|r| r.refused_logon() && entries.iter().any(|e| e.answers_refused(r))).collect();
         let mut outranked = outranked.into_iter();
         entries.retain(|_| !outranked.next().unwrap_or(false));
-        let mut by_key: HashMap<(usize, MatchKey<'_>), usize> = HashMap::default();
         // Each entry's sequence, numbered as first seen, then each sequence's entries together.
-        let mut sizes: Vec<usize> = Vec::new();
-        let group_of: Vec<usize> = entries
-            .iter()
-            .map(|entry| {
-                let g = *by_key.entry(entry.group_key()).or_insert_with(|| {
+        let (mut sizes, mut group_of) = (Vec::new(), Vec::with_capacity(entries.len()));
+        for (id, first) in first_alike(entries.len(), |id| entries[id].group_key()).into_iter().enumerate() {
+            let g = match first == id {
+                true => {
                     sizes.push(0);
                     sizes.len() - 1
-                });
-                sizes[g] += 1;
-                g
-            })
-            .collect();
-        drop(by_key);
+                }
+                false => group_of[first],
+            };
+            sizes[g] += 1;
+            group_of.push(g);
+        }
         let mut starts = Vec::with_capacity(sizes.len() + 1);
         let mut at = 0;
         for size in &sizes {
@@ -391,10 +419,6 @@ impl Index {
         self.starts.windows(2).map(|w| &self.members[w[0]..w[1]])
     }
 
-    pub fn group_count(&self) -> usize {
-        self.starts.len() - 1
-    }
-
     /// The sequences recorded for the normalised `path` (no placeholder in it), in order.
     pub fn routed<'a>(&'a self, path: &'a str) -> impl Iterator<Item = usize> + 'a {
         let hash = path_hash(path);
@@ -410,4 +434,27 @@ impl Index {
 fn path_hash(path: &str) -> u64 {
     use std::hash::BuildHasher;
     foldhash::fast::FixedState::default().hash_one(path)
+}
+
+#[cfg(test)]
+mod tests {
+    /// A key whose hash says little: most keys share one, and are told apart by the key.
+    #[derive(PartialEq, Eq)]
+    struct Coarse(u32);
+
+    impl std::hash::Hash for Coarse {
+        fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+            (self.0 % 3).hash(state);
+        }
+    }
+
+    #[test]
+    fn each_item_is_given_the_first_with_its_key_even_where_keys_share_a_hash() {
+        let keys = [5, 7, 5, 1, 8, 7, 7, 2, 5, 11, 8];
+        let firsts = super::first_alike(keys.len(), |i| Coarse(keys[i]));
+        let by_search: Vec<usize> = (0..keys.len()).map(|i| keys.iter().position(|k| *k == keys[i]).unwrap()).collect();
+        assert_eq!(firsts, by_search);
+        assert_eq!(firsts, [0, 1, 0, 3, 4, 1, 1, 7, 0, 9, 4]);
+        assert!(super::first_alike(0, |i| Coarse(keys[i])).is_empty());
+    }
 }

@@ -170,7 +170,8 @@ impl Mock {
                 em::TokenStyle::of_meta(meta.session_tokens.as_deref(), meta.product_version.as_deref())
             })
             .unwrap_or_default();
-        let (model, index) = Model::build_beside(cassettes, options.clock.clone(), Index::build);
+        let (model, compiled) = Model::build_beside(cassettes, options.clock.clone(), Index::compile);
+        let index = Index::build(compiled);
         Mock {
             sources,
             packs,
@@ -861,33 +862,29 @@ impl Mock {
     /// same request with another answer, and the earlier one always wins. (file, line, what).
     pub fn shadowed(&self) -> Vec<(String, usize, String)> {
         let fill = Fill { origin: "http://x", date: "d", session: None };
-        let mut first: crate::RecordedMap<index::MatchKey<'_>, usize> =
-            crate::RecordedMap::with_capacity_and_hasher(self.index.group_count(), Default::default());
+        let entries = &self.index.entries;
+        // Each sequence's first exchange; a sequence of another cassette answers the same request.
+        let firsts: Vec<usize> = self.index.groups().map(|members| members[0]).collect();
         let mut out = Vec::new();
-        for members in self.index.groups() {
-            let e = &self.index.entries[members[0]];
-            let key = e.match_key();
-            match first.get(&key) {
-                Some(&earlier) => {
-                    let w = &self.index.entries[earlier];
-                    let (a, b) = (render::settled(w.response.render(&fill)), render::settled(e.response.render(&fill)));
-                    if w.source != e.source && (a.status != b.status || a.body != b.body) {
-                        out.push((
-                            self.sources[e.source].name.clone(),
-                            e.line,
-                            format!(
-                                "exchange {} ({} {}) is never served: {} answers the same request first",
-                                e.seq,
-                                e.method,
-                                e.uri,
-                                self.place(w)
-                            ),
-                        ));
-                    }
-                }
-                None => {
-                    first.insert(key, members[0]);
-                }
+        for (g, earlier) in index::first_alike(firsts.len(), |g| entries[firsts[g]].match_key()).into_iter().enumerate()
+        {
+            let (w, e) = (&entries[firsts[earlier]], &entries[firsts[g]]);
+            if earlier == g || w.source == e.source {
+                continue;
+            }
+            let (a, b) = (render::settled(w.response.render(&fill)), render::settled(e.response.render(&fill)));
+            if a.status != b.status || a.body != b.body {
+                out.push((
+                    self.sources[e.source].name.clone(),
+                    e.line,
+                    format!(
+                        "exchange {} ({} {}) is never served: {} answers the same request first",
+                        e.seq,
+                        e.method,
+                        e.uri,
+                        self.place(w)
+                    ),
+                ));
             }
         }
         out

@@ -961,6 +961,62 @@ impl Part {
     }
 }
 
+/// The parts read so far, taken in in the order of the recordings ([`Catalog::read_parts`]).
+#[derive(Default)]
+struct Taken {
+    catalog: Catalog,
+    /// Each part's listings, in order (one list of them all would be copied whole as it grew).
+    listings: Vec<Vec<Listing>>,
+    json_bodies: usize,
+    camel_bodies: usize,
+    /// How many parts it took in.
+    read: usize,
+    /// The part after them proved unreadable ([`Taken::ahead`]).
+    unreadable: bool,
+}
+
+impl Taken {
+    /// The stored parts of `packs` (those the cassettes begin with), read before their
+    /// cassettes come, up to the first that cannot be read: that one is learned from its
+    /// exchanges when they come, and those after it with them.
+    fn ahead(packs: &[Arc<crate::cassette::pack::PackFile>]) -> Taken {
+        let mut taken = Taken::default();
+        for (n, pack) in packs.iter().enumerate() {
+            let read = match n {
+                0 => stored::part_from(pack, stored::Sink::Part),
+                _ => taken.read_later(pack),
+            };
+            let Some(part) = read else {
+                taken.unreadable = true;
+                break;
+            };
+            taken.take(part);
+        }
+        taken
+    }
+
+    /// The stored part of `pack`, a later one: its resources are read into the catalog a frame
+    /// at a time ([`stored::Sink::Into`]), and the rest handed back.
+    fn read_later(&mut self, pack: &Arc<crate::cassette::pack::PackFile>) -> Option<Part> {
+        let listed: ListedPaths<'_> = self.listings.iter().flatten().map(|l| l.path.as_str()).collect();
+        stored::part_from(pack, stored::Sink::Into(&mut self.catalog, &listed))
+    }
+
+    fn take(&mut self, part: Part) {
+        self.catalog.absorb(part.catalog);
+        (self.json_bodies, self.camel_bodies) =
+            (self.json_bodies + part.json_bodies, self.camel_bodies + part.camel_bodies);
+        self.listings.push(part.listings);
+        self.read += 1;
+    }
+
+    /// The catalog but what is learned once every part has been read, and the parts' listings.
+    fn done(mut self) -> (Catalog, Vec<Vec<Listing>>) {
+        self.catalog.camel_json = self.camel_bodies * 2 > self.json_bodies;
+        (self.catalog, self.listings)
+    }
+}
+
 /// A catalog part stored in a pack (`emtape pack`): the part its cassette makes, learned when
 /// it was packed, so that serving it reads the part instead of every body. A part is stored
 /// with the version of emtape that wrote it and read back only by the same one: another
@@ -1298,7 +1354,7 @@ pub(crate) mod stored {
     /// needs none of them (a large estate's are hundreds of MB), and a part that proves
     /// unreadable is learned from them read again from the pack
     /// ([`crate::cassette::pack::PackFile::loaded_again`]).
-    pub(super) fn let_go(cassette: &mut LoadedCassette) {
+    pub(crate) fn let_go(cassette: &mut LoadedCassette) {
         let Some(pack) = cassette.pack.as_ref().filter(|p| p.as_packed()) else { return };
         let first = pack.catalog_frames().next().and_then(Result::ok);
         if first.is_some_and(|by| pack::signed_by(&by, WRITTEN_BY)) {
@@ -1619,26 +1675,26 @@ fn stretches<'a, 'c>(exchanges: &'a [(&'c LoadedCassette, usize)], n: usize) -> 
 impl Catalog {
     /// Built from `cassettes`, which it takes: before anything is read, each pack whose part is
     /// stored lets its exchanges go ([`stored::let_go`]). (Serve and lint hand them over to
-    /// [`Catalog::build_when`].)
+    /// [`Catalog::build_when`], as [`super::Model::build_beside`] does.)
     #[cfg(test)]
     pub fn build(mut cassettes: Vec<LoadedCassette>) -> Catalog {
         cassettes.iter_mut().for_each(stored::let_go);
-        Catalog::build_ahead(&cassettes, crate::parallel::cores(), true, true, None)
+        Catalog::build_ahead(&cassettes, crate::parallel::cores(), true, true, Taken::default())
     }
 
     /// [`Catalog::build`] of the cassettes `later` hands over, handed to `built` as soon as
     /// its resources are (their types learned): its collections are settled after that, and
     /// what asks for them waits for them (an entity needs none; a large estate's 600,000
-    /// listings take a second). The stored part of `first`, the pack they begin with, is read
-    /// before they come: the request index reads them meanwhile.
+    /// listings take a second). The stored parts of `packs`, those of the packs they begin
+    /// with, are read before they come (up to the first that cannot be): the request index
+    /// reads them meanwhile, and they come having let their exchanges go ([`stored::let_go`]).
     pub fn build_when(
-        first: Option<Arc<crate::cassette::pack::PackFile>>,
+        packs: Vec<Arc<crate::cassette::pack::PackFile>>,
         later: std::sync::mpsc::Receiver<Vec<LoadedCassette>>,
         built: impl FnOnce(Arc<Catalog>),
     ) {
-        let ahead = first.map(|pack| stored::part_from(&pack, stored::Sink::Part));
-        let Ok(mut cassettes) = later.recv() else { return built(Arc::default()) };
-        cassettes.iter_mut().for_each(stored::let_go);
+        let ahead = Taken::ahead(&packs);
+        let Ok(cassettes) = later.recv() else { return built(Arc::default()) };
         let (catalog, listings) = Catalog::read_parts(&cassettes, crate::parallel::cores(), true, true, ahead);
         drop(cassettes);
         catalog.settle_after(listings, built);
@@ -1646,18 +1702,12 @@ impl Catalog {
 
     #[cfg(test)]
     fn build_in(cassettes: &[LoadedCassette], threads: usize, nodes: bool, stored: bool) -> Catalog {
-        Catalog::build_ahead(cassettes, threads, nodes, stored, None)
+        Catalog::build_ahead(cassettes, threads, nodes, stored, Taken::default())
     }
 
     /// Built at once: [`Catalog::read_parts`], then settled.
     #[cfg(test)]
-    fn build_ahead(
-        cassettes: &[LoadedCassette],
-        threads: usize,
-        nodes: bool,
-        stored: bool,
-        ahead: Option<Option<Part>>,
-    ) -> Catalog {
+    fn build_ahead(cassettes: &[LoadedCassette], threads: usize, nodes: bool, stored: bool, ahead: Taken) -> Catalog {
         let (catalog, listings) = Catalog::read_parts(cassettes, threads, nodes, stored, ahead);
         let mut built = None;
         catalog.settle_after(listings, |c| built = Some(c));
@@ -1670,14 +1720,14 @@ impl Catalog {
     /// comes first is read on a thread of its own like the stretches, any other into the
     /// catalog of those before it a frame at a time when its turn comes (a large estate's part
     /// is gigabytes once read: a part beside it is never held whole).
-    /// `ahead`: the stored part of the pack the cassettes begin with, read already (`None`
-    /// inside when it proved unreadable).
+    /// `ahead`: the stored parts of the packs the cassettes begin with, read already
+    /// ([`Taken::ahead`]).
     fn read_parts(
         cassettes: &[LoadedCassette],
         threads: usize,
         nodes: bool,
         stored: bool,
-        mut ahead: Option<Option<Part>>,
+        ahead: Taken,
     ) -> (Catalog, Vec<Vec<Listing>>) {
         // In the order of the recordings: a pack's stored part, or the exchanges of the
         // cassettes up to the next one, learned in stretches. Each run of exchanges follows the
@@ -1715,48 +1765,44 @@ impl Catalog {
             let exchanges: Vec<_> = (0..c.cassette.exchanges.len()).map(|i| (c, i)).collect();
             Part::learn(&exchanges, nodes)
         };
-        let mut catalog = Catalog::default();
-        // Each part's listings, in order (one list of them all would be copied whole as it grew).
-        let (mut json_bodies, mut camel_bodies, mut listings) = (0, 0, Vec::<Vec<Listing>>::new());
+        // The jobs of the packs read ahead are done, but that of one found unreadable there,
+        // which is learned from its exchanges.
+        let (read, unreadable) = (ahead.read, ahead.unreadable);
+        let mut taken = ahead;
         std::thread::scope(|scope| {
             // A later stored part is read into the catalog when its turn comes, a frame at a
             // time: what it says of a resource known already is taken from its frame in place.
             use std::thread::ScopedJoinHandle;
             enum Learning<'s, 'c> {
-                Ready(Box<Part>),
                 Part(ScopedJoinHandle<'s, Part>),
                 Later(&'c LoadedCassette),
+                Learned(&'c LoadedCassette),
             }
             let learning: Vec<_> = jobs
                 .into_iter()
                 .enumerate()
+                .skip(read)
                 .map(|(n, job)| match job {
+                    Job::Stored(c) if n == read && unreadable => Learning::Learned(c),
                     Job::Stored(c) if n > 0 => Learning::Later(c),
-                    Job::Stored(c) => match ahead.take() {
-                        Some(read) => Learning::Ready(Box::new(read.unwrap_or_else(|| learned(c)))),
-                        None => Learning::Part(
-                            scope.spawn(move || stored::part_in(c, stored::Sink::Part).unwrap_or_else(|| learned(c))),
-                        ),
-                    },
+                    Job::Stored(c) => Learning::Part(
+                        scope.spawn(move || stored::part_in(c, stored::Sink::Part).unwrap_or_else(|| learned(c))),
+                    ),
                     Job::Learn(stretch) => Learning::Part(scope.spawn(move || Part::learn(stretch, nodes))),
                 })
                 .collect();
             for job in learning {
                 let part = match job {
-                    Learning::Ready(part) => *part,
                     Learning::Part(h) => h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)),
                     Learning::Later(c) => {
-                        let listed: ListedPaths<'_> = listings.iter().flatten().map(|l| l.path.as_str()).collect();
-                        stored::part_in(c, stored::Sink::Into(&mut catalog, &listed)).unwrap_or_else(|| learned(c))
+                        c.pack.as_ref().and_then(|p| taken.read_later(p)).unwrap_or_else(|| learned(c))
                     }
+                    Learning::Learned(c) => learned(c),
                 };
-                catalog.absorb(part.catalog);
-                (json_bodies, camel_bodies) = (json_bodies + part.json_bodies, camel_bodies + part.camel_bodies);
-                listings.push(part.listings);
+                taken.take(part);
             }
         });
-        catalog.camel_json = camel_bodies * 2 > json_bodies;
-        (catalog, listings)
+        taken.done()
     }
 
     /// Takes in what a later stretch learned: resources, collections, shapes and services it
@@ -2721,6 +2767,7 @@ mod tests {
     fn assert_stored_is_learned(packs: &[LoadedCassette]) {
         let learned = described(&Catalog::build_in(packs, 2, true, false));
         assert_eq!(described(&Catalog::build_in(packs, 2, true, true)), learned);
+        assert_eq!(described(&handed_over(packs.to_vec())), learned, "read before the cassettes came");
     }
 
     /// The `count` packs [`packed`] wrote in `dir`, loaded as they are now.
@@ -2893,12 +2940,15 @@ mod tests {
         assert_eq!(described(&handed_over(reloaded(&dir, count))), learned, "its first part read ahead");
     }
 
-    /// [`Catalog::build_when`] of `cassettes`, the first one's part read before they are handed over.
+    /// [`Catalog::build_when`] of `cassettes`, the parts of the packs they begin with read
+    /// before they are handed over.
     fn handed_over(cassettes: Vec<LoadedCassette>) -> Arc<Catalog> {
         let (hand_over, later) = std::sync::mpsc::channel();
         let (built, catalog) = std::sync::mpsc::channel();
-        let first = cassettes.first().and_then(|c| c.pack.clone());
-        std::thread::spawn(move || Catalog::build_when(first, later, |c| built.send(c).unwrap()));
+        let packs = cassettes.iter().map_while(|c| c.pack.clone()).collect();
+        std::thread::spawn(move || Catalog::build_when(packs, later, |c| built.send(c).unwrap()));
+        let mut cassettes = cassettes;
+        cassettes.iter_mut().for_each(stored::let_go);
         hand_over.send(cassettes).unwrap();
         catalog.recv().unwrap()
     }
@@ -2916,7 +2966,7 @@ mod tests {
         let (hand_over, later) = std::sync::mpsc::channel::<Vec<LoadedCassette>>();
         drop(hand_over);
         let (built, catalog) = std::sync::mpsc::channel();
-        Catalog::build_when(None, later, |c| built.send(c).unwrap());
+        Catalog::build_when(Vec::new(), later, |c| built.send(c).unwrap());
         assert!(catalog.recv().unwrap().resources.is_empty());
     }
 }

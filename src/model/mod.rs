@@ -271,23 +271,27 @@ fn related_link(body: &str) -> Option<String> {
 
 impl Model {
     /// The model of `cassettes`, its catalog learned on a thread of its own; and `beside` (the
-    /// request index) made of the same cassettes meanwhile, while the catalog reads the part the
-    /// first of them stores (each on a core of its own).
+    /// request index) made of the same cassettes meanwhile, while the catalog reads the parts the
+    /// packs they begin with store (each on a core of its own).
     pub fn build_beside<T>(
         cassettes: Vec<LoadedCassette>,
         clock: Arc<dyn Clock>,
         beside: impl FnOnce(&[LoadedCassette]) -> T,
     ) -> (Model, T) {
         let actions = cassettes.iter().enumerate().flat_map(|(i, c)| actions_of(i, c)).collect();
-        let first = cassettes.first().and_then(|c| c.pack.clone());
+        let packs = cassettes.iter().map_while(|c| c.pack.clone()).collect();
         let (hand_over, later) = std::sync::mpsc::channel();
         let (built, pending) = std::sync::mpsc::channel();
         // Should no thread be had, the model knows nothing and the tape still answers.
         let pending = std::thread::Builder::new()
             .name("emtape-model".into())
-            .spawn(move || Catalog::build_when(first, later, |c| drop(built.send(c))))
+            .spawn(move || Catalog::build_when(packs, later, |c| drop(built.send(c))))
             .map(|_| pending);
         let made = beside(&cassettes);
+        // What it made needs them no longer: a pack whose part is stored lets its exchanges go
+        // before the catalog has them (hundreds of MB for a large estate's).
+        let mut cassettes = cassettes;
+        cassettes.iter_mut().for_each(catalog::stored::let_go);
         let _ = hand_over.send(cassettes);
         let model = Model {
             catalog: OnceLock::new(),
