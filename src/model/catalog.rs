@@ -1046,7 +1046,7 @@ pub(crate) mod stored {
     /// ([`WRITTEN_BY`]); texts come before the links that name them by number, and the bodies
     /// of the lists that lent entities before the samples that name them by number.
     #[derive(Serialize, Deserialize)]
-    enum Frame<T, S, R, L, B> {
+    enum Frame<T, S, R, L, B, X> {
         /// How many resources and listings follow, for the tables to be made to size.
         Head {
             resources: usize,
@@ -1055,7 +1055,7 @@ pub(crate) mod stored {
             camel_bodies: usize,
             camel_json: bool,
         },
-        Tables(Box<Tables>),
+        Tables(Box<X>),
         /// The next texts of the part's table.
         Texts(Vec<T>),
         /// The next sets of links of the part's table, their texts by number.
@@ -1067,8 +1067,8 @@ pub(crate) mod stored {
         Lists(Vec<L>),
     }
 
-    /// A frame as read, its resources `R`.
-    type Read<R> = Frame<String, Vec<KeptLink>, R, super::Listing, (Recorded, String)>;
+    /// A frame as read, its resources `R` and its tables `X`.
+    type Read<R, X> = Frame<String, Vec<KeptLink>, R, super::Listing, (Recorded, String), X>;
 
     /// A sample as stored: a body of its own, or an item of a list whose body the part's
     /// [`Frame::Lent`] holds, by number (a large estate's lists lend a million and a half).
@@ -1154,12 +1154,58 @@ pub(crate) mod stored {
     /// A catalog's tables but its resources (small beside them).
     #[derive(Default, Serialize, Deserialize)]
     struct Tables {
+        #[serde(deserialize_with = "sized")]
         collections: HashMap<String, Collection>,
         shapes: HashMap<String, String>,
         services: HashMap<String, Service>,
         samples: HashMap<String, [Option<Path>; 2]>,
         by_kind: HashMap<String, Vec<Path>>,
         link_uses: HashMap<String, (super::LinkUse, usize, String)>,
+    }
+
+    /// A table read at the size it says: a map as read grows from a cautious size, and each
+    /// time it grows, hashes every key again (a large estate's part has 300,000 collections).
+    fn sized<'de, D: Deserializer<'de>, V: Deserialize<'de>>(d: D) -> Result<HashMap<String, V>, D::Error> {
+        let pairs = Vec::<(String, V)>::deserialize(d)?;
+        let mut table = HashMap::with_capacity_and_hasher(pairs.len(), Default::default());
+        table.extend(pairs);
+        Ok(table)
+    }
+
+    /// A later part's tables as read ([`Tables`]), their texts borrowed from the frame: most
+    /// name what earlier parts named (the other representation's pack names the same
+    /// estate), and are made only where they are new.
+    #[derive(Deserialize)]
+    struct LaterTables<'a> {
+        #[serde(borrow)]
+        collections: Vec<(&'a str, LaterCollection<'a>)>,
+        #[serde(borrow)]
+        shapes: Vec<(&'a str, &'a str)>,
+        services: HashMap<String, Service>,
+        /// Learned once every part is read ([`super::learn_kinds`]): a part's are its own.
+        #[serde(borrow)]
+        _samples: Vec<(&'a str, [Option<&'a str>; 2])>,
+        #[serde(borrow)]
+        _by_kind: Vec<(&'a str, Vec<&'a str>)>,
+        link_uses: HashMap<String, (super::LinkUse, usize, String)>,
+    }
+
+    /// A [`Collection`] as a later part stores it, its texts borrowed.
+    #[derive(Deserialize)]
+    struct LaterCollection<'a> {
+        href: &'a str,
+        member: &'a str,
+        #[serde(borrow)]
+        members: Vec<&'a str>,
+        recorded: bool,
+    }
+
+    impl LaterCollection<'_> {
+        fn made(self) -> Collection {
+            let LaterCollection { href, member, members, recorded } = self;
+            let members = members.into_iter().map(Path::from).collect();
+            Collection { href: href.to_owned(), member: member.to_owned(), members, recorded }
+        }
     }
 
     /// The part of `cassette` (a pack being written, loaded as [`pack::OWN_NAME`]), stored.
@@ -1171,8 +1217,14 @@ pub(crate) mod stored {
     }
 
     fn frames(part: Part) -> postcard::Result<Vec<u8>> {
-        type Out<'a> =
-            Frame<&'a str, &'a [KeptLink], (Path, &'a super::Resource), &'a super::Listing, (&'a Recorded, &'a str)>;
+        type Out<'a> = Frame<
+            &'a str,
+            &'a [KeptLink],
+            (Path, &'a super::Resource),
+            &'a super::Listing,
+            (&'a Recorded, &'a str),
+            Tables,
+        >;
         let Part { catalog, listings, json_bodies, camel_bodies } = part;
         let super::Catalog { resources, collections, shapes, services, samples, by_kind, link_uses, .. } = catalog;
         // The sets of links its resources share, each once, and the texts they and its
@@ -1412,8 +1464,14 @@ pub(crate) mod stored {
     fn read_whole(frames: impl Iterator<Item = Result<Vec<u8>, String>>, most: usize) -> Result<Part, String> {
         let mut part = Part::default();
         for bytes in frames {
-            let frame: Read<(Path, super::Resource)> = postcard::from_bytes(&bytes?).map_err(|e| e.to_string())?;
-            let Some(resources) = take_frame(&mut part, frame, (most, true)) else { continue };
+            let frame: Read<(Path, super::Resource), Tables> =
+                postcard::from_bytes(&bytes?).map_err(|e| e.to_string())?;
+            let tables = |part: &mut Part, t: Tables| {
+                let c = &mut part.catalog;
+                (c.collections, c.shapes, c.services) = (t.collections, t.shapes, t.services);
+                (c.samples, c.by_kind, c.link_uses) = (t.samples, t.by_kind, t.link_uses);
+            };
+            let Some(resources) = take_frame(&mut part, frame, (most, true), tables) else { continue };
             let c = &mut part.catalog;
             let paths = resources.into_iter().map(|(path, resource)| {
                 c.resources.push(path.clone(), resource);
@@ -1436,18 +1494,11 @@ pub(crate) mod stored {
         let (mut part, mut table) = (Part::default(), None);
         for bytes in frames {
             let bytes = bytes?;
-            let frame: Read<(&str, Later<'_>)> = postcard::from_bytes(&bytes).map_err(|e| e.to_string())?;
+            let frame: Read<(&str, Later<'_>), LaterTables<'_>> =
+                postcard::from_bytes(&bytes).map_err(|e| e.to_string())?;
             // Taken in as they are read, not held to the end of the part (a large estate's are
             // hundreds of MB, and say mostly what the earlier parts said).
             let frame = match frame {
-                Frame::Tables(tables) => {
-                    let Tables { collections, shapes, services, link_uses, .. } = *tables;
-                    catalog.absorb_tables(collections, shapes, services);
-                    // Counted when the part is taken in, not before: a part found unreadable
-                    // later is learned from its bodies, and counted then.
-                    part.catalog.link_uses = link_uses;
-                    continue;
-                }
                 Frame::Lists(listings) => {
                     // A collection an earlier listing listed is that listing's: a later one
                     // lends its entities of resources its part did not know, and no more.
@@ -1463,7 +1514,18 @@ pub(crate) mod stored {
                 }
                 frame => frame,
             };
-            let Some(resources) = take_frame(&mut part, frame, (most, false)) else { continue };
+            let tables = |part: &mut Part, t: LaterTables<'_>| {
+                let made = |(path, c): (&str, LaterCollection<'_>)| (path.to_owned(), c.made());
+                let collections =
+                    t.collections.into_iter().filter(|(path, _)| !catalog.collections.contains_key(*path));
+                let shapes = t.shapes.into_iter().filter(|(shape, _)| !catalog.shapes.contains_key(*shape));
+                let shapes = shapes.map(|(shape, member)| (shape.to_owned(), member.to_owned()));
+                catalog.absorb_tables(collections.map(made).collect(), shapes.collect(), t.services);
+                // Counted when the part is taken in, not before: a part found unreadable later
+                // is learned from its bodies, and counted then.
+                part.catalog.link_uses = t.link_uses;
+            };
+            let Some(resources) = take_frame(&mut part, frame, (most, false), tables) else { continue };
             // Every text and set of links comes before the first resource.
             let table: &Table = table.get_or_insert_with(|| {
                 READING.with(|r| r.borrow().as_ref().map(|r| r.table.clone())).unwrap_or_default()
@@ -1478,8 +1540,14 @@ pub(crate) mod stored {
 
     /// Takes a `frame` of a part being read into `part`, but a frame of resources, which it
     /// hands back. `most`: how many of anything the part could hold; `whole`: its resources are
-    /// kept in the part, whose tables are made to size for them and its listings.
-    fn take_frame<R>(part: &mut Part, frame: Read<R>, (most, whole): (usize, bool)) -> Option<Vec<R>> {
+    /// kept in the part, whose tables are made to size for them and its listings; its tables go
+    /// to `tables`.
+    fn take_frame<R, X>(
+        part: &mut Part,
+        frame: Read<R, X>,
+        (most, whole): (usize, bool),
+        tables: impl FnOnce(&mut Part, X),
+    ) -> Option<Vec<R>> {
         let c = &mut part.catalog;
         match frame {
             Frame::Head { resources, lists, json_bodies, camel_bodies, camel_json } => {
@@ -1491,10 +1559,7 @@ pub(crate) mod stored {
                 }
                 (part.json_bodies, part.camel_bodies, c.camel_json) = (json_bodies, camel_bodies, camel_json);
             }
-            Frame::Tables(t) => {
-                (c.collections, c.shapes, c.services) = (t.collections, t.shapes, t.services);
-                (c.samples, c.by_kind, c.link_uses) = (t.samples, t.by_kind, t.link_uses);
-            }
+            Frame::Tables(t) => tables(part, *t),
             Frame::Texts(texts) => {
                 let texts = texts.into_iter().map(Text::new);
                 READING.with(|r| r.borrow_mut().as_mut().map(|reading| reading.table.texts.extend(texts)));
