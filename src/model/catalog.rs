@@ -526,6 +526,16 @@ impl Resources {
         self.at.get(path).map(|&n| n as usize)
     }
 
+    /// The place of the resource at `path`, looked for first at `guess`: a later part names
+    /// the resources an earlier one named in much the same order (the other representation's
+    /// pack of the same estate), and a path found where it was expected costs no lookup.
+    pub fn place_from(&self, path: &str, guess: usize) -> Option<usize> {
+        match self.paths.get(guess) {
+            Some(kept) if **kept == *path => Some(guess),
+            _ => self.place(path),
+        }
+    }
+
     /// The resource at place `n` in the order.
     pub fn nth(&self, n: usize) -> Option<&Resource> {
         self.kept.get(n / Resources::CHUNK)?.get(n % Resources::CHUNK)
@@ -543,9 +553,8 @@ impl Resources {
         self.nth_mut(self.place(path)?)
     }
 
-    /// The resource at `path`, and the path it is kept at (shared by the tables that name it).
-    pub fn kept_mut(&mut self, path: &str) -> Option<(&Path, &mut Resource)> {
-        let n = self.place(path)?;
+    /// The resource at place `n`, and the path it is kept at (shared by the tables that name it).
+    pub fn kept_mut(&mut self, n: usize) -> Option<(&Path, &mut Resource)> {
         let resource = self.kept.get_mut(n / Resources::CHUNK)?.get_mut(n % Resources::CHUNK)?;
         Some((self.paths.get(n)?, resource))
     }
@@ -1491,7 +1500,8 @@ pub(crate) mod stored {
         catalog: &mut super::Catalog,
         listed: &super::ListedPaths<'_>,
     ) -> Result<Part, String> {
-        let (mut part, mut table) = (Part::default(), None);
+        // `next`: where the resource after the last one read is likeliest to be.
+        let (mut part, mut table, mut next) = (Part::default(), None, 0);
         for bytes in frames {
             let bytes = bytes?;
             let frame: Read<(&str, Later<'_>), LaterTables<'_>> =
@@ -1531,8 +1541,14 @@ pub(crate) mod stored {
                 READING.with(|r| r.borrow().as_ref().map(|r| r.table.clone())).unwrap_or_default()
             });
             // A listing's members are the catalog's own paths.
-            let paths: Vec<Path> =
-                resources.into_iter().map(|(path, later)| catalog.absorb_later(path, later, table)).collect();
+            let paths: Vec<Path> = resources
+                .into_iter()
+                .map(|(path, later)| {
+                    let (kept, at) = catalog.absorb_later(path, next, later, table);
+                    next = at + 1;
+                    kept
+                })
+                .collect();
             READING.with(|r| r.borrow_mut().as_mut().map(|reading| reading.paths.extend(paths)));
         }
         Ok(part)
@@ -1919,17 +1935,25 @@ impl Catalog {
     }
 
     /// [`Catalog::absorb_resource`] of a resource a later stored part names at `path`, its
-    /// links' texts by number in `texts` (shared only where they are taken in): the path the
-    /// catalog keeps it at.
-    fn absorb_later(&mut self, path: &str, theirs: stored::Later<'_>, table: &stored::Table) -> Path {
-        if let Some((kept, ours)) = self.resources.kept_mut(path) {
+    /// links' texts by number in `texts` (shared only where they are taken in), looked for
+    /// first at place `guess` ([`Resources::place_from`]): the path the catalog keeps it at,
+    /// and its place.
+    fn absorb_later(
+        &mut self,
+        path: &str,
+        guess: usize,
+        theirs: stored::Later<'_>,
+        table: &stored::Table,
+    ) -> (Path, usize) {
+        let known = self.resources.place_from(path, guess);
+        if let Some((n, (kept, ours))) = known.and_then(|n| Some((n, self.resources.kept_mut(n)?))) {
             let kept = kept.clone();
             theirs.fill(ours, table);
-            return kept;
+            return (kept, n);
         }
         let kept: Path = path.into();
         self.resources.push(kept.clone(), theirs.resource(table));
-        kept
+        (kept, self.resources.len() - 1)
     }
 
     /// What an XML body names, as it streams past ([`em::links::xml_seen_each`]), learned apart
@@ -2874,8 +2898,15 @@ mod tests {
         assert_eq!(resources.len(), count);
         assert_eq!(resources.kept_path(&path(7)).map(|p| &**p), Some(&*path(7)));
         assert!(resources.get("/api/jobs/x").is_none());
-        let (kept, last) = resources.kept_mut(&path(0)).unwrap();
-        assert_eq!((&**kept, last.plain_entity), (&*path(0), true));
+        let last = resources.place(&path(0)).unwrap();
+        assert_eq!(last, count - 1);
+        let (kept, resource) = resources.kept_mut(last).unwrap();
+        assert_eq!((&**kept, resource.plain_entity), (&*path(0), true));
+        // Looked for where it is expected first, and anywhere else after.
+        for guess in [count - 1, 0, count + 5] {
+            assert_eq!(resources.place_from(&path(0), guess), Some(count - 1), "{guess}");
+        }
+        assert_eq!(resources.place_from("/api/jobs/x", 0), None);
         let read: Vec<_> = resources.iter().map(|(p, r)| (p.to_string(), r.name.clone().unwrap())).collect();
         let expected: Vec<_> = (0..count).rev().map(|n| (path(n).to_string(), format!("job {n}"))).collect();
         assert_eq!(read, expected);
