@@ -202,6 +202,7 @@ impl PackFile {
 }
 
 /// A response body left in its pack.
+#[derive(Clone)]
 pub struct Placed {
     pack: Arc<PackFile>,
     at: u64,

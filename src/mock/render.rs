@@ -40,8 +40,10 @@ pub(crate) enum BodySource {
         bom: bool,
     },
     /// Left in its pack: read by place and filled at each answer, never kept (a pack is served
-    /// so that its bodies are not all in memory).
-    Placed(Arc<Placed>),
+    /// so that its bodies are not all in memory). Its place is its own, not shared with the
+    /// cassette: a pack's exchanges are let go once compiled, and with them what they hold
+    /// (600,000 places for a large estate).
+    Placed(Placed),
 }
 
 const BOM: &[u8] = "\u{feff}".as_bytes();
@@ -50,7 +52,7 @@ impl BodySource {
     pub fn compile(body: &Body) -> Arc<BodySource> {
         Arc::new(match body {
             Body::Empty => BodySource::Fixed(Bytes::new()),
-            Body::Placed(p) => BodySource::Placed(p.clone()),
+            Body::Placed(p) => BodySource::Placed((**p).clone()),
             Body::Binary(b) => BodySource::Fixed(Bytes::from(b.clone())),
             Body::Text { text, bom } => match needs(text) {
                 Needs::Nothing => BodySource::Fixed(Bytes::from(body.to_bytes())),
@@ -98,7 +100,7 @@ impl Rendered {
             Response { status: self.status, reason: self.reason.clone(), headers, ..Response::default() };
         match &*self.body {
             BodySource::Placed(placed) if placed.len() > crate::cassette::LARGE_BODY => {
-                response.later = Some(written_as_sent(placed.clone(), fill));
+                response.later = Some(written_as_sent(Arc::new(placed.clone()), fill));
             }
             _ => match self.body(fill) {
                 Ok(body) => response.body = body,
