@@ -269,7 +269,7 @@ fn whole(name: &str, text: &str) -> Result<LoadedCassette, CassetteError> {
             ));
         }
         if let Some(target) = ex.response.0.body_same_as {
-            if !raw.exchanges[..i].iter().any(|e| e.seq == target) {
+            if seen.get(&target).is_none_or(|&at| at >= i) {
                 return Err(invalid(
                     Diagnostic::at(
                         name,
@@ -720,6 +720,32 @@ mod tests {
         assert_eq!(c.body_position(0, Side::Response, 2, 3), Some((12, 9)));
         assert_eq!(c.body_position(1, Side::Response, 3, 1), Some((13, 7)), "body_same_as: where it is stored");
         assert_eq!(c.body_position(1, Side::Request, 1, 1), None);
+    }
+
+    #[test]
+    fn a_body_same_as_an_exchange_not_written_before_it_is_refused_at_its_line() {
+        let exchange = |seq: u64, same_as: u64| {
+            format!(
+                "- seq: {seq}\n  request:\n    method: GET\n    uri: /{seq}\n  response:\n    status: 200\n    body_same_as: {same_as}\n"
+            )
+        };
+        let head = "format: emtape/cassette-v1\nexchanges:\n- seq: 1\n  request:\n    method: GET\n    uri: /\n  \
+                    response:\n    status: 200\n    body: a\n";
+        // Itself, one written after it, one never written; then one written before it.
+        for (same_as, refused) in [(2, true), (3, true), (9, true), (1, false)] {
+            let text = format!("{head}{}{}", exchange(2, same_as), exchange(3, 1));
+            match parse("t.yaml", &text) {
+                Err(e) if refused => {
+                    let e = e.to_string();
+                    assert!(
+                        e.contains(&format!("no earlier exchange has seq {same_as}")) && e.contains("t.yaml:10:3"),
+                        "{e}"
+                    );
+                }
+                Ok(c) if !refused => assert_eq!(c.cassette.response_body_index(1), 0),
+                other => panic!("body_same_as: {same_as}: {:?}", other.map(|_| ())),
+            }
+        }
     }
 
     #[test]

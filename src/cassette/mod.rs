@@ -408,7 +408,7 @@ impl Cassette {
         let mut at = index;
         for _ in 0..self.exchanges.len() {
             match self.exchanges[at].response.body_same_as {
-                Some(seq) => match self.exchanges.iter().position(|e| e.seq == seq) {
+                Some(seq) => match self.numbered(seq) {
                     Some(e) => at = e,
                     None => break,
                 },
@@ -416,6 +416,17 @@ impl Cassette {
             }
         }
         at
+    }
+
+    /// The index of the exchange numbered `seq`. Exchanges are written in the order of their
+    /// seqs but where a recorder served clients at once, so they are searched as sorted first:
+    /// a scan for each `body_same_as` made loading a cassette of many repeated bodies
+    /// quadratic (100,000 exchanges: 4 s).
+    fn numbered(&self, seq: u64) -> Option<usize> {
+        match self.exchanges.binary_search_by_key(&seq, |e| e.seq) {
+            Ok(found) => Some(found),
+            Err(_) => self.exchanges.iter().position(|e| e.seq == seq),
+        }
     }
 }
 
@@ -497,6 +508,28 @@ impl Exchange {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_body_same_as_another_is_found_whether_exchanges_are_in_seq_order_or_not() {
+        let exchange = |seq: u64, body: &str| {
+            let response = match body.strip_prefix("same as ") {
+                Some(target) => format!("body_same_as: {target}"),
+                None => format!("body: {body}"),
+            };
+            format!(
+                "- seq: {seq}\n  request:\n    method: GET\n    uri: /api/{seq}\n  response:\n    status: 200\n    {response}\n"
+            )
+        };
+        // In order, a chain of repeats; then as a recorder serving two clients at once writes them.
+        let in_order = [(1, "a"), (2, "same as 1"), (3, "b"), (4, "same as 2"), (5, "same as 3")];
+        let crossed = [(2, "a"), (1, "b"), (4, "same as 1"), (3, "same as 2"), (5, "same as 4")];
+        for (exchanges, stored_in) in [(in_order, [0, 0, 2, 0, 2]), (crossed, [0, 1, 1, 0, 1])] {
+            let text: String = exchanges.iter().map(|&(seq, body)| exchange(seq, body)).collect();
+            let loaded = Cassette::parse("t.yaml", &format!("format: emtape/cassette-v1\nexchanges:\n{text}")).unwrap();
+            let found: Vec<usize> = (0..exchanges.len()).map(|i| loaded.cassette.response_body_index(i)).collect();
+            assert_eq!(found, stored_in, "{exchanges:?}");
+        }
+    }
 
     proptest::proptest! {
         /// The lines read in pieces of any size, at any numbers, are the lines `str::lines` gives
