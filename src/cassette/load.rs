@@ -724,11 +724,7 @@ mod tests {
 
     #[test]
     fn a_body_same_as_an_exchange_not_written_before_it_is_refused_at_its_line() {
-        let exchange = |seq: u64, same_as: u64| {
-            format!(
-                "- seq: {seq}\n  request:\n    method: GET\n    uri: /{seq}\n  response:\n    status: 200\n    body_same_as: {same_as}\n"
-            )
-        };
+        let exchange = |seq: u64, same_as: u64| crate::cassette::tests::exchange(seq, &format!("same as {same_as}"));
         let head = "format: emtape/cassette-v1\nexchanges:\n- seq: 1\n  request:\n    method: GET\n    uri: /\n  \
                     response:\n    status: 200\n    body: a\n";
         // Itself, one written after it, one never written; then one written before it.

@@ -509,17 +509,20 @@ impl Exchange {
 mod tests {
     use super::*;
 
+    /// A GET exchange of a cassette's YAML, its response's status 200 and `body` (`same as N`:
+    /// `body_same_as: N`).
+    pub(in crate::cassette) fn exchange(seq: u64, body: &str) -> String {
+        let response = match body.strip_prefix("same as ") {
+            Some(target) => format!("body_same_as: {target}"),
+            None => format!("body: {body}"),
+        };
+        format!(
+            "- seq: {seq}\n  request:\n    method: GET\n    uri: /api/{seq}\n  response:\n    status: 200\n    {response}\n"
+        )
+    }
+
     #[test]
     fn a_body_same_as_another_is_found_whether_exchanges_are_in_seq_order_or_not() {
-        let exchange = |seq: u64, body: &str| {
-            let response = match body.strip_prefix("same as ") {
-                Some(target) => format!("body_same_as: {target}"),
-                None => format!("body: {body}"),
-            };
-            format!(
-                "- seq: {seq}\n  request:\n    method: GET\n    uri: /api/{seq}\n  response:\n    status: 200\n    {response}\n"
-            )
-        };
         // In order, a chain of repeats; then as a recorder serving two clients at once writes them.
         let in_order = [(1, "a"), (2, "same as 1"), (3, "b"), (4, "same as 2"), (5, "same as 3")];
         let crossed = [(2, "a"), (1, "b"), (4, "same as 1"), (3, "same as 2"), (5, "same as 4")];

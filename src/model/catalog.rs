@@ -1529,12 +1529,14 @@ pub(crate) mod stored {
                 frame => frame,
             };
             let tables = |part: &mut Part, t: LaterTables<'_>| {
-                let made = |(path, c): (&str, LaterCollection<'_>)| (path.to_owned(), c.made());
-                let collections =
-                    t.collections.into_iter().filter(|(path, _)| !catalog.collections.contains_key(*path));
-                let shapes = t.shapes.into_iter().filter(|(shape, _)| !catalog.shapes.contains_key(*shape));
-                let shapes = shapes.map(|(shape, member)| (shape.to_owned(), member.to_owned()));
-                catalog.absorb_tables(collections.map(made).collect(), shapes.collect(), t.services);
+                // Made only where new, as `absorb_tables` takes them in.
+                for (path, c) in t.collections {
+                    super::made_at(&mut catalog.collections, path, || (path.to_owned(), c.made()));
+                }
+                for (shape, member) in t.shapes {
+                    super::made_at(&mut catalog.shapes, shape, || (shape.to_owned(), member.to_owned()));
+                }
+                catalog.absorb_tables(HashMap::default(), HashMap::default(), t.services);
                 // Counted when the part is taken in, not before: a part found unreadable later
                 // is learned from its bodies, and counted then.
                 part.catalog.link_uses = t.link_uses;
